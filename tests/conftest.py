@@ -1,0 +1,46 @@
+"""Shared pytest fixtures: the mainnet fixture folder and an isolated ZAPBOT_HOME."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def fixtures_root() -> Path:
+    return Path(os.environ.get("ZAPBOT_FIXTURES") or PROJECT_ROOT.parent / "shared" / "fixtures")
+
+
+def mainnet_dir() -> Path | None:
+    path = fixtures_root() / "mainnet"
+    return path if path.is_dir() else None
+
+
+@pytest.fixture(scope="session")
+def mainnet() -> Path:
+    """The folder of real mainnet getTransaction fixtures; skips with a reason where it is absent."""
+    path = mainnet_dir()
+    if path is None:
+        if os.environ.get("ZAPBOT_REQUIRE_FIXTURES"):
+            pytest.fail(f"mainnet fixtures required but missing under {fixtures_root()}")
+        pytest.skip(f"mainnet fixtures not found under {fixtures_root()} (set ZAPBOT_FIXTURES)")
+    return path
+
+
+@pytest.fixture
+def zapbot_home(tmp_path, monkeypatch) -> Path:
+    """An empty ZAPBOT_HOME with no environment configuration leaking in."""
+    home = tmp_path / "zapbot_home"
+    home.mkdir()
+    monkeypatch.setenv("ZAPBOT_HOME", str(home))
+    for name in (
+        "ZAPBOT_MODE", "RPC_URL", "WS_URL", "SWAP_API_URL", "SWAP_API_KEY", "KEYPAIR_PATH",
+        "TELEGRAM_BOT_TOKEN", "TELEGRAM_CHAT_IDS", "TELEGRAM_API_BASE_URL", "ZAPBOT_HTTP_PORT",
+        "THREADING_ENABLED", "MAX_WORKER_MEMORY", "WORKER_RESTART_DELAY", "MAX_CONCURRENT_TRADES",
+        "MAX_QUEUE_SIZE", "HEARTBEAT_INTERVAL",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+    return home
