@@ -1,0 +1,61 @@
+"""The decoder's output types: one swap per trader, one decoded transaction per signature."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+Side = Literal["buy", "sell", "swap"]
+
+
+class DecodeError(ValueError):
+    """The input is not a transaction the decoder can read; the message is one short line."""
+
+
+@dataclass(frozen=True, slots=True)
+class SwapEvent:
+    """One trader's swap inside a transaction, in exact base units."""
+
+    wallet: str
+    side: Side
+    mint: str
+    token_amount: int
+    token_decimals: int | None
+    quote_mint: str
+    quote_amount: int
+    venue: str
+    router: str | None
+
+    def to_json_dict(self) -> dict[str, Any]:
+        return {
+            "wallet": self.wallet,
+            "side": self.side,
+            "mint": self.mint,
+            "token_amount": self.token_amount,
+            "token_decimals": self.token_decimals,
+            "quote_mint": self.quote_mint,
+            "quote_amount": self.quote_amount,
+            "venue": self.venue,
+            "router": self.router,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class DecodedTransaction:
+    """A transaction reduced to what copy trading needs: status, fee and the swaps it holds."""
+
+    signature: str
+    slot: int | None
+    block_time: int | None
+    failed: bool
+    fee: int
+    swaps: tuple[SwapEvent, ...]
+
+    def to_json_dict(self) -> dict[str, Any]:
+        return {
+            "signature": self.signature,
+            "slot": self.slot,
+            "block_time": self.block_time,
+            "failed": self.failed,
+            "fee": self.fee,
+            "swaps": [swap.to_json_dict() for swap in self.swaps],
+        }
