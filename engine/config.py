@@ -1,0 +1,416 @@
+"""ZapBot's configuration: zapbot.toml, the environment and .env, validated by pydantic-settings."""
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from dotenv import dotenv_values
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from engine.paths import HomePaths, home_paths
+
+Mode = Literal["sim", "paper", "live"]
+
+JUPITER_SWAP_API = "https://api.jup.ag/swap/v1"
+MAINNET_RPC = "https://api.mainnet-beta.solana.com"
+TELEGRAM_API = "https://api.telegram.org/bot"
+
+
+class ConfigError(Exception):
+    """A configuration problem the user can fix; str() is the one line to print."""
+
+
+_MEMORY_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?i?b?)?\s*$", re.IGNORECASE)
+_MEMORY_UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
+
+
+def parse_memory(value: str | int) -> int:
+    """'1GB', '512MiB', '2048' → bytes."""
+    if isinstance(value, int):
+        return value
+    match = _MEMORY_RE.match(str(value))
+    if not match:
+        raise ValueError("use a size such as 512MB or 1GB")
+    number, unit = match.groups()
+    return int(float(number) * _MEMORY_UNITS[(unit or "").lower()[:1]])
+
+
+class _Table(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class EngineSettings(_Table):
+    threading_enabled: bool = True
+    max_worker_memory: str = "1GB"
+    worker_restart_delay_ms: int = Field(5000, ge=0)
+    max_concurrent_trades: int = Field(3, ge=1, le=64)
+    max_queue_size: int = Field(1000, ge=1)
+    heartbeat_interval_ms: int = Field(30000, ge=10)
+    restart_budget: int = Field(5, ge=0, description="restarts allowed per worker within restart_window_s")
+    restart_window_s: float = Field(600.0, gt=0)
+    shutdown_deadline_s: float = Field(10.0, gt=0)
+    decode_processes: int = Field(2, ge=0, le=32)
+    poll_interval_s: float = Field(25.0, gt=0)
+    poll_interval_ws_down_s: float = Field(2.0, gt=0)
+    subscriptions_per_connection: int = Field(1000, ge=1)
+
+    @field_validator("max_worker_memory")
+    @classmethod
+    def _memory(cls, value: str) -> str:
+        parse_memory(value)
+        return value
+
+    @property
+    def max_worker_memory_bytes(self) -> int:
+        return parse_memory(self.max_worker_memory)
+
+
+class RpcSettings(_Table):
+    urls: list[str] = Field(default_factory=list)
+    ws_url: str | None = None
+    commitment: Literal["processed", "confirmed", "finalized"] = "confirmed"
+    requests_per_second: float = Field(20.0, gt=0)
+
+    @field_validator("urls", mode="before")
+    @classmethod
+    def _split(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("urls")
+    @classmethod
+    def _check_urls(cls, value: list[str]) -> list[str]:
+        for url in value:
+            if not url.startswith(("http://", "https://")):
+                raise ValueError(f"{url!r} is not an http(s) URL")
+        return value
+
+    @field_validator("ws_url")
+    @classmethod
+    def _check_ws(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("ws://", "wss://")):
+            raise ValueError(f"{value!r} is not a ws(s) URL")
+        return value
+
+
+class SwapApiSettings(_Table):
+    url: str | None = None
+    api_key: SecretStr | None = None
+
+
+class WalletSettings(_Table):
+    keypair_path: str | None = None
+
+
+class NotificationSettings(_Table):
+    trade_executed: Literal["on", "silent", "off"] = "on"
+    trade_failed: Literal["on", "silent", "off"] = "on"
+    skip: Literal["on", "silent", "off"] = "off"
+    worker: Literal["on", "silent", "off"] = "on"
+    kill_switch: Literal["on", "silent", "off"] = "on"
+    daily_summary: Literal["on", "silent", "off"] = "on"
+
+
+class TelegramSettings(_Table):
+    bot_token: SecretStr | None = None
+    chat_ids: list[int] = Field(default_factory=list)
+    api_base_url: str = TELEGRAM_API
+    notifications: NotificationSettings = Field(default_factory=NotificationSettings)
+    explorer_url: str = "https://solscan.io/tx/"
+
+    @field_validator("chat_ids", mode="before")
+    @classmethod
+    def _split(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        if isinstance(value, int):
+            return [value]
+        return value
+
+
+class HttpSettings(_Table):
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = Field(3000, ge=0, le=65535)
+    bearer_token: SecretStr | None = None
+
+
+class LimitsSettings(_Table):
+    max_sol_per_trade: float = Field(1.0, gt=0)
+    daily_spend_cap_sol: float = Field(10.0, gt=0)
+    daily_loss_cap_sol: float = Field(5.0, gt=0)
+    max_open_positions: int = Field(20, ge=1)
+    min_reserve_sol: float = Field(0.05, ge=0)
+    auto_pause_after_failures: int = Field(3, ge=1)
+    blacklist: list[str] = Field(default_factory=list)
+    whitelist: list[str] = Field(default_factory=list)
+    max_leader_age_slots: int = Field(150, ge=1)
+
+
+class SimSettings(_Table):
+    seed: int = 7
+    traders: int = Field(3, ge=0, le=10000)
+    trade_rate: float = Field(0.5, ge=0, description="synthetic trades per second, all traders together")
+    trade_duration_s: float | None = None
+    slot_ms: int = Field(400, ge=10)
+    scenario: str | None = None
+    operator_airdrop_sol: float = Field(100.0, gt=0)
+    chaos: dict[str, float] = Field(default_factory=dict)
+
+
+class UiSettings(_Table):
+    theme: str = "zapbot-dark"
+    refresh_hz: float = Field(4.0, gt=0, le=30)
+
+
+class Settings(BaseSettings):
+    """The whole effective configuration."""
+
+    model_config = SettingsConfigDict(extra="forbid", validate_assignment=True)
+
+    mode: Mode = "sim"
+    engine: EngineSettings = Field(default_factory=EngineSettings)
+    rpc: RpcSettings = Field(default_factory=RpcSettings)
+    swap_api: SwapApiSettings = Field(default_factory=SwapApiSettings)
+    wallet: WalletSettings = Field(default_factory=WalletSettings)
+    telegram: TelegramSettings = Field(default_factory=TelegramSettings)
+    http: HttpSettings = Field(default_factory=HttpSettings)
+    limits: LimitsSettings = Field(default_factory=LimitsSettings)
+    sim: SimSettings = Field(default_factory=SimSettings)
+    ui: UiSettings = Field(default_factory=UiSettings)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # load_settings merges file, .env and the flat environment names itself, so that an
+        # error can say where the bad value came from.
+        return (init_settings,)
+
+    # -- derived values -------------------------------------------------------------------
+    @property
+    def uses_embedded_cluster(self) -> bool:
+        return self.mode == "sim" and not self.rpc.urls
+
+    def swap_api_url(self) -> str | None:
+        """SWAP_API_URL, or Jupiter's public API outside sim mode."""
+        if self.swap_api.url:
+            return self.swap_api.url.rstrip("/")
+        return None if self.mode == "sim" else JUPITER_SWAP_API
+
+
+# Flat environment names → (table, key). The seed's names come first.
+ENV_NAMES: dict[str, tuple[str, ...]] = {
+    "THREADING_ENABLED": ("engine", "threading_enabled"),
+    "MAX_WORKER_MEMORY": ("engine", "max_worker_memory"),
+    "WORKER_RESTART_DELAY": ("engine", "worker_restart_delay_ms"),
+    "MAX_CONCURRENT_TRADES": ("engine", "max_concurrent_trades"),
+    "MAX_QUEUE_SIZE": ("engine", "max_queue_size"),
+    "HEARTBEAT_INTERVAL": ("engine", "heartbeat_interval_ms"),
+    "ZAPBOT_MODE": ("mode",),
+    "ZAPBOT_HTTP_PORT": ("http", "port"),
+    "ZAPBOT_HTTP_HOST": ("http", "host"),
+    "ZAPBOT_HTTP_TOKEN": ("http", "bearer_token"),
+    "RPC_URL": ("rpc", "urls"),
+    "WS_URL": ("rpc", "ws_url"),
+    "SWAP_API_URL": ("swap_api", "url"),
+    "SWAP_API_KEY": ("swap_api", "api_key"),
+    "KEYPAIR_PATH": ("wallet", "keypair_path"),
+    "TELEGRAM_BOT_TOKEN": ("telegram", "bot_token"),
+    "TELEGRAM_CHAT_IDS": ("telegram", "chat_ids"),
+    "TELEGRAM_API_BASE_URL": ("telegram", "api_base_url"),
+    "ZAPBOT_THEME": ("ui", "theme"),
+}
+SECRET_KEYS = {("swap_api", "api_key"), ("telegram", "bot_token"), ("http", "bearer_token")}
+
+
+def _flat_environment(dotenv_path: Path | None) -> dict[str, str]:
+    values: dict[str, str] = {}
+    if dotenv_path is not None and dotenv_path.is_file():
+        values.update({k: v for k, v in dotenv_values(dotenv_path).items() if v is not None})
+    values.update({k: v for k, v in os.environ.items() if k in ENV_NAMES})
+    return {k: v for k, v in values.items() if k in ENV_NAMES and v != ""}
+
+
+def read_toml(path: Path, what: str = "config") -> dict[str, Any]:
+    """Read a TOML file, turning every problem into a one-line ConfigError."""
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such {what} file") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: TOML syntax error: {exc}; fix the file's syntax") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+
+
+def _set_path(tree: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
+    node = tree
+    for part in path[:-1]:
+        child = node.get(part)
+        if not isinstance(child, dict):
+            child = {}
+            node[part] = child
+        node = child
+    node[path[-1]] = value
+
+
+def _hint(kind: str, loc: tuple[Any, ...]) -> str:
+    if kind == "extra_forbidden":
+        return "remove it or check its spelling (see `zapbot config init`)"
+    if kind.startswith("int"):
+        return "use a whole number"
+    if kind.startswith("float"):
+        return "use a number"
+    if kind.startswith("bool"):
+        return "use true or false"
+    if kind in {"literal_error", "enum"}:
+        return "use one of the allowed values"
+    if kind.startswith(("list", "dict", "model")):
+        return "use the right kind of value (see `zapbot config init`)"
+    return "change the value"
+
+
+def validation_line(source: str, exc: ValidationError, env_keys: dict[tuple[str, ...], str]) -> str:
+    """The first validation error as one line: where, which key, what to change."""
+    error = exc.errors()[0]
+    loc = tuple(str(part) for part in error["loc"])
+    key = ".".join(loc) or "(top level)"
+    origin = source
+    for path, env_name in env_keys.items():
+        if loc[: len(path)] == path:
+            origin = f"environment variable {env_name}"
+            break
+    message = error["msg"].removeprefix("Value error, ")
+    shown = ""
+    if error["type"] != "extra_forbidden" and loc not in SECRET_KEYS and "input" in error:
+        text = repr(error["input"])
+        shown = f" (got {text[:40]})"
+    return f"{origin}: {key}: {message}{shown}; {_hint(error['type'], error['loc'])}"
+
+
+def load_settings(
+    config_path: Path | None = None,
+    *,
+    home: HomePaths | None = None,
+    use_environment: bool = True,
+) -> Settings:
+    """Build the effective settings. A missing default config file is fine; anything invalid raises ConfigError."""
+    paths = home or home_paths()
+    explicit = config_path is not None
+    path = config_path or paths.config
+    tree: dict[str, Any] = read_toml(path) if (explicit or path.is_file()) else {}
+    env_keys: dict[tuple[str, ...], str] = {}
+    if use_environment:
+        for name, value in _flat_environment(Path.cwd() / ".env").items():
+            target = ENV_NAMES[name]
+            _set_path(tree, target, value)
+            env_keys[target] = name
+    try:
+        return Settings(**tree)
+    except ValidationError as exc:
+        raise ConfigError(validation_line(str(path), exc, env_keys)) from None
+
+
+def masked_dict(settings: Settings) -> dict[str, Any]:
+    """The settings as plain data with every secret replaced by '********' (or null when unset)."""
+    data = settings.model_dump(mode="python")
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, dict):
+            return {k: walk(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [walk(v) for v in node]
+        if isinstance(node, SecretStr):
+            return "********" if node.get_secret_value() else ""
+        return node
+
+    data = walk(data)
+    for table, key in SECRET_KEYS:
+        if data.get(table, {}).get(key) is None:
+            data[table][key] = ""
+    return data
+
+
+STARTER_CONFIG = """\
+# ZapBot configuration. Every key is optional; the values shown are the defaults.
+# Environment variables (and a .env file in the working directory) override this file:
+# ZAPBOT_MODE, RPC_URL, WS_URL, SWAP_API_URL, SWAP_API_KEY, KEYPAIR_PATH, TELEGRAM_BOT_TOKEN,
+# TELEGRAM_CHAT_IDS, TELEGRAM_API_BASE_URL, ZAPBOT_HTTP_PORT, THREADING_ENABLED, MAX_WORKER_MEMORY,
+# WORKER_RESTART_DELAY, MAX_CONCURRENT_TRADES, MAX_QUEUE_SIZE, HEARTBEAT_INTERVAL.
+
+# sim: embedded local cluster (default) | paper: real RPC, no sends | live: real trades (needs --live)
+mode = "sim"
+
+[engine]
+threading_enabled = true
+max_worker_memory = "1GB"         # address-space limit of each decode process
+worker_restart_delay_ms = 5000    # first restart delay; doubles on each further restart
+max_concurrent_trades = 3
+max_queue_size = 1000
+heartbeat_interval_ms = 30000
+decode_processes = 2
+poll_interval_s = 25.0            # polling fallback; faster while WebSocket is down
+
+[rpc]
+urls = []                         # e.g. ["https://api.mainnet-beta.solana.com"]; empty in sim = embedded cluster
+# ws_url = "wss://api.mainnet-beta.solana.com"
+commitment = "confirmed"
+requests_per_second = 20.0        # token bucket per endpoint
+
+[swap_api]
+# url = "https://api.jup.ag/swap/v1"   # default outside sim mode
+# api_key = "..."
+
+[wallet]
+# keypair_path = "~/.config/solana/id.json"   # solana-keygen JSON; must not be readable by others
+
+[telegram]
+# bot_token = "..."
+chat_ids = []
+api_base_url = "https://api.telegram.org/bot"
+
+[telegram.notifications]          # each: "on", "silent" or "off"
+trade_executed = "on"
+trade_failed = "on"
+skip = "off"
+worker = "on"
+kill_switch = "on"
+daily_summary = "on"
+
+[http]
+host = "127.0.0.1"
+port = 3000
+# bearer_token = "..."            # protects /workers/status and /metrics when set
+
+[limits]
+max_sol_per_trade = 1.0
+daily_spend_cap_sol = 10.0
+daily_loss_cap_sol = 5.0          # kill switch: pauses all buying
+max_open_positions = 20
+min_reserve_sol = 0.05            # never spent
+auto_pause_after_failures = 3
+blacklist = []
+whitelist = []
+
+[sim]
+seed = 7
+traders = 3
+trade_rate = 0.5                  # synthetic trades per second
+slot_ms = 400
+
+[ui]
+theme = "zapbot-dark"             # zapbot-dark | zapbot-light | zapbot-contrast
+refresh_hz = 4.0
+"""

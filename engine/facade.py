@@ -1,0 +1,316 @@
+"""The engine's public face for the console, the CLI and Telegram: start/stop, commands, snapshot, events."""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from concurrent.futures import Future
+from pathlib import Path
+from typing import Any, Callable
+
+from engine.config import ConfigError, Settings
+from engine.context import EngineContext, Endpoints
+from engine.messages import ExecuteTrade, LogEvent, StartMonitoring, StopMonitoring
+from engine.observability import REDACTOR, HttpServer, setup_logging
+from engine.paths import HomePaths, home_paths
+from engine.state import EngineSnapshot, EngineState, LogLine, TraderView
+from engine.supervisor import Supervisor
+from engine.traders import TraderBook, TraderConfig, load_traders, save_traders
+from engine.worker import BaseWorker, Inbox
+
+log = logging.getLogger("zapbot.engine")
+
+
+def default_worker_classes() -> dict[str, type[BaseWorker]]:
+    from engine.workers import WORKER_CLASSES
+
+    return dict(WORKER_CLASSES)
+
+
+class LiveNotConfirmed(ConfigError):
+    """Live mode was asked for without --live and a confirmation."""
+
+
+class Engine:
+    """Runs the supervisor and its workers in the background; never blocks the caller for long."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        paths: HomePaths | None = None,
+        worker_classes: dict[str, type[BaseWorker]] | None = None,
+        cluster: Any = None,
+        live_confirmed: bool = False,
+        http: bool | None = None,
+        traders_path: Path | None = None,
+    ) -> None:
+        self.settings = settings
+        self.paths = (paths or home_paths()).ensure()
+        self.worker_classes = worker_classes or default_worker_classes()
+        self.cluster = cluster
+        self._owns_cluster = False
+        self.live_confirmed = live_confirmed
+        self.http_enabled = settings.http.enabled if http is None else http
+        self.traders_path = traders_path
+        self.state = EngineState(settings.mode)
+        self.ctx: EngineContext | None = None
+        self.supervisor: Supervisor | None = None
+        self.http: HttpServer | None = None
+        self.started = False
+        self._unsubscribe_log: Callable[[], None] | None = None
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    def start(self, *, wait_ready: float | None = 15.0) -> None:
+        settings = self.settings
+        setup_logging(self.paths.log_file)
+        self._register_secrets()
+        if settings.mode == "live" and not self.live_confirmed:
+            raise LiveNotConfirmed("live mode needs --live and a typed confirmation; use sim or paper to try it")
+        keypair = self._load_wallet()
+        endpoints, traders = self._resolve_chain()
+        self.state.set(wallet=str(keypair.pubkey()) if keypair is not None else None)
+        ctx = EngineContext(
+            settings=settings,
+            paths=self.paths,
+            state=self.state,
+            traders=traders,
+            endpoints=endpoints,
+            supervisor_inbox=Inbox(1_000_000),
+            keypair=keypair,
+            cluster=self.cluster,
+            db_path=self.paths.db_for_mode(settings.mode),
+        )
+        self.ctx = ctx
+        self._unsubscribe_log = ctx.bus.subscribe(self._log_events)
+        for trader in traders.all():
+            self._show_trader(trader)
+        self.supervisor = Supervisor(ctx, self.worker_classes)
+        self.supervisor.start()
+        if wait_ready:
+            self.supervisor.wait_ready(wait_ready)
+        if self.http_enabled:
+            token = settings.http.bearer_token.get_secret_value() if settings.http.bearer_token else None
+            self.http = HttpServer(self.snapshot, settings.http.host, settings.http.port, token)
+            self.http.start()
+            if self.http.error:
+                self._log("warning", "engine", f"HTTP endpoint disabled: {self.http.error}")
+            else:
+                self._write_runtime()
+        active = [t.wallet for t in traders.all() if t.active]
+        if active:
+            self._monitor(active, start=True)
+        self.started = True
+        log.info("engine started in %s mode", settings.mode)
+
+    def stop(self, deadline_s: float | None = None) -> bool:
+        ok = True
+        if self.supervisor is not None:
+            ok = self.supervisor.stop(deadline_s)
+        if self.http is not None:
+            self.http.stop()
+            try:
+                self.paths.runtime.unlink()
+            except FileNotFoundError:
+                pass
+        if self.cluster is not None and self._owns_cluster:
+            self.cluster.stop()
+        self.started = False
+        return ok
+
+    def __enter__(self) -> "Engine":
+        self.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    # -- wiring -------------------------------------------------------------------------------
+    def _register_secrets(self) -> None:
+        s = self.settings
+        for secret in (s.swap_api.api_key, s.telegram.bot_token, s.http.bearer_token):
+            if secret is not None:
+                REDACTOR.add(secret.get_secret_value())
+
+    def _load_wallet(self) -> Any:
+        from engine.chain.wallet import load_keypair, secret_forms, sim_keypair
+
+        path = self.settings.wallet.keypair_path
+        if path:
+            keypair = load_keypair(path)
+        elif self.settings.mode == "sim":
+            keypair = sim_keypair(self.paths.sim_keypair)
+        elif self.settings.mode == "paper":
+            keypair = None  # paper mode never signs; fills are priced, not sent
+        else:
+            raise ConfigError("live mode needs a keypair: set KEYPAIR_PATH or [wallet].keypair_path")
+        if keypair is not None:
+            REDACTOR.add(*secret_forms(keypair))
+        return keypair
+
+    def _resolve_chain(self) -> tuple[Endpoints, TraderBook]:
+        s = self.settings
+        api_key = s.swap_api.api_key.get_secret_value() if s.swap_api.api_key else None
+        traders_path = self.traders_path or self.paths.traders
+        if s.uses_embedded_cluster:
+            if self.cluster is None:
+                from engine.sim import SimCluster, SimConfig
+
+                self.cluster = SimCluster(SimConfig.from_settings(s.sim))
+                self.cluster.start()
+                self._owns_cluster = True
+            cluster = self.cluster
+            # The embedded cluster's traders are followed from the start; their file is kept apart
+            # from the real traders.toml so sim wallets never leak into paper or live runs.
+            traders_path = self.traders_path or self.paths.home / "sim-traders.toml"
+            traders = load_traders(traders_path) if traders_path.exists() else []
+            known = {t.wallet for t in traders}
+            for name, wallet in cluster.traders:
+                if wallet not in known and all(t.name != name for t in traders):
+                    traders.append(TraderConfig(name=name, wallet=wallet))
+            save_traders(traders_path, traders)
+            book = TraderBook(traders_path, traders)
+            endpoints = Endpoints([cluster.rpc_url], cluster.ws_url, s.swap_api.url or cluster.swap_api_url, api_key)
+            return endpoints, book
+        if not s.rpc.urls:
+            raise ConfigError(f"{s.mode} mode needs RPC_URL (or [rpc].urls)")
+        ws_url = s.rpc.ws_url or _ws_from_http(s.rpc.urls[0])
+        book = TraderBook(traders_path)
+        return Endpoints(list(s.rpc.urls), ws_url, s.swap_api_url(), api_key), book
+
+    def _write_runtime(self) -> None:
+        assert self.http is not None
+        info = {"pid": os.getpid(), "host": self.settings.http.host, "port": self.http.bound_port,
+                "mode": self.settings.mode, "started_at": time.time()}
+        self.paths.runtime.write_text(json.dumps(info))
+
+    def _log_events(self, event: Any) -> None:
+        if isinstance(event, LogEvent):
+            self.state.add_log(LogLine(event.at, event.level, event.worker, REDACTOR(event.message)))
+
+    def _log(self, level: str, worker: str, message: str) -> None:
+        getattr(log, level, log.info)(message)
+        self.state.add_log(LogLine(time.time(), level, worker, REDACTOR(message)))
+
+    def _show_trader(self, trader: TraderConfig) -> None:
+        old = self.state.traders.get(trader.name)
+        self.state.set_trader(TraderView(
+            name=trader.name, wallet=trader.wallet, active=trader.active, sizing=trader.sizing_summary(),
+            last_trade_at=old.last_trade_at if old else None, trades_copied=old.trades_copied if old else 0,
+            pnl_lamports=old.pnl_lamports if old else 0, paused_reason=old.paused_reason if old else "",
+        ))
+
+    def _monitor(self, wallets: list[str], *, start: bool) -> None:
+        assert self.ctx is not None
+        msg: Any = StartMonitoring(tuple(wallets)) if start else StopMonitoring(tuple(wallets))
+        for worker in ("monitor", "websocket"):
+            self.ctx.send(worker, msg, force=True)
+
+    # -- reading ------------------------------------------------------------------------------
+    def snapshot(self) -> EngineSnapshot:
+        return self.state.snapshot()
+
+    def subscribe(self, callback: Callable[[Any], None]) -> Callable[[], None]:
+        """Call callback(event) for every engine event, from engine threads; it must not block."""
+        if self.ctx is None:
+            raise RuntimeError("engine not started")
+        return self.ctx.bus.subscribe(callback)
+
+    @property
+    def traders(self) -> TraderBook:
+        assert self.ctx is not None
+        return self.ctx.traders
+
+    # -- commands -------------------------------------------------------------------------------
+    def start_copying(self, name: str) -> TraderConfig:
+        trader = self.traders.set_active(name, True)
+        self._show_trader(trader)
+        self._monitor([trader.wallet], start=True)
+        self._log("info", "engine", f"copying {name} started")
+        return trader
+
+    def stop_copying(self, name: str) -> TraderConfig:
+        trader = self.traders.set_active(name, False)
+        self._show_trader(trader)
+        self._monitor([trader.wallet], start=False)
+        self._log("info", "engine", f"copying {name} stopped")
+        return trader
+
+    def pause_all(self) -> bool:
+        """Pause all copying; returns True if this changed anything."""
+        assert self.ctx is not None
+        changed = not self.ctx.paused
+        self.ctx.paused_event.set()
+        self.state.set(paused=True)
+        if changed:
+            self._log("warning", "engine", "all copying paused")
+        return changed
+
+    def resume_all(self) -> bool:
+        assert self.ctx is not None
+        changed = self.ctx.paused
+        self.ctx.paused_event.clear()
+        self.state.set(paused=False, kill_switch="")
+        if changed:
+            self._log("info", "engine", "copying resumed")
+        return changed
+
+    @property
+    def paused(self) -> bool:
+        return self.state.paused
+
+    def add_trader(self, trader: TraderConfig) -> TraderConfig:
+        self.traders.add(trader)
+        self._show_trader(trader)
+        if trader.active:
+            self._monitor([trader.wallet], start=True)
+        self._log("info", "engine", f"trader {trader.name} added")
+        return trader
+
+    def edit_trader(self, name: str, trader: TraderConfig) -> TraderConfig:
+        old = self.traders.get(name)
+        if old is None:
+            raise KeyError(f"no trader named {name!r}")
+        self.traders.replace(name, trader)
+        if old.name != trader.name:
+            self.state.remove_trader(old.name)
+        self._show_trader(trader)
+        if old.wallet != trader.wallet or old.active != trader.active:
+            if old.active:
+                self._monitor([old.wallet], start=False)
+            if trader.active:
+                self._monitor([trader.wallet], start=True)
+        self._log("info", "engine", f"trader {trader.name} updated")
+        return trader
+
+    def remove_trader(self, name: str) -> TraderConfig:
+        trader = self.traders.remove(name)
+        self.state.remove_trader(name)
+        self._monitor([trader.wallet], start=False)
+        self._log("info", "engine", f"trader {name} removed")
+        return trader
+
+    def sell_position(self, mint: str, percent: float) -> Future:
+        """Sell percent of our position in mint. The future resolves to the intent id."""
+        assert self.ctx is not None
+        if not 0 < percent <= 100:
+            raise ValueError("percent must be between 0 and 100")
+        from engine.workers.executor import request_manual_sell
+
+        return request_manual_sell(self.ctx, mint, percent)
+
+    def in_flight(self) -> int:
+        return self.state.in_flight
+
+    def execute(self, trade: ExecuteTrade) -> bool:
+        assert self.ctx is not None
+        return self.ctx.send("executor", trade)
+
+
+def _ws_from_http(url: str) -> str:
+    if url.startswith("https://"):
+        return "wss://" + url[len("https://"):]
+    if url.startswith("http://"):
+        return "ws://" + url[len("http://"):]
+    return url

@@ -1,0 +1,252 @@
+"""The messages workers exchange: small frozen dataclasses, one per seed message type plus a few internal ones."""
+from __future__ import annotations
+
+import time
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+
+def now() -> float:
+    return time.time()
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerReady:
+    """WORKER_READY: a worker finished setup and takes messages."""
+
+    worker: str
+    instance: int
+
+
+@dataclass(frozen=True, slots=True)
+class Ping:
+    """PING: a heartbeat from the supervisor."""
+
+    seq: int
+    sent_at: float = field(default_factory=time.monotonic)
+
+
+@dataclass(frozen=True, slots=True)
+class Pong:
+    """PONG: a worker's answer to PING."""
+
+    worker: str
+    instance: int
+    seq: int
+
+
+@dataclass(frozen=True, slots=True)
+class Shutdown:
+    """SHUTDOWN: clean up and exit."""
+
+    reason: str = "shutdown"
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerError:
+    """WORKER_ERROR: a handler raised; the worker is going down and should be restarted."""
+
+    worker: str
+    instance: int
+    error: str
+    fatal: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerExited:
+    """A worker's run loop ended (cleanly or not); sent by the runner."""
+
+    worker: str
+    instance: int
+    clean: bool
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerStatus:
+    """A worker reports its own state (busy, degraded, disabled) with a short reason."""
+
+    worker: str
+    instance: int
+    state: str
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class StartMonitoring:
+    """START_MONITORING: follow these wallets (a batch keeps 10,000 traders cheap)."""
+
+    wallets: tuple[str, ...]
+    cutoffs: tuple[str | None, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class StopMonitoring:
+    """STOP_MONITORING: stop following these wallets."""
+
+    wallets: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class NewTransactions:
+    """NEW_TRANSACTIONS: signatures seen for a followed wallet, oldest first."""
+
+    wallet: str
+    signatures: tuple[str, ...]
+    source: str  # "ws" | "poll"
+    slots: tuple[int | None, ...] = ()
+    seen_at: float = field(default_factory=now)
+
+
+@dataclass(frozen=True, slots=True)
+class AnalyzeTransaction:
+    """ANALYZE_TRANSACTION: fetch and decode one signature for one wallet."""
+
+    signature: str
+    wallet: str
+    source: str = "ws"
+    seen_at: float = field(default_factory=now)
+    slot: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SwapDetected:
+    """SWAP_DETECTED: a followed wallet swapped."""
+
+    leader_signature: str
+    wallet: str
+    trader: str
+    side: str
+    mint: str
+    token_amount: int
+    token_decimals: int | None
+    quote_mint: str
+    quote_amount: int
+    venue: str
+    router: str | None
+    slot: int | None
+    source: str
+    seen_at: float
+    detected_at: float = field(default_factory=now)
+
+
+@dataclass(frozen=True, slots=True)
+class ExecuteTrade:
+    """EXECUTE_TRADE: the copy policy decided to trade; the intent is already persisted."""
+
+    intent_id: int
+    leader_signature: str
+    trader: str
+    side: str  # "buy" | "sell"
+    mint: str
+    amount_in: int  # lamports for a buy, token base units for a sell
+    slippage_bps: int
+    priority: int = 0
+    priority_fee_micro_lamports: int | None = None
+    priority_fee_cap_lamports: int | None = None
+    jito_tip_lamports: int = 0
+    detected_at: float = field(default_factory=now)
+    manual: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class TradeQueued:
+    """TRADE_QUEUED: the executor accepted a trade."""
+
+    intent_id: int
+    trader: str
+    side: str
+    mint: str
+    queued_at: float = field(default_factory=now)
+
+
+@dataclass(frozen=True, slots=True)
+class TradeExecuted:
+    """TRADE_EXECUTED: our transaction landed without error."""
+
+    intent_id: int
+    trader: str
+    side: str
+    mint: str
+    signature: str
+    token_amount: int
+    quote_amount: int
+    fee_lamports: int
+    confirmed_at: float = field(default_factory=now)
+
+
+@dataclass(frozen=True, slots=True)
+class TradeFailed:
+    """TRADE_FAILED: the trade did not happen; reason says why."""
+
+    intent_id: int
+    trader: str
+    side: str
+    mint: str
+    reason: str
+    signature: str | None = None
+    failed_at: float = field(default_factory=now)
+
+
+@dataclass(frozen=True, slots=True)
+class TradeSkipped:
+    """A copy decision not to trade, always with a reason."""
+
+    leader_signature: str
+    trader: str
+    side: str
+    mint: str
+    reason: str
+    skipped_at: float = field(default_factory=now)
+
+
+@dataclass(frozen=True, slots=True)
+class StopAcceptingTasks:
+    """STOP_ACCEPTING_TASKS: finish what is in flight, take nothing new."""
+
+    reason: str = "shutdown"
+
+
+@dataclass(frozen=True, slots=True)
+class GapDetected:
+    """The websocket reconnected; these wallets may have missed notifications."""
+
+    wallets: tuple[str, ...]
+    since: float
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionHealth:
+    """The websocket or RPC layer reports whether it is up."""
+
+    component: str  # "ws" | "rpc"
+    ok: bool
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class DataCall:
+    """Ask the data worker (the single SQLite writer) to run store.method(*args) and resolve the future."""
+
+    method: str
+    args: tuple[Any, ...]
+    future: Future
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Invoke:
+    """Run a callable inside a worker's thread (used by the facade for commands)."""
+
+    fn: Callable[..., Any]
+    future: Future | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LogEvent:
+    """A line for the console's log pane."""
+
+    level: str
+    worker: str
+    message: str
+    at: float = field(default_factory=now)

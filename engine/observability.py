@@ -1,0 +1,269 @@
+"""Logs with secrets redacted, and the HTTP endpoint: /workers/status (JSON), /metrics (Prometheus), /health."""
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import logging.handlers
+import re
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Iterable
+
+import orjson
+from aiohttp import web
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+from engine.state import WORKER_STATES, EngineSnapshot
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+log = logging.getLogger("zapbot.http")
+
+# Shapes of secrets we redact even when we were not told the value: Telegram bot tokens in URLs,
+# 64-byte keypairs as JSON arrays, and api-key query parameters.
+_PATTERNS = [
+    re.compile(r"\b\d{6,12}:[A-Za-z0-9_-]{30,}\b"),
+    re.compile(r"\[\s*(?:\d{1,3}\s*,\s*){63}\d{1,3}\s*\]"),
+    re.compile(r"(?i)(api[-_]?key=)[^&\s\"']+"),
+]
+
+
+class Redactor:
+    """Replaces known secret strings and secret-shaped text with '***'."""
+
+    def __init__(self) -> None:
+        self._secrets: list[str] = []
+        self._lock = threading.Lock()
+
+    def add(self, *secrets: str | None) -> None:
+        with self._lock:
+            for secret in secrets:
+                if secret and len(secret) >= 6 and secret not in self._secrets:
+                    self._secrets.append(secret)
+            self._secrets.sort(key=len, reverse=True)
+
+    def __call__(self, text: str) -> str:
+        for secret in self._secrets:
+            if secret in text:
+                text = text.replace(secret, "***")
+        for pattern in _PATTERNS:
+            if pattern.groups:
+                text = pattern.sub(lambda m: m.group(1) + "***", text)
+            else:
+                text = pattern.sub("***", text)
+        return text
+
+
+REDACTOR = Redactor()
+
+
+class RedactingFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return REDACTOR(super().format(record))
+
+
+_installed: dict[str, logging.Handler] = {}
+
+
+def setup_logging(log_file: Path, *, level: int = logging.INFO, console: bool = False) -> None:
+    """Rotating threading.log for the 'zapbot' loggers; HTTP client loggers that print URLs are quietened."""
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    root = logging.getLogger()
+    key = str(log_file)
+    if key not in _installed:
+        for old_key, handler in list(_installed.items()):
+            root.removeHandler(handler)
+            handler.close()
+            del _installed[old_key]
+        handler = logging.handlers.RotatingFileHandler(log_file, maxBytes=5_000_000, backupCount=3,
+                                                       encoding="utf-8")
+        handler.setFormatter(RedactingFormatter(
+            "%(asctime)s %(levelname)-7s [%(threadName)s] %(name)s: %(message)s"))
+        root.addHandler(handler)
+        _installed[key] = handler
+    if console and "console" not in _installed:
+        stream = logging.StreamHandler()
+        stream.setFormatter(RedactingFormatter("%(levelname)s %(name)s: %(message)s"))
+        stream.setLevel(logging.WARNING)
+        root.addHandler(stream)
+        _installed["console"] = stream
+    root.setLevel(min(root.level or level, level) if root.level else level)
+    logging.getLogger("zapbot").setLevel(level)
+    # httpx logs every request URL at INFO, and Telegram's URLs carry the bot token.
+    for noisy in ("httpx", "httpcore", "httpx2", "httpcore2", "telegram", "apscheduler", "aiohttp.access",
+                  "websockets", "hpack"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+# -- status and metrics ------------------------------------------------------------------
+
+
+def status_document(snapshot: EngineSnapshot) -> dict[str, Any]:
+    """The JSON of /workers/status and `zapbot status --json`."""
+    return {
+        "mode": snapshot.mode,
+        "paused": snapshot.paused,
+        "uptime_s": round(snapshot.uptime_s, 1),
+        "wallet": snapshot.wallet,
+        "workers": {
+            view.name: {
+                "state": view.state,
+                "detail": view.detail,
+                "restarts": view.restarts,
+                "inbox_depth": view.inbox_depth,
+                "seconds_since_heartbeat": view.last_heartbeat_age_s,
+                "messages_handled": view.messages_handled,
+            }
+            for view in snapshot.workers
+        },
+        "queues": snapshot.queues,
+        "traders": len(snapshot.traders),
+        "monitored_wallets": snapshot.monitored_wallets,
+        "subscriptions": snapshot.subscriptions,
+        "in_flight": snapshot.in_flight,
+        "health": {
+            "rpc_ok": snapshot.health.rpc_ok,
+            "ws_ok": snapshot.health.ws_ok,
+            "slot": snapshot.health.slot,
+        },
+    }
+
+
+class SnapshotCollector:
+    """A Prometheus collector that reads the engine snapshot at scrape time."""
+
+    def __init__(self, snapshot_fn: Callable[[], EngineSnapshot]) -> None:
+        self.snapshot_fn = snapshot_fn
+
+    def collect(self) -> "Iterator[Any]":
+        snap = self.snapshot_fn()
+        depth = GaugeMetricFamily("zapbot_queue_depth", "Messages waiting per worker", labels=["worker"])
+        state = GaugeMetricFamily("zapbot_worker_state", "1 for the worker's current state", labels=["worker", "state"])
+        restarts = CounterMetricFamily("zapbot_worker_restarts", "Worker restarts", labels=["worker"])
+        handled = CounterMetricFamily("zapbot_messages_handled", "Messages handled per worker", labels=["worker"])
+        heartbeat = GaugeMetricFamily("zapbot_worker_heartbeat_age_seconds", "Seconds since the last PONG",
+                                      labels=["worker"])
+        for view in snap.workers:
+            depth.add_metric([view.name], snap.queues.get(view.name, view.inbox_depth))
+            for name in WORKER_STATES:
+                state.add_metric([view.name, name], 1.0 if view.state == name else 0.0)
+            restarts.add_metric([view.name], view.restarts)
+            handled.add_metric([view.name], view.messages_handled)
+            if view.last_heartbeat_age_s is not None:
+                heartbeat.add_metric([view.name], view.last_heartbeat_age_s)
+        trades = CounterMetricFamily("zapbot_trades", "Copy decisions by status", labels=["status"])
+        counts: dict[str, int] = {s: 0 for s in ("queued", "sent", "executed", "failed", "skipped")}
+        for trade in snap.trades:
+            counts[trade.status] = counts.get(trade.status, 0) + 1
+        for status, count in counts.items():
+            trades.add_metric([status], count)
+        yield from (depth, state, restarts, handled, heartbeat, trades)
+        yield GaugeMetricFamily("zapbot_paused", "1 when all copying is paused", value=1.0 if snap.paused else 0.0)
+        yield GaugeMetricFamily("zapbot_monitored_wallets", "Followed wallets", value=snap.monitored_wallets)
+        yield GaugeMetricFamily("zapbot_subscriptions", "Live logsSubscribe subscriptions", value=snap.subscriptions)
+        yield GaugeMetricFamily("zapbot_trades_in_flight", "Trades sent but not confirmed", value=snap.in_flight)
+        yield GaugeMetricFamily("zapbot_uptime_seconds", "Engine uptime", value=snap.uptime_s)
+        if snap.health.slot is not None:
+            yield GaugeMetricFamily("zapbot_slot", "Latest slot seen", value=snap.health.slot)
+        counters = CounterMetricFamily("zapbot_events", "Engine counters", labels=["name"])
+        for name, value in sorted(snap.counters.items()):
+            counters.add_metric([name], value)
+        yield counters
+
+
+def is_loopback(host: str) -> bool:
+    if host in {"localhost", ""}:
+        return host == "localhost"
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class HttpServer:
+    """aiohttp on its own thread, so the endpoint answers even when workers are busy."""
+
+    def __init__(self, snapshot_fn: Callable[[], EngineSnapshot], host: str, port: int,
+                 bearer_token: str | None = None) -> None:
+        self.snapshot_fn = snapshot_fn
+        self.host = host
+        self.port = port
+        self.bearer_token = bearer_token
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.registry.register(SnapshotCollector(snapshot_fn))  # type: ignore[arg-type]
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._runner: web.AppRunner | None = None
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+        self.error: str | None = None
+        self.bound_port: int | None = None
+
+    def _authorised(self, request: web.Request) -> bool:
+        if not self.bearer_token:
+            return True
+        return request.headers.get("Authorization", "") == f"Bearer {self.bearer_token}"
+
+    async def _status(self, request: web.Request) -> web.Response:
+        if not self._authorised(request):
+            return web.Response(status=401, text="unauthorised\n")
+        body = orjson.dumps(status_document(self.snapshot_fn()), option=orjson.OPT_INDENT_2)
+        return web.Response(body=REDACTOR(body.decode()).encode(), content_type="application/json")
+
+    async def _metrics(self, request: web.Request) -> web.Response:
+        if not self._authorised(request):
+            return web.Response(status=401, text="unauthorised\n")
+        return web.Response(body=generate_latest(self.registry), headers={"Content-Type": "text/plain; version=0.0.4"})
+
+    async def _health(self, request: web.Request) -> web.Response:
+        snap = self.snapshot_fn()
+        bad = [v.name for v in snap.workers if v.state in {"failed", "degraded"}]
+        ok = not bad
+        return web.json_response({"ok": ok, "unhealthy": bad, "mode": snap.mode}, status=200 if ok else 503)
+
+    def start(self) -> None:
+        if not is_loopback(self.host):
+            log.warning("HTTP endpoint bound to %s, not loopback: anyone who can reach it can read status%s",
+                        self.host, "" if self.bearer_token else " (set [http].bearer_token)")
+        self._thread = threading.Thread(target=self._run, name="zapbot-http", daemon=True)
+        self._thread.start()
+        self._ready.wait(5)
+
+    def _run(self) -> None:
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        asyncio.set_event_loop(loop)
+        app = web.Application()
+        app.router.add_get("/workers/status", self._status)
+        app.router.add_get("/metrics", self._metrics)
+        app.router.add_get("/health", self._health)
+        runner = web.AppRunner(app, access_log=None)
+        self._runner = runner
+        try:
+            loop.run_until_complete(runner.setup())
+            site = web.TCPSite(runner, self.host, self.port, reuse_address=True)
+            loop.run_until_complete(site.start())
+            sockets = getattr(site._server, "sockets", None) or []  # noqa: SLF001 - aiohttp exposes no port getter
+            self.bound_port = sockets[0].getsockname()[1] if sockets else self.port
+        except OSError as exc:
+            self.error = f"cannot listen on {self.host}:{self.port}: {exc.strerror}"
+            log.error(self.error)
+            self._ready.set()
+            loop.close()
+            return
+        self._ready.set()
+        loop.run_forever()
+        loop.run_until_complete(runner.cleanup())
+        loop.close()
+
+    def stop(self) -> None:
+        if self._loop is not None and self._loop.is_running():
+            self._loop.call_soon_threadsafe(self._loop.stop)
+        if self._thread is not None:
+            self._thread.join(5)
+
+
+def redact_all(texts: Iterable[str]) -> list[str]:
+    return [REDACTOR(t) for t in texts]

@@ -1,0 +1,252 @@
+"""The engine's live state and the immutable snapshot the console, CLI and Telegram read."""
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+WORKER_NAMES = ("telegram", "monitor", "executor", "data", "websocket", "cache", "analyzer")
+WORKER_STATES = ("initializing", "ready", "busy", "degraded", "failed", "restarting", "stopped", "disabled")
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerView:
+    """One worker as the console shows it."""
+
+    name: str
+    state: str = "initializing"
+    detail: str = ""
+    restarts: int = 0
+    inbox_depth: int = 0
+    last_heartbeat_age_s: float | None = None
+    messages_handled: int = 0
+    instance: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class TraderView:
+    """A followed trader with its copy statistics."""
+
+    name: str
+    wallet: str
+    active: bool
+    sizing: str
+    last_trade_at: float | None = None
+    trades_copied: int = 0
+    pnl_lamports: int = 0
+    paused_reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class TradeView:
+    """One copy decision and what became of it."""
+
+    id: int
+    leader_signature: str
+    trader: str
+    side: str
+    mint: str
+    status: str  # queued | sent | executed | failed | skipped
+    reason: str = ""
+    signature: str | None = None
+    token_amount: int = 0
+    quote_amount: int = 0
+    token_decimals: int | None = None
+    detected_at: float | None = None
+    queued_at: float | None = None
+    sent_at: float | None = None
+    confirmed_at: float | None = None
+    symbol: str = ""
+
+    @property
+    def latency_ms(self) -> float | None:
+        if self.detected_at is None or self.confirmed_at is None:
+            return None
+        return (self.confirmed_at - self.detected_at) * 1000.0
+
+
+@dataclass(frozen=True, slots=True)
+class PositionView:
+    """Our holding of one token."""
+
+    mint: str
+    amount: int
+    cost_lamports: int
+    realized_pnl_lamports: int = 0
+    unrealized_pnl_lamports: int | None = None
+    decimals: int | None = None
+    symbol: str = ""
+    opened_at: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HealthView:
+    """Connectivity and chain position."""
+
+    rpc_ok: bool = False
+    ws_ok: bool = False
+    slot: int | None = None
+    rpc_detail: str = ""
+    ws_detail: str = ""
+    rpc_calls: int = 0
+    rpc_429s: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class LogLine:
+    at: float
+    level: str
+    worker: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class EngineSnapshot:
+    """Everything the console shows, frozen at one moment."""
+
+    mode: str
+    wallet: str | None
+    sol_balance_lamports: int | None
+    paused: bool
+    kill_switch: str
+    started_at: float
+    taken_at: float
+    workers: tuple[WorkerView, ...]
+    queues: dict[str, int]
+    traders: tuple[TraderView, ...]
+    trades: tuple[TradeView, ...]
+    positions: tuple[PositionView, ...]
+    health: HealthView
+    logs: tuple[LogLine, ...]
+    monitored_wallets: int = 0
+    subscriptions: int = 0
+    in_flight: int = 0
+    counters: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def uptime_s(self) -> float:
+        return self.taken_at - self.started_at
+
+    def worker(self, name: str) -> WorkerView:
+        for view in self.workers:
+            if view.name == name:
+                return view
+        raise KeyError(name)
+
+
+class EngineState:
+    """Mutable state shared by the workers, guarded by one lock; snapshot() copies it out."""
+
+    def __init__(self, mode: str, max_trades: int = 500, max_logs: int = 300) -> None:
+        self._lock = threading.Lock()
+        self.mode = mode
+        self.started_at = time.time()
+        self.wallet: str | None = None
+        self.sol_balance: int | None = None
+        self.paused = False
+        self.kill_switch = ""
+        self.workers: dict[str, WorkerView] = {}
+        self.traders: dict[str, TraderView] = {}
+        self.trades: dict[int, TradeView] = {}
+        self._trade_order: deque[int] = deque()
+        self.max_trades = max_trades
+        self.positions: dict[str, PositionView] = {}
+        self.health = HealthView()
+        self.logs: deque[LogLine] = deque(maxlen=max_logs)
+        self.monitored_wallets = 0
+        self.subscriptions = 0
+        self.in_flight = 0
+        self.counters: dict[str, int] = {}
+        self.symbols: dict[str, str] = {}
+        self.queue_depth_fn: Any = None  # set by the supervisor: () -> dict[str, int]
+
+    # -- writers ------------------------------------------------------------------------
+    def set_worker(self, name: str, **changes: Any) -> WorkerView:
+        with self._lock:
+            view = self.workers.get(name) or WorkerView(name)
+            view = replace(view, **changes)
+            self.workers[name] = view
+            return view
+
+    def set_trader(self, view: TraderView) -> None:
+        with self._lock:
+            self.traders[view.name] = view
+
+    def update_trader(self, name: str, **changes: Any) -> None:
+        with self._lock:
+            if name in self.traders:
+                self.traders[name] = replace(self.traders[name], **changes)
+
+    def remove_trader(self, name: str) -> None:
+        with self._lock:
+            self.traders.pop(name, None)
+
+    def upsert_trade(self, view: TradeView) -> None:
+        with self._lock:
+            if view.id not in self.trades:
+                self._trade_order.append(view.id)
+                while len(self._trade_order) > self.max_trades:
+                    self.trades.pop(self._trade_order.popleft(), None)
+            if not view.symbol and view.mint in self.symbols:
+                view = replace(view, symbol=self.symbols[view.mint])
+            self.trades[view.id] = view
+
+    def set_position(self, view: PositionView | None, mint: str) -> None:
+        with self._lock:
+            if view is None or view.amount <= 0:
+                self.positions.pop(mint, None)
+            else:
+                if not view.symbol and mint in self.symbols:
+                    view = replace(view, symbol=self.symbols[mint])
+                self.positions[mint] = view
+
+    def set_health(self, **changes: Any) -> None:
+        with self._lock:
+            self.health = replace(self.health, **changes)
+
+    def add_log(self, line: LogLine) -> None:
+        with self._lock:
+            self.logs.append(line)
+
+    def bump(self, counter: str, by: int = 1) -> None:
+        with self._lock:
+            self.counters[counter] = self.counters.get(counter, 0) + by
+
+    def set(self, **changes: Any) -> None:
+        with self._lock:
+            for key, value in changes.items():
+                setattr(self, key, value)
+
+    # -- reader ---------------------------------------------------------------------------
+    def snapshot(self) -> EngineSnapshot:
+        depth_fn = self.queue_depth_fn
+        queues = depth_fn() if depth_fn else {}
+        now = time.time()
+        with self._lock:
+            workers = tuple(
+                replace(self.workers.get(name) or WorkerView(name), inbox_depth=queues.get(name, 0))
+                for name in WORKER_NAMES
+            )
+            trades = tuple(self.trades[i] for i in reversed(self._trade_order) if i in self.trades)
+            return EngineSnapshot(
+                mode=self.mode,
+                wallet=self.wallet,
+                sol_balance_lamports=self.sol_balance,
+                paused=self.paused,
+                kill_switch=self.kill_switch,
+                started_at=self.started_at,
+                taken_at=now,
+                workers=workers,
+                queues=dict(queues),
+                traders=tuple(self.traders.values()),
+                trades=trades,
+                positions=tuple(self.positions.values()),
+                health=self.health,
+                logs=tuple(self.logs),
+                monitored_wallets=self.monitored_wallets,
+                subscriptions=self.subscriptions,
+                in_flight=self.in_flight,
+                counters=dict(self.counters),
+            )

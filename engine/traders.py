@@ -1,0 +1,219 @@
+"""Followed traders: the TraderConfig model and traders.toml (read with tomllib, written atomically with tomli-w)."""
+from __future__ import annotations
+
+import os
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any, Literal
+
+import tomli_w
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from solders.pubkey import Pubkey
+
+from engine.config import ConfigError, read_toml, validation_line
+
+LAMPORTS_PER_SOL = 1_000_000_000
+
+
+def validate_address(value: str) -> str:
+    """A base58 Solana address of 32 bytes, or ValueError with a short reason."""
+    text = str(value).strip()
+    try:
+        key = Pubkey.from_string(text)
+    except Exception:
+        raise ValueError(f"{text!r} is not a valid Solana address (base58, 32 bytes)") from None
+    if str(key) != text:
+        raise ValueError(f"{text!r} is not a valid Solana address (base58, 32 bytes)")
+    return text
+
+
+class TraderConfig(BaseModel):
+    """One followed wallet and how to copy it."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    name: str = Field(min_length=1, max_length=40)
+    wallet: str
+    active: bool = True
+    sizing: Literal["fixed", "percent"] = "fixed"
+    fixed_sol: float = Field(0.1, gt=0)
+    percent: float = Field(10.0, gt=0, le=1000)
+    min_sol: float = Field(0.01, ge=0)
+    max_sol: float = Field(1.0, gt=0)
+    copy_buys: bool = True
+    copy_sells: bool = True
+    proportional_sells: bool = True
+    min_leader_sol: float = Field(0.0, ge=0)
+    max_leader_sol: float | None = Field(None, gt=0)
+    buy_once: bool = False
+    slippage_bps: int = Field(300, ge=1, le=5000)
+    priority_fee: int | Literal["auto"] = "auto"
+    priority_fee_cap_lamports: int = Field(200_000, ge=0)
+    jito_tip_lamports: int = Field(0, ge=0)
+
+    @field_validator("wallet")
+    @classmethod
+    def _wallet(cls, value: str) -> str:
+        return validate_address(value)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        value = value.strip()
+        if not value or any(ch in value for ch in "\n\r\t"):
+            raise ValueError("use a short name without tabs or newlines")
+        return value
+
+    @field_validator("priority_fee")
+    @classmethod
+    def _fee(cls, value: Any) -> Any:
+        if isinstance(value, int) and value < 0:
+            raise ValueError("use a non-negative micro-lamports per CU, or \"auto\"")
+        return value
+
+    @model_validator(mode="after")
+    def _clamp_order(self) -> "TraderConfig":
+        if self.min_sol > self.max_sol:
+            raise ValueError(f"min_sol ({self.min_sol}) is above max_sol ({self.max_sol})")
+        if self.max_leader_sol is not None and self.min_leader_sol > self.max_leader_sol:
+            raise ValueError("min_leader_sol is above max_leader_sol")
+        return self
+
+    def sizing_summary(self) -> str:
+        if self.sizing == "fixed":
+            return f"{self.fixed_sol:g} SOL"
+        return f"{self.percent:g}% [{self.min_sol:g}-{self.max_sol:g}]"
+
+    def to_toml_dict(self) -> dict[str, Any]:
+        data = self.model_dump(mode="python", exclude_none=True)
+        return data
+
+
+def parse_traders(data: dict[str, Any], source: str) -> list[TraderConfig]:
+    """Validate the traders.toml tree; one-line ConfigError on the first problem."""
+    unknown = set(data) - {"traders"}
+    if unknown:
+        raise ConfigError(f"{source}: {sorted(unknown)[0]}: unknown key; the file holds [[traders]] tables only")
+    raw = data.get("traders", [])
+    if not isinstance(raw, list):
+        raise ConfigError(f"{source}: traders: must be an array of tables ([[traders]])")
+    traders: list[TraderConfig] = []
+    names: set[str] = set()
+    wallets: set[str] = set()
+    for index, entry in enumerate(raw):
+        if not isinstance(entry, dict):
+            raise ConfigError(f"{source}: traders[{index}]: must be a table")
+        try:
+            trader = TraderConfig(**entry)
+        except ValidationError as exc:
+            line = validation_line(source, exc, {})
+            label = entry.get("name", index)
+            raise ConfigError(line.replace(f"{source}: ", f"{source}: traders[{label}].", 1)) from None
+        if trader.name in names:
+            raise ConfigError(f"{source}: traders[{trader.name}]: duplicate name; give each trader its own name")
+        if trader.wallet in wallets:
+            raise ConfigError(f"{source}: traders[{trader.name}].wallet: {trader.wallet} is listed twice")
+        names.add(trader.name)
+        wallets.add(trader.wallet)
+        traders.append(trader)
+    return traders
+
+
+def load_traders(path: Path) -> list[TraderConfig]:
+    if not path.is_file():
+        return []
+    return parse_traders(read_toml(path, "traders"), str(path))
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write text to path via a temp file and rename, so a crash never leaves half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=str(path.parent))
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def save_traders(path: Path, traders: list[TraderConfig]) -> None:
+    text = tomli_w.dumps({"traders": [t.to_toml_dict() for t in traders]})
+    atomic_write_text(path, text)
+
+
+class TraderBook:
+    """The in-memory list of traders, persisted to traders.toml on every change."""
+
+    def __init__(self, path: Path | None, traders: list[TraderConfig] | None = None) -> None:
+        self.path = path
+        self._lock = threading.RLock()
+        self._traders: dict[str, TraderConfig] = {}
+        for trader in traders if traders is not None else (load_traders(path) if path else []):
+            self._traders[trader.name] = trader
+
+    def all(self) -> list[TraderConfig]:
+        with self._lock:
+            return list(self._traders.values())
+
+    def get(self, name: str) -> TraderConfig | None:
+        with self._lock:
+            return self._traders.get(name)
+
+    def by_wallet(self, wallet: str) -> TraderConfig | None:
+        with self._lock:
+            for trader in self._traders.values():
+                if trader.wallet == wallet:
+                    return trader
+        return None
+
+    def _save(self) -> None:
+        if self.path is not None:
+            save_traders(self.path, list(self._traders.values()))
+
+    def add(self, trader: TraderConfig) -> None:
+        with self._lock:
+            if trader.name in self._traders:
+                raise ValueError(f"a trader named {trader.name!r} already exists")
+            if self.by_wallet(trader.wallet) is not None:
+                raise ValueError(f"wallet {trader.wallet} is already followed")
+            self._traders[trader.name] = trader
+            self._save()
+
+    def replace(self, name: str, trader: TraderConfig) -> None:
+        with self._lock:
+            if name not in self._traders:
+                raise KeyError(f"no trader named {name!r}")
+            other = self.by_wallet(trader.wallet)
+            if other is not None and other.name != name:
+                raise ValueError(f"wallet {trader.wallet} is already followed by {other.name}")
+            if trader.name != name and trader.name in self._traders:
+                raise ValueError(f"a trader named {trader.name!r} already exists")
+            items = [(trader.name, trader) if k == name else (k, v) for k, v in self._traders.items()]
+            self._traders = dict(items)
+            self._save()
+
+    def remove(self, name: str) -> TraderConfig:
+        with self._lock:
+            if name not in self._traders:
+                raise KeyError(f"no trader named {name!r}")
+            trader = self._traders.pop(name)
+            self._save()
+            return trader
+
+    def set_active(self, name: str, active: bool) -> TraderConfig:
+        with self._lock:
+            trader = self._traders.get(name)
+            if trader is None:
+                raise KeyError(f"no trader named {name!r}")
+            updated = trader.model_copy(update={"active": active})
+            self._traders[name] = updated
+            self._save()
+            return updated

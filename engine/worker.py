@@ -1,0 +1,291 @@
+"""The worker base: a bounded thread-safe inbox, a handler registry, READY/PING/PONG/SHUTDOWN and error reporting."""
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import threading
+import time
+import traceback
+from collections import deque
+from concurrent.futures import Future
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, ClassVar
+
+from engine.messages import (
+    Invoke,
+    LogEvent,
+    Ping,
+    Pong,
+    Shutdown,
+    StopAcceptingTasks,
+    WorkerError,
+    WorkerReady,
+    WorkerStatus,
+)
+
+if TYPE_CHECKING:
+    from engine.context import EngineContext
+
+log = logging.getLogger("zapbot.worker")
+
+
+class InboxFull(Exception):
+    """The inbox is at its bound; the sender must record what it dropped."""
+
+
+class WorkerDisabled(Exception):
+    """Raised by setup() when the worker cannot run here (e.g. no Telegram token); str() is the reason."""
+
+
+class Inbox:
+    """A bounded FIFO that any thread can put into and one asyncio loop awaits on.
+
+    It outlives worker instances: a restarted worker takes over the same inbox, so queued work is kept.
+    """
+
+    def __init__(self, maxsize: int) -> None:
+        self.maxsize = maxsize
+        self._items: deque[Any] = deque()
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._event: asyncio.Event | None = None
+        self._waiting = False
+        self.handled = 0
+        self.dropped = 0
+
+    def bind(self, loop: asyncio.AbstractEventLoop) -> None:
+        with self._lock:
+            self._loop = loop
+            self._event = asyncio.Event()
+            self._waiting = False
+
+    def _wake(self) -> None:
+        loop, event = self._loop, self._event
+        if loop is None or event is None or not self._waiting:
+            return
+        try:
+            loop.call_soon_threadsafe(event.set)
+        except RuntimeError:  # the consumer's loop is closed (it is being restarted)
+            pass
+
+    def put(self, item: Any, *, force: bool = False) -> None:
+        """Enqueue; raises InboxFull at the bound unless force (control messages are never refused)."""
+        with self._lock:
+            if not force and len(self._items) >= self.maxsize:
+                self.dropped += 1
+                raise InboxFull(f"inbox full ({self.maxsize})")
+            self._items.append(item)
+        self._wake()
+
+    def put_front(self, item: Any) -> None:
+        with self._lock:
+            self._items.appendleft(item)
+        self._wake()
+
+    def get_nowait(self) -> Any | None:
+        with self._lock:
+            return self._items.popleft() if self._items else None
+
+    async def get(self) -> Any:
+        while True:
+            with self._lock:
+                if self._items:
+                    self._waiting = False
+                    return self._items.popleft()
+                assert self._event is not None, "inbox not bound to a loop"
+                self._event.clear()
+                self._waiting = True
+            await self._event.wait()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+def handles(*message_types: type) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register a method as the handler of these message types."""
+
+    def mark(fn: Callable[..., Any]) -> Callable[..., Any]:
+        fn.__zapbot_handles__ = message_types  # type: ignore[attr-defined]
+        return fn
+
+    return mark
+
+
+class BaseWorker:
+    """One worker instance. The runner calls `await run()` in the worker's own thread (or shared loop)."""
+
+    name: ClassVar[str] = "worker"
+    tick_interval: ClassVar[float | None] = None
+
+    def __init__(self, ctx: "EngineContext", inbox: Inbox, instance: int) -> None:
+        self.ctx = ctx
+        self.inbox = inbox
+        self.instance = instance
+        self.accepting = True
+        self.retired = False  # set by the supervisor when this instance is abandoned (it hung)
+        self._stop = False
+        self._handlers: dict[type, Callable[[Any], Any]] = {}
+        for klass in reversed(type(self).__mro__):
+            for attr in vars(klass).values():
+                for message_type in getattr(attr, "__zapbot_handles__", ()):
+                    self._handlers[message_type] = getattr(self, attr.__name__)
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self._disabled_reason = ""
+        self.log = logging.getLogger(f"zapbot.{self.name}")
+
+    # -- hooks for subclasses ------------------------------------------------------------
+    async def setup(self) -> None:
+        """Open connections, load state. Raise WorkerDisabled('why') to report 'disabled: why'."""
+
+    async def cleanup(self) -> None:
+        """Release what setup opened. Runs on SHUTDOWN and after a failure."""
+
+    async def tick(self) -> None:
+        """Periodic work every tick_interval seconds."""
+
+    async def on_stop_accepting(self) -> None:
+        """STOP_ACCEPTING_TASKS arrived."""
+
+    def in_flight(self) -> int:
+        """Work started but not finished (the executor's trades); shutdown drains this."""
+        return 0
+
+    # -- helpers ---------------------------------------------------------------------------
+    def set_state(self, state: str, detail: str = "") -> None:
+        self.ctx.supervisor_inbox.put(WorkerStatus(self.name, self.instance, state, detail), force=True)
+
+    def emit_log(self, level: str, message: str) -> None:
+        getattr(self.log, level if level in {"debug", "info", "warning", "error"} else "info")(message)
+        self.ctx.publish(LogEvent(level, self.name, message))
+
+    def spawn(self, coro: Awaitable[Any], what: str = "task") -> asyncio.Task:
+        """Start a background task whose exception is reported, never swallowed."""
+        task = asyncio.ensure_future(coro)
+
+        def done(t: asyncio.Task) -> None:
+            if t.cancelled():
+                return
+            exc = t.exception()
+            if exc is not None:
+                self._report(exc, f"{what} raised")
+
+        task.add_done_callback(done)
+        return task
+
+    def _report(self, exc: BaseException, context: str, fatal: bool = False) -> None:
+        text = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+        self.log.error("%s: %s", context, text, exc_info=(type(exc), exc, exc.__traceback__))
+        self.ctx.supervisor_inbox.put(WorkerError(self.name, self.instance, f"{context}: {text}", fatal), force=True)
+
+    # -- built-in handlers -----------------------------------------------------------------
+    @handles(Ping)
+    def _on_ping(self, msg: Ping) -> None:
+        self.ctx.supervisor_inbox.put(Pong(self.name, self.instance, msg.seq), force=True)
+
+    @handles(Shutdown)
+    def _on_shutdown(self, msg: Shutdown) -> None:
+        self._stop = True
+
+    @handles(StopAcceptingTasks)
+    async def _on_stop_accepting(self, msg: StopAcceptingTasks) -> None:
+        self.accepting = False
+        await self.on_stop_accepting()
+
+    @handles(Invoke)
+    async def _on_invoke(self, msg: Invoke) -> None:
+        try:
+            result = msg.fn()
+            if inspect.isawaitable(result):
+                result = await result
+        except Exception as exc:  # the caller gets the error; the worker stays up
+            if msg.future is not None:
+                msg.future.set_exception(exc)
+            else:
+                self._report(exc, "command failed")
+            return
+        if msg.future is not None:
+            msg.future.set_result(result)
+
+    # -- the run loop --------------------------------------------------------------------------
+    async def _ticker(self) -> None:
+        assert self.tick_interval is not None
+        while not self._stop and not self.retired:
+            await asyncio.sleep(self.tick_interval)
+            if self._stop or self.retired:
+                return
+            await self.tick()
+
+    async def run(self) -> bool:
+        """Set up, announce READY, then handle messages until SHUTDOWN. Returns True on a clean exit."""
+        self.loop = asyncio.get_running_loop()
+        self.inbox.bind(self.loop)
+        try:
+            await self.setup()
+        except WorkerDisabled as why:
+            self._disabled_reason = str(why)
+            await self._safe_cleanup()
+            return await self._idle_disabled()
+        except Exception as exc:
+            self._report(exc, "setup failed", fatal=True)
+            await self._safe_cleanup()
+            return False
+        self.ctx.supervisor_inbox.put(WorkerReady(self.name, self.instance), force=True)
+        ticker = self.spawn(self._ticker(), "tick") if self.tick_interval else None
+        clean = True
+        try:
+            while not self._stop and not self.retired:
+                msg = await self.inbox.get()
+                if self.retired:
+                    self.inbox.put_front(msg)  # a newer instance owns the inbox now
+                    break
+                handler = self._handlers.get(type(msg))
+                if handler is None:
+                    self.log.warning("no handler for %s", type(msg).__name__)
+                    continue
+                try:
+                    result = handler(msg)
+                    if inspect.isawaitable(result):
+                        await result
+                except Exception as exc:
+                    self.inbox.handled += 1
+                    self._report(exc, f"handling {type(msg).__name__}", fatal=True)
+                    clean = False
+                    break
+                self.inbox.handled += 1
+                if ticker is not None and ticker.done() and not ticker.cancelled() and ticker.exception():
+                    clean = False
+                    break
+        finally:
+            if ticker is not None:
+                ticker.cancel()
+            await self._safe_cleanup()
+        return clean
+
+    async def _idle_disabled(self) -> bool:
+        # A disabled worker still answers PING and SHUTDOWN, so the supervisor sees it alive.
+        self.ctx.supervisor_inbox.put(WorkerReady(self.name, self.instance), force=True)
+        self.set_state("disabled", self._disabled_reason)
+        while not self._stop and not self.retired:
+            msg = await self.inbox.get()
+            if isinstance(msg, (Ping, Shutdown)):
+                self._handlers[type(msg)](msg)
+            elif isinstance(msg, Invoke) and msg.future is not None:
+                msg.future.set_exception(RuntimeError(f"{self.name} is disabled"))
+        return True
+
+    async def _safe_cleanup(self) -> None:
+        try:
+            await self.cleanup()
+        except Exception as exc:
+            self.log.error("cleanup failed: %s", exc)
+
+
+def call_in_worker(inbox: Inbox, fn: Callable[[], Any]) -> Future:
+    """Run fn inside the worker that owns inbox; returns a concurrent Future with its result."""
+    future: Future = Future()
+    inbox.put(Invoke(fn, future), force=True)
+    return future
+
+
+def monotonic() -> float:
+    return time.monotonic()

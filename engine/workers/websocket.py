@@ -1,0 +1,8 @@
+"""The websocket worker (being built; see its issue)."""
+from __future__ import annotations
+
+from engine.worker import BaseWorker
+
+
+class WebsocketWorker(BaseWorker):
+    name = "websocket"
