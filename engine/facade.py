@@ -163,7 +163,7 @@ class Engine:
             cluster = self.cluster
             # The embedded cluster's traders are followed from the start; their file is kept apart
             # from the real traders.toml so sim wallets never leak into paper or live runs.
-            traders_path = self.traders_path or self.paths.home / "sim-traders.toml"
+            traders_path = self.traders_path or traders_path_for(s, self.paths)
             traders = load_traders(traders_path) if traders_path.exists() else []
             known = {t.wallet for t in traders}
             for name, wallet in cluster.traders:
@@ -306,6 +306,13 @@ class Engine:
     def execute(self, trade: ExecuteTrade) -> bool:
         assert self.ctx is not None
         return self.ctx.send("executor", trade)
+
+
+def traders_path_for(settings: Settings, paths: HomePaths) -> Path:
+    """The traders file of this mode: the embedded cluster's traders are kept apart from the real ones."""
+    if settings.uses_embedded_cluster:
+        return paths.home / "sim-traders.toml"
+    return paths.traders
 
 
 def _ws_from_http(url: str) -> str:
