@@ -5,12 +5,13 @@ import json
 import logging
 import os
 import time
+from collections.abc import Callable
 from concurrent.futures import Future
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from engine.config import ConfigError, Settings
-from engine.context import EngineContext, Endpoints
+from engine.context import Endpoints, EngineContext
 from engine.messages import ExecuteTrade, LogEvent, StartMonitoring, StopMonitoring
 from engine.observability import REDACTOR, HttpServer, setup_logging
 from engine.paths import HomePaths, home_paths

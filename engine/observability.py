@@ -7,8 +7,9 @@ import logging
 import logging.handlers
 import re
 import threading
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from aiohttp import web

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 MIGRATIONS: list[str] = [
     # 1: the first schema
@@ -116,7 +117,7 @@ class StoreError(Exception):
 
 
 def utc_day(at: float | None = None) -> str:
-    return datetime.fromtimestamp(at if at is not None else time.time(), tz=timezone.utc).strftime("%Y-%m-%d")
+    return datetime.fromtimestamp(at if at is not None else time.time(), tz=UTC).strftime("%Y-%m-%d")
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,8 +8,9 @@ import threading
 import time
 import traceback
 from collections import deque
+from collections.abc import Awaitable, Callable
 from concurrent.futures import Future
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from engine.messages import (
     Invoke,

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from importlib import import_module
 from pathlib import Path
-from typing import Callable
 
 # Sub-commands implemented elsewhere take the rest of argv: name -> "module:function".
 DELEGATED: dict[str, str] = {

@@ -271,7 +271,9 @@ def _balance_swap(wallet: str, wallet_index: int, *, fee: int, pre: list[int], p
         given = [m for m, d in tokens.items() if d < 0]
         if not (received and given):
             return None
-        mint, quote_mint = received[0], given[0]
+        # Leftover dust of an intermediate hop is also a leg: keep the largest in whole-token terms.
+        mint = max(received, key=lambda m: tokens[m] / 10 ** decimals.get(m, 0))
+        quote_mint = min(given, key=lambda m: tokens[m] / 10 ** decimals.get(m, 0))
         token_delta, quote_delta, side = tokens[mint], tokens[quote_mint], "swap"
     else:
         return None

@@ -25,6 +25,8 @@ def b58decode(text: str) -> bytes:
 
 
 def pubkey_str(raw: bytes) -> str:
+    if len(raw) != 32:  # solders panics (a BaseException) on other lengths
+        raise ValueError("a public key is 32 bytes")
     return str(Pubkey.from_bytes(raw))
 
 
