@@ -1,0 +1,516 @@
+"""JSON-RPC access to Solana: a pool of endpoints with per-endpoint rate limits, 429 handling and failover.
+
+Each endpoint is a solana-py 0.41 `AsyncClient`. Calls are posted as JSON-RPC through that client's own
+HTTP session (`client._provider.session`) rather than its typed methods, because the hot path needs
+things the typed API hides: the HTTP status and `Retry-After` of a 429 (solana-py folds them into one
+exception), the raw response bytes of getTransaction (handed as-is to the decode pool, so the JSON is
+parsed once, in a child process), a cap on the answer size, and one uniform `RpcError` for every
+malformed answer. Timeouts, connection limits and HTTP/2 stay solana-py's.
+
+A pool belongs to one asyncio loop (the client's connections do): build one per worker, never share.
+"""
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import itertools
+import logging
+import threading
+import time
+import weakref
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx2
+import orjson
+from solana.rpc.async_api import AsyncClient
+
+log = logging.getLogger("zapbot.rpc")
+
+MAX_ANSWER_BYTES = 16 * 1024 * 1024  # a getTransaction is a few kB; anything near this is not an answer
+MAX_RETRY_AFTER_S = 30.0  # a server asking for longer is treated as down for that long, not waited on
+DEFAULT_RETRY_AFTER_S = 1.0
+FAILED_ENDPOINT_COOLDOWN_S = 2.0
+TOKEN_PROGRAM = "TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA"
+TOKEN_2022_PROGRAM = "TokenzQdBNbLqP7VjhdkqdUBtUHDU5Z3Xy8ASHxWcpD"
+
+
+class RpcError(Exception):
+    """An RPC call failed or answered something unusable; str() is one short line."""
+
+    def __init__(self, message: str, *, code: int | None = None, retryable: bool = False) -> None:
+        super().__init__(message)
+        self.code = code
+        self.retryable = retryable
+
+
+# -- shared counters: every pool of one engine adds into the same totals --------------------------------
+class _Totals:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.calls = 0
+        self.rate_limited = 0
+
+
+_TOTALS: "weakref.WeakKeyDictionary[Any, _Totals]" = weakref.WeakKeyDictionary()
+_TOTALS_LOCK = threading.Lock()
+
+
+def _totals_for(state: Any) -> _Totals:
+    with _TOTALS_LOCK:
+        totals = _TOTALS.get(state)
+        if totals is None:
+            totals = _TOTALS[state] = _Totals()
+        return totals
+
+
+class TokenBucket:
+    """Allows `rate` requests per second with bursts up to `capacity`; `acquire` waits for a token."""
+
+    def __init__(self, rate: float, capacity: float | None = None) -> None:
+        self.rate = float(rate)
+        self.capacity = float(capacity if capacity is not None else max(1.0, rate))
+        self.tokens = self.capacity
+        self.updated = time.monotonic()
+
+    def _refill(self) -> None:
+        now = time.monotonic()
+        self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
+        self.updated = now
+
+    def wait_time(self) -> float:
+        self._refill()
+        return 0.0 if self.tokens >= 1.0 else (1.0 - self.tokens) / self.rate
+
+    async def acquire(self) -> None:
+        while True:
+            wait = self.wait_time()
+            if wait <= 0:
+                self.tokens -= 1.0
+                return
+            await asyncio.sleep(wait)
+
+
+@dataclass
+class _Endpoint:
+    url: str
+    bucket: TokenBucket
+    client: AsyncClient | None = None
+    blocked_until: float = 0.0  # after a 429 (Retry-After) or a connection failure
+    failures: int = 0
+    last_error: str = ""
+    calls: int = 0
+    rate_limited: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def parse_retry_after(value: str | None, default: float = DEFAULT_RETRY_AFTER_S) -> float:
+    """Retry-After as seconds: delta-seconds or an HTTP date; unreadable → default; capped."""
+    if not value:
+        return default
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return default
+        if when is None:
+            return default
+        seconds = when.timestamp() - time.time()
+    if seconds != seconds:  # NaN
+        return default
+    return max(0.0, min(seconds, MAX_RETRY_AFTER_S))
+
+
+def _short(text: str, limit: int = 120) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+class RpcPool:
+    """Several JSON-RPC endpoints used as one: the first healthy one answers, the others take over."""
+
+    def __init__(
+        self,
+        urls: Sequence[str],
+        *,
+        requests_per_second: float = 20.0,
+        commitment: str = "confirmed",
+        timeout: float = 10.0,
+        state: Any = None,
+        max_answer_bytes: int = MAX_ANSWER_BYTES,
+        call_deadline_s: float | None = None,
+        burst: float | None = None,
+    ) -> None:
+        urls = [u for u in urls if u]
+        if not urls:
+            raise ValueError("RpcPool needs at least one URL")
+        self.commitment = commitment
+        self.timeout = timeout
+        self.state = state
+        self.max_answer_bytes = max_answer_bytes
+        # A call gives up after this long in total (waiting out 429s included), so no worker hangs on it.
+        self.call_deadline_s = call_deadline_s if call_deadline_s is not None else max(3.0 * timeout, 30.0)
+        self.endpoints = [_Endpoint(u, TokenBucket(requests_per_second, burst)) for u in urls]
+        self._preferred = 0
+        self._ids = itertools.count(1)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._totals = _totals_for(state) if state is not None else _Totals()
+        self.closed = False
+
+    # -- bookkeeping ------------------------------------------------------------------------------
+    @property
+    def calls(self) -> int:
+        return sum(e.calls for e in self.endpoints)
+
+    @property
+    def rate_limited(self) -> int:
+        return sum(e.rate_limited for e in self.endpoints)
+
+    def _count(self, *, limited: bool = False) -> None:
+        totals = self._totals
+        with totals.lock:
+            totals.calls += 1
+            if limited:
+                totals.rate_limited += 1
+            calls, limited_total = totals.calls, totals.rate_limited
+        if self.state is not None:
+            self.state.set_health(rpc_calls=calls, rpc_429s=limited_total)
+
+    def _report(self, ok: bool, detail: str = "") -> None:
+        if self.state is not None:
+            self.state.set_health(rpc_ok=ok, rpc_detail=_short(detail))
+
+    def _client(self, endpoint: _Endpoint) -> AsyncClient:
+        loop = asyncio.get_running_loop()
+        if self._loop is None:
+            self._loop = loop
+        elif self._loop is not loop:
+            raise RuntimeError("an RpcPool belongs to one event loop; build one per worker")
+        if endpoint.client is None:
+            endpoint.client = AsyncClient(endpoint.url, commitment=self.commitment, timeout=self.timeout)
+        return endpoint.client
+
+    def _pick(self, tried: set[int]) -> tuple[int, float]:
+        """The endpoint to try next and how long to wait before using it."""
+        now = time.monotonic()
+        order = [(self._preferred + i) % len(self.endpoints) for i in range(len(self.endpoints))]
+        fresh = [i for i in order if i not in tried] or order
+        ready = [i for i in fresh if self.endpoints[i].blocked_until <= now]
+        if ready:
+            return ready[0], 0.0
+        soonest = min(fresh, key=lambda i: self.endpoints[i].blocked_until)
+        return soonest, self.endpoints[soonest].blocked_until - now
+
+    # -- the call --------------------------------------------------------------------------------
+    async def request(self, method: str, params: list[Any] | None = None) -> tuple[Any, bytes]:
+        """Send one JSON-RPC request; returns (result, raw answer bytes). Raises only RpcError."""
+        if self.closed:
+            raise RpcError("RPC pool is closed")
+        body = orjson.dumps({"jsonrpc": "2.0", "id": next(self._ids), "method": method, "params": params or []})
+        deadline = time.monotonic() + self.call_deadline_s
+        tried: set[int] = set()
+        last = "no endpoint answered"
+        attempts = 0
+        max_attempts = max(4, 3 * len(self.endpoints))
+        while attempts < max_attempts:
+            index, wait = self._pick(tried)
+            if len(tried) >= len(self.endpoints):
+                tried.clear()  # every endpoint had its turn: go round again
+            if wait > 0:
+                if time.monotonic() + wait > deadline:
+                    break
+                await asyncio.sleep(wait)
+            endpoint = self.endpoints[index]
+            tried.add(index)
+            attempts += 1
+            await endpoint.bucket.acquire()
+            try:
+                result, raw = await self._post(endpoint, method, body)
+            except RpcError as exc:
+                last = str(exc)
+                if not exc.retryable:
+                    self._report(True)  # the endpoint answered; the request itself was refused
+                    raise
+                if len(self.endpoints) > 1:
+                    self._preferred = (index + 1) % len(self.endpoints)
+                if time.monotonic() >= deadline:
+                    break
+                continue
+            endpoint.failures = 0
+            self._preferred = index
+            self._report(True)
+            return result, raw
+        self._report(False, last)
+        raise RpcError(f"{method}: {last}")
+
+    async def _post(self, endpoint: _Endpoint, method: str, body: bytes) -> tuple[Any, bytes]:
+        client = self._client(endpoint)
+        session: httpx2.AsyncClient = client._provider.session  # solana-py's own HTTP session
+        endpoint.calls += 1
+        try:
+            async with session.stream(
+                "POST", endpoint.url, content=body, headers={"Content-Type": "application/json"}
+            ) as response:
+                status = response.status_code
+                if status == 429:
+                    endpoint.rate_limited += 1
+                    self._count(limited=True)
+                    pause = parse_retry_after(response.headers.get("retry-after"))
+                    endpoint.blocked_until = time.monotonic() + pause
+                    endpoint.last_error = "429 rate limited"
+                    raise RpcError(f"rate limited by {self._host(endpoint)} (retry after {pause:.1f}s)",
+                                   code=429, retryable=True)
+                self._count()
+                length = response.headers.get("content-length")
+                if length and length.isdigit() and int(length) > self.max_answer_bytes:
+                    raise RpcError(f"{method}: answer too large ({int(length)} bytes)")
+                chunks: list[bytes] = []
+                size = 0
+                async for chunk in response.aiter_bytes():
+                    size += len(chunk)
+                    if size > self.max_answer_bytes:
+                        raise RpcError(f"{method}: answer too large (over {self.max_answer_bytes} bytes)")
+                    chunks.append(chunk)
+                raw = b"".join(chunks)
+        except httpx2.TimeoutException:
+            self._mark_down(endpoint, "timed out")
+            raise RpcError(f"{self._host(endpoint)} timed out", retryable=True) from None
+        except httpx2.HTTPError as exc:
+            self._mark_down(endpoint, type(exc).__name__)
+            raise RpcError(f"{self._host(endpoint)} unreachable ({type(exc).__name__})", retryable=True) from None
+        except OSError as exc:
+            self._mark_down(endpoint, type(exc).__name__)
+            raise RpcError(f"{self._host(endpoint)} unreachable ({type(exc).__name__})", retryable=True) from None
+        if status >= 500:
+            self._mark_down(endpoint, f"HTTP {status}")
+            raise RpcError(f"{self._host(endpoint)} answered HTTP {status}", code=status, retryable=True)
+        return self._parse(method, status, raw)
+
+    def _parse(self, method: str, status: int, raw: bytes) -> tuple[Any, bytes]:
+        try:
+            document = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            hint = "an HTML page" if raw.lstrip()[:1] == b"<" else "not JSON"
+            raise RpcError(f"{method}: HTTP {status}, answer is {hint}") from None
+        if not isinstance(document, dict):
+            raise RpcError(f"{method}: malformed answer (not a JSON-RPC object)")
+        error = document.get("error")
+        if error is not None:
+            if isinstance(error, dict):
+                code = error.get("code")
+                message = error.get("message")
+                code = code if isinstance(code, int) else None
+                text = message if isinstance(message, str) else "error"
+                # -32005 "node is behind", -32603 internal: another endpoint may do better.
+                raise RpcError(f"{method}: {_short(text)}" + (f" ({code})" if code is not None else ""),
+                               code=code, retryable=code in (-32005, -32603))
+            raise RpcError(f"{method}: malformed error answer")
+        if status != 200:
+            raise RpcError(f"{method}: HTTP {status}", code=status)
+        if "result" not in document:
+            raise RpcError(f"{method}: malformed answer (no result)")
+        return document["result"], raw
+
+    def _mark_down(self, endpoint: _Endpoint, why: str) -> None:
+        endpoint.failures += 1
+        endpoint.last_error = why
+        endpoint.blocked_until = time.monotonic() + min(FAILED_ENDPOINT_COOLDOWN_S * endpoint.failures, 30.0)
+        log.warning("RPC endpoint %s failed: %s", self._host(endpoint), why)
+
+    @staticmethod
+    def _host(endpoint: _Endpoint) -> str:
+        # Never the full URL: providers put API keys in paths and query strings.
+        try:
+            return httpx2.URL(endpoint.url).host or "endpoint"
+        except Exception:  # noqa: BLE001 - a display name only
+            return "endpoint"
+
+    async def call(self, method: str, params: list[Any] | None = None) -> Any:
+        result, _ = await self.request(method, params)
+        return result
+
+    # -- typed methods ------------------------------------------------------------------------------
+    async def get_signatures_for_address(
+        self, wallet: str, *, until: str | None = None, before: str | None = None, limit: int = 1000
+    ) -> list[dict[str, Any]]:
+        """Signatures that touched wallet, newest first: [{signature, slot, err}]."""
+        options: dict[str, Any] = {"limit": max(1, min(int(limit), 1000)),
+                                   "commitment": _read_commitment(self.commitment)}
+        if until:
+            options["until"] = until
+        if before:
+            options["before"] = before
+        result = await self.call("getSignaturesForAddress", [wallet, options])
+        if not isinstance(result, list):
+            raise RpcError("getSignaturesForAddress: malformed answer (not a list)")
+        entries: list[dict[str, Any]] = []
+        for item in result:
+            if not isinstance(item, dict) or not isinstance(item.get("signature"), str):
+                raise RpcError("getSignaturesForAddress: malformed entry")
+            slot = item.get("slot")
+            entries.append({
+                "signature": item["signature"],
+                "slot": slot if isinstance(slot, int) else None,
+                "err": item.get("err"),
+            })
+        return entries
+
+    async def get_transaction_raw(
+        self, signature: str, encoding: str = "json", *, commitment: str | None = None
+    ) -> bytes | None:
+        """The whole getTransaction answer as bytes (for decode_raw), or None while the tx is not visible."""
+        options = {"encoding": encoding, "maxSupportedTransactionVersion": 0,
+                   "commitment": _read_commitment(commitment or self.commitment)}
+        result, raw = await self.request("getTransaction", [signature, options])
+        if result is None:
+            return None
+        if not isinstance(result, dict):
+            raise RpcError("getTransaction: malformed answer (result is not an object)")
+        return raw
+
+    async def get_latest_blockhash(self) -> tuple[str, int]:
+        result = await self.call("getLatestBlockhash", [{"commitment": self.commitment}])
+        value = _value(result, "getLatestBlockhash")
+        blockhash = value.get("blockhash") if isinstance(value, dict) else None
+        height = value.get("lastValidBlockHeight") if isinstance(value, dict) else None
+        if not isinstance(blockhash, str) or not _is_int(height):
+            raise RpcError("getLatestBlockhash: malformed answer")
+        return blockhash, int(height)
+
+    async def get_block_height(self) -> int:
+        return _int(await self.call("getBlockHeight", [{"commitment": self.commitment}]), "getBlockHeight")
+
+    async def get_slot(self) -> int:
+        return _int(await self.call("getSlot", [{"commitment": self.commitment}]), "getSlot")
+
+    async def get_balance(self, pubkey: str) -> int:
+        result = await self.call("getBalance", [str(pubkey), {"commitment": self.commitment}])
+        return _int(_value(result, "getBalance"), "getBalance")
+
+    async def send_raw_transaction(
+        self, tx: bytes, *, skip_preflight: bool = True, max_retries: int | None = None
+    ) -> str:
+        import base64
+
+        options: dict[str, Any] = {"encoding": "base64", "skipPreflight": skip_preflight,
+                                   "preflightCommitment": self.commitment}
+        if max_retries is not None:
+            options["maxRetries"] = max_retries
+        result = await self.call("sendTransaction", [base64.b64encode(bytes(tx)).decode(), options])
+        if not isinstance(result, str):
+            raise RpcError("sendTransaction: malformed answer")
+        return result
+
+    async def get_signature_statuses(
+        self, signatures: Iterable[str], *, search_history: bool = False
+    ) -> list[dict[str, Any] | None]:
+        """One entry per signature: None (unknown) or {slot, confirmations, err, confirmationStatus}."""
+        signatures = list(signatures)
+        result = await self.call("getSignatureStatuses",
+                                 [signatures, {"searchTransactionHistory": search_history}])
+        value = _value(result, "getSignatureStatuses")
+        if not isinstance(value, list) or len(value) != len(signatures):
+            raise RpcError("getSignatureStatuses: malformed answer")
+        statuses: list[dict[str, Any] | None] = []
+        for item in value:
+            if item is not None and not isinstance(item, dict):
+                raise RpcError("getSignatureStatuses: malformed entry")
+            statuses.append(item)
+        return statuses
+
+    async def get_token_accounts_by_owner(
+        self, owner: str, *, mint: str | None = None, program_id: str = TOKEN_PROGRAM
+    ) -> list[dict[str, Any]]:
+        """[{pubkey, mint, amount, decimals}] of owner's token accounts (jsonParsed)."""
+        selector = {"mint": mint} if mint else {"programId": program_id}
+        result = await self.call("getTokenAccountsByOwner",
+                                 [owner, selector, {"encoding": "jsonParsed", "commitment": self.commitment}])
+        value = _value(result, "getTokenAccountsByOwner")
+        if not isinstance(value, list):
+            raise RpcError("getTokenAccountsByOwner: malformed answer")
+        accounts = []
+        for item in value:
+            try:
+                info = item["account"]["data"]["parsed"]["info"]
+                amount = info["tokenAmount"]
+                accounts.append({"pubkey": item["pubkey"], "mint": info["mint"],
+                                 "amount": int(amount["amount"]), "decimals": int(amount["decimals"])})
+            except (KeyError, TypeError, ValueError):
+                raise RpcError("getTokenAccountsByOwner: malformed entry") from None
+        return accounts
+
+    async def get_token_balance(self, owner: str, mint: str) -> tuple[int, int | None]:
+        """(amount in base units, decimals) summed over owner's accounts of mint; (0, None) when none."""
+        accounts = await self.get_token_accounts_by_owner(owner, mint=mint)
+        if not accounts:
+            return 0, None
+        return sum(a["amount"] for a in accounts), accounts[0]["decimals"]
+
+    async def get_token_supply_decimals(self, mint: str) -> int:
+        result = await self.call("getTokenSupply", [mint, {"commitment": self.commitment}])
+        value = _value(result, "getTokenSupply")
+        decimals = value.get("decimals") if isinstance(value, dict) else None
+        if not _is_int(decimals):
+            raise RpcError("getTokenSupply: malformed answer")
+        return int(decimals)
+
+    async def get_recent_prioritization_fees(self, accounts: Sequence[str] = ()) -> list[int]:
+        """Recent per-slot prioritization fees (micro-lamports per CU) for these writable accounts."""
+        result = await self.call("getRecentPrioritizationFees", [list(accounts)] if accounts else [])
+        if not isinstance(result, list):
+            raise RpcError("getRecentPrioritizationFees: malformed answer")
+        fees: list[int] = []
+        for item in result:
+            fee = item.get("prioritizationFee") if isinstance(item, dict) else None
+            if not _is_int(fee):
+                raise RpcError("getRecentPrioritizationFees: malformed entry")
+            fees.append(int(fee))
+        return fees
+
+    async def close(self) -> None:
+        self.closed = True
+        for endpoint in self.endpoints:
+            client, endpoint.client = endpoint.client, None
+            if client is not None:
+                try:
+                    await client.close()
+                except Exception as exc:  # noqa: BLE001 - closing must not raise
+                    log.debug("closing RPC client failed: %s", exc)
+
+    async def __aenter__(self) -> "RpcPool":
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.close()
+
+
+def _read_commitment(commitment: str) -> str:
+    # getSignaturesForAddress and getTransaction refuse "processed".
+    return "confirmed" if commitment == "processed" else commitment
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _int(value: Any, method: str) -> int:
+    if not _is_int(value):
+        raise RpcError(f"{method}: malformed answer")
+    return int(value)
+
+
+def _value(result: Any, method: str) -> Any:
+    if not isinstance(result, dict) or "value" not in result:
+        raise RpcError(f"{method}: malformed answer (no value)")
+    return result["value"]
+
+
+def pool_from_context(ctx: Any, *, timeout: float = 10.0) -> RpcPool:
+    """A pool over the engine's RPC endpoints with its settings, counting into ctx.state."""
+    rpc = ctx.settings.rpc
+    return RpcPool(ctx.endpoints.rpc_urls, requests_per_second=rpc.requests_per_second,
+                   commitment=rpc.commitment, timeout=timeout, state=ctx.state)
