@@ -150,6 +150,7 @@ class LimitsSettings(_Table):
     blacklist: list[str] = Field(default_factory=list)
     whitelist: list[str] = Field(default_factory=list)
     max_leader_age_slots: int = Field(150, ge=1)
+    min_trade_sol: float = Field(0.001, ge=0, description="dust minimum: a buy sized below this by a limit is skipped")
 
 
 class SimSettings(_Table):
@@ -400,6 +401,7 @@ daily_spend_cap_sol = 10.0
 daily_loss_cap_sol = 5.0          # kill switch: pauses all buying
 max_open_positions = 20
 min_reserve_sol = 0.05            # never spent
+min_trade_sol = 0.001             # a buy that limits size below this is skipped, not sent
 auto_pause_after_failures = 3
 blacklist = []
 whitelist = []

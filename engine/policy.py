@@ -1,0 +1,249 @@
+"""The copy policy: pure functions that turn a leader's swap into Copy(size, fees) or Skip(reason).
+
+Nothing here touches threads, the network or the database: the executor gathers a PolicyState (balances,
+spend so far, positions, in-flight commitments) and asks `decide`. Money rules, in order of application:
+
+* Buys are sized (fixed SOL, or percent of the leader's SOL amount clamped to [min_sol, max_sol]), then
+  *sized down* by the per-trade cap, the daily spend cap and the wallet reserve. If what is left is below
+  the dust minimum (limits.min_trade_sol) the buy is skipped with the reason of the limit that bound it.
+* The reserve counts the worst-case fees of the trade (signatures, the priority-fee cap, the Jito tip and
+  the rent of a new token account) and every in-flight buy, so SOL balance never drops below
+  min_reserve_sol because of us.
+* Sells are never blocked by caps, the kill switch or black/whitelists: they reduce risk.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import ROUND_FLOOR, Decimal
+from typing import Any
+
+LAMPORTS_PER_SOL = 1_000_000_000
+WSOL_MINT = "So11111111111111111111111111111111111111112"
+BASE_FEE_PER_SIGNATURE = 5_000
+# A swap may carry a co-signer (RFQ market maker) and we budget for two signatures to stay conservative.
+SIGNATURES_BUDGETED = 2
+TOKEN_ACCOUNT_RENT_LAMPORTS = 2_039_280  # rent-exempt minimum of a 165-byte token account
+MAX_COMPUTE_UNITS = 1_400_000
+
+# The stable skip vocabulary (tests and the console rely on these exact strings).
+SKIP_REASONS = (
+    "paused", "kill switch", "trader inactive", "trader paused", "copy buys off", "copy sells off",
+    "not a SOL trade", "leader size below min", "leader size above max", "blacklisted", "not whitelisted",
+    "already bought", "max open positions", "daily spend cap", "per-trade cap", "reserve",
+    "insufficient balance", "no position", "dust", "duplicate", "queue full", "stale", "shutting down",
+)
+
+
+def sol_to_lamports(sol: float | int | str) -> int:
+    """Exact decimal conversion (0.1 SOL is 100_000_000 lamports, not 99_999_999)."""
+    return int((Decimal(str(sol)) * LAMPORTS_PER_SOL).to_integral_value(rounding=ROUND_FLOOR))
+
+
+@dataclass(frozen=True, slots=True)
+class Copy:
+    """Trade: amount_in is lamports for a buy, token base units for a sell."""
+
+    side: str
+    amount_in: int
+    slippage_bps: int
+    priority: int = 0
+    priority_fee_micro_lamports: int | None = None
+    priority_fee_cap_lamports: int | None = None
+    jito_tip_lamports: int = 0
+    fee_budget_lamports: int = 0
+    close: bool = False  # a sell of the whole position
+    note: str = ""  # why the size differs from the trader's setting (e.g. "sized down: daily spend cap")
+
+
+@dataclass(frozen=True, slots=True)
+class Skip:
+    """Do not trade; reason is one of SKIP_REASONS."""
+
+    reason: str
+    detail: str = ""
+
+
+Decision = Copy | Skip
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyState:
+    """What the policy needs to know besides the swap and the settings; built by the executor."""
+
+    paused: bool = False
+    kill_switch: bool = False
+    # Our SOL balance; None means there is no wallet (paper mode): balance and reserve checks do not apply.
+    balance_lamports: int | None = None
+    spent_today_lamports: int = 0           # executed buys today (UTC)
+    realized_pnl_today_lamports: int = 0
+    in_flight_buy_lamports: int = 0         # amount_in of buys queued or sent but not finished
+    in_flight_fee_budget_lamports: int = 0  # their worst-case fees
+    open_positions: int = 0                 # mints we hold, plus in-flight buys of mints we do not hold yet
+    position_amount: int = 0                # our holding of this mint, minus in-flight sells of it
+    bought_before: bool = False             # this trader's mint was bought (or is being bought) before
+    trader_paused_reason: str = ""
+    duplicate: bool = False
+    current_slot: int | None = None
+    leader_pre_amount: int | None = None    # the leader's holding of this mint before their trade
+    leader_post_amount: int | None = None   # ... and after it
+
+
+@dataclass(frozen=True, slots=True)
+class LimitsView:
+    """The limits in lamports (built once from LimitsSettings by `limits_view`)."""
+
+    max_per_trade_lamports: int
+    daily_spend_cap_lamports: int
+    daily_loss_cap_lamports: int
+    max_open_positions: int
+    min_reserve_lamports: int
+    min_trade_lamports: int
+    max_leader_age_slots: int
+    blacklist: frozenset[str] = field(default_factory=frozenset)
+    whitelist: frozenset[str] = field(default_factory=frozenset)
+
+
+def limits_view(limits: Any) -> LimitsView:
+    return LimitsView(
+        max_per_trade_lamports=sol_to_lamports(limits.max_sol_per_trade),
+        daily_spend_cap_lamports=sol_to_lamports(limits.daily_spend_cap_sol),
+        daily_loss_cap_lamports=sol_to_lamports(limits.daily_loss_cap_sol),
+        max_open_positions=int(limits.max_open_positions),
+        min_reserve_lamports=sol_to_lamports(limits.min_reserve_sol),
+        min_trade_lamports=sol_to_lamports(getattr(limits, "min_trade_sol", 0.001)),
+        max_leader_age_slots=int(limits.max_leader_age_slots),
+        blacklist=frozenset(limits.blacklist),
+        whitelist=frozenset(limits.whitelist),
+    )
+
+
+def fee_budget_lamports(trader: Any, side: str) -> int:
+    """Worst-case lamports a trade can cost on top of amount_in (what the reserve must also cover)."""
+    if trader.priority_fee == "auto":
+        priority = int(trader.priority_fee_cap_lamports)
+    else:
+        priority = -(-int(trader.priority_fee) * MAX_COMPUTE_UNITS // 1_000_000)
+        priority = min(priority, int(trader.priority_fee_cap_lamports)) if trader.priority_fee_cap_lamports else priority
+    rent = TOKEN_ACCOUNT_RENT_LAMPORTS if side == "buy" else 0
+    return BASE_FEE_PER_SIGNATURE * SIGNATURES_BUDGETED + priority + int(trader.jito_tip_lamports) + rent
+
+
+def kill_switch_tripped(realized_pnl_today_lamports: int, limits: LimitsView) -> bool:
+    """The daily realised loss reached the cap: all buying stops until the operator resumes."""
+    return -realized_pnl_today_lamports >= limits.daily_loss_cap_lamports
+
+
+def target_buy_lamports(leader_quote_lamports: int, trader: Any) -> int:
+    """The trader's sizing rule alone: fixed SOL, or percent of the leader's SOL clamped to [min, max]."""
+    if trader.sizing == "fixed":
+        return sol_to_lamports(trader.fixed_sol)
+    raw = int((Decimal(leader_quote_lamports) * Decimal(str(trader.percent)) / 100)
+              .to_integral_value(rounding=ROUND_FLOOR))
+    return max(sol_to_lamports(trader.min_sol), min(raw, sol_to_lamports(trader.max_sol)))
+
+
+def sell_amount(position: int, leader_sold: int, leader_pre: int | None, leader_post: int | None,
+                proportional: bool) -> tuple[int, bool]:
+    """(tokens to sell, closes the position). Sell the fraction the leader sold; all of it when they close.
+
+    leader_pre is the leader's holding before the trade (read from their transaction's token balances);
+    when unknown the sell is treated as a close, the safe side for a follower (never left holding a bag
+    the leader dumped).
+    """
+    if position <= 0:
+        return 0, False
+    if not proportional or leader_pre is None or leader_pre <= 0:
+        return position, True
+    if leader_post is not None and leader_post <= 0:
+        return position, True
+    if leader_sold >= leader_pre:
+        return position, True
+    amount = position * leader_sold // leader_pre
+    return amount, amount >= position
+
+
+def decide(swap: Any, trader: Any, limits: Any, book: PolicyState) -> Decision:
+    """The copy decision for one leader swap. swap: a SwapDetected (or anything with its fields)."""
+    view = limits if isinstance(limits, LimitsView) else limits_view(limits)
+    side = swap.side
+    if book.duplicate:
+        return Skip("duplicate")
+    if book.paused:
+        return Skip("paused")
+    if not trader.active:
+        return Skip("trader paused" if book.trader_paused_reason else "trader inactive",
+                    book.trader_paused_reason)
+    if side not in ("buy", "sell") or swap.quote_mint != WSOL_MINT:
+        return Skip("not a SOL trade", f"{side} against {swap.quote_mint}")
+    if book.current_slot is not None and swap.slot is not None:
+        behind = book.current_slot - swap.slot
+        if behind > view.max_leader_age_slots:
+            return Skip("stale", f"{behind} slots behind")
+    if side == "sell":
+        return _decide_sell(swap, trader, book)
+    return _decide_buy(swap, trader, view, book)
+
+
+def _fee_fields(trader: Any) -> dict[str, Any]:
+    fee = trader.priority_fee
+    return {
+        "priority_fee_micro_lamports": None if fee == "auto" else int(fee),
+        "priority_fee_cap_lamports": int(trader.priority_fee_cap_lamports),
+        "jito_tip_lamports": int(trader.jito_tip_lamports),
+    }
+
+
+def _decide_sell(swap: Any, trader: Any, book: PolicyState) -> Decision:
+    if not trader.copy_sells:
+        return Skip("copy sells off")
+    if book.position_amount <= 0:
+        return Skip("no position")
+    amount, closes = sell_amount(book.position_amount, int(swap.token_amount), book.leader_pre_amount,
+                                 book.leader_post_amount, bool(trader.proportional_sells))
+    if amount <= 0:
+        return Skip("dust", "proportional share rounds to zero")
+    # Sells jump the queue: getting out late costs more than getting in late.
+    return Copy("sell", amount, int(trader.slippage_bps), priority=10, close=closes,
+                fee_budget_lamports=fee_budget_lamports(trader, "sell"), **_fee_fields(trader))
+
+
+def _decide_buy(swap: Any, trader: Any, view: LimitsView, book: PolicyState) -> Decision:
+    if book.kill_switch or kill_switch_tripped(book.realized_pnl_today_lamports, view):
+        return Skip("kill switch")
+    if not trader.copy_buys:
+        return Skip("copy buys off")
+    leader_lamports = int(swap.quote_amount)
+    if leader_lamports < sol_to_lamports(trader.min_leader_sol):
+        return Skip("leader size below min")
+    if trader.max_leader_sol is not None and leader_lamports > sol_to_lamports(trader.max_leader_sol):
+        return Skip("leader size above max")
+    if swap.mint in view.blacklist:
+        return Skip("blacklisted")
+    if view.whitelist and swap.mint not in view.whitelist:
+        return Skip("not whitelisted")
+    if trader.buy_once and book.bought_before:
+        return Skip("already bought")
+    if book.position_amount <= 0 and book.open_positions >= view.max_open_positions:
+        return Skip("max open positions")
+
+    fee_budget = fee_budget_lamports(trader, "buy")
+    amount = target_buy_lamports(leader_lamports, trader)
+    # Each limit may size the buy down; remember which one bound last so a skip names it.
+    bound = ""
+    if amount > view.max_per_trade_lamports:
+        amount, bound = view.max_per_trade_lamports, "per-trade cap"
+    daily_left = view.daily_spend_cap_lamports - book.spent_today_lamports - book.in_flight_buy_lamports
+    if amount > daily_left:
+        amount, bound = max(daily_left, 0), "daily spend cap"
+    if book.balance_lamports is not None:
+        spendable = (book.balance_lamports - book.in_flight_buy_lamports - book.in_flight_fee_budget_lamports
+                     - fee_budget)
+        above_reserve = spendable - view.min_reserve_lamports
+        if amount > above_reserve:
+            amount = max(above_reserve, 0)
+            bound = "reserve" if spendable > 0 else "insufficient balance"
+    if amount < max(view.min_trade_lamports, 1):
+        return Skip(bound or "dust", f"{amount} lamports left")
+    note = f"sized down: {bound}" if bound else ""
+    return Copy("buy", amount, int(trader.slippage_bps), priority=0, fee_budget_lamports=fee_budget,
+                note=note, **_fee_fields(trader))
