@@ -72,6 +72,8 @@ class Engine:
         keypair = self._load_wallet()
         endpoints, traders = self._resolve_chain()
         self.state.set(wallet=str(keypair.pubkey()) if keypair is not None else None)
+        if settings.mode == "sim" and keypair is not None:
+            self._fund_operator(endpoints.rpc_urls[0], str(keypair.pubkey()))
         ctx = EngineContext(
             settings=settings,
             paths=self.paths,
@@ -156,9 +158,7 @@ class Engine:
         traders_path = self.traders_path or self.paths.traders
         if s.uses_embedded_cluster:
             if self.cluster is None:
-                from engine.sim import SimCluster, SimConfig
-
-                self.cluster = SimCluster(SimConfig.from_settings(s.sim))
+                self.cluster = _embedded_cluster(s)
                 self.cluster.start()
                 self._owns_cluster = True
             cluster = self.cluster
@@ -179,6 +179,18 @@ class Engine:
         ws_url = s.rpc.ws_url or _ws_from_http(s.rpc.urls[0])
         book = TraderBook(traders_path)
         return Endpoints(list(s.rpc.urls), ws_url, s.swap_api_url(), api_key), book
+
+    def _fund_operator(self, rpc_url: str, wallet: str) -> None:
+        """Sim mode: top the operator wallet up by requestAirdrop, as a devnet user would."""
+        target = int(self.settings.sim.operator_airdrop_sol * 1_000_000_000)
+        try:
+            balance = _rpc_call(rpc_url, "getBalance", [wallet])["value"]
+            if balance < target // 2:
+                _rpc_call(rpc_url, "requestAirdrop", [wallet, target - balance])
+                balance = target
+            self.state.set(sol_balance=balance)
+        except Exception as exc:  # the engine still runs; the executor will report insufficient balance
+            self._log("warning", "engine", f"airdrop to the operator wallet failed: {exc}")
 
     def _write_runtime(self) -> None:
         assert self.http is not None
@@ -309,11 +321,39 @@ class Engine:
         return self.ctx.send("executor", trade)
 
 
+def _embedded_cluster(settings: Settings) -> Any:
+    """The in-process local cluster for sim mode, on ephemeral ports so it never clashes with a standalone one."""
+    from engine.sim import SimCluster, SimConfig, parse_chaos_args
+
+    sim = settings.sim
+    config = SimConfig(
+        seed=sim.seed, rpc_port=0, ws_port=0, swap_port=0, slot_ms=float(sim.slot_ms), traders=sim.traders,
+        trade_rate=sim.trade_rate, trade_duration=sim.trade_duration_s or 0.0,
+        scenario=Path(sim.scenario).expanduser() if sim.scenario else None,
+    )
+    if sim.chaos:
+        parse_chaos_args([f"{key}={value}" for key, value in sim.chaos.items()], config.chaos)
+    return SimCluster(config)
+
+
 def traders_path_for(settings: Settings, paths: HomePaths) -> Path:
     """The traders file of this mode: the embedded cluster's traders are kept apart from the real ones."""
     if settings.uses_embedded_cluster:
         return paths.home / "sim-traders.toml"
     return paths.traders
+
+
+def _rpc_call(url: str, method: str, params: list[Any], timeout: float = 5.0) -> Any:
+    """One blocking JSON-RPC call, for start-up chores only (workers use the async RpcPool)."""
+    import urllib.request
+
+    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).encode()
+    request = urllib.request.Request(url, body, {"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        answer = json.loads(response.read())
+    if "error" in answer:
+        raise RuntimeError(answer["error"].get("message", "RPC error"))
+    return answer["result"]
 
 
 def _ws_from_http(url: str) -> str:

@@ -225,9 +225,11 @@ class EngineState:
         queues = depth_fn() if depth_fn else {}
         now = time.time()
         with self._lock:
+            names = [n for n in WORKER_NAMES if n in self.workers or not self.workers]
+            names += [n for n in self.workers if n not in WORKER_NAMES]
             workers = tuple(
                 replace(self.workers.get(name) or WorkerView(name), inbox_depth=queues.get(name, 0))
-                for name in WORKER_NAMES
+                for name in names
             )
             trades = tuple(self.trades[i] for i in reversed(self._trade_order) if i in self.trades)
             return EngineSnapshot(

@@ -268,6 +268,7 @@ class BaseWorker:
         self.set_state("disabled", self._disabled_reason)
         while not self._stop and not self.retired:
             msg = await self.inbox.get()
+            self.inbox.handled += 1
             if isinstance(msg, (Ping, Shutdown)):
                 self._handlers[type(msg)](msg)
             elif isinstance(msg, Invoke) and msg.future is not None:
