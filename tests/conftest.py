@@ -44,3 +44,15 @@ def zapbot_home(tmp_path, monkeypatch) -> Path:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)
     return home
+
+
+@pytest.fixture
+def sim_cluster():
+    """A running local cluster (engine/sim) on ephemeral ports with 100 ms slots; stopped afterwards."""
+    from engine.sim import SimCluster, SimConfig
+
+    cluster = SimCluster(SimConfig(rpc_port=0, ws_port=0, swap_port=0, slot_ms=100)).start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()

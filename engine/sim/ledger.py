@@ -532,7 +532,7 @@ class Ledger:
             ]
         post_lamports, post_tokens = self._balances(pubkeys, all_keys)
         self.seq += 1
-        version = msg.__class__ is MessageV0 and 0 or "legacy"
+        version: Any = 0 if isinstance(msg, MessageV0) else "legacy"
         landed = LandedTx(
             seq=self.seq, signature=str(tx.signatures[0]), slot=self.slot, block_time=self.slot_block_time,
             raw=raw, tx=tx, version=version, account_keys=all_keys, loaded_writable=loaded_w,
