@@ -18,6 +18,7 @@ Mode = Literal["sim", "paper", "live"]
 JUPITER_SWAP_API = "https://api.jup.ag/swap/v1"
 MAINNET_RPC = "https://api.mainnet-beta.solana.com"
 TELEGRAM_API = "https://api.telegram.org/bot"
+TELEGRAM_FILE_API = "https://api.telegram.org/file/bot"
 
 
 class ConfigError(Exception):
@@ -122,6 +123,24 @@ class TelegramSettings(_Table):
     api_base_url: str = TELEGRAM_API
     notifications: NotificationSettings = Field(default_factory=NotificationSettings)
     explorer_url: str = "https://solscan.io/tx/"
+    base_file_url: str = TELEGRAM_FILE_API
+    messages_per_second: float = Field(30.0, gt=0, description="all chats together (Telegram: ~30/s)")
+    chat_messages_per_second: float = Field(1.0, gt=0, description="per chat (Telegram: ~1/s)")
+    chat_burst: int = Field(1, ge=1, description="messages a chat may get back to back before pacing")
+    group_messages_per_minute: float = Field(20.0, gt=0, description="per group chat (Telegram: 20/min)")
+    queue_size: int = Field(200, ge=1, description="per chat; beyond it the oldest silent notification is dropped")
+    poll_timeout_s: float = Field(10.0, gt=0, le=50)
+    request_timeout_s: float = Field(10.0, gt=0)
+    drop_pending_updates: bool = True
+    daily_summary_utc: str = "21:00"
+
+    @field_validator("daily_summary_utc")
+    @classmethod
+    def _hhmm(cls, value: str) -> str:
+        parts = value.split(":")
+        if len(parts) != 2 or not all(p.isdigit() for p in parts) or int(parts[0]) > 23 or int(parts[1]) > 59:
+            raise ValueError("use HH:MM in UTC, e.g. 21:00")
+        return f"{int(parts[0]):02d}:{int(parts[1]):02d}"
 
     @field_validator("chat_ids", mode="before")
     @classmethod
@@ -379,8 +398,19 @@ requests_per_second = 20.0        # token bucket per endpoint
 
 [telegram]
 # bot_token = "..."
-chat_ids = []
+chat_ids = []                     # only these chats are answered; anything else is ignored and logged
 api_base_url = "https://api.telegram.org/bot"
+base_file_url = "https://api.telegram.org/file/bot"
+explorer_url = "https://solscan.io/tx/"
+messages_per_second = 30.0        # all chats together
+chat_messages_per_second = 1.0    # per chat
+chat_burst = 1
+group_messages_per_minute = 20.0
+queue_size = 200                  # per chat; when full the oldest *silent* notification is dropped
+poll_timeout_s = 10.0
+request_timeout_s = 10.0
+drop_pending_updates = true       # ignore commands sent while ZapBot was not running
+daily_summary_utc = "21:00"
 
 [telegram.notifications]          # each: "on", "silent" or "off"
 trade_executed = "on"
