@@ -1,0 +1,88 @@
+"""Pure formatting of engine values for the console's narrow columns (no Textual imports)."""
+from __future__ import annotations
+
+import time
+
+LAMPORTS_PER_SOL = 1_000_000_000
+
+
+def short_key(key: str | None, head: int = 4, tail: int = 4) -> str:
+    """'7xKXtg2CW87d…Ws9fQ2' style: enough to recognise a wallet or signature, short enough for 80 columns."""
+    if not key:
+        return "—"
+    if len(key) <= head + tail + 1:
+        return key
+    return f"{key[:head]}…{key[-tail:]}"
+
+
+def sol(lamports: int | None, digits: int = 4) -> str:
+    if lamports is None:
+        return "—"
+    return f"{lamports / LAMPORTS_PER_SOL:.{digits}f}"
+
+
+def signed_sol(lamports: int | None, digits: int = 4) -> str:
+    if lamports is None:
+        return "—"
+    return f"{lamports / LAMPORTS_PER_SOL:+.{digits}f}"
+
+
+def token_amount(amount: int, decimals: int | None) -> str:
+    """Base units to a compact human amount (1.23M, 45.6K, 12.345)."""
+    value = amount / (10 ** decimals) if decimals is not None else float(amount)
+    magnitude = abs(value)
+    if magnitude >= 1e9:
+        return f"{value / 1e9:.2f}B"
+    if magnitude >= 1e6:
+        return f"{value / 1e6:.2f}M"
+    if magnitude >= 1e4:
+        return f"{value / 1e3:.1f}K"
+    if magnitude >= 1:
+        return f"{value:.2f}"
+    return f"{value:.4g}"
+
+
+def duration(seconds: float | None) -> str:
+    """An uptime: 0:05:12, or 2d 03:04 past a day."""
+    if seconds is None:
+        return "—"
+    seconds = max(0, int(seconds))
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days}d {hours:02d}:{minutes:02d}"
+    return f"{hours}:{minutes:02d}:{secs:02d}"
+
+
+def age(seconds: float | None) -> str:
+    """How long ago, in one short unit: 12s, 4m, 3h, 2d."""
+    if seconds is None:
+        return "—"
+    seconds = max(0.0, seconds)
+    if seconds < 60:
+        return f"{int(seconds)}s"
+    if seconds < 3600:
+        return f"{int(seconds // 60)}m"
+    if seconds < 86400:
+        return f"{int(seconds // 3600)}h"
+    return f"{int(seconds // 86400)}d"
+
+
+def clock(at: float | None) -> str:
+    """Local wall-clock time of an event (HH:MM:SS)."""
+    if at is None:
+        return "—"
+    return time.strftime("%H:%M:%S", time.localtime(at))
+
+
+def latency(ms: float | None) -> str:
+    if ms is None:
+        return "—"
+    if ms < 1000:
+        return f"{ms:.0f}ms"
+    return f"{ms / 1000:.1f}s"
+
+
+def mint_label(mint: str, symbol: str = "") -> str:
+    return symbol or short_key(mint)

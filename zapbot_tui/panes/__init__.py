@@ -1,0 +1,1 @@
+"""The console's panes, one module each; every pane renders itself from an EngineSnapshot."""

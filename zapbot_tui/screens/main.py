@@ -1,0 +1,373 @@
+"""The main dashboard screen: panes, the refresh timer that diffs them, and every operator key."""
+from __future__ import annotations
+
+import time
+from typing import Any, ClassVar
+
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import DataTable, Static
+
+from engine.state import EngineSnapshot
+from zapbot_tui.format import short_key, sol, token_amount
+from zapbot_tui.panes.base import Pane, TablePane
+from zapbot_tui.panes.footer import KeyFooter
+from zapbot_tui.panes.header import HeaderPane
+from zapbot_tui.panes.log import LogPane
+from zapbot_tui.panes.positions import PositionsPane
+from zapbot_tui.panes.queues import QueuesPane
+from zapbot_tui.panes.traders import TradersPane
+from zapbot_tui.panes.trades import TradesPane
+from zapbot_tui.panes.workers import WorkersPane
+from zapbot_tui.screens.details import DetailsScreen, trade_lines
+from zapbot_tui.screens.dialogs import ConfirmScreen, FilterScreen, SellScreen
+from zapbot_tui.screens.help import HelpScreen
+from zapbot_tui.screens.trader_form import TraderFormScreen
+
+# (key, action, footer word, command name, what it does). One table feeds the bindings, the footer,
+# the help screen and the command palette, so they can never disagree.
+KEYS: tuple[tuple[str, str, str, str, str], ...] = (
+    ("s", "start_copying", "Start", "Start copying trader", "Start copying the selected trader"),
+    ("x", "stop_copying", "Stop", "Stop copying trader", "Stop copying the selected trader"),
+    ("p", "toggle_pause", "Pause", "Pause / resume all", "Pause all copying, or resume it"),
+    ("a", "add_trader", "Add", "Add trader", "Add a trader to follow"),
+    ("e", "edit_trader", "Edit", "Edit trader", "Edit the selected trader"),
+    ("d", "delete_trader", "Del", "Delete trader", "Delete the selected trader (asks first)"),
+    ("enter", "details", "Info", "Details", "Details of the selected row; on a position: sell"),
+    ("slash", "filter", "Find", "Filter rows", "Filter the rows of the current pane"),
+    ("tab", "next_pane", "Pane", "Next pane", "Move to the next pane"),
+    ("shift+tab", "prev_pane", "", "Previous pane", "Move to the previous pane"),
+    ("t", "next_theme", "Theme", "Next theme", "Switch to the next theme (remembered)"),
+    ("l", "toggle_log", "Log", "Toggle log pane", "Show or hide the log and skips pane"),
+    ("question_mark", "help", "Help", "Help", "Show every key"),
+    ("q", "quit", "Quit", "Quit", "Quit (asks first if trades are in flight)"),
+)
+KEY_DISPLAY = {"enter": "⏎", "slash": "/", "tab": "⇥", "shift+tab": "⇤", "question_mark": "?"}
+# Below this size the panes no longer fit side by side: show one pane at a time with a pane bar.
+COMPACT_WIDTH = 100
+COMPACT_HEIGHT = 32
+
+
+class MainScreen(Screen):
+    """The dashboard. All operator keys live here, so modals never see them."""
+
+    BINDINGS: ClassVar = [
+        Binding(key, action, word, show=bool(word), tooltip=what, id=action,
+                key_display=KEY_DISPLAY.get(key), priority=key in ("tab", "shift+tab"))
+        for key, action, word, _, what in KEYS
+    ]
+
+    DEFAULT_CSS = """
+    MainScreen { layout: vertical; }
+    #pane-bar { height: 1; padding: 0 1; display: none; background: $panel; }
+    #body { height: 1fr; }
+    #left { width: 1fr; }
+    #right { width: 46; }
+    .pane { border: round $border-blurred; border-title-color: $text-muted; height: 1fr; }
+    .pane:focus-within { border: round $border; border-title-color: $primary; border-title-style: bold; }
+    #traders { height: 2fr; }
+    #trades { height: 3fr; }
+    #workers { height: 11; }
+    #queues { height: 9; }
+    #positions { height: 1fr; }
+    #log { height: 9; }
+    #log.-hidden { display: none; }
+    .pane DataTable { height: 1fr; scrollbar-size-vertical: 1; scrollbar-size-horizontal: 0; }
+    #queues-body { height: 1fr; scrollbar-size-vertical: 1; }
+    #log-view { height: 1fr; scrollbar-size-vertical: 1; }
+
+    MainScreen.-compact #pane-bar { display: block; }
+    MainScreen.-compact #right { width: 1fr; min-width: 0; }
+    MainScreen.-compact #left, MainScreen.-compact #right { display: none; }
+    MainScreen.-compact #left.-current, MainScreen.-compact #right.-current { display: block; }
+    MainScreen.-compact .pane { display: none; height: 1fr; }
+    MainScreen.-compact .pane.-current { display: block; height: 1fr; }
+    MainScreen.-compact #log.-current { height: 1fr; }
+    """
+
+    PANE_ORDER: ClassVar[tuple[str, ...]] = ("traders", "trades", "positions", "workers", "queues", "log")
+
+    def __init__(self) -> None:
+        super().__init__(id="main")
+        self.header = HeaderPane()
+        self.panes: dict[str, Pane] = {
+            "traders": TradersPane(), "trades": TradesPane(), "positions": PositionsPane(),
+            "workers": WorkersPane(), "queues": QueuesPane(), "log": LogPane(),
+        }
+        self.current = "traders"
+        self.log_visible = True
+        self.compact = False
+        self.snapshot: EngineSnapshot | None = None
+        self.refreshes = 0
+        self._last_refresh = 0.0
+
+    # -- layout ---------------------------------------------------------------------------------
+    def compose(self):  # type: ignore[no-untyped-def]
+        yield self.header
+        yield Static("", id="pane-bar")
+        with Horizontal(id="body"):
+            with Vertical(id="left"):
+                yield self.panes["traders"]
+                yield self.panes["trades"]
+            with Vertical(id="right"):
+                yield self.panes["workers"]
+                yield self.panes["queues"]
+                yield self.panes["positions"]
+        yield self.panes["log"]
+        yield KeyFooter(compact=True)
+
+    def on_mount(self) -> None:
+        self._apply_layout(self.size.width, self.size.height)
+        self.refresh_view()
+        hz = self.app.refresh_hz
+        self.set_interval(1.0 / hz, self._tick, name="refresh")
+        self.focus_pane(self.current)
+
+    def on_resize(self, event: Any) -> None:
+        self._apply_layout(event.size.width, event.size.height)
+
+    def _apply_layout(self, width: int, height: int) -> None:
+        self.compact = width < COMPACT_WIDTH or height < COMPACT_HEIGHT
+        self.set_class(self.compact, "-compact")
+        footer = self.query(KeyFooter)
+        if footer:
+            footer.first().wrap = width < 110
+        self._mark_current()
+
+    def _mark_current(self) -> None:
+        for name, pane in self.panes.items():
+            pane.set_class(name == self.current, "-current")
+        left = self.current in ("traders", "trades")
+        right = self.current in ("workers", "queues", "positions")
+        self.query_one("#left").set_class(left, "-current")
+        self.query_one("#right").set_class(right, "-current")
+        self.panes["log"].set_class(not self.log_visible and not (self.compact and self.current == "log"),
+                                    "-hidden")
+        bar = []
+        for name in self.PANE_ORDER:
+            title = self.panes[name].title.split(" ")[0]
+            bar.append(f"[reverse b] {title} [/]" if name == self.current else f" {title} ")
+        self.query_one("#pane-bar", Static).update("│".join(bar))
+
+    def visible_panes(self) -> list[str]:
+        if self.compact or self.log_visible:
+            return list(self.PANE_ORDER)
+        return [name for name in self.PANE_ORDER if name != "log"]
+
+    def focus_pane(self, name: str) -> None:
+        self.current = name
+        self._mark_current()
+        self.panes[name].focus_target().focus()
+
+    def on_descendant_focus(self, event: Any) -> None:
+        # Keeps `current` right when focus moves by other means (a click, a closed modal).
+        for name, pane in self.panes.items():
+            if pane in event.widget.ancestors_with_self and name != self.current:
+                self.current = name
+                self._mark_current()
+                break
+
+    # -- refresh --------------------------------------------------------------------------------
+    def _tick(self) -> None:
+        # Like Dolphie: no polling while a modal covers the dashboard.
+        if self.app.screen is self:
+            self.refresh_view()
+
+    def refresh_soon(self) -> None:
+        """Refresh now unless one happened very recently (events can arrive much faster than frames)."""
+        if time.monotonic() - self._last_refresh > 0.5 / self.app.refresh_hz and self.app.screen is self:
+            self.refresh_view()
+
+    def refresh_view(self) -> None:
+        app = self.app
+        snapshot = app.take_snapshot()
+        self.snapshot = snapshot
+        self._last_refresh = time.monotonic()
+        self.refreshes += 1
+        self.header.refresh_from(snapshot, phase=app.phase, live_pending=app.live_pending)
+        if snapshot is None:
+            return
+        with app.batch_update():
+            for pane in self.panes.values():
+                pane.refresh_from(snapshot)
+
+    # -- helpers --------------------------------------------------------------------------------
+    @property
+    def engine(self) -> Any:
+        return self.app.engine
+
+    def _engine_ready(self) -> bool:
+        if self.app.phase != "running":
+            self.notify(f"the engine is {self.app.phase}; try again in a moment", severity="warning")
+            return False
+        return True
+
+    def selected_trader(self) -> str | None:
+        name = self.panes["traders"].selected_key()  # type: ignore[attr-defined]
+        if name is None:
+            self.notify("select a trader first (Traders pane)", severity="warning")
+        return name
+
+    def _run_command(self, what: str, fn: Any, *args: Any) -> Any:
+        """Facade commands are quick (memory + a small file write); a user error becomes one line."""
+        try:
+            result = fn(*args)
+        except (KeyError, ValueError, RuntimeError, OSError) as exc:
+            message = exc.args[0] if exc.args else str(exc)
+            self.notify(f"{what}: {message}", severity="error")
+            return None
+        self.refresh_view()
+        return result
+
+    def command_list(self) -> list[tuple[str, str, str]]:
+        return [(name, what, action) for _, action, _, name, what in KEYS]
+
+    def key_help(self) -> list[tuple[str, str]]:
+        rows = [(KEY_DISPLAY.get(key, key), what) for key, _, _, _, what in KEYS]
+        rows.append(("ctrl+p", "Command palette: every action above by name"))
+        return rows
+
+    # -- actions --------------------------------------------------------------------------------
+    def action_start_copying(self) -> None:
+        if self._engine_ready() and (name := self.selected_trader()):
+            if self._run_command("start copying", self.engine.start_copying, name):
+                self.notify(f"copying {name}")
+
+    def action_stop_copying(self) -> None:
+        if self._engine_ready() and (name := self.selected_trader()):
+            if self._run_command("stop copying", self.engine.stop_copying, name):
+                self.notify(f"stopped copying {name}")
+
+    def action_toggle_pause(self) -> None:
+        if not self._engine_ready():
+            return
+        if self.engine.paused:
+            self._run_command("resume", self.engine.resume_all)
+            self.notify("copying resumed")
+        else:
+            self._run_command("pause", self.engine.pause_all)
+            self.notify("all copying PAUSED (p to resume)", severity="warning")
+
+    def action_add_trader(self) -> None:
+        if self._engine_ready():
+            self.app.push_screen(TraderFormScreen(self.engine), self._trader_saved)
+
+    def action_edit_trader(self) -> None:
+        if not (self._engine_ready() and (name := self.selected_trader())):
+            return
+        trader = self.engine.traders.get(name)
+        if trader is None:
+            self.notify(f"no trader named {name!r}", severity="error")
+            return
+        self.app.push_screen(TraderFormScreen(self.engine, trader), self._trader_saved)
+
+    def _trader_saved(self, trader: Any) -> None:
+        if trader is not None:
+            self.notify(f"trader {trader.name} saved")
+            self.refresh_view()
+
+    def action_delete_trader(self) -> None:
+        if not (self._engine_ready() and (name := self.selected_trader())):
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes and self._run_command("delete", self.engine.remove_trader, name) is not None:
+                self.notify(f"trader {name} deleted")
+
+        self.app.push_screen(ConfirmScreen("Delete trader", f"Stop following and delete {name}?",
+                                           yes="Delete"), answered)
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        for name, pane in self.panes.items():
+            if isinstance(pane, TablePane) and pane.table is event.data_table:
+                self.current = name
+        self.action_details()
+
+    def action_details(self) -> None:
+        pane = self.panes[self.current]
+        snapshot = self.snapshot
+        key = pane.selected_key() if isinstance(pane, TablePane) else None
+        if snapshot is None or key is None:
+            self.notify("nothing selected", severity="warning")
+            return
+        if self.current == "trades":
+            trade = next((t for t in snapshot.trades if str(t.id) == key), None)
+            if trade is not None:
+                self.app.push_screen(DetailsScreen(f"Trade #{trade.id}", trade_lines(trade)))
+        elif self.current == "traders":
+            trader = self.engine.traders.get(key) if self.app.phase == "running" else None
+            if trader is not None:
+                lines = [(field, str(value)) for field, value in trader.model_dump().items()]
+                self.app.push_screen(DetailsScreen(f"Trader {key}", lines))
+        elif self.current == "positions":
+            self._sell(key, snapshot)
+        elif self.current == "workers":
+            worker = snapshot.worker(key)
+            lines = [(field, str(getattr(worker, field))) for field in worker.__slots__]
+            self.app.push_screen(DetailsScreen(f"Worker {key}", lines))
+
+    def _sell(self, mint: str, snapshot: EngineSnapshot) -> None:
+        position = next((p for p in snapshot.positions if p.mint == mint), None)
+        if position is None or not self._engine_ready():
+            return
+        label = position.symbol or short_key(mint)
+        detail = (f"{token_amount(position.amount, position.decimals)} tokens, cost {sol(position.cost_lamports)}"
+                  f" SOL\nmint {mint}")
+
+        def answered(text: str | None) -> None:
+            if text is None:
+                return
+            percent = float(text.strip().rstrip("%"))
+            try:
+                future = self.engine.sell_position(mint, percent)
+            except (RuntimeError, ValueError) as exc:
+                self.notify(f"sell {label}: {exc}", severity="error")
+                return
+            self.notify(f"selling {percent:g}% of {label}…")
+            future.add_done_callback(lambda done: self.app.sell_finished(label, done))
+
+        self.app.push_screen(SellScreen(label, detail), answered)
+
+    def action_filter(self) -> None:
+        pane = self.panes[self.current]
+        if not isinstance(pane, TablePane):
+            self.notify("the filter works on Traders, Trades, Positions and Workers", severity="warning")
+            return
+
+        def answered(text: str | None) -> None:
+            if text is not None:
+                pane.set_filter(text)
+                self.refresh_view()
+
+        self.app.push_screen(FilterScreen(pane.title, pane.filter_text), answered)
+
+    def action_next_pane(self) -> None:
+        order = self.visible_panes()
+        index = order.index(self.current) if self.current in order else -1
+        self.focus_pane(order[(index + 1) % len(order)])
+
+    def action_prev_pane(self) -> None:
+        order = self.visible_panes()
+        index = order.index(self.current) if self.current in order else 0
+        self.focus_pane(order[(index - 1) % len(order)])
+
+    def action_next_theme(self) -> None:
+        self.app.cycle_theme()
+
+    def action_toggle_log(self) -> None:
+        if self.compact:
+            self.focus_pane("traders" if self.current == "log" else "log")
+            return
+        self.log_visible = not self.log_visible
+        if not self.log_visible and self.current == "log":
+            self.current = "traders"
+        self._mark_current()
+        self.focus_pane(self.current)
+
+    def action_help(self) -> None:
+        self.app.push_screen(HelpScreen(self.key_help()))
+
+    def action_quit(self) -> None:
+        self.app.request_quit()

@@ -1,0 +1,193 @@
+"""The add/edit trader form: validates the address and numbers inline, then calls the engine facade."""
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from pydantic import ValidationError
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Button, Checkbox, Input, Label, Select
+
+from engine.traders import TraderConfig, validate_address
+from zapbot_tui.screens.base import ZapModal
+
+# (field, label, placeholder); each gets an Input and an inline error line.
+TEXT_FIELDS: tuple[tuple[str, str, str], ...] = (
+    ("name", "Name", "a short name"),
+    ("wallet", "Wallet", "base58 address"),
+    ("fixed_sol", "Fixed SOL", "0.1"),
+    ("percent", "Percent", "10"),
+    ("min_sol", "Min SOL", "0.01"),
+    ("max_sol", "Max SOL", "1.0"),
+    ("slippage_bps", "Slippage bps", "300"),
+    ("priority_fee", "Priority fee", "auto or µlamports/CU"),
+)
+FLOAT_FIELDS = {"fixed_sol", "percent", "min_sol", "max_sol"}
+CHECK_FIELDS: tuple[tuple[str, str], ...] = (("active", "Active"), ("copy_buys", "Copy buys"),
+                                             ("copy_sells", "Copy sells"))
+
+
+def parse_form(values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """Turn the form's strings into TraderConfig fields; returns (data, errors by field). Pure."""
+    data: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    for field, raw in values.items():
+        if not isinstance(raw, str):
+            data[field] = raw
+            continue
+        text = raw.strip()
+        if field == "wallet":
+            try:
+                data[field] = validate_address(text)
+            except ValueError as exc:
+                errors[field] = "enter a wallet address" if not text else str(exc)
+        elif field in FLOAT_FIELDS:
+            try:
+                data[field] = float(text)
+            except ValueError:
+                errors[field] = "enter a number"
+        elif field == "slippage_bps":
+            try:
+                data[field] = int(text)
+            except ValueError:
+                errors[field] = "enter a whole number of basis points (300 = 3%)"
+        elif field == "priority_fee":
+            if text.lower() in ("", "auto"):
+                data[field] = "auto"
+            else:
+                try:
+                    data[field] = int(text)
+                except ValueError:
+                    errors[field] = 'enter "auto" or a whole number of micro-lamports per CU'
+        else:
+            data[field] = text
+    return data, errors
+
+
+def build_trader(values: dict[str, Any], base: TraderConfig | None = None) -> tuple[TraderConfig | None,
+                                                                                    dict[str, str]]:
+    """Validate the form into a TraderConfig (keeping base's other settings when editing). Pure."""
+    data, errors = parse_form(values)
+    if errors:
+        return None, errors
+    merged = {**(base.model_dump() if base else {}), **data}
+    try:
+        return TraderConfig(**merged), {}
+    except ValidationError as exc:
+        for error in exc.errors():
+            field = str(error["loc"][0]) if error["loc"] else "form"
+            message = error["msg"].removeprefix("Value error, ")
+            errors.setdefault(field if field in values else "form", message)
+        return None, errors
+
+
+class TraderFormScreen(ZapModal[TraderConfig]):
+    """Add a trader (engine.add_trader) or edit one (engine.edit_trader); errors stay on the form."""
+
+    BINDINGS: ClassVar = [
+        Binding("escape", "cancel", "Cancel", tooltip="Close without saving"),
+        Binding("ctrl+s", "save", "Save", tooltip="Validate and save the trader"),
+    ]
+
+    DEFAULT_CSS = """
+    TraderFormScreen .field { height: 1; }
+    TraderFormScreen .field > Label { width: 14; }
+    TraderFormScreen .field > Input, TraderFormScreen .field > Select { width: 1fr; }
+    TraderFormScreen .field-error { color: $error; padding-left: 14; height: auto; display: none; }
+    TraderFormScreen .field-error.-shown { display: block; }
+    TraderFormScreen .checks { height: 1; margin-top: 1; }
+    TraderFormScreen .checks Checkbox { border: none; padding: 0; height: 1; margin-right: 2;
+                                        background: $surface; }
+    TraderFormScreen #form-error { height: auto; }
+    """
+
+    def __init__(self, engine: Any, trader: TraderConfig | None = None) -> None:
+        super().__init__()
+        self.engine = engine
+        self.original = trader
+        self.errors: dict[str, str] = {}
+
+    def compose(self):  # type: ignore[no-untyped-def]
+        trader = self.original
+        defaults = trader or TraderConfig.model_construct(**{
+            name: info.default for name, info in TraderConfig.model_fields.items() if name not in ("name", "wallet")
+        })
+        title = f"Edit trader {trader.name}" if trader else "Add a trader"
+        with Vertical(classes="dialog"):
+            yield Label(title, classes="dialog-title")
+            for field, label, placeholder in TEXT_FIELDS:
+                value = "" if trader is None and field in ("name", "wallet") else str(getattr(defaults, field))
+                with Horizontal(classes="field"):
+                    yield Label(label)
+                    yield Input(value, placeholder=placeholder, id=f"f-{field}", compact=True)
+                    if field == "wallet":
+                        pass
+                yield Label("", id=f"e-{field}", classes="field-error")
+                if field == "wallet":
+                    with Horizontal(classes="field"):
+                        yield Label("Sizing")
+                        yield Select([("fixed SOL per trade", "fixed"), ("percent of leader", "percent")],
+                                     value=defaults.sizing, allow_blank=False, id="f-sizing", compact=True)
+                    yield Label("", id="e-sizing", classes="field-error")
+            with Horizontal(classes="checks"):
+                for field, label in CHECK_FIELDS:
+                    yield Checkbox(label, getattr(defaults, field), id=f"f-{field}")
+            yield Label("", id="form-error", classes="error")
+            with Horizontal(classes="buttons"):
+                yield Button("Cancel (esc)", id="cancel", compact=True)
+                yield Button("Save (ctrl+s)", id="save", variant="primary", compact=True)
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.query_one("#f-name", Input).focus()
+
+    def values(self) -> dict[str, Any]:
+        result: dict[str, Any] = {field: self.query_one(f"#f-{field}", Input).value for field, _, _ in TEXT_FIELDS}
+        result["sizing"] = self.query_one("#f-sizing", Select).value
+        for field, _ in CHECK_FIELDS:
+            result[field] = self.query_one(f"#f-{field}", Checkbox).value
+        return result
+
+    def show_errors(self, errors: dict[str, str]) -> None:
+        self.errors = errors
+        for field, _, _ in TEXT_FIELDS:
+            label = self.query_one(f"#e-{field}", Label)
+            label.update(errors.get(field, ""))
+            label.set_class(field in errors, "-shown")
+        sizing = self.query_one("#e-sizing", Label)
+        sizing.update(errors.get("sizing", ""))
+        sizing.set_class("sizing" in errors, "-shown")
+        shown = {field for field, _, _ in TEXT_FIELDS} | {"sizing"}
+        general = [message for field, message in errors.items() if field not in shown]
+        self.query_one("#form-error", Label).update("; ".join(general))
+        for field, _, _ in TEXT_FIELDS:
+            if field in errors:
+                self.query_one(f"#f-{field}", Input).focus()
+                break
+
+    def action_save(self) -> None:
+        trader, errors = build_trader(self.values(), self.original)
+        if trader is None:
+            self.show_errors(errors)
+            return
+        try:
+            if self.original is None:
+                self.engine.add_trader(trader)
+            else:
+                self.engine.edit_trader(self.original.name, trader)
+        except (ValueError, KeyError) as exc:
+            message = exc.args[0] if exc.args else str(exc)
+            field = "wallet" if "wallet" in str(message) else "name" if "named" in str(message) else "form"
+            self.show_errors({field: str(message)})
+            return
+        self.dismiss(trader)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.action_save()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "save":
+            self.action_save()
+        else:
+            self.dismiss(None)
