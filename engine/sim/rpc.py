@@ -202,6 +202,9 @@ class RpcServer:
         except PreflightError as error:
             return {"jsonrpc": "2.0", "error": RpcError(error.code, error.message, error.data).as_json(),
                     "id": request_id}
+        except Exception as error:  # noqa: BLE001 - a sim bug answers like a node's internal error, not a 500
+            return {"jsonrpc": "2.0", "error": {"code": -32603, "message": f"Internal error: {error}"},
+                    "id": request_id}
         return {"jsonrpc": "2.0", "result": result, "id": request_id}
 
     # -- helpers ------------------------------------------------------------------------------
