@@ -30,7 +30,8 @@ SKIP_REASONS = (
     "paused", "kill switch", "trader inactive", "trader paused", "copy buys off", "copy sells off",
     "not a SOL trade", "leader size below min", "leader size above max", "blacklisted", "not whitelisted",
     "already bought", "max open positions", "daily spend cap", "per-trade cap", "reserve",
-    "insufficient balance", "no position", "dust", "duplicate", "queue full", "stale", "shutting down",
+    "insufficient balance", "balance unknown", "no position", "dust", "duplicate", "queue full", "stale",
+    "shutting down", "error",
 )
 
 
