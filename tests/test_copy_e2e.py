@@ -1,0 +1,201 @@
+"""End to end on the local cluster with the real Engine (data + executor workers): the leader buys, sells half
+and closes; we copy each step with real signed transactions, verified in the database and on chain."""
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+from engine.config import load_settings
+from engine.facade import Engine
+from engine.messages import SwapDetected
+from engine.policy import WSOL_MINT
+from engine.store import connect
+from engine.workers.data import DataWorker
+from engine.workers.executor import ExecutorWorker
+
+SOL = 1_000_000_000
+
+
+def wait_for(check, timeout: float = 20.0, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def detected(trade, decimals: int = 6) -> SwapDetected:
+    now = time.time()
+    return SwapDetected(leader_signature=trade.signature, wallet=trade.wallet, trader=trade.trader,
+                        side=trade.side, mint=trade.mint, token_amount=trade.token_amount,
+                        token_decimals=decimals, quote_mint=WSOL_MINT, quote_amount=trade.quote_amount,
+                        venue="unknown", router=None, slot=trade.slot, source="test", seen_at=now,
+                        detected_at=now)
+
+
+def start_engine(cluster, **overrides: Any) -> Engine:
+    settings = load_settings()
+    settings.http.enabled = False
+    settings.engine.heartbeat_interval_ms = 500
+    settings.engine.worker_restart_delay_ms = 100
+    for key, value in overrides.items():
+        table, name = key.split("__")
+        setattr(getattr(settings, table), name, value)
+    engine = Engine(settings, cluster=cluster, worker_classes={"data": DataWorker, "executor": ExecutorWorker},
+                    http=False)
+    engine.start(wait_ready=15)
+    return engine
+
+
+def intent_rows(engine: Engine, leader_signature: str | None = None) -> list[dict[str, Any]]:
+    conn = connect(engine.ctx.db_path, readonly=True)
+    try:
+        if leader_signature:
+            rows = conn.execute("SELECT * FROM intents WHERE leader_signature=?", (leader_signature,)).fetchall()
+        else:
+            rows = conn.execute("SELECT * FROM intents ORDER BY id").fetchall()
+        return [dict(r) for r in rows]
+    finally:
+        conn.close()
+
+
+def query(engine: Engine, sql: str, *params: Any) -> list[dict[str, Any]]:
+    conn = connect(engine.ctx.db_path, readonly=True)
+    try:
+        return [dict(r) for r in conn.execute(sql, params).fetchall()]
+    finally:
+        conn.close()
+
+
+def finished(engine: Engine, leader_signature: str) -> dict[str, Any] | None:
+    rows = intent_rows(engine, leader_signature)
+    if rows and rows[0]["status"] in ("executed", "failed"):
+        return rows[0]
+    return None
+
+
+@pytest.fixture
+def engine_on_cluster(zapbot_home, sim_cluster):
+    engines: list[Engine] = []
+
+    def make(**overrides: Any) -> Engine:
+        engine = start_engine(sim_cluster, **overrides)
+        engines.append(engine)
+        wallet = engine.ctx.state.wallet
+        wait_for(lambda: sim_cluster.balance(wallet) > 0, what="the sim airdrop")
+        return engine
+
+    yield make
+    for engine in engines:
+        engine.stop()
+
+
+def check_timestamps(row: dict[str, Any]) -> None:
+    assert row["detected_at"] <= row["queued_at"] <= row["sent_at"] <= row["confirmed_at"]
+
+
+def test_leader_buys_sells_half_then_closes(engine_on_cluster, sim_cluster):
+    engine = engine_on_cluster()
+    wallet = engine.ctx.state.wallet
+    mint = sim_cluster.mints[0]
+    leader_name, leader_wallet = sim_cluster.traders[0]
+
+    # 1) the leader buys; we buy 0.1 SOL (the default fixed size) with a real transaction that lands
+    buy = sim_cluster.trader_swap(leader_name, "buy", mint, quote_lamports=2 * SOL)
+    assert engine.ctx.send("executor", detected(buy))
+    row = wait_for(lambda: finished(engine, buy.signature), what="our buy")
+    assert row["status"] == "executed", row["reason"]
+    assert row["side"] == "buy" and row["trader"] == leader_name and row["wallet"] == wallet
+    assert row["amount_in"] == SOL // 10 and row["quote_amount"] == SOL // 10
+    landed = sim_cluster.ledger.get_tx(row["signature"])
+    assert landed is not None and landed.err is None
+    assert str(landed.tx.message.account_keys[0]) == wallet  # we paid for it
+    held = sim_cluster.token_balance(wallet, mint)
+    assert held == row["token_amount"] > 0
+    check_timestamps(row)
+    position = query(engine, "SELECT * FROM positions WHERE mint=?", mint)[0]
+    assert position["amount"] == held and position["cost_lamports"] == SOL // 10
+    attempts = query(engine, "SELECT * FROM trades WHERE intent_id=?", row["id"])
+    assert [(a["signature"], a["status"]) for a in attempts] == [(row["signature"], "executed")]
+
+    # 2) the leader sells half; we sell the same fraction of our position
+    leader_before = sim_cluster.token_balance(leader_wallet, mint)
+    sell = sim_cluster.trader_swap(leader_name, "sell", mint, token_fraction=0.5)
+    assert engine.ctx.send("executor", detected(sell))
+    row = wait_for(lambda: finished(engine, sell.signature), what="our half sell")
+    assert row["status"] == "executed", row["reason"]
+    expected = held * sell.token_amount // leader_before
+    assert abs(expected - held // 2) <= 1
+    assert row["side"] == "sell" and row["amount_in"] == expected == row["token_amount"]
+    assert sim_cluster.token_balance(wallet, mint) == held - expected
+    assert sim_cluster.ledger.get_tx(row["signature"]).err is None
+    assert row["quote_amount"] > 0
+    check_timestamps(row)
+    position = query(engine, "SELECT * FROM positions WHERE mint=?", mint)[0]
+    assert position["amount"] == held - expected
+
+    # 3) the leader sells the rest; we close
+    close = sim_cluster.trader_swap(leader_name, "sell", mint, token_fraction=1.0)
+    assert sim_cluster.token_balance(leader_wallet, mint) == 0
+    assert engine.ctx.send("executor", detected(close))
+    row = wait_for(lambda: finished(engine, close.signature), what="our close")
+    assert row["status"] == "executed", row["reason"]
+    assert row["token_amount"] == held - expected
+    assert sim_cluster.token_balance(wallet, mint) == 0
+    position = query(engine, "SELECT * FROM positions WHERE mint=?", mint)[0]
+    assert position["amount"] == 0 and position["cost_lamports"] == 0
+    sells = query(engine, "SELECT SUM(quote_amount) AS got FROM intents WHERE side='sell'")[0]["got"]
+    assert position["realized_pnl_lamports"] == sells - SOL // 10
+
+    # the console's snapshot and the trader's stats follow
+    snap = engine.snapshot()
+    assert {t.leader_signature for t in snap.trades} >= {buy.signature, sell.signature, close.signature}
+    trader_view = next(t for t in snap.traders if t.name == leader_name)
+    assert trader_view.trades_copied == 3 and trader_view.last_trade_at is not None
+    assert snap.in_flight == 0
+
+
+def test_the_same_signal_twice_buys_once(engine_on_cluster, sim_cluster):
+    engine = engine_on_cluster()
+    buy = sim_cluster.trader_swap(sim_cluster.traders[0][0], "buy", sim_cluster.mints[0], quote_lamports=SOL)
+    engine.ctx.send("executor", detected(buy))
+    engine.ctx.send("executor", detected(buy))
+    wait_for(lambda: finished(engine, buy.signature), what="our buy")
+    time.sleep(0.3)
+    assert len(intent_rows(engine, buy.signature)) == 1
+    ours = [t for t in sim_cluster.ledger.signatures_for(engine.ctx.state.wallet) if t.err is None]
+    assert len([t for t in ours if t.memo and "zapsim:quote" in t.memo]) == 1
+
+
+def test_skips_are_recorded_with_reasons(engine_on_cluster, sim_cluster):
+    engine = engine_on_cluster(limits__blacklist=[sim_cluster.mints[1]])
+    leader = sim_cluster.traders[1][0]
+    blacklisted = sim_cluster.trader_swap(leader, "buy", sim_cluster.mints[1], quote_lamports=SOL)
+    no_position = sim_cluster.trader_swap(leader, "sell", sim_cluster.mints[1], token_fraction=1.0)
+    for trade in (blacklisted, no_position):
+        engine.ctx.send("executor", detected(trade))
+    skips = wait_for(lambda: (rows := query(engine, "SELECT * FROM skips ORDER BY id")) and len(rows) == 2 and rows,
+                     what="two skips")
+    assert [(s["leader_signature"], s["reason"]) for s in skips] == [
+        (blacklisted.signature, "blacklisted"), (no_position.signature, "no position")]
+    assert intent_rows(engine) == []
+
+
+def test_manual_sell_via_facade(engine_on_cluster, sim_cluster):
+    engine = engine_on_cluster()
+    wallet = engine.ctx.state.wallet
+    mint = sim_cluster.mints[0]
+    buy = sim_cluster.trader_swap(sim_cluster.traders[0][0], "buy", mint, quote_lamports=SOL)
+    engine.ctx.send("executor", detected(buy))
+    wait_for(lambda: finished(engine, buy.signature), what="our buy")
+    held = sim_cluster.token_balance(wallet, mint)
+    intent_id = engine.sell_position(mint, 25).result(timeout=10)
+    row = wait_for(lambda: (r := query(engine, "SELECT * FROM intents WHERE id=?", intent_id)[0])
+                   and r["status"] in ("executed", "failed") and r, what="manual sell")
+    assert row["status"] == "executed" and row["trader"] == "manual"
+    assert row["token_amount"] == held // 4
+    assert sim_cluster.token_balance(wallet, mint) == held - held // 4
