@@ -183,8 +183,8 @@ async def test_get_signatures_and_transaction_shapes(servers):
         missing = await pool.get_transaction_raw("missing")
     finally:
         await pool.close()
-    assert entries == [{"signature": "s3", "slot": 3, "err": None},
-                       {"signature": "s2", "slot": 2, "err": {"InstructionError": [0, "x"]}}]
+    assert entries == [{"signature": "s3", "slot": 3, "err": None, "block_time": None},
+                       {"signature": "s2", "slot": 2, "err": {"InstructionError": [0, "x"]}, "block_time": None}]
     sent = server.requests[0]["params"]
     assert sent[0] == "W" and sent[1]["until"] == "s1" and sent[1]["limit"] == 10 and "before" not in sent[1]
     assert orjson.loads(raw)["result"]["slot"] == 5

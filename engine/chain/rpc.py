@@ -337,7 +337,7 @@ class RpcPool:
     async def get_signatures_for_address(
         self, wallet: str, *, until: str | None = None, before: str | None = None, limit: int = 1000
     ) -> list[dict[str, Any]]:
-        """Signatures that touched wallet, newest first: [{signature, slot, err}]."""
+        """Signatures that touched wallet, newest first: [{signature, slot, err, block_time}]."""
         options: dict[str, Any] = {"limit": max(1, min(int(limit), 1000)),
                                    "commitment": _read_commitment(self.commitment)}
         if until:
@@ -352,10 +352,12 @@ class RpcPool:
             if not isinstance(item, dict) or not isinstance(item.get("signature"), str):
                 raise RpcError("getSignaturesForAddress: malformed entry")
             slot = item.get("slot")
+            block_time = item.get("blockTime")
             entries.append({
                 "signature": item["signature"],
-                "slot": slot if isinstance(slot, int) else None,
+                "slot": slot if _is_int(slot) else None,
                 "err": item.get("err"),
+                "block_time": block_time if _is_int(block_time) else None,
             })
         return entries
 

@@ -1,8 +1,235 @@
-"""The analyzer worker (being built; see its issue)."""
+"""The analyzer worker: fetches each new transaction of a followed wallet, decodes it, emits SWAP_DETECTED.
+
+Signatures arrive from the websocket and from polling; the analyzer is where they meet, so it dedups
+them here by (signature, wallet) in an LRU that lives in ctx.shared and survives worker restarts.
+Fetches run concurrently (a fixed set of fetcher tasks over an internal queue whose depth is reported);
+getTransaction is retried while a just-landed transaction is still null; decoding runs in a DecodePool
+(child processes bounded by MAX_WORKER_MEMORY) or inline when engine.decode_processes is 0.
+A bad transaction is logged and skipped; it never takes the worker down.
+"""
 from __future__ import annotations
 
-from engine.worker import BaseWorker
+import asyncio
+import threading
+import time
+from collections import OrderedDict, deque
+from dataclasses import dataclass
+
+from engine.chain.rpc import RpcError, RpcPool
+from engine.decoding import DecodedTransaction, DecodeError, decode_raw
+from engine.decoding.pool import DecodePool
+from engine.messages import AnalyzeTransaction, NewTransactions, SwapDetected, now
+from engine.worker import BaseWorker, handles
+from engine.workers.cache import shared_cache
+
+SEEN_CAPACITY = 100_000
+MAX_PENDING = 20_000  # signatures waiting for a fetcher; beyond this polling re-offers them later
+FETCHERS = 32
+NULL_RETRY_DELAYS_S = (0.1, 0.2, 0.4, 0.8, 1.6, 2.0, 2.0, 2.0, 2.0, 2.0)  # ~13 s in all, 2 s cap per step
+RPC_ERROR_RETRIES = 2
+MAX_TASKS_PER_CHILD = 1000  # recycles decoder children now and then so a leak cannot grow forever
+
+
+class SeenSignatures:
+    """A thread-safe LRU set of (signature, wallet) keys: the dedup between websocket and polling."""
+
+    def __init__(self, capacity: int = SEEN_CAPACITY) -> None:
+        self.capacity = capacity
+        self._keys: OrderedDict[tuple[str, str], None] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def add(self, signature: str, wallet: str) -> bool:
+        """Remember the key; False when it was already there (a duplicate)."""
+        key = (signature, wallet)
+        with self._lock:
+            if key in self._keys:
+                self._keys.move_to_end(key)
+                return False
+            self._keys[key] = None
+            if len(self._keys) > self.capacity:
+                self._keys.popitem(last=False)
+            return True
+
+    def discard(self, signature: str, wallet: str) -> None:
+        with self._lock:
+            self._keys.pop((signature, wallet), None)
+
+    def __contains__(self, key: tuple[str, str]) -> bool:
+        with self._lock:
+            return key in self._keys
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+
+def shared_seen(ctx) -> SeenSignatures:  # type: ignore[no-untyped-def]
+    seen = ctx.shared.get("detect_seen")
+    if seen is None:
+        seen = ctx.shared.setdefault("detect_seen", SeenSignatures())
+    return seen
+
+
+@dataclass(slots=True)
+class _Job:
+    signature: str
+    wallet: str
+    source: str
+    seen_at: float
+    slot: int | None
 
 
 class AnalyzerWorker(BaseWorker):
     name = "analyzer"
+
+    async def setup(self) -> None:
+        settings = self.ctx.settings
+        self.rpc = RpcPool(self.ctx.endpoints.rpc_urls, requests_per_second=settings.rpc.requests_per_second,
+                           commitment=settings.rpc.commitment, state=self.ctx.state)
+        processes = settings.engine.decode_processes
+        self.pool: DecodePool | None = None
+        if processes > 0:
+            self.pool = DecodePool(processes, max_tasks_per_child=MAX_TASKS_PER_CHILD,
+                                   max_memory_bytes=settings.engine.max_worker_memory_bytes)
+        # The embedded cluster's market-maker swaps are plain System + SPL Token + Memo transactions,
+        # with no DEX program to recognise, so balance deltas alone must be allowed to count there.
+        self.allow_unknown_venue = self.ctx.cluster is not None
+        self.seen = shared_seen(self.ctx)
+        self.pending: deque[_Job] = deque()
+        self.wakeup = asyncio.Event()
+        self.active = 0
+        self.ctx.extra_depths["analyzer"] = lambda: len(self.pending) + self.active
+        self.fetchers = [self.spawn(self._fetcher(), "fetcher") for _ in range(FETCHERS)]
+        mode = f"{processes} decode processes" if self.pool else "inline decoding"
+        self.set_state("ready", mode)
+
+    async def cleanup(self) -> None:
+        for task in getattr(self, "fetchers", []):
+            task.cancel()
+        self.ctx.extra_depths.pop("analyzer", None)
+        if getattr(self, "pool", None) is not None:
+            pool, self.pool = self.pool, None
+            # close() joins the children: do it off the loop so heartbeats keep flowing.
+            await asyncio.get_running_loop().run_in_executor(None, pool.close)
+        if hasattr(self, "rpc"):
+            await self.rpc.close()
+
+    def in_flight(self) -> int:
+        return len(getattr(self, "pending", ())) + getattr(self, "active", 0)
+
+    # -- intake ---------------------------------------------------------------------------------------------
+    @handles(NewTransactions)
+    def on_new(self, msg: NewTransactions) -> None:
+        slots = msg.slots if len(msg.slots) == len(msg.signatures) else (None,) * len(msg.signatures)
+        for signature, slot in zip(msg.signatures, slots):
+            self._enqueue(_Job(signature, msg.wallet, msg.source, msg.seen_at, slot))
+
+    @handles(AnalyzeTransaction)
+    def on_analyze(self, msg: AnalyzeTransaction) -> None:
+        self._enqueue(_Job(msg.signature, msg.wallet, msg.source, msg.seen_at, msg.slot))
+
+    def _enqueue(self, job: _Job) -> None:
+        if not self.accepting:
+            return
+        if not self.seen.add(job.signature, job.wallet):
+            self.ctx.state.bump("duplicates_skipped")
+            return
+        if len(self.pending) >= MAX_PENDING:
+            self.seen.discard(job.signature, job.wallet)  # so a later poll can offer it again
+            self.ctx.state.bump("analyzer_overflow")
+            return
+        self.ctx.state.bump(f"seen_{job.source}")
+        self.pending.append(job)
+        self.wakeup.set()
+
+    # -- work -------------------------------------------------------------------------------------------------
+    async def _fetcher(self) -> None:
+        while True:
+            if not self.pending:
+                self.wakeup.clear()
+                await self.wakeup.wait()
+                continue
+            job = self.pending.popleft()
+            self.active += 1
+            try:
+                await self._process(job)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - one bad transaction must not stop the fetcher
+                self.ctx.state.bump("analyzer_errors")
+                self.emit_log("warning", f"analysing {job.signature[:12]}… failed: {type(exc).__name__}: {exc}")
+            finally:
+                self.active -= 1
+
+    async def _fetch(self, job: _Job) -> bytes | None:
+        delays = iter(NULL_RETRY_DELAYS_S)
+        errors = 0
+        while True:
+            try:
+                raw = await self.rpc.get_transaction_raw(job.signature)
+            except RpcError as exc:
+                errors += 1
+                if errors > RPC_ERROR_RETRIES:
+                    raise
+                self.log.debug("getTransaction %s: %s; retrying", job.signature[:12], exc)
+                raw = None
+            if raw is not None:
+                return raw
+            delay = next(delays, None)
+            if delay is None:
+                return None
+            # A websocket notification can beat the RPC node's view of the transaction: wait, ask again.
+            self.ctx.state.bump("tx_not_yet_visible")
+            await asyncio.sleep(delay)
+
+    async def _decode(self, raw: bytes, wallet: str) -> DecodedTransaction:
+        if self.pool is not None:
+            return await self.pool.decode(raw, wallet, allow_unknown_venue=self.allow_unknown_venue)
+        return decode_raw(raw, wallet, allow_unknown_venue=self.allow_unknown_venue)
+
+    async def _process(self, job: _Job) -> None:
+        try:
+            raw = await self._fetch(job)
+        except RpcError as exc:
+            self.seen.discard(job.signature, job.wallet)
+            self.ctx.state.bump("tx_fetch_failed")
+            self.emit_log("warning", f"getTransaction {job.signature[:12]}… failed: {exc}")
+            return
+        if raw is None:
+            self.seen.discard(job.signature, job.wallet)
+            self.ctx.state.bump("tx_not_found")
+            self.emit_log("warning", f"transaction {job.signature[:12]}… not found; polling will offer it again")
+            return
+        try:
+            decoded = await self._decode(raw, job.wallet)
+        except DecodeError as exc:
+            self.ctx.state.bump("decode_errors")
+            self.emit_log("warning", f"could not decode {job.signature[:12]}…: {exc}")
+            return
+        self.ctx.state.bump("transactions_analyzed")
+        if decoded.failed:
+            return
+        trader = self.ctx.traders.by_wallet(job.wallet)
+        trader_name = trader.name if trader is not None else ""
+        cache = shared_cache(self.ctx)
+        for swap in decoded.swaps:
+            if swap.wallet != job.wallet:
+                continue
+            event = SwapDetected(
+                leader_signature=job.signature, wallet=job.wallet, trader=trader_name, side=swap.side,
+                mint=swap.mint, token_amount=swap.token_amount, token_decimals=swap.token_decimals,
+                quote_mint=swap.quote_mint, quote_amount=swap.quote_amount, venue=swap.venue,
+                router=swap.router, slot=decoded.slot if decoded.slot is not None else job.slot,
+                source=job.source, seen_at=job.seen_at, detected_at=now(),
+            )
+            self.ctx.state.bump("swaps_detected")
+            if swap.token_decimals is not None:
+                cache.put_decimals(swap.mint, swap.token_decimals)
+            if not self.ctx.send("executor", event):
+                self.ctx.state.bump("swaps_dropped")
+                self.emit_log("warning", f"executor queue full: swap {job.signature[:12]}… not copied")
+            self.ctx.publish(event)
+        if time.time() - job.seen_at > 60:
+            self.ctx.state.bump("late_detections")
+
+    def rpc_pool(self) -> RpcPool:
+        return self.rpc
