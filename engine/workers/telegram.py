@@ -266,7 +266,8 @@ class Notifier:
             self.notify("skip", event=event)
         elif isinstance(event, WorkerRestarted):
             self._notify_worker(worker_restarted_text(event))
-        elif isinstance(event, LogEvent) and event.level in {"error", "critical"}:
+        elif (isinstance(event, LogEvent) and event.level in {"error", "critical"}
+              and not event.message.startswith("kill switch")):  # the kill-switch notice covers that one
             self._notify_worker(worker_error_text(event.worker, REDACTOR(event.message)))
         elif type(event).__name__.startswith("KillSwitch") and getattr(event, "reason", ""):
             self.kill_switch(str(event.reason))
@@ -432,7 +433,8 @@ class TelegramWorker(BaseWorker):
         self.pending_sells: dict[str, PendingSell] = {}
         self._sell_ids = 0
         self._unauthorised_seen: dict[int | None, int] = {}
-        self.app = self._build_application(token, tg)
+        # Building the HTTP clients loads the CA bundle (hundreds of ms): off the loop, which may be shared.
+        self.app = await self.loop.run_in_executor(None, self._build_application, token, tg)
         self._tasks = [self.spawn(self._connect(), "telegram connect")]
         self._tasks += [self.spawn(self._sender(chat), f"telegram sender {chat}") for chat in self.notifier.queues]
 
