@@ -19,6 +19,12 @@ import orjson
 import websockets
 from websockets.asyncio.client import ClientConnection
 
+from engine.chain.pubsub import (
+    logs_subscribe_request,
+    logs_unsubscribe_request,
+    parse_logs_notification,
+    subscription_reply,
+)
 from engine.messages import ConnectionHealth, GapDetected, NewTransactions, StartMonitoring, StopMonitoring
 from engine.worker import BaseWorker, WorkerDisabled, handles
 
@@ -206,10 +212,7 @@ class WebsocketWorker(BaseWorker):
             request_id = next(self.ids)
             conn.pending[request_id] = ("sub", wallet)
             # Sent back to back without awaiting each reply: replies are matched by id in _on_frame.
-            await ws.send(orjson.dumps({
-                "jsonrpc": "2.0", "id": request_id, "method": "logsSubscribe",
-                "params": [{"mentions": [wallet]}, {"commitment": self.commitment}],
-            }).decode())
+            await ws.send(logs_subscribe_request(request_id, wallet, self.commitment))
 
     async def _unsubscribe(self, conn: _Connection, wallet: str, sub_id: int) -> None:
         ws = conn.ws
@@ -218,8 +221,7 @@ class WebsocketWorker(BaseWorker):
         request_id = next(self.ids)
         conn.pending[request_id] = ("unsub", wallet)
         try:
-            await ws.send(orjson.dumps({"jsonrpc": "2.0", "id": request_id, "method": "logsUnsubscribe",
-                                        "params": [sub_id]}).decode())
+            await ws.send(logs_unsubscribe_request(request_id, sub_id))
         except websockets.WebSocketException:
             pass  # the socket is going away; its subscriptions go with it
 
@@ -260,18 +262,16 @@ class WebsocketWorker(BaseWorker):
         kind, wallet = request
         if kind == "unsub":
             return
-        result = message.get("result")
-        if isinstance(result, int) and not isinstance(result, bool):
+        sub_id, error = subscription_reply(message)
+        if sub_id is not None:
             if wallet in conn.wallets:
-                conn.sub_of[wallet] = result
-                conn.wallet_of[result] = wallet
+                conn.sub_of[wallet] = sub_id
+                conn.wallet_of[sub_id] = wallet
             else:  # stopped while the subscribe was in flight
-                self.spawn(self._unsubscribe(conn, wallet, result), "unsubscribe")
+                self.spawn(self._unsubscribe(conn, wallet, sub_id), "unsubscribe")
         else:
-            error = message.get("error")
-            text = error.get("message") if isinstance(error, dict) else "bad reply"
             self.ctx.state.bump("ws_subscribe_errors")
-            self.emit_log("warning", f"logsSubscribe refused for {wallet[:8]}…: {str(text)[:80]}")
+            self.emit_log("warning", f"logsSubscribe refused for {wallet[:8]}…: {error}")
         if conn.awaiting_cover > 0:
             conn.awaiting_cover -= 1
             if conn.awaiting_cover == 0:
@@ -279,22 +279,17 @@ class WebsocketWorker(BaseWorker):
         self.ctx.state.set(subscriptions=self._subscription_count())
 
     def _on_logs(self, conn: _Connection, params: Any) -> None:
-        try:
-            wallet = conn.wallet_of.get(params["subscription"])
-            result = params["result"]
-            value = result["value"]
-            signature = value["signature"]
-            slot = result.get("context", {}).get("slot")
-        except (KeyError, TypeError, AttributeError):
+        note = parse_logs_notification(params)
+        if note is None:
             self.ctx.state.bump("ws_bad_frames")
             return
-        if wallet is None or not isinstance(signature, str):
-            return
+        wallet = conn.wallet_of.get(note.subscription)
+        if wallet is None:
+            return  # a subscription being torn down
         self.ctx.state.bump("ws_notifications")
-        if value.get("err") is not None:
+        if note.failed:
             return  # a failed transaction swaps nothing
-        slot = slot if isinstance(slot, int) else None
-        if not self.ctx.send("analyzer", NewTransactions(wallet, (signature,), "ws", (slot,))):
+        if not self.ctx.send("analyzer", NewTransactions(wallet, (note.signature,), "ws", (note.slot,))):
             # The analyzer is saturated: polling delivers this one later (its cut-off has not moved).
             self.ctx.state.bump("ws_dropped_notifications")
 
