@@ -3,6 +3,7 @@ and closes; we copy each step with real signed transactions, verified in the dat
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -78,8 +79,8 @@ def finished(engine: Engine, leader_signature: str) -> dict[str, Any] | None:
     return None
 
 
-@pytest.fixture
-def engine_on_cluster(zapbot_home, sim_cluster):
+def engine_factory(sim_cluster) -> Iterator[Callable[..., Engine]]:
+    """Start engines (data + executor) on the cluster; stopped, with chaos reset, afterwards."""
     engines: list[Engine] = []
 
     def make(**overrides: Any) -> Engine:
@@ -90,8 +91,14 @@ def engine_on_cluster(zapbot_home, sim_cluster):
         return engine
 
     yield make
+    sim_cluster.set_chaos(send_fail_ratio=0.0, pause_slots=False, blockhash_ttl_slots=None)
     for engine in engines:
         engine.stop()
+
+
+@pytest.fixture
+def engine_on_cluster(zapbot_home, sim_cluster):
+    yield from engine_factory(sim_cluster)
 
 
 def check_timestamps(row: dict[str, Any]) -> None:
