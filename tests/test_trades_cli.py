@@ -1,0 +1,82 @@
+"""`zapbot trades`: JSON, table and CSV from the mode's database, read only; a friendly line with no database."""
+from __future__ import annotations
+
+import csv
+import json
+
+from engine.paths import home_paths
+from engine.store import DECISION_KEYS, Store
+from zapbot_tui.commands.trades import main
+
+SIG_A = "A" * 87
+SIG_B = "B" * 87
+
+
+def seed(db_path) -> None:
+    store = Store(db_path)
+    try:
+        intent_id, _ = store.record_intent(leader_signature=SIG_A, trader="alice", wallet="W", side="buy",
+                                           mint="M" * 44, amount_in=100_000_000, detected_at=1000.0,
+                                           status="queued")
+        store.update_intent(intent_id, queued_at=1000.1)
+        store.mark_sent(intent_id, signature="S" * 88, signed_tx=b"x", last_valid_block_height=9, attempts=1,
+                        sent_at=1000.2)
+        store.settle_intent(intent_id, token_amount=5_000, quote_amount=100_000_000, fee_lamports=5_000,
+                            signature="S" * 88, confirmed_at=1000.5)
+        store.record_skip(leader_signature=SIG_B, trader="bob", side="buy", mint="N" * 44, reason="blacklisted",
+                          detected_at=2000.0)
+    finally:
+        store.close()
+
+
+def test_no_database_is_a_friendly_line(zapbot_home, capsys):
+    assert main([]) == 0
+    assert "No copy decisions yet in sim mode" in capsys.readouterr().out
+    assert main(["--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == []
+
+
+def test_json_newest_first_in_the_store_shape(zapbot_home, capsys):
+    seed(home_paths().db)
+    assert main(["--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["leader_signature"] for r in rows] == [SIG_B, SIG_A]
+    assert all(tuple(r) == DECISION_KEYS for r in rows)
+    skip, trade = rows
+    assert skip["status"] == "skipped" and skip["reason"] == "blacklisted"
+    assert trade["status"] == "executed" and trade["signature"] == "S" * 88
+    assert trade["token_amount"] == 5_000 and trade["quote_amount"] == 100_000_000
+    assert (trade["detected_at"], trade["queued_at"], trade["sent_at"], trade["confirmed_at"]) == (
+        1000.0, 1000.1, 1000.2, 1000.5)
+    assert main(["--json", "--limit", "1"]) == 0
+    assert len(json.loads(capsys.readouterr().out)) == 1
+
+
+def test_table_and_csv(zapbot_home, tmp_path, capsys):
+    seed(home_paths().db)
+    assert main([]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].split()[:5] == ["detected", "trader", "side", "mint", "status"]
+    assert "skipped" in out[1] and "blacklisted" in out[1]
+    assert "executed" in out[2] and "0.1000" in out[2] and "500" in out[2]  # 500 ms detected → confirmed
+    target = tmp_path / "out.csv"
+    assert main(["--csv", str(target)]) == 0
+    with target.open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert [r["status"] for r in rows] == ["skipped", "executed"]
+
+
+def test_paper_mode_reads_its_own_database(zapbot_home, monkeypatch, capsys):
+    seed(home_paths().db)
+    monkeypatch.setenv("ZAPBOT_MODE", "paper")
+    assert main(["--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == []
+
+
+def test_bad_limit_is_one_line(zapbot_home, capsys):
+    try:
+        main(["--limit", "0"])
+    except SystemExit as exit_:
+        assert exit_.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--limit" in err
