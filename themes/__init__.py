@@ -69,6 +69,8 @@ ZAPBOT_CONTRAST = Theme(
     boost="ansi_black",
     dark=True,
     variables={
+        "ansi-background": "ansi_black",
+        "ansi-foreground": "ansi_bright_white",
         "border": "ansi_bright_cyan",
         "border-blurred": "ansi_white",
         "block-cursor-foreground": "ansi_black",

@@ -47,6 +47,22 @@ class SellFinished(Message):
         self.error = error
 
 
+def prestart_resource_tracker() -> None:
+    """Start multiprocessing's resource tracker while sys.stderr is still the real one.
+
+    Textual swaps sys.stderr for a capture object whose fileno() is -1 while the app runs; the tracker,
+    started lazily by the decode process pool, passes stderr's fd to its child and fails with
+    "bad value(s) in fds_to_keep". Started here, it is already running when the pool needs it.
+    """
+    try:
+        from multiprocessing import resource_tracker
+
+        if sys.stderr is not None and sys.stderr.fileno() >= 0:
+            resource_tracker.ensure_running()
+    except Exception:  # no tracker support (or no real stderr): the pool reports its own error
+        pass
+
+
 class ZapBotApp(App[int]):
     """The console. Give it an Engine (or any object with the facade's methods) and run it.
 
@@ -75,6 +91,7 @@ class ZapBotApp(App[int]):
         persist_theme: bool = True,
     ) -> None:
         super().__init__()
+        prestart_resource_tracker()
         self.engine = engine
         settings: Settings | None = getattr(engine, "settings", None)
         ui = settings.ui if settings is not None else None

@@ -85,4 +85,4 @@ def latency(ms: float | None) -> str:
 
 
 def mint_label(mint: str, symbol: str = "") -> str:
-    return symbol or short_key(mint)
+    return symbol or short_key(mint, 3, 3)

@@ -19,6 +19,7 @@ class HeaderPane(Static):
     def __init__(self) -> None:
         super().__init__(id="header")
         self.badges: list[str] = []
+        self._shown: Text | None = None
 
     def refresh_from(self, snapshot: EngineSnapshot | None, *, phase: str = "running",
                      live_pending: bool = False) -> None:
@@ -74,4 +75,6 @@ class HeaderPane(Static):
             text.append("\n")
             text.append(" LIVE MODE — real SOL is spent from this wallet on every copied trade ",
                         style=f"bold reverse {tone['bad']}")
-        self.update(text)
+        if text != self._shown:  # an unchanged header costs no layout pass
+            self._shown = text
+            self.update(text)

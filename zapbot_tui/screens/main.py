@@ -101,6 +101,7 @@ class MainScreen(Screen):
         self.snapshot: EngineSnapshot | None = None
         self.refreshes = 0
         self._last_refresh = 0.0
+        self._pane_bar = ""
 
     # -- layout ---------------------------------------------------------------------------------
     def compose(self):  # type: ignore[no-untyped-def]
@@ -148,7 +149,10 @@ class MainScreen(Screen):
         for name in self.PANE_ORDER:
             title = self.panes[name].title.split(" ")[0]
             bar.append(f"[reverse b] {title} [/]" if name == self.current else f" {title} ")
-        self.query_one("#pane-bar", Static).update("│".join(bar))
+        text = "│".join(bar)
+        if text != self._pane_bar:
+            self._pane_bar = text
+            self.query_one("#pane-bar", Static).update(text)
 
     def visible_panes(self) -> list[str]:
         if self.compact or self.log_visible:
