@@ -206,3 +206,31 @@ def test_manual_sell_via_facade(engine_on_cluster, sim_cluster):
     assert row["status"] == "executed" and row["trader"] == "manual"
     assert row["token_amount"] == held // 4
     assert sim_cluster.token_balance(wallet, mint) == held - held // 4
+
+
+def test_full_path_detection_to_copy(zapbot_home, sim_cluster):
+    """All seven workers: the websocket/monitor see the leader's trade, the analyzer decodes it, we copy it."""
+    settings = load_settings()
+    settings.http.enabled = False
+    settings.engine.heartbeat_interval_ms = 500
+    settings.engine.poll_interval_s = 1.0
+    engine = Engine(settings, cluster=sim_cluster, http=False)
+    engine.start(wait_ready=20)
+    try:
+        wallet = engine.ctx.state.wallet
+        wait_for(lambda: sim_cluster.balance(wallet) > 0, what="the sim airdrop")
+        time.sleep(0.5)  # subscriptions in place
+        leader_name, _ = sim_cluster.traders[0]
+        mint = sim_cluster.mints[0]
+        buy = sim_cluster.trader_swap(leader_name, "buy", mint, quote_lamports=SOL)
+        row = wait_for(lambda: finished(engine, buy.signature), timeout=30, what="the detected copy")
+        assert row["status"] == "executed", row["reason"]
+        assert row["trader"] == leader_name and row["amount_in"] == SOL // 10
+        assert sim_cluster.token_balance(wallet, mint) == row["token_amount"] > 0
+        check_timestamps(row)
+        sell = sim_cluster.trader_swap(leader_name, "sell", mint, token_fraction=1.0)
+        row = wait_for(lambda: finished(engine, sell.signature), timeout=30, what="the detected close")
+        assert row["status"] == "executed", row["reason"]
+        assert sim_cluster.token_balance(wallet, mint) == 0
+    finally:
+        engine.stop()

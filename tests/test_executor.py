@@ -252,3 +252,34 @@ async def test_sign_swap_keeps_the_market_maker_signature(sim_cluster):
     assert all(signed.verify_with_results())
     with pytest.raises(SwapApiError):
         sign_swap(build.transaction, Keypair())
+
+
+def test_daily_loss_cap_trips_the_kill_switch(engine_on_cluster, sim_cluster):
+    from engine.workers.executor import KillSwitchTripped
+
+    engine = engine_on_cluster(limits__daily_loss_cap_sol=0.0001)
+    events: list = []
+    engine.subscribe(lambda event: events.append(event) if isinstance(event, KillSwitchTripped) else None)
+    leader, mint = sim_cluster.traders[0][0], sim_cluster.mints[0]
+    buy = sim_cluster.trader_swap(leader, "buy", mint, quote_lamports=SOL)
+    engine.ctx.send("executor", detected(buy))
+    wait_for(lambda: finished(engine, buy.signature), what="our buy")
+    # A round trip through the pool loses its fees: more than the 0.0001 SOL cap.
+    sell = sim_cluster.trader_swap(leader, "sell", mint, token_fraction=1.0)
+    engine.ctx.send("executor", detected(sell))
+    assert wait_for(lambda: finished(engine, sell.signature), what="our sell")["status"] == "executed"
+    assert query(engine, "SELECT realized_pnl_lamports FROM daily")[0]["realized_pnl_lamports"] < -100_000
+    wait_for(lambda: engine.snapshot().kill_switch, what="the kill switch")
+    assert len(events) == 1 and events[0].realized_pnl_lamports < 0
+    again = sim_cluster.trader_swap(leader, "buy", mint, quote_lamports=SOL)
+    engine.ctx.send("executor", detected(again))
+    skip = wait_for(lambda: query(engine, "SELECT * FROM skips WHERE leader_signature=?", again.signature),
+                    what="skip")[0]
+    assert skip["reason"] == "kill switch"
+    # Resuming clears the banner, but today's loss is still past the cap: buys stay off and it says so.
+    engine.resume_all()
+    third = sim_cluster.trader_swap(leader, "buy", mint, quote_lamports=SOL)
+    engine.ctx.send("executor", detected(third))
+    skip = wait_for(lambda: query(engine, "SELECT * FROM skips WHERE leader_signature=?", third.signature),
+                    what="skip")[0]
+    assert skip["reason"] == "kill switch" and engine.snapshot().kill_switch

@@ -422,8 +422,12 @@ class ExecutorWorker(BaseWorker):
         if trader.active and book.trader_paused_reason:
             # The operator started copying again after an auto-pause: forget the old failures.
             await self._save_trader_state(trader.name, trader.wallet, consecutive_failures=0, paused_reason="")
-            book = PolicyState(**{**_fields(book), "trader_paused_reason": ""})
-        return decide(msg, trader, self.limits, book)
+            book = replace(book, trader_paused_reason="")
+        decision = decide(msg, trader, self.limits, book)
+        if isinstance(decision, Skip) and decision.reason == "kill switch" and not self.ctx.state.kill_switch:
+            # The operator resumed, but today's realised loss is still past the cap: show why buys stop.
+            self._trip_kill_switch(book.realized_pnl_today_lamports)
+        return decision
 
     def _track_leader(self, msg: SwapDetected) -> int:
         """Leader holdings from their detected trades: the fallback when their transaction cannot be read."""
@@ -885,7 +889,3 @@ def _landed(status: dict[str, Any] | None) -> bool:
 
 def _with_unrealized(view: PositionView, unrealized: int) -> PositionView:
     return replace(view, unrealized_pnl_lamports=unrealized)
-
-
-def _fields(book: PolicyState) -> dict[str, Any]:
-    return {name: getattr(book, name) for name in book.__dataclass_fields__}
