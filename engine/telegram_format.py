@@ -129,7 +129,8 @@ def split_message(text: str, limit: int = TELEGRAM_MAX_CHARS) -> list[str]:
         current += line
     if current:
         parts.append(current)
-    return [part.rstrip("\n") or part for part in parts]
+    # The line break a part ends on is where it was split; the message boundary stands in for it.
+    return [part[:-1] if part.endswith("\n") and len(part) > 1 else part for part in parts]
 
 
 # -- notifications --------------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from engine.telegram_format import token_label
 from engine.testing.fake_telegram import FakeTelegramServer
 from engine.traders import TraderConfig, load_traders, save_traders
 from engine.workers.data import DataWorker
+from engine.workers.executor import KillSwitchTripped
 from engine.workers.telegram import TelegramWorker
 
 TOKEN = "7234567890:AAFakeTokenForTestsOnly_abcdefghijkl"
@@ -49,7 +50,7 @@ def make_settings(fake: FakeTelegramServer, **telegram: Any) -> Any:
     settings.mode = "paper"
     settings.rpc.urls = ["http://127.0.0.1:9"]  # never contacted: only data and telegram run here
     settings.http.enabled = False
-    settings.engine.heartbeat_interval_ms = 1000
+    settings.engine.heartbeat_interval_ms = 2000
     settings.engine.shutdown_deadline_s = 6
     tg = settings.telegram
     tg.bot_token = TOKEN
@@ -95,12 +96,19 @@ def running(zapbot_home: Path, fake_telegram: FakeTelegramServer) -> Iterator[tu
         engine.stop()
 
 
+NOTIFICATION_MARKS = ("✅", "❌", "⏭", "⚠️", "🔄", "🛑", "📊")
+
+
 def ask(fake: FakeTelegramServer, text: str, chat: int = CHAT) -> str:
-    """Send a command from chat and return the bot's one answer."""
+    """Send a command from chat and return the bot's answer (a notification sent meanwhile is not one)."""
     before = len(fake.texts(chat))
     fake.push_message(chat, text)
-    fake.wait_for(lambda server: len(server.texts(chat)) > before)
-    return fake.texts(chat)[before]
+
+    def answer(server: FakeTelegramServer) -> str | None:
+        fresh = [t for t in server.texts(chat)[before:] if not t.startswith(NOTIFICATION_MARKS)]
+        return fresh[0] if fresh else None
+
+    return fake.wait_for(answer)
 
 
 def mark(engine: Engine, fake: FakeTelegramServer, label: str, chat: int = CHAT) -> None:
@@ -120,7 +128,8 @@ def executed(intent_id: int, signature: str = "", side: str = "buy") -> TradeExe
 
 def test_commands_from_an_authorised_chat_answer_and_change_the_engine(running, zapbot_home: Path) -> None:
     engine, fake = running
-    assert "/status" in ask(fake, "/help") and "/sell" in fake.texts(CHAT)[-1]
+    help_answer = ask(fake, "/help")
+    assert "/status" in help_answer and "/sell" in help_answer
 
     assert ask(fake, "/pause") == "Paused all copying."
     assert engine.paused and engine.ctx.paused and engine.snapshot().paused
@@ -163,7 +172,7 @@ def test_commands_from_an_authorised_chat_answer_and_change_the_engine(running, 
 
 
 def _keyboard(fake: FakeTelegramServer, chat: int) -> tuple[int, list[str]]:
-    call = fake.sent("sendMessage", chat)[-1]
+    call = [c for c in fake.sent("sendMessage", chat) if "reply_markup" in c.params][-1]
     buttons = call.params["reply_markup"]["inline_keyboard"][0]
     assert call.message_id is not None
     return call.message_id, [button["callback_data"] for button in buttons]
@@ -282,8 +291,11 @@ def test_failures_restarts_and_the_kill_switch_are_notified(running) -> None:
     engine.ctx.publish(WorkerRestarted("monitor", 2, "handling NewTransactions: boom"))
     engine.ctx.publish(LogEvent("error", "executor", "RPC send failed"))
     engine.ctx.publish(LogEvent("error", "executor", "RPC send failed"))  # a repeat within a minute is dropped
-    engine.state.set(kill_switch="daily loss cap 5 SOL reached", paused=True)
-    engine.ctx.paused_event.set()
+    # The executor trips the kill switch: state, its event and an error line; one notification comes of it.
+    reason = "daily loss cap 5 SOL reached"
+    engine.state.set(kill_switch=reason)
+    engine.ctx.publish(KillSwitchTripped(reason, -5 * 10**9))
+    engine.ctx.publish(LogEvent("error", "executor", f"kill switch: {reason}"))
     fake.wait_for_text(CHAT, "Kill switch triggered: daily loss cap 5 SOL reached")
     mark(engine, fake, "sentinel-2")
     texts = fake.texts(CHAT)
@@ -291,8 +303,11 @@ def test_failures_restarts_and_the_kill_switch_are_notified(running) -> None:
     assert sum("Worker monitor restarted (restart 2)" in t for t in texts) == 1
     assert sum("Worker executor failed: RPC send failed" in t for t in texts) == 1
     assert sum("Kill switch triggered" in t for t in texts) == 1
+    assert not any("failed: kill switch" in t for t in texts)
     assert ask(fake, "/resume") == "Resumed copying; kill switch cleared (was: daily loss cap 5 SOL reached)."
     assert engine.snapshot().kill_switch == "" and not engine.paused
+    engine.state.set(kill_switch="tripped again")  # after a resume, a new trip is news again
+    fake.wait_for_text(CHAT, "Kill switch triggered: tripped again")
 
 
 def test_silent_and_off_notifications(zapbot_home: Path, fake_telegram) -> None:
