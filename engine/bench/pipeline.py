@@ -1,0 +1,460 @@
+"""`zapbot bench pipeline`: the copy path as a user feels it — leader swaps land on the local cluster, the real
+Engine (sim mode) detects and copies them; measures landing→detected, detected→sent, detected→confirmed and
+the engine's own overhead, for WebSocket detection and for polling-only detection, and counts missed and
+duplicated copies against the cluster's ledger."""
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import functools
+import random
+import sys
+import threading
+import time
+from collections import Counter, defaultdict
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine.bench.common import (
+    BenchParser,
+    bench_settings,
+    emit,
+    parse_or_explain,
+    summary,
+    table,
+    temp_home,
+    wait_until,
+)
+
+DEFAULT_SWAPS = 100
+MAX_SWAPS = 2_000
+DEFAULT_RATE = 5.0            # leader swaps per second: a busy set of leaders, well inside what the sim lands
+DEFAULT_TRADERS = 4
+POLL_INTERVAL_S = 0.5         # the polling-only phase: how often each wallet is polled
+SLOT_MS = 400.0               # mainnet's slot time
+SETTLE_TIMEOUT_S = 30.0       # after the last leader swap: how long copies may take to conclude
+PHASE_GAP_S = 2.5             # the monitor's first poll counts swaps from the last second as new: keep apart
+WARMUP_SWAPS = 2             # per phase, before the measured ones: the first copy pays for cold start-up
+SELL_EVERY = 3                # every third swap is a sell, where we hold the token (a proportional sell)
+SOL = 1_000_000_000
+
+# -- per-trade timing: which leader swap the current asyncio task works for -------------------------------------
+_TRADE: contextvars.ContextVar[str | None] = contextvars.ContextVar("zapbot_bench_trade", default=None)
+
+
+@dataclass
+class Timings:
+    """Wall-clock intervals (start, end, what) spent waiting on the RPC node or the swap API, per leader swap."""
+
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    calls: dict[str, list[tuple[float, float, str]]] = field(default_factory=lambda: defaultdict(list))
+    landed_at: dict[str, float] = field(default_factory=dict)
+    # leader signature → (source, seen_at, detected_at) from the analyzer's SwapDetected event
+    detections: dict[str, tuple[str, float, float]] = field(default_factory=dict)
+
+    def on_event(self, event: Any) -> None:
+        from engine.messages import SwapDetected
+
+        if isinstance(event, SwapDetected):
+            self.detections.setdefault(event.leader_signature, (event.source, event.seen_at,
+                                                                     event.detected_at))
+
+    def record(self, signature: str, started: float, ended: float, what: str) -> None:
+        with self.lock:
+            self.calls[signature].append((started, ended, what))
+
+    def of(self, signature: str) -> list[tuple[float, float, str]]:
+        with self.lock:
+            return list(self.calls.get(signature, ()))
+
+
+def _wrap_async(owner: type, name: str, make: Any) -> tuple[type, str, Any]:
+    original = getattr(owner, name)
+    wrapper = functools.wraps(original)(make(original))  # keeps __zapbot_handles__ so handlers still register
+    setattr(owner, name, wrapper)
+    return owner, name, original
+
+
+@contextlib.contextmanager
+def instrument(timings: Timings) -> Iterator[None]:
+    """Time every RPC request and swap API request at the client, attributed to the leader swap being handled.
+
+    The engine has no per-trade timing events, so the harness wraps (for its own run only) the executor's
+    SwapDetected handler and job runner, the analyzer's per-signature processing, RpcPool.request and
+    SwapApi._request; the originals are restored on exit.
+    """
+    from engine.chain.rpc import RpcPool
+    from engine.chain.swap_api import SwapApi
+    from engine.workers.analyzer import AnalyzerWorker
+    from engine.workers.executor import ExecutorWorker
+
+    def tag(signature_of: Any) -> Any:
+        def make(original: Any) -> Any:
+            async def wrapper(self: Any, arg: Any, *args: Any, **kwargs: Any) -> Any:
+                token = _TRADE.set(signature_of(arg))
+                try:
+                    return await original(self, arg, *args, **kwargs)
+                finally:
+                    _TRADE.reset(token)
+            return wrapper
+        return make
+
+    def timed(label: Any) -> Any:
+        def make(original: Any) -> Any:
+            async def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+                signature = _TRADE.get()
+                started = time.time()
+                try:
+                    return await original(self, *args, **kwargs)
+                finally:
+                    if signature is not None:
+                        timings.record(signature, started, time.time(), label(args, kwargs))
+            return wrapper
+        return make
+
+    patches = [
+        _wrap_async(ExecutorWorker, "on_swap", tag(lambda msg: msg.leader_signature)),
+        _wrap_async(ExecutorWorker, "_run_job", tag(lambda job: job.leader_signature)),
+        _wrap_async(AnalyzerWorker, "_process", tag(lambda job: job.signature)),
+        _wrap_async(RpcPool, "request", timed(lambda args, kw: str(args[0] if args else kw.get("method")))),
+        _wrap_async(SwapApi, "_request", timed(lambda args, kw: f"swap-api {args[1] if len(args) > 1 else ''}")),
+    ]
+    try:
+        yield
+    finally:
+        for owner, name, original in reversed(patches):
+            setattr(owner, name, original)
+
+
+def waited(calls: list[tuple[float, float, str]], start: float, end: float) -> float:
+    """Seconds within [start, end] covered by at least one call (overlapping calls are counted once)."""
+    spans = sorted((max(s, start), min(e, end)) for s, e, _ in calls if e > start and s < end)
+    total = 0.0
+    current_start, current_end = None, None
+    for s, e in spans:
+        if current_end is None or s > current_end:
+            if current_end is not None:
+                total += current_end - current_start  # type: ignore[operator]
+            current_start, current_end = s, e
+        else:
+            current_end = max(current_end, e)
+    if current_end is not None:
+        total += current_end - current_start  # type: ignore[operator]
+    return total
+
+
+# -- one phase -------------------------------------------------------------------------------------------------------
+@dataclass
+class PhaseResult:
+    name: str
+    leader_swaps: int
+    copies: int
+    missed: int
+    duplicated: int
+    land_to_detect_ms: list[float]
+    detect_to_send_ms: list[float]
+    detect_to_confirm_ms: list[float]
+    overhead_ms: list[float]
+    wait_ms: list[float]
+    land_to_send_ms: list[float]
+    not_detected: int
+    skipped: Counter[str]
+    failed: Counter[str]
+    sources: Counter[str]
+    seconds: float
+    trades: list[dict[str, Any]] = field(default_factory=list)
+    warmup: int = 0
+    cold_land_to_detect_ms: float | None = None
+
+    def as_json(self, detail: bool = False) -> dict[str, Any]:
+        out = {
+            "detect_to_send_ms": summary(self.detect_to_send_ms),
+            "detect_to_confirm_ms": summary(self.detect_to_confirm_ms),
+            "overhead_ms": summary(self.overhead_ms),
+            "land_to_detect_ms": summary(self.land_to_detect_ms),
+            "land_to_send_ms": summary(self.land_to_send_ms),
+            "rpc_and_swap_api_wait_ms": summary(self.wait_ms),
+            "leader_swaps": self.leader_swaps,
+            "copies": self.copies,
+            "missed": self.missed,
+            "duplicated": self.duplicated,
+            "not_detected": self.not_detected,
+            "skipped": dict(self.skipped),
+            "failed": dict(self.failed),
+            "seconds": round(self.seconds, 1),
+            "warmup_swaps": self.warmup,
+            "cold_land_to_detect_ms": self.cold_land_to_detect_ms,
+            "detected_by": dict(Counter(t["source"] for t in self.trades if t["source"])),
+        }
+        if detail:
+            out["trades"] = self.trades
+        return out
+
+
+def _engine_settings(home: Any, polling_only: bool) -> Any:
+    settings = bench_settings(home)
+    settings.mode = "sim"
+    # Caps sized so the policy never refuses a copy for money reasons during the run.
+    settings.limits.daily_spend_cap_sol = 1_000_000.0
+    settings.limits.daily_loss_cap_sol = 1_000_000.0
+    settings.sim.operator_airdrop_sol = 10_000.0
+    if polling_only:
+        settings.engine.poll_interval_ws_down_s = POLL_INTERVAL_S
+    return settings
+
+
+def _leader_swaps(cluster: Any, engine: Any, count: int, rate: float, rng: random.Random) -> list[str]:
+    """count leader swaps at `rate` per second; a sell only where the leader and we both hold the token."""
+    names = [name for name, _ in cluster.traders]
+    mints = cluster.mints
+    signatures: list[str] = []
+    interval = 1.0 / rate
+    next_at = time.monotonic()
+    for index in range(count):
+        name = names[index % len(names)]
+        mint = mints[(index // len(names)) % len(mints)]
+        held_by_us = {p.mint for p in engine.snapshot().positions if p.amount > 0}
+        trade = None
+        if index % SELL_EVERY == SELL_EVERY - 1 and mint in held_by_us and cluster.token_balance(
+                dict(cluster.traders)[name], mint) > 0:
+            trade = cluster.trader_swap(name, "sell", mint, token_fraction=0.5)
+        else:
+            trade = cluster.trader_swap(name, "buy", mint, quote_lamports=rng.randint(2, 20) * SOL // 100)
+        signatures.append(trade.signature)
+        next_at += interval
+        time.sleep(max(0.0, next_at - time.monotonic()))
+    return signatures
+
+
+def _our_swaps(cluster: Any, wallet: str) -> int:
+    """Our successful swap transactions on the ledger (the market maker's memo marks a swap)."""
+    with cluster.ledger.lock:
+        txs = list(cluster.ledger.txs.values())
+    return sum(1 for tx in txs if tx.account_keys and tx.account_keys[0] == wallet and tx.err is None
+               and (tx.memo or "").startswith("zapsim:quote:"))
+
+
+def run_phase(name: str, cluster: Any, timings: Timings, count: int, rate: float, seed: int,
+              polling_only: bool) -> PhaseResult:
+    from engine.facade import Engine, default_worker_classes
+    from engine.store import connect
+
+    classes = default_worker_classes()
+    if polling_only:
+        # As with no WS URL configured: the monitor alone detects, at its websocket-down interval.
+        classes.pop("websocket", None)
+    started = time.monotonic()
+    with temp_home(f"zapbot-bench-{name}-") as home:
+        engine = Engine(_engine_settings(home, polling_only), paths=home, cluster=cluster,
+                        worker_classes=classes, http=False)
+        engine.start(wait_ready=30)
+        engine.subscribe(timings.on_event)
+        try:
+            wallet = engine.ctx.state.wallet
+            leaders = len(cluster.traders)
+            ready = wait_until(lambda: (engine.snapshot().sol_balance_lamports or 0) > 0, 15)
+            if not polling_only:
+                ready = ready and wait_until(lambda: engine.snapshot().subscriptions >= leaders, 15)
+            # Let every wallet's first poll set its cut-off, so nothing earlier counts as new.
+            ready = ready and wait_until(lambda: engine.snapshot().counters.get("polls", 0) >= leaders, 15)
+            if not ready:
+                raise RuntimeError(f"{name} phase: the engine did not get ready (funds, subscriptions, polls)")
+
+            def concluded(wanted: set[str]) -> bool:
+                conn = connect(engine.ctx.db_path, readonly=True)
+                try:
+                    done = {r[0] for r in conn.execute(
+                        "SELECT leader_signature FROM intents WHERE status IN ('executed','failed')")}
+                    done |= {r[0] for r in conn.execute("SELECT leader_signature FROM skips")}
+                finally:
+                    conn.close()
+                return wanted <= done
+
+            rng = random.Random(seed)
+            warmup = _leader_swaps(cluster, engine, WARMUP_SWAPS, rate, rng)
+            wait_until(lambda: concluded(set(warmup)), SETTLE_TIMEOUT_S, step=0.1)
+            signatures = _leader_swaps(cluster, engine, count, rate, rng)
+            wanted = set(signatures)
+            wait_until(lambda: concluded(wanted), SETTLE_TIMEOUT_S, step=0.2)
+            conn = connect(engine.ctx.db_path, readonly=True)
+            try:
+                intents = [dict(r) for r in conn.execute("SELECT * FROM intents ORDER BY id")]
+                skips = [dict(r) for r in conn.execute("SELECT * FROM skips ORDER BY id")]
+            finally:
+                conn.close()
+            on_chain = _our_swaps(cluster, wallet)
+            sources = Counter({k: v for k, v in engine.snapshot().counters.items() if k.startswith("seen_")})
+        finally:
+            engine.stop()
+    result = _analyse(name, warmup + signatures, intents, skips, on_chain, timings, sources,
+                      time.monotonic() - started, measured=set(signatures))
+    first = timings.detections.get(warmup[0]) if warmup else None
+    landed = timings.landed_at.get(warmup[0]) if warmup else None
+    if first is not None and landed is not None:
+        result.cold_land_to_detect_ms = _ms(first[2] - landed)
+    result.warmup = len(warmup)
+    return result
+
+
+def _analyse(name: str, signatures: list[str], intents: list[dict[str, Any]], skips: list[dict[str, Any]],
+             on_chain: int, timings: Timings, sources: Counter[str], seconds: float,
+             measured: set[str] | None = None) -> PhaseResult:
+    by_leader: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in intents:
+        by_leader[row["leader_signature"]].append(row)
+    skipped_by_leader = {row["leader_signature"]: row["reason"] for row in skips}
+    result = PhaseResult(name, len(signatures), 0, 0, 0, [], [], [], [], [], [], 0, Counter(), Counter(),
+                         sources, seconds)
+    executed_intents = 0
+    for signature in signatures:
+        rows = by_leader.get(signature, [])
+        executed = [r for r in rows if r["status"] == "executed"]
+        executed_intents += len(executed)
+        if len(rows) > 1:
+            result.duplicated += len(rows) - 1
+        if not executed:
+            result.missed += 1
+            if rows:
+                result.failed[rows[0]["reason"] or rows[0]["status"]] += 1
+            elif signature in skipped_by_leader:
+                result.skipped[skipped_by_leader[signature]] += 1
+            else:
+                result.not_detected += 1
+            continue
+        result.copies += 1
+        if measured is not None and signature not in measured:
+            continue  # a warm-up swap: checked for missed/duplicated copies, not timed
+        row = executed[0]
+        calls = timings.of(signature)
+        sends = [s for s, _, what in calls if what == "sendTransaction"]
+        detected, confirmed = row["detected_at"], row["confirmed_at"]
+        sent = min(sends) if sends else row["sent_at"]
+        landed = timings.landed_at.get(signature)
+        if detected is None or sent is None:
+            continue
+        detect_to_send = sent - detected
+        wait = waited(calls, detected, sent)
+        result.detect_to_send_ms.append(detect_to_send * 1000)
+        result.wait_ms.append(wait * 1000)
+        result.overhead_ms.append((detect_to_send - wait) * 1000)
+        if confirmed is not None:
+            result.detect_to_confirm_ms.append((confirmed - detected) * 1000)
+        if landed is not None:
+            result.land_to_detect_ms.append((detected - landed) * 1000)
+            result.land_to_send_ms.append((sent - landed) * 1000)
+        seen = timings.detections.get(signature)
+        result.trades.append({
+            "leader_signature": signature, "side": row["side"], "source": seen[0] if seen else None,
+            "landed_to_seen_ms": _ms(seen[1] - landed) if seen and landed else None,
+            "landed_to_detected_ms": _ms(detected - landed) if landed else None,
+            "detected_to_queued_ms": _ms(row["queued_at"] - detected) if row["queued_at"] else None,
+            "detected_to_sent_ms": _ms(detect_to_send),
+            "detected_to_confirmed_ms": _ms(confirmed - detected) if confirmed else None,
+            "wait_ms": _ms(wait),
+            "calls": [(what, _ms(s - detected), _ms(e - s)) for s, e, what in sorted(calls)],
+        })
+    # Copies of ours on chain beyond the executed intents: the same leader swap bought twice.
+    result.duplicated += max(0, on_chain - executed_intents)
+    return result
+
+
+def _ms(seconds: float) -> float:
+    return round(seconds * 1000, 2)
+
+
+def run_pipeline(swaps: int = DEFAULT_SWAPS, *, seed: int = 7, rate: float = DEFAULT_RATE,
+                 traders: int = DEFAULT_TRADERS, detail: bool = False) -> dict[str, Any]:
+    from engine.sim import SimCluster, SimConfig
+
+    timings = Timings()
+    cluster = SimCluster(SimConfig(seed=seed, rpc_port=0, ws_port=0, swap_port=0, slot_ms=SLOT_MS,
+                                   traders=traders)).start()
+    # First in line on the landing path, before the pubsub notification: the leader swap's landing moment.
+    cluster.ledger.landed_listeners.insert(0, lambda landed: timings.landed_at.__setitem__(landed.signature,
+                                                                                          time.time()))
+    started = time.monotonic()
+    try:
+        with instrument(timings):
+            ws = run_phase("ws", cluster, timings, swaps, rate, seed, polling_only=False)
+            time.sleep(PHASE_GAP_S)
+            polling = run_phase("polling", cluster, timings, swaps, rate, seed + 1, polling_only=True)
+    finally:
+        cluster.stop()
+    phases = (ws, polling)
+    return {
+        "ws": ws.as_json(detail),
+        "polling": polling.as_json(detail),
+        "leader_swaps": sum(p.leader_swaps for p in phases),
+        "copies": sum(p.copies for p in phases),
+        "missed": sum(p.missed for p in phases),
+        "duplicated": sum(p.duplicated for p in phases),
+        "swaps_per_phase": swaps,
+        "rate_per_s": rate,
+        "leaders": traders,
+        "poll_interval_s": POLL_INTERVAL_S,
+        "seconds": round(time.monotonic() - started, 1),
+    }
+
+
+def render(result: dict[str, Any]) -> str:
+    rows = []
+    for phase in ("ws", "polling"):
+        data = result[phase]
+        for key, label in (("land_to_detect_ms", "landed → detected"), ("detect_to_send_ms", "detected → sent"),
+                           ("detect_to_confirm_ms", "detected → confirmed"),
+                           ("rpc_and_swap_api_wait_ms", "  waiting on RPC / swap API"),
+                           ("overhead_ms", "  engine overhead")):
+            stats = data[key]
+            rows.append((f"{phase}: {label}", stats["p50"], stats["p95"], stats["p99"]))
+    lines = [f"pipeline benchmark: {result['swaps_per_phase']} leader swaps per phase at {result['rate_per_s']:g}/s "
+             f"by {result['leaders']} leaders; polling phase polls every {result['poll_interval_s']:g} s",
+             table(("ms", "p50", "p95", "p99"), rows, digits=1), ""]
+    for phase in ("ws", "polling"):
+        data = result[phase]
+        extra = []
+        if data["skipped"]:
+            extra.append("skipped " + ", ".join(f"{k}: {v}" for k, v in data["skipped"].items()))
+        if data["failed"]:
+            extra.append("failed " + ", ".join(f"{k}: {v}" for k, v in data["failed"].items()))
+        if data["detected_by"]:
+            extra.append("detected by " + ", ".join(f"{k}: {v}" for k, v in data["detected_by"].items()))
+        if data["not_detected"]:
+            extra.append(f"not detected: {data['not_detected']}")
+        lines.append(f"{phase}: {data['leader_swaps']} leader swaps, {data['copies']} copied, {data['missed']} missed, "
+                     f"{data['duplicated']} duplicated" + (f" ({'; '.join(extra)})" if extra else "")
+                     + f" in {data['seconds']:g} s; first (cold) copy landed → detected "
+                     + f"{data['cold_land_to_detect_ms']} ms")
+    lines.append(f"total: {result['leader_swaps']} leader swaps, {result['copies']} copies, {result['missed']} missed, "
+                 f"{result['duplicated']} duplicated in {result['seconds']:g} s")
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = BenchParser(prog="zapbot bench pipeline", description=__doc__)
+    parser.add_argument("--swaps", type=int, default=DEFAULT_SWAPS,
+                        help=f"leader swaps per phase (default {DEFAULT_SWAPS})")
+    parser.add_argument("--rate", type=float, default=DEFAULT_RATE, help="leader swaps per second (default 5)")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--detail", action="store_true", help="with --json: every copy's timings and calls")
+    args = parse_or_explain(parser, sys.argv[1:] if argv is None else argv)
+    if args is None:
+        return 2
+    if not 1 <= args.swaps <= MAX_SWAPS:
+        print(f"zapbot bench pipeline: --swaps must be between 1 and {MAX_SWAPS:,}", file=sys.stderr)
+        return 2
+    if not 0 < args.rate <= 50:
+        print("zapbot bench pipeline: --rate must be between 0 and 50 per second", file=sys.stderr)
+        return 2
+    try:
+        result = run_pipeline(args.swaps, seed=args.seed, rate=args.rate, detail=args.detail)
+    except RuntimeError as exc:
+        print(f"zapbot bench pipeline: {exc}", file=sys.stderr)
+        return 1
+    emit(result, args.json, render)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
