@@ -8,6 +8,7 @@ from engine.state import EngineSnapshot, LogLine
 from zapbot_tui.format import clock, mint_label
 from zapbot_tui.panes.base import Pane, tones
 
+MAX_LINES_PER_REFRESH = 40
 LEVEL_TONE = {"error": "bad", "critical": "bad", "warning": "warn", "info": "plain", "debug": "dim"}
 
 
@@ -37,7 +38,9 @@ class LogPane(Pane):
                 if logs[index] == self._last_line:
                     start = index + 1
                     break
-        for line in logs[start:]:
+        # In a storm only the newest lines matter: writing hundreds of lines a frame would stall the UI.
+        fresh = logs[start:][-MAX_LINES_PER_REFRESH:]
+        for line in fresh:
             text = Text(no_wrap=True, overflow="ellipsis")
             text.append(f"{clock(line.at)} ", style="dim")
             text.append(f"{line.level[:4]:<4} ", style=tone[LEVEL_TONE.get(line.level, "plain")])

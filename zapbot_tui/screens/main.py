@@ -180,7 +180,7 @@ class MainScreen(Screen):
 
     def refresh_soon(self) -> None:
         """Refresh now unless one happened very recently (events can arrive much faster than frames)."""
-        if time.monotonic() - self._last_refresh > 0.5 / self.app.refresh_hz and self.app.screen is self:
+        if time.monotonic() - self._last_refresh > 1.0 / self.app.refresh_hz and self.app.screen is self:
             self.refresh_view()
 
     def refresh_view(self) -> None:

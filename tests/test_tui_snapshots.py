@@ -1,0 +1,38 @@
+"""SVG snapshots of the main screen, the help screen and the add-trader form, at 80x24 and 120x40, per theme.
+
+A fixed EngineSnapshot (zapbot_tui.static) feeds the app, times are shown in UTC, the refresh timer is
+effectively off and the cursor does not blink, so every run draws the same picture.
+"""
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from themes import THEME_NAMES
+from zapbot_tui.app import ZapBotApp
+from zapbot_tui.static import StaticEngine
+
+SIZES = [(80, 24), (120, 40)]
+SCREENS = {"main": (), "help": ("question_mark",), "add_trader": ("a",)}
+
+
+@pytest.fixture(autouse=True)
+def utc(monkeypatch):
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def make_app(theme: str) -> ZapBotApp:
+    # refresh_hz tiny: only the first refresh runs, so the queue sparklines hold exactly one sample.
+    return ZapBotApp(StaticEngine(), theme=theme, refresh_hz=0.001, cursor_blink=False, persist_theme=False)
+
+
+@pytest.mark.parametrize("theme", THEME_NAMES)
+@pytest.mark.parametrize("size", SIZES, ids=lambda size: f"{size[0]}x{size[1]}")
+@pytest.mark.parametrize("screen", list(SCREENS))
+def test_snapshot(snap_compare, screen: str, size: tuple[int, int], theme: str) -> None:
+    assert snap_compare(make_app(theme), press=SCREENS[screen], terminal_size=size)
