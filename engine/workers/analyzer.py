@@ -19,7 +19,7 @@ from engine.chain.rpc import RpcError, RpcPool
 from engine.decoding import DecodedTransaction, DecodeError, decode_raw
 from engine.decoding.pool import DecodePool
 from engine.messages import AnalyzeTransaction, NewTransactions, SwapDetected, now
-from engine.worker import BaseWorker, handles
+from engine.worker import BaseWorker, WorkerDisabled, handles
 from engine.workers.cache import shared_cache
 
 SEEN_CAPACITY = 100_000
@@ -82,6 +82,8 @@ class AnalyzerWorker(BaseWorker):
     name = "analyzer"
 
     async def setup(self) -> None:
+        if not self.ctx.endpoints.rpc_urls:
+            raise WorkerDisabled("no RPC URL configured")
         settings = self.ctx.settings
         self.rpc = RpcPool(self.ctx.endpoints.rpc_urls, requests_per_second=settings.rpc.requests_per_second,
                            commitment=settings.rpc.commitment, state=self.ctx.state)

@@ -13,7 +13,7 @@ from collections.abc import Hashable
 from typing import Any
 
 from engine.chain.rpc import RpcError, RpcPool
-from engine.worker import BaseWorker
+from engine.worker import BaseWorker, WorkerDisabled
 
 BLOCKHASH_REFRESH_S = 2.0  # a blockhash lives ~60-90 s; refreshing often keeps sends far from expiry
 BLOCKHASH_MAX_AGE_S = 30.0  # older than this is not offered at all
@@ -115,6 +115,8 @@ class CacheWorker(BaseWorker):
     tick_interval = BLOCKHASH_REFRESH_S
 
     async def setup(self) -> None:
+        if not self.ctx.endpoints.rpc_urls:
+            raise WorkerDisabled("no RPC URL configured")
         rpc = self.ctx.settings.rpc
         self.cache = shared_cache(self.ctx)
         self.rpc = RpcPool(self.ctx.endpoints.rpc_urls, requests_per_second=max(1.0, min(5.0, rpc.requests_per_second)),

@@ -19,7 +19,7 @@ from typing import Any
 
 from engine.chain.rpc import RpcError, RpcPool
 from engine.messages import ConnectionHealth, GapDetected, NewTransactions, StartMonitoring, StopMonitoring
-from engine.worker import BaseWorker, handles
+from engine.worker import BaseWorker, WorkerDisabled, handles
 from engine.workers.websocket import WsCoverage
 
 PAGE_LIMIT = 1000
@@ -51,6 +51,8 @@ class MonitorWorker(BaseWorker):
     tick_interval = 1.0
 
     async def setup(self) -> None:
+        if not self.ctx.endpoints.rpc_urls:
+            raise WorkerDisabled("no RPC URL configured")
         engine = self.ctx.settings.engine
         rpc = self.ctx.settings.rpc
         self.interval = engine.poll_interval_s
@@ -69,7 +71,7 @@ class MonitorWorker(BaseWorker):
         self.errors = 0
         self.stored = await self._load_cutoffs()
         self.scheduler = self.spawn(self._scheduler(), "poll scheduler")
-        self._report()
+        self._show_status()
 
     async def _load_cutoffs(self) -> dict[str, str]:
         # The embedded cluster is a new chain each run: yesterday's signatures mean nothing there.
@@ -110,7 +112,7 @@ class MonitorWorker(BaseWorker):
             self.wallets[wallet] = state
             # First polls are spread a little so a big batch starts smoothly; the bucket does the rest.
             self._schedule(state, now + self.rng.uniform(0, min(1.0, self.fast_interval)))
-        self._report()
+        self._show_status()
 
     @handles(StopMonitoring)
     def on_stop(self, msg: StopMonitoring) -> None:
@@ -118,7 +120,7 @@ class MonitorWorker(BaseWorker):
             state = self.wallets.pop(wallet, None)
             if state is not None:
                 state.gen += 1  # its heap entries are now stale
-        self._report()
+        self._show_status()
 
     @handles(ConnectionHealth)
     def on_health(self, msg: ConnectionHealth) -> None:
@@ -128,7 +130,7 @@ class MonitorWorker(BaseWorker):
         self.ws_ok = msg.ok
         if was and not msg.ok:
             self._sooner(self.wallets.values(), self.fast_interval)
-        self._report()
+        self._show_status()
 
     @handles(WsCoverage)
     def on_coverage(self, msg: WsCoverage) -> None:
@@ -283,7 +285,7 @@ class MonitorWorker(BaseWorker):
 
         future.add_done_callback(done)
 
-    def _report(self) -> None:
+    def _show_status(self) -> None:
         count = len(self.wallets)
         self.ctx.state.set(monitored_wallets=count)
         mode = f"every {self.interval:g}s" if self.ws_ok else f"every {self.fast_interval:g}s (websocket down)"

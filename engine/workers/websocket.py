@@ -84,7 +84,7 @@ class WebsocketWorker(BaseWorker):
         self.ids = itertools.count(1)
         self.rng = random.Random()
         self._last_ok: bool | None = None
-        self._report()
+        self._show_status()
 
     async def cleanup(self) -> None:
         for conn in getattr(self, "connections", []):
@@ -109,7 +109,7 @@ class WebsocketWorker(BaseWorker):
                     await self._subscribe(conn, wallets, initial=False)
                 except websockets.WebSocketException:
                     pass  # the socket just dropped; the reconnect subscribes every wallet it holds
-        self._report()
+        self._show_status()
 
     @handles(StopMonitoring)
     async def on_stop(self, msg: StopMonitoring) -> None:
@@ -126,7 +126,7 @@ class WebsocketWorker(BaseWorker):
         for conn in self.connections:
             if not conn.wallets and conn.task is not None:
                 await self._close(conn)
-        self._report()
+        self._show_status()
 
     @handles(ConnectionHealth)
     def on_health(self, msg: ConnectionHealth) -> None:
@@ -198,7 +198,7 @@ class WebsocketWorker(BaseWorker):
         if was_covered:
             self.log.info("ws connection %d lost (%s); reconnecting", conn.index, reason)
         self.ctx.send("monitor", WsCoverage(tuple(conn.wallets), False, conn.down_since), force=True)
-        self._report()
+        self._show_status()
 
     async def _subscribe(self, conn: _Connection, wallets: list[str], *, initial: bool) -> None:
         ws = conn.ws
@@ -233,7 +233,7 @@ class WebsocketWorker(BaseWorker):
             self.ctx.send("monitor", GapDetected(wallets, conn.down_since), force=True)
         self.ctx.send("monitor", WsCoverage(wallets, True, conn.down_since), force=True)
         conn.connected_before = True
-        self._report()
+        self._show_status()
 
     # -- frames ---------------------------------------------------------------------------------------
     def _on_frame(self, conn: _Connection, frame: str | bytes) -> None:
@@ -297,7 +297,7 @@ class WebsocketWorker(BaseWorker):
     def _subscription_count(self) -> int:
         return sum(len(conn.sub_of) for conn in self.connections)
 
-    def _report(self) -> None:
+    def _show_status(self) -> None:
         active = [conn for conn in self.connections if conn.wallets]
         up = sum(1 for conn in active if conn.covered)
         subs = self._subscription_count()
