@@ -385,6 +385,23 @@ def test_network_errors_are_retried_without_losing_the_message(running) -> None:
     mark(engine, fake, "sentinel-4")
     assert sum("RetrySig" in t for t in fake.texts(CHAT)) == 1
 
+    fake.fail_next("sendMessage", 1, status=429, retry_after=1)  # a flood wait: paused, then sent
+    engine.ctx.publish(executed(13, "FloodWaitSig"))
+    fake.wait_for_text(CHAT, "FloodWaitSig", timeout=15)
+    fake.wait_for_text(OTHER_CHAT, "FloodWaitSig", timeout=15)
+    mark(engine, fake, "sentinel-5")
+    assert sum("FloodWaitSig" in t for t in fake.texts(CHAT)) == 1
+
+
+def test_polling_failures_show_degraded_then_ready(running) -> None:
+    engine, fake = running
+    fake.fail_next("getUpdates", 2, status=502)
+    view = wait_worker(engine, "degraded")
+    assert "cannot reach Telegram" in view.detail
+    view = wait_worker(engine, "ready")
+    assert "@zapbot_test_bot" in view.detail
+    assert ask(fake, "/pause") == "Paused all copying."  # commands flow again
+
 
 def test_a_long_answer_is_split_at_4096_characters(running) -> None:
     engine, fake = running

@@ -6,6 +6,7 @@ import functools
 import logging
 import threading
 import time
+import warnings
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -32,6 +33,7 @@ from telegram.ext import (
     filters,
 )
 from telegram.request import HTTPXRequest
+from telegram.warnings import PTBDeprecationWarning
 
 from engine.messages import (
     LogEvent,
@@ -358,7 +360,9 @@ class ObservedRequest(HTTPXRequest):
         except NetworkError as exc:
             self._on_outcome(False, exc)
             raise
-        self._on_outcome(True, None)
+        status = result[0]
+        # A 5xx is Telegram's side failing: as unreachable as a refused connection.
+        self._on_outcome(status < 500, None if status < 500 else NetworkError(f"HTTP {status}"))
         return result
 
 
@@ -813,7 +817,9 @@ class TelegramWorker(BaseWorker):
 
 
 def _retry_after_s(exc: RetryAfter) -> float:
-    value = exc.retry_after
+    with warnings.catch_warnings():  # PTB 22.2+ warns that the type becomes a timedelta; accept both
+        warnings.simplefilter("ignore", PTBDeprecationWarning)
+        value = exc.retry_after
     return float(value.total_seconds()) if hasattr(value, "total_seconds") else float(value)
 
 
