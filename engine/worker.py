@@ -23,6 +23,7 @@ from engine.messages import (
     WorkerReady,
     WorkerStatus,
 )
+from engine.observability import REDACTOR
 
 if TYPE_CHECKING:
     from engine.context import EngineContext
@@ -156,6 +157,7 @@ class BaseWorker:
         self.ctx.supervisor_inbox.put(WorkerStatus(self.name, self.instance, state, detail), force=True)
 
     def emit_log(self, level: str, message: str) -> None:
+        message = REDACTOR(message)  # subscribers (console, Telegram) get it as is: mask secrets at the source
         getattr(self.log, level if level in {"debug", "info", "warning", "error"} else "info")(message)
         self.ctx.publish(LogEvent(level, self.name, message))
 
@@ -174,7 +176,8 @@ class BaseWorker:
         return task
 
     def _report(self, exc: BaseException, context: str, fatal: bool = False) -> None:
-        text = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+        # The message travels on to the worker's state detail, the errors table and Telegram: mask secrets here.
+        text = REDACTOR("".join(traceback.format_exception_only(type(exc), exc)).strip())
         self.log.error("%s: %s", context, text, exc_info=(type(exc), exc, exc.__traceback__))
         self.ctx.supervisor_inbox.put(WorkerError(self.name, self.instance, f"{context}: {text}", fatal), force=True)
 
