@@ -161,9 +161,11 @@ def test_leader_buys_sells_half_then_closes(engine_on_cluster, sim_cluster):
     # the console's snapshot and the trader's stats follow
     snap = engine.snapshot()
     assert {t.leader_signature for t in snap.trades} >= {buy.signature, sell.signature, close.signature}
-    trader_view = next(t for t in snap.traders if t.name == leader_name)
-    assert trader_view.trades_copied == 3 and trader_view.last_trade_at is not None
-    assert snap.in_flight == 0
+    # (stats are written just after the intent is settled)
+    trader_view = wait_for(lambda: (v := next(t for t in engine.snapshot().traders if t.name == leader_name))
+                           and v.trades_copied == 3 and v, what="trader stats")
+    assert trader_view.last_trade_at is not None
+    wait_for(lambda: engine.snapshot().in_flight == 0, what="nothing in flight")
 
 
 def test_the_same_signal_twice_buys_once(engine_on_cluster, sim_cluster):
