@@ -75,8 +75,8 @@ def test_second_slippage_failure_fails_the_trade(hooked, engine_on_cluster, sim_
     assert [a["status"] for a in attempts] == ["failed", "failed"]
     assert query(engine, "SELECT amount FROM positions") == []
     # one failure with auto_pause_after_failures=1 pauses the trader; its next signal is skipped
-    assert engine.traders.get(leader).active is False
-    state = query(engine, "SELECT * FROM trader_state WHERE name=?", leader)[0]
+    wait_for(lambda: engine.traders.get(leader).active is False, what="auto-pause")  # just after the failure
+    state = wait_for(lambda: query(engine, "SELECT * FROM trader_state WHERE name=?", leader), what="state")[0]
     assert state["consecutive_failures"] == 1 and "auto-paused" in state["paused_reason"]
     again = sim_cluster.trader_swap(leader, "buy", mint, quote_lamports=SOL)
     engine.ctx.send("executor", detected(again))
