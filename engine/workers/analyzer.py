@@ -227,7 +227,10 @@ class AnalyzerWorker(BaseWorker):
             if swap.token_decimals is not None:
                 cache.put_decimals(swap.mint, swap.token_decimals)
             if not self.ctx.send("executor", event):
+                # Detection never blocks on a full executor: the swap is recorded as a skip with its reason.
                 self.ctx.state.bump("swaps_dropped")
+                self.ctx.send("data", TradeSkipped(job.signature, trader_name, swap.side, swap.mint, "queue full"),
+                              force=True)
                 self.emit_log("warning", f"executor queue full: swap {job.signature[:12]}… not copied")
             self.ctx.publish(event)
         if time.time() - job.seen_at > 60:
