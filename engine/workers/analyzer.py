@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from engine.chain.rpc import RpcError, RpcPool
 from engine.decoding import DecodedTransaction, DecodeError, decode_raw
 from engine.decoding.pool import DecodePool
-from engine.messages import AnalyzeTransaction, NewTransactions, SwapDetected, now
+from engine.messages import AnalyzeTransaction, NewTransactions, SwapDetected, TradeSkipped, now
 from engine.worker import BaseWorker, WorkerDisabled, handles
 from engine.workers.cache import shared_cache
 
