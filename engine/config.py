@@ -41,7 +41,8 @@ def parse_memory(value: str | int) -> int:
 
 
 class _Table(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    # inf/nan pass gt=0 checks (inf > 0), and an infinite cap is no cap: refuse them.
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
 
 class EngineSettings(_Table):
@@ -271,6 +272,8 @@ def read_toml(path: Path, what: str = "config") -> dict[str, Any]:
         raise ConfigError(f"{path}: no such {what} file") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: TOML syntax error: {exc}; fix the file's syntax") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start}); save the file as UTF-8") from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
 
@@ -330,7 +333,8 @@ def load_settings(
     paths = home or home_paths()
     explicit = config_path is not None
     path = config_path or paths.config
-    tree: dict[str, Any] = read_toml(path) if (explicit or path.is_file()) else {}
+    # exists(), not is_file(): a directory where the config should be is an error, not "no config".
+    tree: dict[str, Any] = read_toml(path) if (explicit or path.exists()) else {}
     env_keys: dict[tuple[str, ...], str] = {}
     if use_environment:
         for name, value in _flat_environment(Path.cwd() / ".env").items():
