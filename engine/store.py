@@ -555,7 +555,12 @@ class _Transaction:
             try:
                 self.conn.execute("COMMIT")
             except sqlite3.Error as commit_exc:
-                self.conn.execute("ROLLBACK")
+                # SQLite may already have rolled back (disk full): a second ROLLBACK then raises
+                # "no transaction is active", which must not replace the real error.
+                try:
+                    self.conn.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass
                 raise StoreError(f"database write failed: {commit_exc}") from None
         else:
             try:
