@@ -227,7 +227,7 @@ class FakeTelegramServer:
         with self._lock:
             return len(self._state.updates)
 
-    def wait_for(self, predicate: Callable[["FakeTelegramServer"], Any], timeout: float = 10.0) -> Any:
+    def wait_for(self, predicate: Callable[["FakeTelegramServer"], Any], timeout: float = 20.0) -> Any:
         """Wait until predicate(server) is truthy (re-checked on every recorded call); returns its value."""
         deadline = time.monotonic() + timeout
         with self._recorded:
@@ -240,7 +240,7 @@ class FakeTelegramServer:
                     raise TimeoutError("fake Telegram: condition not met in time")
                 self._recorded.wait(min(remaining, 0.1))
 
-    def wait_for_text(self, chat_id: int, needle: str, timeout: float = 10.0) -> SentCall:
+    def wait_for_text(self, chat_id: int, needle: str, timeout: float = 20.0) -> SentCall:
         def found(server: "FakeTelegramServer") -> SentCall | None:
             for call in server.sent("sendMessage", chat_id):
                 if needle in call.text:
