@@ -10,12 +10,13 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
+from engine import commands
 from engine.config import ConfigError, Settings
 from engine.context import Endpoints, EngineContext
-from engine.messages import ExecuteTrade, LogEvent, StartMonitoring, StopMonitoring
+from engine.messages import ExecuteTrade, LogEvent
 from engine.observability import REDACTOR, HttpServer, setup_logging
 from engine.paths import HomePaths, home_paths
-from engine.state import EngineSnapshot, EngineState, LogLine, TraderView
+from engine.state import EngineSnapshot, EngineState, LogLine
 from engine.supervisor import Supervisor
 from engine.traders import TraderBook, TraderConfig, load_traders, save_traders
 from engine.worker import BaseWorker, Inbox
@@ -207,18 +208,12 @@ class Engine:
         self.state.add_log(LogLine(time.time(), level, worker, REDACTOR(message)))
 
     def _show_trader(self, trader: TraderConfig) -> None:
-        old = self.state.traders.get(trader.name)
-        self.state.set_trader(TraderView(
-            name=trader.name, wallet=trader.wallet, active=trader.active, sizing=trader.sizing_summary(),
-            last_trade_at=old.last_trade_at if old else None, trades_copied=old.trades_copied if old else 0,
-            pnl_lamports=old.pnl_lamports if old else 0, paused_reason=old.paused_reason if old else "",
-        ))
+        assert self.ctx is not None
+        commands.show_trader(self.ctx, trader)
 
     def _monitor(self, wallets: list[str], *, start: bool) -> None:
         assert self.ctx is not None
-        msg: Any = StartMonitoring(tuple(wallets)) if start else StopMonitoring(tuple(wallets))
-        for worker in ("monitor", "websocket"):
-            self.ctx.send(worker, msg, force=True)
+        commands.monitor(self.ctx, wallets, start=start)
 
     # -- reading ------------------------------------------------------------------------------
     def snapshot(self) -> EngineSnapshot:
@@ -237,37 +232,22 @@ class Engine:
 
     # -- commands -------------------------------------------------------------------------------
     def start_copying(self, name: str) -> TraderConfig:
-        trader = self.traders.set_active(name, True)
-        self._show_trader(trader)
-        self._monitor([trader.wallet], start=True)
-        self._log("info", "engine", f"copying {name} started")
-        return trader
+        assert self.ctx is not None
+        return commands.set_copying(self.ctx, name, True)[0]
 
     def stop_copying(self, name: str) -> TraderConfig:
-        trader = self.traders.set_active(name, False)
-        self._show_trader(trader)
-        self._monitor([trader.wallet], start=False)
-        self._log("info", "engine", f"copying {name} stopped")
-        return trader
+        assert self.ctx is not None
+        return commands.set_copying(self.ctx, name, False)[0]
 
     def pause_all(self) -> bool:
         """Pause all copying; returns True if this changed anything."""
         assert self.ctx is not None
-        changed = not self.ctx.paused
-        self.ctx.paused_event.set()
-        self.state.set(paused=True)
-        if changed:
-            self._log("warning", "engine", "all copying paused")
-        return changed
+        return commands.pause_all(self.ctx)
 
     def resume_all(self) -> bool:
+        """Resume copying (and clear a tripped kill switch); returns True if this changed anything."""
         assert self.ctx is not None
-        changed = self.ctx.paused
-        self.ctx.paused_event.clear()
-        self.state.set(paused=False, kill_switch="")
-        if changed:
-            self._log("info", "engine", "copying resumed")
-        return changed
+        return commands.resume_all(self.ctx)[0]
 
     @property
     def paused(self) -> bool:

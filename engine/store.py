@@ -200,16 +200,17 @@ class Store:
         token_decimals: int | None = None,
         detected_at: float | None = None,
         status: str = "pending",
+        queued_at: float | None = None,
     ) -> tuple[int, bool]:
         """Persist a copy intent before anything is sent. Returns (id, created); created is False for a repeat."""
         now = time.time()
         with self._tx():
             cursor = self._write(
                 "INSERT OR IGNORE INTO intents (leader_signature, trader, wallet, side, mint, status, amount_in,"
-                " leader_token_amount, leader_quote_amount, token_decimals, detected_at, created_at, updated_at)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                " leader_token_amount, leader_quote_amount, token_decimals, detected_at, queued_at, created_at,"
+                " updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (leader_signature, trader, wallet, side, mint, status, amount_in, leader_token_amount,
-                 leader_quote_amount, token_decimals, detected_at, now, now),
+                 leader_quote_amount, token_decimals, detected_at, queued_at, now, now),
             )
             if cursor.rowcount == 1:
                 return int(cursor.lastrowid), True

@@ -267,8 +267,9 @@ class BaseWorker:
 
     async def _idle_disabled(self) -> bool:
         # A disabled worker still answers PING and SHUTDOWN, so the supervisor sees it alive.
-        self.ctx.supervisor_inbox.put(WorkerReady(self.name, self.instance), force=True)
+        # The disabled state goes first, so nobody sees this worker as "ready" in between.
         self.set_state("disabled", self._disabled_reason)
+        self.ctx.supervisor_inbox.put(WorkerReady(self.name, self.instance), force=True)
         while not self._stop and not self.retired:
             msg = await self.inbox.get()
             self.inbox.handled += 1

@@ -92,9 +92,12 @@ class AnalyzerWorker(BaseWorker):
         if processes > 0:
             self.pool = DecodePool(processes, max_tasks_per_child=MAX_TASKS_PER_CHILD,
                                    max_memory_bytes=settings.engine.max_worker_memory_bytes)
+            # Children start on first use; warm them now so the first real swap is not 2 s late.
+            for _ in range(processes):
+                self.pool.submit(b"{}").add_done_callback(lambda f: f.exception())
         # The embedded cluster's market-maker swaps are plain System + SPL Token + Memo transactions,
         # with no DEX program to recognise, so balance deltas alone must be allowed to count there.
-        self.allow_unknown_venue = self.ctx.cluster is not None
+        self.allow_unknown_venue = settings.mode == "sim"  # embedded or standalone local cluster
         self.seen = shared_seen(self.ctx)
         self.pending: deque[_Job] = deque()
         self.wakeup = asyncio.Event()

@@ -464,16 +464,15 @@ class ExecutorWorker(BaseWorker):
         self.ctx.publish(TradeSkipped(msg.leader_signature, msg.trader, msg.side, msg.mint, skip.reason))
 
     async def _accept(self, msg: SwapDetected, trader: Any, copy: Copy) -> None:
+        queued_at = time.time()
         intent_id, created = await self.ctx.adata(
             "record_intent", leader_signature=msg.leader_signature, trader=trader.name, wallet=self.wallet,
             side=copy.side, mint=msg.mint, amount_in=copy.amount_in, leader_token_amount=msg.token_amount,
             leader_quote_amount=msg.quote_amount, token_decimals=msg.token_decimals,
-            detected_at=msg.detected_at, status="queued")
+            detected_at=msg.detected_at, status="queued", queued_at=queued_at)
         if not created:
             await self._skip(msg, Skip("duplicate"))
             return
-        queued_at = time.time()
-        await self.ctx.adata("update_intent", intent_id, queued_at=queued_at)
         job = Job(intent_id=intent_id, leader_signature=msg.leader_signature, trader=trader.name,
                   trader_wallet=trader.wallet, side=copy.side, mint=msg.mint, amount_in=copy.amount_in,
                   slippage_bps=copy.slippage_bps, priority=copy.priority,
@@ -537,8 +536,7 @@ class ExecutorWorker(BaseWorker):
         intent_id, _ = await self.ctx.adata(
             "record_intent", leader_signature=leader_signature, trader="manual", wallet=self.wallet,
             side="sell", mint=mint, amount_in=amount, token_decimals=inputs["decimals"], detected_at=now,
-            status="queued")
-        await self.ctx.adata("update_intent", intent_id, queued_at=now)
+            status="queued", queued_at=now)
         job = Job(intent_id=intent_id, leader_signature=leader_signature, trader="manual", trader_wallet="",
                   side="sell", mint=mint, amount_in=amount, slippage_bps=MANUAL_SLIPPAGE_BPS, priority=100,
                   fee_cap_lamports=200_000, fee_budget_lamports=210_000, detected_at=now,

@@ -35,16 +35,14 @@ from telegram.ext import (
 from telegram.request import HTTPXRequest
 from telegram.warnings import PTBDeprecationWarning
 
+from engine import commands
 from engine.messages import (
     LogEvent,
-    StartMonitoring,
-    StopMonitoring,
     TradeExecuted,
     TradeFailed,
     TradeSkipped,
 )
 from engine.observability import REDACTOR
-from engine.state import TraderView
 from engine.store import utc_day
 from engine.supervisor import WorkerRestarted
 from engine.telegram_format import (
@@ -97,44 +95,16 @@ def redact(exc: BaseException | str) -> str:
 
 
 def set_copying(ctx: "EngineContext", name: str, active: bool) -> tuple["TraderConfig", bool]:
-    """What Engine.start_copying/stop_copying do, through ctx. Returns (trader, changed). Does file I/O."""
-    before = ctx.traders.get(name)
-    if before is None:
-        raise KeyError(f"no trader named {name!r}")
-    trader = ctx.traders.set_active(name, active)  # persists the traders file
-    if name in ctx.state.traders:
-        ctx.state.update_trader(name, active=active)
-    else:
-        ctx.state.set_trader(TraderView(name=trader.name, wallet=trader.wallet, active=active,
-                                        sizing=trader.sizing_summary()))
-    changed = before.active != active
-    if changed:
-        msg: Any = StartMonitoring((trader.wallet,)) if active else StopMonitoring((trader.wallet,))
-        for worker in ("monitor", "websocket"):
-            ctx.send(worker, msg, force=True)
-        ctx.publish(LogEvent("info", "telegram", f"copying {name} {'started' if active else 'stopped'} (Telegram)"))
-    return trader, changed
+    """/copy: the same command the console uses."""
+    return commands.set_copying(ctx, name, active, source="telegram")
 
 
 def pause_all(ctx: "EngineContext") -> bool:
-    """Pause all copying; True if this changed anything."""
-    changed = not ctx.paused
-    ctx.paused_event.set()
-    ctx.state.set(paused=True)
-    if changed:
-        ctx.publish(LogEvent("warning", "telegram", "all copying paused (Telegram)"))
-    return changed
+    return commands.pause_all(ctx, source="telegram")
 
 
 def resume_all(ctx: "EngineContext") -> tuple[bool, str]:
-    """Resume copying and clear the kill switch; returns (changed, the kill-switch reason that was cleared)."""
-    changed = ctx.paused or bool(ctx.state.kill_switch)
-    cleared = ctx.state.kill_switch
-    ctx.paused_event.clear()
-    ctx.state.set(paused=False, kill_switch="")
-    if changed:
-        ctx.publish(LogEvent("info", "telegram", "copying resumed (Telegram)"))
-    return changed, cleared
+    return commands.resume_all(ctx, source="telegram")
 
 
 # -- the outgoing queue ------------------------------------------------------------------------------------

@@ -1,0 +1,63 @@
+"""Operator commands shared by the facade (console, CLI) and Telegram, so both act exactly alike."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from engine.messages import LogEvent, StartMonitoring, StopMonitoring
+from engine.state import TraderView
+
+if TYPE_CHECKING:
+    from engine.context import EngineContext
+    from engine.traders import TraderConfig
+
+
+def show_trader(ctx: "EngineContext", trader: "TraderConfig") -> None:
+    """Put a trader's settings in the snapshot, keeping its copy statistics."""
+    old = ctx.state.traders.get(trader.name)
+    ctx.state.set_trader(TraderView(
+        name=trader.name, wallet=trader.wallet, active=trader.active, sizing=trader.sizing_summary(),
+        last_trade_at=old.last_trade_at if old else None, trades_copied=old.trades_copied if old else 0,
+        pnl_lamports=old.pnl_lamports if old else 0, paused_reason=old.paused_reason if old else "",
+    ))
+
+
+def monitor(ctx: "EngineContext", wallets: list[str], *, start: bool) -> None:
+    """Start or stop watching wallets: both the websocket (subscriptions) and the monitor (polling)."""
+    msg: Any = StartMonitoring(tuple(wallets)) if start else StopMonitoring(tuple(wallets))
+    for worker in ("monitor", "websocket"):
+        ctx.send(worker, msg, force=True)
+
+
+def set_copying(ctx: "EngineContext", name: str, active: bool, *, source: str = "engine") -> tuple["TraderConfig", bool]:
+    """Start or stop copying one trader; persists traders.toml. Returns (trader, changed)."""
+    before = ctx.traders.get(name)
+    if before is None:
+        raise KeyError(f"no trader named {name!r}")
+    trader = ctx.traders.set_active(name, active)
+    show_trader(ctx, trader)
+    changed = before.active != active
+    if changed:
+        monitor(ctx, [trader.wallet], start=active)
+        ctx.publish(LogEvent("info", source, f"copying {name} {'started' if active else 'stopped'}"))
+    return trader, changed
+
+
+def pause_all(ctx: "EngineContext", *, source: str = "engine") -> bool:
+    """Pause all copying; True if this changed anything."""
+    changed = not ctx.paused
+    ctx.paused_event.set()
+    ctx.state.set(paused=True)
+    if changed:
+        ctx.publish(LogEvent("warning", source, "all copying paused"))
+    return changed
+
+
+def resume_all(ctx: "EngineContext", *, source: str = "engine") -> tuple[bool, str]:
+    """Resume copying and clear the kill switch; returns (changed, the kill-switch reason that was cleared)."""
+    changed = ctx.paused or bool(ctx.state.kill_switch)
+    cleared = ctx.state.kill_switch
+    ctx.paused_event.clear()
+    ctx.state.set(paused=False, kill_switch="")
+    if changed:
+        ctx.publish(LogEvent("info", source, "copying resumed"))
+    return changed, cleared
