@@ -173,6 +173,18 @@ class Store:
         except sqlite3.Error as exc:
             raise StoreError(f"{path}: cannot open database: {exc}") from None
 
+    @classmethod
+    def reader(cls, path: Path | str) -> "Store":
+        """A read-only view on its own connection, for a worker's hot-path reads (WAL lets it read while the
+        data worker writes). Only the read methods may be used on it."""
+        store = cls.__new__(cls)
+        store.path = Path(path)
+        try:
+            store.conn = connect(path, readonly=True)
+        except sqlite3.Error as exc:
+            raise StoreError(f"{path}: cannot open database for reading: {exc}") from None
+        return store
+
     def close(self) -> None:
         self.conn.close()
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
+import sqlite3
 import time
 import uuid
 from collections import OrderedDict
@@ -46,6 +47,7 @@ from engine.policy import (
     sol_to_lamports,
 )
 from engine.state import PositionView
+from engine.store import Store
 from engine.worker import BaseWorker, handles
 
 MAX_SIGNED_ROUNDS = 2            # the first transaction plus one re-quote
@@ -237,6 +239,9 @@ class ExecutorWorker(BaseWorker):
         self._tasks.append(self.spawn(self._dispatch(), "executor dispatcher"))
 
     async def cleanup(self) -> None:
+        if getattr(self, "_reader", None) is not None:
+            self._reader.close()
+            self._reader = None
         for task in [*getattr(self, "_tasks", []), *getattr(self, "_running", {}).values()]:
             task.cancel()
         if getattr(self, "rpc", None) is not None:
@@ -389,9 +394,23 @@ class ExecutorWorker(BaseWorker):
             return
         await self._accept(msg, trader, decision)
 
+    async def _policy_inputs(self, **query: Any) -> dict[str, Any]:
+        """The policy's reads, from our own read-only connection: no hop to the data worker on the hot path.
+        Our own writes were awaited before, so they are committed and visible here."""
+        reader = getattr(self, "_reader", None)
+        if reader is None:
+            try:
+                reader = self._reader = Store.reader(self.ctx.db_path)
+            except Exception:  # noqa: BLE001 - the data worker may not have created the file yet
+                return await self.ctx.adata("policy_inputs", **query)
+        try:
+            return reader.policy_inputs(**query)
+        except sqlite3.Error:
+            return await self.ctx.adata("policy_inputs", **query)
+
     async def _decide(self, msg: SwapDetected, trader: Any, leader_held_before: int) -> Copy | Skip:
-        inputs = await self.ctx.adata("policy_inputs", trader=trader.name, mint=msg.mint, wallet=self.wallet,
-                                      leader_signature=msg.leader_signature)
+        inputs = await self._policy_inputs(trader=trader.name, mint=msg.mint, wallet=self.wallet,
+                                           leader_signature=msg.leader_signature)
         if msg.side == "buy" and self.keypair is not None:
             try:
                 await self._refresh_balance(max_age=BALANCE_MAX_AGE_S)
@@ -524,7 +543,7 @@ class ExecutorWorker(BaseWorker):
     async def _manual_sell(self, mint: str, percent: float) -> int:
         if not self.accepting:
             raise RuntimeError("the engine is shutting down")
-        inputs = await self.ctx.adata("policy_inputs", trader="manual", mint=mint, wallet=self.wallet)
+        inputs = await self._policy_inputs(trader="manual", mint=mint, wallet=self.wallet)
         available = inputs["position_amount"] - inputs["in_flight_sell_amount"]
         if available <= 0:
             raise ValueError(f"no open position in {mint}")
