@@ -90,7 +90,7 @@ def test_disk_full_is_surfaced_and_nothing_is_corrupted(tiny_home):
         surfaced = [line.message for line in during.logs if "full" in line.message.lower()]
         filler.unlink()
         run.make_swaps(3, spread_s=1)
-        counts = run.wait_decided(40)
+        counts = run.wait_decided(25)
         print(f"\nRELIABILITY SQLite disk full: {counts.line()} store_errors={store_errors} "
               f"surfaced_lines={len(surfaced)}")
         assert store_errors > 0 and surfaced, "the write failures were not surfaced"
@@ -121,7 +121,7 @@ def test_database_locked_by_another_process(zapbot_home):
         store_errors = during.counters.get("store_errors", 0)
         surfaced = [line.message for line in during.logs if "locked" in line.message.lower()]
         run.make_swaps(3, spread_s=1)
-        counts = run.wait_decided(40)
+        counts = run.wait_decided(25)
         print(f"\nRELIABILITY SQLite locked 7 s: {counts.line()} store_errors={store_errors} "
               f"surfaced_lines={len(surfaced)}")
         assert store_errors > 0 and surfaced, "the lock was not surfaced"
