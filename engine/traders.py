@@ -31,7 +31,7 @@ def validate_address(value: str) -> str:
 class TraderConfig(BaseModel):
     """One followed wallet and how to copy it."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
     name: str = Field(min_length=1, max_length=40)
     wallet: str
@@ -63,6 +63,13 @@ class TraderConfig(BaseModel):
         value = value.strip()
         if not value or any(ch in value for ch in "\n\r\t"):
             raise ValueError("use a short name without tabs or newlines")
+        return value
+
+    @field_validator("priority_fee", mode="before")
+    @classmethod
+    def _fee_type(cls, value: Any) -> Any:
+        if isinstance(value, bool):  # TOML true/false would otherwise pass as 1/0
+            raise ValueError('use micro-lamports per CU (a whole number) or "auto"')
         return value
 
     @field_validator("priority_fee")
@@ -121,6 +128,8 @@ def parse_traders(data: dict[str, Any], source: str) -> list[TraderConfig]:
 
 
 def load_traders(path: Path) -> list[TraderConfig]:
+    if path.exists() and not path.is_file():
+        raise ConfigError(f"{path}: is not a file; remove it or point --file at a traders.toml")
     if not path.is_file():
         return []
     return parse_traders(read_toml(path, "traders"), str(path))
@@ -174,9 +183,15 @@ class TraderBook:
                     return trader
         return None
 
-    def _save(self) -> None:
-        if self.path is not None:
+    def _save(self, previous: dict[str, TraderConfig]) -> None:
+        """Persist; on failure restore the previous list so memory and file never disagree."""
+        if self.path is None:
+            return
+        try:
             save_traders(self.path, list(self._traders.values()))
+        except OSError as exc:
+            self._traders = previous
+            raise ConfigError(f"{self.path}: cannot write traders file: {exc.strerror or exc}") from None
 
     def add(self, trader: TraderConfig) -> None:
         with self._lock:
@@ -184,8 +199,9 @@ class TraderBook:
                 raise ValueError(f"a trader named {trader.name!r} already exists")
             if self.by_wallet(trader.wallet) is not None:
                 raise ValueError(f"wallet {trader.wallet} is already followed")
+            previous = dict(self._traders)
             self._traders[trader.name] = trader
-            self._save()
+            self._save(previous)
 
     def replace(self, name: str, trader: TraderConfig) -> None:
         with self._lock:
@@ -196,16 +212,18 @@ class TraderBook:
                 raise ValueError(f"wallet {trader.wallet} is already followed by {other.name}")
             if trader.name != name and trader.name in self._traders:
                 raise ValueError(f"a trader named {trader.name!r} already exists")
+            previous = dict(self._traders)
             items = [(trader.name, trader) if k == name else (k, v) for k, v in self._traders.items()]
             self._traders = dict(items)
-            self._save()
+            self._save(previous)
 
     def remove(self, name: str) -> TraderConfig:
         with self._lock:
             if name not in self._traders:
                 raise KeyError(f"no trader named {name!r}")
+            previous = dict(self._traders)
             trader = self._traders.pop(name)
-            self._save()
+            self._save(previous)
             return trader
 
     def set_active(self, name: str, active: bool) -> TraderConfig:
@@ -213,7 +231,8 @@ class TraderBook:
             trader = self._traders.get(name)
             if trader is None:
                 raise KeyError(f"no trader named {name!r}")
+            previous = dict(self._traders)
             updated = trader.model_copy(update={"active": active})
             self._traders[name] = updated
-            self._save()
+            self._save(previous)
             return updated

@@ -52,10 +52,7 @@ BAD_TRADER_FIELDS = {
 }
 # Known bugs in engine/traders.py (reported): TraderConfig floats accept inf (inf > 0 passes gt=0), and
 # priority_fee accepts true (bool is an int in Python, so it becomes 1 micro-lamport).
-KNOWN_TRADER_BUGS = {("fixed_sol", "inf"), ("priority_fee", "true")}
-CASES = [pytest.param(field, value, marks=pytest.mark.xfail(strict=True, reason="bug in engine/traders.py"))
-         if (field, value) in KNOWN_TRADER_BUGS else (field, value)
-         for field, values in sorted(BAD_TRADER_FIELDS.items()) for value in values]
+CASES = [(field, value) for field, values in sorted(BAD_TRADER_FIELDS.items()) for value in values]
 
 
 def test_every_trader_field_is_covered():
@@ -131,7 +128,6 @@ def test_config_is_a_directory(zapbot_home, capsys):
     one_line_exit_2(code, err, str(path))
 
 
-@pytest.mark.xfail(strict=True, reason="bug: TraderBook._save lets IsADirectoryError escape (engine/traders.py)")
 def test_traders_file_is_a_directory(zapbot_home, capsys):
     path = zapbot_home / "sim-traders.toml"
     path.mkdir()
