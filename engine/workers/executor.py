@@ -17,7 +17,7 @@ import itertools
 import sqlite3
 import time
 import uuid
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -47,7 +47,7 @@ from engine.policy import (
     sol_to_lamports,
 )
 from engine.state import PositionView
-from engine.store import Store
+from engine.store import Store, StoreError
 from engine.worker import BaseWorker, handles
 
 MAX_SIGNED_ROUNDS = 2            # the first transaction plus one re-quote
@@ -225,6 +225,8 @@ class ExecutorWorker(BaseWorker):
         self._wake = asyncio.Event()
         self._ready = asyncio.Event()
         self._seen: OrderedDict[tuple[str, str], None] = OrderedDict()
+        self._parked: deque[tuple[SwapDetected, int]] = deque()
+        self._unwritten_skips: deque[tuple[SwapDetected, Skip]] = deque()
         self._leader_held: dict[tuple[str, str], int] = {}
         self._trader_state: dict[str, dict[str, Any]] = {}
         self.balance: int | None = None
@@ -361,9 +363,11 @@ class ExecutorWorker(BaseWorker):
     # -- messages ------------------------------------------------------------------------------------
     @handles(SwapDetected)
     async def on_swap(self, msg: SwapDetected) -> None:
+        await self._handle_swap(msg, self._track_leader(msg))
+
+    async def _handle_swap(self, msg: SwapDetected, leader_held_before: int) -> None:
         key = (msg.leader_signature, msg.trader)
         trader = self.ctx.traders.get(msg.trader) or self.ctx.traders.by_wallet(msg.wallet)
-        leader_held_before = self._track_leader(msg)
         if key in self._seen:
             self.ctx.state.bump("executor_duplicates")
             return
@@ -385,6 +389,9 @@ class ExecutorWorker(BaseWorker):
         except BalanceUnknown as exc:
             await self._skip(msg, Skip("balance unknown", str(exc)))
             return
+        except (StoreError, sqlite3.Error) as exc:  # the database is failing: hold the signal, decide later
+            self._park(msg, leader_held_before, exc)
+            return
         except Exception as exc:  # noqa: BLE001 - a store hiccup must not lose the signal silently
             self.emit_log("warning", f"copy decision for {msg.leader_signature[:8]} failed: {exc}")
             await self._skip(msg, Skip("error", str(exc)[:200]))
@@ -392,7 +399,7 @@ class ExecutorWorker(BaseWorker):
         if isinstance(decision, Skip):
             await self._skip(msg, decision)
             return
-        await self._accept(msg, trader, decision)
+        await self._accept(msg, trader, decision, leader_held_before)
 
     async def _policy_inputs(self, **query: Any) -> dict[str, Any]:
         """The policy's reads, from our own read-only connection: no hop to the data worker on the hot path.
@@ -474,21 +481,55 @@ class ExecutorWorker(BaseWorker):
             return before, before - int(msg.token_amount)
         return None, None
 
-    async def _skip(self, msg: SwapDetected, skip: Skip) -> None:
+    async def _skip(self, msg: SwapDetected, skip: Skip, *, announce: bool = True) -> None:
         try:
             await self.ctx.adata("record_skip", leader_signature=msg.leader_signature, trader=msg.trader,
                                  side=msg.side, mint=msg.mint, reason=skip.reason, detected_at=msg.detected_at)
+        except StoreError as exc:
+            # The database refused the write (disk full, locked): keep the skip and write it when it recovers.
+            self._unwritten_skips.append((msg, skip))
+            self.log.warning("could not record skip yet (%s); will retry", exc)
         except Exception as exc:  # noqa: BLE001 - the data worker reported it already
             self.log.warning("could not record skip: %s", exc)
-        self.ctx.publish(TradeSkipped(msg.leader_signature, msg.trader, msg.side, msg.mint, skip.reason))
+        if announce:
+            self.ctx.publish(TradeSkipped(msg.leader_signature, msg.trader, msg.side, msg.mint, skip.reason))
 
-    async def _accept(self, msg: SwapDetected, trader: Any, copy: Copy) -> None:
+    def _park(self, msg: SwapDetected, leader_held_before: int, exc: Exception) -> None:
+        """The intent could not be persisted, so nothing was sent: hold the signal and decide again once the
+        database accepts writes. Nothing is ever sent without its intent on disk."""
+        self._seen.pop((msg.leader_signature, msg.trader), None)
+        self._parked.append((msg, leader_held_before))
+        self.ctx.state.bump("swaps_parked")
+        self.emit_log("warning", f"database write failed ({exc}); holding {msg.leader_signature[:8]}… to retry")
+
+    async def _retry_unwritten(self) -> None:
+        """On tick: write held skips, then re-decide held swaps, while the database keeps accepting them."""
+        while self._unwritten_skips:
+            msg, skip = self._unwritten_skips[0]
+            try:
+                await self.ctx.adata("record_skip", leader_signature=msg.leader_signature, trader=msg.trader,
+                                     side=msg.side, mint=msg.mint, reason=skip.reason, detected_at=msg.detected_at)
+            except StoreError:
+                return
+            self._unwritten_skips.popleft()
+        for _ in range(len(self._parked)):
+            msg, held_before = self._parked.popleft()
+            parked_before = len(self._parked)
+            await self._handle_swap(msg, held_before)
+            if len(self._parked) > parked_before:  # parked again: the database is still failing
+                return
+
+    async def _accept(self, msg: SwapDetected, trader: Any, copy: Copy, leader_held_before: int = 0) -> None:
         queued_at = time.time()
-        intent_id, created = await self.ctx.adata(
-            "record_intent", leader_signature=msg.leader_signature, trader=trader.name, wallet=self.wallet,
-            side=copy.side, mint=msg.mint, amount_in=copy.amount_in, leader_token_amount=msg.token_amount,
-            leader_quote_amount=msg.quote_amount, token_decimals=msg.token_decimals,
-            detected_at=msg.detected_at, status="queued", queued_at=queued_at)
+        try:
+            intent_id, created = await self.ctx.adata(
+                "record_intent", leader_signature=msg.leader_signature, trader=trader.name, wallet=self.wallet,
+                side=copy.side, mint=msg.mint, amount_in=copy.amount_in, leader_token_amount=msg.token_amount,
+                leader_quote_amount=msg.quote_amount, token_decimals=msg.token_decimals,
+                detected_at=msg.detected_at, status="queued", queued_at=queued_at)
+        except StoreError as exc:
+            self._park(msg, leader_held_before, exc)
+            return
         if not created:
             await self._skip(msg, Skip("duplicate"))
             return
@@ -868,6 +909,8 @@ class ExecutorWorker(BaseWorker):
     async def tick(self) -> None:
         if not self._ready.is_set():
             return
+        if self._parked or self._unwritten_skips:
+            await self._retry_unwritten()
         try:
             await self._refresh_balance()
         except Exception as exc:  # noqa: BLE001 - the next tick tries again
