@@ -137,7 +137,10 @@ def fault_settings(**overrides: Any) -> Settings:
     """Settings for fault runs: fast heartbeats and restarts, fast polling, limits that never get in the way."""
     settings = load_settings()
     settings.http.enabled = False
-    settings.engine.heartbeat_interval_ms = 500
+    # 5 s, not the 30 s default, so a real hang is caught within a test; not shorter: a worker waiting on a
+    # slow or rate-limited RPC answer (Retry-After 1 s, latency spikes) is not hung, and a heartbeat under a
+    # few seconds makes the supervisor abandon it mid-message (see docs/RELIABILITY.md, bug 10).
+    settings.engine.heartbeat_interval_ms = 5000
     settings.engine.worker_restart_delay_ms = 100
     settings.engine.decode_processes = 1
     settings.engine.poll_interval_s = 2.0

@@ -179,7 +179,8 @@ class Flaky(BaseWorker):
 @pytest.mark.timeout(90)
 def test_worker_raising_again_and_again_ends_degraded_not_crash_looping(fault_run):
     Flaky.instances = []
-    run = fault_run(extra_workers={"flaky": Flaky}, engine__restart_budget=3)
+    # A tick that raises is noticed at the next PING: ping often so the budget runs out within the test.
+    run = fault_run(extra_workers={"flaky": Flaky}, engine__restart_budget=3, engine__heartbeat_interval_ms=300)
     wait_for(lambda: run.worker_states().get("flaky") == "degraded", 20, what="flaky to be degraded")
     launched = len(Flaky.instances)
     run.make_swaps(SWAPS, spread_s=3)

@@ -37,19 +37,6 @@ max_leader_age_slots = 100000
 """
 
 
-# The real CLI entry, plus one workaround: with an external cluster (RPC_URL in sim mode) the analyzer only
-# decodes known DEX venues (allow_unknown_venue is tied to an *embedded* cluster), so the sim's market-maker
-# swaps would never be detected. Registering the sim's Memo program as a venue stands in for the fix
-# (reported: engine/workers/analyzer.py should allow unknown venues whenever mode == "sim").
-ENGINE_SCRIPT = """
-import sys
-from engine.decoding import register_venue_program
-register_venue_program("MemoSq4gqABAXKb96qnH8TysNcWxMyWCqXgDLGmfcHr", "sim")
-from zapbot_tui.cli import main
-sys.exit(main(["run", "--headless", "--duration", "120"]))
-"""
-
-
 def start_engine(home: Path, cluster: SimCluster) -> tuple[subprocess.Popen, str]:
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("ZAPBOT_", "RPC_", "WS_", "SWAP_API", "TELEGRAM_", "KEYPAIR_"))}
@@ -57,7 +44,7 @@ def start_engine(home: Path, cluster: SimCluster) -> tuple[subprocess.Popen, str
                SWAP_API_URL=cluster.swap_api_url, ZAPBOT_HTTP_PORT="0", PYTHONPATH=str(PROJECT_ROOT))
     runtime = home / "runtime.json"
     runtime.unlink(missing_ok=True)  # a SIGKILLed engine leaves its runtime.json behind
-    proc = subprocess.Popen([sys.executable, "-c", ENGINE_SCRIPT],
+    proc = subprocess.Popen([sys.executable, "-m", "zapbot_tui.cli", "run", "--headless", "--duration", "120"],
                             env=env, cwd=str(home), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     wait_for(lambda: runtime.exists() or proc.poll() is not None, 40, what="the engine to start")
     assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
