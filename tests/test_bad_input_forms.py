@@ -62,8 +62,8 @@ def test_trader_form_accepts_only_valid_traders(wallet, fixed, percent, min_sol,
     assert 1 <= trader.slippage_bps <= 5000 and trader.min_sol <= trader.max_sol
 
 
-@pytest.mark.xfail(strict=True, reason="bug in engine/traders.py: TraderConfig float fields accept inf")
 def test_trader_form_refuses_infinite_size():
+    """Once a bug (inf passed gt=0); fixed in engine/traders.py (ede2fbe)."""
     values = {"name": "a", "wallet": WALLET, "fixed_sol": "inf", "percent": "10", "min_sol": "0.01",
               "max_sol": "1", "slippage_bps": "300", "priority_fee": "auto", "sizing": "fixed", "active": True,
               "copy_buys": True, "copy_sells": True}

@@ -13,12 +13,10 @@ import pytest
 
 from tests.reliability_helpers import FaultRun, assert_exact, count_decisions, integrity, wait_for
 
-# Known bug (reported): ExecutorWorker.on_swap lets the StoreError of record_intent/record_skip escape, so the
-# executor crashes on that message, the swap is lost (already popped, its key already "seen"), and a disk that
-# stays full crash-loops the executor into `degraded` (restart budget), losing every later swap too.
-# While that stands, an inexact count is reported as xfail with the counts; once fixed, the test passes and
-# enforces the invariant (set KNOWN_EXECUTOR_STORE_BUG = False then, so a regression fails again).
-KNOWN_EXECUTOR_STORE_BUG = True
+# Once a bug: ExecutorWorker.on_swap let the StoreError of record_intent escape, so the executor crashed on
+# that message, the swap was lost, and a disk that stayed full crash-looped it into `degraded`. Fixed in
+# 5d42a34 (held and retried on tick). Set this back to True only to document a regression while it is fixed.
+KNOWN_EXECUTOR_STORE_BUG = False
 
 
 def exact_or_known_bug(counts, run: FaultRun) -> None:
