@@ -58,6 +58,7 @@ class _Slot:
     last_error: str = ""
     exited: bool = False
     retired_instance: int = -1
+    requeued: Any = None  # the last message handed over from a hung instance
 
 
 class Supervisor:
@@ -314,6 +315,17 @@ class Supervisor:
         self._record_error(slot.name, reason)
         if worker is not None:
             worker.retired = True
+            unfinished = worker.current
+            if (unfinished is not None and not isinstance(unfinished, (Ping, Shutdown))
+                    and slot.requeued is not unfinished):
+                # Hand the message it was stuck on to the next instance, once; handlers are idempotent (the
+                # executor's intents are keyed by leader signature), so a retry cannot double a trade. A message
+                # that hangs a second instance too is dropped and recorded rather than hanging them all.
+                worker.current = None
+                slot.requeued = unfinished
+                slot.inbox.put_front(unfinished)
+            elif unfinished is not None and slot.requeued is unfinished:
+                self._record_error(slot.name, f"dropped {type(unfinished).__name__} after it hung two instances")
             task = getattr(worker, "_main_task", None)
             if task is not None and worker.loop is not None:
                 try:

@@ -133,6 +133,7 @@ class BaseWorker:
                     self._handlers[message_type] = getattr(self, attr.__name__)
         self.loop: asyncio.AbstractEventLoop | None = None
         self._disabled_reason = ""
+        self.current: Any = None  # the message being handled; handed to the next instance if this one hangs
         self.log = logging.getLogger(f"zapbot.{self.name}")
 
     # -- hooks for subclasses ------------------------------------------------------------
@@ -246,11 +247,14 @@ class BaseWorker:
                 if handler is None:
                     self.log.warning("no handler for %s", type(msg).__name__)
                     continue
+                self.current = msg
                 try:
                     result = handler(msg)
                     if inspect.isawaitable(result):
                         await result
+                    self.current = None
                 except Exception as exc:
+                    self.current = None
                     self.inbox.handled += 1
                     self._report(exc, f"handling {type(msg).__name__}", fatal=True)
                     clean = False

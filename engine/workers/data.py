@@ -72,6 +72,8 @@ class DataWorker(BaseWorker):
 
     @handles(DataCall)
     def on_call(self, msg: DataCall) -> None:
+        if msg.future.cancelled() or not msg.future.set_running_or_notify_cancel():
+            return  # the caller gave up (its worker was restarted); nothing to do
         method = getattr(self.store, msg.method, None)
         if method is None or msg.method.startswith("_"):
             msg.future.set_exception(AttributeError(f"Store has no method {msg.method}"))
