@@ -70,6 +70,7 @@ class MonitorWorker(BaseWorker):
         self.rng = random.Random()
         self.errors = 0
         self.stored = await self._load_cutoffs()
+        self.saved_once: dict[str, bool] = {}
         self.scheduler = self.spawn(self._scheduler(), "poll scheduler")
         self._show_status()
 
@@ -226,6 +227,9 @@ class MonitorWorker(BaseWorker):
                 if recent and not entries:
                     state.cutoff = recent[0]["signature"]
                     self.dirty[wallet] = state.cutoff
+                    # A first cut-off is saved at once: an engine killed right after start must still find,
+                    # on restart, what this wallet did while it was down.
+                    self._flush_cutoffs()
                     return
                 if len(entries) < len(recent):
                     state.cutoff = recent[len(entries)]["signature"]
@@ -250,8 +254,12 @@ class MonitorWorker(BaseWorker):
                 self.ctx.state.bump("poll_deferred")
                 return
             self.ctx.state.bump("poll_signatures", len(good))
+        first = wallet not in self.stored and not self.saved_once.get(wallet)
         state.cutoff = entries[-1]["signature"]
         self.dirty[wallet] = state.cutoff
+        if first:
+            self.saved_once[wallet] = True
+            self._flush_cutoffs()
 
     async def _since_cutoff(self, state: _Wallet) -> list[dict[str, Any]]:
         """Every signature newer than the cut-off, newest first, paging back with `before`."""
