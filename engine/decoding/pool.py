@@ -21,7 +21,29 @@ from engine.decoding.model import DecodedTransaction, DecodeError
 DEFAULT_CONTEXT = "forkserver"
 
 
-def _init_child(max_memory_bytes: int | None, venues: dict[str, tuple[str, str]]) -> None:
+def _watch_owner(owner_pid: int) -> None:
+    """Exit when the process that owns the pool is gone (e.g. SIGKILLed), instead of lingering as an orphan."""
+    import os
+    import threading
+    import time
+
+    def watch() -> None:
+        while True:
+            time.sleep(1.0)
+            try:
+                os.kill(owner_pid, 0)
+            except ProcessLookupError:
+                os._exit(0)
+            except PermissionError:
+                pass
+
+    threading.Thread(target=watch, name="owner-watch", daemon=True).start()
+
+
+def _init_child(max_memory_bytes: int | None, venues: dict[str, tuple[str, str]],
+                owner_pid: int | None = None) -> None:
+    if owner_pid is not None:
+        _watch_owner(owner_pid)
     if max_memory_bytes is not None:
         import resource
 
@@ -97,7 +119,7 @@ class DecodePool:
             max_workers=self.workers,
             mp_context=self._context,
             initializer=_init_child,
-            initargs=(self.max_memory_bytes, self._venues),
+            initargs=(self.max_memory_bytes, self._venues, os.getpid()),
             max_tasks_per_child=self.max_tasks_per_child,
         )
 
