@@ -315,42 +315,41 @@ class Store:
         """Update a position by average cost. A sell realises PnL against the average cost of what it sold."""
         now = at or time.time()
         with self._tx():
-            row = self.conn.execute("SELECT * FROM positions WHERE mint=?", (mint,)).fetchone()
-            amount = int(row["amount"]) if row else 0
-            cost = int(row["cost_lamports"]) if row else 0
-            realized = int(row["realized_pnl_lamports"]) if row else 0
-            opened = row["opened_at"] if row else now
-            realized_delta = 0
-            if side == "buy":
-                if amount == 0:
-                    opened = now
-                amount += token_amount
-                cost += quote_amount
-            else:
-                sold = min(token_amount, amount)
-                cost_of_sold = (cost * sold // amount) if amount else 0
-                realized_delta = quote_amount - cost_of_sold
-                realized += realized_delta
-                amount -= sold
-                cost -= cost_of_sold
-                if amount == 0:
-                    cost = 0
-            self._write(
-                "INSERT INTO positions (mint, amount, cost_lamports, realized_pnl_lamports, decimals, opened_at,"
-                " updated_at) VALUES (?,?,?,?,?,?,?) ON CONFLICT(mint) DO UPDATE SET amount=excluded.amount,"
-                " cost_lamports=excluded.cost_lamports, realized_pnl_lamports=excluded.realized_pnl_lamports,"
-                " decimals=COALESCE(excluded.decimals, positions.decimals), opened_at=excluded.opened_at,"
-                " updated_at=excluded.updated_at",
-                (mint, amount, cost, realized, decimals, opened, now),
-            )
-            day = utc_day(now)
-            spent = quote_amount if side == "buy" else 0
-            self._write(
-                "INSERT INTO daily (day, spent_lamports, realized_pnl_lamports) VALUES (?,?,?) ON CONFLICT(day)"
-                " DO UPDATE SET spent_lamports=spent_lamports+excluded.spent_lamports,"
-                " realized_pnl_lamports=realized_pnl_lamports+excluded.realized_pnl_lamports",
-                (day, spent, realized_delta),
-            )
+            return self._fill_in_tx(mint, side, token_amount, quote_amount, decimals, now)
+
+    def _fill_in_tx(self, mint: str, side: str, token_amount: int, quote_amount: int, decimals: int | None,
+                    now: float) -> Fill:
+        """The position and daily-total arithmetic of one fill; the caller holds the transaction."""
+        row = self.conn.execute("SELECT * FROM positions WHERE mint=?", (mint,)).fetchone()
+        amount = int(row["amount"]) if row else 0
+        cost = int(row["cost_lamports"]) if row else 0
+        realized = int(row["realized_pnl_lamports"]) if row else 0
+        opened = row["opened_at"] if row and amount > 0 else now
+        realized_delta = 0
+        if side == "buy":
+            amount += token_amount
+            cost += quote_amount
+        else:
+            sold = min(token_amount, amount)
+            cost_of_sold = (cost * sold // amount) if amount else 0
+            realized_delta = quote_amount - cost_of_sold
+            realized += realized_delta
+            amount -= sold
+            cost = 0 if amount == 0 else cost - cost_of_sold
+        self._write(
+            "INSERT INTO positions (mint, amount, cost_lamports, realized_pnl_lamports, decimals, opened_at,"
+            " updated_at) VALUES (?,?,?,?,?,?,?) ON CONFLICT(mint) DO UPDATE SET amount=excluded.amount,"
+            " cost_lamports=excluded.cost_lamports, realized_pnl_lamports=excluded.realized_pnl_lamports,"
+            " decimals=COALESCE(excluded.decimals, positions.decimals), opened_at=excluded.opened_at,"
+            " updated_at=excluded.updated_at",
+            (mint, amount, cost, realized, decimals, opened, now),
+        )
+        self._write(
+            "INSERT INTO daily (day, spent_lamports, realized_pnl_lamports) VALUES (?,?,?) ON CONFLICT(day)"
+            " DO UPDATE SET spent_lamports=spent_lamports+excluded.spent_lamports,"
+            " realized_pnl_lamports=realized_pnl_lamports+excluded.realized_pnl_lamports",
+            (utc_day(now), quote_amount if side == "buy" else 0, realized_delta),
+        )
         return Fill(mint, amount, cost, realized_delta, realized)
 
     def positions(self, *, open_only: bool = True) -> list[dict[str, Any]]:
@@ -494,34 +493,7 @@ class Store:
                 return {"intent": dict(intent), "position": self.position(intent["mint"]),
                         "realized_delta_lamports": 0, "applied": False}
             mint, side = intent["mint"], intent["side"]
-            row = self.conn.execute("SELECT * FROM positions WHERE mint=?", (mint,)).fetchone()
-            amount = int(row["amount"]) if row else 0
-            cost = int(row["cost_lamports"]) if row else 0
-            realized = int(row["realized_pnl_lamports"]) if row else 0
-            opened = row["opened_at"] if row and amount > 0 else now
-            realized_delta = 0
-            if side == "buy":
-                amount += token_amount
-                cost += quote_amount
-            else:
-                sold = min(token_amount, amount)
-                cost_of_sold = (cost * sold // amount) if amount else 0
-                realized_delta = quote_amount - cost_of_sold
-                realized += realized_delta
-                amount -= sold
-                cost = 0 if amount == 0 else cost - cost_of_sold
-            self._write(
-                "INSERT INTO positions (mint, amount, cost_lamports, realized_pnl_lamports, decimals, opened_at,"
-                " updated_at) VALUES (?,?,?,?,?,?,?) ON CONFLICT(mint) DO UPDATE SET amount=excluded.amount,"
-                " cost_lamports=excluded.cost_lamports, realized_pnl_lamports=excluded.realized_pnl_lamports,"
-                " decimals=COALESCE(excluded.decimals, positions.decimals), opened_at=excluded.opened_at,"
-                " updated_at=excluded.updated_at",
-                (mint, amount, cost, realized, decimals, opened, now))
-            self._write(
-                "INSERT INTO daily (day, spent_lamports, realized_pnl_lamports) VALUES (?,?,?) ON CONFLICT(day)"
-                " DO UPDATE SET spent_lamports=spent_lamports+excluded.spent_lamports,"
-                " realized_pnl_lamports=realized_pnl_lamports+excluded.realized_pnl_lamports",
-                (utc_day(now), quote_amount if side == "buy" else 0, realized_delta))
+            fill = self._fill_in_tx(mint, side, token_amount, quote_amount, decimals, now)
             if signature:
                 self._write(
                     "UPDATE trades SET status='executed', err='', token_amount=?, quote_amount=?, fee_lamports=?,"
@@ -533,7 +505,7 @@ class Store:
                 " updated_at=? WHERE id=?",
                 (reason, signature, token_amount, quote_amount, fee_lamports, decimals, now, now, intent_id))
         return {"intent": self.get_intent(intent_id), "position": self.position(mint),
-                "realized_delta_lamports": realized_delta, "applied": True}
+                "realized_delta_lamports": fill.realized_delta_lamports, "applied": True}
 
     def close_attempt(self, signature: str, *, status: str, err: str = "", fee_lamports: int = 0) -> None:
         """An attempt ended without a fill (failed on chain, or expired before landing)."""
