@@ -106,7 +106,9 @@ class Engine:
         if active:
             self._monitor(active, start=True)
         self.started = True
-        log.info("engine started in %s mode", settings.mode)
+        where = "the embedded local cluster" if self._owns_cluster else ", ".join(endpoints.rpc_urls)
+        self._log("info", "engine", f"started in {settings.mode} mode on {where}; "
+                                    f"copying {len(active)} of {len(traders.all())} trader(s)")
 
     def stop(self, deadline_s: float | None = None) -> bool:
         ok = True
