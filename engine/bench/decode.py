@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -15,6 +16,7 @@ from engine.decoding.pool import DecodePool
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 # About 10-20 s in total (single process, then the pool) on a 2-core box at ~0.3 ms per fixture.
+ROUNDS = 5
 DEFAULT_REPEAT = 300
 
 
@@ -68,17 +70,25 @@ def main(argv: list[str]) -> int:
         print(f"zapbot bench decode: no fixture files under {folder} (use --fixtures or ZAPBOT_FIXTURES)",
               file=sys.stderr)
         return 1
-    raws = [path.read_bytes() for path in files] * args.repeat
-
-    started = time.perf_counter()
-    _decode_all_single(raws)
-    single_seconds = time.perf_counter() - started
-
+    rounds = max(1, min(ROUNDS, args.repeat))
+    per_round = [path.read_bytes() for path in files] * max(1, args.repeat // rounds)
+    raws = per_round * rounds
+    # Single process and pool alternate, round by round, on the same inputs, and each side's median round
+    # counts: a burst of load from elsewhere on a noisy machine then hits one round, not one side.
+    single_times: list[float] = []
+    pool_times: list[float] = []
     with DecodePool(args.workers) as pool:
-        pool.decode_many(raws[: min(len(raws), 4 * args.workers)])  # start the children outside the clock
-        started = time.perf_counter()
-        pool.decode_many(raws, chunksize=max(16, len(raws) // (args.workers * 8)))
-        pool_seconds = time.perf_counter() - started
+        pool.decode_many(per_round[: min(len(per_round), 4 * args.workers)])  # start the children off the clock
+        chunksize = max(16, len(per_round) // (args.workers * 8))
+        for _ in range(rounds):
+            started = time.perf_counter()
+            _decode_all_single(per_round)
+            single_times.append(time.perf_counter() - started)
+            started = time.perf_counter()
+            pool.decode_many(per_round, chunksize=chunksize)
+            pool_times.append(time.perf_counter() - started)
+    single_seconds = statistics.median(single_times) * rounds
+    pool_seconds = statistics.median(pool_times) * rounds
 
     single_rate = len(raws) / single_seconds
     pool_rate = len(raws) / pool_seconds
@@ -86,6 +96,7 @@ def main(argv: list[str]) -> int:
         "transactions": len(raws),
         "fixtures": len(files),
         "repeat": args.repeat,
+        "rounds": rounds,
         "single_tx_per_s": round(single_rate, 1),
         "pool_tx_per_s": round(pool_rate, 1),
         "pool_workers": args.workers,

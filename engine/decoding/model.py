@@ -38,6 +38,15 @@ class SwapEvent:
             "router": self.router,
         }
 
+    def as_tuple(self) -> tuple[Any, ...]:
+        return (self.wallet, self.side, self.mint, self.token_amount, self.token_decimals, self.quote_mint,
+                self.quote_amount, self.venue, self.router)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Results cross a process boundary for every decoded transaction: plain tuples pickle several
+        # times faster than a frozen slotted dataclass's default state.
+        return (SwapEvent, self.as_tuple())
+
 
 @dataclass(frozen=True, slots=True)
 class DecodedTransaction:
@@ -59,3 +68,13 @@ class DecodedTransaction:
             "fee": self.fee,
             "swaps": [swap.to_json_dict() for swap in self.swaps],
         }
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        swaps = tuple(swap.as_tuple() for swap in self.swaps)
+        return (_decoded_from_tuples, (self.signature, self.slot, self.block_time, self.failed, self.fee, swaps))
+
+
+def _decoded_from_tuples(signature: str, slot: int | None, block_time: int | None, failed: bool, fee: int,
+                         swaps: tuple[tuple[Any, ...], ...]) -> DecodedTransaction:
+    return DecodedTransaction(signature, slot, block_time, failed, fee, tuple(SwapEvent(*s) for s in swaps))
+
