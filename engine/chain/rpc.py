@@ -92,10 +92,53 @@ class TokenBucket:
             await asyncio.sleep(wait)
 
 
+class SharedBucket:
+    """A token bucket that pools on different threads (one per worker loop) draw from together, so the
+    engine as a whole stays within an endpoint's rate limit."""
+
+    def __init__(self, rate: float, capacity: float | None = None) -> None:
+        self._bucket = TokenBucket(rate, capacity)
+        self._lock = threading.Lock()
+        self.blocked_until = 0.0  # a 429's Retry-After applies to every pool using this endpoint
+
+    def _take(self) -> float:
+        with self._lock:
+            wait = self._bucket.wait_time()
+            if wait <= 0:
+                self._bucket.tokens -= 1.0
+            return wait
+
+    async def acquire(self) -> None:
+        while True:
+            wait = self._take()
+            if wait <= 0:
+                return
+            await asyncio.sleep(wait)
+
+
+_SHARED: "weakref.WeakKeyDictionary[Any, dict[str, SharedBucket]]" = weakref.WeakKeyDictionary()
+
+
+def _shared_bucket(state: Any, url: str, rate: float) -> SharedBucket:
+    """The engine-wide budget of one endpoint (keyed by the engine's state object)."""
+    with _TOTALS_LOCK:
+        buckets = _SHARED.get(state)
+        if buckets is None:
+            buckets = _SHARED[state] = {}
+        bucket = buckets.get(url)
+        if bucket is None:
+            bucket = buckets[url] = SharedBucket(rate)
+        elif rate > bucket._bucket.rate:  # every pool of one engine passes the same engine rate
+            bucket._bucket.rate = rate
+            bucket._bucket.capacity = max(bucket._bucket.capacity, rate)
+        return bucket
+
+
 @dataclass
 class _Endpoint:
     url: str
     bucket: TokenBucket
+    shared: SharedBucket | None = None
     client: AsyncClient | None = None
     blocked_until: float = 0.0  # after a 429 (Retry-After) or a connection failure
     failures: int = 0
@@ -144,6 +187,7 @@ class RpcPool:
         max_answer_bytes: int = MAX_ANSWER_BYTES,
         call_deadline_s: float | None = None,
         burst: float | None = None,
+        engine_rate: float | None = None,
     ) -> None:
         urls = [u for u in urls if u]
         if not urls:
@@ -154,7 +198,15 @@ class RpcPool:
         self.max_answer_bytes = max_answer_bytes
         # A call gives up after this long in total (waiting out 429s included), so no worker hangs on it.
         self.call_deadline_s = call_deadline_s if call_deadline_s is not None else max(3.0 * timeout, 30.0)
-        self.endpoints = [_Endpoint(u, TokenBucket(requests_per_second, burst)) for u in urls]
+        # Each pool has its own share (requests_per_second); with an engine state, all pools of that engine
+        # also draw from one budget per endpoint (engine_rate, default the same rate), so the workers
+        # together never exceed what the endpoint allows.
+        total = engine_rate if engine_rate is not None else requests_per_second
+        self.endpoints = [
+            _Endpoint(u, TokenBucket(requests_per_second, burst),
+                      _shared_bucket(state, u, total) if state is not None else None)
+            for u in urls
+        ]
         self._preferred = 0
         self._ids = itertools.count(1)
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -199,11 +251,16 @@ class RpcPool:
         now = time.monotonic()
         order = [(self._preferred + i) % len(self.endpoints) for i in range(len(self.endpoints))]
         fresh = [i for i in order if i not in tried] or order
-        ready = [i for i in fresh if self.endpoints[i].blocked_until <= now]
+        ready = [i for i in fresh if self._blocked_until(self.endpoints[i]) <= now]
         if ready:
             return ready[0], 0.0
-        soonest = min(fresh, key=lambda i: self.endpoints[i].blocked_until)
-        return soonest, self.endpoints[soonest].blocked_until - now
+        soonest = min(fresh, key=lambda i: self._blocked_until(self.endpoints[i]))
+        return soonest, self._blocked_until(self.endpoints[soonest]) - now
+
+    @staticmethod
+    def _blocked_until(endpoint: _Endpoint) -> float:
+        shared = endpoint.shared.blocked_until if endpoint.shared is not None else 0.0
+        return max(endpoint.blocked_until, shared)
 
     # -- the call --------------------------------------------------------------------------------
     async def request(self, method: str, params: list[Any] | None = None) -> tuple[Any, bytes]:
@@ -228,6 +285,8 @@ class RpcPool:
             tried.add(index)
             attempts += 1
             await endpoint.bucket.acquire()
+            if endpoint.shared is not None:
+                await endpoint.shared.acquire()
             try:
                 result, raw = await self._post(endpoint, method, body)
             except RpcError as exc:
@@ -261,6 +320,8 @@ class RpcPool:
                     self._count(limited=True)
                     pause = parse_retry_after(response.headers.get("retry-after"))
                     endpoint.blocked_until = time.monotonic() + pause
+                    if endpoint.shared is not None:
+                        endpoint.shared.blocked_until = max(endpoint.shared.blocked_until, endpoint.blocked_until)
                     endpoint.last_error = "429 rate limited"
                     raise RpcError(f"rate limited by {self._host(endpoint)} (retry after {pause:.1f}s)",
                                    code=429, retryable=True)
@@ -515,4 +576,4 @@ def pool_from_context(ctx: Any, *, timeout: float = 10.0) -> RpcPool:
     """A pool over the engine's RPC endpoints with its settings, counting into ctx.state."""
     rpc = ctx.settings.rpc
     return RpcPool(ctx.endpoints.rpc_urls, requests_per_second=rpc.requests_per_second,
-                   commitment=rpc.commitment, timeout=timeout, state=ctx.state)
+                   commitment=rpc.commitment, timeout=timeout, state=ctx.state, engine_rate=rpc.requests_per_second)

@@ -86,7 +86,8 @@ class AnalyzerWorker(BaseWorker):
             raise WorkerDisabled("no RPC URL configured")
         settings = self.ctx.settings
         self.rpc = RpcPool(self.ctx.endpoints.rpc_urls, requests_per_second=settings.rpc.requests_per_second,
-                           commitment=settings.rpc.commitment, state=self.ctx.state)
+                           commitment=settings.rpc.commitment, state=self.ctx.state,
+                           engine_rate=settings.rpc.requests_per_second)
         processes = settings.engine.decode_processes
         self.pool: DecodePool | None = None
         if processes > 0:
