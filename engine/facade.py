@@ -23,6 +23,8 @@ from engine.worker import BaseWorker, Inbox
 
 log = logging.getLogger("zapbot.engine")
 
+EMBEDDED_RPC_RATE = 1000.0  # requests/s to the embedded cluster when the user set no rate
+
 
 def default_worker_classes() -> dict[str, type[BaseWorker]]:
     from engine.workers import WORKER_CLASSES
@@ -165,6 +167,9 @@ class Engine:
                 self.cluster.start()
                 self._owns_cluster = True
             cluster = self.cluster
+            if "requests_per_second" not in s.rpc.model_fields_set:
+                # The in-process cluster has no rate limit to respect; the default budget is for real RPCs.
+                s.rpc.requests_per_second = EMBEDDED_RPC_RATE
             # The embedded cluster's traders are followed from the start; their file is kept apart
             # from the real traders.toml so sim wallets never leak into paper or live runs.
             traders_path = self.traders_path or traders_path_for(s, self.paths)
