@@ -318,8 +318,11 @@ class Store:
             return self._fill_in_tx(mint, side, token_amount, quote_amount, decimals, now)
 
     def _fill_in_tx(self, mint: str, side: str, token_amount: int, quote_amount: int, decimals: int | None,
-                    now: float) -> Fill:
-        """The position and daily-total arithmetic of one fill; the caller holds the transaction."""
+                    now: float, fee_lamports: int = 0) -> Fill:
+        """The position and daily-total arithmetic of one fill; the caller holds the transaction.
+
+        Network fees are part of the money: a buy's fee joins its cost basis (and today's spend), a sell's fee
+        comes off its proceeds, so realised PnL and the daily loss cap see what the operator really lost."""
         row = self.conn.execute("SELECT * FROM positions WHERE mint=?", (mint,)).fetchone()
         amount = int(row["amount"]) if row else 0
         cost = int(row["cost_lamports"]) if row else 0
@@ -328,11 +331,11 @@ class Store:
         realized_delta = 0
         if side == "buy":
             amount += token_amount
-            cost += quote_amount
+            cost += quote_amount + fee_lamports
         else:
             sold = min(token_amount, amount)
             cost_of_sold = (cost * sold // amount) if amount else 0
-            realized_delta = quote_amount - cost_of_sold
+            realized_delta = quote_amount - fee_lamports - cost_of_sold
             realized += realized_delta
             amount -= sold
             cost = 0 if amount == 0 else cost - cost_of_sold
@@ -348,7 +351,7 @@ class Store:
             "INSERT INTO daily (day, spent_lamports, realized_pnl_lamports) VALUES (?,?,?) ON CONFLICT(day)"
             " DO UPDATE SET spent_lamports=spent_lamports+excluded.spent_lamports,"
             " realized_pnl_lamports=realized_pnl_lamports+excluded.realized_pnl_lamports",
-            (utc_day(now), quote_amount if side == "buy" else 0, realized_delta),
+            (utc_day(now), quote_amount + fee_lamports if side == "buy" else 0, realized_delta),
         )
         return Fill(mint, amount, cost, realized_delta, realized)
 
@@ -493,7 +496,7 @@ class Store:
                 return {"intent": dict(intent), "position": self.position(intent["mint"]),
                         "realized_delta_lamports": 0, "applied": False}
             mint, side = intent["mint"], intent["side"]
-            fill = self._fill_in_tx(mint, side, token_amount, quote_amount, decimals, now)
+            fill = self._fill_in_tx(mint, side, token_amount, quote_amount, decimals, now, fee_lamports)
             if signature:
                 self._write(
                     "UPDATE trades SET status='executed', err='', token_amount=?, quote_amount=?, fee_lamports=?,"

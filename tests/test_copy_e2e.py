@@ -125,7 +125,9 @@ def test_leader_buys_sells_half_then_closes(engine_on_cluster, sim_cluster):
     assert held == row["token_amount"] > 0
     check_timestamps(row)
     position = query(engine, "SELECT * FROM positions WHERE mint=?", mint)[0]
-    assert position["amount"] == held and position["cost_lamports"] == SOL // 10
+    # The cost basis is what the swap took plus the network fee we paid for it.
+    assert position["amount"] == held and position["cost_lamports"] == SOL // 10 + row["fee_lamports"]
+    assert row["fee_lamports"] > 0
     attempts = query(engine, "SELECT * FROM trades WHERE intent_id=?", row["id"])
     assert [(a["signature"], a["status"]) for a in attempts] == [(row["signature"], "executed")]
 
@@ -156,7 +158,10 @@ def test_leader_buys_sells_half_then_closes(engine_on_cluster, sim_cluster):
     position = query(engine, "SELECT * FROM positions WHERE mint=?", mint)[0]
     assert position["amount"] == 0 and position["cost_lamports"] == 0
     sells = query(engine, "SELECT SUM(quote_amount) AS got FROM intents WHERE side='sell'")[0]["got"]
-    assert position["realized_pnl_lamports"] == sells - SOL // 10
+    fees = query(engine, "SELECT SUM(fee_lamports) AS paid FROM intents")[0]["paid"]
+    assert fees > 0
+    # Realised PnL is net of every network fee we paid: the buy's joined its cost, the sells' came off.
+    assert position["realized_pnl_lamports"] == sells - SOL // 10 - fees
 
     # the console's snapshot and the trader's stats follow
     snap = engine.snapshot()
