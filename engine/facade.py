@@ -109,7 +109,7 @@ class Engine:
             self._monitor(active, start=True)
         self.started = True
         where = "the embedded local cluster" if self._owns_cluster else ", ".join(endpoints.rpc_urls)
-        self._log("info", "engine", f"started in {settings.mode} mode on {where}; "
+        self._log("info", "engine", f"engine started in {settings.mode} mode on {where}; "
                                     f"copying {len(active)} of {len(traders.all())} trader(s)")
 
     def stop(self, deadline_s: float | None = None) -> bool:
