@@ -80,3 +80,17 @@ async def test_a_429_pauses_every_pool_of_the_engine():
         await second.close()
     finally:
         await server.stop()
+
+
+def test_background_pools_leave_a_reserve_for_trading_calls():
+    from engine.chain.rpc import SharedBucket
+
+    bucket = SharedBucket(rate=8.0)  # burst 8; background work leaves 25% (2 tokens) untouched
+    taken = 0
+    while bucket._take(low_priority=True) == 0.0:
+        taken += 1
+    assert taken == 6
+    # A trading call still gets through at once, twice, from the reserve.
+    assert bucket._take() == 0.0
+    assert bucket._take() == 0.0
+    assert bucket._take() > 0.0

@@ -96,21 +96,28 @@ class SharedBucket:
     """A token bucket that pools on different threads (one per worker loop) draw from together, so the
     engine as a whole stays within an endpoint's rate limit."""
 
+    LOW_PRIORITY_RESERVE = 0.25  # share of the burst that background pools leave for trading calls
+
     def __init__(self, rate: float, capacity: float | None = None) -> None:
         self._bucket = TokenBucket(rate, capacity)
         self._lock = threading.Lock()
         self.blocked_until = 0.0  # a 429's Retry-After applies to every pool using this endpoint
 
-    def _take(self) -> float:
+    def _take(self, low_priority: bool = False) -> float:
         with self._lock:
-            wait = self._bucket.wait_time()
-            if wait <= 0:
-                self._bucket.tokens -= 1.0
-            return wait
+            bucket = self._bucket
+            bucket._refill()
+            # Background work (polling, cache refresh) leaves a reserve, so a trade's calls never queue
+            # behind a polling burst.
+            need = 1.0 + (bucket.capacity * self.LOW_PRIORITY_RESERVE if low_priority else 0.0)
+            if bucket.tokens >= need:
+                bucket.tokens -= 1.0
+                return 0.0
+            return (need - bucket.tokens) / bucket.rate
 
-    async def acquire(self) -> None:
+    async def acquire(self, low_priority: bool = False) -> None:
         while True:
-            wait = self._take()
+            wait = self._take(low_priority)
             if wait <= 0:
                 return
             await asyncio.sleep(wait)
@@ -188,6 +195,7 @@ class RpcPool:
         call_deadline_s: float | None = None,
         burst: float | None = None,
         engine_rate: float | None = None,
+        low_priority: bool = False,
     ) -> None:
         urls = [u for u in urls if u]
         if not urls:
@@ -202,6 +210,7 @@ class RpcPool:
         # also draw from one budget per endpoint (engine_rate, default the same rate), so the workers
         # together never exceed what the endpoint allows.
         total = engine_rate if engine_rate is not None else requests_per_second
+        self.low_priority = low_priority
         self.endpoints = [
             _Endpoint(u, TokenBucket(requests_per_second, burst),
                       _shared_bucket(state, u, total) if state is not None else None)
@@ -286,7 +295,7 @@ class RpcPool:
             attempts += 1
             await endpoint.bucket.acquire()
             if endpoint.shared is not None:
-                await endpoint.shared.acquire()
+                await endpoint.shared.acquire(self.low_priority)
             try:
                 result, raw = await self._post(endpoint, method, body)
             except RpcError as exc:

@@ -120,7 +120,8 @@ class CacheWorker(BaseWorker):
         rpc = self.ctx.settings.rpc
         self.cache = shared_cache(self.ctx)
         self.rpc = RpcPool(self.ctx.endpoints.rpc_urls, requests_per_second=max(1.0, min(5.0, rpc.requests_per_second)),
-                           commitment=rpc.commitment, state=self.ctx.state, call_deadline_s=10.0, engine_rate=rpc.requests_per_second)
+                           commitment=rpc.commitment, state=self.ctx.state, call_deadline_s=10.0, engine_rate=rpc.requests_per_second,
+                           low_priority=True)
         self.failures = 0
         self.ticks = 0
         self.spawn(self.refresh(), "first blockhash refresh")  # setup must not wait on a slow RPC

@@ -58,7 +58,8 @@ class MonitorWorker(BaseWorker):
         self.interval = engine.poll_interval_s
         self.fast_interval = min(engine.poll_interval_ws_down_s, engine.poll_interval_s)
         self.rpc = RpcPool(self.ctx.endpoints.rpc_urls, requests_per_second=max(1.0, rpc.requests_per_second
-                           * POLL_RATE_SHARE), commitment=rpc.commitment, state=self.ctx.state, engine_rate=rpc.requests_per_second)
+                           * POLL_RATE_SHARE), commitment=rpc.commitment, state=self.ctx.state, engine_rate=rpc.requests_per_second,
+                           low_priority=True)
         self.wallets: dict[str, _Wallet] = {}
         self.heap: list[tuple[float, int, str, int]] = []
         self.seq = itertools.count()
