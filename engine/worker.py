@@ -10,6 +10,7 @@ import traceback
 from collections import deque
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Future
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from engine.messages import (
@@ -218,7 +219,14 @@ class BaseWorker:
             await asyncio.sleep(self.tick_interval)
             if self._stop or self.retired:
                 return
-            await self.tick()
+            try:
+                await self.tick()
+            except Exception as exc:
+                # A raising tick is a bug like a raising handler: report it and let the supervisor restart
+                # this worker (the run loop is woken, so the failure shows at once, not at the next message).
+                self._report(exc, "tick", fatal=True)
+                self.inbox.put_front(_TickFailed(self.instance))
+                return
 
     async def run(self) -> bool:
         """Set up, announce READY, then handle messages until SHUTDOWN. Returns True on a clean exit."""
@@ -240,6 +248,11 @@ class BaseWorker:
         try:
             while not self._stop and not self.retired:
                 msg = await self.inbox.get()
+                if isinstance(msg, _TickFailed):
+                    if msg.instance == self.instance:
+                        clean = False
+                        break
+                    continue  # left behind by an earlier instance
                 if self.retired:
                     self.inbox.put_front(msg)  # a newer instance owns the inbox now
                     break
@@ -260,9 +273,6 @@ class BaseWorker:
                     clean = False
                     break
                 self.inbox.handled += 1
-                if ticker is not None and ticker.done() and not ticker.cancelled() and ticker.exception():
-                    clean = False
-                    break
         finally:
             if ticker is not None:
                 ticker.cancel()
@@ -288,6 +298,13 @@ class BaseWorker:
             await self.cleanup()
         except Exception as exc:
             self.log.error("cleanup failed: %s", exc)
+
+
+@dataclass(frozen=True, slots=True)
+class _TickFailed:
+    """Wakes a worker's run loop after its tick() raised."""
+
+    instance: int
 
 
 def call_in_worker(inbox: Inbox, fn: Callable[[], Any]) -> Future:

@@ -227,3 +227,32 @@ def test_shutdown_finishes_within_its_deadline(tmp_path, threading_enabled):
     elapsed = time.monotonic() - started
     assert elapsed < 2.0 + 1.5, elapsed
     assert {v.state for v in ctx.state.snapshot().workers} == {"stopped"}
+
+
+class TickRaises(BaseWorker):
+    """Its first instance's tick raises; later instances tick fine."""
+
+    name = "ticky"
+    tick_interval = 0.05
+    ticks: list[int] = []
+
+    async def tick(self) -> None:
+        type(self).ticks.append(self.instance)
+        if self.instance == 1:
+            raise RuntimeError("tick bug")
+
+
+def test_raising_tick_restarts_the_worker(tmp_path, threading_enabled):
+    ctx = make_ctx(tmp_path, threading_enabled=threading_enabled, restart_ms=50)
+    cls = type("Ticky", (TickRaises,), {"ticks": []})
+    sup = Supervisor(ctx, {"ticky": cls})
+    sup.start()
+    try:
+        assert sup.wait_ready(5)
+        assert wait_for(lambda: 2 in cls.ticks, 10), cls.ticks
+        assert wait_for(lambda: ctx.state.snapshot().worker("ticky").state == "ready", 5)
+        view = ctx.state.snapshot().worker("ticky")
+        assert view.restarts == 1
+        assert cls.ticks.count(1) == 1  # the failing instance stopped ticking
+    finally:
+        sup.stop(5)
