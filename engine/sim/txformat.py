@@ -18,6 +18,8 @@ from solders.transaction_status import (
     TransactionErrorProgramExecutionTemporarilyRestricted,
 )
 
+from engine.decoding.wire import b58decode  # noqa: F401 - re-exported for the ledger
+
 SYSTEM_PROGRAM = "11111111111111111111111111111111"
 TOKEN_PROGRAM = "TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA"
 TOKEN_2022_PROGRAM = "TokenzQdBNbLqP5VEhdkAS6EPFLC1PHnBqCXEpPxuEb"
@@ -294,7 +296,6 @@ def _parse_ata(accounts: list[str], data: bytes) -> tuple[str, Any] | None:
 
 
 _B58_ALPHABET = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
-_B58_INDEX = {c: i for i, c in enumerate(_B58_ALPHABET)}
 
 
 def _pk(raw: bytes) -> str:
@@ -310,15 +311,6 @@ def b58(data: bytes) -> str:
         number, rem = divmod(number, 58)
         out.append(_B58_ALPHABET[rem])
     return "1" * zeros + "".join(reversed(out))
-
-
-def b58decode(text: str) -> bytes:
-    number = 0
-    for char in text:
-        number = number * 58 + _B58_INDEX[char]
-    zeros = len(text) - len(text.lstrip("1"))
-    body = number.to_bytes((number.bit_length() + 7) // 8, "big") if number else b""
-    return b"\0" * zeros + body
 
 
 def b64(data: bytes) -> str:
