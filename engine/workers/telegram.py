@@ -452,44 +452,43 @@ class TelegramWorker(BaseWorker):
     async def _connect(self) -> None:
         """Reach Telegram (getMe, commands, polling) with backoff; the engine runs meanwhile."""
         self.set_state("busy", "connecting to Telegram")
-        delay = 1.0
-        while True:
-            try:
-                await self.app.initialize()
-                break
-            except InvalidToken:
-                self._give_up("Telegram rejected the bot token; check TELEGRAM_BOT_TOKEN")
-                return
-            except TelegramError as exc:
-                self._degrade(f"cannot reach Telegram ({redact(exc)}); retrying in {delay:.0f}s")
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 60.0)
+        if not await self._keep_trying("cannot reach Telegram", self.app.initialize):
+            return
         self.bot_username = self.app.bot.username or ""
         try:
             await self.app.bot.set_my_commands([BotCommand(name, text[:256]) for name, text in COMMANDS])
         except TelegramError as exc:
             self.log.warning("could not publish the command list: %s", redact(exc))
         await self.app.start()
-        delay = 1.0
-        while True:
-            try:
-                await self.app.updater.start_polling(  # type: ignore[union-attr]
-                    poll_interval=0.0, timeout=int(self.settings.poll_timeout_s), bootstrap_retries=0,
-                    allowed_updates=["message", "callback_query"],
-                    drop_pending_updates=self.settings.drop_pending_updates, error_callback=self._on_poll_error,
-                )
-                break
-            except InvalidToken:
-                self._give_up("Telegram rejected the bot token; check TELEGRAM_BOT_TOKEN")
-                return
-            except TelegramError as exc:
-                self._degrade(f"cannot start polling ({redact(exc)}); retrying in {delay:.0f}s")
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 60.0)
+
+        def start_polling() -> Any:
+            return self.app.updater.start_polling(  # type: ignore[union-attr]
+                poll_interval=0.0, timeout=int(self.settings.poll_timeout_s), bootstrap_retries=0,
+                allowed_updates=["message", "callback_query"],
+                drop_pending_updates=self.settings.drop_pending_updates, error_callback=self._on_poll_error,
+            )
+
+        if not await self._keep_trying("cannot start polling", start_polling):
+            return
         self.connected.set()
         self.degraded = False
         self.set_state("ready", self._ready_detail())
         self.log.info("telegram connected as @%s for %d chat(s)", self.bot_username, len(self.chat_ids))
+
+    async def _keep_trying(self, what: str, call: Any) -> bool:
+        """Await call() until it succeeds, backing off while Telegram is unreachable. False if the token is refused."""
+        delay = 1.0
+        while True:
+            try:
+                await call()
+                return True
+            except InvalidToken:
+                self._give_up("Telegram rejected the bot token; check TELEGRAM_BOT_TOKEN")
+                return False
+            except TelegramError as exc:
+                self._degrade(f"{what} ({redact(exc)}); retrying in {delay:.0f}s")
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 60.0)
 
     def _ready_detail(self) -> str:
         return f"connected as @{self.bot_username}; {len(self.chat_ids)} authorised chat(s)"
