@@ -1,4 +1,5 @@
 """Operator commands shared by the facade (console, CLI) and Telegram, so both act exactly alike."""
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
@@ -14,11 +15,18 @@ if TYPE_CHECKING:
 def show_trader(ctx: "EngineContext", trader: "TraderConfig") -> None:
     """Put a trader's settings in the snapshot, keeping its copy statistics."""
     old = ctx.state.traders.get(trader.name)
-    ctx.state.set_trader(TraderView(
-        name=trader.name, wallet=trader.wallet, active=trader.active, sizing=trader.sizing_summary(),
-        last_trade_at=old.last_trade_at if old else None, trades_copied=old.trades_copied if old else 0,
-        pnl_lamports=old.pnl_lamports if old else 0, paused_reason=old.paused_reason if old else "",
-    ))
+    ctx.state.set_trader(
+        TraderView(
+            name=trader.name,
+            wallet=trader.wallet,
+            active=trader.active,
+            sizing=trader.sizing_summary(),
+            last_trade_at=old.last_trade_at if old else None,
+            trades_copied=old.trades_copied if old else 0,
+            pnl_lamports=old.pnl_lamports if old else 0,
+            paused_reason=old.paused_reason if old else "",
+        )
+    )
 
 
 def monitor(ctx: "EngineContext", wallets: list[str], *, start: bool) -> None:
@@ -28,7 +36,9 @@ def monitor(ctx: "EngineContext", wallets: list[str], *, start: bool) -> None:
         ctx.send(worker, msg, force=True)
 
 
-def set_copying(ctx: "EngineContext", name: str, active: bool, *, source: str = "engine") -> tuple["TraderConfig", bool]:
+def set_copying(
+    ctx: "EngineContext", name: str, active: bool, *, source: str = "engine"
+) -> tuple["TraderConfig", bool]:
     """Start or stop copying one trader; persists traders.toml. Returns (trader, changed)."""
     before = ctx.traders.get(name)
     if before is None:

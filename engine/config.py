@@ -1,4 +1,5 @@
 """ZapBot's configuration: zapbot.toml, the environment and .env, validated by pydantic-settings."""
+
 from __future__ import annotations
 
 import os
@@ -129,7 +130,9 @@ class TelegramSettings(_Table):
     chat_messages_per_second: float = Field(1.0, gt=0, description="per chat (Telegram: ~1/s)")
     chat_burst: int = Field(1, ge=1, description="messages a chat may get back to back before pacing")
     group_messages_per_minute: float = Field(20.0, gt=0, description="per group chat (Telegram: 20/min)")
-    queue_size: int = Field(200, ge=1, description="per chat; beyond it the oldest silent notification is dropped")
+    queue_size: int = Field(
+        200, ge=1, description="per chat; beyond it the oldest silent notification is dropped"
+    )
     poll_timeout_s: float = Field(10.0, gt=0, le=50)
     request_timeout_s: float = Field(10.0, gt=0)
     drop_pending_updates: bool = True
@@ -170,7 +173,9 @@ class LimitsSettings(_Table):
     blacklist: list[str] = Field(default_factory=list)
     whitelist: list[str] = Field(default_factory=list)
     max_leader_age_slots: int = Field(150, ge=1)
-    min_trade_sol: float = Field(0.001, ge=0, description="dust minimum: a buy sized below this by a limit is skipped")
+    min_trade_sol: float = Field(
+        0.001, ge=0, description="dust minimum: a buy sized below this by a limit is skipped"
+    )
 
 
 class SimSettings(_Table):

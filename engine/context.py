@@ -1,4 +1,5 @@
 """What every worker shares: settings, state, traders, inboxes, the event bus and the data-worker call."""
+
 from __future__ import annotations
 
 import asyncio

@@ -1,4 +1,5 @@
 """The engine's public face for the console, the CLI and Telegram: start/stop, commands, snapshot, events."""
+
 from __future__ import annotations
 
 import json
@@ -71,7 +72,9 @@ class Engine:
         setup_logging(self.paths.log_file)
         self._register_secrets()
         if settings.mode == "live" and not self.live_confirmed:
-            raise LiveNotConfirmed("live mode needs --live and a typed confirmation; use sim or paper to try it")
+            raise LiveNotConfirmed(
+                "live mode needs --live and a typed confirmation; use sim or paper to try it"
+            )
         keypair = self._load_wallet()
         endpoints, traders = self._resolve_chain()
         self.state.set(wallet=str(keypair.pubkey()) if keypair is not None else None)
@@ -109,8 +112,12 @@ class Engine:
             self._monitor(active, start=True)
         self.started = True
         where = "the embedded local cluster" if self._owns_cluster else ", ".join(endpoints.rpc_urls)
-        self._log("info", "engine", f"engine started in {settings.mode} mode on {where}; "
-                                    f"copying {len(active)} of {len(traders.all())} trader(s)")
+        self._log(
+            "info",
+            "engine",
+            f"engine started in {settings.mode} mode on {where}; "
+            f"copying {len(active)} of {len(traders.all())} trader(s)",
+        )
 
     def stop(self, deadline_s: float | None = None) -> bool:
         ok = True
@@ -180,7 +187,9 @@ class Engine:
                     traders.append(TraderConfig(name=name, wallet=wallet))
             save_traders(traders_path, traders)
             book = TraderBook(traders_path, traders)
-            endpoints = Endpoints([cluster.rpc_url], cluster.ws_url, s.swap_api.url or cluster.swap_api_url, api_key)
+            endpoints = Endpoints(
+                [cluster.rpc_url], cluster.ws_url, s.swap_api.url or cluster.swap_api_url, api_key
+            )
             return endpoints, book
         if not s.rpc.urls:
             raise ConfigError(f"{s.mode} mode needs RPC_URL (or [rpc].urls)")
@@ -202,8 +211,13 @@ class Engine:
 
     def _write_runtime(self) -> None:
         assert self.http is not None
-        info = {"pid": os.getpid(), "host": self.settings.http.host, "port": self.http.bound_port,
-                "mode": self.settings.mode, "started_at": time.time()}
+        info = {
+            "pid": os.getpid(),
+            "host": self.settings.http.host,
+            "port": self.http.bound_port,
+            "mode": self.settings.mode,
+            "started_at": time.time(),
+        }
         self.paths.runtime.write_text(json.dumps(info))
 
     def _log_events(self, event: Any) -> None:
@@ -314,8 +328,14 @@ def _embedded_cluster(settings: Settings) -> Any:
 
     sim = settings.sim
     config = SimConfig(
-        seed=sim.seed, rpc_port=0, ws_port=0, swap_port=0, slot_ms=float(sim.slot_ms), traders=sim.traders,
-        trade_rate=sim.trade_rate, trade_duration=sim.trade_duration_s or 0.0,
+        seed=sim.seed,
+        rpc_port=0,
+        ws_port=0,
+        swap_port=0,
+        slot_ms=float(sim.slot_ms),
+        traders=sim.traders,
+        trade_rate=sim.trade_rate,
+        trade_duration=sim.trade_duration_s or 0.0,
         scenario=Path(sim.scenario).expanduser() if sim.scenario else None,
     )
     if sim.chaos:
@@ -345,7 +365,7 @@ def _rpc_call(url: str, method: str, params: list[Any], timeout: float = 5.0) ->
 
 def _ws_from_http(url: str) -> str:
     if url.startswith("https://"):
-        return "wss://" + url[len("https://"):]
+        return "wss://" + url[len("https://") :]
     if url.startswith("http://"):
-        return "ws://" + url[len("http://"):]
+        return "ws://" + url[len("http://") :]
     return url

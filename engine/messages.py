@@ -1,4 +1,5 @@
 """The messages workers exchange: small frozen dataclasses, one per seed message type plus a few internal ones."""
+
 from __future__ import annotations
 
 import time

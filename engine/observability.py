@@ -1,4 +1,5 @@
 """Logs with secrets redacted, and the HTTP endpoint: /workers/status (JSON), /metrics (Prometheus), /health."""
+
 from __future__ import annotations
 
 import asyncio
@@ -79,10 +80,12 @@ def setup_logging(log_file: Path, *, level: int = logging.INFO, console: bool = 
             root.removeHandler(handler)
             handler.close()
             del _installed[old_key]
-        handler = logging.handlers.RotatingFileHandler(log_file, maxBytes=5_000_000, backupCount=3,
-                                                       encoding="utf-8")
-        handler.setFormatter(RedactingFormatter(
-            "%(asctime)s %(levelname)-7s [%(threadName)s] %(name)s: %(message)s"))
+        handler = logging.handlers.RotatingFileHandler(
+            log_file, maxBytes=5_000_000, backupCount=3, encoding="utf-8"
+        )
+        handler.setFormatter(
+            RedactingFormatter("%(asctime)s %(levelname)-7s [%(threadName)s] %(name)s: %(message)s")
+        )
         root.addHandler(handler)
         _installed[key] = handler
     if console and "console" not in _installed:
@@ -94,8 +97,17 @@ def setup_logging(log_file: Path, *, level: int = logging.INFO, console: bool = 
     root.setLevel(min(root.level or level, level) if root.level else level)
     logging.getLogger("zapbot").setLevel(level)
     # httpx logs every request URL at INFO, and Telegram's URLs carry the bot token.
-    for noisy in ("httpx", "httpcore", "httpx2", "httpcore2", "telegram", "apscheduler", "aiohttp.access",
-                  "websockets", "hpack"):
+    for noisy in (
+        "httpx",
+        "httpcore",
+        "httpx2",
+        "httpcore2",
+        "telegram",
+        "apscheduler",
+        "aiohttp.access",
+        "websockets",
+        "hpack",
+    ):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
@@ -142,11 +154,16 @@ class SnapshotCollector:
     def collect(self) -> "Iterator[Any]":
         snap = self.snapshot_fn()
         depth = GaugeMetricFamily("zapbot_queue_depth", "Messages waiting per worker", labels=["worker"])
-        state = GaugeMetricFamily("zapbot_worker_state", "1 for the worker's current state", labels=["worker", "state"])
+        state = GaugeMetricFamily(
+            "zapbot_worker_state", "1 for the worker's current state", labels=["worker", "state"]
+        )
         restarts = CounterMetricFamily("zapbot_worker_restarts", "Worker restarts", labels=["worker"])
-        handled = CounterMetricFamily("zapbot_messages_handled", "Messages handled per worker", labels=["worker"])
-        heartbeat = GaugeMetricFamily("zapbot_worker_heartbeat_age_seconds", "Seconds since the last PONG",
-                                      labels=["worker"])
+        handled = CounterMetricFamily(
+            "zapbot_messages_handled", "Messages handled per worker", labels=["worker"]
+        )
+        heartbeat = GaugeMetricFamily(
+            "zapbot_worker_heartbeat_age_seconds", "Seconds since the last PONG", labels=["worker"]
+        )
         for view in snap.workers:
             depth.add_metric([view.name], snap.queues.get(view.name, view.inbox_depth))
             for name in WORKER_STATES:
@@ -162,10 +179,16 @@ class SnapshotCollector:
         for status, count in counts.items():
             trades.add_metric([status], count)
         yield from (depth, state, restarts, handled, heartbeat, trades)
-        yield GaugeMetricFamily("zapbot_paused", "1 when all copying is paused", value=1.0 if snap.paused else 0.0)
+        yield GaugeMetricFamily(
+            "zapbot_paused", "1 when all copying is paused", value=1.0 if snap.paused else 0.0
+        )
         yield GaugeMetricFamily("zapbot_monitored_wallets", "Followed wallets", value=snap.monitored_wallets)
-        yield GaugeMetricFamily("zapbot_subscriptions", "Live logsSubscribe subscriptions", value=snap.subscriptions)
-        yield GaugeMetricFamily("zapbot_trades_in_flight", "Trades sent but not confirmed", value=snap.in_flight)
+        yield GaugeMetricFamily(
+            "zapbot_subscriptions", "Live logsSubscribe subscriptions", value=snap.subscriptions
+        )
+        yield GaugeMetricFamily(
+            "zapbot_trades_in_flight", "Trades sent but not confirmed", value=snap.in_flight
+        )
         yield GaugeMetricFamily("zapbot_uptime_seconds", "Engine uptime", value=snap.uptime_s)
         if snap.health.slot is not None:
             yield GaugeMetricFamily("zapbot_slot", "Latest slot seen", value=snap.health.slot)
@@ -187,8 +210,9 @@ def is_loopback(host: str) -> bool:
 class HttpServer:
     """aiohttp on its own thread, so the endpoint answers even when workers are busy."""
 
-    def __init__(self, snapshot_fn: Callable[[], EngineSnapshot], host: str, port: int,
-                 bearer_token: str | None = None) -> None:
+    def __init__(
+        self, snapshot_fn: Callable[[], EngineSnapshot], host: str, port: int, bearer_token: str | None = None
+    ) -> None:
         self.snapshot_fn = snapshot_fn
         self.host = host
         self.port = port
@@ -216,7 +240,9 @@ class HttpServer:
     async def _metrics(self, request: web.Request) -> web.Response:
         if not self._authorised(request):
             return web.Response(status=401, text="unauthorised\n")
-        return web.Response(body=generate_latest(self.registry), headers={"Content-Type": "text/plain; version=0.0.4"})
+        return web.Response(
+            body=generate_latest(self.registry), headers={"Content-Type": "text/plain; version=0.0.4"}
+        )
 
     async def _health(self, request: web.Request) -> web.Response:
         snap = self.snapshot_fn()
@@ -226,8 +252,11 @@ class HttpServer:
 
     def start(self) -> None:
         if not is_loopback(self.host):
-            log.warning("HTTP endpoint bound to %s, not loopback: anyone who can reach it can read status%s",
-                        self.host, "" if self.bearer_token else " (set [http].bearer_token)")
+            log.warning(
+                "HTTP endpoint bound to %s, not loopback: anyone who can reach it can read status%s",
+                self.host,
+                "" if self.bearer_token else " (set [http].bearer_token)",
+            )
         self._thread = threading.Thread(target=self._run, name="zapbot-http", daemon=True)
         self._thread.start()
         self._ready.wait(5)

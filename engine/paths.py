@@ -1,4 +1,5 @@
 """Where ZapBot keeps its state: ZAPBOT_HOME and the files inside it."""
+
 from __future__ import annotations
 
 import os

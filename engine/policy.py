@@ -11,6 +11,7 @@ spend so far, positions, in-flight commitments) and asks `decide`. Money rules, 
   min_reserve_sol because of us.
 * Sells are never blocked by caps, the kill switch or black/whitelists: they reduce risk.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -27,11 +28,31 @@ MAX_COMPUTE_UNITS = 1_400_000
 
 # The stable skip vocabulary (tests and the console rely on these exact strings).
 SKIP_REASONS = (
-    "paused", "kill switch", "trader inactive", "trader paused", "copy buys off", "copy sells off",
-    "not a SOL trade", "leader size below min", "leader size above max", "blacklisted", "not whitelisted",
-    "already bought", "max open positions", "daily spend cap", "per-trade cap", "reserve",
-    "insufficient balance", "balance unknown", "no position", "dust", "duplicate", "queue full", "stale",
-    "shutting down", "error",
+    "paused",
+    "kill switch",
+    "trader inactive",
+    "trader paused",
+    "copy buys off",
+    "copy sells off",
+    "not a SOL trade",
+    "leader size below min",
+    "leader size above max",
+    "blacklisted",
+    "not whitelisted",
+    "already bought",
+    "max open positions",
+    "daily spend cap",
+    "per-trade cap",
+    "reserve",
+    "insufficient balance",
+    "balance unknown",
+    "no position",
+    "dust",
+    "duplicate",
+    "queue full",
+    "stale",
+    "shutting down",
+    "error",
 )
 
 
@@ -75,18 +96,18 @@ class PolicyState:
     kill_switch: bool = False
     # Our SOL balance; None means there is no wallet (paper mode): balance and reserve checks do not apply.
     balance_lamports: int | None = None
-    spent_today_lamports: int = 0           # executed buys today (UTC)
+    spent_today_lamports: int = 0  # executed buys today (UTC)
     realized_pnl_today_lamports: int = 0
-    in_flight_buy_lamports: int = 0         # amount_in of buys queued or sent but not finished
+    in_flight_buy_lamports: int = 0  # amount_in of buys queued or sent but not finished
     in_flight_fee_budget_lamports: int = 0  # their worst-case fees
-    open_positions: int = 0                 # mints we hold, plus in-flight buys of mints we do not hold yet
-    position_amount: int = 0                # our holding of this mint, minus in-flight sells of it
-    bought_before: bool = False             # this trader's mint was bought (or is being bought) before
+    open_positions: int = 0  # mints we hold, plus in-flight buys of mints we do not hold yet
+    position_amount: int = 0  # our holding of this mint, minus in-flight sells of it
+    bought_before: bool = False  # this trader's mint was bought (or is being bought) before
     trader_paused_reason: str = ""
     duplicate: bool = False
     current_slot: int | None = None
-    leader_pre_amount: int | None = None    # the leader's holding of this mint before their trade
-    leader_post_amount: int | None = None   # ... and after it
+    leader_pre_amount: int | None = None  # the leader's holding of this mint before their trade
+    leader_post_amount: int | None = None  # ... and after it
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,7 +145,11 @@ def fee_budget_lamports(trader: Any, side: str) -> int:
         priority = int(trader.priority_fee_cap_lamports)
     else:
         priority = -(-int(trader.priority_fee) * MAX_COMPUTE_UNITS // 1_000_000)
-        priority = min(priority, int(trader.priority_fee_cap_lamports)) if trader.priority_fee_cap_lamports else priority
+        priority = (
+            min(priority, int(trader.priority_fee_cap_lamports))
+            if trader.priority_fee_cap_lamports
+            else priority
+        )
     rent = TOKEN_ACCOUNT_RENT_LAMPORTS if side == "buy" else 0
     return BASE_FEE_PER_SIGNATURE * SIGNATURES_BUDGETED + priority + int(trader.jito_tip_lamports) + rent
 
@@ -138,13 +163,17 @@ def target_buy_lamports(leader_quote_lamports: int, trader: Any) -> int:
     """The trader's sizing rule alone: fixed SOL, or percent of the leader's SOL clamped to [min, max]."""
     if trader.sizing == "fixed":
         return sol_to_lamports(trader.fixed_sol)
-    raw = int((Decimal(leader_quote_lamports) * Decimal(str(trader.percent)) / 100)
-              .to_integral_value(rounding=ROUND_FLOOR))
+    raw = int(
+        (Decimal(leader_quote_lamports) * Decimal(str(trader.percent)) / 100).to_integral_value(
+            rounding=ROUND_FLOOR
+        )
+    )
     return max(sol_to_lamports(trader.min_sol), min(raw, sol_to_lamports(trader.max_sol)))
 
 
-def sell_amount(position: int, leader_sold: int, leader_pre: int | None, leader_post: int | None,
-                proportional: bool) -> tuple[int, bool]:
+def sell_amount(
+    position: int, leader_sold: int, leader_pre: int | None, leader_post: int | None, proportional: bool
+) -> tuple[int, bool]:
     """(tokens to sell, closes the position). Sell the fraction the leader sold; all of it when they close.
 
     leader_pre is the leader's holding before the trade (read from their transaction's token balances);
@@ -172,8 +201,9 @@ def decide(swap: Any, trader: Any, limits: Any, book: PolicyState) -> Decision:
     if book.paused:
         return Skip("paused")
     if not trader.active:
-        return Skip("trader paused" if book.trader_paused_reason else "trader inactive",
-                    book.trader_paused_reason)
+        return Skip(
+            "trader paused" if book.trader_paused_reason else "trader inactive", book.trader_paused_reason
+        )
     if side not in ("buy", "sell") or swap.quote_mint != WSOL_MINT:
         return Skip("not a SOL trade", f"{side} against {swap.quote_mint}")
     if book.current_slot is not None and swap.slot is not None:
@@ -199,13 +229,25 @@ def _decide_sell(swap: Any, trader: Any, book: PolicyState) -> Decision:
         return Skip("copy sells off")
     if book.position_amount <= 0:
         return Skip("no position")
-    amount, closes = sell_amount(book.position_amount, int(swap.token_amount), book.leader_pre_amount,
-                                 book.leader_post_amount, bool(trader.proportional_sells))
+    amount, closes = sell_amount(
+        book.position_amount,
+        int(swap.token_amount),
+        book.leader_pre_amount,
+        book.leader_post_amount,
+        bool(trader.proportional_sells),
+    )
     if amount <= 0:
         return Skip("dust", "proportional share rounds to zero")
     # Sells jump the queue: getting out late costs more than getting in late.
-    return Copy("sell", amount, int(trader.slippage_bps), priority=10, close=closes,
-                fee_budget_lamports=fee_budget_lamports(trader, "sell"), **_fee_fields(trader))
+    return Copy(
+        "sell",
+        amount,
+        int(trader.slippage_bps),
+        priority=10,
+        close=closes,
+        fee_budget_lamports=fee_budget_lamports(trader, "sell"),
+        **_fee_fields(trader),
+    )
 
 
 def _decide_buy(swap: Any, trader: Any, view: LimitsView, book: PolicyState) -> Decision:
@@ -237,8 +279,12 @@ def _decide_buy(swap: Any, trader: Any, view: LimitsView, book: PolicyState) -> 
     if amount > daily_left:
         amount, bound = max(daily_left, 0), "daily spend cap"
     if book.balance_lamports is not None:
-        spendable = (book.balance_lamports - book.in_flight_buy_lamports - book.in_flight_fee_budget_lamports
-                     - fee_budget)
+        spendable = (
+            book.balance_lamports
+            - book.in_flight_buy_lamports
+            - book.in_flight_fee_budget_lamports
+            - fee_budget
+        )
         above_reserve = spendable - view.min_reserve_lamports
         if amount > above_reserve:
             amount = max(above_reserve, 0)
@@ -246,5 +292,12 @@ def _decide_buy(swap: Any, trader: Any, view: LimitsView, book: PolicyState) -> 
     if amount < max(view.min_trade_lamports, 1):
         return Skip(bound or "dust", f"{amount} lamports left")
     note = f"sized down: {bound}" if bound else ""
-    return Copy("buy", amount, int(trader.slippage_bps), priority=0, fee_budget_lamports=fee_budget,
-                note=note, **_fee_fields(trader))
+    return Copy(
+        "buy",
+        amount,
+        int(trader.slippage_bps),
+        priority=0,
+        fee_budget_lamports=fee_budget,
+        note=note,
+        **_fee_fields(trader),
+    )

@@ -1,4 +1,5 @@
 """The engine's live state and the immutable snapshot the console, CLI and Telegram read."""
+
 from __future__ import annotations
 
 import threading

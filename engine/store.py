@@ -2,6 +2,7 @@
 
 Only the data worker writes through a Store; CLI commands open their own read connections.
 """
+
 from __future__ import annotations
 
 import sqlite3
@@ -106,9 +107,21 @@ MIGRATIONS: list[str] = [
 
 IN_FLIGHT_STATUSES = ("pending", "queued", "sent")
 INTENT_FIELDS = {
-    "status", "reason", "signature", "amount_in", "token_amount", "quote_amount", "token_decimals",
-    "fee_lamports", "attempts", "last_valid_block_height", "signed_tx", "queued_at", "sent_at",
-    "confirmed_at", "detected_at",
+    "status",
+    "reason",
+    "signature",
+    "amount_in",
+    "token_amount",
+    "quote_amount",
+    "token_decimals",
+    "fee_lamports",
+    "attempts",
+    "last_valid_block_height",
+    "signed_tx",
+    "queued_at",
+    "sent_at",
+    "confirmed_at",
+    "detected_at",
 }
 
 
@@ -221,8 +234,22 @@ class Store:
                 "INSERT OR IGNORE INTO intents (leader_signature, trader, wallet, side, mint, status, amount_in,"
                 " leader_token_amount, leader_quote_amount, token_decimals, detected_at, queued_at, created_at,"
                 " updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (leader_signature, trader, wallet, side, mint, status, amount_in, leader_token_amount,
-                 leader_quote_amount, token_decimals, detected_at, queued_at, now, now),
+                (
+                    leader_signature,
+                    trader,
+                    wallet,
+                    side,
+                    mint,
+                    status,
+                    amount_in,
+                    leader_token_amount,
+                    leader_quote_amount,
+                    token_decimals,
+                    detected_at,
+                    queued_at,
+                    now,
+                    now,
+                ),
             )
             if cursor.rowcount == 1:
                 return int(cursor.lastrowid), True
@@ -302,23 +329,49 @@ class Store:
             self._write(
                 "UPDATE trades SET status=?, err=?, token_amount=?, quote_amount=?, fee_lamports=?, confirmed_at=?"
                 " WHERE signature=?",
-                (status, err, token_amount, quote_amount, fee_lamports, confirmed_at or time.time(), signature),
+                (
+                    status,
+                    err,
+                    token_amount,
+                    quote_amount,
+                    fee_lamports,
+                    confirmed_at or time.time(),
+                    signature,
+                ),
             )
 
     def attempts(self, intent_id: int) -> list[dict[str, Any]]:
-        rows = self.conn.execute("SELECT * FROM trades WHERE intent_id=? ORDER BY id", (intent_id,)).fetchall()
+        rows = self.conn.execute(
+            "SELECT * FROM trades WHERE intent_id=? ORDER BY id", (intent_id,)
+        ).fetchall()
         return [dict(row) for row in rows]
 
     # -- positions -------------------------------------------------------------------------
-    def apply_fill(self, *, mint: str, side: str, token_amount: int, quote_amount: int,
-                   decimals: int | None = None, at: float | None = None) -> Fill:
+    def apply_fill(
+        self,
+        *,
+        mint: str,
+        side: str,
+        token_amount: int,
+        quote_amount: int,
+        decimals: int | None = None,
+        at: float | None = None,
+    ) -> Fill:
         """Update a position by average cost. A sell realises PnL against the average cost of what it sold."""
         now = at or time.time()
         with self._tx():
             return self._fill_in_tx(mint, side, token_amount, quote_amount, decimals, now)
 
-    def _fill_in_tx(self, mint: str, side: str, token_amount: int, quote_amount: int, decimals: int | None,
-                    now: float, fee_lamports: int = 0) -> Fill:
+    def _fill_in_tx(
+        self,
+        mint: str,
+        side: str,
+        token_amount: int,
+        quote_amount: int,
+        decimals: int | None,
+        now: float,
+        fee_lamports: int = 0,
+    ) -> Fill:
         """The position and daily-total arithmetic of one fill; the caller holds the transaction.
 
         Network fees are part of the money: a buy's fee joins its cost basis (and today's spend), a sell's fee
@@ -367,11 +420,23 @@ class Store:
         row = self.conn.execute("SELECT * FROM daily WHERE day=?", (day or utc_day(),)).fetchone()
         if row is None:
             return {"spent_lamports": 0, "realized_pnl_lamports": 0}
-        return {"spent_lamports": int(row["spent_lamports"]), "realized_pnl_lamports": int(row["realized_pnl_lamports"])}
+        return {
+            "spent_lamports": int(row["spent_lamports"]),
+            "realized_pnl_lamports": int(row["realized_pnl_lamports"]),
+        }
 
     # -- skips and errors ------------------------------------------------------------------
-    def record_skip(self, *, leader_signature: str, trader: str, side: str, mint: str, reason: str,
-                    detected_at: float | None = None, at: float | None = None) -> int:
+    def record_skip(
+        self,
+        *,
+        leader_signature: str,
+        trader: str,
+        side: str,
+        mint: str,
+        reason: str,
+        detected_at: float | None = None,
+        at: float | None = None,
+    ) -> int:
         with self._tx():
             cursor = self._write(
                 "INSERT INTO skips (leader_signature, trader, side, mint, reason, detected_at, at)"
@@ -386,8 +451,10 @@ class Store:
 
     def record_error(self, worker: str, message: str, at: float | None = None) -> None:
         with self._tx():
-            self._write("INSERT INTO errors (at, worker, message) VALUES (?,?,?)",
-                        (at or time.time(), worker, message[:2000]))
+            self._write(
+                "INSERT INTO errors (at, worker, message) VALUES (?,?,?)",
+                (at or time.time(), worker, message[:2000]),
+            )
 
     def errors(self, limit: int = 200) -> list[dict[str, Any]]:
         rows = self.conn.execute("SELECT * FROM errors ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
@@ -399,11 +466,19 @@ class Store:
         return dict(row) if row else None
 
     def all_trader_state(self) -> dict[str, dict[str, Any]]:
-        return {row["wallet"]: dict(row) for row in self.conn.execute("SELECT * FROM trader_state").fetchall()}
+        return {
+            row["wallet"]: dict(row) for row in self.conn.execute("SELECT * FROM trader_state").fetchall()
+        }
 
     def set_trader_state(self, wallet: str, name: str, **fields: Any) -> None:
-        allowed = {"cutoff_signature", "consecutive_failures", "paused_reason", "trades_copied",
-                   "last_trade_at", "realized_pnl_lamports"}
+        allowed = {
+            "cutoff_signature",
+            "consecutive_failures",
+            "paused_reason",
+            "trades_copied",
+            "last_trade_at",
+            "realized_pnl_lamports",
+        }
         unknown = set(fields) - allowed
         if unknown:
             raise ValueError(f"unknown trader state fields {sorted(unknown)}")
@@ -435,24 +510,38 @@ class Store:
         return decisions(self.conn, limit)
 
     # -- the executor's atomic steps (appended by the executor; each is one transaction) -------------
-    def policy_inputs(self, *, trader: str, mint: str, wallet: str, leader_signature: str | None = None,
-                      day: str | None = None) -> dict[str, Any]:
+    def policy_inputs(
+        self,
+        *,
+        trader: str,
+        mint: str,
+        wallet: str,
+        leader_signature: str | None = None,
+        day: str | None = None,
+    ) -> dict[str, Any]:
         """Everything the copy policy reads from the database, in one consistent read."""
-        exists = leader_signature is not None and self.find_intent(leader_signature, trader, wallet) is not None
+        exists = (
+            leader_signature is not None and self.find_intent(leader_signature, trader, wallet) is not None
+        )
         marks = ",".join("?" * len(IN_FLIGHT_STATUSES))
         daily = self.daily(day)
         buys = self.conn.execute(
             f"SELECT COALESCE(SUM(amount_in),0) AS lamports, COUNT(*) AS n FROM intents WHERE wallet=?"
-            f" AND side='buy' AND status IN ({marks})", (wallet, *IN_FLIGHT_STATUSES)).fetchone()
+            f" AND side='buy' AND status IN ({marks})",
+            (wallet, *IN_FLIGHT_STATUSES),
+        ).fetchone()
         new_mints = self.conn.execute(
             f"SELECT COUNT(DISTINCT mint) FROM intents WHERE wallet=? AND side='buy' AND status IN ({marks})"
             " AND mint NOT IN (SELECT mint FROM positions WHERE amount > 0)",
-            (wallet, *IN_FLIGHT_STATUSES)).fetchone()[0]
+            (wallet, *IN_FLIGHT_STATUSES),
+        ).fetchone()[0]
         open_positions = self.conn.execute("SELECT COUNT(*) FROM positions WHERE amount > 0").fetchone()[0]
         position = self.position(mint)
         selling = self.conn.execute(
             f"SELECT COALESCE(SUM(amount_in),0) FROM intents WHERE wallet=? AND side='sell' AND mint=?"
-            f" AND status IN ({marks})", (wallet, mint, *IN_FLIGHT_STATUSES)).fetchone()[0]
+            f" AND status IN ({marks})",
+            (wallet, mint, *IN_FLIGHT_STATUSES),
+        ).fetchone()[0]
         return {
             "spent_today_lamports": daily["spent_lamports"],
             "realized_pnl_today_lamports": daily["realized_pnl_lamports"],
@@ -466,22 +555,42 @@ class Store:
             "duplicate": exists,
         }
 
-    def mark_sent(self, intent_id: int, *, signature: str, signed_tx: bytes, last_valid_block_height: int,
-                  attempts: int, sent_at: float | None = None) -> dict[str, Any]:
+    def mark_sent(
+        self,
+        intent_id: int,
+        *,
+        signature: str,
+        signed_tx: bytes,
+        last_valid_block_height: int,
+        attempts: int,
+        sent_at: float | None = None,
+    ) -> dict[str, Any]:
         """A signed transaction is about to go out: store its bytes, signature and expiry with the attempt."""
         now = sent_at or time.time()
         with self._tx():
             self._write(
                 "UPDATE intents SET status='sent', signature=?, signed_tx=?, last_valid_block_height=?,"
                 " attempts=?, sent_at=?, updated_at=? WHERE id=?",
-                (signature, signed_tx, last_valid_block_height, attempts, now, now, intent_id))
-            self._write("INSERT OR IGNORE INTO trades (intent_id, signature, status, sent_at) VALUES (?,?,?,?)",
-                        (intent_id, signature, "sent", now))
+                (signature, signed_tx, last_valid_block_height, attempts, now, now, intent_id),
+            )
+            self._write(
+                "INSERT OR IGNORE INTO trades (intent_id, signature, status, sent_at) VALUES (?,?,?,?)",
+                (intent_id, signature, "sent", now),
+            )
         return self.get_intent(intent_id)
 
-    def settle_intent(self, intent_id: int, *, token_amount: int, quote_amount: int, fee_lamports: int = 0,
-                      decimals: int | None = None, signature: str | None = None, reason: str = "",
-                      confirmed_at: float | None = None) -> dict[str, Any]:
+    def settle_intent(
+        self,
+        intent_id: int,
+        *,
+        token_amount: int,
+        quote_amount: int,
+        fee_lamports: int = 0,
+        decimals: int | None = None,
+        signature: str | None = None,
+        reason: str = "",
+        confirmed_at: float | None = None,
+    ) -> dict[str, Any]:
         """Our trade landed: apply the fill to the position, close the attempt and the intent, atomically.
 
         Idempotent: an intent already executed is returned unchanged (a restart may settle it twice).
@@ -493,28 +602,40 @@ class Store:
             if intent is None:
                 raise KeyError(intent_id)
             if intent["status"] == "executed":
-                return {"intent": dict(intent), "position": self.position(intent["mint"]),
-                        "realized_delta_lamports": 0, "applied": False}
+                return {
+                    "intent": dict(intent),
+                    "position": self.position(intent["mint"]),
+                    "realized_delta_lamports": 0,
+                    "applied": False,
+                }
             mint, side = intent["mint"], intent["side"]
             fill = self._fill_in_tx(mint, side, token_amount, quote_amount, decimals, now, fee_lamports)
             if signature:
                 self._write(
                     "UPDATE trades SET status='executed', err='', token_amount=?, quote_amount=?, fee_lamports=?,"
                     " confirmed_at=? WHERE signature=?",
-                    (token_amount, quote_amount, fee_lamports, now, signature))
+                    (token_amount, quote_amount, fee_lamports, now, signature),
+                )
             self._write(
                 "UPDATE intents SET status='executed', reason=?, signature=COALESCE(?, signature), token_amount=?,"
                 " quote_amount=?, fee_lamports=?, token_decimals=COALESCE(?, token_decimals), confirmed_at=?,"
                 " updated_at=? WHERE id=?",
-                (reason, signature, token_amount, quote_amount, fee_lamports, decimals, now, now, intent_id))
-        return {"intent": self.get_intent(intent_id), "position": self.position(mint),
-                "realized_delta_lamports": fill.realized_delta_lamports, "applied": True}
+                (reason, signature, token_amount, quote_amount, fee_lamports, decimals, now, now, intent_id),
+            )
+        return {
+            "intent": self.get_intent(intent_id),
+            "position": self.position(mint),
+            "realized_delta_lamports": fill.realized_delta_lamports,
+            "applied": True,
+        }
 
     def close_attempt(self, signature: str, *, status: str, err: str = "", fee_lamports: int = 0) -> None:
         """An attempt ended without a fill (failed on chain, or expired before landing)."""
         with self._tx():
-            self._write("UPDATE trades SET status=?, err=?, fee_lamports=?, confirmed_at=? WHERE signature=?",
-                        (status, err[:500], fee_lamports, time.time(), signature))
+            self._write(
+                "UPDATE trades SET status=?, err=?, fee_lamports=?, confirmed_at=? WHERE signature=?",
+                (status, err[:500], fee_lamports, time.time(), signature),
+            )
 
     def fail_intent(self, intent_id: int, *, reason: str, fee_lamports: int = 0) -> dict[str, Any]:
         """The trade will not happen; an intent already executed is left alone."""
@@ -523,7 +644,8 @@ class Store:
             self._write(
                 "UPDATE intents SET status='failed', reason=?, fee_lamports=fee_lamports+?, confirmed_at=?,"
                 " updated_at=? WHERE id=? AND status!='executed'",
-                (reason[:500], fee_lamports, now, now, intent_id))
+                (reason[:500], fee_lamports, now, now, intent_id),
+            )
         return self.get_intent(intent_id)
 
 
@@ -558,8 +680,19 @@ class _Transaction:
 
 
 DECISION_KEYS = (
-    "leader_signature", "trader", "side", "mint", "status", "reason", "signature", "token_amount",
-    "quote_amount", "detected_at", "queued_at", "sent_at", "confirmed_at",
+    "leader_signature",
+    "trader",
+    "side",
+    "mint",
+    "status",
+    "reason",
+    "signature",
+    "token_amount",
+    "quote_amount",
+    "detected_at",
+    "queued_at",
+    "sent_at",
+    "confirmed_at",
 )
 
 

@@ -1,4 +1,5 @@
 """The supervisor: starts the seven workers, watches heartbeats, restarts with backoff, shuts down in order."""
+
 from __future__ import annotations
 
 import asyncio
@@ -251,7 +252,11 @@ class Supervisor:
     def _set_state(self, slot: _Slot, state: str, detail: str = "") -> None:
         slot.state = state
         self.ctx.state.set_worker(
-            slot.name, state=state, detail=detail, restarts=slot.restarts, instance=slot.instance,
+            slot.name,
+            state=state,
+            detail=detail,
+            restarts=slot.restarts,
+            instance=slot.instance,
         )
 
     def _schedule_restart(self, slot: _Slot, reason: str) -> None:
@@ -259,7 +264,9 @@ class Supervisor:
         while slot.restart_times and now - slot.restart_times[0] > self.restart_window_s:
             slot.restart_times.popleft()
         if len(slot.restart_times) >= self.restart_budget:
-            self._set_state(slot, "degraded", f"restart budget exhausted ({self.restart_budget}); last: {reason}")
+            self._set_state(
+                slot, "degraded", f"restart budget exhausted ({self.restart_budget}); last: {reason}"
+            )
             self.ctx.publish(WorkerRestarted(slot.name, slot.restarts, reason, gave_up=True))
             return
         delay = self.restart_delay_s * (2 ** len(slot.restart_times))
@@ -297,8 +304,11 @@ class Supervisor:
                     slot.inbox.put(Ping(self._ping_seq), force=True)
             for slot in self.slots.values():
                 if slot.last_pong is not None and not slot.exited:
-                    self.ctx.state.set_worker(slot.name, last_heartbeat_age_s=round(now - slot.last_pong, 3),
-                                              messages_handled=slot.inbox.handled)
+                    self.ctx.state.set_worker(
+                        slot.name,
+                        last_heartbeat_age_s=round(now - slot.last_pong, 3),
+                        messages_handled=slot.inbox.handled,
+                    )
                 if (
                     slot.first_unanswered_ping is not None
                     and not slot.exited
@@ -316,8 +326,11 @@ class Supervisor:
         if worker is not None:
             worker.retired = True
             unfinished = worker.current
-            if (unfinished is not None and not isinstance(unfinished, (Ping, Shutdown))
-                    and slot.requeued is not unfinished):
+            if (
+                unfinished is not None
+                and not isinstance(unfinished, (Ping, Shutdown))
+                and slot.requeued is not unfinished
+            ):
                 # Hand the message it was stuck on to the next instance, once; handlers are idempotent (the
                 # executor's intents are keyed by leader signature), so a retry cannot double a trade. A message
                 # that hangs a second instance too is dropped and recorded rather than hanging them all.
@@ -325,7 +338,9 @@ class Supervisor:
                 slot.requeued = unfinished
                 slot.inbox.put_front(unfinished)
             elif unfinished is not None and slot.requeued is unfinished:
-                self._record_error(slot.name, f"dropped {type(unfinished).__name__} after it hung two instances")
+                self._record_error(
+                    slot.name, f"dropped {type(unfinished).__name__} after it hung two instances"
+                )
             task = getattr(worker, "_main_task", None)
             if task is not None and worker.loop is not None:
                 try:

@@ -1,4 +1,5 @@
 """Telegram message text: pure functions from engine events and snapshots to plain-text messages and back from command arguments."""
+
 from __future__ import annotations
 
 import time
@@ -191,13 +192,17 @@ def worker_error_text(worker: str, message: str) -> str:
 
 def worker_restarted_text(event: Any) -> str:
     if event.gave_up:
-        return (f"🛑 Worker {event.worker} gave up after {event.restarts} restarts: {event.reason}. "
-                "Check the log; restart ZapBot once fixed.")
+        return (
+            f"🛑 Worker {event.worker} gave up after {event.restarts} restarts: {event.reason}. "
+            "Check the log; restart ZapBot once fixed."
+        )
     return f"🔄 Worker {event.worker} restarted (restart {event.restarts}): {event.reason}"
 
 
 def kill_switch_text(reason: str) -> str:
-    return f"🛑 Kill switch triggered: {reason}\nAll copying is paused. /resume clears it once you have checked."
+    return (
+        f"🛑 Kill switch triggered: {reason}\nAll copying is paused. /resume clears it once you have checked."
+    )
 
 
 def daily_summary_text(day: str, daily: dict[str, int], snapshot: EngineSnapshot) -> str:
@@ -205,7 +210,11 @@ def daily_summary_text(day: str, daily: dict[str, int], snapshot: EngineSnapshot
     counts = {"executed": 0, "failed": 0, "skipped": 0}
     for trade in snapshot.trades:
         stamp = trade.confirmed_at or trade.queued_at or trade.detected_at
-        if stamp is not None and time.strftime("%Y-%m-%d", time.gmtime(stamp)) == day and trade.status in counts:
+        if (
+            stamp is not None
+            and time.strftime("%Y-%m-%d", time.gmtime(stamp)) == day
+            and trade.status in counts
+        ):
             counts[trade.status] += 1
     lines = [
         f"📊 ZapBot daily summary {day} ({snapshot.mode})",
@@ -287,10 +296,15 @@ def trades_text(snapshot: EngineSnapshot, count: int) -> str:
 
 def position_line(position: PositionView) -> str:
     pnl = signed_sol(position.realized_pnl_lamports)
-    unrealized = (f", unrealized {signed_sol(position.unrealized_pnl_lamports)}"
-                  if position.unrealized_pnl_lamports is not None else "")
-    return (f"{token_label(position.mint, position.symbol)}: {token_amount(position.amount, position.decimals)}, "
-            f"cost {sol(position.cost_lamports)}, realized {pnl}{unrealized}\n  {position.mint}")
+    unrealized = (
+        f", unrealized {signed_sol(position.unrealized_pnl_lamports)}"
+        if position.unrealized_pnl_lamports is not None
+        else ""
+    )
+    return (
+        f"{token_label(position.mint, position.symbol)}: {token_amount(position.amount, position.decimals)}, "
+        f"cost {sol(position.cost_lamports)}, realized {pnl}{unrealized}\n  {position.mint}"
+    )
 
 
 def positions_text(snapshot: EngineSnapshot) -> str:
@@ -309,7 +323,8 @@ def parse_copy_args(args: list[str], trader_names: Iterable[str]) -> tuple[str, 
     wanted = " ".join(args[:-1]).strip()
     names = list(trader_names)
     match = next((n for n in names if n == wanted), None) or next(
-        (n for n in names if n.lower() == wanted.lower()), None)
+        (n for n in names if n.lower() == wanted.lower()), None
+    )
     if match is None:
         raise UsageError(f"No trader named {wanted!r}. /traders lists them. {USAGE['copy']}")
     return match, args[-1].lower() == "on"
@@ -355,8 +370,9 @@ def parse_sell_args(args: list[str], positions: Iterable[PositionView]) -> tuple
     try:
         mint = validate_address(token)
     except ValueError:
-        raise UsageError(f"{token!r} is not a mint address or the symbol of an open position. "
-                         f"{USAGE['sell']}") from None
+        raise UsageError(
+            f"{token!r} is not a mint address or the symbol of an open position. {USAGE['sell']}"
+        ) from None
     if all(p.mint != mint for p in held):
         raise UsageError(f"No open position in {short_mint(mint)}. /positions lists them.")
     return mint, percent

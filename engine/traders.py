@@ -1,4 +1,5 @@
 """Followed traders: the TraderConfig model and traders.toml (read with tomllib, written atomically with tomli-w)."""
+
 from __future__ import annotations
 
 import os
@@ -76,7 +77,7 @@ class TraderConfig(BaseModel):
     @classmethod
     def _fee(cls, value: Any) -> Any:
         if isinstance(value, int) and value < 0:
-            raise ValueError("use a non-negative micro-lamports per CU, or \"auto\"")
+            raise ValueError('use a non-negative micro-lamports per CU, or "auto"')
         return value
 
     @model_validator(mode="after")
@@ -101,7 +102,9 @@ def parse_traders(data: dict[str, Any], source: str) -> list[TraderConfig]:
     """Validate the traders.toml tree; one-line ConfigError on the first problem."""
     unknown = set(data) - {"traders"}
     if unknown:
-        raise ConfigError(f"{source}: {sorted(unknown)[0]}: unknown key; the file holds [[traders]] tables only")
+        raise ConfigError(
+            f"{source}: {sorted(unknown)[0]}: unknown key; the file holds [[traders]] tables only"
+        )
     raw = data.get("traders", [])
     if not isinstance(raw, list):
         raise ConfigError(f"{source}: traders: must be an array of tables ([[traders]])")
@@ -118,7 +121,9 @@ def parse_traders(data: dict[str, Any], source: str) -> list[TraderConfig]:
             label = entry.get("name", index)
             raise ConfigError(line.replace(f"{source}: ", f"{source}: traders[{label}].", 1)) from None
         if trader.name in names:
-            raise ConfigError(f"{source}: traders[{trader.name}]: duplicate name; give each trader its own name")
+            raise ConfigError(
+                f"{source}: traders[{trader.name}]: duplicate name; give each trader its own name"
+            )
         if trader.wallet in wallets:
             raise ConfigError(f"{source}: traders[{trader.name}].wallet: {trader.wallet} is listed twice")
         names.add(trader.name)

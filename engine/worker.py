@@ -1,4 +1,5 @@
 """The worker base: a bounded thread-safe inbox, a handler registry, READY/PING/PONG/SHUTDOWN and error reporting."""
+
 from __future__ import annotations
 
 import asyncio
@@ -159,7 +160,9 @@ class BaseWorker:
         self.ctx.supervisor_inbox.put(WorkerStatus(self.name, self.instance, state, detail), force=True)
 
     def emit_log(self, level: str, message: str) -> None:
-        message = REDACTOR(message)  # subscribers (console, Telegram) get it as is: mask secrets at the source
+        message = REDACTOR(
+            message
+        )  # subscribers (console, Telegram) get it as is: mask secrets at the source
         getattr(self.log, level if level in {"debug", "info", "warning", "error"} else "info")(message)
         self.ctx.publish(LogEvent(level, self.name, message))
 
@@ -181,7 +184,9 @@ class BaseWorker:
         # The message travels on to the worker's state detail, the errors table and Telegram: mask secrets here.
         text = REDACTOR("".join(traceback.format_exception_only(type(exc), exc)).strip())
         self.log.error("%s: %s", context, text, exc_info=(type(exc), exc, exc.__traceback__))
-        self.ctx.supervisor_inbox.put(WorkerError(self.name, self.instance, f"{context}: {text}", fatal), force=True)
+        self.ctx.supervisor_inbox.put(
+            WorkerError(self.name, self.instance, f"{context}: {text}", fatal), force=True
+        )
 
     # -- built-in handlers -----------------------------------------------------------------
     @handles(Ping)

@@ -1,4 +1,5 @@
 """Shared pytest fixtures: the mainnet fixture folder and an isolated ZAPBOT_HOME."""
+
 from __future__ import annotations
 
 import os
@@ -36,10 +37,22 @@ def zapbot_home(tmp_path, monkeypatch) -> Path:
     home.mkdir()
     monkeypatch.setenv("ZAPBOT_HOME", str(home))
     for name in (
-        "ZAPBOT_MODE", "RPC_URL", "WS_URL", "SWAP_API_URL", "SWAP_API_KEY", "KEYPAIR_PATH",
-        "TELEGRAM_BOT_TOKEN", "TELEGRAM_CHAT_IDS", "TELEGRAM_API_BASE_URL", "ZAPBOT_HTTP_PORT",
-        "THREADING_ENABLED", "MAX_WORKER_MEMORY", "WORKER_RESTART_DELAY", "MAX_CONCURRENT_TRADES",
-        "MAX_QUEUE_SIZE", "HEARTBEAT_INTERVAL",
+        "ZAPBOT_MODE",
+        "RPC_URL",
+        "WS_URL",
+        "SWAP_API_URL",
+        "SWAP_API_KEY",
+        "KEYPAIR_PATH",
+        "TELEGRAM_BOT_TOKEN",
+        "TELEGRAM_CHAT_IDS",
+        "TELEGRAM_API_BASE_URL",
+        "ZAPBOT_HTTP_PORT",
+        "THREADING_ENABLED",
+        "MAX_WORKER_MEMORY",
+        "WORKER_RESTART_DELAY",
+        "MAX_CONCURRENT_TRADES",
+        "MAX_QUEUE_SIZE",
+        "HEARTBEAT_INTERVAL",
     ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)

@@ -1,5 +1,6 @@
 """Shared harness for the fault-injection suite: run the real engine on a local cluster with chaos, make
 leader swaps, wait until every one is decided, and count what the database (and the chain) say happened."""
+
 from __future__ import annotations
 
 import collections
@@ -63,12 +64,12 @@ class Counts:
     """What happened to each leader swap, from the database (and our landed transactions on the chain)."""
 
     leader_swaps: int
-    decided: int            # leader swaps with exactly one final decision
+    decided: int  # leader swaps with exactly one final decision
     executed: int
     failed: int
     skipped: int
-    in_flight: int          # intents still pending/queued/sent
-    duplicates: int         # leader swaps with more than one intent, or an intent and a skip, or two skips
+    in_flight: int  # intents still pending/queued/sent
+    duplicates: int  # leader swaps with more than one intent, or an intent and a skip, or two skips
     duplicate_refusals: int  # "duplicate" skips: a repeat signal refused (not a second decision)
     missing: list[str] = field(default_factory=list)
     landed_copies: int = -1  # our swap transactions on the chain (-1 when not counted)
@@ -76,15 +77,18 @@ class Counts:
     fail_reasons: dict[str, int] = field(default_factory=dict)
 
     def line(self) -> str:
-        return (f"leader_swaps={self.leader_swaps} decided={self.decided} executed={self.executed} "
-                f"failed={self.failed} skipped={self.skipped} in_flight={self.in_flight} "
-                f"duplicates={self.duplicates} duplicate_refusals={self.duplicate_refusals} "
-                f"missing={len(self.missing)} landed_copies={self.landed_copies} skip_reasons={self.skip_reasons} "
-                f"fail_reasons={self.fail_reasons}")
+        return (
+            f"leader_swaps={self.leader_swaps} decided={self.decided} executed={self.executed} "
+            f"failed={self.failed} skipped={self.skipped} in_flight={self.in_flight} "
+            f"duplicates={self.duplicates} duplicate_refusals={self.duplicate_refusals} "
+            f"missing={len(self.missing)} landed_copies={self.landed_copies} skip_reasons={self.skip_reasons} "
+            f"fail_reasons={self.fail_reasons}"
+        )
 
 
-def count_decisions(db: Path, leader_signatures: Iterable[str], cluster: SimCluster | None = None,
-                    wallet: str | None = None) -> Counts:
+def count_decisions(
+    db: Path, leader_signatures: Iterable[str], cluster: SimCluster | None = None, wallet: str | None = None
+) -> Counts:
     expected = list(leader_signatures)
     intents = db_rows(db, "SELECT leader_signature, status, reason, signature FROM intents")
     skips = db_rows(db, "SELECT leader_signature, reason FROM skips")
@@ -127,10 +131,25 @@ def count_decisions(db: Path, leader_signatures: Iterable[str], cluster: SimClus
     duplicates += len(extra)
     landed = -1
     if cluster is not None and wallet is not None:
-        landed = sum(1 for t in cluster.ledger.signatures_for(wallet)
-                     if t.memo and "zapsim:quote" in t.memo and t.err is None)
-    return Counts(len(expected), decided, executed, failed, skipped, in_flight, duplicates, refusals, missing,
-                  landed, dict(skip_reasons), dict(fail_reasons))
+        landed = sum(
+            1
+            for t in cluster.ledger.signatures_for(wallet)
+            if t.memo and "zapsim:quote" in t.memo and t.err is None
+        )
+    return Counts(
+        len(expected),
+        decided,
+        executed,
+        failed,
+        skipped,
+        in_flight,
+        duplicates,
+        refusals,
+        missing,
+        landed,
+        dict(skip_reasons),
+        dict(fail_reasons),
+    )
 
 
 def fault_settings(**overrides: Any) -> Settings:
@@ -176,11 +195,19 @@ def leader_plan(cluster: SimCluster, count: int) -> list[tuple[str, str, str]]:
 class FaultRun:
     """A cluster + the full engine (all seven workers, telegram disabled) for one fault scenario."""
 
-    def __init__(self, *, traders: int = 3, seed: int = 21, slot_ms: float = 100.0,
-                 extra_workers: dict[str, type[BaseWorker]] | None = None,
-                 worker_overrides: dict[str, type[BaseWorker]] | None = None, **settings: Any) -> None:
-        self.cluster = SimCluster(SimConfig(rpc_port=0, ws_port=0, swap_port=0, traders=traders, slot_ms=slot_ms,
-                                            seed=seed)).start()
+    def __init__(
+        self,
+        *,
+        traders: int = 3,
+        seed: int = 21,
+        slot_ms: float = 100.0,
+        extra_workers: dict[str, type[BaseWorker]] | None = None,
+        worker_overrides: dict[str, type[BaseWorker]] | None = None,
+        **settings: Any,
+    ) -> None:
+        self.cluster = SimCluster(
+            SimConfig(rpc_port=0, ws_port=0, swap_port=0, traders=traders, slot_ms=slot_ms, seed=seed)
+        ).start()
         self.settings = fault_settings(**settings)
         classes = default_worker_classes()
         classes.update(worker_overrides or {})
@@ -221,7 +248,9 @@ class FaultRun:
         return Path(self.engine.ctx.db_path)
 
     # -- leader swaps -----------------------------------------------------------------------------
-    def make_swaps(self, count: int, spread_s: float, *, between: Callable[[int], None] | None = None) -> list[Any]:
+    def make_swaps(
+        self, count: int, spread_s: float, *, between: Callable[[int], None] | None = None
+    ) -> list[Any]:
         """count leader swaps straight on the cluster (buys of 0.3 SOL, sells of half), spaced over spread_s."""
         pause = spread_s / max(1, count)
         for index, (trader, side, mint) in enumerate(leader_plan(self.cluster, count)):
@@ -253,8 +282,11 @@ class FaultRun:
         counts = self.counts()
         while time.monotonic() < deadline:
             counts = self.counts()
-            if counts.decided + counts.duplicates >= counts.leader_swaps and counts.in_flight == 0 \
-                    and not counts.missing:
+            if (
+                counts.decided + counts.duplicates >= counts.leader_swaps
+                and counts.in_flight == 0
+                and not counts.missing
+            ):
                 break
             time.sleep(0.25)
         time.sleep(1.0)  # room for a late duplicate to appear, if there were one

@@ -1,6 +1,7 @@
 """Malformed config and traders files beyond tests/test_core_cli.py: every invalid field type of TraderConfig,
 non-UTF-8 bytes, a directory instead of a file, an unreadable file, hostile sizes. Always one line, exit 2,
 the file untouched, no traceback."""
+
 from __future__ import annotations
 
 import os
@@ -30,25 +31,25 @@ def one_line_exit_2(code: int, err: str, where: str) -> str:
 
 # Each TraderConfig field with a value of the wrong type or out of range (TOML literal text).
 BAD_TRADER_FIELDS = {
-    "name": ['123', '""', '"a\\tb"', '"' + "x" * 41 + '"', '["a"]'],
-    "wallet": ['42', '"0x1234"', '"' + WALLET + 'x"', '""', '{ a = 1 }'],
+    "name": ["123", '""', '"a\\tb"', '"' + "x" * 41 + '"', '["a"]'],
+    "wallet": ["42", '"0x1234"', '"' + WALLET + 'x"', '""', "{ a = 1 }"],
     # pydantic's lax mode reads "yes"/"no"/"on"/"off" strings as booleans; that leniency is kept on purpose.
-    "active": ['2', '[]'],
-    "sizing": ['"all-in"', '1', 'true'],
-    "fixed_sol": ['"much"', '0', '-1', 'nan', 'inf', '[1]'],
-    "percent": ['"10%"', '0', '1001', '-5'],
-    "min_sol": ['"a"', '-0.1'],
-    "max_sol": ['"a"', '0', '-1'],
-    "copy_buys": ['"maybe"', '0.5'],
-    "copy_sells": ['"never"', '{}'],
+    "active": ["2", "[]"],
+    "sizing": ['"all-in"', "1", "true"],
+    "fixed_sol": ['"much"', "0", "-1", "nan", "inf", "[1]"],
+    "percent": ['"10%"', "0", "1001", "-5"],
+    "min_sol": ['"a"', "-0.1"],
+    "max_sol": ['"a"', "0", "-1"],
+    "copy_buys": ['"maybe"', "0.5"],
+    "copy_sells": ['"never"', "{}"],
     "proportional_sells": ['"sometimes"'],
-    "min_leader_sol": ['-1', '"x"'],
-    "max_leader_sol": ['0', '"x"', '-2'],
+    "min_leader_sol": ["-1", '"x"'],
+    "max_leader_sol": ["0", '"x"', "-2"],
     "buy_once": ['"once"'],
-    "slippage_bps": ['0', '5001', '"3%"', '2.5', '-1'],
-    "priority_fee": ['"fast"', '-1', '1.5', 'true'],
-    "priority_fee_cap_lamports": ['-1', '"x"', '1.5'],
-    "jito_tip_lamports": ['-5', '"tip"', '0.1'],
+    "slippage_bps": ["0", "5001", '"3%"', "2.5", "-1"],
+    "priority_fee": ['"fast"', "-1", "1.5", "true"],
+    "priority_fee_cap_lamports": ["-1", '"x"', "1.5"],
+    "jito_tip_lamports": ["-5", '"tip"', "0.1"],
 }
 # Known bugs in engine/traders.py (reported): TraderConfig floats accept inf (inf > 0 passes gt=0), and
 # priority_fee accepts true (bool is an int in Python, so it becomes 1 micro-lamport).
@@ -59,9 +60,13 @@ def test_every_trader_field_is_covered():
     assert set(BAD_TRADER_FIELDS) == set(TraderConfig.model_fields)
 
 
-@pytest.mark.parametrize(("field", "value"), CASES,
-                         ids=[f"{c.values[0]}={c.values[1][:12]}" if hasattr(c, "values") else f"{c[0]}={c[1][:12]}"
-                              for c in CASES])
+@pytest.mark.parametrize(
+    ("field", "value"),
+    CASES,
+    ids=[
+        f"{c.values[0]}={c.values[1][:12]}" if hasattr(c, "values") else f"{c[0]}={c[1][:12]}" for c in CASES
+    ],
+)
 def test_each_invalid_trader_field(zapbot_home, capsys, field, value):
     path = zapbot_home / "sim-traders.toml"
     entry = {"name": '"alice"', "wallet": f'"{WALLET}"', field: value}
@@ -78,7 +83,9 @@ def test_each_invalid_trader_field(zapbot_home, capsys, field, value):
 
 def test_cross_field_rules(zapbot_home, capsys):
     path = zapbot_home / "sim-traders.toml"
-    path.write_text(f'[[traders]]\nname = "a"\nwallet = "{WALLET}"\nmin_leader_sol = 5.0\nmax_leader_sol = 1.0\n')
+    path.write_text(
+        f'[[traders]]\nname = "a"\nwallet = "{WALLET}"\nmin_leader_sol = 5.0\nmax_leader_sol = 1.0\n'
+    )
     code, _, err = run_cli(["config", "check"], capsys)
     assert "min_leader_sol" in one_line_exit_2(code, err, str(path))
 
@@ -104,8 +111,11 @@ def test_traders_file_shapes(zapbot_home, capsys, case):
 @pytest.mark.parametrize("which", ["config", "traders"])
 def test_non_utf8_bytes(zapbot_home, capsys, which):
     path = zapbot_home / ("zapbot.toml" if which == "config" else "sim-traders.toml")
-    path.write_bytes(b'mode = "sim"\n# caf\xe9 \xff\xfe\n' if which == "config"
-                     else b'[[traders]]\nname = "\xff\xfe"\nwallet = "' + WALLET.encode() + b'"\n')
+    path.write_bytes(
+        b'mode = "sim"\n# caf\xe9 \xff\xfe\n'
+        if which == "config"
+        else b'[[traders]]\nname = "\xff\xfe"\nwallet = "' + WALLET.encode() + b'"\n'
+    )
     before = path.read_bytes()
     code, _, err = run_cli(["config", "check"], capsys)
     one_line_exit_2(code, err, str(path))
@@ -187,9 +197,17 @@ def test_hostile_config_values(zapbot_home, capsys, case):
     assert len(line) < 400, line  # a hostile value is quoted short, not echoed whole
 
 
-@pytest.mark.parametrize(("name", "value"), [("MAX_CONCURRENT_TRADES", "0"), ("ZAPBOT_HTTP_PORT", "port"),
-                                             ("RPC_URL", "ftp://x"), ("TELEGRAM_CHAT_IDS", "a,b"),
-                                             ("THREADING_ENABLED", "perhaps"), ("ZAPBOT_MODE", "LIVE!")])
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("MAX_CONCURRENT_TRADES", "0"),
+        ("ZAPBOT_HTTP_PORT", "port"),
+        ("RPC_URL", "ftp://x"),
+        ("TELEGRAM_CHAT_IDS", "a,b"),
+        ("THREADING_ENABLED", "perhaps"),
+        ("ZAPBOT_MODE", "LIVE!"),
+    ],
+)
 def test_bad_environment_values_name_the_variable(zapbot_home, capsys, monkeypatch, name, value):
     monkeypatch.setenv(name, value)
     code, _, err = run_cli(["config", "check"], capsys)

@@ -1,6 +1,7 @@
 """Invalid addresses and numbers in the console's forms and in Telegram commands: the pure parsers behind them
 either accept a valid value or give an error message; nothing else escapes, and no accepted value is absurd
 (NaN, infinite, negative, out of range). Bounded hypothesis runs."""
+
 from __future__ import annotations
 
 import math
@@ -27,29 +28,90 @@ BOUNDED = settings(max_examples=200, deadline=None, database=None)
 
 numberish = st.one_of(
     st.text(max_size=12),
-    st.sampled_from(["nan", "NaN", "inf", "-inf", "Infinity", "1e309", "-0", "0", "0.0", "1e-400", "１０",
-                     "10%", "%", "1,5", "0x10", "1_000", " 5 ", "\u00a05", "5\n", "", " ", "-1", "1e3", "٣"]),
+    st.sampled_from(
+        [
+            "nan",
+            "NaN",
+            "inf",
+            "-inf",
+            "Infinity",
+            "1e309",
+            "-0",
+            "0",
+            "0.0",
+            "1e-400",
+            "１０",
+            "10%",
+            "%",
+            "1,5",
+            "0x10",
+            "1_000",
+            " 5 ",
+            "\u00a05",
+            "5\n",
+            "",
+            " ",
+            "-1",
+            "1e3",
+            "٣",
+        ]
+    ),
     st.floats(allow_nan=True, allow_infinity=True).map(repr),
     st.integers(min_value=-(10**30), max_value=10**30).map(str),
 )
 addressish = st.one_of(
     st.text(max_size=50),
-    st.sampled_from([WALLET, WALLET + "1", WALLET[:-1], "0x" + "ab" * 20, "", " " + WALLET, WALLET + " ",
-                     "I" * 44, "O0Il" * 11, "1" * 44, MINT.lower(), "11111111111111111111111111111111\u200b"]),
+    st.sampled_from(
+        [
+            WALLET,
+            WALLET + "1",
+            WALLET[:-1],
+            "0x" + "ab" * 20,
+            "",
+            " " + WALLET,
+            WALLET + " ",
+            "I" * 44,
+            "O0Il" * 11,
+            "1" * 44,
+            MINT.lower(),
+            "11111111111111111111111111111111\u200b",
+        ]
+    ),
 )
 
 
 # -- the console's trader form ----------------------------------------------------------------------------
 
+
 @BOUNDED
-@given(wallet=addressish, fixed=numberish, percent=numberish, min_sol=numberish, max_sol=numberish,
-       slippage=numberish, fee=st.one_of(numberish, st.sampled_from(["auto", "AUTO", "fast"])),
-       name=st.text(max_size=50), sizing=st.sampled_from(["fixed", "percent", "bogus"]))
-def test_trader_form_accepts_only_valid_traders(wallet, fixed, percent, min_sol, max_sol, slippage, fee, name,
-                                                  sizing):
-    values = {"name": name, "wallet": wallet, "fixed_sol": fixed, "percent": percent, "min_sol": min_sol,
-              "max_sol": max_sol, "slippage_bps": slippage, "priority_fee": fee, "sizing": sizing,
-              "active": True, "copy_buys": True, "copy_sells": True}
+@given(
+    wallet=addressish,
+    fixed=numberish,
+    percent=numberish,
+    min_sol=numberish,
+    max_sol=numberish,
+    slippage=numberish,
+    fee=st.one_of(numberish, st.sampled_from(["auto", "AUTO", "fast"])),
+    name=st.text(max_size=50),
+    sizing=st.sampled_from(["fixed", "percent", "bogus"]),
+)
+def test_trader_form_accepts_only_valid_traders(
+    wallet, fixed, percent, min_sol, max_sol, slippage, fee, name, sizing
+):
+    values = {
+        "name": name,
+        "wallet": wallet,
+        "fixed_sol": fixed,
+        "percent": percent,
+        "min_sol": min_sol,
+        "max_sol": max_sol,
+        "slippage_bps": slippage,
+        "priority_fee": fee,
+        "sizing": sizing,
+        "active": True,
+        "copy_buys": True,
+        "copy_sells": True,
+    }
     trader, errors = build_trader(values)
     if trader is None:
         assert errors and all(isinstance(m, str) and m for m in errors.values())
@@ -64,23 +126,46 @@ def test_trader_form_accepts_only_valid_traders(wallet, fixed, percent, min_sol,
 
 def test_trader_form_refuses_infinite_size():
     """Once a bug (inf passed gt=0); fixed in engine/traders.py (ede2fbe)."""
-    values = {"name": "a", "wallet": WALLET, "fixed_sol": "inf", "percent": "10", "min_sol": "0.01",
-              "max_sol": "1", "slippage_bps": "300", "priority_fee": "auto", "sizing": "fixed", "active": True,
-              "copy_buys": True, "copy_sells": True}
+    values = {
+        "name": "a",
+        "wallet": WALLET,
+        "fixed_sol": "inf",
+        "percent": "10",
+        "min_sol": "0.01",
+        "max_sol": "1",
+        "slippage_bps": "300",
+        "priority_fee": "auto",
+        "sizing": "fixed",
+        "active": True,
+        "copy_buys": True,
+        "copy_sells": True,
+    }
     trader, errors = build_trader(values)
     assert trader is None and "fixed_sol" in errors
 
 
 @pytest.mark.parametrize("wallet", ["0xdeadbeef", WALLET + "x", "", "I" * 44, WALLET.replace("1", "l")])
 def test_trader_form_names_the_bad_wallet(wallet):
-    values = {"name": "a", "wallet": wallet, "fixed_sol": "0.1", "percent": "10", "min_sol": "0.01",
-              "max_sol": "1", "slippage_bps": "300", "priority_fee": "auto", "sizing": "fixed", "active": True,
-              "copy_buys": True, "copy_sells": True}
+    values = {
+        "name": "a",
+        "wallet": wallet,
+        "fixed_sol": "0.1",
+        "percent": "10",
+        "min_sol": "0.01",
+        "max_sol": "1",
+        "slippage_bps": "300",
+        "priority_fee": "auto",
+        "sizing": "fixed",
+        "active": True,
+        "copy_buys": True,
+        "copy_sells": True,
+    }
     trader, errors = build_trader(values)
     assert trader is None and set(errors) == {"wallet"}
 
 
 # -- the console's sell prompt -------------------------------------------------------------------------------
+
 
 @BOUNDED
 @given(text=numberish)
@@ -94,6 +179,7 @@ def test_sell_prompt_accepts_only_a_real_percentage(text):
 
 
 # -- Telegram commands ------------------------------------------------------------------------------------
+
 
 @BOUNDED
 @given(text=numberish)
@@ -130,8 +216,10 @@ def test_telegram_copy_args(args):
 @BOUNDED
 @given(token=addressish, percent=numberish, extra=st.lists(st.text(max_size=5), max_size=1))
 def test_telegram_sell_args(token, percent, extra):
-    positions = [PositionView(mint=MINT, amount=10, cost_lamports=1, symbol="WSOL"),
-                 PositionView(mint=WALLET, amount=5, cost_lamports=1, symbol="")]
+    positions = [
+        PositionView(mint=MINT, amount=10, cost_lamports=1, symbol="WSOL"),
+        PositionView(mint=WALLET, amount=5, cost_lamports=1, symbol=""),
+    ]
     try:
         mint, pct = parse_sell_args([token, percent, *extra], positions)
     except UsageError as exc:

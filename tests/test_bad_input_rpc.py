@@ -1,5 +1,6 @@
 """Malformed JSON-RPC answers against RpcPool: every one becomes a short RpcError, never another exception,
 never a hang. A real aiohttp server on 127.0.0.1 answers whatever bytes the test tells it to."""
+
 from __future__ import annotations
 
 import asyncio
@@ -36,8 +37,15 @@ class BadServer:
         self._stop: asyncio.Event | None = None
         self._thread = threading.Thread(target=self._run, name="bad-rpc", daemon=True)
 
-    def answer(self, body: bytes | str | Any, *, status: int = 200, headers: dict[str, str] | None = None,
-               behaviour: str = "plain", raw: bool = False) -> None:
+    def answer(
+        self,
+        body: bytes | str | Any,
+        *,
+        status: int = 200,
+        headers: dict[str, str] | None = None,
+        behaviour: str = "plain",
+        raw: bool = False,
+    ) -> None:
         if raw:
             self.body = body if isinstance(body, bytes) else str(body).encode()
         else:
@@ -62,7 +70,7 @@ class BadServer:
                 request.transport.close()  # the connection dies mid-answer
                 return response
             for start in range(half, len(self.body), 16384):
-                await response.write(self.body[start:start + 16384])
+                await response.write(self.body[start : start + 16384])
             await response.write_eof()
             return response
         return web.Response(status=self.status, body=self.body, headers=self.headers)
@@ -110,7 +118,9 @@ def server():
 
 
 def make_pool(url: str) -> RpcPool:
-    return RpcPool([url], requests_per_second=1000, timeout=1.0, call_deadline_s=2.5, max_answer_bytes=MAX_ANSWER)
+    return RpcPool(
+        [url], requests_per_second=1000, timeout=1.0, call_deadline_s=2.5, max_answer_bytes=MAX_ANSWER
+    )
 
 
 # Each typed method with a check of what it may legitimately return.
@@ -120,23 +130,41 @@ METHODS: dict[str, tuple[Method, Callable[[Any], bool]]] = {
     "get_slot": (lambda p: p.get_slot(), lambda r: isinstance(r, int)),
     "get_block_height": (lambda p: p.get_block_height(), lambda r: isinstance(r, int)),
     "get_balance": (lambda p: p.get_balance(WALLET), lambda r: isinstance(r, int)),
-    "get_latest_blockhash": (lambda p: p.get_latest_blockhash(),
-                             lambda r: isinstance(r[0], str) and isinstance(r[1], int)),
-    "get_signatures_for_address": (lambda p: p.get_signatures_for_address(WALLET),
-                                   lambda r: isinstance(r, list) and all(isinstance(e["signature"], str) for e in r)),
-    "get_transaction_raw": (lambda p: p.get_transaction_raw(SIG), lambda r: r is None or isinstance(r, bytes)),
+    "get_latest_blockhash": (
+        lambda p: p.get_latest_blockhash(),
+        lambda r: isinstance(r[0], str) and isinstance(r[1], int),
+    ),
+    "get_signatures_for_address": (
+        lambda p: p.get_signatures_for_address(WALLET),
+        lambda r: isinstance(r, list) and all(isinstance(e["signature"], str) for e in r),
+    ),
+    "get_transaction_raw": (
+        lambda p: p.get_transaction_raw(SIG),
+        lambda r: r is None or isinstance(r, bytes),
+    ),
     "send_raw_transaction": (lambda p: p.send_raw_transaction(b"\x01" * 10), lambda r: isinstance(r, str)),
-    "get_signature_statuses": (lambda p: p.get_signature_statuses([SIG]),
-                               lambda r: isinstance(r, list) and len(r) == 1),
-    "get_token_accounts_by_owner": (lambda p: p.get_token_accounts_by_owner(WALLET, mint=WALLET),
-                                    lambda r: isinstance(r, list)),
+    "get_signature_statuses": (
+        lambda p: p.get_signature_statuses([SIG]),
+        lambda r: isinstance(r, list) and len(r) == 1,
+    ),
+    "get_token_accounts_by_owner": (
+        lambda p: p.get_token_accounts_by_owner(WALLET, mint=WALLET),
+        lambda r: isinstance(r, list),
+    ),
     "get_token_balance": (lambda p: p.get_token_balance(WALLET, WALLET), lambda r: isinstance(r[0], int)),
-    "get_token_supply_decimals": (lambda p: p.get_token_supply_decimals(WALLET), lambda r: isinstance(r, int)),
-    "get_recent_prioritization_fees": (lambda p: p.get_recent_prioritization_fees([WALLET]),
-                                       lambda r: isinstance(r, list) and all(isinstance(f, int) for f in r)),
+    "get_token_supply_decimals": (
+        lambda p: p.get_token_supply_decimals(WALLET),
+        lambda r: isinstance(r, int),
+    ),
+    "get_recent_prioritization_fees": (
+        lambda p: p.get_recent_prioritization_fees([WALLET]),
+        lambda r: isinstance(r, list) and all(isinstance(f, int) for f in r),
+    ),
 }
 
-HTML = b"<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head><body><h1>Bad Gateway</h1>" + b"x" * 500
+HTML = (
+    b"<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head><body><h1>Bad Gateway</h1>" + b"x" * 500
+)
 
 # Answers no method may accept: the protocol itself is broken. (name -> answer() kwargs)
 PROTOCOL_FAULTS: dict[str, dict[str, Any]] = {
@@ -147,14 +175,30 @@ PROTOCOL_FAULTS: dict[str, dict[str, Any]] = {
     "top_level_null": {"body": None},
     "error_is_string": {"body": {"jsonrpc": "2.0", "id": 1, "error": "boom"}},
     "error_wrong_types": {"body": {"jsonrpc": "2.0", "id": 1, "error": {"code": "x", "message": 5}}},
-    "error_huge_message": {"body": {"jsonrpc": "2.0", "id": 1, "error": {"code": -32000, "message": "e\n" * 5000}}},
+    "error_huge_message": {
+        "body": {"jsonrpc": "2.0", "id": 1, "error": {"code": -32000, "message": "e\n" * 5000}}
+    },
     "html_200": {"body": HTML, "raw": True, "headers": {"Content-Type": "text/html"}},
     "html_404": {"body": HTML, "raw": True, "status": 404, "headers": {"Content-Type": "text/html"}},
     "html_502": {"body": HTML, "raw": True, "status": 502, "headers": {"Content-Type": "text/html"}},
-    "html_503_retry_after": {"body": HTML, "raw": True, "status": 503,
-                             "headers": {"Content-Type": "text/html", "Retry-After": "3600"}},
-    "rate_limited_forever": {"body": b"slow down", "raw": True, "status": 429, "headers": {"Retry-After": "1"}},
-    "rate_limited_bad_header": {"body": b"", "raw": True, "status": 429, "headers": {"Retry-After": "soon-ish"}},
+    "html_503_retry_after": {
+        "body": HTML,
+        "raw": True,
+        "status": 503,
+        "headers": {"Content-Type": "text/html", "Retry-After": "3600"},
+    },
+    "rate_limited_forever": {
+        "body": b"slow down",
+        "raw": True,
+        "status": 429,
+        "headers": {"Retry-After": "1"},
+    },
+    "rate_limited_bad_header": {
+        "body": b"",
+        "raw": True,
+        "status": 429,
+        "headers": {"Retry-After": "soon-ish"},
+    },
     "truncated_json": {"body": b'{"jsonrpc":"2.0","id":1,"result":{"value":[1,2', "raw": True},
     "non_json_text": {"body": b"OK", "raw": True, "headers": {"Content-Type": "text/plain"}},
     "empty_body": {"body": b"", "raw": True},
@@ -162,18 +206,31 @@ PROTOCOL_FAULTS: dict[str, dict[str, Any]] = {
     "nan_literal": {"body": b'{"jsonrpc":"2.0","id":1,"result":NaN}', "raw": True},
     "deep_nesting": {"body": b'{"result":' + b"[" * 5000 + b"]" * 5000 + b"}", "raw": True},
     "huge_with_length": {"body": b'{"result":"' + b"a" * (MAX_ANSWER * 4) + b'"}', "raw": True},
-    "huge_chunked": {"body": b'{"result":"' + b"a" * (MAX_ANSWER * 4) + b'"}', "raw": True,
-                     "behaviour": "chunked"},
-    "cut_mid_answer": {"body": b'{"jsonrpc":"2.0","id":1,"result":"' + b"a" * 40000 + b'"}', "raw": True,
-                       "behaviour": "cut"},
+    "huge_chunked": {
+        "body": b'{"result":"' + b"a" * (MAX_ANSWER * 4) + b'"}',
+        "raw": True,
+        "behaviour": "chunked",
+    },
+    "cut_mid_answer": {
+        "body": b'{"jsonrpc":"2.0","id":1,"result":"' + b"a" * 40000 + b'"}',
+        "raw": True,
+        "behaviour": "cut",
+    },
     "slow_past_timeout": {"body": {"jsonrpc": "2.0", "id": 1, "result": 1}, "behaviour": "slow"},
     "http_204": {"body": b"", "raw": True, "status": 204},
-    "status_200_error_and_result": {"body": {"jsonrpc": "2.0", "id": 1, "result": 1, "error": {"code": -1,
-                                                                                                "message": "no"}}},
+    "status_200_error_and_result": {
+        "body": {"jsonrpc": "2.0", "id": 1, "result": 1, "error": {"code": -1, "message": "no"}}
+    },
 }
 
-RETRYABLE = {"slow_past_timeout", "rate_limited_forever", "rate_limited_bad_header", "html_502",
-             "html_503_retry_after", "cut_mid_answer"}
+RETRYABLE = {
+    "slow_past_timeout",
+    "rate_limited_forever",
+    "rate_limited_bad_header",
+    "html_502",
+    "html_503_retry_after",
+    "cut_mid_answer",
+}
 
 # Answers that are well-formed JSON-RPC but carry results of the wrong shape for most methods.
 SHAPE_FAULTS: dict[str, Any] = {
@@ -189,11 +246,25 @@ SHAPE_FAULTS: dict[str, Any] = {
     "result_value_null": {"context": {"slot": 1}, "value": None},
     "result_value_junk_list": {"context": {"slot": 1}, "value": [1, {"account": {}}]},
     "blockhash_wrong_types": {"context": {"slot": 1}, "value": {"blockhash": 5, "lastValidBlockHeight": "7"}},
-    "token_account_missing_amount": {"context": {"slot": 1}, "value": [
-        {"pubkey": WALLET, "account": {"data": {"parsed": {"info": {"mint": WALLET, "tokenAmount": {}}}}}}]},
-    "token_account_amount_not_int": {"context": {"slot": 1}, "value": [
-        {"pubkey": WALLET, "account": {"data": {"parsed": {"info": {
-            "mint": WALLET, "tokenAmount": {"amount": "lots", "decimals": 6}}}}}}]},
+    "token_account_missing_amount": {
+        "context": {"slot": 1},
+        "value": [
+            {"pubkey": WALLET, "account": {"data": {"parsed": {"info": {"mint": WALLET, "tokenAmount": {}}}}}}
+        ],
+    },
+    "token_account_amount_not_int": {
+        "context": {"slot": 1},
+        "value": [
+            {
+                "pubkey": WALLET,
+                "account": {
+                    "data": {
+                        "parsed": {"info": {"mint": WALLET, "tokenAmount": {"amount": "lots", "decimals": 6}}}
+                    }
+                },
+            }
+        ],
+    },
     "statuses_wrong_length": {"context": {"slot": 1}, "value": [None, None, None]},
     "fees_missing_field": [{"slot": 1}],
     "decimals_bool": {"context": {"slot": 1}, "value": {"decimals": True}},
@@ -253,15 +324,20 @@ def test_typed_methods_reject_what_they_cannot_use(server):
         pool = make_pool(server.url)
         outcomes: dict[str, str] = {}
         try:
-            for fault, method in [("result_string", "get_slot"), ("result_bool", "get_slot"),
-                                  ("result_float", "get_block_height"), ("result_value_missing", "get_balance"),
-                                  ("result_list_of_junk", "get_signatures_for_address"),
-                                  ("blockhash_wrong_types", "get_latest_blockhash"),
-                                  ("token_account_amount_not_int", "get_token_accounts_by_owner"),
-                                  ("statuses_wrong_length", "get_signature_statuses"),
-                                  ("fees_missing_field", "get_recent_prioritization_fees"),
-                                  ("decimals_bool", "get_token_supply_decimals"),
-                                  ("result_string", "get_transaction_raw"), ("result_bool", "send_raw_transaction")]:
+            for fault, method in [
+                ("result_string", "get_slot"),
+                ("result_bool", "get_slot"),
+                ("result_float", "get_block_height"),
+                ("result_value_missing", "get_balance"),
+                ("result_list_of_junk", "get_signatures_for_address"),
+                ("blockhash_wrong_types", "get_latest_blockhash"),
+                ("token_account_amount_not_int", "get_token_accounts_by_owner"),
+                ("statuses_wrong_length", "get_signature_statuses"),
+                ("fees_missing_field", "get_recent_prioritization_fees"),
+                ("decimals_bool", "get_token_supply_decimals"),
+                ("result_string", "get_transaction_raw"),
+                ("result_bool", "send_raw_transaction"),
+            ]:
                 server.answer({"jsonrpc": "2.0", "id": 1, "result": SHAPE_FAULTS[fault]})
                 outcomes[f"{fault}/{method}"] = (await _run(pool, method))[0]
         finally:
@@ -273,18 +349,52 @@ def test_typed_methods_reject_what_they_cannot_use(server):
 
 
 json_results = st.recursive(
-    st.none() | st.booleans() | st.integers(min_value=-(2**70), max_value=2**70)
-    | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=20),
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(
-        st.sampled_from(["value", "context", "slot", "signature", "blockhash", "lastValidBlockHeight", "err",
-                         "account", "data", "parsed", "info", "mint", "tokenAmount", "amount", "decimals",
-                         "pubkey", "prioritizationFee", "blockTime", "code", "message"]), children, max_size=5),
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=20),
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(
+            st.sampled_from(
+                [
+                    "value",
+                    "context",
+                    "slot",
+                    "signature",
+                    "blockhash",
+                    "lastValidBlockHeight",
+                    "err",
+                    "account",
+                    "data",
+                    "parsed",
+                    "info",
+                    "mint",
+                    "tokenAmount",
+                    "amount",
+                    "decimals",
+                    "pubkey",
+                    "prioritizationFee",
+                    "blockTime",
+                    "code",
+                    "message",
+                ]
+            ),
+            children,
+            max_size=5,
+        )
+    ),
     max_leaves=25,
 )
 
 
-@settings(max_examples=30, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow,
-                                                                                 HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=30,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 @given(result=json_results, error=st.none() | json_results)
 def test_fuzzed_results_never_escape_as_other_exceptions(server, result, error):
     document: dict[str, Any] = {"jsonrpc": "2.0", "id": 1, "result": result}

@@ -1,5 +1,6 @@
 """The pipeline and scale benchmarks in tiny configurations (keys and counts, never timings), the shared
 harness, and START_MONITORING for 50 and 10,000 wallets reflected in the engine's snapshot."""
+
 from __future__ import annotations
 
 import json
@@ -68,7 +69,13 @@ def test_pipeline_table_output(capsys, monkeypatch):
 def test_scale_tiny_run_prints_every_key(capsys):
     assert scale.main(["--traders", "50", "--idle-seconds", "1", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
-    for key in ("traders", "subscribe_s", "rss_added_mb", "subscriptions_per_connection", "rpc_calls_per_min_idle"):
+    for key in (
+        "traders",
+        "subscribe_s",
+        "rss_added_mb",
+        "subscriptions_per_connection",
+        "rpc_calls_per_min_idle",
+    ):
         assert key in result
     assert result["traders"] == 50 and result["subscriptions"] == 50 and result["monitored_wallets"] == 50
     assert result["subscribe_s"] is not None
@@ -108,12 +115,17 @@ def test_start_monitoring_many_wallets_is_reflected_in_the_snapshot(zapbot_home,
         wallets = scale.random_wallets(count, seed=count)
         scale.start_monitoring(engine, wallets)
         total = followed + count
-        assert wait_for(lambda: engine.snapshot().monitored_wallets == total, 30), engine.snapshot().monitored_wallets
+        assert wait_for(lambda: engine.snapshot().monitored_wallets == total, 30), (
+            engine.snapshot().monitored_wallets
+        )
         assert wait_for(lambda: engine.snapshot().subscriptions == total, 30), engine.snapshot().subscriptions
         snap = engine.snapshot()
         assert snap.health.ws_ok
         per_connection = settings.engine.subscriptions_per_connection
-        assert f"{-(-total // per_connection)}/{-(-total // per_connection)} connections up" in snap.health.ws_detail
+        assert (
+            f"{-(-total // per_connection)}/{-(-total // per_connection)} connections up"
+            in snap.health.ws_detail
+        )
     finally:
         engine.stop()
 

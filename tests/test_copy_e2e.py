@@ -1,5 +1,6 @@
 """End to end on the local cluster with the real Engine (data + executor workers): the leader buys, sells half
 and closes; we copy each step with real signed transactions, verified in the database and on chain."""
+
 from __future__ import annotations
 
 import time
@@ -31,11 +32,23 @@ def wait_for(check, timeout: float = 20.0, what: str = "condition") -> Any:
 
 def detected(trade, decimals: int = 6) -> SwapDetected:
     now = time.time()
-    return SwapDetected(leader_signature=trade.signature, wallet=trade.wallet, trader=trade.trader,
-                        side=trade.side, mint=trade.mint, token_amount=trade.token_amount,
-                        token_decimals=decimals, quote_mint=WSOL_MINT, quote_amount=trade.quote_amount,
-                        venue="unknown", router=None, slot=trade.slot, source="test", seen_at=now,
-                        detected_at=now)
+    return SwapDetected(
+        leader_signature=trade.signature,
+        wallet=trade.wallet,
+        trader=trade.trader,
+        side=trade.side,
+        mint=trade.mint,
+        token_amount=trade.token_amount,
+        token_decimals=decimals,
+        quote_mint=WSOL_MINT,
+        quote_amount=trade.quote_amount,
+        venue="unknown",
+        router=None,
+        slot=trade.slot,
+        source="test",
+        seen_at=now,
+        detected_at=now,
+    )
 
 
 def start_engine(cluster, **overrides: Any) -> Engine:
@@ -46,8 +59,9 @@ def start_engine(cluster, **overrides: Any) -> Engine:
     for key, value in overrides.items():
         table, name = key.split("__")
         setattr(getattr(settings, table), name, value)
-    engine = Engine(settings, cluster=cluster, worker_classes={"data": DataWorker, "executor": ExecutorWorker},
-                    http=False)
+    engine = Engine(
+        settings, cluster=cluster, worker_classes={"data": DataWorker, "executor": ExecutorWorker}, http=False
+    )
     engine.start(wait_ready=15)
     return engine
 
@@ -56,7 +70,9 @@ def intent_rows(engine: Engine, leader_signature: str | None = None) -> list[dic
     conn = connect(engine.ctx.db_path, readonly=True)
     try:
         if leader_signature:
-            rows = conn.execute("SELECT * FROM intents WHERE leader_signature=?", (leader_signature,)).fetchall()
+            rows = conn.execute(
+                "SELECT * FROM intents WHERE leader_signature=?", (leader_signature,)
+            ).fetchall()
         else:
             rows = conn.execute("SELECT * FROM intents ORDER BY id").fetchall()
         return [dict(r) for r in rows]
@@ -167,8 +183,14 @@ def test_leader_buys_sells_half_then_closes(engine_on_cluster, sim_cluster):
     snap = engine.snapshot()
     assert {t.leader_signature for t in snap.trades} >= {buy.signature, sell.signature, close.signature}
     # (stats are written just after the intent is settled)
-    trader_view = wait_for(lambda: (v := next(t for t in engine.snapshot().traders if t.name == leader_name))
-                           and v.trades_copied == 3 and v, what="trader stats")
+    trader_view = wait_for(
+        lambda: (
+            (v := next(t for t in engine.snapshot().traders if t.name == leader_name))
+            and v.trades_copied == 3
+            and v
+        ),
+        what="trader stats",
+    )
     assert trader_view.last_trade_at is not None
     wait_for(lambda: engine.snapshot().in_flight == 0, what="nothing in flight")
 
@@ -192,10 +214,14 @@ def test_skips_are_recorded_with_reasons(engine_on_cluster, sim_cluster):
     no_position = sim_cluster.trader_swap(leader, "sell", sim_cluster.mints[1], token_fraction=1.0)
     for trade in (blacklisted, no_position):
         engine.ctx.send("executor", detected(trade))
-    skips = wait_for(lambda: (rows := query(engine, "SELECT * FROM skips ORDER BY id")) and len(rows) == 2 and rows,
-                     what="two skips")
+    skips = wait_for(
+        lambda: (rows := query(engine, "SELECT * FROM skips ORDER BY id")) and len(rows) == 2 and rows,
+        what="two skips",
+    )
     assert [(s["leader_signature"], s["reason"]) for s in skips] == [
-        (blacklisted.signature, "blacklisted"), (no_position.signature, "no position")]
+        (blacklisted.signature, "blacklisted"),
+        (no_position.signature, "no position"),
+    ]
     assert intent_rows(engine) == []
 
 
@@ -208,8 +234,14 @@ def test_manual_sell_via_facade(engine_on_cluster, sim_cluster):
     wait_for(lambda: finished(engine, buy.signature), what="our buy")
     held = sim_cluster.token_balance(wallet, mint)
     intent_id = engine.sell_position(mint, 25).result(timeout=10)
-    row = wait_for(lambda: (r := query(engine, "SELECT * FROM intents WHERE id=?", intent_id)[0])
-                   and r["status"] in ("executed", "failed") and r, what="manual sell")
+    row = wait_for(
+        lambda: (
+            (r := query(engine, "SELECT * FROM intents WHERE id=?", intent_id)[0])
+            and r["status"] in ("executed", "failed")
+            and r
+        ),
+        what="manual sell",
+    )
     assert row["status"] == "executed" and row["trader"] == "manual"
     assert row["token_amount"] == held // 4
     assert sim_cluster.token_balance(wallet, mint) == held - held // 4

@@ -1,5 +1,6 @@
 """SIGKILL between send and confirmation: the engine runs in a subprocess against the test's local cluster;
 it is killed -9 while its signed buy cannot land yet; a new engine resumes the same bytes. One trade only."""
+
 from __future__ import annotations
 
 import json
@@ -46,10 +47,21 @@ engine.stop()
 
 def run_engine(home: Path, cluster, signal_file: Path | str) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ZAPBOT_", "RPC_", "WS_", "SWAP_API"))}
-    env.update(ZAPBOT_HOME=str(home), ZAPBOT_MODE="sim", RPC_URL=cluster.rpc_url, WS_URL=cluster.ws_url,
-               SWAP_API_URL=cluster.swap_api_url, PYTHONPATH=str(PROJECT_ROOT))
-    return subprocess.Popen([sys.executable, "-c", ENGINE_SCRIPT, str(signal_file)], env=env, cwd=str(home),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    env.update(
+        ZAPBOT_HOME=str(home),
+        ZAPBOT_MODE="sim",
+        RPC_URL=cluster.rpc_url,
+        WS_URL=cluster.ws_url,
+        SWAP_API_URL=cluster.swap_api_url,
+        PYTHONPATH=str(PROJECT_ROOT),
+    )
+    return subprocess.Popen(
+        [sys.executable, "-c", ENGINE_SCRIPT, str(signal_file)],
+        env=env,
+        cwd=str(home),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
 
 
 def rows(db: Path, sql: str, *params) -> list[dict]:
@@ -78,17 +90,34 @@ def test_sigkill_between_send_and_confirmation_leaves_one_trade(tmp_path, sim_cl
     sim_cluster.set_chaos(send_fail_ratio=1.0, pause_slots=True)
     buy = sim_cluster.trader_swap(leader_name, "buy", mint, quote_lamports=SOL)
     signal_file = tmp_path / "signal.json"
-    signal_file.write_text(json.dumps({
-        "leader_signature": buy.signature, "wallet": buy.wallet, "trader": leader_name, "side": "buy",
-        "mint": mint, "token_amount": buy.token_amount, "token_decimals": 6,
-        "quote_mint": "So11111111111111111111111111111111111111112", "quote_amount": buy.quote_amount,
-        "venue": "unknown", "router": None, "slot": buy.slot, "source": "test", "seen_at": 0.0,
-    }))
+    signal_file.write_text(
+        json.dumps(
+            {
+                "leader_signature": buy.signature,
+                "wallet": buy.wallet,
+                "trader": leader_name,
+                "side": "buy",
+                "mint": mint,
+                "token_amount": buy.token_amount,
+                "token_decimals": 6,
+                "quote_mint": "So11111111111111111111111111111111111111112",
+                "quote_amount": buy.quote_amount,
+                "venue": "unknown",
+                "router": None,
+                "slot": buy.slot,
+                "source": "test",
+                "seen_at": 0.0,
+            }
+        )
+    )
 
     first = run_engine(home, sim_cluster, signal_file)
     try:
-        sent = wait_for(lambda: (r := rows(db, "SELECT * FROM intents")) and r[0]["status"] == "sent" and r[0],
-                        timeout=30, what="the intent to be sent")
+        sent = wait_for(
+            lambda: (r := rows(db, "SELECT * FROM intents")) and r[0]["status"] == "sent" and r[0],
+            timeout=30,
+            what="the intent to be sent",
+        )
         os.kill(first.pid, signal.SIGKILL)
         first.wait(timeout=10)
     finally:
@@ -108,8 +137,11 @@ def test_sigkill_between_send_and_confirmation_leaves_one_trade(tmp_path, sim_cl
     sim_cluster.set_chaos(send_fail_ratio=0.0, pause_slots=False)
     second = run_engine(home, sim_cluster, signal_file)
     try:
-        done = wait_for(lambda: (r := rows(db, "SELECT * FROM intents")) and r[0]["status"] == "executed" and r[0],
-                        timeout=30, what="the resumed trade to execute")
+        done = wait_for(
+            lambda: (r := rows(db, "SELECT * FROM intents")) and r[0]["status"] == "executed" and r[0],
+            timeout=30,
+            what="the resumed trade to execute",
+        )
         wait_for(lambda: rows(db, "SELECT * FROM skips"), timeout=15, what="the repeated signal's skip")
         time.sleep(0.5)  # room for any (wrong) second buy to show up
         intents = rows(db, "SELECT * FROM intents")
@@ -117,8 +149,10 @@ def test_sigkill_between_send_and_confirmation_leaves_one_trade(tmp_path, sim_cl
         attempts = rows(db, "SELECT * FROM trades ORDER BY id")
         if expire_while_down:
             assert done["signature"] != signature and done["attempts"] == 2
-            assert [(a["signature"], a["status"]) for a in attempts] == [(signature, "expired"),
-                                                                        (done["signature"], "executed")]
+            assert [(a["signature"], a["status"]) for a in attempts] == [
+                (signature, "expired"),
+                (done["signature"], "executed"),
+            ]
             assert sim_cluster.ledger.get_tx(signature) is None
             signature = done["signature"]
         else:
@@ -127,8 +161,11 @@ def test_sigkill_between_send_and_confirmation_leaves_one_trade(tmp_path, sim_cl
             assert [(a["signature"], a["status"]) for a in attempts] == [(signature, "executed")]
         skips = rows(db, "SELECT * FROM skips")
         assert [(s["leader_signature"], s["reason"]) for s in skips] == [(buy.signature, "duplicate")]
-        ours = [t for t in sim_cluster.ledger.signatures_for(sent["wallet"])
-                if t.memo and "zapsim:quote" in t.memo]
+        ours = [
+            t
+            for t in sim_cluster.ledger.signatures_for(sent["wallet"])
+            if t.memo and "zapsim:quote" in t.memo
+        ]
         assert [t.signature for t in ours] == [signature] and ours[0].err is None
         assert sim_cluster.token_balance(sent["wallet"], mint) == done["token_amount"] > 0
         position = rows(db, "SELECT * FROM positions WHERE mint=?", mint)[0]

@@ -1,4 +1,5 @@
 """The CLI's bad-input contract: one clear line, exit code 2, files untouched; config show masks secrets."""
+
 from __future__ import annotations
 
 import os
@@ -21,7 +22,7 @@ def run_cli(args: list[str], capsys) -> tuple[int, str, str]:
 BAD_CONFIGS = {
     "syntax": 'mode = "sim\n',
     "wrong_type": '[engine]\nmax_queue_size = "lots"\n',
-    "unknown_key": '[engine]\nmax_qeue_size = 10\n',
+    "unknown_key": "[engine]\nmax_qeue_size = 10\n",
     "bad_value": 'mode = "yolo"\n',
     "bad_url": '[rpc]\nurls = ["ftp://example"]\n',
     "bad_memory": '[engine]\nmax_worker_memory = "a lot"\n',
@@ -41,8 +42,13 @@ def test_malformed_config_gives_one_line_and_exit_2(zapbot_home, capsys, case):
     assert "Traceback" not in err
     assert path.read_bytes() == before
     if case != "syntax":
-        key = {"wrong_type": "engine.max_queue_size", "unknown_key": "engine.max_qeue_size", "bad_value": "mode",
-               "bad_url": "rpc.urls", "bad_memory": "engine.max_worker_memory"}[case]
+        key = {
+            "wrong_type": "engine.max_queue_size",
+            "unknown_key": "engine.max_qeue_size",
+            "bad_value": "mode",
+            "bad_url": "rpc.urls",
+            "bad_memory": "engine.max_worker_memory",
+        }[case]
         assert key in lines[0]
 
 
@@ -140,8 +146,13 @@ def test_headless_run_serves_status_and_metrics(zapbot_home):
     from prometheus_client.parser import text_string_to_metric_families
 
     env = dict(os.environ, ZAPBOT_HTTP_PORT="0", ZAPBOT_HOME=str(zapbot_home))
-    proc = subprocess.Popen([sys.executable, "-m", "zapbot_tui.cli", "run", "--headless", "--duration", "60"],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "zapbot_tui.cli", "run", "--headless", "--duration", "60"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         runtime = zapbot_home / "runtime.json"
         deadline = time.monotonic() + 30
@@ -149,14 +160,31 @@ def test_headless_run_serves_status_and_metrics(zapbot_home):
             assert proc.poll() is None, proc.stderr.read()
             time.sleep(0.1)
         port = json.loads(runtime.read_text())["port"]
-        status = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/workers/status", timeout=5).read())
-        assert set(status["workers"]) == {"telegram", "monitor", "executor", "data", "websocket", "cache", "analyzer"}
-        assert all(w["state"] in {"initializing", "ready", "busy", "disabled", "degraded"}
-                   for w in status["workers"].values())
+        status = json.loads(
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/workers/status", timeout=5).read()
+        )
+        assert set(status["workers"]) == {
+            "telegram",
+            "monitor",
+            "executor",
+            "data",
+            "websocket",
+            "cache",
+            "analyzer",
+        }
+        assert all(
+            w["state"] in {"initializing", "ready", "busy", "disabled", "degraded"}
+            for w in status["workers"].values()
+        )
         text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
         families = {f.name for f in text_string_to_metric_families(text)}
-        for name in ("zapbot_queue_depth", "zapbot_worker_state", "zapbot_worker_restarts",
-                     "zapbot_messages_handled", "zapbot_trades"):
+        for name in (
+            "zapbot_queue_depth",
+            "zapbot_worker_state",
+            "zapbot_worker_restarts",
+            "zapbot_messages_handled",
+            "zapbot_trades",
+        ):
             assert name in families, families
         started = time.monotonic()
         proc.send_signal(2)  # SIGINT

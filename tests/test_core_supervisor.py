@@ -1,4 +1,5 @@
 """The worker base and the supervisor: READY, PING/PONG, restarts with queued work kept, heartbeats, shutdown."""
+
 from __future__ import annotations
 
 import asyncio
@@ -64,8 +65,9 @@ class Recorder(BaseWorker):
         await asyncio.sleep(3600)
 
 
-def make_ctx(tmp_path, *, threading_enabled: bool, heartbeat_ms: int = 100, restart_ms: int = 200,
-             budget: int = 5) -> EngineContext:
+def make_ctx(
+    tmp_path, *, threading_enabled: bool, heartbeat_ms: int = 100, restart_ms: int = 200, budget: int = 5
+) -> EngineContext:
     settings = Settings()
     settings.engine.threading_enabled = threading_enabled
     settings.engine.heartbeat_interval_ms = heartbeat_ms
@@ -74,8 +76,13 @@ def make_ctx(tmp_path, *, threading_enabled: bool, heartbeat_ms: int = 100, rest
     settings.engine.shutdown_deadline_s = 3.0
     paths = HomePaths(tmp_path).ensure()
     return EngineContext(
-        settings=settings, paths=paths, state=EngineState("sim"), traders=TraderBook(None, []),
-        endpoints=Endpoints([], None, None), supervisor_inbox=Inbox(100_000), db_path=tmp_path / "t.db",
+        settings=settings,
+        paths=paths,
+        state=EngineState("sim"),
+        traders=TraderBook(None, []),
+        endpoints=Endpoints([], None, None),
+        supervisor_inbox=Inbox(100_000),
+        db_path=tmp_path / "t.db",
     )
 
 
@@ -101,9 +108,13 @@ def test_every_worker_sends_ready_and_answers_ping(tmp_path, threading_enabled):
         assert states["telegram"] == "disabled"
         assert all(state in {"ready", "busy", "degraded", "disabled"} for state in states.values()), states
         # Heartbeats flow: every live worker has answered a PING recently.
-        assert wait_for(lambda: all(
-            v.last_heartbeat_age_s is not None and v.last_heartbeat_age_s < 1.0
-            for v in ctx.state.snapshot().workers), 5)
+        assert wait_for(
+            lambda: all(
+                v.last_heartbeat_age_s is not None and v.last_heartbeat_age_s < 1.0
+                for v in ctx.state.snapshot().workers
+            ),
+            5,
+        )
         before = {n: s.inbox.handled for n, s in sup.slots.items()}
         for slot in sup.slots.values():
             slot.inbox.put(Ping(999_999), force=True)

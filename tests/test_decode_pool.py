@@ -1,4 +1,5 @@
 """DecodePool: child processes decode, a killed child's job is retried once, memory is capped per child."""
+
 from __future__ import annotations
 
 import asyncio
@@ -64,7 +65,9 @@ def test_job_that_kills_its_child_twice_fails_with_decode_error(pool: DecodePool
     future = pool._submit_fn(diagnostic_sleep_job, 30, str(pid_file))
     for attempt in (1, 2):
         deadline = time.monotonic() + 30
-        while (not pid_file.exists() or len(pid_file.read_text().split()) < attempt) and time.monotonic() < deadline:
+        while (
+            not pid_file.exists() or len(pid_file.read_text().split()) < attempt
+        ) and time.monotonic() < deadline:
             time.sleep(0.02)
         os.kill(int(pid_file.read_text().split()[attempt - 1]), signal.SIGKILL)
     with pytest.raises(DecodeError, match="died twice"):

@@ -5,6 +5,7 @@ executor is a recorder (nothing is traded). 20 synthetic traders make 200 swaps 
 SwapDetected events, then compares them with the cluster's own /sim/v1/trades list. The chaos variant
 drops every WebSocket every few seconds and answers 10% of RPC calls with 429.
 """
+
 from __future__ import annotations
 
 import threading
@@ -69,8 +70,9 @@ def make_swaps(cluster: SimCluster, count: int, spread_s: float) -> None:
 
 def run_detection(zapbot_home, threaded: bool, chaos: dict[str, float]) -> None:
     RecordingExecutor.received = []
-    cluster = SimCluster(SimConfig(rpc_port=0, ws_port=0, swap_port=0, traders=TRADERS, slot_ms=100,
-                                   seed=11)).start()
+    cluster = SimCluster(
+        SimConfig(rpc_port=0, ws_port=0, swap_port=0, traders=TRADERS, slot_ms=100, seed=11)
+    ).start()
     settings = load_settings()
     settings.http.enabled = False
     settings.engine.threading_enabled = threaded
@@ -81,8 +83,14 @@ def run_detection(zapbot_home, threaded: bool, chaos: dict[str, float]) -> None:
     settings.engine.poll_interval_ws_down_s = 0.5
     settings.engine.subscriptions_per_connection = 8  # several connections even for 20 wallets
     settings.rpc.requests_per_second = 200
-    classes = {"data": DataWorker, "cache": CacheWorker, "analyzer": AnalyzerWorker, "executor": RecordingExecutor,
-               "monitor": MonitorWorker, "websocket": WebsocketWorker}
+    classes = {
+        "data": DataWorker,
+        "cache": CacheWorker,
+        "analyzer": AnalyzerWorker,
+        "executor": RecordingExecutor,
+        "monitor": MonitorWorker,
+        "websocket": WebsocketWorker,
+    }
     engine = Engine(settings, worker_classes=classes, cluster=cluster, http=False)
     detected: list[SwapDetected] = []
     lock = threading.Lock()

@@ -1,5 +1,6 @@
 """Executor failure paths on the local cluster: slippage (custom error 6001) and an expired blockhash are
 re-quoted once and recorded; a full queue records skips instead of blocking; paper mode never sends."""
+
 from __future__ import annotations
 
 import pytest
@@ -76,12 +77,15 @@ def test_second_slippage_failure_fails_the_trade(hooked, engine_on_cluster, sim_
     assert query(engine, "SELECT amount FROM positions") == []
     # one failure with auto_pause_after_failures=1 pauses the trader; its next signal is skipped
     wait_for(lambda: engine.traders.get(leader).active is False, what="auto-pause")  # just after the failure
-    state = wait_for(lambda: query(engine, "SELECT * FROM trader_state WHERE name=?", leader), what="state")[0]
+    state = wait_for(lambda: query(engine, "SELECT * FROM trader_state WHERE name=?", leader), what="state")[
+        0
+    ]
     assert state["consecutive_failures"] == 1 and "auto-paused" in state["paused_reason"]
     again = sim_cluster.trader_swap(leader, "buy", mint, quote_lamports=SOL)
     engine.ctx.send("executor", detected(again))
-    skip = wait_for(lambda: query(engine, "SELECT * FROM skips WHERE leader_signature=?", again.signature),
-                    what="skip")[0]
+    skip = wait_for(
+        lambda: query(engine, "SELECT * FROM skips WHERE leader_signature=?", again.signature), what="skip"
+    )[0]
     assert skip["reason"] == "trader paused"
 
 
@@ -120,16 +124,21 @@ def test_full_queue_records_skips_without_blocking(engine_on_cluster, sim_cluste
     # The first trade cannot land (sends fail, the clock is paused so it cannot expire): it stays in flight.
     sim_cluster.set_chaos(send_fail_ratio=1.0, pause_slots=True)
     leader = sim_cluster.traders[0][0]
-    trades = [sim_cluster.trader_swap(leader, "buy", sim_cluster.mints[i % 2], quote_lamports=SOL)
-              for i in range(4)]
+    trades = [
+        sim_cluster.trader_swap(leader, "buy", sim_cluster.mints[i % 2], quote_lamports=SOL) for i in range(4)
+    ]
     engine.ctx.send("executor", detected(trades[0]))
-    wait_for(lambda: (rows := intent_rows(engine, trades[0].signature)) and rows[0]["status"] == "sent",
-             what="first trade sent")
+    wait_for(
+        lambda: (rows := intent_rows(engine, trades[0].signature)) and rows[0]["status"] == "sent",
+        what="first trade sent",
+    )
     for count, trade in enumerate(trades[1:], start=1):
         # One at a time: the executor's inbox is bounded too (a refused send is the sender's to record).
         assert engine.ctx.send("executor", detected(trade))
-        wait_for(lambda c=count: len(intent_rows(engine)) + len(query(engine, "SELECT id FROM skips")) == c + 1,
-                 what="the signal handled")
+        wait_for(
+            lambda c=count: len(intent_rows(engine)) + len(query(engine, "SELECT id FROM skips")) == c + 1,
+            what="the signal handled",
+        )
     skips = query(engine, "SELECT * FROM skips")
     assert {s["reason"] for s in skips} == {"queue full"}
     assert {s["leader_signature"] for s in skips} == {trades[2].signature, trades[3].signature}
@@ -152,13 +161,16 @@ def test_paper_mode_never_sends_and_fills_at_the_quote(zapbot_home, sim_cluster,
     settings.rpc.urls = [sim_cluster.rpc_url]
     settings.swap_api.url = sim_cluster.swap_api_url
     (zapbot_home / "traders.toml").write_text(
-        f'[[traders]]\nname = "{sim_cluster.traders[0][0]}"\nwallet = "{sim_cluster.traders[0][1]}"\n')
+        f'[[traders]]\nname = "{sim_cluster.traders[0][0]}"\nwallet = "{sim_cluster.traders[0][1]}"\n'
+    )
     engine = Engine(settings, worker_classes={"data": DataWorker, "executor": ExecutorWorker}, http=False)
     engine.start(wait_ready=15)
     try:
         assert engine.ctx.keypair is None and engine.ctx.db_path.name == "zapbot-paper.db"
         landed_before = sim_cluster.ledger.landed_count()
-        buy = sim_cluster.trader_swap(sim_cluster.traders[0][0], "buy", sim_cluster.mints[0], quote_lamports=SOL)
+        buy = sim_cluster.trader_swap(
+            sim_cluster.traders[0][0], "buy", sim_cluster.mints[0], quote_lamports=SOL
+        )
         engine.ctx.send("executor", detected(buy))
         row = wait_for(lambda: finished(engine, buy.signature), what="paper buy")
         assert row["status"] == "executed" and row["reason"] == "paper: at quote"
@@ -169,19 +181,24 @@ def test_paper_mode_never_sends_and_fills_at_the_quote(zapbot_home, sim_cluster,
         settings.swap_api.url = "http://127.0.0.1:9/swap/v1"
         engine = Engine(settings, worker_classes={"data": DataWorker, "executor": ExecutorWorker}, http=False)
         engine.start(wait_ready=15)
-        sell = sim_cluster.trader_swap(sim_cluster.traders[0][0], "sell", sim_cluster.mints[0], token_fraction=1.0)
+        sell = sim_cluster.trader_swap(
+            sim_cluster.traders[0][0], "sell", sim_cluster.mints[0], token_fraction=1.0
+        )
         engine.ctx.send("executor", detected(sell))
         row = wait_for(lambda: finished(engine, sell.signature), what="paper sell")
         assert row["status"] == "executed" and row["reason"] == "paper: leader price + slippage"
         held = query(engine, "SELECT * FROM positions")[0]
         assert held["amount"] == 0
-        assert row["quote_amount"] == paper_fill("sell", row["token_amount"], sell.token_amount,
-                                                 sell.quote_amount, 300)[1]
+        assert (
+            row["quote_amount"]
+            == paper_fill("sell", row["token_amount"], sell.token_amount, sell.quote_amount, 300)[1]
+        )
     finally:
         engine.stop()
 
 
 # -- pure pieces ------------------------------------------------------------------------------------
+
 
 def test_slippage_error_detection_and_text():
     err = {"InstructionError": [3, {"Custom": 6001}]}
@@ -191,11 +208,15 @@ def test_slippage_error_detection_and_text():
 
 
 def test_holding_change_sums_the_owners_accounts():
-    tx = {"meta": {
-        "preTokenBalances": [{"owner": "A", "mint": "M", "uiTokenAmount": {"amount": "100"}},
-                             {"owner": "B", "mint": "M", "uiTokenAmount": {"amount": "7"}}],
-        "postTokenBalances": [{"owner": "A", "mint": "M", "uiTokenAmount": {"amount": "40"}}],
-    }}
+    tx = {
+        "meta": {
+            "preTokenBalances": [
+                {"owner": "A", "mint": "M", "uiTokenAmount": {"amount": "100"}},
+                {"owner": "B", "mint": "M", "uiTokenAmount": {"amount": "7"}},
+            ],
+            "postTokenBalances": [{"owner": "A", "mint": "M", "uiTokenAmount": {"amount": "40"}}],
+        }
+    }
     assert holding_change(tx, "A", "M") == (100, 40)
     assert holding_change(tx, "C", "M") is None
 
@@ -210,7 +231,8 @@ def test_paper_fill_at_leader_price_minus_slippage():
 def test_swap_body_fee_forms():
     quote = {"inAmount": "1"}
     assert swap_request_body("U", quote, jito_tip_lamports=5_000)["prioritizationFeeLamports"] == {
-        "jitoTipLamports": 5_000}
+        "jitoTipLamports": 5_000
+    }
     assert swap_request_body("U", quote, priority_fee_micro_lamports=7)["computeUnitPriceMicroLamports"] == 7
     body = swap_request_body("U", quote, priority_fee_cap_lamports=9)
     assert body["prioritizationFeeLamports"]["priorityLevelWithMaxLamports"]["maxLamports"] == 9
@@ -221,8 +243,9 @@ async def test_swap_api_errors_are_one_line_without_the_key(sim_cluster):
     api = SwapApi(sim_cluster.swap_api_url, "sekrit-key-123")
     try:
         with pytest.raises(SwapApiError) as caught:
-            await api.quote("So11111111111111111111111111111111111111112", "NoSuchMint1111111111111111111111111",
-                            1000, 50)
+            await api.quote(
+                "So11111111111111111111111111111111111111112", "NoSuchMint1111111111111111111111111", 1000, 50
+            )
         text = str(caught.value)
         assert "\n" not in text and "sekrit" not in text and "HTTP 400" in text
         assert not caught.value.retryable
@@ -244,7 +267,9 @@ async def test_sign_swap_keeps_the_market_maker_signature(sim_cluster):
     sim_cluster.airdrop(user.pubkey(), SOL)
     api = SwapApi(sim_cluster.swap_api_url)
     try:
-        quote = await api.quote("So11111111111111111111111111111111111111112", sim_cluster.mints[0], SOL // 100, 100)
+        quote = await api.quote(
+            "So11111111111111111111111111111111111111112", sim_cluster.mints[0], SOL // 100, 100
+        )
         build = await api.swap(str(user.pubkey()), quote)
     finally:
         await api.close()
@@ -273,13 +298,15 @@ def test_daily_loss_cap_trips_the_kill_switch(engine_on_cluster, sim_cluster):
     assert len(events) == 1 and events[0].realized_pnl_lamports < 0
     again = sim_cluster.trader_swap(leader, "buy", mint, quote_lamports=SOL)
     engine.ctx.send("executor", detected(again))
-    skip = wait_for(lambda: query(engine, "SELECT * FROM skips WHERE leader_signature=?", again.signature),
-                    what="skip")[0]
+    skip = wait_for(
+        lambda: query(engine, "SELECT * FROM skips WHERE leader_signature=?", again.signature), what="skip"
+    )[0]
     assert skip["reason"] == "kill switch"
     # Resuming clears the banner, but today's loss is still past the cap: buys stay off and it says so.
     engine.resume_all()
     third = sim_cluster.trader_swap(leader, "buy", mint, quote_lamports=SOL)
     engine.ctx.send("executor", detected(third))
-    skip = wait_for(lambda: query(engine, "SELECT * FROM skips WHERE leader_signature=?", third.signature),
-                    what="skip")[0]
+    skip = wait_for(
+        lambda: query(engine, "SELECT * FROM skips WHERE leader_signature=?", third.signature), what="skip"
+    )[0]
     assert skip["reason"] == "kill switch" and engine.snapshot().kill_switch

@@ -1,6 +1,7 @@
 """The analyzer never crashes on a bad transaction: a local JSON-RPC server answers getTransaction with mutated
 mainnet fixtures (and garbage); the analyzer logs and skips each bad one, keeps running (no restart) and
 still detects the good transaction sent after them. Decoding inline and in a DecodePool child."""
+
 from __future__ import annotations
 
 import asyncio
@@ -66,8 +67,15 @@ def answers(mainnet: Path):
     for index in range(BAD_COUNT):
         kind = index % 6
         if kind == 5:
-            raw = rng.choice([b"", b"<html>oops</html>", b'{"jsonrpc":"2.0","id":1,"result":', b"[1,2]",
-                              b'{"jsonrpc":"2.0","id":1,"result":"tx"}'])
+            raw = rng.choice(
+                [
+                    b"",
+                    b"<html>oops</html>",
+                    b'{"jsonrpc":"2.0","id":1,"result":',
+                    b"[1,2]",
+                    b'{"jsonrpc":"2.0","id":1,"result":"tx"}',
+                ]
+            )
         else:
             body = _mutate(rng.choice(docs), rng)
             raw = json.dumps({"jsonrpc": "2.0", "id": 1, "result": body}).encode()
@@ -117,10 +125,15 @@ def test_analyzer_logs_and_skips_mutated_transactions(tmp_path, answers, process
     settings.engine.worker_restart_delay_ms = 100
     settings.engine.decode_processes = processes
     settings.rpc.requests_per_second = 1000
-    ctx = EngineContext(settings=settings, paths=HomePaths(tmp_path).ensure(), state=EngineState("sim"),
-                        traders=TraderBook(None, [TraderConfig(name="leader", wallet=wallet)]),
-                        endpoints=Endpoints([url], None, None), supervisor_inbox=Inbox(100_000),
-                        db_path=tmp_path / "t.db")
+    ctx = EngineContext(
+        settings=settings,
+        paths=HomePaths(tmp_path).ensure(),
+        state=EngineState("sim"),
+        traders=TraderBook(None, [TraderConfig(name="leader", wallet=wallet)]),
+        endpoints=Endpoints([url], None, None),
+        supervisor_inbox=Inbox(100_000),
+        db_path=tmp_path / "t.db",
+    )
     Collector.got = []
     sup = Supervisor(ctx, {"analyzer": AnalyzerWorker, "executor": Collector})
     sup.start()
@@ -128,7 +141,7 @@ def test_analyzer_logs_and_skips_mutated_transactions(tmp_path, answers, process
         assert sup.wait_ready(15)
         bad = tuple(f"bad{i}" for i in range(BAD_COUNT))
         for start in range(0, BAD_COUNT, 20):
-            assert ctx.send("analyzer", NewTransactions(wallet, bad[start:start + 20], "poll"))
+            assert ctx.send("analyzer", NewTransactions(wallet, bad[start : start + 20], "poll"))
         assert ctx.send("analyzer", NewTransactions(wallet, ("good",), "poll"))
         outcomes = ("decode_errors", "tx_fetch_failed", "tx_not_found", "transactions_analyzed")
 
@@ -142,8 +155,10 @@ def test_analyzer_logs_and_skips_mutated_transactions(tmp_path, answers, process
             time.sleep(0.05)
         counters = ctx.state.snapshot().counters
         analyzer = ctx.state.snapshot().worker("analyzer")
-        print(f"\nRELIABILITY analyzer fuzz ({'pool' if processes else 'inline'}): counters="
-              f"{ {k: v for k, v in counters.items() if k in (*outcomes, 'analyzer_errors', 'swaps_detected')} }")
+        print(
+            f"\nRELIABILITY analyzer fuzz ({'pool' if processes else 'inline'}): counters="
+            f"{ {k: v for k, v in counters.items() if k in (*outcomes, 'analyzer_errors', 'swaps_detected')} }"
+        )
         assert any(m.leader_signature == "good" for m in Collector.got), counters
         good = [m for m in Collector.got if m.leader_signature == "good"]
         assert len(good) == 1 and good[0].token_amount == good_swap.token_amount
@@ -151,7 +166,10 @@ def test_analyzer_logs_and_skips_mutated_transactions(tmp_path, answers, process
         assert counters.get("analyzer_errors", 0) == 0, "an exception escaped decoding (not a DecodeError)"
         handled = sum(counters.get(k, 0) for k in outcomes)
         assert handled == BAD_COUNT + 1, counters
-        assert counters.get("decode_errors", 0) >= BAD_COUNT // 4 and counters.get("tx_fetch_failed", 0) >= BAD_COUNT // 6
+        assert (
+            counters.get("decode_errors", 0) >= BAD_COUNT // 4
+            and counters.get("tx_fetch_failed", 0) >= BAD_COUNT // 6
+        )
     finally:
         sup.stop()
         stop_server()

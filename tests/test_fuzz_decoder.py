@@ -3,6 +3,7 @@
 Mutations start from the real mainnet fixtures (all three encodings), so the fuzzer reaches deep into the
 decoder rather than bouncing off the first type check. Bounded: the whole file runs in well under 20 s.
 """
+
 from __future__ import annotations
 
 import copy
@@ -20,8 +21,12 @@ from engine.decoding import DecodedTransaction, DecodeError, decode_raw, decode_
 
 # ZAPBOT_FUZZ_EXAMPLES raises the budget for a long local hunt; the default keeps the file under 20 s.
 EXAMPLES = int(os.environ.get("ZAPBOT_FUZZ_EXAMPLES", "150"))
-FUZZ = settings(max_examples=EXAMPLES, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow,
-                                                                         HealthCheck.data_too_large])
+FUZZ = settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 
 
 def _fixture_docs() -> list[tuple[str, Any]]:
@@ -64,18 +69,33 @@ def _dumps(doc: Any) -> bytes:
 # -- random JSON ------------------------------------------------------------------------------------
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(min_value=-(2**70), max_value=2**70) | st.floats(allow_nan=False)
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats(allow_nan=False)
     | st.text(max_size=30),
-    lambda children: st.lists(children, max_size=6) | st.dictionaries(st.text(max_size=12), children, max_size=6),
+    lambda children: (
+        st.lists(children, max_size=6) | st.dictionaries(st.text(max_size=12), children, max_size=6)
+    ),
     max_leaves=30,
 )
-transaction_keys = st.sampled_from(["slot", "blockTime", "meta", "transaction", "version", "result", "error",
-                                    "jsonrpc", "id"])
-meta_like = st.fixed_dictionaries({}, optional={
-    "err": json_values, "fee": json_values, "preBalances": json_values, "postBalances": json_values,
-    "preTokenBalances": json_values, "postTokenBalances": json_values, "innerInstructions": json_values,
-    "logMessages": json_values, "loadedAddresses": json_values,
-})
+transaction_keys = st.sampled_from(
+    ["slot", "blockTime", "meta", "transaction", "version", "result", "error", "jsonrpc", "id"]
+)
+meta_like = st.fixed_dictionaries(
+    {},
+    optional={
+        "err": json_values,
+        "fee": json_values,
+        "preBalances": json_values,
+        "postBalances": json_values,
+        "preTokenBalances": json_values,
+        "postTokenBalances": json_values,
+        "innerInstructions": json_values,
+        "logMessages": json_values,
+        "loadedAddresses": json_values,
+    },
+)
 tx_like = st.dictionaries(transaction_keys, json_values | meta_like, max_size=6)
 
 
@@ -101,6 +121,7 @@ def test_wallet_of_any_type(wallet: Any) -> None:
 
 
 # -- mutations of real transactions -------------------------------------------------------------------
+
 
 def _paths(node: Any, prefix: tuple = ()) -> list[tuple]:
     """Every path to a value inside node (dict keys and list indexes)."""
@@ -134,22 +155,29 @@ def _tweak(value: Any, choice: int) -> Any:
     if isinstance(value, int):
         return [None, -value - 1, 2**64, 2**200, str(value), float(value) + 0.5, -1, 0][choice % 8]
     if isinstance(value, str):
-        return [None, "", value[: len(value) // 2], value + "!", value[::-1], "0" * 3000, "\u00e9\u0000", 7][choice % 8]
+        return [None, "", value[: len(value) // 2], value + "!", value[::-1], "0" * 3000, "\u00e9\u0000", 7][
+            choice % 8
+        ]
     if isinstance(value, list):
-        return [None, [], value[:-1], value + value[-1:], value[::-1], [None] * 3, {"0": value}, "x"][choice % 8]
+        return [None, [], value[:-1], value + value[-1:], value[::-1], [None] * 3, {"0": value}, "x"][
+            choice % 8
+        ]
     if isinstance(value, dict):
         return [None, {}, [], dict(list(value.items())[:-1]), "x", 0][choice % 6]
     return [0, "x", [], {}][choice % 4]
 
 
-mutation = st.tuples(st.integers(min_value=0, max_value=10**9), st.integers(min_value=0, max_value=10**6),
-                     st.booleans())
+mutation = st.tuples(
+    st.integers(min_value=0, max_value=10**9), st.integers(min_value=0, max_value=10**6), st.booleans()
+)
 
 
 @needs_fixtures
 @FUZZ
-@given(which=st.integers(min_value=0, max_value=max(0, len(DOCS) - 1)), mutations=st.lists(mutation, min_size=1,
-                                                                                           max_size=4))
+@given(
+    which=st.integers(min_value=0, max_value=max(0, len(DOCS) - 1)),
+    mutations=st.lists(mutation, min_size=1, max_size=4),
+)
 def test_mutated_fixtures(which: int, mutations: list[tuple[int, int, bool]]) -> None:
     name, original = DOCS[which]
     doc = copy.deepcopy(original)
@@ -173,8 +201,11 @@ def test_mutated_fixtures(which: int, mutations: list[tuple[int, int, bool]]) ->
 
 @needs_fixtures
 @FUZZ
-@given(which=st.integers(min_value=0, max_value=max(0, len(DOCS) - 1)), cut=st.integers(min_value=0),
-       flips=st.lists(st.tuples(st.integers(min_value=0), st.integers(min_value=1, max_value=255)), max_size=4))
+@given(
+    which=st.integers(min_value=0, max_value=max(0, len(DOCS) - 1)),
+    cut=st.integers(min_value=0),
+    flips=st.lists(st.tuples(st.integers(min_value=0), st.integers(min_value=1, max_value=255)), max_size=4),
+)
 def test_byte_level_mutations(which: int, cut: int, flips: list[tuple[int, int]]) -> None:
     """Flipped bytes and truncation anywhere in the raw answer (including inside base64 wire transactions)."""
     raw = bytearray(_dumps(DOCS[which][1]))

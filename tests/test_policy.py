@@ -1,4 +1,5 @@
 """The copy policy as pure functions: sizing, clamps, limits, proportional sells and the skip vocabulary."""
+
 from __future__ import annotations
 
 from dataclasses import replace
@@ -30,11 +31,30 @@ OTHER_MINT = "9wFFyRfZBsuAha4YcuxcXLKwMxJR43S7fPfQLusDBzvT"
 WALLET = "5tzFkiKscXHK5ZXCGbXZxdw7gTjjD1mBwuoFbhUvuAi9"
 
 
-def swap(side: str = "buy", quote: int = SOL, tokens: int = 1_000_000, mint: str = MINT, slot: int | None = 100,
-         quote_mint: str = WSOL_MINT) -> SwapDetected:
-    return SwapDetected(leader_signature="sig", wallet=WALLET, trader="t", side=side, mint=mint,
-                        token_amount=tokens, token_decimals=6, quote_mint=quote_mint, quote_amount=quote,
-                        venue="pump", router=None, slot=slot, source="ws", seen_at=0.0)
+def swap(
+    side: str = "buy",
+    quote: int = SOL,
+    tokens: int = 1_000_000,
+    mint: str = MINT,
+    slot: int | None = 100,
+    quote_mint: str = WSOL_MINT,
+) -> SwapDetected:
+    return SwapDetected(
+        leader_signature="sig",
+        wallet=WALLET,
+        trader="t",
+        side=side,
+        mint=mint,
+        token_amount=tokens,
+        token_decimals=6,
+        quote_mint=quote_mint,
+        quote_amount=quote,
+        venue="pump",
+        router=None,
+        slot=slot,
+        source="ws",
+        seen_at=0.0,
+    )
 
 
 def trader(**kw) -> TraderConfig:
@@ -53,6 +73,7 @@ RICH = PolicyState(balance_lamports=1_000 * SOL)
 
 
 # -- sizing ------------------------------------------------------------------------------------
+
 
 def test_fixed_size_is_exact_lamports():
     assert sol_to_lamports(0.1) == 100_000_000
@@ -77,12 +98,16 @@ def test_per_trade_cap_sizes_down():
 
 def test_daily_cap_counts_spent_and_in_flight_then_skips_below_dust():
     lim = limits(daily_spend_cap_sol=1.0, min_trade_sol=0.01)
-    book = replace(RICH, spent_today_lamports=sol_to_lamports(0.6), in_flight_buy_lamports=sol_to_lamports(0.3))
+    book = replace(
+        RICH, spent_today_lamports=sol_to_lamports(0.6), in_flight_buy_lamports=sol_to_lamports(0.3)
+    )
     decision = decide(swap(), trader(fixed_sol=0.5), lim, book)
     assert isinstance(decision, Copy) and decision.amount_in == sol_to_lamports(0.1)
     assert decision.note == "sized down: daily spend cap"
     book = replace(book, in_flight_buy_lamports=sol_to_lamports(0.395))
-    assert decide(swap(), trader(fixed_sol=0.5), lim, book) == Skip("daily spend cap", "5000000 lamports left")
+    assert decide(swap(), trader(fixed_sol=0.5), lim, book) == Skip(
+        "daily spend cap", "5000000 lamports left"
+    )
 
 
 def test_reserve_covers_fees_and_in_flight():
@@ -113,7 +138,9 @@ def test_fee_budget_for_fixed_micro_lamports_and_tip():
 
 
 def test_copy_carries_trader_fee_settings():
-    t = trader(priority_fee="auto", priority_fee_cap_lamports=50_000, jito_tip_lamports=1_000, slippage_bps=250)
+    t = trader(
+        priority_fee="auto", priority_fee_cap_lamports=50_000, jito_tip_lamports=1_000, slippage_bps=250
+    )
     decision = decide(swap(), t, limits(), RICH)
     assert isinstance(decision, Copy)
     assert decision.priority_fee_micro_lamports is None and decision.priority_fee_cap_lamports == 50_000
@@ -122,26 +149,30 @@ def test_copy_carries_trader_fee_settings():
 
 # -- filters and the skip vocabulary -----------------------------------------------------------------
 
-@pytest.mark.parametrize("kwargs,lim,book,sw,reason", [
-    ({}, {}, PolicyState(paused=True), swap(), "paused"),
-    ({}, {}, PolicyState(kill_switch=True), swap(), "kill switch"),
-    ({}, {"daily_loss_cap_sol": 1}, PolicyState(realized_pnl_today_lamports=-SOL), swap(), "kill switch"),
-    ({"active": False}, {}, RICH, swap(), "trader inactive"),
-    ({"active": False}, {}, replace(RICH, trader_paused_reason="3 failures"), swap(), "trader paused"),
-    ({"copy_buys": False}, {}, RICH, swap(), "copy buys off"),
-    ({"copy_sells": False}, {}, replace(RICH, position_amount=10), swap("sell"), "copy sells off"),
-    ({"min_leader_sol": 2}, {}, RICH, swap(quote=SOL), "leader size below min"),
-    ({"max_leader_sol": 0.5}, {}, RICH, swap(quote=SOL), "leader size above max"),
-    ({}, {"blacklist": [MINT]}, RICH, swap(), "blacklisted"),
-    ({}, {"whitelist": [OTHER_MINT]}, RICH, swap(), "not whitelisted"),
-    ({"buy_once": True}, {}, replace(RICH, bought_before=True), swap(), "already bought"),
-    ({}, {"max_open_positions": 2}, replace(RICH, open_positions=2), swap(), "max open positions"),
-    ({}, {}, RICH, swap("sell"), "no position"),
-    ({}, {}, replace(RICH, duplicate=True), swap(), "duplicate"),
-    ({}, {"max_leader_age_slots": 10}, replace(RICH, current_slot=200), swap(slot=100), "stale"),
-    ({}, {}, RICH, swap(quote_mint=OTHER_MINT), "not a SOL trade"),
-    ({}, {}, PolicyState(balance_lamports=0), swap(), "insufficient balance"),
-])
+
+@pytest.mark.parametrize(
+    "kwargs,lim,book,sw,reason",
+    [
+        ({}, {}, PolicyState(paused=True), swap(), "paused"),
+        ({}, {}, PolicyState(kill_switch=True), swap(), "kill switch"),
+        ({}, {"daily_loss_cap_sol": 1}, PolicyState(realized_pnl_today_lamports=-SOL), swap(), "kill switch"),
+        ({"active": False}, {}, RICH, swap(), "trader inactive"),
+        ({"active": False}, {}, replace(RICH, trader_paused_reason="3 failures"), swap(), "trader paused"),
+        ({"copy_buys": False}, {}, RICH, swap(), "copy buys off"),
+        ({"copy_sells": False}, {}, replace(RICH, position_amount=10), swap("sell"), "copy sells off"),
+        ({"min_leader_sol": 2}, {}, RICH, swap(quote=SOL), "leader size below min"),
+        ({"max_leader_sol": 0.5}, {}, RICH, swap(quote=SOL), "leader size above max"),
+        ({}, {"blacklist": [MINT]}, RICH, swap(), "blacklisted"),
+        ({}, {"whitelist": [OTHER_MINT]}, RICH, swap(), "not whitelisted"),
+        ({"buy_once": True}, {}, replace(RICH, bought_before=True), swap(), "already bought"),
+        ({}, {"max_open_positions": 2}, replace(RICH, open_positions=2), swap(), "max open positions"),
+        ({}, {}, RICH, swap("sell"), "no position"),
+        ({}, {}, replace(RICH, duplicate=True), swap(), "duplicate"),
+        ({}, {"max_leader_age_slots": 10}, replace(RICH, current_slot=200), swap(slot=100), "stale"),
+        ({}, {}, RICH, swap(quote_mint=OTHER_MINT), "not a SOL trade"),
+        ({}, {}, PolicyState(balance_lamports=0), swap(), "insufficient balance"),
+    ],
+)
 def test_skip_reasons(kwargs, lim, book, sw, reason):
     decision = decide(sw, trader(**kwargs), limits(**lim), book)
     assert decision == Skip(reason, decision.detail) and reason in SKIP_REASONS
@@ -153,14 +184,28 @@ def test_open_positions_limit_does_not_block_adding_to_a_held_mint():
 
 
 def test_sells_ignore_kill_switch_caps_and_blacklist():
-    book = PolicyState(kill_switch=True, balance_lamports=0, position_amount=1_000, spent_today_lamports=10**12)
-    decision = decide(swap("sell", tokens=500), trader(), limits(blacklist=[MINT]), replace(
-        book, leader_pre_amount=1_000, leader_post_amount=500))
-    assert decision == Copy("sell", 500, 300, priority=10, priority_fee_micro_lamports=0,
-                            priority_fee_cap_lamports=0, fee_budget_lamports=10_000)
+    book = PolicyState(
+        kill_switch=True, balance_lamports=0, position_amount=1_000, spent_today_lamports=10**12
+    )
+    decision = decide(
+        swap("sell", tokens=500),
+        trader(),
+        limits(blacklist=[MINT]),
+        replace(book, leader_pre_amount=1_000, leader_post_amount=500),
+    )
+    assert decision == Copy(
+        "sell",
+        500,
+        300,
+        priority=10,
+        priority_fee_micro_lamports=0,
+        priority_fee_cap_lamports=0,
+        fee_budget_lamports=10_000,
+    )
 
 
 # -- proportional sells ------------------------------------------------------------------------------
+
 
 def test_proportional_sell_half_then_close():
     assert sell_amount(1_000, 50, 100, 50, True) == (500, False)
@@ -183,9 +228,9 @@ def test_tiny_leader_sell_rounds_to_dust():
 
 leader_trade = st.tuples(
     st.sampled_from(["buy", "buy", "buy", "sell"]),
-    st.integers(min_value=1, max_value=500 * SOL),       # leader SOL amount
-    st.integers(min_value=0, max_value=5),               # which mint
-    st.booleans(),                                       # does our previous in-flight buy land now?
+    st.integers(min_value=1, max_value=500 * SOL),  # leader SOL amount
+    st.integers(min_value=0, max_value=5),  # which mint
+    st.booleans(),  # does our previous in-flight buy land now?
 )
 
 
@@ -201,12 +246,25 @@ leader_trade = st.tuples(
     percent=st.floats(min_value=0.1, max_value=1000),
     fee=st.one_of(st.just("auto"), st.integers(min_value=0, max_value=10**6)),
 )
-def test_no_sequence_exceeds_per_trade_daily_cap_or_reserve(trades, per_trade, daily, reserve, balance, sizing,
-                                                            fixed, percent, fee):
-    lim = limits(max_sol_per_trade=per_trade, daily_spend_cap_sol=daily, min_reserve_sol=reserve,
-                 max_open_positions=100)
-    t = trader(sizing=sizing, fixed_sol=fixed, percent=percent, min_sol=0.001, max_sol=50, priority_fee=fee,
-               priority_fee_cap_lamports=200_000, jito_tip_lamports=1_000)
+def test_no_sequence_exceeds_per_trade_daily_cap_or_reserve(
+    trades, per_trade, daily, reserve, balance, sizing, fixed, percent, fee
+):
+    lim = limits(
+        max_sol_per_trade=per_trade,
+        daily_spend_cap_sol=daily,
+        min_reserve_sol=reserve,
+        max_open_positions=100,
+    )
+    t = trader(
+        sizing=sizing,
+        fixed_sol=fixed,
+        percent=percent,
+        min_sol=0.001,
+        max_sol=50,
+        priority_fee=fee,
+        priority_fee_cap_lamports=200_000,
+        jito_tip_lamports=1_000,
+    )
     view = limits_view(lim)
     wallet = balance
     spent = 0
@@ -220,10 +278,13 @@ def test_no_sequence_exceeds_per_trade_daily_cap_or_reserve(trades, per_trade, d
             spent += amount
         mint = f"mint{mint_index}"
         book = PolicyState(
-            balance_lamports=wallet, spent_today_lamports=spent,
+            balance_lamports=wallet,
+            spent_today_lamports=spent,
             in_flight_buy_lamports=sum(a for a, _ in in_flight),
             in_flight_fee_budget_lamports=sum(f for _, f in in_flight),
-            position_amount=holdings[mint_index], leader_pre_amount=100, leader_post_amount=50,
+            position_amount=holdings[mint_index],
+            leader_pre_amount=100,
+            leader_post_amount=50,
         )
         decision = decide(swap(side, quote=leader_lamports, tokens=50, mint=mint), t, view, book)
         if not isinstance(decision, Copy):

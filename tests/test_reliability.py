@@ -5,6 +5,7 @@ recovers until every worker is ready again. docs/RELIABILITY.md holds the matrix
 Each test runs the full engine (all seven workers; telegram disabled) on its own cluster and prints one
 `RELIABILITY <fault>: counts` line (pytest -s shows them) for the matrix.
 """
+
 from __future__ import annotations
 
 import multiprocessing
@@ -25,8 +26,10 @@ def report(fault: str, counts: Counts, run: FaultRun, **extra: object) -> None:
     snap = run.engine.snapshot()
     keys = ("ws_disconnects", "seen_poll", "seen_ws", "swaps_detected", "executor_duplicates", "store_errors")
     counters = {k: snap.counters[k] for k in keys if k in snap.counters}
-    print(f"\nRELIABILITY {fault}: {counts.line()} rpc_calls={snap.health.rpc_calls} "
-          f"rpc_429s={snap.health.rpc_429s} counters={counters} {extra}")
+    print(
+        f"\nRELIABILITY {fault}: {counts.line()} rpc_calls={snap.health.rpc_calls} "
+        f"rpc_429s={snap.health.rpc_429s} counters={counters} {extra}"
+    )
 
 
 @pytest.fixture
@@ -127,8 +130,13 @@ def test_expired_blockhashes(fault_run):
     counts = run.wait_decided(60)
     expired = db_rows(run.db, "SELECT id FROM trades WHERE status='expired'")
     attempts = db_rows(run.db, "SELECT id FROM trades")
-    report("blockhash_ttl_slots=3 + send_fail_ratio=1.0, then cleared", counts, run,
-           signed_attempts=len(attempts), expired_attempts=len(expired))
+    report(
+        "blockhash_ttl_slots=3 + send_fail_ratio=1.0, then cleared",
+        counts,
+        run,
+        signed_attempts=len(attempts),
+        expired_attempts=len(expired),
+    )
     assert_exact(counts, expect_swaps=SWAPS)
     assert counts.failed >= 2 and all(reason for reason in counts.fail_reasons), counts.fail_reasons
     assert len(expired) >= counts.failed  # each failure is an expiry (re-quoted at most once), not a guess
@@ -180,18 +188,21 @@ class Flaky(BaseWorker):
 def test_worker_raising_again_and_again_ends_degraded_not_crash_looping(fault_run):
     Flaky.instances = []
     # A tick that raises is noticed at the next PING: ping often so the budget runs out within the test.
-    run = fault_run(extra_workers={"flaky": Flaky}, engine__restart_budget=3, engine__heartbeat_interval_ms=300)
+    run = fault_run(
+        extra_workers={"flaky": Flaky}, engine__restart_budget=3, engine__heartbeat_interval_ms=300
+    )
     wait_for(lambda: run.worker_states().get("flaky") == "degraded", 20, what="flaky to be degraded")
     launched = len(Flaky.instances)
     run.make_swaps(SWAPS, spread_s=3)
     counts = run.wait_decided()
     view = {v.name: v for v in run.engine.snapshot().workers}["flaky"]
-    report("worker raising forever (restart_budget=3)", counts, run, launches=launched, restarts=view.restarts)
+    report(
+        "worker raising forever (restart_budget=3)", counts, run, launches=launched, restarts=view.restarts
+    )
     assert view.state == "degraded" and "restart budget exhausted" in view.detail
     assert launched == 4 and view.restarts == 3  # the first instance and three restarts, then it stops
     assert len(Flaky.instances) == launched  # no more launches while the swaps ran: no crash loop
-    errors = db_rows(
-        run.db, "SELECT message FROM errors WHERE worker='flaky'")
+    errors = db_rows(run.db, "SELECT message FROM errors WHERE worker='flaky'")
     assert errors and all("flaky worker fails again" in e["message"] for e in errors)
     assert_exact(counts, expect_swaps=SWAPS)  # the copy path is untouched by one broken worker
     run.wait_all_ready(except_=("flaky",))

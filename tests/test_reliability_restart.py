@@ -1,6 +1,7 @@
 """The engine process killed with SIGKILL mid-trade, then restarted: no leader swap is lost (including the ones
 made while it was down), none is copied twice, and the database is intact. The engine is the real
 `zapbot run --headless` in a subprocess against the test's local cluster."""
+
 from __future__ import annotations
 
 import json
@@ -38,14 +39,30 @@ max_leader_age_slots = 100000
 
 
 def start_engine(home: Path, cluster: SimCluster) -> tuple[subprocess.Popen, str]:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("ZAPBOT_", "RPC_", "WS_", "SWAP_API", "TELEGRAM_", "KEYPAIR_"))}
-    env.update(ZAPBOT_HOME=str(home), ZAPBOT_MODE="sim", RPC_URL=cluster.rpc_url, WS_URL=cluster.ws_url,
-               SWAP_API_URL=cluster.swap_api_url, ZAPBOT_HTTP_PORT="0", PYTHONPATH=str(PROJECT_ROOT))
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("ZAPBOT_", "RPC_", "WS_", "SWAP_API", "TELEGRAM_", "KEYPAIR_"))
+    }
+    env.update(
+        ZAPBOT_HOME=str(home),
+        ZAPBOT_MODE="sim",
+        RPC_URL=cluster.rpc_url,
+        WS_URL=cluster.ws_url,
+        SWAP_API_URL=cluster.swap_api_url,
+        ZAPBOT_HTTP_PORT="0",
+        PYTHONPATH=str(PROJECT_ROOT),
+    )
     runtime = home / "runtime.json"
     runtime.unlink(missing_ok=True)  # a SIGKILLed engine leaves its runtime.json behind
-    proc = subprocess.Popen([sys.executable, "-m", "zapbot_tui.cli", "run", "--headless", "--duration", "120"],
-                            env=env, cwd=str(home), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "zapbot_tui.cli", "run", "--headless", "--duration", "120"],
+        env=env,
+        cwd=str(home),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     wait_for(lambda: runtime.exists() or proc.poll() is not None, 40, what="the engine to start")
     assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
     url = f"http://127.0.0.1:{json.loads(runtime.read_text())['port']}/workers/status"
@@ -71,11 +88,16 @@ def test_sigkill_mid_trade_then_restart(tmp_path):
     home = tmp_path / "home"
     home.mkdir()
     (home / "zapbot.toml").write_text(CONFIG)
-    cluster = SimCluster(SimConfig(rpc_port=0, ws_port=0, swap_port=0, traders=3, slot_ms=100, seed=31)).start()
+    cluster = SimCluster(
+        SimConfig(rpc_port=0, ws_port=0, swap_port=0, traders=3, slot_ms=100, seed=31)
+    ).start()
     procs: list[subprocess.Popen] = []
     try:
-        (home / "traders.toml").write_text("".join(
-            f'[[traders]]\nname = "{name}"\nwallet = "{wallet}"\n' for name, wallet in cluster.traders))
+        (home / "traders.toml").write_text(
+            "".join(
+                f'[[traders]]\nname = "{name}"\nwallet = "{wallet}"\n' for name, wallet in cluster.traders
+            )
+        )
         db = home / "zapbot.db"
         first, wallet = start_engine(home, cluster)
         procs.append(first)
@@ -95,13 +117,29 @@ def test_sigkill_mid_trade_then_restart(tmp_path):
         for i in range(4, 7):
             signatures.append(swap(cluster, i))
             time.sleep(0.3)
-        wait_for(lambda: db_rows(db, "SELECT id FROM intents WHERE status='sent'"), 30, what="a copy in flight")
+        wait_for(
+            lambda: db_rows(db, "SELECT id FROM intents WHERE status='sent'"), 30, what="a copy in flight"
+        )
         # The monitor persists poll cut-offs every 3 s. A wallet with no stored cut-off is followed "from now"
         # after a restart, so an engine killed within its first seconds loses what its leaders did while it
         # was down (reported as a bug); here the engine has been running long enough to have stored them.
-        wait_for(lambda: len([r for r in db_rows(db, "SELECT cutoff_signature FROM trader_state")
-                              if r["cutoff_signature"]]) == len(cluster.traders), 20, what="stored cut-offs")
-        in_flight_at_kill = len(db_rows(db, "SELECT id FROM intents WHERE status IN ('pending','queued','sent')"))
+        wait_for(
+            lambda: (
+                len(
+                    [
+                        r
+                        for r in db_rows(db, "SELECT cutoff_signature FROM trader_state")
+                        if r["cutoff_signature"]
+                    ]
+                )
+                == len(cluster.traders)
+            ),
+            20,
+            what="stored cut-offs",
+        )
+        in_flight_at_kill = len(
+            db_rows(db, "SELECT id FROM intents WHERE status IN ('pending','queued','sent')")
+        )
         os.kill(first.pid, signal.SIGKILL)
         first.wait(10)
         assert first.returncode == -signal.SIGKILL
@@ -125,12 +163,26 @@ def test_sigkill_mid_trade_then_restart(tmp_path):
         counts = count_decisions(db, signatures, cluster, wallet)
         port = json.loads((home / "runtime.json").read_text())["port"]
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
-            events = [line for line in response.read().decode().splitlines() if line.startswith("zapbot_events")]
+            events = [
+                line for line in response.read().decode().splitlines() if line.startswith("zapbot_events")
+            ]
         print("\n".join(events))
-        print("cutoffs", [(r["name"], signatures.index(r["cutoff_signature"]) if r["cutoff_signature"] in signatures
-                           else r["cutoff_signature"][:8]) for r in db_rows(db, "SELECT * FROM trader_state")])
-        print(f"\nRELIABILITY engine SIGKILL mid-trade + restart: {counts.line()} "
-              f"in_flight_at_kill={in_flight_at_kill} missing_indexes={[signatures.index(m) for m in counts.missing]}")
+        print(
+            "cutoffs",
+            [
+                (
+                    r["name"],
+                    signatures.index(r["cutoff_signature"])
+                    if r["cutoff_signature"] in signatures
+                    else r["cutoff_signature"][:8],
+                )
+                for r in db_rows(db, "SELECT * FROM trader_state")
+            ],
+        )
+        print(
+            f"\nRELIABILITY engine SIGKILL mid-trade + restart: {counts.line()} "
+            f"in_flight_at_kill={in_flight_at_kill} missing_indexes={[signatures.index(m) for m in counts.missing]}"
+        )
         assert_exact(counts, expect_swaps=12)
         assert in_flight_at_kill >= 1
         second.send_signal(signal.SIGINT)

@@ -1,6 +1,7 @@
 """SQLite failing on write: the disk fills up (a tiny tmpfs as ZAPBOT_HOME) or another process holds the write
 lock past the busy timeout. The error is surfaced (log, counter), the database is never corrupted
 (PRAGMA integrity_check), and once the fault clears every leader swap is decided exactly once."""
+
 from __future__ import annotations
 
 import os
@@ -31,8 +32,9 @@ def exact_or_known_bug(counts, run: FaultRun) -> None:
 
 def _mount_tmpfs(target: Path, size: str) -> bool:
     target.mkdir(parents=True, exist_ok=True)
-    result = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(target)],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(target)], capture_output=True, text=True
+    )
     return result.returncode == 0
 
 
@@ -79,7 +81,9 @@ def test_disk_full_is_surfaced_and_nothing_is_corrupted(tiny_home):
     run = FaultRun(**SLOW_HEARTBEAT).start()
     try:
         run.make_swaps(3, spread_s=1)
-        wait_for(lambda: not run.counts().missing and run.counts().in_flight == 0, 30, what="calm swaps decided")
+        wait_for(
+            lambda: not run.counts().missing and run.counts().in_flight == 0, 30, what="calm swaps decided"
+        )
         filler = _fill(tiny_home)
         run.make_swaps(6, spread_s=3)  # swaps 4..9, decided while no write can succeed
         time.sleep(3)
@@ -89,8 +93,10 @@ def test_disk_full_is_surfaced_and_nothing_is_corrupted(tiny_home):
         filler.unlink()
         run.make_swaps(3, spread_s=1)
         counts = run.wait_decided(25)
-        print(f"\nRELIABILITY SQLite disk full: {counts.line()} store_errors={store_errors} "
-              f"surfaced_lines={len(surfaced)}")
+        print(
+            f"\nRELIABILITY SQLite disk full: {counts.line()} store_errors={store_errors} "
+            f"surfaced_lines={len(surfaced)}"
+        )
         assert store_errors > 0 and surfaced, "the write failures were not surfaced"
         assert integrity(run.db) == "ok"
         assert counts.duplicates == 0 and counts.in_flight == 0 and counts.landed_copies == counts.executed
@@ -106,7 +112,9 @@ def test_database_locked_by_another_process(zapbot_home):
     run = FaultRun(**SLOW_HEARTBEAT).start()
     try:
         run.make_swaps(3, spread_s=1)
-        wait_for(lambda: not run.counts().missing and run.counts().in_flight == 0, 30, what="calm swaps decided")
+        wait_for(
+            lambda: not run.counts().missing and run.counts().in_flight == 0, 30, what="calm swaps decided"
+        )
         locker = sqlite3.connect(str(run.db), timeout=1, isolation_level=None)
         locker.execute("BEGIN EXCLUSIVE")
         try:
@@ -120,8 +128,10 @@ def test_database_locked_by_another_process(zapbot_home):
         surfaced = [line.message for line in during.logs if "locked" in line.message.lower()]
         run.make_swaps(3, spread_s=1)
         counts = run.wait_decided(25)
-        print(f"\nRELIABILITY SQLite locked 7 s: {counts.line()} store_errors={store_errors} "
-              f"surfaced_lines={len(surfaced)}")
+        print(
+            f"\nRELIABILITY SQLite locked 7 s: {counts.line()} store_errors={store_errors} "
+            f"surfaced_lines={len(surfaced)}"
+        )
         assert store_errors > 0 and surfaced, "the lock was not surfaced"
         assert integrity(run.db) == "ok"
         assert counts.duplicates == 0 and counts.in_flight == 0 and counts.landed_copies == counts.executed

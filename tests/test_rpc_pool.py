@@ -1,4 +1,5 @@
 """RpcPool against local aiohttp JSON-RPC servers: 429 + Retry-After, failover, malformed answers."""
+
 from __future__ import annotations
 
 import asyncio
@@ -31,8 +32,10 @@ class FakeRpc:
         outcome = self.behaviour(body)
         if isinstance(outcome, web.StreamResponse):
             return outcome
-        return web.Response(body=orjson.dumps({"jsonrpc": "2.0", "id": body["id"], "result": outcome}),
-                            content_type="application/json")
+        return web.Response(
+            body=orjson.dumps({"jsonrpc": "2.0", "id": body["id"], "result": outcome}),
+            content_type="application/json",
+        )
 
     async def start(self) -> "FakeRpc":
         app = web.Application()
@@ -107,8 +110,9 @@ async def test_429_fails_over_to_the_second_url_without_waiting(servers):
 
 async def test_connection_error_and_5xx_fail_over(servers):
     broken = await servers(lambda req: web.Response(status=503, text="<html>bad gateway</html>"))
-    healthy = await servers(lambda req: {"context": {"slot": 1},
-                                         "value": {"blockhash": "abc", "lastValidBlockHeight": 99}})
+    healthy = await servers(
+        lambda req: {"context": {"slot": 1}, "value": {"blockhash": "abc", "lastValidBlockHeight": 99}}
+    )
     # Port 9 on localhost: nothing listens there, so the connection is refused.
     pool = RpcPool(["http://127.0.0.1:9/", broken.url, healthy.url], requests_per_second=100, timeout=2)
     try:
@@ -121,7 +125,9 @@ async def test_connection_error_and_5xx_fail_over(servers):
 
 async def test_all_endpoints_down_gives_one_rpc_error():
     state = EngineState("sim")
-    pool = RpcPool(["http://127.0.0.1:9/"], requests_per_second=100, timeout=1, call_deadline_s=3, state=state)
+    pool = RpcPool(
+        ["http://127.0.0.1:9/"], requests_per_second=100, timeout=1, call_deadline_s=3, state=state
+    )
     try:
         with pytest.raises(RpcError) as info:
             await pool.get_slot()
@@ -135,20 +141,45 @@ async def test_all_endpoints_down_gives_one_rpc_error():
 @pytest.mark.parametrize(
     "response, fragment",
     [
-        (lambda: web.Response(status=200, text="<html><body>502 Bad Gateway</body></html>",
-                              content_type="text/html"), "HTML"),
+        (
+            lambda: web.Response(
+                status=200, text="<html><body>502 Bad Gateway</body></html>", content_type="text/html"
+            ),
+            "HTML",
+        ),
         (lambda: web.Response(status=200, body=b"[1, 2, 3]", content_type="application/json"), "malformed"),
-        (lambda: web.Response(status=200, body=b'{"jsonrpc":"2.0","id":1}', content_type="application/json"),
-         "no result"),
-        (lambda: web.Response(status=200, body=b'{"jsonrpc":"2.0","id":1,"result":"soon"}',
-                              content_type="application/json"), "malformed"),
-        (lambda: web.Response(status=200, body=b'{"jsonrpc":"2.0","id":1,"result":{"value":{"blockhash":7}}}',
-                              content_type="application/json"), "malformed"),
-        (lambda: web.Response(status=200, body=b"x" * (2 * 1024 * 1024), content_type="application/json"),
-         "too large"),
-        (lambda: web.Response(status=200, body=b'{"jsonrpc":"2.0","id":1,"error":{"code":-32602,'
-                                                b'"message":"Invalid param"}}',
-                              content_type="application/json"), "Invalid param"),
+        (
+            lambda: web.Response(
+                status=200, body=b'{"jsonrpc":"2.0","id":1}', content_type="application/json"
+            ),
+            "no result",
+        ),
+        (
+            lambda: web.Response(
+                status=200, body=b'{"jsonrpc":"2.0","id":1,"result":"soon"}', content_type="application/json"
+            ),
+            "malformed",
+        ),
+        (
+            lambda: web.Response(
+                status=200,
+                body=b'{"jsonrpc":"2.0","id":1,"result":{"value":{"blockhash":7}}}',
+                content_type="application/json",
+            ),
+            "malformed",
+        ),
+        (
+            lambda: web.Response(status=200, body=b"x" * (2 * 1024 * 1024), content_type="application/json"),
+            "too large",
+        ),
+        (
+            lambda: web.Response(
+                status=200,
+                body=b'{"jsonrpc":"2.0","id":1,"error":{"code":-32602,"message":"Invalid param"}}',
+                content_type="application/json",
+            ),
+            "Invalid param",
+        ),
         (lambda: web.Response(status=404, text="not here"), "HTTP 404"),
     ],
 )
@@ -165,8 +196,10 @@ async def test_malformed_answers_raise_rpc_error(servers, response, fragment):
 
 
 async def test_get_signatures_and_transaction_shapes(servers):
-    sigs = [{"signature": "s3", "slot": 3, "err": None, "memo": None},
-            {"signature": "s2", "slot": 2, "err": {"InstructionError": [0, "x"]}}]
+    sigs = [
+        {"signature": "s3", "slot": 3, "err": None, "memo": None},
+        {"signature": "s2", "slot": 2, "err": {"InstructionError": [0, "x"]}},
+    ]
 
     def behaviour(req):
         if req["method"] == "getSignaturesForAddress":
@@ -183,8 +216,10 @@ async def test_get_signatures_and_transaction_shapes(servers):
         missing = await pool.get_transaction_raw("missing")
     finally:
         await pool.close()
-    assert entries == [{"signature": "s3", "slot": 3, "err": None, "block_time": None},
-                       {"signature": "s2", "slot": 2, "err": {"InstructionError": [0, "x"]}, "block_time": None}]
+    assert entries == [
+        {"signature": "s3", "slot": 3, "err": None, "block_time": None},
+        {"signature": "s2", "slot": 2, "err": {"InstructionError": [0, "x"]}, "block_time": None},
+    ]
     sent = server.requests[0]["params"]
     assert sent[0] == "W" and sent[1]["until"] == "s1" and sent[1]["limit"] == 10 and "before" not in sent[1]
     assert orjson.loads(raw)["result"]["slot"] == 5

@@ -1,4 +1,5 @@
 """All RPC pools of one engine share each endpoint's budget and its Retry-After, across worker threads."""
+
 from __future__ import annotations
 
 import asyncio
@@ -12,8 +13,9 @@ from engine.state import EngineState
 from tests.test_rpc_pool import FakeRpc
 
 
-def run_pool_in_thread(url: str, state: EngineState, calls: int, results: list[float], rate: float,
-                       engine_rate: float) -> threading.Thread:
+def run_pool_in_thread(
+    url: str, state: EngineState, calls: int, results: list[float], rate: float, engine_rate: float
+) -> threading.Thread:
     """A pool on its own loop and thread, as each worker has."""
 
     async def work() -> None:

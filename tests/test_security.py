@@ -1,6 +1,7 @@
 """Security: the keypair file's permissions, secrets never logged/printed/served/stored, the HTTP endpoint's
 bind address and bearer token, and live mode only after an explicit opt-in. Through the real CLI where a
 user would meet it (subprocesses), and through the Engine for crash reports."""
+
 from __future__ import annotations
 
 import json
@@ -30,16 +31,25 @@ OPERATOR_CHAT = 777
 
 
 def cli_env(home: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("ZAPBOT_", "RPC_", "WS_", "SWAP_API", "TELEGRAM_", "KEYPAIR_"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("ZAPBOT_", "RPC_", "WS_", "SWAP_API", "TELEGRAM_", "KEYPAIR_"))
+    }
     env.update(ZAPBOT_HOME=str(home), PYTHONPATH=str(PROJECT_ROOT), ZAPBOT_HTTP_PORT="0")
     env.update(extra)
     return env
 
 
 def zapbot(args: list[str], env: dict[str, str], timeout: float = 60) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "zapbot_tui.cli", *args], env=env, cwd=env["ZAPBOT_HOME"],
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "zapbot_tui.cli", *args],
+        env=env,
+        cwd=env["ZAPBOT_HOME"],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def make_keypair(path: Path, mode: int = 0o600) -> Keypair:
@@ -50,6 +60,7 @@ def make_keypair(path: Path, mode: int = 0o600) -> Keypair:
 
 
 # -- the keypair file ---------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("mode", [0o640, 0o604, 0o660, 0o644, 0o666, 0o700 | 0o070])
 def test_open_keypair_file_is_refused_by_the_cli(tmp_path, mode):
@@ -124,6 +135,7 @@ def test_keypair_error_is_a_config_error_without_key_material(tmp_path):
 
 # -- live mode opt-in -----------------------------------------------------------------------------------
 
+
 def test_live_mode_headless_needs_both_flags(tmp_path):
     home = tmp_path / "home"
     home.mkdir()
@@ -149,6 +161,7 @@ def test_engine_refuses_live_without_confirmation(zapbot_home):
 
 
 # -- the HTTP endpoint ----------------------------------------------------------------------------------
+
 
 def _get(url: str, token: str | None = None) -> tuple[int, str]:
     request = urllib.request.Request(url)
@@ -190,7 +203,9 @@ def test_http_bound_elsewhere_warns_in_the_log(zapbot_home):
     try:
         log_text = (zapbot_home / "logs" / "threading.log").read_text()
         warning = [line for line in log_text.splitlines() if "not loopback" in line]
-        assert warning and "WARNING" in warning[0] and "0.0.0.0" in warning[0] and "bearer_token" in warning[0]
+        assert (
+            warning and "WARNING" in warning[0] and "0.0.0.0" in warning[0] and "bearer_token" in warning[0]
+        )
     finally:
         engine.stop()
 
@@ -215,6 +230,7 @@ def test_bearer_token_protects_status_and_metrics(zapbot_home):
 
 # -- secrets in crash reports -------------------------------------------------------------------------------
 
+
 class Leaky(BaseWorker):
     """Raises an exception whose message carries secrets, as a careless library might."""
 
@@ -223,7 +239,9 @@ class Leaky(BaseWorker):
     secrets: list[str] = []
 
     async def tick(self) -> None:
-        raise RuntimeError("request to https://api.telegram.org/bot" + " / ".join(type(self).secrets) + " failed")
+        raise RuntimeError(
+            "request to https://api.telegram.org/bot" + " / ".join(type(self).secrets) + " failed"
+        )
 
 
 def test_crash_report_masks_secrets_in_log_errors_table_and_state(zapbot_home, tmp_path):
@@ -271,6 +289,7 @@ def test_crash_report_masks_secrets_in_log_errors_table_and_state(zapbot_home, t
 
 # -- the full run: nothing anywhere --------------------------------------------------------------------------
 
+
 def _wait(predicate, timeout: float, what: str):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -294,13 +313,25 @@ def test_secret_key_and_bot_token_never_logged_printed_or_served(tmp_path):
     keypair = make_keypair(key_path)
     (home / "zapbot.toml").write_text(
         "[sim]\ntraders = 2\ntrade_rate = 4.0\nslot_ms = 100\n"
-        "[engine]\nheartbeat_interval_ms = 1000\ndecode_processes = 1\npoll_interval_s = 2.0\n")
+        "[engine]\nheartbeat_interval_ms = 1000\ndecode_processes = 1\npoll_interval_s = 2.0\n"
+    )
     telegram = FakeTelegramServer(BOT_TOKEN).start()
-    env = cli_env(home, KEYPAIR_PATH=str(key_path), TELEGRAM_BOT_TOKEN=BOT_TOKEN,
-                  TELEGRAM_CHAT_IDS=str(OPERATOR_CHAT), TELEGRAM_API_BASE_URL=telegram.base_url,
-                  SWAP_API_KEY=SWAP_KEY)
-    proc = subprocess.Popen([sys.executable, "-m", "zapbot_tui.cli", "run", "--headless", "--duration", "90"],
-                            env=env, cwd=str(home), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    env = cli_env(
+        home,
+        KEYPAIR_PATH=str(key_path),
+        TELEGRAM_BOT_TOKEN=BOT_TOKEN,
+        TELEGRAM_CHAT_IDS=str(OPERATOR_CHAT),
+        TELEGRAM_API_BASE_URL=telegram.base_url,
+        SWAP_API_KEY=SWAP_KEY,
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "zapbot_tui.cli", "run", "--headless", "--duration", "90"],
+        env=env,
+        cwd=str(home),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     texts: dict[str, str] = {}
     try:
         runtime = home / "runtime.json"
@@ -328,8 +359,13 @@ def test_secret_key_and_bot_token_never_logged_printed_or_served(tmp_path):
         _wait(lambda: len(telegram.texts(OPERATOR_CHAT)) >= 2, 20, "Telegram replies")
         for path in ("/workers/status", "/metrics", "/health"):
             texts[path] = _get(base + path)[1]
-        for args in (["status", "--json"], ["status"], ["config", "show"], ["config", "show", "--json"],
-                     ["trades", "--json"]):
+        for args in (
+            ["status", "--json"],
+            ["status"],
+            ["config", "show"],
+            ["config", "show", "--json"],
+            ["trades", "--json"],
+        ):
             result = zapbot(args, env)
             assert result.returncode == 0, (args, result.stderr)
             texts["zapbot " + " ".join(args)] = result.stdout + result.stderr
@@ -349,14 +385,19 @@ def test_secret_key_and_bot_token_never_logged_printed_or_served(tmp_path):
         texts[f"log {log_file.name}"] = log_file.read_text(errors="replace")
     assert "engine started" in texts["log threading.log"]
     conn = sqlite3.connect(str(home / "zapbot.db"))
-    texts["database"] = "\n".join(str(row) for table in ("intents", "trades", "skips", "errors", "trader_state")
-                                  for row in conn.execute(f"SELECT * FROM {table}"))  # noqa: S608
+    texts["database"] = "\n".join(
+        str(row)
+        for table in ("intents", "trades", "skips", "errors", "trader_state")
+        for row in conn.execute(f"SELECT * FROM {table}")
+    )  # noqa: S608
     conn.close()
     texts["telegram messages"] = "\n".join(call.text for call in telegram.calls)
     assert telegram.texts(99999) == []  # a stranger's chat gets nothing
     secrets = {f"secret form {i}": form for i, form in enumerate(secret_forms(keypair))}
     secrets.update(bot_token=BOT_TOKEN, bot_token_tail=BOT_TOKEN.split(":", 1)[1], swap_api_key=SWAP_KEY)
-    leaks = [(where, name) for where, text in texts.items() for name, secret in secrets.items() if secret in text]
+    leaks = [
+        (where, name) for where, text in texts.items() for name, secret in secrets.items() if secret in text
+    ]
     assert leaks == [], f"secrets found: {leaks}"
     # The public key is fine to show, and is shown: the haystack is real.
     assert str(keypair.pubkey()) in texts["/workers/status"]

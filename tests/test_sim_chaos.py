@@ -1,4 +1,5 @@
 """Each chaos setting of the local cluster, shown by its effect on a real client."""
+
 from __future__ import annotations
 
 import asyncio
@@ -23,14 +24,24 @@ SOL = 10**9
 
 
 def _signed_transfer(sender: Keypair, blockhash, lamports: int = SOL) -> VersionedTransaction:
-    msg = MessageV0.try_compile(sender.pubkey(), [transfer(TransferParams(
-        from_pubkey=sender.pubkey(), to_pubkey=Keypair().pubkey(), lamports=lamports))], [], blockhash)
+    msg = MessageV0.try_compile(
+        sender.pubkey(),
+        [
+            transfer(
+                TransferParams(from_pubkey=sender.pubkey(), to_pubkey=Keypair().pubkey(), lamports=lamports)
+            )
+        ],
+        [],
+        blockhash,
+    )
     return VersionedTransaction(msg, [sender])
 
 
 async def _post(url: str, method: str, params: list) -> tuple[int, dict, dict]:
     async with aiohttp.ClientSession() as http:
-        async with http.post(url, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": params}) as resp:
+        async with http.post(
+            url, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": params}
+        ) as resp:
             return resp.status, dict(resp.headers), await resp.json(content_type=None)
 
 
@@ -87,8 +98,16 @@ async def test_dropped_notification_is_found_by_polling(sim_cluster):
     sender = Keypair()
     sim_cluster.airdrop(sender.pubkey(), 5 * SOL)
     async with websockets.connect(sim_cluster.ws_url) as ws, AsyncClient(sim_cluster.rpc_url) as client:
-        await ws.send(json.dumps({"jsonrpc": "2.0", "id": 1, "method": "logsSubscribe",
-                                  "params": [{"mentions": [str(sender.pubkey())]}]}))
+        await ws.send(
+            json.dumps(
+                {
+                    "jsonrpc": "2.0",
+                    "id": 1,
+                    "method": "logsSubscribe",
+                    "params": [{"mentions": [str(sender.pubkey())]}],
+                }
+            )
+        )
         await ws.recv()
         blockhash = (await client.get_latest_blockhash()).value.blockhash
         sim_cluster.chaos.drop_notification_ratio = 1.0
@@ -113,8 +132,11 @@ async def test_blockhash_expiry_rejects_send(sim_cluster):
         sim_cluster.advance_slots(3)
         _, _, valid = await _post(sim_cluster.rpc_url, "isBlockhashValid", [str(latest.blockhash)])
         assert valid["result"]["value"] is False
-        _, _, body = await _post(sim_cluster.rpc_url, "sendTransaction",
-                                 [base64.b64encode(bytes(tx)).decode(), {"encoding": "base64"}])
+        _, _, body = await _post(
+            sim_cluster.rpc_url,
+            "sendTransaction",
+            [base64.b64encode(bytes(tx)).decode(), {"encoding": "base64"}],
+        )
         assert body["error"]["code"] == -32002
         assert body["error"]["message"] == "Transaction simulation failed: Blockhash not found"
         assert body["error"]["data"]["err"] == "BlockhashNotFound"

@@ -1,4 +1,5 @@
 """`zapbot sim` standalone and `zapbot bench sim` in a tiny configuration."""
+
 from __future__ import annotations
 
 import json
@@ -18,8 +19,11 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _get_slot(url: str) -> int:
-    request = urllib.request.Request(url, data=json.dumps({"jsonrpc": "2.0", "id": 1, "method": "getSlot"}).encode(),
-                                     headers={"content-type": "application/json"})
+    request = urllib.request.Request(
+        url,
+        data=json.dumps({"jsonrpc": "2.0", "id": 1, "method": "getSlot"}).encode(),
+        headers={"content-type": "application/json"},
+    )
     with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310 - a 127.0.0.1 URL we printed
         return json.loads(response.read())["result"]
 
@@ -27,9 +31,29 @@ def _get_slot(url: str) -> int:
 def test_sim_cli_runs_standalone_and_writes_traders(tmp_path):
     traders_file = tmp_path / "cfg" / "traders.toml"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "engine.sim.cli", "--rpc-port", "0", "--ws-port", "0", "--swap-port", "0",
-         "--slot-ms", "50", "--traders", "2", "--write-traders", str(traders_file), "--chaos", "rpc_latency_ms=1"],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "engine.sim.cli",
+            "--rpc-port",
+            "0",
+            "--ws-port",
+            "0",
+            "--swap-port",
+            "0",
+            "--slot-ms",
+            "50",
+            "--traders",
+            "2",
+            "--write-traders",
+            str(traders_file),
+            "--chaos",
+            "rpc_latency_ms=1",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
     try:

@@ -1,4 +1,5 @@
 """Swaps through the local cluster's Jupiter v1 API and its synthetic traders, compared with mainnet shapes."""
+
 from __future__ import annotations
 
 import asyncio
@@ -22,17 +23,32 @@ SOL = 10**9
 ATA_RENT = 2_039_280
 
 
-async def _quote_and_swap(cluster: SimCluster, user: Keypair, input_mint: str, output_mint: str, amount: int,
-                          slippage_bps: int = 50) -> tuple[dict, dict]:
+async def _quote_and_swap(
+    cluster: SimCluster, user: Keypair, input_mint: str, output_mint: str, amount: int, slippage_bps: int = 50
+) -> tuple[dict, dict]:
     async with aiohttp.ClientSession(headers={"x-api-key": "local-test-key"}) as http:
-        async with http.get(f"{cluster.swap_api_url}/quote", params={
-                "inputMint": input_mint, "outputMint": output_mint, "amount": str(amount),
-                "slippageBps": str(slippage_bps), "swapMode": "ExactIn"}) as resp:
+        async with http.get(
+            f"{cluster.swap_api_url}/quote",
+            params={
+                "inputMint": input_mint,
+                "outputMint": output_mint,
+                "amount": str(amount),
+                "slippageBps": str(slippage_bps),
+                "swapMode": "ExactIn",
+            },
+        ) as resp:
             assert resp.status == 200
             quote = await resp.json()
-        async with http.post(f"{cluster.swap_api_url}/swap", json={
-                "userPublicKey": str(user.pubkey()), "quoteResponse": quote, "wrapAndUnwrapSol": True,
-                "prioritizationFeeLamports": 10_000, "dynamicComputeUnitLimit": True}) as resp:
+        async with http.post(
+            f"{cluster.swap_api_url}/swap",
+            json={
+                "userPublicKey": str(user.pubkey()),
+                "quoteResponse": quote,
+                "wrapAndUnwrapSol": True,
+                "prioritizationFeeLamports": 10_000,
+                "dynamicComputeUnitLimit": True,
+            },
+        ) as resp:
             assert resp.status == 200
             swap = await resp.json()
     return quote, swap
@@ -51,8 +67,15 @@ def _shape_paths(value, prefix: str = "", out: dict | None = None) -> dict[str, 
         for item in value:
             _shape_paths(item, f"{prefix}[]", out)
     else:
-        kind = ("null" if value is None else "bool" if isinstance(value, bool)
-                else "number" if isinstance(value, int | float) else "string")
+        kind = (
+            "null"
+            if value is None
+            else "bool"
+            if isinstance(value, bool)
+            else "number"
+            if isinstance(value, int | float)
+            else "string"
+        )
         out.setdefault(prefix, set()).add(kind)
     return out
 
@@ -80,7 +103,9 @@ async def test_quote_swap_lands_and_matches_mainnet_shapes(sim_cluster, mainnet)
     user = Keypair()
     sim_cluster.airdrop(user.pubkey(), 5 * SOL)
     quote, swap = await _quote_and_swap(sim_cluster, user, WSOL_MINT, mint, SOL)
-    assert quote["routePlan"][0]["swapInfo"]["feeMint"] == WSOL_MINT and quote["routePlan"][0]["percent"] == 100
+    assert (
+        quote["routePlan"][0]["swapInfo"]["feeMint"] == WSOL_MINT and quote["routePlan"][0]["percent"] == 100
+    )
     assert int(quote["otherAmountThreshold"]) == int(quote["outAmount"]) * 9950 // 10000
     assert swap["lastValidBlockHeight"] > sim_cluster.block_height and swap["computeUnitLimit"] < 1_400_000
 
@@ -96,16 +121,26 @@ async def test_quote_swap_lands_and_matches_mainnet_shapes(sim_cluster, mainnet)
         signature = (await client.send_raw_transaction(bytes(signed), TxOpts(skip_preflight=True))).value
         results = {}
         for encoding in ("json", "jsonParsed", "base64"):
-            resp = await client.get_transaction(signature, encoding=encoding, max_supported_transaction_version=0)
+            resp = await client.get_transaction(
+                signature, encoding=encoding, max_supported_transaction_version=0
+            )
             results[encoding] = json.loads(resp.value.to_json())
         # Raw wire results too: solders' round trip may drop keys the server sent.
         raw = {}
         async with aiohttp.ClientSession() as http:
             for encoding in ("json", "jsonParsed", "base64"):
-                async with http.post(sim_cluster.rpc_url, json={
-                        "jsonrpc": "2.0", "id": 1, "method": "getTransaction",
-                        "params": [str(signature), {"encoding": encoding, "maxSupportedTransactionVersion": 0}]}
-                        ) as resp:
+                async with http.post(
+                    sim_cluster.rpc_url,
+                    json={
+                        "jsonrpc": "2.0",
+                        "id": 1,
+                        "method": "getTransaction",
+                        "params": [
+                            str(signature),
+                            {"encoding": encoding, "maxSupportedTransactionVersion": 0},
+                        ],
+                    },
+                ) as resp:
                     raw[encoding] = (await resp.json())["result"]
 
     meta = raw["json"]["meta"]
@@ -138,7 +173,9 @@ async def test_slippage_past_tolerance_fails_like_mainnet(sim_cluster):
     sim_cluster.airdrop(user.pubkey(), 5 * SOL)
     quote, swap = await _quote_and_swap(sim_cluster, user, WSOL_MINT, mint, SOL, slippage_bps=50)
     sim_cluster.trader_swap("trader1", "buy", mint, quote_lamports=10 * SOL)  # the price runs away
-    signed = sign_swap_transaction(VersionedTransaction.from_bytes(base64.b64decode(swap["swapTransaction"])), user)
+    signed = sign_swap_transaction(
+        VersionedTransaction.from_bytes(base64.b64decode(swap["swapTransaction"])), user
+    )
     async with AsyncClient(sim_cluster.rpc_url) as client:
         with pytest.raises(RPCException) as caught:
             await client.send_raw_transaction(bytes(signed))
@@ -147,7 +184,9 @@ async def test_slippage_past_tolerance_fails_like_mainnet(sim_cluster):
         signature = (await client.send_raw_transaction(bytes(signed), TxOpts(skip_preflight=True))).value
         status = (await client.get_signature_statuses([signature])).value[0]
         assert status is not None
-        tx = json.loads((await client.get_transaction(signature, max_supported_transaction_version=0)).value.to_json())
+        tx = json.loads(
+            (await client.get_transaction(signature, max_supported_transaction_version=0)).value.to_json()
+        )
         after = (await client.get_balance(user.pubkey())).value
     assert tx["meta"]["err"] == {"InstructionError": [3, {"Custom": 6001}]}
     assert tx["meta"]["status"] == {"Err": {"InstructionError": [3, {"Custom": 6001}]}}
@@ -162,9 +201,9 @@ async def test_trader_trades_decode_to_reported_amounts(sim_cluster):
 
     mint = sim_cluster.mints[2]  # the Token-2022 mint
     name, wallet = sim_cluster.traders[0]
-    buy = sim_cluster.trader_swap(name, "buy", mint, quote_lamports=2 * SOL)       # leader buys
-    half = sim_cluster.trader_swap(wallet, "sell", mint, token_fraction=0.5)       # leader sells half
-    rest = sim_cluster.trader_swap(name, "sell", mint, token_fraction=1.0)         # leader sells the rest
+    buy = sim_cluster.trader_swap(name, "buy", mint, quote_lamports=2 * SOL)  # leader buys
+    half = sim_cluster.trader_swap(wallet, "sell", mint, token_fraction=0.5)  # leader sells half
+    rest = sim_cluster.trader_swap(name, "sell", mint, token_fraction=1.0)  # leader sells the rest
     assert half.token_amount == buy.token_amount // 2
     assert half.token_amount + rest.token_amount == buy.token_amount
     assert sim_cluster.token_balance(wallet, mint) == 0
@@ -178,8 +217,9 @@ async def test_trader_trades_decode_to_reported_amounts(sim_cluster):
     assert [t["wallet"] for t in market["traders"]] == [w for _, w in sim_cluster.traders]
     async with AsyncClient(sim_cluster.rpc_url) as client:
         for trade in (buy, half, rest):
-            resp = await client.get_transaction(Signature.from_string(trade.signature),
-                                                max_supported_transaction_version=0)
+            resp = await client.get_transaction(
+                Signature.from_string(trade.signature), max_supported_transaction_version=0
+            )
             decoded = decode_transaction(json.loads(resp.value.to_json()), wallet, allow_unknown_venue=True)
             (swap,) = decoded.swaps
             assert swap.side == reported[trade.signature]["side"] == trade.side

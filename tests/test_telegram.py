@@ -1,4 +1,5 @@
 """The telegram worker against the fake Bot API server, inside the real Engine: commands, notifications, rate limits, secrets."""
+
 from __future__ import annotations
 
 import json
@@ -67,8 +68,10 @@ def make_settings(fake: FakeTelegramServer, **telegram: Any) -> Any:
 
 
 def start_engine(settings: Any, *, http: bool = False) -> Engine:
-    save_traders(home_paths().traders, [TraderConfig(name="alice", wallet=ALICE),
-                                         TraderConfig(name="bob", wallet=BOB, active=False)])
+    save_traders(
+        home_paths().traders,
+        [TraderConfig(name="alice", wallet=ALICE), TraderConfig(name="bob", wallet=BOB, active=False)],
+    )
     engine = Engine(settings, worker_classes={"data": DataWorker, "telegram": TelegramWorker}, http=http)
     engine.start(wait_ready=10)
     return engine
@@ -87,7 +90,9 @@ def wait_worker(engine: Engine, state: str, timeout: float = 20.0) -> Any:
 
 
 @pytest.fixture
-def running(zapbot_home: Path, fake_telegram: FakeTelegramServer) -> Iterator[tuple[Engine, FakeTelegramServer]]:
+def running(
+    zapbot_home: Path, fake_telegram: FakeTelegramServer
+) -> Iterator[tuple[Engine, FakeTelegramServer]]:
     engine = start_engine(make_settings(fake_telegram))
     try:
         wait_worker(engine, "ready")
@@ -118,9 +123,16 @@ def mark(engine: Engine, fake: FakeTelegramServer, label: str, chat: int = CHAT)
 
 
 def executed(intent_id: int, signature: str = "", side: str = "buy") -> TradeExecuted:
-    return TradeExecuted(intent_id=intent_id, trader="alice", side=side, mint=HELD_MINT,
-                         signature=signature or f"Sig{intent_id:04d}xyz", token_amount=2_500_000,
-                         quote_amount=50_000_000, fee_lamports=5000)
+    return TradeExecuted(
+        intent_id=intent_id,
+        trader="alice",
+        side=side,
+        mint=HELD_MINT,
+        signature=signature or f"Sig{intent_id:04d}xyz",
+        token_amount=2_500_000,
+        quote_amount=50_000_000,
+        fee_lamports=5000,
+    )
 
 
 # -- commands --------------------------------------------------------------------------------------------
@@ -146,7 +158,10 @@ def test_commands_from_an_authorised_chat_answer_and_change_the_engine(running, 
     assert "alice" in traders and "bob" in traders and "copying" in traders
 
     assert ask(fake, "/copy alice off") == "Stopped copying alice."
-    assert {t.name: t.active for t in load_traders(zapbot_home / "traders.toml")} == {"alice": False, "bob": False}
+    assert {t.name: t.active for t in load_traders(zapbot_home / "traders.toml")} == {
+        "alice": False,
+        "bob": False,
+    }
     assert not {t.name: t for t in engine.snapshot().traders}["alice"].active
     assert ask(fake, "/copy alice off") == "alice was not being copied."
     assert ask(fake, "/copy BOB on") == "Copying bob started."
@@ -158,8 +173,10 @@ def test_commands_from_an_authorised_chat_answer_and_change_the_engine(running, 
     assert ask(fake, "/trades 0").startswith("Usage: /trades")
     assert ask(fake, "/trades many").startswith("Usage: /trades")
     assert ask(fake, "/positions") == "No open positions."
-    engine.state.set_position(PositionView(mint=HELD_MINT, amount=5_000_000, cost_lamports=100_000_000,
-                                           decimals=6, symbol="ZAP"), HELD_MINT)
+    engine.state.set_position(
+        PositionView(mint=HELD_MINT, amount=5_000_000, cost_lamports=100_000_000, decimals=6, symbol="ZAP"),
+        HELD_MINT,
+    )
     positions = ask(fake, "/positions")
     assert "ZAP" in positions and HELD_MINT in positions and "5.00" in positions
 
@@ -190,8 +207,9 @@ def test_sell_asks_for_confirmation_and_sells_once(running, monkeypatch) -> None
         return future
 
     monkeypatch.setattr("engine.workers.executor.request_manual_sell", fake_manual_sell)
-    engine.state.set_position(PositionView(mint=HELD_MINT, amount=5_000_000, cost_lamports=1, decimals=6,
-                                           symbol="ZAP"), HELD_MINT)
+    engine.state.set_position(
+        PositionView(mint=HELD_MINT, amount=5_000_000, cost_lamports=1, decimals=6, symbol="ZAP"), HELD_MINT
+    )
 
     prompt = ask(fake, "/sell zap 25%")
     assert prompt.startswith("Sell 25% of ZAP") and HELD_MINT in prompt
@@ -264,11 +282,26 @@ def test_commands_work_with_all_workers_on_one_loop(zapbot_home: Path, fake_tele
 
 def test_a_trade_produces_exactly_one_notification_per_chat(running) -> None:
     engine, fake = running
-    engine.state.set_position(PositionView(mint=HELD_MINT, amount=2_500_000, cost_lamports=50_000_000,
-                                           realized_pnl_lamports=12_000_000, decimals=6), HELD_MINT)
+    engine.state.set_position(
+        PositionView(
+            mint=HELD_MINT,
+            amount=2_500_000,
+            cost_lamports=50_000_000,
+            realized_pnl_lamports=12_000_000,
+            decimals=6,
+        ),
+        HELD_MINT,
+    )
     engine.ctx.publish(executed(5, "LandedSig5", side="sell"))
-    engine.ctx.publish(TradeSkipped(leader_signature="L", trader="alice", side="buy", mint=HELD_MINT,
-                                    reason="skip notifications are off by default"))
+    engine.ctx.publish(
+        TradeSkipped(
+            leader_signature="L",
+            trader="alice",
+            side="buy",
+            mint=HELD_MINT,
+            reason="skip notifications are off by default",
+        )
+    )
     mark(engine, fake, "sentinel-1")
     mark(engine, fake, "sentinel-1", chat=OTHER_CHAT)
     for chat in (CHAT, OTHER_CHAT):
@@ -286,11 +319,21 @@ def test_a_trade_produces_exactly_one_notification_per_chat(running) -> None:
 
 def test_failures_restarts_and_the_kill_switch_are_notified(running) -> None:
     engine, fake = running
-    engine.ctx.publish(TradeFailed(intent_id=9, trader="bob", side="buy", mint=HELD_MINT,
-                                   reason="slippage exceeded", signature="FailSig9"))
+    engine.ctx.publish(
+        TradeFailed(
+            intent_id=9,
+            trader="bob",
+            side="buy",
+            mint=HELD_MINT,
+            reason="slippage exceeded",
+            signature="FailSig9",
+        )
+    )
     engine.ctx.publish(WorkerRestarted("monitor", 2, "handling NewTransactions: boom"))
     engine.ctx.publish(LogEvent("error", "executor", "RPC send failed"))
-    engine.ctx.publish(LogEvent("error", "executor", "RPC send failed"))  # a repeat within a minute is dropped
+    engine.ctx.publish(
+        LogEvent("error", "executor", "RPC send failed")
+    )  # a repeat within a minute is dropped
     # The executor trips the kill switch: state, its event and an error line; one notification comes of it.
     reason = "daily loss cap 5 SOL reached"
     engine.state.set(kill_switch=reason)
@@ -327,10 +370,17 @@ def test_silent_and_off_notifications(zapbot_home: Path, fake_telegram) -> None:
         engine.stop()
 
 
-def test_a_flood_is_rate_limited_and_loses_no_notification_that_is_on(zapbot_home: Path, fake_telegram) -> None:
+def test_a_flood_is_rate_limited_and_loses_no_notification_that_is_on(
+    zapbot_home: Path, fake_telegram
+) -> None:
     chat_rate, chat_burst, overall_rate = 40.0, 2, 60.0
-    settings = make_settings(fake_telegram, chat_messages_per_second=chat_rate, chat_burst=chat_burst,
-                             messages_per_second=overall_rate, queue_size=10)
+    settings = make_settings(
+        fake_telegram,
+        chat_messages_per_second=chat_rate,
+        chat_burst=chat_burst,
+        messages_per_second=overall_rate,
+        queue_size=10,
+    )
     settings.telegram.notifications.skip = "silent"
     engine = start_engine(settings)
     try:
@@ -339,8 +389,15 @@ def test_a_flood_is_rate_limited_and_loses_no_notification_that_is_on(zapbot_hom
         def flood() -> None:  # 200 events from an engine-like thread, as fast as it can publish
             for index in range(100):
                 engine.ctx.publish(executed(1000 + index, f"Flood{index:03d}"))
-                engine.ctx.publish(TradeSkipped(leader_signature=f"L{index}", trader="bob", side="buy",
-                                                mint=HELD_MINT, reason=f"flood-skip-{index}"))
+                engine.ctx.publish(
+                    TradeSkipped(
+                        leader_signature=f"L{index}",
+                        trader="bob",
+                        side="buy",
+                        mint=HELD_MINT,
+                        reason=f"flood-skip-{index}",
+                    )
+                )
 
         publisher = threading.Thread(target=flood)
         publisher.start()
@@ -348,7 +405,8 @@ def test_a_flood_is_rate_limited_and_loses_no_notification_that_is_on(zapbot_hom
         assert not publisher.is_alive()  # publishing never waited on Telegram
         for chat in (CHAT, OTHER_CHAT):
             fake_telegram.wait_for(
-                lambda s, chat=chat: sum("Flood" in t for t in s.texts(chat)) >= 100, timeout=40)
+                lambda s, chat=chat: sum("Flood" in t for t in s.texts(chat)) >= 100, timeout=40
+            )
             mark(engine, fake_telegram, f"sentinel-flood-{chat}", chat=chat)
         skips_delivered = 0
         for chat in (CHAT, OTHER_CHAT):
@@ -420,7 +478,9 @@ def test_a_long_answer_is_split_at_4096_characters(running) -> None:
 # -- state, status and secrets ---------------------------------------------------------------------------
 
 
-def test_status_shows_the_worker_and_no_token_reaches_logs_or_status(zapbot_home: Path, fake_telegram) -> None:
+def test_status_shows_the_worker_and_no_token_reaches_logs_or_status(
+    zapbot_home: Path, fake_telegram
+) -> None:
     engine = start_engine(make_settings(fake_telegram), http=True)
     try:
         wait_worker(engine, "ready")
@@ -434,7 +494,9 @@ def test_status_shows_the_worker_and_no_token_reaches_logs_or_status(zapbot_home
         assert document["workers"]["telegram"]["state"] == "ready"
         assert engine.http is not None and engine.http.error is None
         fake_telegram.wait_for(lambda _s: engine.http.bound_port, timeout=20)  # its thread may start late
-        with urllib.request.urlopen(f"http://127.0.0.1:{engine.http.bound_port}/workers/status", timeout=5) as r:
+        with urllib.request.urlopen(
+            f"http://127.0.0.1:{engine.http.bound_port}/workers/status", timeout=5
+        ) as r:
             served = json.loads(r.read())
         assert served["workers"]["telegram"]["state"] == "ready"
         assert TOKEN not in json.dumps(served) and TOKEN not in json.dumps(document)
@@ -460,8 +522,9 @@ def test_status_shows_the_worker_and_no_token_reaches_logs_or_status(zapbot_home
     assert TOKEN.split(":")[1] not in log_text and WRONG_TOKEN.split(":")[1] not in log_text
 
 
-def test_without_a_token_or_chats_the_worker_is_disabled_and_the_engine_runs(zapbot_home: Path,
-                                                                              fake_telegram) -> None:
+def test_without_a_token_or_chats_the_worker_is_disabled_and_the_engine_runs(
+    zapbot_home: Path, fake_telegram
+) -> None:
     settings = make_settings(fake_telegram)
     settings.telegram.bot_token = None
     engine = start_engine(settings)

@@ -1,4 +1,5 @@
 """Pure parts of the Telegram mirror: message splitting, the outgoing queue's drop policy, argument parsing, texts."""
+
 from __future__ import annotations
 
 import calendar
@@ -102,8 +103,16 @@ def test_sell_arguments_need_an_open_position() -> None:
 
 
 def test_trade_texts() -> None:
-    event = TradeExecuted(intent_id=1, trader="alice", side="buy", mint=MINT, signature="SIG",
-                          token_amount=1_500_000_000, quote_amount=300_000_000, fee_lamports=5000)
+    event = TradeExecuted(
+        intent_id=1,
+        trader="alice",
+        side="buy",
+        mint=MINT,
+        signature="SIG",
+        token_amount=1_500_000_000,
+        quote_amount=300_000_000,
+        fee_lamports=5000,
+    )
     text = trade_executed_text(event, TradeContext(decimals=6, symbol="ZAP"), "https://x/tx/")
     assert text.splitlines()[0] == f"✅ BUY ZAP ({MINT[:4]}…{MINT[-4:]}) copied from alice"
     assert "Size: 1,500 for 0.3000 SOL" in text and "Price: 0.0002 SOL" in text and "https://x/tx/SIG" in text
@@ -117,9 +126,11 @@ def test_trade_texts() -> None:
 def test_daily_summary_counts_today() -> None:
     state = EngineState("sim")
     state.set(kill_switch="daily loss cap")
-    text = daily_summary_text(time.strftime("%Y-%m-%d", time.gmtime()),
-                              {"spent_lamports": 2_000_000_000, "realized_pnl_lamports": -500_000_000},
-                              state.snapshot())
+    text = daily_summary_text(
+        time.strftime("%Y-%m-%d", time.gmtime()),
+        {"spent_lamports": 2_000_000_000, "realized_pnl_lamports": -500_000_000},
+        state.snapshot(),
+    )
     assert "Spent: 2.0000 SOL" in text and "Realized PnL: -0.5000 SOL" in text
     assert "Kill switch: daily loss cap" in text
 

@@ -1,5 +1,6 @@
 """Telegram against a real trade: the engine copies a leader's buy on the local cluster, Telegram reports it once,
 and a /sell confirmed with its button sells through the real executor."""
+
 from __future__ import annotations
 
 import time
@@ -29,7 +30,9 @@ def wait_for(check: Any, timeout: float = 20.0, what: str = "condition") -> Any:
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def test_a_copied_trade_on_the_local_cluster_is_notified_once_and_sold_from_telegram(zapbot_home, sim_cluster):
+def test_a_copied_trade_on_the_local_cluster_is_notified_once_and_sold_from_telegram(
+    zapbot_home, sim_cluster
+):
     fake = FakeTelegramServer(TOKEN).start()
     settings = load_settings()
     settings.http.enabled = False
@@ -40,8 +43,12 @@ def test_a_copied_trade_on_the_local_cluster_is_notified_once_and_sold_from_tele
     tg.api_base_url = fake.base_url
     tg.poll_timeout_s = 1
     tg.chat_messages_per_second = 50
-    engine = Engine(settings, cluster=sim_cluster, http=False,
-                    worker_classes={"data": DataWorker, "executor": ExecutorWorker, "telegram": TelegramWorker})
+    engine = Engine(
+        settings,
+        cluster=sim_cluster,
+        http=False,
+        worker_classes={"data": DataWorker, "executor": ExecutorWorker, "telegram": TelegramWorker},
+    )
     try:
         engine.start(wait_ready=15)
         wallet = engine.ctx.state.wallet
@@ -52,17 +59,43 @@ def test_a_copied_trade_on_the_local_cluster_is_notified_once_and_sold_from_tele
 
         buy = sim_cluster.trader_swap(leader_name, "buy", mint, quote_lamports=2 * SOL)
         now = time.time()
-        assert engine.ctx.send("executor", SwapDetected(
-            leader_signature=buy.signature, wallet=buy.wallet, trader=buy.trader, side="buy", mint=mint,
-            token_amount=buy.token_amount, token_decimals=6, quote_mint=WSOL_MINT, quote_amount=buy.quote_amount,
-            venue="unknown", router=None, slot=buy.slot, source="test", seen_at=now, detected_at=now))
-        trade = wait_for(lambda: next((t for t in engine.snapshot().trades
-                                       if t.leader_signature == buy.signature and t.status == "executed"), None),
-                         what="our copied buy")
+        assert engine.ctx.send(
+            "executor",
+            SwapDetected(
+                leader_signature=buy.signature,
+                wallet=buy.wallet,
+                trader=buy.trader,
+                side="buy",
+                mint=mint,
+                token_amount=buy.token_amount,
+                token_decimals=6,
+                quote_mint=WSOL_MINT,
+                quote_amount=buy.quote_amount,
+                venue="unknown",
+                router=None,
+                slot=buy.slot,
+                source="test",
+                seen_at=now,
+                detected_at=now,
+            ),
+        )
+        trade = wait_for(
+            lambda: next(
+                (
+                    t
+                    for t in engine.snapshot().trades
+                    if t.leader_signature == buy.signature and t.status == "executed"
+                ),
+                None,
+            ),
+            what="our copied buy",
+        )
         assert trade.signature
         note = fake.wait_for_text(CHAT, trade.signature)
         assert note.text.startswith("✅ BUY") and leader_name in note.text and "0.1000 SOL" in note.text
-        assert sim_cluster.ledger.get_tx(trade.signature) is not None  # the link is to a transaction that landed
+        assert (
+            sim_cluster.ledger.get_tx(trade.signature) is not None
+        )  # the link is to a transaction that landed
 
         # /sell half from Telegram, confirmed with the button, through the real executor.
         before = len(fake.texts(CHAT))
@@ -73,9 +106,12 @@ def test_a_copied_trade_on_the_local_cluster_is_notified_once_and_sold_from_tele
         fake.push_callback(CHAT, confirm, message_id=prompt.message_id or 0)
         edit = fake.wait_for(lambda s: s.sent("editMessageText"))[-1]
         assert "queued (intent #" in edit.text, edit.text
-        sell = wait_for(lambda: next((t for t in engine.snapshot().trades
-                                      if t.trader == "manual" and t.status == "executed"), None),
-                        what="the manual sell")
+        sell = wait_for(
+            lambda: next(
+                (t for t in engine.snapshot().trades if t.trader == "manual" and t.status == "executed"), None
+            ),
+            what="the manual sell",
+        )
         fake.wait_for_text(CHAT, sell.signature)
 
         # Exactly one notification per trade.

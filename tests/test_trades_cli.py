@@ -1,4 +1,5 @@
 """`zapbot trades`: JSON, table and CSV from the mode's database, read only; a friendly line with no database."""
+
 from __future__ import annotations
 
 import csv
@@ -15,16 +16,41 @@ SIG_B = "B" * 87
 def seed(db_path) -> None:
     store = Store(db_path)
     try:
-        intent_id, _ = store.record_intent(leader_signature=SIG_A, trader="alice", wallet="W", side="buy",
-                                           mint="M" * 44, amount_in=100_000_000, detected_at=1000.0,
-                                           status="queued")
+        intent_id, _ = store.record_intent(
+            leader_signature=SIG_A,
+            trader="alice",
+            wallet="W",
+            side="buy",
+            mint="M" * 44,
+            amount_in=100_000_000,
+            detected_at=1000.0,
+            status="queued",
+        )
         store.update_intent(intent_id, queued_at=1000.1)
-        store.mark_sent(intent_id, signature="S" * 88, signed_tx=b"x", last_valid_block_height=9, attempts=1,
-                        sent_at=1000.2)
-        store.settle_intent(intent_id, token_amount=5_000, quote_amount=100_000_000, fee_lamports=5_000,
-                            signature="S" * 88, confirmed_at=1000.5)
-        store.record_skip(leader_signature=SIG_B, trader="bob", side="buy", mint="N" * 44, reason="blacklisted",
-                          detected_at=2000.0)
+        store.mark_sent(
+            intent_id,
+            signature="S" * 88,
+            signed_tx=b"x",
+            last_valid_block_height=9,
+            attempts=1,
+            sent_at=1000.2,
+        )
+        store.settle_intent(
+            intent_id,
+            token_amount=5_000,
+            quote_amount=100_000_000,
+            fee_lamports=5_000,
+            signature="S" * 88,
+            confirmed_at=1000.5,
+        )
+        store.record_skip(
+            leader_signature=SIG_B,
+            trader="bob",
+            side="buy",
+            mint="N" * 44,
+            reason="blacklisted",
+            detected_at=2000.0,
+        )
     finally:
         store.close()
 
@@ -47,7 +73,11 @@ def test_json_newest_first_in_the_store_shape(zapbot_home, capsys):
     assert trade["status"] == "executed" and trade["signature"] == "S" * 88
     assert trade["token_amount"] == 5_000 and trade["quote_amount"] == 100_000_000
     assert (trade["detected_at"], trade["queued_at"], trade["sent_at"], trade["confirmed_at"]) == (
-        1000.0, 1000.1, 1000.2, 1000.5)
+        1000.0,
+        1000.1,
+        1000.2,
+        1000.5,
+    )
     assert main(["--json", "--limit", "1"]) == 0
     assert len(json.loads(capsys.readouterr().out)) == 1
 

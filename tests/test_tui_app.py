@@ -1,4 +1,5 @@
 """Pilot tests: every console key and the add/edit/delete flows, driving the real Engine (paper mode, local)."""
+
 from __future__ import annotations
 
 import tomllib
@@ -30,8 +31,10 @@ SIZE = (120, 40)
 @pytest.fixture
 def paper_engine(zapbot_home: Path):
     """A real engine in paper mode against a closed local port: workers run and report, nothing trades."""
-    save_traders(zapbot_home / "traders.toml", [TraderConfig(name="alpha", wallet=ALPHA),
-                                                 TraderConfig(name="bravo", wallet=BRAVO, active=False)])
+    save_traders(
+        zapbot_home / "traders.toml",
+        [TraderConfig(name="alpha", wallet=ALPHA), TraderConfig(name="bravo", wallet=BRAVO, active=False)],
+    )
     settings = load_settings()
     settings.mode = "paper"
     settings.rpc.urls = ["http://127.0.0.1:9"]

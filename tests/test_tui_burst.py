@@ -1,4 +1,5 @@
 """An event storm through the real engine's bus: keys are still handled and the app's queue stays small."""
+
 from __future__ import annotations
 
 import threading
@@ -33,8 +34,11 @@ async def test_event_storm_keeps_keys_responsive(zapbot_home: Path) -> None:
         while published < end_at[0] and not stop.is_set():
             # 10 events per 10 ms tick: 1,000 events/s from an engine-side thread.
             for _ in range(10):
-                event = LogEvent("info", "monitor", f"event {published}") if published % 2 else \
-                    ConnectionHealth("ws", True, f"tick {published}")
+                event = (
+                    LogEvent("info", "monitor", f"event {published}")
+                    if published % 2
+                    else ConnectionHealth("ws", True, f"tick {published}")
+                )
                 engine.ctx.publish(event)
                 published += 1
             delay = start + published / RATE_PER_S - time.monotonic()

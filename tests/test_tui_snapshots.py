@@ -3,6 +3,7 @@
 A fixed EngineSnapshot (zapbot_tui.static) feeds the app, times are shown in UTC, the refresh timer is
 effectively off and the cursor does not blink, so every run draws the same picture.
 """
+
 from __future__ import annotations
 
 import time

@@ -1,4 +1,5 @@
 """Pure parts of the console: table diffing, the form parser, theme persistence, the event pump."""
+
 from __future__ import annotations
 
 import threading
@@ -38,9 +39,20 @@ def test_diff_rows_unchanged_is_empty() -> None:
 
 
 def test_build_trader_reports_each_bad_field() -> None:
-    values = {"name": "alpha", "wallet": "not-an-address", "fixed_sol": "abc", "percent": "10", "min_sol": "0.01",
-              "max_sol": "1", "slippage_bps": "3%", "priority_fee": "fast", "sizing": "fixed", "active": True,
-              "copy_buys": True, "copy_sells": True}
+    values = {
+        "name": "alpha",
+        "wallet": "not-an-address",
+        "fixed_sol": "abc",
+        "percent": "10",
+        "min_sol": "0.01",
+        "max_sol": "1",
+        "slippage_bps": "3%",
+        "priority_fee": "fast",
+        "sizing": "fixed",
+        "active": True,
+        "copy_buys": True,
+        "copy_sells": True,
+    }
     trader, errors = build_trader(values)
     assert trader is None
     assert set(errors) == {"wallet", "fixed_sol", "slippage_bps", "priority_fee"}
@@ -48,22 +60,45 @@ def test_build_trader_reports_each_bad_field() -> None:
 
 
 def test_build_trader_model_errors_and_success() -> None:
-    values = {"name": "alpha", "wallet": WALLET, "fixed_sol": "0.2", "percent": "10", "min_sol": "2",
-              "max_sol": "1", "slippage_bps": "300", "priority_fee": "auto", "sizing": "fixed", "active": True,
-              "copy_buys": True, "copy_sells": False}
+    values = {
+        "name": "alpha",
+        "wallet": WALLET,
+        "fixed_sol": "0.2",
+        "percent": "10",
+        "min_sol": "2",
+        "max_sol": "1",
+        "slippage_bps": "300",
+        "priority_fee": "auto",
+        "sizing": "fixed",
+        "active": True,
+        "copy_buys": True,
+        "copy_sells": False,
+    }
     trader, errors = build_trader(values)
     assert trader is None and "min_sol" in errors["form"]
     values["min_sol"] = "0.5"
     trader, errors = build_trader(values)
-    assert errors == {} and trader == TraderConfig(name="alpha", wallet=WALLET, fixed_sol=0.2, min_sol=0.5,
-                                                   copy_sells=False)
+    assert errors == {} and trader == TraderConfig(
+        name="alpha", wallet=WALLET, fixed_sol=0.2, min_sol=0.5, copy_sells=False
+    )
 
 
 def test_build_trader_edit_keeps_other_settings() -> None:
     base = TraderConfig(name="alpha", wallet=WALLET, jito_tip_lamports=5000, buy_once=True)
-    values = {"name": "alpha2", "wallet": WALLET, "fixed_sol": "0.3", "percent": "10", "min_sol": "0.01",
-              "max_sol": "1", "slippage_bps": "300", "priority_fee": "1000", "sizing": "percent", "active": False,
-              "copy_buys": True, "copy_sells": True}
+    values = {
+        "name": "alpha2",
+        "wallet": WALLET,
+        "fixed_sol": "0.3",
+        "percent": "10",
+        "min_sol": "0.01",
+        "max_sol": "1",
+        "slippage_bps": "300",
+        "priority_fee": "1000",
+        "sizing": "percent",
+        "active": False,
+        "copy_buys": True,
+        "copy_sells": True,
+    }
     trader, errors = build_trader(values, base)
     assert errors == {}
     assert trader is not None and trader.jito_tip_lamports == 5000 and trader.buy_once
@@ -72,14 +107,19 @@ def test_build_trader_edit_keeps_other_settings() -> None:
 
 def test_save_theme_keeps_comments_and_settings(tmp_path) -> None:
     path = tmp_path / "zapbot.toml"
-    path.write_text('# my notes\nmode = "paper"\n\n[ui]\ntheme = "zapbot-dark"   # pick one\nrefresh_hz = 2.0\n'
-                    '\n[limits]\nmax_sol_per_trade = 0.5\n')
+    path.write_text(
+        '# my notes\nmode = "paper"\n\n[ui]\ntheme = "zapbot-dark"   # pick one\nrefresh_hz = 2.0\n'
+        "\n[limits]\nmax_sol_per_trade = 0.5\n"
+    )
     save_theme(path, "zapbot-light")
     text = path.read_text()
     assert "# my notes" in text and "# pick one" in text
     data = tomllib.loads(text)
-    assert data == {"mode": "paper", "ui": {"theme": "zapbot-light", "refresh_hz": 2.0},
-                    "limits": {"max_sol_per_trade": 0.5}}
+    assert data == {
+        "mode": "paper",
+        "ui": {"theme": "zapbot-light", "refresh_hz": 2.0},
+        "limits": {"max_sol_per_trade": 0.5},
+    }
 
 
 def test_save_theme_adds_table_or_creates_file(tmp_path) -> None:
@@ -88,8 +128,12 @@ def test_save_theme_adds_table_or_creates_file(tmp_path) -> None:
     assert tomllib.loads(path.read_text()) == {"ui": {"theme": "zapbot-contrast"}}
     path.write_text('mode = "sim"\n[sim]\nseed = 3\n')
     save_theme(path, "zapbot-light")
-    assert tomllib.loads(path.read_text()) == {"mode": "sim", "sim": {"seed": 3}, "ui": {"theme": "zapbot-light"}}
-    path.write_text('[ui]\nrefresh_hz = 5.0\n[sim]\nseed = 1\n')
+    assert tomllib.loads(path.read_text()) == {
+        "mode": "sim",
+        "sim": {"seed": 3},
+        "ui": {"theme": "zapbot-light"},
+    }
+    path.write_text("[ui]\nrefresh_hz = 5.0\n[sim]\nseed = 1\n")
     save_theme(path, "zapbot-dark")
     assert tomllib.loads(path.read_text())["ui"] == {"refresh_hz": 5.0, "theme": "zapbot-dark"}
 
@@ -98,7 +142,9 @@ def test_themes_registered_names_and_contrast_uses_ansi() -> None:
     assert THEME_NAMES == ("zapbot-dark", "zapbot-light", "zapbot-contrast")
     contrast = THEMES["zapbot-contrast"]
     assert contrast.ansi
-    assert all(str(value).startswith("ansi_") for value in (contrast.primary, contrast.error, contrast.background))
+    assert all(
+        str(value).startswith("ansi_") for value in (contrast.primary, contrast.error, contrast.background)
+    )
     assert next_theme("zapbot-contrast") == "zapbot-dark" and next_theme("nope") == "zapbot-dark"
 
 

@@ -1,5 +1,6 @@
 """Detection workers one at a time under a real Supervisor: websocket scale and unsubscribe, analyzer dedup
 and bad transactions, the monitor's cut-offs, the cache handle, and the pubsub wire helpers."""
+
 from __future__ import annotations
 
 import asyncio
@@ -52,7 +53,9 @@ def wait_for(predicate, timeout: float = 15.0, step: float = 0.02) -> bool:
     return predicate()
 
 
-def make_ctx(tmp_path, endpoints: Endpoints, *, threaded: bool = True, traders=(), cluster=None) -> EngineContext:
+def make_ctx(
+    tmp_path, endpoints: Endpoints, *, threaded: bool = True, traders=(), cluster=None
+) -> EngineContext:
     settings = Settings()
     settings.engine.threading_enabled = threaded
     settings.engine.heartbeat_interval_ms = 1000
@@ -63,9 +66,14 @@ def make_ctx(tmp_path, endpoints: Endpoints, *, threaded: bool = True, traders=(
     settings.engine.poll_interval_ws_down_s = 0.2
     settings.rpc.requests_per_second = 500
     return EngineContext(
-        settings=settings, paths=HomePaths(tmp_path).ensure(), state=EngineState("sim"),
-        traders=TraderBook(None, list(traders)), endpoints=endpoints, supervisor_inbox=Inbox(100_000),
-        db_path=tmp_path / "t.db", cluster=cluster,
+        settings=settings,
+        paths=HomePaths(tmp_path).ensure(),
+        state=EngineState("sim"),
+        traders=TraderBook(None, list(traders)),
+        endpoints=endpoints,
+        supervisor_inbox=Inbox(100_000),
+        db_path=tmp_path / "t.db",
+        cluster=cluster,
     )
 
 
@@ -112,7 +120,9 @@ def test_websocket_resubscribes_and_reports_the_gap(tmp_path, cluster):
         assert wait_for(lambda: any(first.signature in m.signatures for m in analyzer.messages))
         assert not any(isinstance(m, GapDetected) for m in monitor.messages)  # the first connect is no gap
         asyncio.run_coroutine_threadsafe(cluster.pubsub.close_all(), cluster._loop).result(5)
-        assert wait_for(lambda: any(isinstance(m, GapDetected) and wallet in m.wallets for m in monitor.messages))
+        assert wait_for(
+            lambda: any(isinstance(m, GapDetected) and wallet in m.wallets for m in monitor.messages)
+        )
         assert wait_for(lambda: cluster.pubsub.subscription_count() == 1)
         second = cluster.trader_swap(cluster.traders[0][0], "sell", cluster.mints[0], token_fraction=0.5)
         assert wait_for(lambda: any(second.signature in m.signatures for m in analyzer.messages))
@@ -129,8 +139,13 @@ def test_analyzer_dedups_and_skips_non_swaps(tmp_path, cluster, threaded):
     name, wallet = cluster.traders[0]
     trade = cluster.trader_swap(name, "buy", cluster.mints[1], quote_lamports=2 * 10**8)
     airdrop = cluster.airdrop(wallet, 10**9)  # touches the wallet, swaps nothing
-    ctx = make_ctx(tmp_path, Endpoints([cluster.rpc_url], cluster.ws_url, None), threaded=threaded,
-                   traders=[TraderConfig(name=name, wallet=wallet)], cluster=cluster)
+    ctx = make_ctx(
+        tmp_path,
+        Endpoints([cluster.rpc_url], cluster.ws_url, None),
+        threaded=threaded,
+        traders=[TraderConfig(name=name, wallet=wallet)],
+        cluster=cluster,
+    )
     executor = sink("executor")
     sup = Supervisor(ctx, {"analyzer": AnalyzerWorker, "executor": executor})
     sup.start()
@@ -143,8 +158,12 @@ def test_analyzer_dedups_and_skips_non_swaps(tmp_path, cluster, threaded):
         swaps = [m for m in executor.messages if isinstance(m, SwapDetected)]
         assert len(swaps) == 1
         swap = swaps[0]
-        assert (swap.leader_signature, swap.trader, swap.side, swap.mint) == (trade.signature, name, "buy",
-                                                                            cluster.mints[1])
+        assert (swap.leader_signature, swap.trader, swap.side, swap.mint) == (
+            trade.signature,
+            name,
+            "buy",
+            cluster.mints[1],
+        )
         assert swap.token_amount == trade.token_amount and swap.source == "ws"
         assert ctx.state.counters["duplicates_skipped"] == 1
         assert ctx.shared["cache"].get_decimals(cluster.mints[1]) == swap.token_decimals
@@ -162,7 +181,9 @@ class _JunkRpc:
         body = orjson.loads(await request.read())
         signature = body["params"][0]
         if signature == "junk":
-            return web.json_response({"jsonrpc": "2.0", "id": body["id"], "result": {"meta": 7, "transaction": []}})
+            return web.json_response(
+                {"jsonrpc": "2.0", "id": body["id"], "result": {"meta": 7, "transaction": []}}
+            )
         return web.Response(body=self.good_raw, content_type="application/json")
 
 
@@ -189,8 +210,12 @@ def test_analyzer_survives_a_bad_transaction(tmp_path, cluster):
     port = site._server.sockets[0].getsockname()[1]
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
-    ctx = make_ctx(tmp_path, Endpoints([f"http://127.0.0.1:{port}/"], None, None),
-                   traders=[TraderConfig(name=name, wallet=wallet)], cluster=cluster)
+    ctx = make_ctx(
+        tmp_path,
+        Endpoints([f"http://127.0.0.1:{port}/"], None, None),
+        traders=[TraderConfig(name=name, wallet=wallet)],
+        cluster=cluster,
+    )
     executor = sink("executor")
     sup = Supervisor(ctx, {"analyzer": AnalyzerWorker, "executor": executor})
     sup.start()
@@ -211,7 +236,9 @@ def test_analyzer_survives_a_bad_transaction(tmp_path, cluster):
 def test_monitor_polls_from_its_cutoff_and_stops(tmp_path, cluster):
     name, wallet = cluster.traders[0]
     before = cluster.trader_swap(name, "buy", cluster.mints[0], quote_lamports=10**8)
-    ctx = make_ctx(tmp_path, Endpoints([cluster.rpc_url], None, None), traders=[TraderConfig(name=name, wallet=wallet)])
+    ctx = make_ctx(
+        tmp_path, Endpoints([cluster.rpc_url], None, None), traders=[TraderConfig(name=name, wallet=wallet)]
+    )
     analyzer = sink("analyzer")
     sup = Supervisor(ctx, {"monitor": MonitorWorker, "analyzer": analyzer})
     sup.start()
@@ -221,7 +248,9 @@ def test_monitor_polls_from_its_cutoff_and_stops(tmp_path, cluster):
         assert wait_for(lambda: ctx.state.monitored_wallets == 1)
         trades = [cluster.trader_swap(name, "buy", cluster.mints[0], quote_lamports=10**8) for _ in range(3)]
         expected = [t.signature for t in trades]
-        assert wait_for(lambda: [s for m in analyzer.messages for s in m.signatures] == expected), analyzer.messages
+        assert wait_for(lambda: [s for m in analyzer.messages for s in m.signatures] == expected), (
+            analyzer.messages
+        )
         assert all(m.source == "poll" for m in analyzer.messages)
         ctx.send("monitor", StopMonitoring((wallet,)), force=True)
         assert wait_for(lambda: ctx.state.monitored_wallets == 0)
@@ -270,12 +299,23 @@ def test_caches_are_bounded():
 def test_pubsub_wire_helpers():
     request = orjson.loads(logs_subscribe_request(5, "W", "confirmed"))
     assert request["params"] == [{"mentions": ["W"]}, {"commitment": "confirmed"}] and request["id"] == 5
-    note = parse_logs_notification({"subscription": 9, "result": {"context": {"slot": 4},
-                                                                  "value": {"signature": "s", "err": None}}})
-    assert note is not None and (note.subscription, note.signature, note.failed, note.slot) == (9, "s", False, 4)
-    failed = parse_logs_notification({"subscription": 9, "result": {"value": {"signature": "s", "err": {"x": 1}}}})
+    note = parse_logs_notification(
+        {"subscription": 9, "result": {"context": {"slot": 4}, "value": {"signature": "s", "err": None}}}
+    )
+    assert note is not None and (note.subscription, note.signature, note.failed, note.slot) == (
+        9,
+        "s",
+        False,
+        4,
+    )
+    failed = parse_logs_notification(
+        {"subscription": 9, "result": {"value": {"signature": "s", "err": {"x": 1}}}}
+    )
     assert failed is not None and failed.failed and failed.slot is None
     assert parse_logs_notification({"subscription": "x"}) is None
     assert parse_logs_notification(None) is None
     assert subscription_reply({"result": 3}) == (3, None)
-    assert subscription_reply({"error": {"message": "Only 1 address supported"}}) == (None, "Only 1 address supported")
+    assert subscription_reply({"error": {"message": "Only 1 address supported"}}) == (
+        None,
+        "Only 1 address supported",
+    )

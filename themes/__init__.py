@@ -1,4 +1,5 @@
 """ZapBot's console themes: Textual Theme objects registered on the app, chosen with --theme and `t`."""
+
 from __future__ import annotations
 
 from textual.theme import Theme

@@ -1,4 +1,5 @@
 """The operator console: ZapBotApp runs the dashboard over an engine facade; run_console is the CLI's entry."""
+
 from __future__ import annotations
 
 import sys
@@ -255,14 +256,20 @@ class ZapBotApp(App[int]):
         snapshot = self.take_snapshot()
         in_flight = getattr(snapshot, "in_flight", 0) if snapshot is not None else 0
         if in_flight:
+
             def answered(yes: bool | None) -> None:
                 if yes:
                     self.shutdown()
 
-            self.push_screen(ConfirmScreen(
-                "Trades in flight",
-                f"{in_flight} trade(s) are still in flight. Quit anyway? The engine lets them finish "
-                "(up to its shutdown deadline) before it exits.", yes="Quit"), answered)
+            self.push_screen(
+                ConfirmScreen(
+                    "Trades in flight",
+                    f"{in_flight} trade(s) are still in flight. Quit anyway? The engine lets them finish "
+                    "(up to its shutdown deadline) before it exits.",
+                    yes="Quit",
+                ),
+                answered,
+            )
             return
         self.shutdown()
 
@@ -275,7 +282,11 @@ class ZapBotApp(App[int]):
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None
-        if not self.stop_engine or previous in ("failed", "stopped") and not getattr(self.engine, "started", False):
+        if (
+            not self.stop_engine
+            or previous in ("failed", "stopped")
+            and not getattr(self.engine, "started", False)
+        ):
             self.exit(0 if previous != "failed" else 2)
             return
         self.run_worker(self._stop_in_thread, thread=True, name="engine-stop", exit_on_error=False)

@@ -1,4 +1,5 @@
 """The `zapbot` command line: the console by default, plus run, config, traders, trades, status, sim, decode, bench."""
+
 from __future__ import annotations
 
 import argparse
@@ -39,11 +40,14 @@ def _load(target: str) -> Callable[[list[str]], int]:
 
 
 def _console_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="zapbot", usage=USAGE, add_help=True,
-                                     description="Operator console for Solana copy trading.")
+    parser = argparse.ArgumentParser(
+        prog="zapbot", usage=USAGE, add_help=True, description="Operator console for Solana copy trading."
+    )
     parser.add_argument("--config", type=Path, help="configuration file (default ZAPBOT_HOME/zapbot.toml)")
     parser.add_argument("--theme", help="console theme: zapbot-dark, zapbot-light, zapbot-contrast")
-    parser.add_argument("--live", action="store_true", help="allow live trading (asks for a typed confirmation)")
+    parser.add_argument(
+        "--live", action="store_true", help="allow live trading (asks for a typed confirmation)"
+    )
     return parser
 
 
@@ -94,7 +98,9 @@ def _console(args: list[str]) -> int:
         settings.mode = "live"
     from zapbot_tui.app import run_console
 
-    return int(run_console(settings=settings, theme=parsed.theme, live=parsed.live, config_path=parsed.config) or 0)
+    return int(
+        run_console(settings=settings, theme=parsed.theme, live=parsed.live, config_path=parsed.config) or 0
+    )
 
 
 if __name__ == "__main__":  # pragma: no cover

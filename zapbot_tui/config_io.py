@@ -1,4 +1,5 @@
 """Remembering the console's choices (the theme) in zapbot.toml without losing the rest of the file."""
+
 from __future__ import annotations
 
 import re
@@ -34,7 +35,7 @@ def _line_edit(text: str, theme: str) -> str:
     for index in range(ui_start + 1, ui_end):
         match = _THEME_RE.match(lines[index].rstrip("\r\n"))
         if match:
-            ending = lines[index][len(lines[index].rstrip("\r\n")):] or "\n"
+            ending = lines[index][len(lines[index].rstrip("\r\n")) :] or "\n"
             lines[index] = f"{match.group(1)}{quoted}{match.group(3)}{ending}"
             return "".join(lines)
     lines.insert(ui_start + 1, f"theme = {quoted}\n")

@@ -1,4 +1,5 @@
 """The bridge from engine threads to the app: events are buffered and at most one message is in flight."""
+
 from __future__ import annotations
 
 import threading

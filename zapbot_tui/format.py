@@ -1,4 +1,5 @@
 """Pure formatting of engine values for the console's narrow columns (no Textual imports)."""
+
 from __future__ import annotations
 
 import time
@@ -29,7 +30,7 @@ def signed_sol(lamports: int | None, digits: int = 4) -> str:
 
 def token_amount(amount: int, decimals: int | None) -> str:
     """Base units to a compact human amount (1.23M, 45.6K, 12.345)."""
-    value = amount / (10 ** decimals) if decimals is not None else float(amount)
+    value = amount / (10**decimals) if decimals is not None else float(amount)
     magnitude = abs(value)
     if magnitude >= 1e9:
         return f"{value / 1e9:.2f}B"

@@ -1,4 +1,5 @@
 """The command palette Provider: every main-screen key is also a searchable command."""
+
 from __future__ import annotations
 
 from functools import partial
@@ -31,4 +32,6 @@ class ZapBotCommands(Provider):
         for name, help_text, action in self._commands():
             score = matcher.match(name)
             if score > 0:
-                yield Hit(score, matcher.highlight(name), partial(self._main.run_action, action), help=help_text)
+                yield Hit(
+                    score, matcher.highlight(name), partial(self._main.run_action, action), help=help_text
+                )

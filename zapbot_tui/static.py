@@ -1,4 +1,5 @@
 """A fixed snapshot source with the facade's methods: deterministic screenshots, demos and pure-UI tests."""
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -34,15 +35,27 @@ def fixed_snapshot(*, paused: bool = False, mode: str = "sim", kill_switch: str 
     """A busy-looking but fully fixed EngineSnapshot."""
     states = {"telegram": ("disabled", "no Telegram token"), "executor": ("busy", "1 in flight")}
     workers = tuple(
-        WorkerView(name=name, state=states.get(name, ("ready", ""))[0], detail=states.get(name, ("", ""))[1],
-                   restarts=1 if name == "websocket" else 0, inbox_depth=index % 3,
-                   last_heartbeat_age_s=2.0 + index, messages_handled=100 * index)
+        WorkerView(
+            name=name,
+            state=states.get(name, ("ready", ""))[0],
+            detail=states.get(name, ("", ""))[1],
+            restarts=1 if name == "websocket" else 0,
+            inbox_depth=index % 3,
+            last_heartbeat_age_s=2.0 + index,
+            messages_handled=100 * index,
+        )
         for index, name in enumerate(WORKER_NAMES)
     )
     traders = tuple(
-        TraderView(name=name, wallet=wallet, active=index != 2, sizing="0.1 SOL" if index else "10% [0.01-1]",
-                   last_trade_at=BASE_TIME - 30 * (index + 1), trades_copied=12 - 4 * index,
-                   pnl_lamports=(1, -1, 0)[index] * 123_456_789)
+        TraderView(
+            name=name,
+            wallet=wallet,
+            active=index != 2,
+            sizing="0.1 SOL" if index else "10% [0.01-1]",
+            last_trade_at=BASE_TIME - 30 * (index + 1),
+            trades_copied=12 - 4 * index,
+            pnl_lamports=(1, -1, 0)[index] * 123_456_789,
+        )
         for index, (name, wallet) in enumerate(SIM_WALLETS)
     )
     statuses = ("executed", "executed", "skipped", "failed", "sent", "executed", "queued", "executed")
@@ -53,38 +66,70 @@ def fixed_snapshot(*, paused: bool = False, mode: str = "sim", kill_switch: str 
         symbol, mint, decimals = MINTS[index % len(MINTS)]
         detected = BASE_TIME - 20 * index
         done = status in ("executed", "failed")
-        trades.append(TradeView(
-            id=1000 - index, leader_signature=f"{index}LeaderSig" + "x" * 70, trader=SIM_WALLETS[index % 3][0],
-            side="buy" if index % 3 else "sell", mint=mint, status=status, reason=reasons.get(status, ""),
-            signature=(f"{index}OurSig" + "y" * 74) if done else None,
-            token_amount=(index + 1) * 1_234_567 * 10**decimals // 1000, quote_amount=(index + 1) * 25_000_000,
-            token_decimals=decimals, detected_at=detected, queued_at=detected + 0.05,
-            sent_at=detected + 0.2 if status != "queued" else None,
-            confirmed_at=detected + 0.4 + index * 0.01 if status == "executed" else None, symbol=symbol,
-        ))
+        trades.append(
+            TradeView(
+                id=1000 - index,
+                leader_signature=f"{index}LeaderSig" + "x" * 70,
+                trader=SIM_WALLETS[index % 3][0],
+                side="buy" if index % 3 else "sell",
+                mint=mint,
+                status=status,
+                reason=reasons.get(status, ""),
+                signature=(f"{index}OurSig" + "y" * 74) if done else None,
+                token_amount=(index + 1) * 1_234_567 * 10**decimals // 1000,
+                quote_amount=(index + 1) * 25_000_000,
+                token_decimals=decimals,
+                detected_at=detected,
+                queued_at=detected + 0.05,
+                sent_at=detected + 0.2 if status != "queued" else None,
+                confirmed_at=detected + 0.4 + index * 0.01 if status == "executed" else None,
+                symbol=symbol,
+            )
+        )
     positions = tuple(
-        PositionView(mint=mint, amount=(index + 2) * 10**(decimals + 5), cost_lamports=(index + 1) * 300_000_000,
-                     realized_pnl_lamports=(index - 1) * 10_000_000, unrealized_pnl_lamports=(1 - index) * 5_000_000,
-                     decimals=decimals, symbol=symbol, opened_at=BASE_TIME - 600)
+        PositionView(
+            mint=mint,
+            amount=(index + 2) * 10 ** (decimals + 5),
+            cost_lamports=(index + 1) * 300_000_000,
+            realized_pnl_lamports=(index - 1) * 10_000_000,
+            unrealized_pnl_lamports=(1 - index) * 5_000_000,
+            decimals=decimals,
+            symbol=symbol,
+            opened_at=BASE_TIME - 600,
+        )
         for index, (symbol, mint, decimals) in enumerate(MINTS)
     )
     logs = tuple(
         LogLine(BASE_TIME - 60 + index * 5, level, worker, message)
-        for index, (level, worker, message) in enumerate((
-            ("info", "engine", "engine started in sim mode"),
-            ("info", "monitor", "following 3 wallets"),
-            ("warning", "websocket", "reconnected after 1.2s; backfilling 3 wallets"),
-            ("info", "executor", "bought BONK for 0.025 SOL in 412ms"),
-            ("error", "executor", "WIF buy failed: slippage exceeded (6001)"),
-        ))
+        for index, (level, worker, message) in enumerate(
+            (
+                ("info", "engine", "engine started in sim mode"),
+                ("info", "monitor", "following 3 wallets"),
+                ("warning", "websocket", "reconnected after 1.2s; backfilling 3 wallets"),
+                ("info", "executor", "bought BONK for 0.025 SOL in 412ms"),
+                ("error", "executor", "WIF buy failed: slippage exceeded (6001)"),
+            )
+        )
     )
     return EngineSnapshot(
-        mode=mode, wallet="5ZWj7a1f8tWkjBESHKgrLmXshuXxqeY9SYcfbshpAqPG", sol_balance_lamports=99_812_345_678,
-        paused=paused, kill_switch=kill_switch, started_at=BASE_TIME - 312, taken_at=BASE_TIME,
-        workers=workers, queues={name: view.inbox_depth for name, view in zip(WORKER_NAMES, workers)},
-        traders=traders, trades=tuple(trades), positions=positions,
+        mode=mode,
+        wallet="5ZWj7a1f8tWkjBESHKgrLmXshuXxqeY9SYcfbshpAqPG",
+        sol_balance_lamports=99_812_345_678,
+        paused=paused,
+        kill_switch=kill_switch,
+        started_at=BASE_TIME - 312,
+        taken_at=BASE_TIME,
+        workers=workers,
+        queues={name: view.inbox_depth for name, view in zip(WORKER_NAMES, workers)},
+        traders=traders,
+        trades=tuple(trades),
+        positions=positions,
         health=HealthView(rpc_ok=True, ws_ok=True, slot=281_234_567, rpc_calls=1234),
-        logs=logs, monitored_wallets=2, subscriptions=2, in_flight=0, counters={"events": 42},
+        logs=logs,
+        monitored_wallets=2,
+        subscriptions=2,
+        in_flight=0,
+        counters={"events": 42},
     )
 
 
@@ -96,8 +141,10 @@ class StaticEngine:
         self.settings = settings
         self.started = True
         self.paths = None
-        self.traders = TraderBook(None, [TraderConfig(name=v.name, wallet=v.wallet, active=v.active)
-                                         for v in self._snapshot.traders])
+        self.traders = TraderBook(
+            None,
+            [TraderConfig(name=v.name, wallet=v.wallet, active=v.active) for v in self._snapshot.traders],
+        )
         self.subscribers: list[Callable[[Any], None]] = []
 
     def start(self, *, wait_ready: float | None = None) -> None:

@@ -1,6 +1,7 @@
 """The benchmark harness shared by `zapbot bench pipeline` and `zapbot bench scale`: argument errors as one
 line, tables, --json output, percentiles, RSS, throwaway homes, RPC request counting, and a local cluster
 run in a child process (so the engine's own memory and CPU can be told apart from the cluster's)."""
+
 from __future__ import annotations
 
 import argparse
@@ -189,9 +190,22 @@ class ClusterProcess:
 
     def __init__(self, *, traders: int = 0, slot_ms: float = 400.0, seed: int = 7) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "engine.bench.common", "--serve-cluster", "--traders", str(traders),
-             "--slot-ms", str(slot_ms), "--seed", str(seed)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1,
+            [
+                sys.executable,
+                "-m",
+                "engine.bench.common",
+                "--serve-cluster",
+                "--traders",
+                str(traders),
+                "--slot-ms",
+                str(slot_ms),
+                "--seed",
+                str(seed),
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            bufsize=1,
             cwd=str(Path(__file__).resolve().parents[2]),
         )
         self._lock = threading.Lock()
@@ -252,12 +266,17 @@ def _serve_cluster(argv: Sequence[str]) -> int:
     args = parse_or_explain(parser, argv)
     if args is None:
         return 2
-    config = SimConfig(seed=args.seed, rpc_port=0, ws_port=0, swap_port=0, slot_ms=args.slot_ms,
-                       traders=args.traders)
+    config = SimConfig(
+        seed=args.seed, rpc_port=0, ws_port=0, swap_port=0, slot_ms=args.slot_ms, traders=args.traders
+    )
     with SimCluster(config) as cluster:
         counter = RequestCounter(cluster)
-        hello = {"rpc_url": cluster.rpc_url, "ws_url": cluster.ws_url, "swap_api_url": cluster.swap_api_url,
-                 "traders": cluster.traders}
+        hello = {
+            "rpc_url": cluster.rpc_url,
+            "ws_url": cluster.ws_url,
+            "swap_api_url": cluster.swap_api_url,
+            "traders": cluster.traders,
+        }
         print(json.dumps(hello), flush=True)
         for line in sys.stdin:
             try:
@@ -270,8 +289,16 @@ def _serve_cluster(argv: Sequence[str]) -> int:
                 break
             if command.get("cmd") == "stats":
                 counts = counter.snapshot()
-                print(json.dumps({"requests": sum(counts.values()), "by_method": dict(counts),
-                                  "rss_bytes": rss_bytes()}), flush=True)
+                print(
+                    json.dumps(
+                        {
+                            "requests": sum(counts.values()),
+                            "by_method": dict(counts),
+                            "rss_bytes": rss_bytes(),
+                        }
+                    ),
+                    flush=True,
+                )
             else:
                 print(json.dumps({"error": f"unknown command {command.get('cmd')!r}"}), flush=True)
     return 0

@@ -1,4 +1,5 @@
 """`zapbot bench decode`: decode throughput of the mainnet fixtures, one process versus DecodePool."""
+
 from __future__ import annotations
 
 import argparse
@@ -67,8 +68,10 @@ def main(argv: list[str]) -> int:
     folder = fixture_dir(args.fixtures)
     files = sorted(folder.rglob("*.json")) if folder.is_dir() else []
     if not files:
-        print(f"zapbot bench decode: no fixture files under {folder} (use --fixtures or ZAPBOT_FIXTURES)",
-              file=sys.stderr)
+        print(
+            f"zapbot bench decode: no fixture files under {folder} (use --fixtures or ZAPBOT_FIXTURES)",
+            file=sys.stderr,
+        )
         return 1
     rounds = max(1, min(ROUNDS, args.repeat))
     per_round = [path.read_bytes() for path in files] * max(1, args.repeat // rounds)
@@ -78,7 +81,9 @@ def main(argv: list[str]) -> int:
     single_times: list[float] = []
     pool_times: list[float] = []
     with DecodePool(args.workers) as pool:
-        pool.decode_many(per_round[: min(len(per_round), 4 * args.workers)])  # start the children off the clock
+        pool.decode_many(
+            per_round[: min(len(per_round), 4 * args.workers)]
+        )  # start the children off the clock
         chunksize = max(16, len(per_round) // (args.workers * 8))
         for _ in range(rounds):
             started = time.perf_counter()

@@ -2,6 +2,7 @@
 Engine (sim mode) detects and copies them; measures landing→detected, detected→sent, detected→confirmed and
 the engine's own overhead, for WebSocket detection and for polling-only detection, and counts missed and
 duplicated copies against the cluster's ledger."""
+
 from __future__ import annotations
 
 import contextlib
@@ -29,14 +30,14 @@ from engine.bench.common import (
 
 DEFAULT_SWAPS = 100
 MAX_SWAPS = 2_000
-DEFAULT_RATE = 5.0            # leader swaps per second: a busy set of leaders, well inside what the sim lands
+DEFAULT_RATE = 5.0  # leader swaps per second: a busy set of leaders, well inside what the sim lands
 DEFAULT_TRADERS = 4
-POLL_INTERVAL_S = 0.5         # the polling-only phase: how often each wallet is polled
-SLOT_MS = 400.0               # mainnet's slot time
-SETTLE_TIMEOUT_S = 30.0       # after the last leader swap: how long copies may take to conclude
-PHASE_GAP_S = 2.5             # the monitor's first poll counts swaps from the last second as new: keep apart
-WARMUP_SWAPS = 2             # per phase, before the measured ones: the first copy pays for cold start-up
-SELL_EVERY = 3                # every third swap is a sell, where we hold the token (a proportional sell)
+POLL_INTERVAL_S = 0.5  # the polling-only phase: how often each wallet is polled
+SLOT_MS = 400.0  # mainnet's slot time
+SETTLE_TIMEOUT_S = 30.0  # after the last leader swap: how long copies may take to conclude
+PHASE_GAP_S = 2.5  # the monitor's first poll counts swaps from the last second as new: keep apart
+WARMUP_SWAPS = 2  # per phase, before the measured ones: the first copy pays for cold start-up
+SELL_EVERY = 3  # every third swap is a sell, where we hold the token (a proportional sell)
 SOL = 1_000_000_000
 
 # -- per-trade timing: which leader swap the current asyncio task works for -------------------------------------
@@ -57,8 +58,9 @@ class Timings:
         from engine.messages import SwapDetected
 
         if isinstance(event, SwapDetected):
-            self.detections.setdefault(event.leader_signature, (event.source, event.seen_at,
-                                                                     event.detected_at))
+            self.detections.setdefault(
+                event.leader_signature, (event.source, event.seen_at, event.detected_at)
+            )
 
     def record(self, signature: str, started: float, ended: float, what: str) -> None:
         with self.lock:
@@ -97,7 +99,9 @@ def instrument(timings: Timings) -> Iterator[None]:
                     return await original(self, arg, *args, **kwargs)
                 finally:
                     _TRADE.reset(token)
+
             return wrapper
+
         return make
 
     def timed(label: Any) -> Any:
@@ -110,7 +114,9 @@ def instrument(timings: Timings) -> Iterator[None]:
                 finally:
                     if signature is not None:
                         timings.record(signature, started, time.time(), label(args, kwargs))
+
             return wrapper
+
         return make
 
     patches = [
@@ -118,7 +124,9 @@ def instrument(timings: Timings) -> Iterator[None]:
         _wrap_async(ExecutorWorker, "_run_job", tag(lambda job: job.leader_signature)),
         _wrap_async(AnalyzerWorker, "_process", tag(lambda job: job.signature)),
         _wrap_async(RpcPool, "request", timed(lambda args, kw: str(args[0] if args else kw.get("method")))),
-        _wrap_async(SwapApi, "_request", timed(lambda args, kw: f"swap-api {args[1] if len(args) > 1 else ''}")),
+        _wrap_async(
+            SwapApi, "_request", timed(lambda args, kw: f"swap-api {args[1] if len(args) > 1 else ''}")
+        ),
     ]
     try:
         yield
@@ -216,8 +224,11 @@ def _leader_swaps(cluster: Any, engine: Any, count: int, rate: float, rng: rando
         mint = mints[(index // len(names)) % len(mints)]
         held_by_us = {p.mint for p in engine.snapshot().positions if p.amount > 0}
         trade = None
-        if index % SELL_EVERY == SELL_EVERY - 1 and mint in held_by_us and cluster.token_balance(
-                dict(cluster.traders)[name], mint) > 0:
+        if (
+            index % SELL_EVERY == SELL_EVERY - 1
+            and mint in held_by_us
+            and cluster.token_balance(dict(cluster.traders)[name], mint) > 0
+        ):
             trade = cluster.trader_swap(name, "sell", mint, token_fraction=0.5)
         else:
             trade = cluster.trader_swap(name, "buy", mint, quote_lamports=rng.randint(2, 20) * SOL // 100)
@@ -231,12 +242,19 @@ def _our_swaps(cluster: Any, wallet: str) -> int:
     """Our successful swap transactions on the ledger (the market maker's memo marks a swap)."""
     with cluster.ledger.lock:
         txs = list(cluster.ledger.txs.values())
-    return sum(1 for tx in txs if tx.account_keys and tx.account_keys[0] == wallet and tx.err is None
-               and (tx.memo or "").startswith("zapsim:quote:"))
+    return sum(
+        1
+        for tx in txs
+        if tx.account_keys
+        and tx.account_keys[0] == wallet
+        and tx.err is None
+        and (tx.memo or "").startswith("zapsim:quote:")
+    )
 
 
-def run_phase(name: str, cluster: Any, timings: Timings, count: int, rate: float, seed: int,
-              polling_only: bool) -> PhaseResult:
+def run_phase(
+    name: str, cluster: Any, timings: Timings, count: int, rate: float, seed: int, polling_only: bool
+) -> PhaseResult:
     from engine.facade import Engine, default_worker_classes
     from engine.store import connect
 
@@ -246,8 +264,13 @@ def run_phase(name: str, cluster: Any, timings: Timings, count: int, rate: float
         classes.pop("websocket", None)
     started = time.monotonic()
     with temp_home(f"zapbot-bench-{name}-") as home:
-        engine = Engine(_engine_settings(home, polling_only), paths=home, cluster=cluster,
-                        worker_classes=classes, http=False)
+        engine = Engine(
+            _engine_settings(home, polling_only),
+            paths=home,
+            cluster=cluster,
+            worker_classes=classes,
+            http=False,
+        )
         engine.start(wait_ready=30)
         engine.subscribe(timings.on_event)
         try:
@@ -259,13 +282,19 @@ def run_phase(name: str, cluster: Any, timings: Timings, count: int, rate: float
             # Let every wallet's first poll set its cut-off, so nothing earlier counts as new.
             ready = ready and wait_until(lambda: engine.snapshot().counters.get("polls", 0) >= leaders, 15)
             if not ready:
-                raise RuntimeError(f"{name} phase: the engine did not get ready (funds, subscriptions, polls)")
+                raise RuntimeError(
+                    f"{name} phase: the engine did not get ready (funds, subscriptions, polls)"
+                )
 
             def concluded(wanted: set[str]) -> bool:
                 conn = connect(engine.ctx.db_path, readonly=True)
                 try:
-                    done = {r[0] for r in conn.execute(
-                        "SELECT leader_signature FROM intents WHERE status IN ('executed','failed')")}
+                    done = {
+                        r[0]
+                        for r in conn.execute(
+                            "SELECT leader_signature FROM intents WHERE status IN ('executed','failed')"
+                        )
+                    }
                     done |= {r[0] for r in conn.execute("SELECT leader_signature FROM skips")}
                 finally:
                     conn.close()
@@ -287,8 +316,17 @@ def run_phase(name: str, cluster: Any, timings: Timings, count: int, rate: float
             sources = Counter({k: v for k, v in engine.snapshot().counters.items() if k.startswith("seen_")})
         finally:
             engine.stop()
-    result = _analyse(name, warmup + signatures, intents, skips, on_chain, timings, sources,
-                      time.monotonic() - started, measured=set(signatures))
+    result = _analyse(
+        name,
+        warmup + signatures,
+        intents,
+        skips,
+        on_chain,
+        timings,
+        sources,
+        time.monotonic() - started,
+        measured=set(signatures),
+    )
     first = timings.detections.get(warmup[0]) if warmup else None
     landed = timings.landed_at.get(warmup[0]) if warmup else None
     if first is not None and landed is not None:
@@ -297,15 +335,24 @@ def run_phase(name: str, cluster: Any, timings: Timings, count: int, rate: float
     return result
 
 
-def _analyse(name: str, signatures: list[str], intents: list[dict[str, Any]], skips: list[dict[str, Any]],
-             on_chain: int, timings: Timings, sources: Counter[str], seconds: float,
-             measured: set[str] | None = None) -> PhaseResult:
+def _analyse(
+    name: str,
+    signatures: list[str],
+    intents: list[dict[str, Any]],
+    skips: list[dict[str, Any]],
+    on_chain: int,
+    timings: Timings,
+    sources: Counter[str],
+    seconds: float,
+    measured: set[str] | None = None,
+) -> PhaseResult:
     by_leader: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in intents:
         by_leader[row["leader_signature"]].append(row)
     skipped_by_leader = {row["leader_signature"]: row["reason"] for row in skips}
-    result = PhaseResult(name, len(signatures), 0, 0, 0, [], [], [], [], [], [], 0, Counter(), Counter(),
-                         sources, seconds)
+    result = PhaseResult(
+        name, len(signatures), 0, 0, 0, [], [], [], [], [], [], 0, Counter(), Counter(), sources, seconds
+    )
     executed_intents = 0
     for signature in signatures:
         rows = by_leader.get(signature, [])
@@ -344,16 +391,20 @@ def _analyse(name: str, signatures: list[str], intents: list[dict[str, Any]], sk
             result.land_to_detect_ms.append((detected - landed) * 1000)
             result.land_to_send_ms.append((sent - landed) * 1000)
         seen = timings.detections.get(signature)
-        result.trades.append({
-            "leader_signature": signature, "side": row["side"], "source": seen[0] if seen else None,
-            "landed_to_seen_ms": _ms(seen[1] - landed) if seen and landed else None,
-            "landed_to_detected_ms": _ms(detected - landed) if landed else None,
-            "detected_to_queued_ms": _ms(row["queued_at"] - detected) if row["queued_at"] else None,
-            "detected_to_sent_ms": _ms(detect_to_send),
-            "detected_to_confirmed_ms": _ms(confirmed - detected) if confirmed else None,
-            "wait_ms": _ms(wait),
-            "calls": [(what, _ms(s - detected), _ms(e - s)) for s, e, what in sorted(calls)],
-        })
+        result.trades.append(
+            {
+                "leader_signature": signature,
+                "side": row["side"],
+                "source": seen[0] if seen else None,
+                "landed_to_seen_ms": _ms(seen[1] - landed) if seen and landed else None,
+                "landed_to_detected_ms": _ms(detected - landed) if landed else None,
+                "detected_to_queued_ms": _ms(row["queued_at"] - detected) if row["queued_at"] else None,
+                "detected_to_sent_ms": _ms(detect_to_send),
+                "detected_to_confirmed_ms": _ms(confirmed - detected) if confirmed else None,
+                "wait_ms": _ms(wait),
+                "calls": [(what, _ms(s - detected), _ms(e - s)) for s, e, what in sorted(calls)],
+            }
+        )
     # Copies of ours on chain beyond the executed intents: the same leader swap bought twice.
     result.duplicated += max(0, on_chain - executed_intents)
     return result
@@ -363,16 +414,24 @@ def _ms(seconds: float) -> float:
     return round(seconds * 1000, 2)
 
 
-def run_pipeline(swaps: int = DEFAULT_SWAPS, *, seed: int = 7, rate: float = DEFAULT_RATE,
-                 traders: int = DEFAULT_TRADERS, detail: bool = False) -> dict[str, Any]:
+def run_pipeline(
+    swaps: int = DEFAULT_SWAPS,
+    *,
+    seed: int = 7,
+    rate: float = DEFAULT_RATE,
+    traders: int = DEFAULT_TRADERS,
+    detail: bool = False,
+) -> dict[str, Any]:
     from engine.sim import SimCluster, SimConfig
 
     timings = Timings()
-    cluster = SimCluster(SimConfig(seed=seed, rpc_port=0, ws_port=0, swap_port=0, slot_ms=SLOT_MS,
-                                   traders=traders)).start()
+    cluster = SimCluster(
+        SimConfig(seed=seed, rpc_port=0, ws_port=0, swap_port=0, slot_ms=SLOT_MS, traders=traders)
+    ).start()
     # First in line on the landing path, before the pubsub notification: the leader swap's landing moment.
-    cluster.ledger.landed_listeners.insert(0, lambda landed: timings.landed_at.__setitem__(landed.signature,
-                                                                                          time.time()))
+    cluster.ledger.landed_listeners.insert(
+        0, lambda landed: timings.landed_at.__setitem__(landed.signature, time.time())
+    )
     started = time.monotonic()
     try:
         with instrument(timings):
@@ -401,15 +460,21 @@ def render(result: dict[str, Any]) -> str:
     rows = []
     for phase in ("ws", "polling"):
         data = result[phase]
-        for key, label in (("land_to_detect_ms", "landed → detected"), ("detect_to_send_ms", "detected → sent"),
-                           ("detect_to_confirm_ms", "detected → confirmed"),
-                           ("rpc_and_swap_api_wait_ms", "  waiting on RPC / swap API"),
-                           ("overhead_ms", "  engine overhead")):
+        for key, label in (
+            ("land_to_detect_ms", "landed → detected"),
+            ("detect_to_send_ms", "detected → sent"),
+            ("detect_to_confirm_ms", "detected → confirmed"),
+            ("rpc_and_swap_api_wait_ms", "  waiting on RPC / swap API"),
+            ("overhead_ms", "  engine overhead"),
+        ):
             stats = data[key]
             rows.append((f"{phase}: {label}", stats["p50"], stats["p95"], stats["p99"]))
-    lines = [f"pipeline benchmark: {result['swaps_per_phase']} leader swaps per phase at {result['rate_per_s']:g}/s "
-             f"by {result['leaders']} leaders; polling phase polls every {result['poll_interval_s']:g} s",
-             table(("ms", "p50", "p95", "p99"), rows, digits=1), ""]
+    lines = [
+        f"pipeline benchmark: {result['swaps_per_phase']} leader swaps per phase at {result['rate_per_s']:g}/s "
+        f"by {result['leaders']} leaders; polling phase polls every {result['poll_interval_s']:g} s",
+        table(("ms", "p50", "p95", "p99"), rows, digits=1),
+        "",
+    ]
     for phase in ("ws", "polling"):
         data = result[phase]
         extra = []
@@ -421,20 +486,28 @@ def render(result: dict[str, Any]) -> str:
             extra.append("detected by " + ", ".join(f"{k}: {v}" for k, v in data["detected_by"].items()))
         if data["not_detected"]:
             extra.append(f"not detected: {data['not_detected']}")
-        lines.append(f"{phase}: {data['leader_swaps']} leader swaps, {data['copies']} copied, {data['missed']} missed, "
-                     f"{data['duplicated']} duplicated" + (f" ({'; '.join(extra)})" if extra else "")
-                     + f" in {data['seconds']:g} s; first (cold) copy landed → detected "
-                     + f"{data['cold_land_to_detect_ms']} ms")
-    lines.append(f"total: {result['leader_swaps']} leader swaps, {result['copies']} copies, {result['missed']} missed, "
-                 f"{result['duplicated']} duplicated in {result['seconds']:g} s")
+        lines.append(
+            f"{phase}: {data['leader_swaps']} leader swaps, {data['copies']} copied, {data['missed']} missed, "
+            f"{data['duplicated']} duplicated"
+            + (f" ({'; '.join(extra)})" if extra else "")
+            + f" in {data['seconds']:g} s; first (cold) copy landed → detected "
+            + f"{data['cold_land_to_detect_ms']} ms"
+        )
+    lines.append(
+        f"total: {result['leader_swaps']} leader swaps, {result['copies']} copies, {result['missed']} missed, "
+        f"{result['duplicated']} duplicated in {result['seconds']:g} s"
+    )
     return "\n".join(lines)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = BenchParser(prog="zapbot bench pipeline", description=__doc__)
-    parser.add_argument("--swaps", type=int, default=DEFAULT_SWAPS,
-                        help=f"leader swaps per phase (default {DEFAULT_SWAPS})")
-    parser.add_argument("--rate", type=float, default=DEFAULT_RATE, help="leader swaps per second (default 5)")
+    parser.add_argument(
+        "--swaps", type=int, default=DEFAULT_SWAPS, help=f"leader swaps per phase (default {DEFAULT_SWAPS})"
+    )
+    parser.add_argument(
+        "--rate", type=float, default=DEFAULT_RATE, help="leader swaps per second (default 5)"
+    )
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--detail", action="store_true", help="with --json: every copy's timings and calls")

@@ -1,5 +1,6 @@
 """`zapbot bench scale`: how the engine copes with following many wallets — time until N wallets are
 subscribed, the memory that adds, subscriptions per WebSocket connection and RPC calls per minute at rest."""
+
 from __future__ import annotations
 
 import gc
@@ -100,8 +101,14 @@ class _Cluster:
             self.sim.stop()
 
 
-def run_scale(traders: int = DEFAULT_TRADERS, *, idle_s: float = DEFAULT_IDLE_S, seed: int = 7,
-              in_process: bool = False, timeout_s: float = 120.0) -> dict[str, Any]:
+def run_scale(
+    traders: int = DEFAULT_TRADERS,
+    *,
+    idle_s: float = DEFAULT_IDLE_S,
+    seed: int = 7,
+    in_process: bool = False,
+    timeout_s: float = 120.0,
+) -> dict[str, Any]:
     """Start the real Engine (sim mode) against a local cluster, follow `traders` random wallets, measure."""
     from engine.facade import Engine
 
@@ -123,8 +130,9 @@ def run_scale(traders: int = DEFAULT_TRADERS, *, idle_s: float = DEFAULT_IDLE_S,
         cluster.stop()
 
 
-def _measure(engine: Any, cluster: _Cluster, wallets: list[str], idle_s: float,
-             timeout_s: float) -> dict[str, Any]:
+def _measure(
+    engine: Any, cluster: _Cluster, wallets: list[str], idle_s: float, timeout_s: float
+) -> dict[str, Any]:
     traders = len(wallets)
     per_connection = engine.settings.engine.subscriptions_per_connection
     time.sleep(0.5)  # the executor's start-up calls (balance, airdrop) are not part of the figure
@@ -164,8 +172,11 @@ def _measure(engine: Any, cluster: _Cluster, wallets: list[str], idle_s: float,
     per_minute = 60.0 / idle_s if idle_s > 0 else 0.0
     polls = idle_snap.counters.get("polls", 0) - polls_before
     connections = connection_count(idle_snap, traders, per_connection)
-    by_method = {method: round((after_methods[method] - before_methods.get(method, 0)) * per_minute, 1)
-                 for method in sorted(after_methods) if after_methods[method] - before_methods.get(method, 0)}
+    by_method = {
+        method: round((after_methods[method] - before_methods.get(method, 0)) * per_minute, 1)
+        for method in sorted(after_methods)
+        if after_methods[method] - before_methods.get(method, 0)
+    }
     return {
         "traders": traders,
         "subscribe_s": None if subscribed_at is None else round(subscribed_at - started, 3),
@@ -178,10 +189,15 @@ def _measure(engine: Any, cluster: _Cluster, wallets: list[str], idle_s: float,
         "monitored_wallets": snap.monitored_wallets,
         "connections": connections,
         "engine_rss_mb": round(engine_rss_after / MB, 1),
-        "cluster_rss_added_mb": (None if cluster_rss_before is None or cluster_rss_after is None
-                                 else round((cluster_rss_after - cluster_rss_before) / MB, 1)),
+        "cluster_rss_added_mb": (
+            None
+            if cluster_rss_before is None or cluster_rss_after is None
+            else round((cluster_rss_after - cluster_rss_before) / MB, 1)
+        ),
         "cluster": "in-process" if cluster.in_process else "child process",
-        "engine_rpc_calls_per_min_idle": round((idle_snap.health.rpc_calls - engine_calls_before) * per_minute, 1),
+        "engine_rpc_calls_per_min_idle": round(
+            (idle_snap.health.rpc_calls - engine_calls_before) * per_minute, 1
+        ),
         "rpc_by_method_per_min_idle": by_method,
         "polls_per_min_idle": round(polls * per_minute, 1),
         # how long one polling pass over every wallet takes at the rate seen at rest
@@ -195,35 +211,58 @@ def render(result: dict[str, Any]) -> str:
     subscribe = result["subscribe_s"]
     rows = [
         ("wallets followed", result["traders"], ""),
-        ("time until all subscribed (s)", subscribe if subscribe is not None else "not reached",
-         f"<= {TARGET_SUBSCRIBE_S:g} s: " + ("met" if subscribe is not None and subscribe <= TARGET_SUBSCRIBE_S
-                                               else "NOT met")),
+        (
+            "time until all subscribed (s)",
+            subscribe if subscribe is not None else "not reached",
+            f"<= {TARGET_SUBSCRIBE_S:g} s: "
+            + ("met" if subscribe is not None and subscribe <= TARGET_SUBSCRIBE_S else "NOT met"),
+        ),
         ("time until all monitored (s)", result["monitored_s"], ""),
-        ("added RSS, engine (MB)", result["rss_added_mb"],
-         f"<= {TARGET_RSS_MB:g} MB: " + ("met" if result["rss_added_mb"] <= TARGET_RSS_MB else "NOT met")),
+        (
+            "added RSS, engine (MB)",
+            result["rss_added_mb"],
+            f"<= {TARGET_RSS_MB:g} MB: " + ("met" if result["rss_added_mb"] <= TARGET_RSS_MB else "NOT met"),
+        ),
         ("added RSS, cluster (MB)", result["cluster_rss_added_mb"], result["cluster"]),
         ("WebSocket connections", result["connections"], ""),
         ("subscriptions per connection", result["subscriptions_per_connection"], ""),
-        ("RPC calls/min at rest (node side)", result["rpc_calls_per_min_idle"], f"over {result['idle_s']:g} s"),
+        (
+            "RPC calls/min at rest (node side)",
+            result["rpc_calls_per_min_idle"],
+            f"over {result['idle_s']:g} s",
+        ),
         ("RPC calls/min at rest (engine count)", result["engine_rpc_calls_per_min_idle"], ""),
         ("polls/min at rest", result["polls_per_min_idle"], ""),
         ("one polling pass over all wallets (s)", result["poll_cycle_s"], ""),
     ]
     methods = ", ".join(f"{m} {v:g}" for m, v in result["rpc_by_method_per_min_idle"].items()) or "none"
-    return (f"scale benchmark: {result['traders']:,} followed wallets\n"
-            + table(("measure", "value", "note"), rows, digits=2)
-            + f"\nRPC at rest by method (per min): {methods}")
+    return (
+        f"scale benchmark: {result['traders']:,} followed wallets\n"
+        + table(("measure", "value", "note"), rows, digits=2)
+        + f"\nRPC at rest by method (per min): {methods}"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = BenchParser(prog="zapbot bench scale", description=__doc__)
-    parser.add_argument("--traders", type=int, default=DEFAULT_TRADERS,
-                        help=f"wallets to follow, 1..{MAX_TRADERS} (default {DEFAULT_TRADERS})")
-    parser.add_argument("--idle-seconds", type=float, default=DEFAULT_IDLE_S,
-                        help="how long to count RPC calls at rest (default 20)")
+    parser.add_argument(
+        "--traders",
+        type=int,
+        default=DEFAULT_TRADERS,
+        help=f"wallets to follow, 1..{MAX_TRADERS} (default {DEFAULT_TRADERS})",
+    )
+    parser.add_argument(
+        "--idle-seconds",
+        type=float,
+        default=DEFAULT_IDLE_S,
+        help="how long to count RPC calls at rest (default 20)",
+    )
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--in-process", action="store_true",
-                        help="run the local cluster in this process (its memory then counts as the engine's)")
+    parser.add_argument(
+        "--in-process",
+        action="store_true",
+        help="run the local cluster in this process (its memory then counts as the engine's)",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parse_or_explain(parser, sys.argv[1:] if argv is None else argv)
     if args is None:

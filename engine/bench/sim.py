@@ -1,5 +1,6 @@
 """`zapbot bench sim`: how many transactions per second the local cluster lands, each one delivered as a
 logsNotification to a WebSocket subscriber."""
+
 from __future__ import annotations
 
 import argparse
@@ -47,21 +48,33 @@ def _prepare_swaps(cluster: SimCluster, senders: list[Keypair], count: int) -> l
     out = []
     for index in range(count):
         sender = senders[index % len(senders)]
-        quote = cluster.market.quote(WSOL_MINT, mints[index % len(mints)], 1_000_000 + index, slippage_bps=5_000)
+        quote = cluster.market.quote(
+            WSOL_MINT, mints[index % len(mints)], 1_000_000 + index, slippage_bps=5_000
+        )
         swap = cluster.market.build_swap(sender.pubkey(), quote, 1_000)
         unsigned = VersionedTransaction.from_bytes(base64.b64decode(swap["swapTransaction"]))
         out.append(base64.b64encode(bytes(sign_swap_transaction(unsigned, sender))).decode())
     return out
 
 
-async def _run(cluster: SimCluster, senders: list[Keypair], encoded: list[str], seconds: float) -> dict[str, Any]:
+async def _run(
+    cluster: SimCluster, senders: list[Keypair], encoded: list[str], seconds: float
+) -> dict[str, Any]:
     received = 0
     last_arrival = 0.0
     done = asyncio.Event()
     async with websockets.connect(cluster.ws_url, max_size=None) as ws:
         for index, sender in enumerate(senders):
-            await ws.send(json.dumps({"jsonrpc": "2.0", "id": index, "method": "logsSubscribe",
-                                      "params": [{"mentions": [str(sender.pubkey())]}, {"commitment": "processed"}]}))
+            await ws.send(
+                json.dumps(
+                    {
+                        "jsonrpc": "2.0",
+                        "id": index,
+                        "method": "logsSubscribe",
+                        "params": [{"mentions": [str(sender.pubkey())]}, {"commitment": "processed"}],
+                    }
+                )
+            )
         for _ in senders:
             await ws.recv()
 
@@ -84,11 +97,18 @@ async def _run(cluster: SimCluster, senders: list[Keypair], encoded: list[str], 
             for offset in range(0, len(encoded), BATCH_SIZE):
                 if time.perf_counter() >= deadline:
                     break
-                batch = [{"jsonrpc": "2.0", "id": offset + i, "method": "sendTransaction",
-                          "params": [tx, {"encoding": "base64", "skipPreflight": True}]}
-                         for i, tx in enumerate(encoded[offset:offset + BATCH_SIZE])]
-                async with http.post(cluster.rpc_url, data=orjson.dumps(batch),
-                                     headers={"content-type": "application/json"}) as response:
+                batch = [
+                    {
+                        "jsonrpc": "2.0",
+                        "id": offset + i,
+                        "method": "sendTransaction",
+                        "params": [tx, {"encoding": "base64", "skipPreflight": True}],
+                    }
+                    for i, tx in enumerate(encoded[offset : offset + BATCH_SIZE])
+                ]
+                async with http.post(
+                    cluster.rpc_url, data=orjson.dumps(batch), headers={"content-type": "application/json"}
+                ) as response:
                     replies = orjson.loads(await response.read())
                 sent += sum(1 for reply in replies if "result" in reply)
         target = sent
@@ -101,8 +121,12 @@ async def _run(cluster: SimCluster, senders: list[Keypair], encoded: list[str], 
             pass
         reader_task.cancel()
         elapsed = (last_arrival or time.perf_counter()) - started
-    return {"sent": sent, "notified": received, "elapsed_s": round(elapsed, 3),
-            "landed_tx_per_s": round(received / elapsed, 1) if elapsed > 0 else 0.0}
+    return {
+        "sent": sent,
+        "notified": received,
+        "elapsed_s": round(elapsed, 3),
+        "landed_tx_per_s": round(received / elapsed, 1) if elapsed > 0 else 0.0,
+    }
 
 
 def run_bench(seconds: float = 5.0, kind: str = "swap") -> dict[str, Any]:
@@ -135,8 +159,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(json.dumps(result))
     else:
-        print(f"landed {result['landed']} {args.kind} transactions, {result['notified']} notified in "
-              f"{result['elapsed_s']} s: {result['landed_tx_per_s']} tx/s")
+        print(
+            f"landed {result['landed']} {args.kind} transactions, {result['notified']} notified in "
+            f"{result['elapsed_s']} s: {result['landed_tx_per_s']} tx/s"
+        )
     return 0
 
 

@@ -3,6 +3,7 @@
 Raw `websockets` + orjson rather than solana-py's SolanaWsClient: one client per connection awaits each
 subscription's confirmation in turn, while 10,000 wallets need pipelined requests matched by id.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -23,13 +24,20 @@ class LogsNotification:
 
 def logs_subscribe_request(request_id: int, wallet: str, commitment: str) -> str:
     """logsSubscribe for transactions mentioning one wallet (the server takes exactly one address)."""
-    return orjson.dumps({"jsonrpc": "2.0", "id": request_id, "method": "logsSubscribe",
-                         "params": [{"mentions": [wallet]}, {"commitment": commitment}]}).decode()
+    return orjson.dumps(
+        {
+            "jsonrpc": "2.0",
+            "id": request_id,
+            "method": "logsSubscribe",
+            "params": [{"mentions": [wallet]}, {"commitment": commitment}],
+        }
+    ).decode()
 
 
 def logs_unsubscribe_request(request_id: int, subscription: int) -> str:
-    return orjson.dumps({"jsonrpc": "2.0", "id": request_id, "method": "logsUnsubscribe",
-                         "params": [subscription]}).decode()
+    return orjson.dumps(
+        {"jsonrpc": "2.0", "id": request_id, "method": "logsUnsubscribe", "params": [subscription]}
+    ).decode()
 
 
 def parse_logs_notification(params: Any) -> LogsNotification | None:
@@ -45,8 +53,12 @@ def parse_logs_notification(params: Any) -> LogsNotification | None:
         return None
     if not isinstance(subscription, int) or not isinstance(signature, str):
         return None
-    return LogsNotification(subscription, signature, value.get("err") is not None,
-                            slot if isinstance(slot, int) and not isinstance(slot, bool) else None)
+    return LogsNotification(
+        subscription,
+        signature,
+        value.get("err") is not None,
+        slot if isinstance(slot, int) and not isinstance(slot, bool) else None,
+    )
 
 
 def subscription_reply(message: dict[str, Any]) -> tuple[int | None, str | None]:

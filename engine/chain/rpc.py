@@ -9,6 +9,7 @@ malformed answer. Timeouts, connection limits and HTTP/2 stay solana-py's.
 
 A pool belongs to one asyncio loop (the client's connections do): build one per worker, never share.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -212,8 +213,11 @@ class RpcPool:
         total = engine_rate if engine_rate is not None else requests_per_second
         self.low_priority = low_priority
         self.endpoints = [
-            _Endpoint(u, TokenBucket(requests_per_second, burst),
-                      _shared_bucket(state, u, total) if state is not None else None)
+            _Endpoint(
+                u,
+                TokenBucket(requests_per_second, burst),
+                _shared_bucket(state, u, total) if state is not None else None,
+            )
             for u in urls
         ]
         self._preferred = 0
@@ -276,7 +280,9 @@ class RpcPool:
         """Send one JSON-RPC request; returns (result, raw answer bytes). Raises only RpcError."""
         if self.closed:
             raise RpcError("RPC pool is closed")
-        body = orjson.dumps({"jsonrpc": "2.0", "id": next(self._ids), "method": method, "params": params or []})
+        body = orjson.dumps(
+            {"jsonrpc": "2.0", "id": next(self._ids), "method": method, "params": params or []}
+        )
         deadline = time.monotonic() + self.call_deadline_s
         tried: set[int] = set()
         last = "no endpoint answered"
@@ -330,10 +336,15 @@ class RpcPool:
                     pause = parse_retry_after(response.headers.get("retry-after"))
                     endpoint.blocked_until = time.monotonic() + pause
                     if endpoint.shared is not None:
-                        endpoint.shared.blocked_until = max(endpoint.shared.blocked_until, endpoint.blocked_until)
+                        endpoint.shared.blocked_until = max(
+                            endpoint.shared.blocked_until, endpoint.blocked_until
+                        )
                     endpoint.last_error = "429 rate limited"
-                    raise RpcError(f"rate limited by {self._host(endpoint)} (retry after {pause:.1f}s)",
-                                   code=429, retryable=True)
+                    raise RpcError(
+                        f"rate limited by {self._host(endpoint)} (retry after {pause:.1f}s)",
+                        code=429,
+                        retryable=True,
+                    )
                 self._count()
                 length = response.headers.get("content-length")
                 if length and length.isdigit() and int(length) > self.max_answer_bytes:
@@ -351,10 +362,14 @@ class RpcPool:
             raise RpcError(f"{self._host(endpoint)} timed out", retryable=True) from None
         except httpx2.HTTPError as exc:
             self._mark_down(endpoint, type(exc).__name__)
-            raise RpcError(f"{self._host(endpoint)} unreachable ({type(exc).__name__})", retryable=True) from None
+            raise RpcError(
+                f"{self._host(endpoint)} unreachable ({type(exc).__name__})", retryable=True
+            ) from None
         except OSError as exc:
             self._mark_down(endpoint, type(exc).__name__)
-            raise RpcError(f"{self._host(endpoint)} unreachable ({type(exc).__name__})", retryable=True) from None
+            raise RpcError(
+                f"{self._host(endpoint)} unreachable ({type(exc).__name__})", retryable=True
+            ) from None
         if status >= 500:
             self._mark_down(endpoint, f"HTTP {status}")
             raise RpcError(f"{self._host(endpoint)} answered HTTP {status}", code=status, retryable=True)
@@ -376,8 +391,11 @@ class RpcPool:
                 code = code if isinstance(code, int) else None
                 text = message if isinstance(message, str) else "error"
                 # -32005 "node is behind", -32603 internal: another endpoint may do better.
-                raise RpcError(f"{method}: {_short(text)}" + (f" ({code})" if code is not None else ""),
-                               code=code, retryable=code in (-32005, -32603))
+                raise RpcError(
+                    f"{method}: {_short(text)}" + (f" ({code})" if code is not None else ""),
+                    code=code,
+                    retryable=code in (-32005, -32603),
+                )
             raise RpcError(f"{method}: malformed error answer")
         if status != 200:
             raise RpcError(f"{method}: HTTP {status}", code=status)
@@ -408,8 +426,10 @@ class RpcPool:
         self, wallet: str, *, until: str | None = None, before: str | None = None, limit: int = 1000
     ) -> list[dict[str, Any]]:
         """Signatures that touched wallet, newest first: [{signature, slot, err, block_time}]."""
-        options: dict[str, Any] = {"limit": max(1, min(int(limit), 1000)),
-                                   "commitment": _read_commitment(self.commitment)}
+        options: dict[str, Any] = {
+            "limit": max(1, min(int(limit), 1000)),
+            "commitment": _read_commitment(self.commitment),
+        }
         if until:
             options["until"] = until
         if before:
@@ -423,20 +443,25 @@ class RpcPool:
                 raise RpcError("getSignaturesForAddress: malformed entry")
             slot = item.get("slot")
             block_time = item.get("blockTime")
-            entries.append({
-                "signature": item["signature"],
-                "slot": slot if _is_int(slot) else None,
-                "err": item.get("err"),
-                "block_time": block_time if _is_int(block_time) else None,
-            })
+            entries.append(
+                {
+                    "signature": item["signature"],
+                    "slot": slot if _is_int(slot) else None,
+                    "err": item.get("err"),
+                    "block_time": block_time if _is_int(block_time) else None,
+                }
+            )
         return entries
 
     async def get_transaction_raw(
         self, signature: str, encoding: str = "json", *, commitment: str | None = None
     ) -> bytes | None:
         """The whole getTransaction answer as bytes (for decode_raw), or None while the tx is not visible."""
-        options = {"encoding": encoding, "maxSupportedTransactionVersion": 0,
-                   "commitment": _read_commitment(commitment or self.commitment)}
+        options = {
+            "encoding": encoding,
+            "maxSupportedTransactionVersion": 0,
+            "commitment": _read_commitment(commitment or self.commitment),
+        }
         result, raw = await self.request("getTransaction", [signature, options])
         if result is None:
             return None
@@ -468,8 +493,11 @@ class RpcPool:
     ) -> str:
         import base64
 
-        options: dict[str, Any] = {"encoding": "base64", "skipPreflight": skip_preflight,
-                                   "preflightCommitment": self.commitment}
+        options: dict[str, Any] = {
+            "encoding": "base64",
+            "skipPreflight": skip_preflight,
+            "preflightCommitment": self.commitment,
+        }
         if max_retries is not None:
             options["maxRetries"] = max_retries
         result = await self.call("sendTransaction", [base64.b64encode(bytes(tx)).decode(), options])
@@ -482,8 +510,9 @@ class RpcPool:
     ) -> list[dict[str, Any] | None]:
         """One entry per signature: None (unknown) or {slot, confirmations, err, confirmationStatus}."""
         signatures = list(signatures)
-        result = await self.call("getSignatureStatuses",
-                                 [signatures, {"searchTransactionHistory": search_history}])
+        result = await self.call(
+            "getSignatureStatuses", [signatures, {"searchTransactionHistory": search_history}]
+        )
         value = _value(result, "getSignatureStatuses")
         if not isinstance(value, list) or len(value) != len(signatures):
             raise RpcError("getSignatureStatuses: malformed answer")
@@ -499,8 +528,10 @@ class RpcPool:
     ) -> list[dict[str, Any]]:
         """[{pubkey, mint, amount, decimals}] of owner's token accounts (jsonParsed)."""
         selector = {"mint": mint} if mint else {"programId": program_id}
-        result = await self.call("getTokenAccountsByOwner",
-                                 [owner, selector, {"encoding": "jsonParsed", "commitment": self.commitment}])
+        result = await self.call(
+            "getTokenAccountsByOwner",
+            [owner, selector, {"encoding": "jsonParsed", "commitment": self.commitment}],
+        )
         value = _value(result, "getTokenAccountsByOwner")
         if not isinstance(value, list):
             raise RpcError("getTokenAccountsByOwner: malformed answer")
@@ -509,8 +540,14 @@ class RpcPool:
             try:
                 info = item["account"]["data"]["parsed"]["info"]
                 amount = info["tokenAmount"]
-                accounts.append({"pubkey": item["pubkey"], "mint": info["mint"],
-                                 "amount": int(amount["amount"]), "decimals": int(amount["decimals"])})
+                accounts.append(
+                    {
+                        "pubkey": item["pubkey"],
+                        "mint": info["mint"],
+                        "amount": int(amount["amount"]),
+                        "decimals": int(amount["decimals"]),
+                    }
+                )
             except (KeyError, TypeError, ValueError):
                 raise RpcError("getTokenAccountsByOwner: malformed entry") from None
         return accounts
@@ -584,5 +621,11 @@ def _value(result: Any, method: str) -> Any:
 def pool_from_context(ctx: Any, *, timeout: float = 10.0) -> RpcPool:
     """A pool over the engine's RPC endpoints with its settings, counting into ctx.state."""
     rpc = ctx.settings.rpc
-    return RpcPool(ctx.endpoints.rpc_urls, requests_per_second=rpc.requests_per_second,
-                   commitment=rpc.commitment, timeout=timeout, state=ctx.state, engine_rate=rpc.requests_per_second)
+    return RpcPool(
+        ctx.endpoints.rpc_urls,
+        requests_per_second=rpc.requests_per_second,
+        commitment=rpc.commitment,
+        timeout=timeout,
+        state=ctx.state,
+        engine_rate=rpc.requests_per_second,
+    )

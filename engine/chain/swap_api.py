@@ -3,6 +3,7 @@
 The same code talks to https://api.jup.ag/swap/v1 (paper, live) and to the local cluster's market maker (sim).
 The API key travels only in the x-api-key header and never appears in an error or a log line.
 """
+
 from __future__ import annotations
 
 import base64
@@ -22,8 +23,9 @@ DEFAULT_PRIORITY_LEVEL = "veryHigh"
 class SwapApiError(Exception):
     """The swap API refused or could not be reached; str() is one line. retryable: worth asking again."""
 
-    def __init__(self, message: str, *, status: int | None = None, code: str | None = None,
-                 retryable: bool = False) -> None:
+    def __init__(
+        self, message: str, *, status: int | None = None, code: str | None = None, retryable: bool = False
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
@@ -66,8 +68,12 @@ def swap_request_body(
     elif priority_fee_micro_lamports is not None:
         body["computeUnitPriceMicroLamports"] = int(priority_fee_micro_lamports)
     elif priority_fee_cap_lamports:
-        body["prioritizationFeeLamports"] = {"priorityLevelWithMaxLamports": {
-            "priorityLevel": DEFAULT_PRIORITY_LEVEL, "maxLamports": int(priority_fee_cap_lamports)}}
+        body["prioritizationFeeLamports"] = {
+            "priorityLevelWithMaxLamports": {
+                "priorityLevel": DEFAULT_PRIORITY_LEVEL,
+                "maxLamports": int(priority_fee_cap_lamports),
+            }
+        }
     else:
         body["prioritizationFeeLamports"] = "auto"
     return body
@@ -109,21 +115,30 @@ class SwapApi:
 
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout),
-                                                  headers=self._headers())
+            self._session = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=self.timeout), headers=self._headers()
+            )
         return self._session
 
     async def close(self) -> None:
         if self._session is not None and not self._session.closed:
             await self._session.close()
 
-    async def _request(self, method: str, path: str, *, params: dict[str, str] | None = None,
-                       body: dict[str, Any] | None = None) -> dict[str, Any]:
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, str] | None = None,
+        body: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
         url = f"{self.base_url}{path}"
         what = f"swap API {path}"
         try:
             async with self._client().request(
-                method, url, params=params,
+                method,
+                url,
+                params=params,
                 data=orjson.dumps(body) if body is not None else None,
                 headers={"Content-Type": "application/json"} if body is not None else None,
             ) as response:
@@ -148,13 +163,19 @@ class SwapApi:
             raise SwapApiError(f"{what}: answer is not a JSON object")
         return document
 
-    async def quote(self, input_mint: str, output_mint: str, amount: int, slippage_bps: int, *,
-                    swap_mode: str = "ExactIn") -> dict[str, Any]:
+    async def quote(
+        self, input_mint: str, output_mint: str, amount: int, slippage_bps: int, *, swap_mode: str = "ExactIn"
+    ) -> dict[str, Any]:
         """GET /quote; the returned dict must go back to swap() unchanged."""
         if amount <= 0:
             raise SwapApiError("swap API /quote: amount must be positive")
-        params = {"inputMint": input_mint, "outputMint": output_mint, "amount": str(int(amount)),
-                  "slippageBps": str(int(slippage_bps)), "swapMode": swap_mode}
+        params = {
+            "inputMint": input_mint,
+            "outputMint": output_mint,
+            "amount": str(int(amount)),
+            "slippageBps": str(int(slippage_bps)),
+            "swapMode": swap_mode,
+        }
         quote = await self._request("GET", "/quote", params=params)
         for key in ("inAmount", "outAmount", "otherAmountThreshold"):
             try:
@@ -178,8 +199,12 @@ class SwapApi:
             raise SwapApiError("swap API /swap: swapTransaction is not base64") from None
         fee = answer.get("prioritizationFeeLamports")
         limit = answer.get("computeUnitLimit")
-        return SwapBuild(transaction, height, fee if isinstance(fee, int) else None,
-                         limit if isinstance(limit, int) else None)
+        return SwapBuild(
+            transaction,
+            height,
+            fee if isinstance(fee, int) else None,
+            limit if isinstance(limit, int) else None,
+        )
 
 
 def _short(value: Any, limit: int = 160) -> str:

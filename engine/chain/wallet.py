@@ -1,4 +1,5 @@
 """The operator's wallet: loading a solana-keygen JSON keypair safely, and making one for sim mode."""
+
 from __future__ import annotations
 
 import os
@@ -39,12 +40,17 @@ def load_keypair(path: str | Path, *, check_mode: bool = True) -> Keypair:
         raise KeypairError(f"{file}: cannot read keypair: {exc.strerror}") from None
     try:
         values = orjson.loads(raw)
-        if not (isinstance(values, list) and len(values) == 64 and all(isinstance(v, int) and 0 <= v < 256
-                                                                          for v in values)):
+        if not (
+            isinstance(values, list)
+            and len(values) == 64
+            and all(isinstance(v, int) and 0 <= v < 256 for v in values)
+        ):
             raise ValueError
         return Keypair.from_bytes(bytes(values))
     except Exception:
-        raise KeypairError(f"{file}: not a solana-keygen keypair (expected a JSON array of 64 bytes)") from None
+        raise KeypairError(
+            f"{file}: not a solana-keygen keypair (expected a JSON array of 64 bytes)"
+        ) from None
 
 
 def write_keypair(path: Path, keypair: Keypair) -> None:

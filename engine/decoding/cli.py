@@ -1,4 +1,5 @@
 """`zapbot decode FILE... [--wallet W]`: decode saved getTransaction results and print one JSON line per file."""
+
 from __future__ import annotations
 
 import argparse
@@ -35,8 +36,11 @@ def main(argv: list[str]) -> int:
     parser = _Parser(prog="zapbot decode", description="Decode getTransaction JSON files into swaps.")
     parser.add_argument("files", nargs="+", metavar="FILE")
     parser.add_argument("--wallet", help="only this wallet's swaps (base58 pubkey)")
-    parser.add_argument("--allow-unknown-venue", action="store_true",
-                        help="also read swaps with no known DEX program (local simulator)")
+    parser.add_argument(
+        "--allow-unknown-venue",
+        action="store_true",
+        help="also read swaps with no known DEX program (local simulator)",
+    )
     try:
         args = parser.parse_args(argv)
     except _ArgumentError as exc:

@@ -1,4 +1,5 @@
 """Pure swap decoding: a getTransaction result in, the swaps of its traders out (no I/O, no threads)."""
+
 from __future__ import annotations
 
 import re
@@ -44,7 +45,7 @@ class _EventTrade:
 
 
 def _u64(data: bytes, offset: int) -> int:
-    return int.from_bytes(data[offset:offset + _U64], "little")
+    return int.from_bytes(data[offset : offset + _U64], "little")
 
 
 def _pump_trade_events(instructions: list[Instruction]) -> list[_EventTrade]:
@@ -59,15 +60,23 @@ def _pump_trade_events(instructions: list[Instruction]) -> list[_EventTrade]:
         sol_amount, token_amount = _u64(data, 48), _u64(data, 56)
         if sol_amount <= 0 or token_amount <= 0:
             continue  # a quote-paired (USDC) v2 trade leaves sol_amount at 0: let balance deltas read it
-        trades.append(_EventTrade(
-            user=pubkey_str(data[65:97]), mint=pubkey_str(data[16:48]), is_buy=data[64] == 1,
-            token_amount=token_amount, quote_mint=WSOL_MINT, quote_amount=sol_amount, venue="pumpfun",
-        ))
+        trades.append(
+            _EventTrade(
+                user=pubkey_str(data[65:97]),
+                mint=pubkey_str(data[16:48]),
+                is_buy=data[64] == 1,
+                token_amount=token_amount,
+                quote_mint=WSOL_MINT,
+                quote_amount=sol_amount,
+                venue="pumpfun",
+            )
+        )
     return trades
 
 
-def _pumpswap_events(instructions: list[Instruction], account_mints: dict[str, tuple[str, str | None]]
-                     ) -> list[_EventTrade]:
+def _pumpswap_events(
+    instructions: list[Instruction], account_mints: dict[str, tuple[str, str | None]]
+) -> list[_EventTrade]:
     """PumpSwap Buy/SellEvent: base amount at +8, user-side quote amount at +104, user and its token
     accounts after the pool key. Mints come from the user's token accounts; anything unexpected is skipped."""
     trades = []
@@ -75,7 +84,11 @@ def _pumpswap_events(instructions: list[Instruction], account_mints: dict[str, t
         if ix.program_id != PUMPSWAP_PROGRAM or ix.top_level:
             continue
         data = ix.data()
-        if len(data) < 256 or data[:8] != EVENT_CPI_TAG or data[8:16] not in (PUMPSWAP_BUY_EVENT, PUMPSWAP_SELL_EVENT):
+        if (
+            len(data) < 256
+            or data[:8] != EVENT_CPI_TAG
+            or data[8:16] not in (PUMPSWAP_BUY_EVENT, PUMPSWAP_SELL_EVENT)
+        ):
             continue
         body = data[16:]
         is_buy = data[8:16] == PUMPSWAP_BUY_EVENT
@@ -83,15 +96,24 @@ def _pumpswap_events(instructions: list[Instruction], account_mints: dict[str, t
         user = pubkey_str(body[144:176])
         base_info = account_mints.get(pubkey_str(body[176:208]))
         quote_info = account_mints.get(pubkey_str(body[208:240]))
-        quote_mint = quote_info[0] if quote_info else WSOL_MINT  # a temporary WSOL account is gone from balances
+        quote_mint = (
+            quote_info[0] if quote_info else WSOL_MINT
+        )  # a temporary WSOL account is gone from balances
         if base_info is None or base_amount <= 0 or user_quote_amount <= 0:
             continue
         if quote_mint != WSOL_MINT and quote_mint not in STABLE_QUOTE_MINTS:
             continue
-        trades.append(_EventTrade(
-            user=user, mint=base_info[0], is_buy=is_buy, token_amount=base_amount,
-            quote_mint=quote_mint, quote_amount=user_quote_amount, venue="pumpswap",
-        ))
+        trades.append(
+            _EventTrade(
+                user=user,
+                mint=base_info[0],
+                is_buy=is_buy,
+                token_amount=base_amount,
+                quote_mint=quote_mint,
+                quote_amount=user_quote_amount,
+                venue="pumpswap",
+            )
+        )
     return trades
 
 
@@ -213,10 +235,21 @@ def _token_accounts(meta: dict[str, Any]) -> tuple[dict[int, _TokenAccount], dic
     return accounts, decimals
 
 
-def _balance_swap(wallet: str, wallet_index: int, *, fee: int, pre: list[int], post: list[int],
-                  keys: list[str], token_accounts: dict[int, _TokenAccount], decimals: dict[str, int],
-                  flows: _SystemFlows, lp_accounts: set[str], venue: str, router: str | None
-                  ) -> SwapEvent | None:
+def _balance_swap(
+    wallet: str,
+    wallet_index: int,
+    *,
+    fee: int,
+    pre: list[int],
+    post: list[int],
+    keys: list[str],
+    token_accounts: dict[int, _TokenAccount],
+    decimals: dict[str, int],
+    flows: _SystemFlows,
+    lp_accounts: set[str],
+    venue: str,
+    router: str | None,
+) -> SwapEvent | None:
     """Spec §4 balance deltas for one wallet, netting out fee, tips, rent and WSOL wrapping."""
     owned = [acct for acct in token_accounts.values() if acct.owner == wallet]
     # Lamports of the wallet plus lamports of every token account it owns: WSOL balance, wrap/unwrap and
@@ -281,8 +314,9 @@ def _balance_swap(wallet: str, wallet_index: int, *, fee: int, pre: list[int], p
         token_decimals: int | None = 9
     else:
         token_decimals = decimals.get(mint)
-    return SwapEvent(wallet, side, mint, abs(token_delta), token_decimals, quote_mint, abs(quote_delta),
-                     venue, router)
+    return SwapEvent(
+        wallet, side, mint, abs(token_delta), token_decimals, quote_mint, abs(quote_delta), venue, router
+    )
 
 
 def _opposite_quote(token_delta: int, stables: dict[str, int], sol_delta: int) -> tuple[str | None, int]:
@@ -294,8 +328,9 @@ def _opposite_quote(token_delta: int, stables: dict[str, int], sol_delta: int) -
     return None, 0
 
 
-def _event_swaps(trades: list[_EventTrade], wallet: str, decimals: dict[str, int], router: str | None
-                 ) -> list[SwapEvent]:
+def _event_swaps(
+    trades: list[_EventTrade], wallet: str, decimals: dict[str, int], router: str | None
+) -> list[SwapEvent]:
     """One swap per (mint, direction, venue) for this user, summing repeated fills."""
     totals: dict[tuple[str, bool, str, str], list[int]] = {}
     for trade in trades:
@@ -306,8 +341,17 @@ def _event_swaps(trades: list[_EventTrade], wallet: str, decimals: dict[str, int
         total[0] += trade.token_amount
         total[1] += trade.quote_amount
     return [
-        SwapEvent(wallet, "buy" if is_buy else "sell", mint, token_amount, decimals.get(mint), quote_mint,
-                  quote_amount, venue, router)
+        SwapEvent(
+            wallet,
+            "buy" if is_buy else "sell",
+            mint,
+            token_amount,
+            decimals.get(mint),
+            quote_mint,
+            quote_amount,
+            venue,
+            router,
+        )
         for (mint, is_buy, quote_mint, venue), (token_amount, quote_amount) in totals.items()
     ]
 
@@ -363,16 +407,28 @@ def _decode(tx: Any, wallet: str | None, allow_unknown_venue: bool) -> DecodedTr
         if flows is None:
             flows = _system_flows(wire.instructions)
             lp_accounts = _minted_or_burned_accounts(wire.instructions)
-        swap = _balance_swap(candidate, wallet_index, fee=fee, pre=pre, post=post, keys=wire.keys,
-                             token_accounts=token_accounts, decimals=decimals, flows=flows,
-                             lp_accounts=lp_accounts or set(), venue=venue, router=router)
+        swap = _balance_swap(
+            candidate,
+            wallet_index,
+            fee=fee,
+            pre=pre,
+            post=post,
+            keys=wire.keys,
+            token_accounts=token_accounts,
+            decimals=decimals,
+            flows=flows,
+            lp_accounts=lp_accounts or set(),
+            venue=venue,
+            router=router,
+        )
         if swap is not None:
             swaps.append(swap)
     return DecodedTransaction(wire.signature, slot, block_time, False, fee, tuple(swaps))
 
 
-def decode_transaction(tx: dict, wallet: str | None = None, *, allow_unknown_venue: bool = False
-                       ) -> DecodedTransaction:
+def decode_transaction(
+    tx: dict, wallet: str | None = None, *, allow_unknown_venue: bool = False
+) -> DecodedTransaction:
     """Decode one getTransaction `result` (json, jsonParsed or base64 encoding).
 
     Without `wallet`, every signer's swaps (and every Pump trader's); with it, only that wallet's.
@@ -387,8 +443,9 @@ def decode_transaction(tx: dict, wallet: str | None = None, *, allow_unknown_ven
         raise DecodeError(f"malformed transaction ({type(exc).__name__})") from None
 
 
-def decode_raw(raw: bytes, wallet: str | None = None, *, allow_unknown_venue: bool = False
-               ) -> DecodedTransaction:
+def decode_raw(
+    raw: bytes, wallet: str | None = None, *, allow_unknown_venue: bool = False
+) -> DecodedTransaction:
     """Decode getTransaction JSON bytes: a bare `result` or a {jsonrpc, id, result} envelope."""
     try:
         document = orjson.loads(raw)

@@ -1,4 +1,5 @@
 """The decoder's output types: one swap per trader, one decoded transaction per signature."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -39,8 +40,17 @@ class SwapEvent:
         }
 
     def as_tuple(self) -> tuple[Any, ...]:
-        return (self.wallet, self.side, self.mint, self.token_amount, self.token_decimals, self.quote_mint,
-                self.quote_amount, self.venue, self.router)
+        return (
+            self.wallet,
+            self.side,
+            self.mint,
+            self.token_amount,
+            self.token_decimals,
+            self.quote_mint,
+            self.quote_amount,
+            self.venue,
+            self.router,
+        )
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Results cross a process boundary for every decoded transaction: plain tuples pickle several
@@ -71,10 +81,18 @@ class DecodedTransaction:
 
     def __reduce__(self) -> tuple[Any, ...]:
         swaps = tuple(swap.as_tuple() for swap in self.swaps)
-        return (_decoded_from_tuples, (self.signature, self.slot, self.block_time, self.failed, self.fee, swaps))
+        return (
+            _decoded_from_tuples,
+            (self.signature, self.slot, self.block_time, self.failed, self.fee, swaps),
+        )
 
 
-def _decoded_from_tuples(signature: str, slot: int | None, block_time: int | None, failed: bool, fee: int,
-                         swaps: tuple[tuple[Any, ...], ...]) -> DecodedTransaction:
+def _decoded_from_tuples(
+    signature: str,
+    slot: int | None,
+    block_time: int | None,
+    failed: bool,
+    fee: int,
+    swaps: tuple[tuple[Any, ...], ...],
+) -> DecodedTransaction:
     return DecodedTransaction(signature, slot, block_time, failed, fee, tuple(SwapEvent(*s) for s in swaps))
-

@@ -1,4 +1,5 @@
 """A process pool that runs the pure decoder in child processes, replacing the pool when a child dies."""
+
 from __future__ import annotations
 
 import asyncio
@@ -40,8 +41,9 @@ def _watch_owner(owner_pid: int) -> None:
     threading.Thread(target=watch, name="owner-watch", daemon=True).start()
 
 
-def _init_child(max_memory_bytes: int | None, venues: dict[str, tuple[str, str]],
-                owner_pid: int | None = None) -> None:
+def _init_child(
+    max_memory_bytes: int | None, venues: dict[str, tuple[str, str]], owner_pid: int | None = None
+) -> None:
     if owner_pid is not None:
         _watch_owner(owner_pid)
     if max_memory_bytes is not None:
@@ -58,8 +60,9 @@ def _decode_job(raw: bytes, wallet: str | None, allow_unknown_venue: bool) -> De
         raise DecodeError("decoder ran out of memory (MAX_WORKER_MEMORY)") from None
 
 
-def _decode_or_error(raw: bytes, wallet: str | None = None, allow_unknown_venue: bool = False
-                     ) -> DecodedTransaction | DecodeError:
+def _decode_or_error(
+    raw: bytes, wallet: str | None = None, allow_unknown_venue: bool = False
+) -> DecodedTransaction | DecodeError:
     try:
         return _decode_job(raw, wallet, allow_unknown_venue)
     except DecodeError as exc:
@@ -157,8 +160,15 @@ class DecodePool:
             return
         inner.add_done_callback(lambda done: self._on_done(outer, fn, args, first, executor, done))
 
-    def _on_done(self, outer: Future, fn: Callable[..., Any], args: tuple, first: bool,
-                 executor: ProcessPoolExecutor, done: Future) -> None:
+    def _on_done(
+        self,
+        outer: Future,
+        fn: Callable[..., Any],
+        args: tuple,
+        first: bool,
+        executor: ProcessPoolExecutor,
+        done: Future,
+    ) -> None:
         if done.cancelled():
             outer.set_exception(DecodeError("decode job cancelled"))
             return
@@ -168,15 +178,20 @@ class DecodePool:
         elif isinstance(exc, BrokenProcessPool):
             # The executor's own management thread runs this callback, so hand the retry to another
             # thread rather than submitting from inside the dying executor.
-            threading.Thread(target=self._after_break, args=(outer, fn, args, first, executor),
-                             name="decode-pool-retry", daemon=True).start()
+            threading.Thread(
+                target=self._after_break,
+                args=(outer, fn, args, first, executor),
+                name="decode-pool-retry",
+                daemon=True,
+            ).start()
         elif isinstance(exc, MemoryError):
             outer.set_exception(DecodeError("decoder ran out of memory (MAX_WORKER_MEMORY)"))
         else:
             outer.set_exception(exc)
 
-    def _after_break(self, outer: Future, fn: Callable[..., Any], args: tuple, first: bool,
-                     executor: ProcessPoolExecutor) -> None:
+    def _after_break(
+        self, outer: Future, fn: Callable[..., Any], args: tuple, first: bool, executor: ProcessPoolExecutor
+    ) -> None:
         try:
             self._replace(executor)
         except DecodeError as exc:
@@ -189,18 +204,26 @@ class DecodePool:
             self.retries += 1
         self._attempt(outer, fn, args, first=False)
 
-    def submit(self, raw: bytes, wallet: str | None = None, *, allow_unknown_venue: bool = False
-               ) -> Future[DecodedTransaction]:
+    def submit(
+        self, raw: bytes, wallet: str | None = None, *, allow_unknown_venue: bool = False
+    ) -> Future[DecodedTransaction]:
         """Decode raw getTransaction bytes in a child; the future raises DecodeError on bad input."""
         return self._submit_fn(_decode_job, bytes(raw), wallet, allow_unknown_venue)
 
-    async def decode(self, raw: bytes, wallet: str | None = None, *, allow_unknown_venue: bool = False
-                     ) -> DecodedTransaction:
+    async def decode(
+        self, raw: bytes, wallet: str | None = None, *, allow_unknown_venue: bool = False
+    ) -> DecodedTransaction:
         """submit() for asyncio callers."""
         return await asyncio.wrap_future(self.submit(raw, wallet, allow_unknown_venue=allow_unknown_venue))
 
-    def decode_many(self, raws: Sequence[bytes], wallet: str | None = None, *, chunksize: int | None = None,
-                    allow_unknown_venue: bool = False) -> list[DecodedTransaction | DecodeError]:
+    def decode_many(
+        self,
+        raws: Sequence[bytes],
+        wallet: str | None = None,
+        *,
+        chunksize: int | None = None,
+        allow_unknown_venue: bool = False,
+    ) -> list[DecodedTransaction | DecodeError]:
         """Decode a batch in order, in chunks to keep IPC small; a bad input yields its DecodeError in place."""
         if not raws:
             return []

@@ -1,4 +1,5 @@
 """Reads a getTransaction result in json, jsonParsed or base64 encoding into one flat, encoding-free shape."""
+
 from __future__ import annotations
 
 import base64
@@ -91,7 +92,9 @@ def _indexed_ix(raw: dict[str, Any], keys: list[str], top_level: bool) -> Instru
     )
 
 
-def _flatten(top: list[Instruction], inner: dict[int, list[dict[str, Any]]], keys: list[str]) -> list[Instruction]:
+def _flatten(
+    top: list[Instruction], inner: dict[int, list[dict[str, Any]]], keys: list[str]
+) -> list[Instruction]:
     flat: list[Instruction] = []
     for index, instruction in enumerate(top):
         flat.append(instruction)
@@ -115,11 +118,15 @@ def read_wire(tx: dict[str, Any]) -> WireTransaction:
         message = versioned.message
         keys = [str(k) for k in message.account_keys] + _loaded_addresses(meta)
         top = [
-            Instruction(keys[ix.program_id_index], [keys[i] for i in bytes(ix.accounts)], bytes(ix.data), None, True)
+            Instruction(
+                keys[ix.program_id_index], [keys[i] for i in bytes(ix.accounts)], bytes(ix.data), None, True
+            )
             for ix in message.instructions
         ]
         signature = str(versioned.signatures[0]) if versioned.signatures else ""
-        return WireTransaction(signature, keys, message.header.num_required_signatures, _flatten(top, inner, keys))
+        return WireTransaction(
+            signature, keys, message.header.num_required_signatures, _flatten(top, inner, keys)
+        )
     if not isinstance(body, dict):
         raise DecodeError("transaction field missing")
     message = body["message"]

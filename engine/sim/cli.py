@@ -1,4 +1,5 @@
 """`zapbot sim`: run the local cluster standalone until Ctrl-C / SIGTERM."""
+
 from __future__ import annotations
 
 import argparse
@@ -29,16 +30,23 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--trade-duration", type=float, default=0.0, help="seconds of trading (0 = forever)")
     parser.add_argument("--scenario", type=Path, default=None, help="scenario TOML file")
     parser.add_argument("--chaos", action="append", default=[], metavar="KEY=VALUE")
-    parser.add_argument("--write-traders", type=Path, default=None, metavar="FILE",
-                        help="write the synthetic traders as a traders.toml")
+    parser.add_argument(
+        "--write-traders",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="write the synthetic traders as a traders.toml",
+    )
     return parser
 
 
 def write_traders_file(path: Path, traders: list[tuple[str, str]]) -> None:
     """traders.toml in the engine's format ([[traders]] name, wallet, active), replaced atomically."""
     # One [[traders]] table per trader (tomli-w alone would write an inline array for short lists).
-    text = "".join("[[traders]]\n" + tomli_w.dumps({"name": name, "wallet": wallet, "active": True}) + "\n"
-                   for name, wallet in traders)
+    text = "".join(
+        "[[traders]]\n" + tomli_w.dumps({"name": name, "wallet": wallet, "active": True}) + "\n"
+        for name, wallet in traders
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".traders.", suffix=".toml", dir=path.parent)
     try:
@@ -58,10 +66,19 @@ def main(argv: list[str] | None = None, *, stop_event: threading.Event | None = 
     except ChaosKeyError as error:
         print(f"zapbot sim: {error}", file=sys.stderr)
         return 2
-    config = SimConfig(seed=args.seed, rpc_port=args.rpc_port, ws_port=args.ws_port, swap_port=args.swap_port,
-                       slot_ms=args.slot_ms, traders=args.traders, tokens=args.tokens,
-                       trade_rate=args.trade_rate, trade_duration=args.trade_duration, scenario=args.scenario,
-                       chaos=chaos)
+    config = SimConfig(
+        seed=args.seed,
+        rpc_port=args.rpc_port,
+        ws_port=args.ws_port,
+        swap_port=args.swap_port,
+        slot_ms=args.slot_ms,
+        traders=args.traders,
+        tokens=args.tokens,
+        trade_rate=args.trade_rate,
+        trade_duration=args.trade_duration,
+        scenario=args.scenario,
+        chaos=chaos,
+    )
     try:
         cluster = SimCluster(config).start()
     except (ScenarioError, ChaosKeyError, OSError) as error:

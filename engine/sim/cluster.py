@@ -1,5 +1,6 @@
 """SimCluster: the embedded local Solana cluster (ledger, market, RPC, pubsub and swap API servers) running
 on its own thread and asyncio loop."""
+
 from __future__ import annotations
 
 import asyncio
@@ -44,14 +45,26 @@ class SimCluster:
         self.ledger = Ledger(self.chaos, cfg.blockhash_ttl_blocks)
         has_scenario_tokens = bool(scenario and scenario.tokens)
         has_scenario_traders = bool(scenario and scenario.traders)
-        self.market = Market(self.ledger, cfg.seed, 0 if has_scenario_tokens else cfg.tokens, cfg.token2022,
-                             0 if has_scenario_traders else cfg.traders, cfg.trader_lamports, cfg.pool_fee_bps,
-                             cfg.pool_sol_lamports, cfg.pool_token_raw)
+        self.market = Market(
+            self.ledger,
+            cfg.seed,
+            0 if has_scenario_tokens else cfg.tokens,
+            cfg.token2022,
+            0 if has_scenario_traders else cfg.traders,
+            cfg.trader_lamports,
+            cfg.pool_fee_bps,
+            cfg.pool_sol_lamports,
+            cfg.pool_token_raw,
+        )
         if scenario is not None:
             for token in scenario.tokens:
-                self.market.add_token(token.symbol, token_program=TOKEN_2022_PROGRAM if token.token2022
-                                      else TOKEN_PROGRAM, sol_lamports=token.sol_reserve_lamports,
-                                      token_raw=token.token_reserve_raw, fee_bps=token.fee_bps)
+                self.market.add_token(
+                    token.symbol,
+                    token_program=TOKEN_2022_PROGRAM if token.token2022 else TOKEN_PROGRAM,
+                    sol_lamports=token.sol_reserve_lamports,
+                    token_raw=token.token_reserve_raw,
+                    fee_bps=token.fee_bps,
+                )
             for trader in scenario.traders:
                 self.market.add_trader(trader.name, trader.lamports)
         self.rpc = RpcServer(self.ledger, self.airdrop, random.Random(cfg.seed + 1))
@@ -121,8 +134,11 @@ class SimCluster:
         runners: list[web.AppRunner] = []
         try:
             ports = []
-            for app, port in ((self.rpc.app(), cfg.rpc_port), (self.pubsub.app(), cfg.ws_port),
-                              (self.swap_api.app(), cfg.swap_port)):
+            for app, port in (
+                (self.rpc.app(), cfg.rpc_port),
+                (self.pubsub.app(), cfg.ws_port),
+                (self.swap_api.app(), cfg.swap_port),
+            ):
                 runner = web.AppRunner(app, access_log=None, handle_signals=False)
                 await runner.setup()
                 runners.append(runner)
@@ -191,7 +207,9 @@ class SimCluster:
             try:
                 mint = self.resolve_mint(event.token or "")
                 if event.side == "buy":
-                    self.market.trader_swap(event.trader, "buy", mint, quote_lamports=int((event.sol or 0) * 1e9))
+                    self.market.trader_swap(
+                        event.trader, "buy", mint, quote_lamports=int((event.sol or 0) * 1e9)
+                    )
                 else:
                     self.market.trader_swap(event.trader, "sell", mint, token_fraction=event.fraction or 1.0)
             except (KeyError, ValueError, RuntimeError) as error:
@@ -252,11 +270,19 @@ class SimCluster:
         key = Pubkey.from_string(wallet) if isinstance(wallet, str) else wallet
         return self.market.token_balance(key, self.resolve_mint(mint))
 
-    def trader_swap(self, name_or_wallet: str, side: str, mint: str, quote_lamports: int | None = None,
-                    token_fraction: float | None = None, token_amount: int | None = None) -> TraderTrade:
+    def trader_swap(
+        self,
+        name_or_wallet: str,
+        side: str,
+        mint: str,
+        quote_lamports: int | None = None,
+        token_fraction: float | None = None,
+        token_amount: int | None = None,
+    ) -> TraderTrade:
         """Make a synthetic trader buy (quote_lamports) or sell (token_fraction / token_amount) now."""
-        return self.market.trader_swap(name_or_wallet, side, self.resolve_mint(mint), quote_lamports,
-                                       token_fraction, token_amount)
+        return self.market.trader_swap(
+            name_or_wallet, side, self.resolve_mint(mint), quote_lamports, token_fraction, token_amount
+        )
 
     def landed_trades(self) -> list[TraderTrade]:
         return list(self.market.trades)

@@ -1,4 +1,5 @@
 """Configuration of the local cluster: ports, clock, market size and the runtime chaos settings."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -17,13 +18,13 @@ class ChaosKeyError(ValueError):
 class ChaosSettings:
     """Failure injection, mutable at runtime; every field off by default."""
 
-    ws_drop_every_s: float = 0.0          # server closes every pubsub socket this often (0 = never)
-    rpc_429_ratio: float = 0.0            # share of HTTP RPC requests answered 429 with Retry-After
-    rpc_latency_ms: float = 0.0           # added before every HTTP RPC answer
-    send_fail_ratio: float = 0.0          # share of sendTransaction calls refused (-32005 node unhealthy)
+    ws_drop_every_s: float = 0.0  # server closes every pubsub socket this often (0 = never)
+    rpc_429_ratio: float = 0.0  # share of HTTP RPC requests answered 429 with Retry-After
+    rpc_latency_ms: float = 0.0  # added before every HTTP RPC answer
+    send_fail_ratio: float = 0.0  # share of sendTransaction calls refused (-32005 node unhealthy)
     drop_notification_ratio: float = 0.0  # share of logs/signature notifications silently dropped
     blockhash_ttl_slots: int | None = None  # shortens blockhash validity (blocks) below the 150 default
-    pause_slots: bool = False             # stops the slot clock (slot, block height, blockhash freeze)
+    pause_slots: bool = False  # stops the slot clock (slot, block height, blockhash freeze)
 
     def set(self, key: str, raw_value: Any) -> None:
         """Set one field from a string or a value, converting to the field's type."""
@@ -48,7 +49,9 @@ def _convert(key: str, raw_value: Any) -> Any:
                 raise ValueError(raw_value)
             return bool(raw_value)
         if key == "blockhash_ttl_slots":
-            if raw_value is None or (isinstance(raw_value, str) and raw_value.strip().lower() in ("", "none")):
+            if raw_value is None or (
+                isinstance(raw_value, str) and raw_value.strip().lower() in ("", "none")
+            ):
                 return None
             value = int(raw_value)
             if value < 1:
@@ -84,12 +87,12 @@ class SimConfig:
     swap_port: int = 8080
     slot_ms: float = 400.0
     blockhash_ttl_blocks: int = DEFAULT_BLOCKHASH_TTL_BLOCKS
-    tokens: int = 3                      # pump-style mints with pools
-    token2022: bool = True               # make the last token a Token-2022 mint
-    traders: int = 3                     # synthetic trader wallets
+    tokens: int = 3  # pump-style mints with pools
+    token2022: bool = True  # make the last token a Token-2022 mint
+    traders: int = 3  # synthetic trader wallets
     trader_lamports: int = 1_000 * 10**9
-    trade_rate: float = 0.0              # synthetic trades per second (0 = none on a schedule)
-    trade_duration: float = 0.0          # seconds of scheduled trading (0 = until stopped)
+    trade_rate: float = 0.0  # synthetic trades per second (0 = none on a schedule)
+    trade_duration: float = 0.0  # seconds of scheduled trading (0 = until stopped)
     pool_fee_bps: int = 25
     pool_sol_lamports: int = 30 * 10**9
     pool_token_raw: int = 800_000_000 * 10**6

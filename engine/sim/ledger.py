@@ -1,5 +1,6 @@
 """The local cluster's chain state: LiteSVM accounts, the slot clock, blockhash validity, landed
 transactions with mainnet-shaped metadata, and the per-address signature index."""
+
 from __future__ import annotations
 
 import bisect
@@ -76,8 +77,8 @@ class LandedTx:
     block_time: int
     raw: bytes
     tx: VersionedTransaction
-    version: Any                      # "legacy" or 0
-    account_keys: list[str]           # static keys + loaded writable + loaded readonly
+    version: Any  # "legacy" or 0
+    account_keys: list[str]  # static keys + loaded writable + loaded readonly
     loaded_writable: list[str]
     loaded_readonly: list[str]
     err: Any
@@ -87,7 +88,7 @@ class LandedTx:
     pre_token_balances: list[dict[str, Any]]
     post_token_balances: list[dict[str, Any]]
     logs: list[str]
-    inner: list[dict[str, Any]]       # json form, instructions with base58 data
+    inner: list[dict[str, Any]]  # json form, instructions with base58 data
     compute_units: int
     return_data: dict[str, Any] | None
     memo: str | None
@@ -142,12 +143,23 @@ class LandedTx:
         return {"signature": self.signature, "err": self.err, "logs": self.logs}
 
     def signature_info(self) -> dict[str, Any]:
-        return {"blockTime": self.block_time, "confirmationStatus": "finalized", "err": self.err,
-                "memo": self.memo, "signature": self.signature, "slot": self.slot}
+        return {
+            "blockTime": self.block_time,
+            "confirmationStatus": "finalized",
+            "err": self.err,
+            "memo": self.memo,
+            "signature": self.signature,
+            "slot": self.slot,
+        }
 
     def status(self) -> dict[str, Any]:
-        return {"confirmationStatus": "finalized", "confirmations": None, "err": self.err,
-                "slot": self.slot, "status": {"Ok": None} if self.err is None else {"Err": self.err}}
+        return {
+            "confirmationStatus": "finalized",
+            "confirmations": None,
+            "err": self.err,
+            "slot": self.slot,
+            "status": {"Ok": None} if self.err is None else {"Err": self.err},
+        }
 
     def _json_transaction(self) -> dict[str, Any]:
         msg = self.tx.message
@@ -160,8 +172,12 @@ class LandedTx:
                 "numRequiredSignatures": header.num_required_signatures,
             },
             "instructions": [
-                {"accounts": list(ix.accounts), "data": b58(bytes(ix.data)),
-                 "programIdIndex": ix.program_id_index, "stackHeight": None}
+                {
+                    "accounts": list(ix.accounts),
+                    "data": b58(bytes(ix.data)),
+                    "programIdIndex": ix.program_id_index,
+                    "stackHeight": None,
+                }
                 for ix in msg.instructions
             ],
             "recentBlockhash": str(msg.recent_blockhash),
@@ -186,15 +202,20 @@ class LandedTx:
         flags += [(True, False)] * len(self.loaded_writable) + [(False, False)] * len(self.loaded_readonly)
         return flags
 
-    def _parsed_ix(self, program_index: int, accounts: list[int], data: bytes,
-                   stack_height: int | None) -> dict[str, Any]:
+    def _parsed_ix(
+        self, program_index: int, accounts: list[int], data: bytes, stack_height: int | None
+    ) -> dict[str, Any]:
         keys = self.account_keys
         program_id = keys[program_index]
         account_keys = [keys[a] for a in accounts]
         parsed = parse_instruction(program_id, account_keys, data)
         if parsed is None:
-            return {"accounts": account_keys, "data": b58(data), "programId": program_id,
-                    "stackHeight": stack_height}
+            return {
+                "accounts": account_keys,
+                "data": b58(data),
+                "programId": program_id,
+                "stackHeight": stack_height,
+            }
         label, value = parsed
         return {"parsed": value, "program": label, "programId": program_id, "stackHeight": stack_height}
 
@@ -202,14 +223,20 @@ class LandedTx:
         msg = self.tx.message
         n_static = len(msg.account_keys)
         account_keys = [
-            {"pubkey": key, "signer": signer, "source": "transaction" if i < n_static else "lookupTable",
-             "writable": writable}
+            {
+                "pubkey": key,
+                "signer": signer,
+                "source": "transaction" if i < n_static else "lookupTable",
+                "writable": writable,
+            }
             for i, (key, (writable, signer)) in enumerate(zip(self.account_keys, self._writable_signer()))
         ]
         message: dict[str, Any] = {
             "accountKeys": account_keys,
-            "instructions": [self._parsed_ix(ix.program_id_index, list(ix.accounts), bytes(ix.data), None)
-                             for ix in msg.instructions],
+            "instructions": [
+                self._parsed_ix(ix.program_id_index, list(ix.accounts), bytes(ix.data), None)
+                for ix in msg.instructions
+            ],
             "recentBlockhash": str(msg.recent_blockhash),
         }
         if isinstance(msg, MessageV0):
@@ -220,16 +247,28 @@ class LandedTx:
         from engine.sim.txformat import b58decode
 
         return [
-            {"index": group["index"],
-             "instructions": [self._parsed_ix(ix["programIdIndex"], ix["accounts"], b58decode(ix["data"]),
-                                              ix["stackHeight"]) for ix in group["instructions"]]}
+            {
+                "index": group["index"],
+                "instructions": [
+                    self._parsed_ix(
+                        ix["programIdIndex"], ix["accounts"], b58decode(ix["data"]), ix["stackHeight"]
+                    )
+                    for ix in group["instructions"]
+                ],
+            }
             for group in self.inner
         ]
 
 
 def _lookups_json(msg: MessageV0) -> list[dict[str, Any]]:
-    return [{"accountKey": str(lookup.account_key), "readonlyIndexes": list(lookup.readonly_indexes),
-             "writableIndexes": list(lookup.writable_indexes)} for lookup in msg.address_table_lookups]
+    return [
+        {
+            "accountKey": str(lookup.account_key),
+            "readonlyIndexes": list(lookup.readonly_indexes),
+            "writableIndexes": list(lookup.writable_indexes),
+        }
+        for lookup in msg.address_table_lookups
+    ]
 
 
 def compute_budget_of(msg: Any, keys: list[str]) -> tuple[int, int]:
@@ -276,7 +315,9 @@ LandingHook = Callable[[VersionedTransaction, list[str]], SyntheticFailure | Non
 class Ledger:
     """Thread-safe chain state; every public method takes the lock."""
 
-    def __init__(self, chaos: ChaosSettings, blockhash_ttl_blocks: int = DEFAULT_BLOCKHASH_TTL_BLOCKS) -> None:
+    def __init__(
+        self, chaos: ChaosSettings, blockhash_ttl_blocks: int = DEFAULT_BLOCKHASH_TTL_BLOCKS
+    ) -> None:
         self.lock = threading.RLock()
         self.chaos = chaos
         self.default_ttl = blockhash_ttl_blocks
@@ -389,10 +430,12 @@ class Ledger:
             for lookup in msg.address_table_lookups:
                 table = self.svm.get_account(lookup.account_key)
                 if table is None:
-                    raise PreflightError(-32602, "invalid transaction: Transaction loads an address table "
-                                                 "account that doesn't exist")
+                    raise PreflightError(
+                        -32602,
+                        "invalid transaction: Transaction loads an address table account that doesn't exist",
+                    )
                 data = bytes(table.data)
-                addresses = [str(Pubkey.from_bytes(data[o:o + 32])) for o in range(56, len(data) - 31, 32)]
+                addresses = [str(Pubkey.from_bytes(data[o : o + 32])) for o in range(56, len(data) - 31, 32)]
                 writable += [addresses[i] for i in lookup.writable_indexes]
                 readonly += [addresses[i] for i in lookup.readonly_indexes]
         return keys, writable, readonly
@@ -415,16 +458,24 @@ class Ledger:
                 decimals = self.decimals_of(mint)
                 if decimals is None:
                     continue
-                token_balances.append({"accountIndex": index, "mint": mint, "owner": owner,
-                                       "programId": program, "uiTokenAmount": ui_token_amount(amount, decimals)})
+                token_balances.append(
+                    {
+                        "accountIndex": index,
+                        "mint": mint,
+                        "owner": owner,
+                        "programId": program,
+                        "uiTokenAmount": ui_token_amount(amount, decimals),
+                    }
+                )
         return lamports, token_balances
 
     def _check_signatures(self, tx: VersionedTransaction) -> None:
         if not all(tx.verify_with_results()):
             raise PreflightError(-32003, "Transaction signature verification failure")
 
-    def simulate(self, tx: VersionedTransaction, sig_verify: bool = False,
-                 replace_recent_blockhash: bool = False) -> dict[str, Any]:
+    def simulate(
+        self, tx: VersionedTransaction, sig_verify: bool = False, replace_recent_blockhash: bool = False
+    ) -> dict[str, Any]:
         """simulateTransaction's value object in mainnet's shape."""
         with self.lock:
             if sig_verify:
@@ -441,8 +492,9 @@ class Ledger:
             synthetic = self._synthetic_failure(tx, all_keys)
             if synthetic is not None:
                 err = {"InstructionError": [synthetic.instruction_index, {"Custom": synthetic.custom_code}]}
-                return _sim_value(err, synthetic.logs, synthetic.compute_units, None, replacement,
-                                  fee=fee_for(msg, keys))
+                return _sim_value(
+                    err, synthetic.logs, synthetic.compute_units, None, replacement, fee=fee_for(msg, keys)
+                )
             outcome = self.svm.simulate_transaction(tx)
             if isinstance(outcome, FailedTransactionMetadata):
                 meta = outcome.meta()
@@ -450,8 +502,14 @@ class Ledger:
             else:
                 meta = outcome.meta()
                 err = None
-            return _sim_value(err, list(meta.logs()), meta.compute_units_consumed(),
-                              _return_data(meta), replacement, fee=fee_for(msg, keys))
+            return _sim_value(
+                err,
+                list(meta.logs()),
+                meta.compute_units_consumed(),
+                _return_data(meta),
+                replacement,
+                fee=fee_for(msg, keys),
+            )
 
     def _synthetic_failure(self, tx: VersionedTransaction, keys: list[str]) -> SyntheticFailure | None:
         for hook in self.landing_hooks:
@@ -460,8 +518,9 @@ class Ledger:
                 return failure
         return None
 
-    def submit(self, tx: VersionedTransaction, raw: bytes | None = None, *,
-               skip_preflight: bool = False) -> str:
+    def submit(
+        self, tx: VersionedTransaction, raw: bytes | None = None, *, skip_preflight: bool = False
+    ) -> str:
         """sendTransaction: returns the signature, or raises PreflightError in mainnet's shape.
 
         With skipPreflight a transaction that cannot land (expired blockhash, unfunded payer) is
@@ -474,20 +533,26 @@ class Ledger:
             if signature in self.txs:
                 if skip_preflight:
                     return signature
-                raise PreflightError(-32002, "Transaction simulation failed: "
-                                             "This transaction has already been processed",
-                                     _sim_value("AlreadyProcessed", [], 0, None, None))
+                raise PreflightError(
+                    -32002,
+                    "Transaction simulation failed: This transaction has already been processed",
+                    _sim_value("AlreadyProcessed", [], 0, None, None),
+                )
             msg = tx.message
             if not self.is_blockhash_valid(str(msg.recent_blockhash)):
                 if skip_preflight:
                     return signature
-                raise PreflightError(-32002, "Transaction simulation failed: Blockhash not found",
-                                     _sim_value("BlockhashNotFound", [], 0, None, None))
+                raise PreflightError(
+                    -32002,
+                    "Transaction simulation failed: Blockhash not found",
+                    _sim_value("BlockhashNotFound", [], 0, None, None),
+                )
             if not skip_preflight:
                 value = self.simulate(tx)
                 if value["err"] is not None:
-                    raise PreflightError(-32002, f"Transaction simulation failed: {tx_error_text(value['err'])}",
-                                         value)
+                    raise PreflightError(
+                        -32002, f"Transaction simulation failed: {tx_error_text(value['err'])}", value
+                    )
             landed = self._execute(tx, raw if raw is not None else bytes(tx))
         if landed is not None:
             for listener in self.landed_listeners:
@@ -507,8 +572,10 @@ class Ledger:
             if payer is None or payer.lamports < fee:
                 return None
             # The failed swap still pays its fee, exactly as a failed instruction does on mainnet.
-            self.svm.set_account(pubkeys[0], Account(payer.lamports - fee, payer.data, payer.owner,
-                                                     payer.executable, payer.rent_epoch))
+            self.svm.set_account(
+                pubkeys[0],
+                Account(payer.lamports - fee, payer.data, payer.owner, payer.executable, payer.rent_epoch),
+            )
             err: Any = {"InstructionError": [synthetic.instruction_index, {"Custom": synthetic.custom_code}]}
             logs, inner, units, return_data = synthetic.logs, [], synthetic.compute_units, None
         else:
@@ -526,20 +593,36 @@ class Ledger:
             units = meta.compute_units_consumed()
             return_data = _return_data(meta)
             inner = [
-                {"index": index,
-                 "instructions": [_inner_json(item) for item in group]}
-                for index, group in enumerate(meta.inner_instructions()) if group
+                {"index": index, "instructions": [_inner_json(item) for item in group]}
+                for index, group in enumerate(meta.inner_instructions())
+                if group
             ]
         post_lamports, post_tokens = self._balances(pubkeys, all_keys)
         self.seq += 1
         version: Any = 0 if isinstance(msg, MessageV0) else "legacy"
         landed = LandedTx(
-            seq=self.seq, signature=str(tx.signatures[0]), slot=self.slot, block_time=self.slot_block_time,
-            raw=raw, tx=tx, version=version, account_keys=all_keys, loaded_writable=loaded_w,
-            loaded_readonly=loaded_r, err=err, fee=fee, pre_balances=pre_lamports,
-            post_balances=post_lamports, pre_token_balances=pre_tokens, post_token_balances=post_tokens,
-            logs=logs, inner=inner, compute_units=units, return_data=return_data,
-            memo=_memo_of(msg, keys), decimals={},
+            seq=self.seq,
+            signature=str(tx.signatures[0]),
+            slot=self.slot,
+            block_time=self.slot_block_time,
+            raw=raw,
+            tx=tx,
+            version=version,
+            account_keys=all_keys,
+            loaded_writable=loaded_w,
+            loaded_readonly=loaded_r,
+            err=err,
+            fee=fee,
+            pre_balances=pre_lamports,
+            post_balances=post_lamports,
+            pre_token_balances=pre_tokens,
+            post_token_balances=post_tokens,
+            logs=logs,
+            inner=inner,
+            compute_units=units,
+            return_data=return_data,
+            memo=_memo_of(msg, keys),
+            decimals={},
         )
         self.txs[landed.signature] = landed
         for key in set(all_keys):
@@ -559,8 +642,9 @@ class Ledger:
         with self.lock:
             return self.txs.get(signature)
 
-    def signatures_for(self, address: str, limit: int = 1000, before: str | None = None,
-                       until: str | None = None) -> list[LandedTx]:
+    def signatures_for(
+        self, address: str, limit: int = 1000, before: str | None = None, until: str | None = None
+    ) -> list[LandedTx]:
         """Newest first, like mainnet: before is exclusive, until stops (exclusive) when reached."""
         with self.lock:
             entry = self._by_address.get(address)
@@ -591,8 +675,10 @@ class Ledger:
     def recent_prioritization_fees(self) -> list[dict[str, int]]:
         with self.lock:
             first = max(1, self.slot - SLOT_HISTORY + 1)
-            return [{"prioritizationFee": self._slot_fees.get(slot, 0), "slot": slot}
-                    for slot in range(first, self.slot + 1)]
+            return [
+                {"prioritizationFee": self._slot_fees.get(slot, 0), "slot": slot}
+                for slot in range(first, self.slot + 1)
+            ]
 
     def latest_blockhash_obj(self) -> Hash:
         with self.lock:
@@ -602,7 +688,9 @@ class Ledger:
         """requestAirdrop: a real System transfer from the faucet, recorded like any transaction."""
         with self.lock:
             blockhash = self.latest_blockhash_obj()
-            ix = transfer(TransferParams(from_pubkey=self.faucet.pubkey(), to_pubkey=pubkey, lamports=lamports))
+            ix = transfer(
+                TransferParams(from_pubkey=self.faucet.pubkey(), to_pubkey=pubkey, lamports=lamports)
+            )
             msg = MessageV0.try_compile(self.faucet.pubkey(), [ix], [], blockhash)
             tx = VersionedTransaction(msg, [self.faucet])
         return self.submit(tx, skip_preflight=True)
@@ -614,8 +702,12 @@ class Ledger:
 
 def _inner_json(item: Any) -> dict[str, Any]:
     compiled = item.instruction()
-    return {"accounts": list(compiled.accounts), "data": b58(bytes(compiled.data)),
-            "programIdIndex": compiled.program_id_index, "stackHeight": item.stack_height()}
+    return {
+        "accounts": list(compiled.accounts),
+        "data": b58(bytes(compiled.data)),
+        "programIdIndex": compiled.program_id_index,
+        "stackHeight": item.stack_height(),
+    }
 
 
 def _return_data(meta: Any) -> dict[str, Any] | None:
@@ -626,12 +718,24 @@ def _return_data(meta: Any) -> dict[str, Any] | None:
     return {"data": [b64(raw), "base64"], "programId": str(data.program_id)}
 
 
-def _sim_value(err: Any, logs: list[str], units: int, return_data: Any, replacement: Any,
-               fee: int | None = None) -> dict[str, Any]:
-    return {"accounts": None, "err": err, "fee": fee, "innerInstructions": None, "loadedAccountsDataSize": 0,
-            "logs": logs, "postBalances": None, "postTokenBalances": None, "preBalances": None,
-            "preTokenBalances": None, "replacementBlockhash": replacement, "returnData": return_data,
-            "unitsConsumed": units}
+def _sim_value(
+    err: Any, logs: list[str], units: int, return_data: Any, replacement: Any, fee: int | None = None
+) -> dict[str, Any]:
+    return {
+        "accounts": None,
+        "err": err,
+        "fee": fee,
+        "innerInstructions": None,
+        "loadedAccountsDataSize": 0,
+        "logs": logs,
+        "postBalances": None,
+        "postTokenBalances": None,
+        "preBalances": None,
+        "preTokenBalances": None,
+        "replacementBlockhash": replacement,
+        "returnData": return_data,
+        "unitsConsumed": units,
+    }
 
 
 def signature_of(tx: VersionedTransaction) -> Signature:

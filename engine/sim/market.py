@@ -1,5 +1,6 @@
 """The local cluster's market: pump-style mints, constant-product pools priced by a market maker,
 Jupiter-v1-shaped quotes and co-signed swap transactions, and synthetic trader wallets."""
+
 from __future__ import annotations
 
 import itertools
@@ -94,16 +95,25 @@ class TraderTrade:
     slot: int
 
     def as_json(self) -> dict[str, Any]:
-        return {"signature": self.signature, "wallet": self.wallet, "trader": self.trader, "side": self.side,
-                "mint": self.mint, "token_amount": self.token_amount, "quote_amount": self.quote_amount,
-                "slot": self.slot}
+        return {
+            "signature": self.signature,
+            "wallet": self.wallet,
+            "trader": self.trader,
+            "side": self.side,
+            "mint": self.mint,
+            "token_amount": self.token_amount,
+            "quote_amount": self.quote_amount,
+            "slot": self.slot,
+        }
 
 
 def _ceil_div(a: int, b: int) -> int:
     return -(-a // b)
 
 
-def amount_out(is_buy: bool, amount_in: int, sol_reserve: int, token_reserve: int, fee_bps: int) -> tuple[int, int]:
+def amount_out(
+    is_buy: bool, amount_in: int, sol_reserve: int, token_reserve: int, fee_bps: int
+) -> tuple[int, int]:
     """(amount out, fee) of a constant-product swap; the fee is charged in SOL on both sides."""
     if amount_in <= 0:
         return 0, 0
@@ -121,26 +131,58 @@ def _mint_data(authority: Pubkey, supply: int, decimals: int) -> bytes:
 
 
 def _token_account_data(mint: Pubkey, owner: Pubkey, amount: int) -> bytes:
-    return (bytes(mint) + bytes(owner) + struct.pack("<Q", amount) + struct.pack("<I", 0) + bytes(32)
-            + b"\x01" + struct.pack("<I", 0) + struct.pack("<Q", 0) + struct.pack("<Q", 0)
-            + struct.pack("<I", 0) + bytes(32))
+    return (
+        bytes(mint)
+        + bytes(owner)
+        + struct.pack("<Q", amount)
+        + struct.pack("<I", 0)
+        + bytes(32)
+        + b"\x01"
+        + struct.pack("<I", 0)
+        + struct.pack("<Q", 0)
+        + struct.pack("<Q", 0)
+        + struct.pack("<I", 0)
+        + bytes(32)
+    )
 
 
-def create_idempotent_ata_ix(payer: Pubkey, wallet: Pubkey, mint: Pubkey, token_program: Pubkey) -> Instruction:
+def create_idempotent_ata_ix(
+    payer: Pubkey, wallet: Pubkey, mint: Pubkey, token_program: Pubkey
+) -> Instruction:
     ata = get_associated_token_address(wallet, mint, token_program)
-    return Instruction(Pubkey.from_string(ATA_PROGRAM), b"\x01", [
-        AccountMeta(payer, True, True), AccountMeta(ata, False, True), AccountMeta(wallet, False, False),
-        AccountMeta(mint, False, False), AccountMeta(Pubkey.from_string(SYSTEM_PROGRAM), False, False),
-        AccountMeta(token_program, False, False),
-    ])
+    return Instruction(
+        Pubkey.from_string(ATA_PROGRAM),
+        b"\x01",
+        [
+            AccountMeta(payer, True, True),
+            AccountMeta(ata, False, True),
+            AccountMeta(wallet, False, False),
+            AccountMeta(mint, False, False),
+            AccountMeta(Pubkey.from_string(SYSTEM_PROGRAM), False, False),
+            AccountMeta(token_program, False, False),
+        ],
+    )
 
 
-def transfer_checked_ix(token_program: Pubkey, source: Pubkey, mint: Pubkey, destination: Pubkey,
-                        authority: Pubkey, amount: int, decimals: int) -> Instruction:
-    return Instruction(token_program, b"\x0c" + struct.pack("<QB", amount, decimals), [
-        AccountMeta(source, False, True), AccountMeta(mint, False, False),
-        AccountMeta(destination, False, True), AccountMeta(authority, True, False),
-    ])
+def transfer_checked_ix(
+    token_program: Pubkey,
+    source: Pubkey,
+    mint: Pubkey,
+    destination: Pubkey,
+    authority: Pubkey,
+    amount: int,
+    decimals: int,
+) -> Instruction:
+    return Instruction(
+        token_program,
+        b"\x0c" + struct.pack("<QB", amount, decimals),
+        [
+            AccountMeta(source, False, True),
+            AccountMeta(mint, False, False),
+            AccountMeta(destination, False, True),
+            AccountMeta(authority, True, False),
+        ],
+    )
 
 
 def memo_ix(text: str) -> Instruction:
@@ -159,8 +201,18 @@ def cosign_user_slot_empty(msg: MessageV0, market_maker: Keypair) -> VersionedTr
 class Market:
     """Pools, quotes, swap building and synthetic traders over one Ledger (thread-safe via its lock)."""
 
-    def __init__(self, ledger: Ledger, seed: int, tokens: int, token2022: bool, traders: int,
-                 trader_lamports: int, fee_bps: int, pool_sol_lamports: int, pool_token_raw: int) -> None:
+    def __init__(
+        self,
+        ledger: Ledger,
+        seed: int,
+        tokens: int,
+        token2022: bool,
+        traders: int,
+        trader_lamports: int,
+        fee_bps: int,
+        pool_sol_lamports: int,
+        pool_token_raw: int,
+    ) -> None:
         self.ledger = ledger
         self.rng = random.Random(seed)
         self.pools: dict[str, Pool] = {}
@@ -176,8 +228,12 @@ class Market:
         self.pool_token_raw = pool_token_raw
         self.trader_lamports = trader_lamports
         for index in range(tokens):
-            program = TOKEN_2022_PROGRAM if (token2022 and tokens > 1 and index == tokens - 1) else TOKEN_PROGRAM
-            symbol = _SYMBOL_WORDS[index % len(_SYMBOL_WORDS)] + ("" if index < len(_SYMBOL_WORDS) else str(index))
+            program = (
+                TOKEN_2022_PROGRAM if (token2022 and tokens > 1 and index == tokens - 1) else TOKEN_PROGRAM
+            )
+            symbol = _SYMBOL_WORDS[index % len(_SYMBOL_WORDS)] + (
+                "" if index < len(_SYMBOL_WORDS) else str(index)
+            )
             self.add_token(symbol, token_program=program)
         for index in range(traders):
             self.add_trader(f"trader{index + 1}")
@@ -188,8 +244,16 @@ class Market:
     def _keypair(self) -> Keypair:
         return Keypair.from_seed(self.rng.randbytes(32))
 
-    def add_token(self, symbol: str, *, token_program: str = TOKEN_PROGRAM, sol_lamports: int | None = None,
-                  token_raw: int | None = None, fee_bps: int | None = None, decimals: int = TOKEN_DECIMALS) -> Pool:
+    def add_token(
+        self,
+        symbol: str,
+        *,
+        token_program: str = TOKEN_PROGRAM,
+        sol_lamports: int | None = None,
+        token_raw: int | None = None,
+        fee_bps: int | None = None,
+        decimals: int = TOKEN_DECIMALS,
+    ) -> Pool:
         """A pump-style mint (supply held by its pool) and its pool, written straight into genesis state."""
         sol_lamports = sol_lamports if sol_lamports is not None else self.pool_sol_lamports
         token_raw = token_raw if token_raw is not None else self.pool_token_raw
@@ -200,23 +264,60 @@ class Market:
         vault = get_associated_token_address(authority.pubkey(), mint, program)
         ledger = self.ledger
         with ledger.lock:
-            ledger.set_account(mint, Account(ledger.rent_exempt_minimum(82),
-                                             _mint_data(self.mint_authority.pubkey(), token_raw, decimals),
-                                             program, False, 0))
-            ledger.set_account(vault, Account(ledger.rent_exempt_minimum(165),
-                                              _token_account_data(mint, authority.pubkey(), token_raw),
-                                              program, False, 0))
-            ledger.set_account(authority.pubkey(), Account(sol_lamports + ledger.rent_exempt_minimum(0), b"",
-                                                           Pubkey.from_string(SYSTEM_PROGRAM), False, 0))
-            pool = Pool(symbol, mint, decimals, program, authority, vault,
-                        self.fee_bps if fee_bps is None else fee_bps)
+            ledger.set_account(
+                mint,
+                Account(
+                    ledger.rent_exempt_minimum(82),
+                    _mint_data(self.mint_authority.pubkey(), token_raw, decimals),
+                    program,
+                    False,
+                    0,
+                ),
+            )
+            ledger.set_account(
+                vault,
+                Account(
+                    ledger.rent_exempt_minimum(165),
+                    _token_account_data(mint, authority.pubkey(), token_raw),
+                    program,
+                    False,
+                    0,
+                ),
+            )
+            ledger.set_account(
+                authority.pubkey(),
+                Account(
+                    sol_lamports + ledger.rent_exempt_minimum(0),
+                    b"",
+                    Pubkey.from_string(SYSTEM_PROGRAM),
+                    False,
+                    0,
+                ),
+            )
+            pool = Pool(
+                symbol,
+                mint,
+                decimals,
+                program,
+                authority,
+                vault,
+                self.fee_bps if fee_bps is None else fee_bps,
+            )
             self.pools[str(mint)] = pool
         return pool
 
     def add_trader(self, name: str, lamports: int | None = None) -> Keypair:
         keypair = self._keypair()
-        self.ledger.set_account(keypair.pubkey(), Account(self.trader_lamports if lamports is None else lamports,
-                                                          b"", Pubkey.from_string(SYSTEM_PROGRAM), False, 0))
+        self.ledger.set_account(
+            keypair.pubkey(),
+            Account(
+                self.trader_lamports if lamports is None else lamports,
+                b"",
+                Pubkey.from_string(SYSTEM_PROGRAM),
+                False,
+                0,
+            ),
+        )
         self.traders[name] = keypair
         self.trader_order.append(name)
         return keypair
@@ -244,8 +345,14 @@ class Market:
             return self.pools[input_mint], False
         raise SwapError(f"no route from {input_mint} to {output_mint}", "COULD_NOT_FIND_ANY_ROUTE")
 
-    def quote(self, input_mint: str, output_mint: str, amount: int, slippage_bps: int = 50,
-              swap_mode: str = "ExactIn") -> dict[str, Any]:
+    def quote(
+        self,
+        input_mint: str,
+        output_mint: str,
+        amount: int,
+        slippage_bps: int = 50,
+        swap_mode: str = "ExactIn",
+    ) -> dict[str, Any]:
         """GET /swap/v1/quote: Jupiter's quote response fields."""
         started = time.perf_counter()
         if swap_mode != "ExactIn":
@@ -274,28 +381,35 @@ class Market:
             "slippageBps": slippage_bps,
             "platformFee": None,
             "priceImpactPct": f"{impact:.10f}".rstrip("0").rstrip(".") or "0",
-            "routePlan": [{
-                "swapInfo": {
-                    "ammKey": str(pool.authority.pubkey()),
-                    "label": MARKET_LABEL,
-                    "inputMint": input_mint,
-                    "outputMint": output_mint,
-                    "inAmount": str(amount),
-                    "outAmount": str(out),
-                    "feeAmount": str(fee),
-                    "feeMint": WSOL_MINT,
-                },
-                "percent": 100,
-                "bps": BPS,
-            }],
+            "routePlan": [
+                {
+                    "swapInfo": {
+                        "ammKey": str(pool.authority.pubkey()),
+                        "label": MARKET_LABEL,
+                        "inputMint": input_mint,
+                        "outputMint": output_mint,
+                        "inAmount": str(amount),
+                        "outAmount": str(out),
+                        "feeAmount": str(fee),
+                        "feeMint": WSOL_MINT,
+                    },
+                    "percent": 100,
+                    "bps": BPS,
+                }
+            ],
             "contextSlot": slot,
             "timeTaken": time.perf_counter() - started,
         }
 
     # -- swap transactions --------------------------------------------------------------------
 
-    def build_swap(self, user: Pubkey, quote: dict[str, Any], prioritization_fee: Any = "auto",
-                   dynamic_compute_unit_limit: bool = False) -> dict[str, Any]:
+    def build_swap(
+        self,
+        user: Pubkey,
+        quote: dict[str, Any],
+        prioritization_fee: Any = "auto",
+        dynamic_compute_unit_limit: bool = False,
+    ) -> dict[str, Any]:
         """POST /swap/v1/swap: a v0 transaction, user = fee payer at signature 0 (left empty), MM co-signed."""
         try:
             input_mint = str(quote["inputMint"])
@@ -304,8 +418,10 @@ class Market:
             out_amount = int(quote["outAmount"])
             threshold = int(quote["otherAmountThreshold"])
         except (KeyError, TypeError, ValueError):
-            raise SwapError("quoteResponse is missing inputMint/outputMint/inAmount/outAmount/"
-                            "otherAmountThreshold", "INVALID_REQUEST") from None
+            raise SwapError(
+                "quoteResponse is missing inputMint/outputMint/inAmount/outAmount/otherAmountThreshold",
+                "INVALID_REQUEST",
+            ) from None
         pool, is_buy = self._pool_and_side(input_mint, output_mint)
         quote_id = next(self._quote_ids)
         mm = pool.authority
@@ -315,13 +431,27 @@ class Market:
             legs.append(create_idempotent_ata_ix(user, user, pool.mint, pool.token_program))
             leg_index = 2 + len(legs)
             legs.append(transfer(TransferParams(from_pubkey=user, to_pubkey=mm.pubkey(), lamports=in_amount)))
-            legs.append(transfer_checked_ix(pool.token_program, pool.vault, pool.mint, user_ata, mm.pubkey(),
-                                            out_amount, pool.decimals))
+            legs.append(
+                transfer_checked_ix(
+                    pool.token_program,
+                    pool.vault,
+                    pool.mint,
+                    user_ata,
+                    mm.pubkey(),
+                    out_amount,
+                    pool.decimals,
+                )
+            )
         else:
             leg_index = 2
-            legs.append(transfer_checked_ix(pool.token_program, user_ata, pool.mint, pool.vault, user,
-                                            in_amount, pool.decimals))
-            legs.append(transfer(TransferParams(from_pubkey=mm.pubkey(), to_pubkey=user, lamports=out_amount)))
+            legs.append(
+                transfer_checked_ix(
+                    pool.token_program, user_ata, pool.mint, pool.vault, user, in_amount, pool.decimals
+                )
+            )
+            legs.append(
+                transfer(TransferParams(from_pubkey=mm.pubkey(), to_pubkey=user, lamports=out_amount))
+            )
         legs.append(memo_ix(f"{MEMO_PREFIX}{quote_id}"))
 
         fee_lamports = _priority_fee_lamports(prioritization_fee)
@@ -344,14 +474,17 @@ class Market:
         msg = compile_with(cu_limit)
         price = fee_lamports * 1_000_000 // cu_limit
         tx = cosign_user_slot_empty(msg, mm)
-        self._terms[f"{MEMO_PREFIX}{quote_id}"] = SwapTerms(pool.mint_str, is_buy, in_amount, out_amount,
-                                                           threshold, leg_index)
+        self._terms[f"{MEMO_PREFIX}{quote_id}"] = SwapTerms(
+            pool.mint_str, is_buy, in_amount, out_amount, threshold, leg_index
+        )
         return {
             "swapTransaction": _b64(bytes(tx)),
             "lastValidBlockHeight": last_valid,
             "prioritizationFeeLamports": (price * cu_limit + 999_999) // 1_000_000,
             "computeUnitLimit": cu_limit,
-            "prioritizationType": {"computeBudget": {"microLamports": price, "estimatedMicroLamports": price}},
+            "prioritizationType": {
+                "computeBudget": {"microLamports": price, "estimatedMicroLamports": price}
+            },
             "dynamicSlippageReport": None,
             "simulationError": None,
         }
@@ -383,8 +516,10 @@ class Market:
             logs += [
                 f"Program {program} invoke [1]",
                 "Program log: Instruction: Route",
-                (f"Program log: AnchorError occurred. Error Code: SlippageToleranceExceeded. Error Number: "
-                 f"{SLIPPAGE_ERROR_CODE}. Error Message: Slippage tolerance exceeded."),
+                (
+                    f"Program log: AnchorError occurred. Error Code: SlippageToleranceExceeded. Error Number: "
+                    f"{SLIPPAGE_ERROR_CODE}. Error Message: Slippage tolerance exceeded."
+                ),
                 f"Program log: quoted out {terms.out_amount}, minimum {terms.threshold}, now {current_out}",
                 f"Program {program} consumed 30000 of 1399700 compute units",
                 f"Program {program} failed: custom program error: {SLIPPAGE_ERROR_CODE:#x}",
@@ -408,9 +543,17 @@ class Market:
         parsed = parse_token_account(bytes(account.data)) if account is not None else None
         return parsed[2] if parsed else 0
 
-    def trader_swap(self, name_or_wallet: str, side: str, mint: str, quote_lamports: int | None = None,
-                    token_fraction: float | None = None, token_amount: int | None = None,
-                    slippage_bps: int = 100, priority_fee_lamports: int = 5_000) -> TraderTrade:
+    def trader_swap(
+        self,
+        name_or_wallet: str,
+        side: str,
+        mint: str,
+        quote_lamports: int | None = None,
+        token_fraction: float | None = None,
+        token_amount: int | None = None,
+        slippage_bps: int = 100,
+        priority_fee_lamports: int = 5_000,
+    ) -> TraderTrade:
         """Make a trader swap now through the market-maker path; returns the landed trade."""
         name, keypair = self.trader_keypair(name_or_wallet)
         if mint not in self.pools:
@@ -441,8 +584,9 @@ class Market:
                 raise RuntimeError(f"{name}'s swap failed: {landed.err}")
             token_amount_moved = int(quote["outAmount"] if side == "buy" else quote["inAmount"])
             quote_amount = int(quote["inAmount"] if side == "buy" else quote["outAmount"])
-            trade = TraderTrade(signature, str(wallet), name, side, mint, token_amount_moved, quote_amount,
-                                landed.slot)
+            trade = TraderTrade(
+                signature, str(wallet), name, side, mint, token_amount_moved, quote_amount, landed.slot
+            )
             self.trades.append(trade)
             return trade
 
@@ -465,11 +609,25 @@ class Market:
         tokens, pools = [], []
         for pool in self.pools.values():
             sol, token = self.reserves(pool)
-            tokens.append({"mint": pool.mint_str, "symbol": pool.symbol, "decimals": pool.decimals,
-                           "tokenProgram": str(pool.token_program)})
-            pools.append({"mint": pool.mint_str, "symbol": pool.symbol, "ammKey": str(pool.authority.pubkey()),
-                          "solReserve": sol, "tokenReserve": token, "feeBps": pool.fee_bps,
-                          "price": (sol / 1e9) / (token / 10**pool.decimals) if token else 0.0})
+            tokens.append(
+                {
+                    "mint": pool.mint_str,
+                    "symbol": pool.symbol,
+                    "decimals": pool.decimals,
+                    "tokenProgram": str(pool.token_program),
+                }
+            )
+            pools.append(
+                {
+                    "mint": pool.mint_str,
+                    "symbol": pool.symbol,
+                    "ammKey": str(pool.authority.pubkey()),
+                    "solReserve": sol,
+                    "tokenReserve": token,
+                    "feeBps": pool.fee_bps,
+                    "price": (sol / 1e9) / (token / 10**pool.decimals) if token else 0.0,
+                }
+            )
         traders = [{"name": name, "wallet": str(self.traders[name].pubkey())} for name in self.trader_order]
         return {"tokens": tokens, "pools": pools, "traders": traders, "quoteMint": WSOL_MINT}
 
@@ -498,7 +656,9 @@ def _priority_fee_lamports(value: Any) -> int:
     if value is None or value == "auto":
         return AUTO_PRIORITY_FEE_LAMPORTS
     if isinstance(value, bool):
-        raise SwapError("prioritizationFeeLamports must be an integer, 'auto' or an object", "INVALID_REQUEST")
+        raise SwapError(
+            "prioritizationFeeLamports must be an integer, 'auto' or an object", "INVALID_REQUEST"
+        )
     if isinstance(value, int):
         return max(0, value)
     if isinstance(value, str) and value.isdigit():

@@ -1,5 +1,6 @@
 """The local cluster's pubsub WebSocket: logs, signature, slot and account subscriptions with mainnet's
 notification shapes, pushed the moment a transaction lands."""
+
 from __future__ import annotations
 
 import asyncio
@@ -44,8 +45,9 @@ class Connection:
 
 
 def _error(request_id: Any, code: int, message: str) -> str:
-    return orjson.dumps({"jsonrpc": "2.0", "error": {"code": code, "message": message},
-                         "id": request_id}).decode()
+    return orjson.dumps(
+        {"jsonrpc": "2.0", "error": {"code": code, "message": message}, "id": request_id}
+    ).decode()
 
 
 class PubsubServer:
@@ -139,7 +141,7 @@ class PubsubServer:
         handler = getattr(self, "sub_" + method, None)
         if handler is None:
             if method.endswith("Unsubscribe"):
-                return self.unsubscribe(conn, request_id, params, method[:-len("Unsubscribe")])
+                return self.unsubscribe(conn, request_id, params, method[: -len("Unsubscribe")])
             return _error(request_id, -32601, "Method not found")
         return handler(conn, request_id, params)
 
@@ -158,8 +160,11 @@ class PubsubServer:
             conn.subs[sub_id] = ("logs", None)
             return self._ok(request_id, sub_id)
         if not isinstance(flt, dict) or not isinstance(flt.get("mentions"), list):
-            return _error(request_id, -32602, "Invalid params: expected \"all\", \"allWithVotes\" or "
-                                              "{\"mentions\": [<pubkey>]}.")
+            return _error(
+                request_id,
+                -32602,
+                'Invalid params: expected "all", "allWithVotes" or {"mentions": [<pubkey>]}.',
+            )
         mentions = flt["mentions"]
         if len(mentions) != 1:
             return _error(request_id, -32602, "Invalid Request: Only 1 address supported")
@@ -184,7 +189,10 @@ class PubsubServer:
             conn.send(reply)
             conn.send(self._signature_note(landed, sub_id))
             return reply_sent
-        self.signature_subs.setdefault(signature, {})[sub_id] = (conn, bool(config.get("enableReceivedNotification")))
+        self.signature_subs.setdefault(signature, {})[sub_id] = (
+            conn,
+            bool(config.get("enableReceivedNotification")),
+        )
         conn.subs[sub_id] = ("signature", signature)
         return reply
 
@@ -269,8 +277,10 @@ class PubsubServer:
 
     def _signature_note(self, landed: LandedTx, sub_id: int) -> str:
         err = orjson.dumps(landed.err).decode()
-        return ('{"jsonrpc":"2.0","method":"signatureNotification","params":{"result":{"context":{"slot":'
-                f'{landed.slot}}},"value":{{"err":{err}}}}},"subscription":{sub_id}}}}}')
+        return (
+            '{"jsonrpc":"2.0","method":"signatureNotification","params":{"result":{"context":{"slot":'
+            f'{landed.slot}}},"value":{{"err":{err}}}}},"subscription":{sub_id}}}}}'
+        )
 
     def _dispatch_landed(self, landed: LandedTx) -> None:
         targets: list[tuple[int, Connection]] = list(self.logs_all.items())
@@ -281,8 +291,10 @@ class PubsubServer:
                 if subs:
                     targets.extend(subs.items())
         if targets:
-            head = ('{"jsonrpc":"2.0","method":"logsNotification","params":{"result":{"context":{"slot":'
-                    f'{landed.slot}}},"value":' + orjson.dumps(landed.logs_value()).decode() + '},"subscription":')
+            head = (
+                '{"jsonrpc":"2.0","method":"logsNotification","params":{"result":{"context":{"slot":'
+                f'{landed.slot}}},"value":' + orjson.dumps(landed.logs_value()).decode() + '},"subscription":'
+            )
             for sub_id, conn in targets:
                 if self._dropped():
                     continue
@@ -295,8 +307,10 @@ class PubsubServer:
                 if self._dropped():
                     continue
                 if received:
-                    conn.send('{"jsonrpc":"2.0","method":"signatureNotification","params":{"result":{"context":'
-                              f'{{"slot":{landed.slot}}},"value":"receivedSignature"}},"subscription":{sub_id}}}}}')
+                    conn.send(
+                        '{"jsonrpc":"2.0","method":"signatureNotification","params":{"result":{"context":'
+                        f'{{"slot":{landed.slot}}},"value":"receivedSignature"}},"subscription":{sub_id}}}}}'
+                    )
                 conn.send(self._signature_note(landed, sub_id))
                 self.notifications_sent += 1
         if self.account_subs:
@@ -312,14 +326,25 @@ class PubsubServer:
                         value = None
                     if value is None:
                         continue
-                    conn.send(orjson.dumps({"jsonrpc": "2.0", "method": "accountNotification", "params": {
-                        "result": {"context": {"slot": landed.slot}, "value": value},
-                        "subscription": sub_id}}).decode())
+                    conn.send(
+                        orjson.dumps(
+                            {
+                                "jsonrpc": "2.0",
+                                "method": "accountNotification",
+                                "params": {
+                                    "result": {"context": {"slot": landed.slot}, "value": value},
+                                    "subscription": sub_id,
+                                },
+                            }
+                        ).decode()
+                    )
 
     def _dispatch_slot(self, slot: int, parent: int) -> None:
         for sub_id, conn in list(self.slot_subs.items()):
-            conn.send('{"jsonrpc":"2.0","method":"slotNotification","params":{"result":{"parent":'
-                      f'{parent},"root":{max(parent - 1, 0)},"slot":{slot}}},"subscription":{sub_id}}}}}')
+            conn.send(
+                '{"jsonrpc":"2.0","method":"slotNotification","params":{"result":{"parent":'
+                f'{parent},"root":{max(parent - 1, 0)},"slot":{slot}}},"subscription":{sub_id}}}}}'
+            )
 
     def subscription_count(self) -> int:
         return sum(len(c.subs) for c in self.connections)

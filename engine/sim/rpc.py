@@ -1,4 +1,5 @@
 """The local cluster's JSON-RPC over HTTP: mainnet's method names, result shapes and error codes."""
+
 from __future__ import annotations
 
 import asyncio
@@ -27,7 +28,7 @@ FEATURE_SET = 3640012085
 U64_MAX = 2**64 - 1
 UNSUPPORTED_VERSION_MESSAGE = (
     "Transaction version (0) is not supported by the requesting client. Please try the request again with "
-    "the following configuration parameter: \"maxSupportedTransactionVersion\": 0"
+    'the following configuration parameter: "maxSupportedTransactionVersion": 0'
 )
 
 
@@ -86,34 +87,67 @@ def encode_account(ledger: Ledger, account: Any, encoding: str) -> dict[str, Any
     if encoded is None:
         if encoding == "base58" or encoding == "binary":
             if len(data) > 128:
-                raise RpcError(-32600, "Encoded binary (base 58) data should be less than 128 bytes, "
-                                       "please use Base64 encoding.")
+                raise RpcError(
+                    -32600,
+                    "Encoded binary (base 58) data should be less than 128 bytes, "
+                    "please use Base64 encoding.",
+                )
             encoded = b58(data) if encoding == "binary" else [b58(data), "base58"]
         else:
             encoded = [base64.b64encode(data).decode(), "base64"]
-    return {"data": encoded, "executable": account.executable, "lamports": account.lamports, "owner": owner,
-            "rentEpoch": U64_MAX, "space": len(data)}
+    return {
+        "data": encoded,
+        "executable": account.executable,
+        "lamports": account.lamports,
+        "owner": owner,
+        "rentEpoch": U64_MAX,
+        "space": len(data),
+    }
 
 
 def _parsed_token_data(ledger: Ledger, data: bytes, owner_program: str) -> dict[str, Any] | None:
-    program = "spl-token" if owner_program == "TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA" else "spl-token-2022"
+    program = (
+        "spl-token" if owner_program == "TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA" else "spl-token-2022"
+    )
     parsed = parse_token_account(data)
     if parsed is not None:
         mint, owner, amount = parsed
         decimals = ledger.decimals_of(mint)
         if decimals is None:
             return None
-        return {"parsed": {"info": {"isNative": False, "mint": mint, "owner": owner, "state": "initialized",
-                                    "tokenAmount": ui_token_amount(amount, decimals)},
-                           "type": "account"}, "program": program, "space": len(data)}
+        return {
+            "parsed": {
+                "info": {
+                    "isNative": False,
+                    "mint": mint,
+                    "owner": owner,
+                    "state": "initialized",
+                    "tokenAmount": ui_token_amount(amount, decimals),
+                },
+                "type": "account",
+            },
+            "program": program,
+            "space": len(data),
+        }
     decimals = mint_decimals(data)
     if decimals is not None and (len(data) == 82 or (len(data) > 165 and data[165] == 1)):
         authority = str(Pubkey.from_bytes(data[4:36])) if data[0] == 1 else None
         freeze = str(Pubkey.from_bytes(data[50:82])) if data[46] == 1 else None
         supply = int.from_bytes(data[36:44], "little")
-        return {"parsed": {"info": {"decimals": decimals, "freezeAuthority": freeze, "isInitialized": True,
-                                    "mintAuthority": authority, "supply": str(supply)},
-                           "type": "mint"}, "program": program, "space": len(data)}
+        return {
+            "parsed": {
+                "info": {
+                    "decimals": decimals,
+                    "freezeAuthority": freeze,
+                    "isInitialized": True,
+                    "mintAuthority": authority,
+                    "supply": str(supply),
+                },
+                "type": "mint",
+            },
+            "program": program,
+            "space": len(data),
+        }
     return None
 
 
@@ -127,8 +161,10 @@ def decode_wire_transaction(encoded: Any, encoding: str) -> tuple[VersionedTrans
     try:
         tx = VersionedTransaction.from_bytes(raw)
     except Exception:  # noqa: BLE001 - solders raises its own error types for bad wire bytes
-        raise invalid_params("failed to deserialize solana_transaction::versioned::VersionedTransaction: "
-                             "io error: failed to fill whole buffer") from None
+        raise invalid_params(
+            "failed to deserialize solana_transaction::versioned::VersionedTransaction: "
+            "io error: failed to fill whole buffer"
+        ) from None
     if len(tx.signatures) != tx.message.header.num_required_signatures:
         raise RpcError(-32013, "Transaction signature length mismatch")
     return tx, raw
@@ -161,18 +197,29 @@ class RpcServer:
         if chaos.rpc_latency_ms > 0:
             await asyncio.sleep(chaos.rpc_latency_ms / 1000)
         if chaos.rpc_429_ratio > 0 and self.rng.random() < chaos.rpc_429_ratio:
-            return web.Response(status=429, headers={"Retry-After": "1"}, content_type="application/json",
-                                body=orjson.dumps({"jsonrpc": "2.0", "error": {
-                                    "code": 429, "message": "Too many requests for a specific RPC call"},
-                                    "id": None}))
+            return web.Response(
+                status=429,
+                headers={"Retry-After": "1"},
+                content_type="application/json",
+                body=orjson.dumps(
+                    {
+                        "jsonrpc": "2.0",
+                        "error": {"code": 429, "message": "Too many requests for a specific RPC call"},
+                        "id": None,
+                    }
+                ),
+            )
         try:
             payload = orjson.loads(body)
         except orjson.JSONDecodeError:
-            return self._reply({"jsonrpc": "2.0", "error": {"code": -32700, "message": "Parse error"}, "id": None})
+            return self._reply(
+                {"jsonrpc": "2.0", "error": {"code": -32700, "message": "Parse error"}, "id": None}
+            )
         if isinstance(payload, list):
             if not payload:
-                return self._reply({"jsonrpc": "2.0", "error": {"code": -32600, "message": "Invalid request"},
-                                    "id": None})
+                return self._reply(
+                    {"jsonrpc": "2.0", "error": {"code": -32600, "message": "Invalid request"}, "id": None}
+                )
             return self._reply([self.dispatch(item) for item in payload])
         return self._reply(self.dispatch(payload))
 
@@ -181,30 +228,49 @@ class RpcServer:
         return web.Response(body=orjson.dumps(payload), content_type="application/json")
 
     def dispatch(self, request: Any) -> dict[str, Any]:
-        if not isinstance(request, dict) or request.get("jsonrpc") != "2.0" or not isinstance(
-                request.get("method"), str):
-            return {"jsonrpc": "2.0", "error": {"code": -32600, "message": "Invalid request"},
-                    "id": request.get("id") if isinstance(request, dict) else None}
+        if (
+            not isinstance(request, dict)
+            or request.get("jsonrpc") != "2.0"
+            or not isinstance(request.get("method"), str)
+        ):
+            return {
+                "jsonrpc": "2.0",
+                "error": {"code": -32600, "message": "Invalid request"},
+                "id": request.get("id") if isinstance(request, dict) else None,
+            }
         request_id = request.get("id")
         method = self.methods.get(request["method"])
         if method is None:
-            return {"jsonrpc": "2.0", "error": {"code": -32601, "message": "Method not found"}, "id": request_id}
+            return {
+                "jsonrpc": "2.0",
+                "error": {"code": -32601, "message": "Method not found"},
+                "id": request_id,
+            }
         params = request.get("params")
         if params is None:
             params = []
         if not isinstance(params, list):
-            return {"jsonrpc": "2.0", "error": {"code": -32602, "message": "Invalid params: expected an array."},
-                    "id": request_id}
+            return {
+                "jsonrpc": "2.0",
+                "error": {"code": -32602, "message": "Invalid params: expected an array."},
+                "id": request_id,
+            }
         try:
             result = method(params)
         except RpcError as error:
             return {"jsonrpc": "2.0", "error": error.as_json(), "id": request_id}
         except PreflightError as error:
-            return {"jsonrpc": "2.0", "error": RpcError(error.code, error.message, error.data).as_json(),
-                    "id": request_id}
+            return {
+                "jsonrpc": "2.0",
+                "error": RpcError(error.code, error.message, error.data).as_json(),
+                "id": request_id,
+            }
         except Exception as error:  # noqa: BLE001 - a sim bug answers like a node's internal error, not a 500
-            return {"jsonrpc": "2.0", "error": {"code": -32603, "message": f"Internal error: {error}"},
-                    "id": request_id}
+            return {
+                "jsonrpc": "2.0",
+                "error": {"code": -32603, "message": f"Internal error: {error}"},
+                "id": request_id,
+            }
         return {"jsonrpc": "2.0", "result": result, "id": request_id}
 
     # -- helpers ------------------------------------------------------------------------------
@@ -215,7 +281,9 @@ class RpcServer:
     def _min_context(self, config: dict[str, Any]) -> None:
         wanted = config.get("minContextSlot")
         if isinstance(wanted, int) and wanted > self.ledger.slot:
-            raise RpcError(-32016, "Minimum context slot has not been reached", {"contextSlot": self.ledger.slot})
+            raise RpcError(
+                -32016, "Minimum context slot has not been reached", {"contextSlot": self.ledger.slot}
+            )
 
     # -- methods ------------------------------------------------------------------------------
 
@@ -241,8 +309,14 @@ class RpcServer:
 
     def rpc_getEpochInfo(self, params: list[Any]) -> dict[str, Any]:
         slot = self.ledger.slot
-        return {"absoluteSlot": slot, "blockHeight": self.ledger.block_height, "epoch": slot // 432_000,
-                "slotIndex": slot % 432_000, "slotsInEpoch": 432_000, "transactionCount": self.ledger.seq}
+        return {
+            "absoluteSlot": slot,
+            "blockHeight": self.ledger.block_height,
+            "epoch": slot // 432_000,
+            "slotIndex": slot % 432_000,
+            "slotsInEpoch": 432_000,
+            "transactionCount": self.ledger.seq,
+        }
 
     def rpc_getLatestBlockhash(self, params: list[Any]) -> dict[str, Any]:
         self._min_context(_config(params, 0))
@@ -306,16 +380,21 @@ class RpcServer:
         config = _config(params, 1)
         encoding = config.get("encoding") or "base64"
         with self.ledger.lock:
-            return self._context([encode_account(self.ledger, self.ledger.get_account(p), encoding)
-                                  for p in pubkeys])
+            return self._context(
+                [encode_account(self.ledger, self.ledger.get_account(p), encoding) for p in pubkeys]
+            )
 
     def rpc_getTokenAccountsByOwner(self, params: list[Any]) -> dict[str, Any]:
         owner = str(_pubkey(_param(params, 0, "owner")))
         selector = _param(params, 1, "mint or programId filter")
         config = _config(params, 2)
         encoding = config.get("encoding") or "base64"
-        if not isinstance(selector, dict) or len(selector) != 1 or not ({"mint", "programId"} & selector.keys()):
-            raise invalid_params("Invalid params: expected {\"mint\": ...} or {\"programId\": ...}.")
+        if (
+            not isinstance(selector, dict)
+            or len(selector) != 1
+            or not ({"mint", "programId"} & selector.keys())
+        ):
+            raise invalid_params('Invalid params: expected {"mint": ...} or {"programId": ...}.')
         mint_filter = selector.get("mint")
         if mint_filter is not None:
             _pubkey(mint_filter)
@@ -330,18 +409,26 @@ class RpcServer:
                     parsed = parse_token_account(bytes(account.data))
                     if parsed is None or parsed[1] != owner or (mint_filter and parsed[0] != mint_filter):
                         continue
-                    out.append({"account": encode_account(self.ledger, account, encoding), "pubkey": str(pubkey)})
+                    out.append(
+                        {"account": encode_account(self.ledger, account, encoding), "pubkey": str(pubkey)}
+                    )
         return self._context(out)
 
     def rpc_getTokenAccountBalance(self, params: list[Any]) -> dict[str, Any]:
         pubkey = _pubkey(_param(params, 0, "pubkey"))
         with self.ledger.lock:
             account = self.ledger.get_account(pubkey)
-            parsed = (parse_token_account(bytes(account.data))
-                      if account is not None and str(account.owner) in TOKEN_PROGRAMS else None)
+            parsed = (
+                parse_token_account(bytes(account.data))
+                if account is not None and str(account.owner) in TOKEN_PROGRAMS
+                else None
+            )
             if parsed is None:
-                raise invalid_params("Invalid param: could not find account" if account is None
-                                     else "Invalid param: not a Token account")
+                raise invalid_params(
+                    "Invalid param: could not find account"
+                    if account is None
+                    else "Invalid param: not a Token account"
+                )
             decimals = self.ledger.decimals_of(parsed[0]) or 0
             return self._context(ui_token_amount(parsed[2], decimals))
 
@@ -376,8 +463,10 @@ class RpcServer:
             config = {"encoding": config}
         encoding = config.get("encoding") or "json"
         if encoding not in ("json", "jsonParsed", "base64", "base58"):
-            raise invalid_params(f"Invalid params: unknown variant `{encoding}`, expected one of `binary`, "
-                                 "`base64`, `base58`, `json`, `jsonParsed`.")
+            raise invalid_params(
+                f"Invalid params: unknown variant `{encoding}`, expected one of `binary`, "
+                "`base64`, `base58`, `json`, `jsonParsed`."
+            )
         if config.get("commitment") == "processed":
             raise invalid_params("Method does not support commitment below `confirmed`")
         landed = self.ledger.get_tx(signature)
@@ -406,8 +495,9 @@ class RpcServer:
         config = _config(params, 1)
         encoding = config.get("encoding") or "base58"
         if encoding not in ("base58", "base64"):
-            raise invalid_params(f"Invalid params: unsupported encoding: {encoding}. Supported encodings: "
-                                 "base58, base64")
+            raise invalid_params(
+                f"Invalid params: unsupported encoding: {encoding}. Supported encodings: base58, base64"
+            )
         tx, raw = decode_wire_transaction(_param(params, 0, "transaction"), encoding)
         self._min_context(config)
         chaos = self.chaos
@@ -421,8 +511,11 @@ class RpcServer:
         tx, _ = decode_wire_transaction(_param(params, 0, "transaction"), encoding)
         if config.get("sigVerify") and config.get("replaceRecentBlockhash"):
             raise invalid_params("sigVerify may not be used with replaceRecentBlockhash")
-        value = self.ledger.simulate(tx, sig_verify=bool(config.get("sigVerify")),
-                                     replace_recent_blockhash=bool(config.get("replaceRecentBlockhash")))
+        value = self.ledger.simulate(
+            tx,
+            sig_verify=bool(config.get("sigVerify")),
+            replace_recent_blockhash=bool(config.get("replaceRecentBlockhash")),
+        )
         return self._context(value)
 
     def rpc_requestAirdrop(self, params: list[Any]) -> str:

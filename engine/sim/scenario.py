@@ -1,4 +1,5 @@
 """Scenario files for the local cluster: tokens, traders and a timeline of trades and chaos events (TOML)."""
+
 from __future__ import annotations
 
 import tomllib
@@ -68,19 +69,25 @@ def load_scenario(path: Path) -> Scenario:
             )
             for item in raw.get("tokens", [])
         ]
-        traders = [TraderSpec(str(item["name"]), int(float(item.get("sol", 1000)) * 10**9))
-                   for item in raw.get("traders", [])]
+        traders = [
+            TraderSpec(str(item["name"]), int(float(item.get("sol", 1000)) * 10**9))
+            for item in raw.get("traders", [])
+        ]
         timeline = []
         for item in raw.get("timeline", []):
             event = TimelineEvent(
-                at=float(item["at"]), trader=item.get("trader"), side=item.get("side"), token=item.get("token"),
+                at=float(item["at"]),
+                trader=item.get("trader"),
+                side=item.get("side"),
+                token=item.get("token"),
                 sol=float(item["sol"]) if "sol" in item else None,
                 fraction=float(item["fraction"]) if "fraction" in item else None,
                 chaos=dict(item.get("chaos", {})),
             )
             if event.trader is not None and (event.side not in ("buy", "sell") or event.token is None):
-                raise ScenarioError(f"scenario file {path}: timeline event at {event.at}s needs side buy|sell "
-                                    "and token")
+                raise ScenarioError(
+                    f"scenario file {path}: timeline event at {event.at}s needs side buy|sell and token"
+                )
             if event.side == "buy" and not event.sol:
                 raise ScenarioError(f"scenario file {path}: buy at {event.at}s needs sol = <amount>")
             timeline.append(event)
@@ -89,5 +96,11 @@ def load_scenario(path: Path) -> Scenario:
             raise
         raise ScenarioError(f"scenario file {path}: missing or bad field {error}") from None
     timeline.sort(key=lambda e: e.at)
-    return Scenario(seed=raw.get("seed"), slot_ms=raw.get("slot_ms"), tokens=tokens, traders=traders,
-                    timeline=timeline, chaos=dict(raw.get("chaos", {})))
+    return Scenario(
+        seed=raw.get("seed"),
+        slot_ms=raw.get("slot_ms"),
+        tokens=tokens,
+        traders=traders,
+        timeline=timeline,
+        chaos=dict(raw.get("chaos", {})),
+    )

@@ -1,5 +1,6 @@
 """The local cluster's Jupiter-compatible swap API (/swap/v1/quote, /swap/v1/swap) and the sim's own
 market views (/sim/v1/market, /sim/v1/trades)."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -43,8 +44,11 @@ class SwapApiServer:
         except ValueError:
             return _bad("amount and slippageBps must be integers")
         try:
-            return _json(self.market.quote(input_mint, output_mint, amount, slippage_bps,
-                                           query.get("swapMode", "ExactIn")))
+            return _json(
+                self.market.quote(
+                    input_mint, output_mint, amount, slippage_bps, query.get("swapMode", "ExactIn")
+                )
+            )
         except SwapError as error:
             return _bad(str(error), error.code)
 
@@ -62,9 +66,14 @@ class SwapApiServer:
         if not isinstance(body["quoteResponse"], dict):
             return _bad("quoteResponse must be the object returned by /quote")
         try:
-            return _json(self.market.build_swap(user, body["quoteResponse"],
-                                                body.get("prioritizationFeeLamports", "auto"),
-                                                bool(body.get("dynamicComputeUnitLimit", False))))
+            return _json(
+                self.market.build_swap(
+                    user,
+                    body["quoteResponse"],
+                    body.get("prioritizationFeeLamports", "auto"),
+                    bool(body.get("dynamicComputeUnitLimit", False)),
+                )
+            )
         except SwapError as error:
             return _bad(str(error), error.code)
 

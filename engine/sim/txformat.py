@@ -1,5 +1,6 @@
 """Pure helpers that turn executed transactions into mainnet's JSON shapes (errors, token balances,
 jsonParsed instructions)."""
+
 from __future__ import annotations
 
 import base64
@@ -119,8 +120,10 @@ def is_landing_error(err_json: Any) -> bool:
     if err_json is None:
         return True
     if isinstance(err_json, dict):
-        return any(k in err_json for k in ("InstructionError", "InsufficientFundsForRent",
-                                           "ProgramExecutionTemporarilyRestricted"))
+        return any(
+            k in err_json
+            for k in ("InstructionError", "InsufficientFundsForRent", "ProgramExecutionTemporarilyRestricted")
+        )
     return False
 
 
@@ -167,11 +170,25 @@ def mint_decimals(data: bytes) -> int | None:
 # --- jsonParsed instructions ---------------------------------------------------------------------
 
 _EXTENSION_NAMES = {
-    0: "uninitialized", 1: "transferFeeConfig", 2: "transferFeeAmount", 3: "mintCloseAuthority",
-    4: "confidentialTransferMint", 5: "confidentialTransferAccount", 6: "defaultAccountState",
-    7: "immutableOwner", 8: "memoTransfer", 9: "nonTransferable", 10: "interestBearingConfig",
-    11: "cpiGuard", 12: "permanentDelegate", 13: "nonTransferableAccount", 14: "transferHook",
-    15: "transferHookAccount", 18: "metadataPointer", 19: "tokenMetadata", 20: "groupPointer",
+    0: "uninitialized",
+    1: "transferFeeConfig",
+    2: "transferFeeAmount",
+    3: "mintCloseAuthority",
+    4: "confidentialTransferMint",
+    5: "confidentialTransferAccount",
+    6: "defaultAccountState",
+    7: "immutableOwner",
+    8: "memoTransfer",
+    9: "nonTransferable",
+    10: "interestBearingConfig",
+    11: "cpiGuard",
+    12: "permanentDelegate",
+    13: "nonTransferableAccount",
+    14: "transferHook",
+    15: "transferHookAccount",
+    18: "metadataPointer",
+    19: "tokenMetadata",
+    20: "groupPointer",
 }
 
 
@@ -179,12 +196,13 @@ def _coption_pubkey(data: bytes, offset: int) -> tuple[str | None, int]:
     if len(data) <= offset:
         return None, offset
     if data[offset] == 1 and len(data) >= offset + 33:
-        return _pk(data[offset + 1: offset + 33]), offset + 33
+        return _pk(data[offset + 1 : offset + 33]), offset + 33
     return None, offset + 1
 
 
-def parse_instruction(program_id: str, accounts: list[str], data: bytes,
-                      mint_decimals_of: Any = None) -> tuple[str, Any] | None:
+def parse_instruction(
+    program_id: str, accounts: list[str], data: bytes, mint_decimals_of: Any = None
+) -> tuple[str, Any] | None:
     """(program label, parsed value) for an instruction mainnet's jsonParsed decodes, else None."""
     try:
         if program_id == SYSTEM_PROGRAM:
@@ -204,13 +222,23 @@ def _parse_system(accounts: list[str], data: bytes) -> tuple[str, Any] | None:
     (tag,) = struct.unpack_from("<I", data, 0)
     if tag == 2:
         (lamports,) = struct.unpack_from("<Q", data, 4)
-        return "system", {"info": {"destination": accounts[1], "lamports": lamports, "source": accounts[0]},
-                          "type": "transfer"}
+        return "system", {
+            "info": {"destination": accounts[1], "lamports": lamports, "source": accounts[0]},
+            "type": "transfer",
+        }
     if tag == 0:
         lamports, space = struct.unpack_from("<QQ", data, 4)
         owner = _pk(data[20:52])
-        return "system", {"info": {"lamports": lamports, "newAccount": accounts[1], "owner": owner,
-                                   "source": accounts[0], "space": space}, "type": "createAccount"}
+        return "system", {
+            "info": {
+                "lamports": lamports,
+                "newAccount": accounts[1],
+                "owner": owner,
+                "source": accounts[0],
+                "space": space,
+            },
+            "type": "createAccount",
+        }
     if tag == 1:
         owner = _pk(data[4:36])
         return "system", {"info": {"account": accounts[0], "owner": owner}, "type": "assign"}
@@ -225,23 +253,40 @@ def _parse_token(accounts: list[str], data: bytes, mint_decimals_of: Any) -> tup
     info: dict[str, Any]
     if tag == 3:
         (amount,) = struct.unpack_from("<Q", data, 1)
-        info = {"amount": str(amount), "authority": accounts[2], "destination": accounts[1],
-                "source": accounts[0]}
+        info = {
+            "amount": str(amount),
+            "authority": accounts[2],
+            "destination": accounts[1],
+            "source": accounts[0],
+        }
         kind = "transfer"
     elif tag == 12:
         amount, decimals = struct.unpack_from("<QB", data, 1)
-        info = {"authority": accounts[3], "destination": accounts[2], "mint": accounts[1],
-                "source": accounts[0], "tokenAmount": ui_token_amount(amount, decimals)}
+        info = {
+            "authority": accounts[3],
+            "destination": accounts[2],
+            "mint": accounts[1],
+            "source": accounts[0],
+            "tokenAmount": ui_token_amount(amount, decimals),
+        }
         kind = "transferChecked"
     elif tag == 7:
         (amount,) = struct.unpack_from("<Q", data, 1)
-        info = {"account": accounts[1], "amount": str(amount), "mint": accounts[0],
-                "mintAuthority": accounts[2]}
+        info = {
+            "account": accounts[1],
+            "amount": str(amount),
+            "mint": accounts[0],
+            "mintAuthority": accounts[2],
+        }
         kind = "mintTo"
     elif tag == 14:
         amount, decimals = struct.unpack_from("<QB", data, 1)
-        info = {"account": accounts[1], "mint": accounts[0], "mintAuthority": accounts[2],
-                "tokenAmount": ui_token_amount(amount, decimals)}
+        info = {
+            "account": accounts[1],
+            "mint": accounts[0],
+            "mintAuthority": accounts[2],
+            "tokenAmount": ui_token_amount(amount, decimals),
+        }
         kind = "mintToChecked"
     elif tag == 8:
         (amount,) = struct.unpack_from("<Q", data, 1)
@@ -288,8 +333,14 @@ def _parse_ata(accounts: list[str], data: bytes) -> tuple[str, Any] | None:
     if len(data) == 0 or data[0] in (0, 1):
         kind = "createIdempotent" if data and data[0] == 1 else "create"
         return "spl-associated-token-account", {
-            "info": {"account": accounts[1], "mint": accounts[3], "source": accounts[0],
-                     "systemProgram": accounts[4], "tokenProgram": accounts[5], "wallet": accounts[2]},
+            "info": {
+                "account": accounts[1],
+                "mint": accounts[3],
+                "source": accounts[0],
+                "systemProgram": accounts[4],
+                "tokenProgram": accounts[5],
+                "wallet": accounts[2],
+            },
             "type": kind,
         }
     return None

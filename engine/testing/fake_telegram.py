@@ -5,6 +5,7 @@ getUpdates (long poll with offset semantics), sendMessage, editMessageText, edit
 answerCallbackQuery, setMyCommands/getMyCommands/deleteMyCommands, close, logOut. It runs on its own thread
 and loop so synchronous tests and engine threads can both use it.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -18,8 +19,15 @@ from typing import Any
 
 from aiohttp import web
 
-BOT_USER = {"id": 424242, "is_bot": True, "first_name": "ZapBot", "username": "zapbot_test_bot",
-            "can_join_groups": True, "can_read_all_group_messages": False, "supports_inline_queries": False}
+BOT_USER = {
+    "id": 424242,
+    "is_bot": True,
+    "first_name": "ZapBot",
+    "username": "zapbot_test_bot",
+    "can_join_groups": True,
+    "can_read_all_group_messages": False,
+    "supports_inline_queries": False,
+}
 OPERATOR_USER_ID = 777
 
 
@@ -54,8 +62,15 @@ class _Failure:
 
 
 # Parameters PTB sends as JSON-encoded strings in form data; everything else stays a string.
-_JSON_PARAMS = {"reply_markup", "commands", "allowed_updates", "entities", "link_preview_options", "scope",
-                "reply_parameters"}
+_JSON_PARAMS = {
+    "reply_markup",
+    "commands",
+    "allowed_updates",
+    "entities",
+    "link_preview_options",
+    "scope",
+    "reply_parameters",
+}
 _INT_PARAMS = {"offset", "limit", "timeout", "message_id", "cache_time"}
 _BOOL_PARAMS = {"disable_notification", "drop_pending_updates", "show_alert", "protect_content"}
 
@@ -186,20 +201,28 @@ class FakeTelegramServer:
             message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(command)}]
         return self.push_update({"message": message})
 
-    def push_callback(self, chat_id: int, data: str, *, message_id: int, text: str = "",
-                      user_id: int = OPERATOR_USER_ID) -> int:
+    def push_callback(
+        self, chat_id: int, data: str, *, message_id: int, text: str = "", user_id: int = OPERATOR_USER_ID
+    ) -> int:
         """A user presses an inline button with callback data on the bot's message message_id."""
         query = {
             "id": str(next(self._callback_ids)),
             "from": {"id": user_id, "is_bot": False, "first_name": "Operator"},
             "chat_instance": f"ci{chat_id}",
             "data": data,
-            "message": {"message_id": message_id, "date": int(time.time()), "chat": _chat(chat_id),
-                        "from": BOT_USER, "text": text or "confirm?"},
+            "message": {
+                "message_id": message_id,
+                "date": int(time.time()),
+                "chat": _chat(chat_id),
+                "from": BOT_USER,
+                "text": text or "confirm?",
+            },
         }
         return self.push_update({"callback_query": query})
 
-    def fail_next(self, method: str, count: int = 1, *, status: int = 502, retry_after: int | None = None) -> None:
+    def fail_next(
+        self, method: str, count: int = 1, *, status: int = 502, retry_after: int | None = None
+    ) -> None:
         """Make the next `count` calls of method fail with an HTTP status (429 + retry_after for flood waits)."""
         with self._lock:
             self._failures.append(_Failure(method, count, status, retry_after))
@@ -270,8 +293,11 @@ class FakeTelegramServer:
                 failure.remaining -= 1
         if failure is not None:
             if failure.status == 429:
-                return _error(429, f"Too Many Requests: retry after {failure.retry_after or 1}",
-                              {"retry_after": failure.retry_after or 1})
+                return _error(
+                    429,
+                    f"Too Many Requests: retry after {failure.retry_after or 1}",
+                    {"retry_after": failure.retry_after or 1},
+                )
             return _error(failure.status, "Bad Gateway")
         handler = getattr(self, f"_api_{method}", None)
         if handler is None:

@@ -1,4 +1,5 @@
 """The seven workers, by name."""
+
 from __future__ import annotations
 
 from engine.worker import BaseWorker

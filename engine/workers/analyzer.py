@@ -7,6 +7,7 @@ getTransaction is retried while a just-landed transaction is still null; decodin
 (child processes bounded by MAX_WORKER_MEMORY) or inline when engine.decode_processes is 0.
 A bad transaction is logged and skipped; it never takes the worker down.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -85,14 +86,21 @@ class AnalyzerWorker(BaseWorker):
         if not self.ctx.endpoints.rpc_urls:
             raise WorkerDisabled("no RPC URL configured")
         settings = self.ctx.settings
-        self.rpc = RpcPool(self.ctx.endpoints.rpc_urls, requests_per_second=settings.rpc.requests_per_second,
-                           commitment=settings.rpc.commitment, state=self.ctx.state,
-                           engine_rate=settings.rpc.requests_per_second)
+        self.rpc = RpcPool(
+            self.ctx.endpoints.rpc_urls,
+            requests_per_second=settings.rpc.requests_per_second,
+            commitment=settings.rpc.commitment,
+            state=self.ctx.state,
+            engine_rate=settings.rpc.requests_per_second,
+        )
         processes = settings.engine.decode_processes
         self.pool: DecodePool | None = None
         if processes > 0:
-            self.pool = DecodePool(processes, max_tasks_per_child=MAX_TASKS_PER_CHILD,
-                                   max_memory_bytes=settings.engine.max_worker_memory_bytes)
+            self.pool = DecodePool(
+                processes,
+                max_tasks_per_child=MAX_TASKS_PER_CHILD,
+                max_memory_bytes=settings.engine.max_worker_memory_bytes,
+            )
             # Children start on first use; warm them now so the first real swap is not 2 s late.
             for _ in range(processes):
                 self.pool.submit(b"{}").add_done_callback(lambda f: f.exception())
@@ -162,7 +170,9 @@ class AnalyzerWorker(BaseWorker):
                 raise
             except Exception as exc:  # noqa: BLE001 - one bad transaction must not stop the fetcher
                 self.ctx.state.bump("analyzer_errors")
-                self.emit_log("warning", f"analysing {job.signature[:12]}… failed: {type(exc).__name__}: {exc}")
+                self.emit_log(
+                    "warning", f"analysing {job.signature[:12]}… failed: {type(exc).__name__}: {exc}"
+                )
             finally:
                 self.active -= 1
 
@@ -203,7 +213,9 @@ class AnalyzerWorker(BaseWorker):
         if raw is None:
             self.seen.discard(job.signature, job.wallet)
             self.ctx.state.bump("tx_not_found")
-            self.emit_log("warning", f"transaction {job.signature[:12]}… not found; polling will offer it again")
+            self.emit_log(
+                "warning", f"transaction {job.signature[:12]}… not found; polling will offer it again"
+            )
             return
         try:
             decoded = await self._decode(raw, job.wallet)
@@ -221,11 +233,21 @@ class AnalyzerWorker(BaseWorker):
             if swap.wallet != job.wallet:
                 continue
             event = SwapDetected(
-                leader_signature=job.signature, wallet=job.wallet, trader=trader_name, side=swap.side,
-                mint=swap.mint, token_amount=swap.token_amount, token_decimals=swap.token_decimals,
-                quote_mint=swap.quote_mint, quote_amount=swap.quote_amount, venue=swap.venue,
-                router=swap.router, slot=decoded.slot if decoded.slot is not None else job.slot,
-                source=job.source, seen_at=job.seen_at, detected_at=now(),
+                leader_signature=job.signature,
+                wallet=job.wallet,
+                trader=trader_name,
+                side=swap.side,
+                mint=swap.mint,
+                token_amount=swap.token_amount,
+                token_decimals=swap.token_decimals,
+                quote_mint=swap.quote_mint,
+                quote_amount=swap.quote_amount,
+                venue=swap.venue,
+                router=swap.router,
+                slot=decoded.slot if decoded.slot is not None else job.slot,
+                source=job.source,
+                seen_at=job.seen_at,
+                detected_at=now(),
             )
             self.ctx.state.bump("swaps_detected")
             if swap.token_decimals is not None:
@@ -233,8 +255,11 @@ class AnalyzerWorker(BaseWorker):
             if not self.ctx.send("executor", event):
                 # Detection never blocks on a full executor: the swap is recorded as a skip with its reason.
                 self.ctx.state.bump("swaps_dropped")
-                self.ctx.send("data", TradeSkipped(job.signature, trader_name, swap.side, swap.mint, "queue full"),
-                              force=True)
+                self.ctx.send(
+                    "data",
+                    TradeSkipped(job.signature, trader_name, swap.side, swap.mint, "queue full"),
+                    force=True,
+                )
                 self.emit_log("warning", f"executor queue full: swap {job.signature[:12]}… not copied")
             self.ctx.publish(event)
         if time.time() - job.seen_at > 60:

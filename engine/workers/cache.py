@@ -4,6 +4,7 @@ Other workers read it without a round trip through `ctx.shared["cache"]` (a thre
 `latest_blockhash()`, `get_decimals()/put_decimals()`, `get_quote()/put_quote()`. Every cache has a TTL
 and a size bound, so nothing grows without limit however many tokens pass through.
 """
+
 from __future__ import annotations
 
 import threading
@@ -119,9 +120,15 @@ class CacheWorker(BaseWorker):
             raise WorkerDisabled("no RPC URL configured")
         rpc = self.ctx.settings.rpc
         self.cache = shared_cache(self.ctx)
-        self.rpc = RpcPool(self.ctx.endpoints.rpc_urls, requests_per_second=max(1.0, min(5.0, rpc.requests_per_second)),
-                           commitment=rpc.commitment, state=self.ctx.state, call_deadline_s=10.0, engine_rate=rpc.requests_per_second,
-                           low_priority=True)
+        self.rpc = RpcPool(
+            self.ctx.endpoints.rpc_urls,
+            requests_per_second=max(1.0, min(5.0, rpc.requests_per_second)),
+            commitment=rpc.commitment,
+            state=self.ctx.state,
+            call_deadline_s=10.0,
+            engine_rate=rpc.requests_per_second,
+            low_priority=True,
+        )
         self.failures = 0
         self.ticks = 0
         self.spawn(self.refresh(), "first blockhash refresh")  # setup must not wait on a slow RPC

@@ -1,4 +1,5 @@
 """The data worker: the single SQLite writer. It runs Store calls for other workers and mirrors results into state."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -121,15 +122,29 @@ class DataWorker(BaseWorker):
     @handles(TradeSkipped)
     def on_skip(self, msg: TradeSkipped) -> None:
         try:
-            skip_id = self.store.record_skip(leader_signature=msg.leader_signature, trader=msg.trader,
-                                             side=msg.side, mint=msg.mint, reason=msg.reason, at=msg.skipped_at)
+            skip_id = self.store.record_skip(
+                leader_signature=msg.leader_signature,
+                trader=msg.trader,
+                side=msg.side,
+                mint=msg.mint,
+                reason=msg.reason,
+                at=msg.skipped_at,
+            )
         except StoreError as exc:
             self.emit_log("error", str(exc))
             return
-        self._mirror("record_skip", (), {
-            "leader_signature": msg.leader_signature, "trader": msg.trader, "side": msg.side,
-            "mint": msg.mint, "reason": msg.reason,
-        }, skip_id)
+        self._mirror(
+            "record_skip",
+            (),
+            {
+                "leader_signature": msg.leader_signature,
+                "trader": msg.trader,
+                "side": msg.side,
+                "mint": msg.mint,
+                "reason": msg.reason,
+            },
+            skip_id,
+        )
 
     @handles(LogEvent)
     def on_log(self, msg: LogEvent) -> None:

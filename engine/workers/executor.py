@@ -9,6 +9,7 @@ Safety rules this file keeps (docs/COPYING.md explains them):
 * Decisions are made one at a time in the worker's loop and count every in-flight buy, so concurrent trades
   can never spend past the per-trade cap, the daily cap or the reserve.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -50,19 +51,19 @@ from engine.state import PositionView
 from engine.store import Store, StoreError
 from engine.worker import BaseWorker, handles
 
-MAX_SIGNED_ROUNDS = 2            # the first transaction plus one re-quote
-RESEND_INTERVAL_S = 1.5          # re-broadcast the same bytes this often until seen or expired
-STATUS_POLL_MAX_S = 0.4          # status polling backs off from 50 ms to this
-REQUOTE_MAX_AGE_S = 60.0         # never re-quote (or resume after a restart) a copy older than this
-TX_FETCH_DEADLINE_S = 20.0       # how long to wait for getTransaction of a confirmed signature
+MAX_SIGNED_ROUNDS = 2  # the first transaction plus one re-quote
+RESEND_INTERVAL_S = 1.5  # re-broadcast the same bytes this often until seen or expired
+STATUS_POLL_MAX_S = 0.4  # status polling backs off from 50 ms to this
+REQUOTE_MAX_AGE_S = 60.0  # never re-quote (or resume after a restart) a copy older than this
+TX_FETCH_DEADLINE_S = 20.0  # how long to wait for getTransaction of a confirmed signature
 BALANCE_REFRESH_S = 2.0
-BALANCE_MAX_AGE_S = 5.0          # a buy decision refreshes an older balance first
-PNL_REFRESH_S = {"sim": 2.0}     # one position re-priced per this many seconds (default below)
-PNL_REFRESH_DEFAULT_S = 10.0     # Jupiter keyless is 0.5 RPS: stay far below it
+BALANCE_MAX_AGE_S = 5.0  # a buy decision refreshes an older balance first
+PNL_REFRESH_S = {"sim": 2.0}  # one position re-priced per this many seconds (default below)
+PNL_REFRESH_DEFAULT_S = 10.0  # Jupiter keyless is 0.5 RPS: stay far below it
 MANUAL_SLIPPAGE_BPS = 500
 SLIPPAGE_ERROR_CODE = 6001
 LRU_SIZE = 20_000
-BALANCE_STALE_S = 30.0           # with the RPC down, a balance this old still decides buys
+BALANCE_STALE_S = 30.0  # with the RPC down, a balance this old still decides buys
 
 
 class BalanceUnknown(Exception):
@@ -121,6 +122,7 @@ class Job:
 
 # -- pure helpers ----------------------------------------------------------------------------------------
 
+
 def is_slippage_error(err: Any) -> bool:
     """A landed transaction's err is the aggregator's slippage check (custom program error 6001)."""
     try:
@@ -154,7 +156,9 @@ def holding_change(tx: dict[str, Any], owner: str, mint: str) -> tuple[int, int]
     return totals[0][1], totals[1][1]
 
 
-def our_fill(tx: dict[str, Any], wallet: str, mint: str, side: str) -> tuple[int, int, int, int | None] | None:
+def our_fill(
+    tx: dict[str, Any], wallet: str, mint: str, side: str
+) -> tuple[int, int, int, int | None] | None:
     """(token amount, SOL amount, fee, token decimals) our wallet traded in its own landed transaction.
 
     SOL amount is net of the network fee and of token-account rent (that stays ours), so a buy's cost
@@ -173,8 +177,9 @@ def our_fill(tx: dict[str, Any], wallet: str, mint: str, side: str) -> tuple[int
     return None
 
 
-def paper_fill(side: str, amount_in: int, leader_token_amount: int, leader_quote_amount: int,
-               slippage_bps: int) -> tuple[int, int] | None:
+def paper_fill(
+    side: str, amount_in: int, leader_token_amount: int, leader_quote_amount: int, slippage_bps: int
+) -> tuple[int, int] | None:
     """(tokens, lamports) at the leader's price made worse by the full slippage; None without a price."""
     if leader_token_amount <= 0 or leader_quote_amount <= 0 or amount_in <= 0:
         return None
@@ -196,6 +201,7 @@ def request_manual_sell(ctx: Any, mint: str, percent: float) -> Future:
 
 
 # -- the worker -------------------------------------------------------------------------------------------
+
 
 class ExecutorWorker(BaseWorker):
     """Quote, sign, send, confirm; at most MAX_CONCURRENT_TRADES at once, sells first."""
@@ -266,10 +272,13 @@ class ExecutorWorker(BaseWorker):
             for trader in self.ctx.traders.all():
                 st = self._trader_state.get(trader.wallet)
                 if st:
-                    self.ctx.state.update_trader(trader.name, trades_copied=int(st["trades_copied"] or 0),
-                                                 last_trade_at=st["last_trade_at"],
-                                                 pnl_lamports=int(st["realized_pnl_lamports"] or 0),
-                                                 paused_reason=st["paused_reason"] or "")
+                    self.ctx.state.update_trader(
+                        trader.name,
+                        trades_copied=int(st["trades_copied"] or 0),
+                        last_trade_at=st["last_trade_at"],
+                        pnl_lamports=int(st["realized_pnl_lamports"] or 0),
+                        paused_reason=st["paused_reason"] or "",
+                    )
             await self._refresh_balance(force=True)
             if self.mode == "sim" and self.balance == 0 and self.rpc is not None:
                 await self._sim_airdrop()
@@ -301,14 +310,19 @@ class ExecutorWorker(BaseWorker):
             fresh = row["detected_at"] is not None and now - row["detected_at"] < REQUOTE_MAX_AGE_S
             if row["status"] == "sent" and row["signature"] and row["signed_tx"] and self.mode != "paper":
                 # It may land, or have landed, any time: follow the same bytes to the end.
-                job.resume = (row["signature"], bytes(row["signed_tx"]), int(row["last_valid_block_height"] or 0))
+                job.resume = (
+                    row["signature"],
+                    bytes(row["signed_tx"]),
+                    int(row["last_valid_block_height"] or 0),
+                )
                 job.rounds_used = max(1, int(row["attempts"] or 1))
                 self._enqueue(job)
             elif fresh and row["status"] in ("pending", "queued"):
                 self._enqueue(job)
             else:
-                await self._fail(job, "stale" if row["status"] != "sent" else "expired before landing",
-                                 count_failure=False)
+                await self._fail(
+                    job, "stale" if row["status"] != "sent" else "expired before landing", count_failure=False
+                )
         if rows:
             self.emit_log("info", f"reconciled {len(rows)} trade(s) left in flight by the previous run")
 
@@ -316,12 +330,20 @@ class ExecutorWorker(BaseWorker):
         trader = self.ctx.traders.get(row["trader"])
         manual = row["trader"] == "manual"
         job = Job(
-            intent_id=int(row["id"]), leader_signature=row["leader_signature"], trader=row["trader"],
-            trader_wallet=trader.wallet if trader else "", side=row["side"], mint=row["mint"],
-            amount_in=int(row["amount_in"]), slippage_bps=trader.slippage_bps if trader else MANUAL_SLIPPAGE_BPS,
-            priority=100 if manual else (10 if row["side"] == "sell" else 0), detected_at=row["detected_at"],
-            decimals=row["token_decimals"], leader_token_amount=int(row["leader_token_amount"] or 0),
-            leader_quote_amount=int(row["leader_quote_amount"] or 0), manual=manual,
+            intent_id=int(row["id"]),
+            leader_signature=row["leader_signature"],
+            trader=row["trader"],
+            trader_wallet=trader.wallet if trader else "",
+            side=row["side"],
+            mint=row["mint"],
+            amount_in=int(row["amount_in"]),
+            slippage_bps=trader.slippage_bps if trader else MANUAL_SLIPPAGE_BPS,
+            priority=100 if manual else (10 if row["side"] == "sell" else 0),
+            detected_at=row["detected_at"],
+            decimals=row["token_decimals"],
+            leader_token_amount=int(row["leader_token_amount"] or 0),
+            leader_quote_amount=int(row["leader_quote_amount"] or 0),
+            manual=manual,
         )
         if trader is not None:
             job.fee_micro_lamports = None if trader.priority_fee == "auto" else int(trader.priority_fee)
@@ -346,8 +368,11 @@ class ExecutorWorker(BaseWorker):
             self._wake.clear()
             if not self._ready.is_set():
                 continue
-            while self._queue and len(self._running) < self.max_concurrent and (
-                    self.accepting or self._queue[0][2].resume is not None):
+            while (
+                self._queue
+                and len(self._running) < self.max_concurrent
+                and (self.accepting or self._queue[0][2].resume is not None)
+            ):
                 _, _, job = heapq.heappop(self._queue)
                 task = asyncio.ensure_future(self._run_job(job))
                 self._running[job.intent_id] = task
@@ -416,8 +441,9 @@ class ExecutorWorker(BaseWorker):
             return await self.ctx.adata("policy_inputs", **query)
 
     async def _decide(self, msg: SwapDetected, trader: Any, leader_held_before: int) -> Copy | Skip:
-        inputs = await self._policy_inputs(trader=trader.name, mint=msg.mint, wallet=self.wallet,
-                                           leader_signature=msg.leader_signature)
+        inputs = await self._policy_inputs(
+            trader=trader.name, mint=msg.mint, wallet=self.wallet, leader_signature=msg.leader_signature
+        )
         if msg.side == "buy" and self.keypair is not None:
             try:
                 await self._refresh_balance(max_age=BALANCE_MAX_AGE_S)
@@ -447,7 +473,9 @@ class ExecutorWorker(BaseWorker):
         )
         if trader.active and book.trader_paused_reason:
             # The operator started copying again after an auto-pause: forget the old failures.
-            await self._save_trader_state(trader.name, trader.wallet, consecutive_failures=0, paused_reason="")
+            await self._save_trader_state(
+                trader.name, trader.wallet, consecutive_failures=0, paused_reason=""
+            )
             book = replace(book, trader_paused_reason="")
         decision = decide(msg, trader, self.limits, book)
         if isinstance(decision, Skip) and decision.reason == "kill switch" and not self.ctx.state.kill_switch:
@@ -483,8 +511,15 @@ class ExecutorWorker(BaseWorker):
 
     async def _skip(self, msg: SwapDetected, skip: Skip, *, announce: bool = True) -> None:
         try:
-            await self.ctx.adata("record_skip", leader_signature=msg.leader_signature, trader=msg.trader,
-                                 side=msg.side, mint=msg.mint, reason=skip.reason, detected_at=msg.detected_at)
+            await self.ctx.adata(
+                "record_skip",
+                leader_signature=msg.leader_signature,
+                trader=msg.trader,
+                side=msg.side,
+                mint=msg.mint,
+                reason=skip.reason,
+                detected_at=msg.detected_at,
+            )
         except StoreError as exc:
             # The database refused the write (disk full, locked): keep the skip and write it when it recovers.
             self._unwritten_skips.append((msg, skip))
@@ -500,15 +535,24 @@ class ExecutorWorker(BaseWorker):
         self._seen.pop((msg.leader_signature, msg.trader), None)
         self._parked.append((msg, leader_held_before))
         self.ctx.state.bump("swaps_parked")
-        self.emit_log("warning", f"database write failed ({exc}); holding {msg.leader_signature[:8]}… to retry")
+        self.emit_log(
+            "warning", f"database write failed ({exc}); holding {msg.leader_signature[:8]}… to retry"
+        )
 
     async def _retry_unwritten(self) -> None:
         """On tick: write held skips, then re-decide held swaps, while the database keeps accepting them."""
         while self._unwritten_skips:
             msg, skip = self._unwritten_skips[0]
             try:
-                await self.ctx.adata("record_skip", leader_signature=msg.leader_signature, trader=msg.trader,
-                                     side=msg.side, mint=msg.mint, reason=skip.reason, detected_at=msg.detected_at)
+                await self.ctx.adata(
+                    "record_skip",
+                    leader_signature=msg.leader_signature,
+                    trader=msg.trader,
+                    side=msg.side,
+                    mint=msg.mint,
+                    reason=skip.reason,
+                    detected_at=msg.detected_at,
+                )
             except StoreError:
                 return
             self._unwritten_skips.popleft()
@@ -523,24 +567,45 @@ class ExecutorWorker(BaseWorker):
         queued_at = time.time()
         try:
             intent_id, created = await self.ctx.adata(
-                "record_intent", leader_signature=msg.leader_signature, trader=trader.name, wallet=self.wallet,
-                side=copy.side, mint=msg.mint, amount_in=copy.amount_in, leader_token_amount=msg.token_amount,
-                leader_quote_amount=msg.quote_amount, token_decimals=msg.token_decimals,
-                detected_at=msg.detected_at, status="queued", queued_at=queued_at)
+                "record_intent",
+                leader_signature=msg.leader_signature,
+                trader=trader.name,
+                wallet=self.wallet,
+                side=copy.side,
+                mint=msg.mint,
+                amount_in=copy.amount_in,
+                leader_token_amount=msg.token_amount,
+                leader_quote_amount=msg.quote_amount,
+                token_decimals=msg.token_decimals,
+                detected_at=msg.detected_at,
+                status="queued",
+                queued_at=queued_at,
+            )
         except StoreError as exc:
             self._park(msg, leader_held_before, exc)
             return
         if not created:
             await self._skip(msg, Skip("duplicate"))
             return
-        job = Job(intent_id=intent_id, leader_signature=msg.leader_signature, trader=trader.name,
-                  trader_wallet=trader.wallet, side=copy.side, mint=msg.mint, amount_in=copy.amount_in,
-                  slippage_bps=copy.slippage_bps, priority=copy.priority,
-                  fee_micro_lamports=copy.priority_fee_micro_lamports,
-                  fee_cap_lamports=copy.priority_fee_cap_lamports, jito_tip_lamports=copy.jito_tip_lamports,
-                  fee_budget_lamports=copy.fee_budget_lamports, detected_at=msg.detected_at,
-                  decimals=msg.token_decimals, leader_token_amount=msg.token_amount,
-                  leader_quote_amount=msg.quote_amount)
+        job = Job(
+            intent_id=intent_id,
+            leader_signature=msg.leader_signature,
+            trader=trader.name,
+            trader_wallet=trader.wallet,
+            side=copy.side,
+            mint=msg.mint,
+            amount_in=copy.amount_in,
+            slippage_bps=copy.slippage_bps,
+            priority=copy.priority,
+            fee_micro_lamports=copy.priority_fee_micro_lamports,
+            fee_cap_lamports=copy.priority_fee_cap_lamports,
+            jito_tip_lamports=copy.jito_tip_lamports,
+            fee_budget_lamports=copy.fee_budget_lamports,
+            detected_at=msg.detected_at,
+            decimals=msg.token_decimals,
+            leader_token_amount=msg.token_amount,
+            leader_quote_amount=msg.quote_amount,
+        )
         self._enqueue(job)
         self._announce(TradeQueued(intent_id, trader.name, copy.side, msg.mint, queued_at))
         if copy.note:
@@ -594,13 +659,34 @@ class ExecutorWorker(BaseWorker):
         leader_signature = f"manual-{uuid.uuid4().hex}"
         now = time.time()
         intent_id, _ = await self.ctx.adata(
-            "record_intent", leader_signature=leader_signature, trader="manual", wallet=self.wallet,
-            side="sell", mint=mint, amount_in=amount, token_decimals=inputs["decimals"], detected_at=now,
-            status="queued", queued_at=now)
-        job = Job(intent_id=intent_id, leader_signature=leader_signature, trader="manual", trader_wallet="",
-                  side="sell", mint=mint, amount_in=amount, slippage_bps=MANUAL_SLIPPAGE_BPS, priority=100,
-                  fee_cap_lamports=200_000, fee_budget_lamports=210_000, detected_at=now,
-                  decimals=inputs["decimals"], manual=True)
+            "record_intent",
+            leader_signature=leader_signature,
+            trader="manual",
+            wallet=self.wallet,
+            side="sell",
+            mint=mint,
+            amount_in=amount,
+            token_decimals=inputs["decimals"],
+            detected_at=now,
+            status="queued",
+            queued_at=now,
+        )
+        job = Job(
+            intent_id=intent_id,
+            leader_signature=leader_signature,
+            trader="manual",
+            trader_wallet="",
+            side="sell",
+            mint=mint,
+            amount_in=amount,
+            slippage_bps=MANUAL_SLIPPAGE_BPS,
+            priority=100,
+            fee_cap_lamports=200_000,
+            fee_budget_lamports=210_000,
+            detected_at=now,
+            decimals=inputs["decimals"],
+            manual=True,
+        )
         self._enqueue(job)
         self._announce(TradeQueued(intent_id, "manual", "sell", mint, now))
         return intent_id
@@ -654,9 +740,14 @@ class ExecutorWorker(BaseWorker):
             raw = bytes(signed)
             job.rounds_used += 1
             job.quote = quote
-            row = await self.ctx.adata("mark_sent", job.intent_id, signature=signature, signed_tx=raw,
-                                       last_valid_block_height=build.last_valid_block_height,
-                                       attempts=job.rounds_used)
+            row = await self.ctx.adata(
+                "mark_sent",
+                job.intent_id,
+                signature=signature,
+                signed_tx=raw,
+                last_valid_block_height=build.last_valid_block_height,
+                attempts=job.rounds_used,
+            )
             self._mirror_intent(row)
             outcome, status = await self._await_landing(signature, raw, build.last_valid_block_height)
             if await self._conclude(job, signature, outcome, status):
@@ -666,11 +757,18 @@ class ExecutorWorker(BaseWorker):
         if self.swap_api is None:
             raise SwapApiError("no swap API configured (SWAP_API_URL)")
         input_mint, output_mint = (WSOL_MINT, job.mint) if job.side == "buy" else (job.mint, WSOL_MINT)
-        quote = await self._retry(lambda: self.swap_api.quote(input_mint, output_mint, job.amount_in,
-                                                              job.slippage_bps))
-        build = await self._retry(lambda: self.swap_api.swap(
-            self.wallet, quote, priority_fee_micro_lamports=job.fee_micro_lamports,
-            priority_fee_cap_lamports=job.fee_cap_lamports, jito_tip_lamports=job.jito_tip_lamports))
+        quote = await self._retry(
+            lambda: self.swap_api.quote(input_mint, output_mint, job.amount_in, job.slippage_bps)
+        )
+        build = await self._retry(
+            lambda: self.swap_api.swap(
+                self.wallet,
+                quote,
+                priority_fee_micro_lamports=job.fee_micro_lamports,
+                priority_fee_cap_lamports=job.fee_cap_lamports,
+                jito_tip_lamports=job.jito_tip_lamports,
+            )
+        )
         return build, quote
 
     @staticmethod
@@ -681,7 +779,7 @@ class ExecutorWorker(BaseWorker):
             except SwapApiError as exc:
                 if not exc.retryable or attempt == attempts - 1:
                     raise
-                await asyncio.sleep(0.2 * (2 ** attempt))
+                await asyncio.sleep(0.2 * (2**attempt))
         raise AssertionError("unreachable")
 
     async def _await_landing(self, signature: str, raw: bytes, last_valid: int) -> tuple[str, dict | None]:
@@ -717,10 +815,13 @@ class ExecutorWorker(BaseWorker):
     async def _conclude(self, job: Job, signature: str, outcome: str, status: dict | None) -> bool:
         """Record how one signed transaction ended. True when the trade is finished, False to re-quote."""
         if outcome == "expired":
-            await self.ctx.adata("close_attempt", signature, status="expired",
-                                 err="blockhash expired before landing")
+            await self.ctx.adata(
+                "close_attempt", signature, status="expired", err="blockhash expired before landing"
+            )
             if self._may_requote(job):
-                self.emit_log("warning", f"trade {job.intent_id}: blockhash expired before landing; re-quoting")
+                self.emit_log(
+                    "warning", f"trade {job.intent_id}: blockhash expired before landing; re-quoting"
+                )
                 return False
             await self._fail(job, "expired before landing", signature)
             return True
@@ -761,8 +862,14 @@ class ExecutorWorker(BaseWorker):
             delay = min(delay * 2, 1.0)
         return None
 
-    async def _settle(self, job: Job, signature: str | None, tx: dict[str, Any] | None,
-                      fill: tuple[int, int, int, int | None] | None = None, reason: str = "") -> None:
+    async def _settle(
+        self,
+        job: Job,
+        signature: str | None,
+        tx: dict[str, Any] | None,
+        fill: tuple[int, int, int, int | None] | None = None,
+        reason: str = "",
+    ) -> None:
         if fill is None and tx is not None:
             fill = our_fill(tx, self.wallet, job.mint, job.side)
         if fill is None:
@@ -774,14 +881,32 @@ class ExecutorWorker(BaseWorker):
             fill = (tokens, lamports, fee, job.decimals)
             reason = reason or "amounts from the quote (transaction unreadable)"
         tokens, lamports, fee, decimals = fill
-        result = await self.ctx.adata("settle_intent", job.intent_id, token_amount=tokens, quote_amount=lamports,
-                                      fee_lamports=fee + job.fees_paid, decimals=decimals or job.decimals,
-                                      signature=signature, reason=reason)
+        result = await self.ctx.adata(
+            "settle_intent",
+            job.intent_id,
+            token_amount=tokens,
+            quote_amount=lamports,
+            fee_lamports=fee + job.fees_paid,
+            decimals=decimals or job.decimals,
+            signature=signature,
+            reason=reason,
+        )
         intent = result["intent"]
         self._mirror_intent(intent)
         self._mirror_position(job.mint, result["position"])
-        self._announce(TradeExecuted(job.intent_id, job.trader, job.side, job.mint, signature or "",
-                                     tokens, lamports, fee, intent["confirmed_at"] or time.time()))
+        self._announce(
+            TradeExecuted(
+                job.intent_id,
+                job.trader,
+                job.side,
+                job.mint,
+                signature or "",
+                tokens,
+                lamports,
+                fee,
+                intent["confirmed_at"] or time.time(),
+            )
+        )
         if result["applied"]:
             await self._after_success(job, int(result["realized_delta_lamports"]))
 
@@ -793,14 +918,18 @@ class ExecutorWorker(BaseWorker):
             input_mint, output_mint = (WSOL_MINT, job.mint) if job.side == "buy" else (job.mint, WSOL_MINT)
             try:
                 quote = await self.swap_api.quote(input_mint, output_mint, job.amount_in, job.slippage_bps)
-                tokens, lamports = ((int(quote["outAmount"]), int(quote["inAmount"])) if job.side == "buy"
-                                    else (int(quote["inAmount"]), int(quote["outAmount"])))
+                tokens, lamports = (
+                    (int(quote["outAmount"]), int(quote["inAmount"]))
+                    if job.side == "buy"
+                    else (int(quote["inAmount"]), int(quote["outAmount"]))
+                )
                 fill = (tokens, lamports, 0, job.decimals)
             except SwapApiError as exc:
                 self.log.info("paper quote unavailable: %s", exc)
         if fill is None:
-            priced = paper_fill(job.side, job.amount_in, job.leader_token_amount, job.leader_quote_amount,
-                                job.slippage_bps)
+            priced = paper_fill(
+                job.side, job.amount_in, job.leader_token_amount, job.leader_quote_amount, job.slippage_bps
+            )
             if priced is None:
                 await self._fail(job, "paper: no quote and no leader price")
                 return
@@ -809,8 +938,9 @@ class ExecutorWorker(BaseWorker):
         await self._settle(job, None, None, fill, reason)
 
     # -- outcomes --------------------------------------------------------------------------------------
-    async def _fail(self, job: Job, reason: str, signature: str | None = None, *,
-                    count_failure: bool = True) -> None:
+    async def _fail(
+        self, job: Job, reason: str, signature: str | None = None, *, count_failure: bool = True
+    ) -> None:
         row = await self.ctx.adata("fail_intent", job.intent_id, reason=reason, fee_lamports=job.fees_paid)
         self._mirror_intent(row)
         if row["status"] != "failed":
@@ -844,9 +974,17 @@ class ExecutorWorker(BaseWorker):
             copied = int(state.get("trades_copied") or 0) + 1
             pnl = int(state.get("realized_pnl_lamports") or 0) + realized_delta
             now = time.time()
-            await self._save_trader_state(trader.name, trader.wallet, consecutive_failures=0, trades_copied=copied,
-                                          last_trade_at=now, realized_pnl_lamports=pnl)
-            self.ctx.state.update_trader(trader.name, trades_copied=copied, last_trade_at=now, pnl_lamports=pnl)
+            await self._save_trader_state(
+                trader.name,
+                trader.wallet,
+                consecutive_failures=0,
+                trades_copied=copied,
+                last_trade_at=now,
+                realized_pnl_lamports=pnl,
+            )
+            self.ctx.state.update_trader(
+                trader.name, trades_copied=copied, last_trade_at=now, pnl_lamports=pnl
+            )
         if job.side == "sell" and realized_delta < 0:
             daily = await self.ctx.adata("daily")
             if kill_switch_tripped(daily["realized_pnl_lamports"], self.limits):
@@ -855,8 +993,10 @@ class ExecutorWorker(BaseWorker):
     def _trip_kill_switch(self, realized: int) -> None:
         if self.ctx.state.kill_switch:
             return
-        reason = (f"daily loss cap: realised {realized / 1e9:+.4f} SOL today "
-                  f"(cap {self.limits.daily_loss_cap_lamports / 1e9:g} SOL); buying paused")
+        reason = (
+            f"daily loss cap: realised {realized / 1e9:+.4f} SOL today "
+            f"(cap {self.limits.daily_loss_cap_lamports / 1e9:g} SOL); buying paused"
+        )
         self.ctx.state.set(kill_switch=reason)
         self.ctx.publish(KillSwitchTripped(reason, realized))
         self.ctx.publish(LogEvent("error", self.name, f"kill switch: {reason}"))

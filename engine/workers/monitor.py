@@ -7,6 +7,7 @@ the RPC pool's token bucket, so 10,000 wallets never turn into a burst. New succ
 the analyzer oldest first (it dedups them against the websocket); the cut-off only advances once the
 analyzer accepted them, and cut-offs are persisted in batches through the data worker.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -57,9 +58,14 @@ class MonitorWorker(BaseWorker):
         rpc = self.ctx.settings.rpc
         self.interval = engine.poll_interval_s
         self.fast_interval = min(engine.poll_interval_ws_down_s, engine.poll_interval_s)
-        self.rpc = RpcPool(self.ctx.endpoints.rpc_urls, requests_per_second=max(1.0, rpc.requests_per_second
-                           * POLL_RATE_SHARE), commitment=rpc.commitment, state=self.ctx.state, engine_rate=rpc.requests_per_second,
-                           low_priority=True)
+        self.rpc = RpcPool(
+            self.ctx.endpoints.rpc_urls,
+            requests_per_second=max(1.0, rpc.requests_per_second * POLL_RATE_SHARE),
+            commitment=rpc.commitment,
+            state=self.ctx.state,
+            engine_rate=rpc.requests_per_second,
+            low_priority=True,
+        )
         self.wallets: dict[str, _Wallet] = {}
         self.heap: list[tuple[float, int, str, int]] = []
         self.seq = itertools.count()
@@ -84,7 +90,9 @@ class MonitorWorker(BaseWorker):
         except Exception as exc:  # noqa: BLE001 - start without them rather than not at all
             self.emit_log("warning", f"could not load poll cut-offs: {exc}")
             return {}
-        return {wallet: row["cutoff_signature"] for wallet, row in rows.items() if row.get("cutoff_signature")}
+        return {
+            wallet: row["cutoff_signature"] for wallet, row in rows.items() if row.get("cutoff_signature")
+        }
 
     async def cleanup(self) -> None:
         scheduler = getattr(self, "scheduler", None)
@@ -248,8 +256,9 @@ class MonitorWorker(BaseWorker):
         entries.reverse()  # oldest first
         good = [e for e in entries if e["err"] is None]
         if good:
-            message = NewTransactions(wallet, tuple(e["signature"] for e in good), "poll",
-                                      tuple(e["slot"] for e in good))
+            message = NewTransactions(
+                wallet, tuple(e["signature"] for e in good), "poll", tuple(e["slot"] for e in good)
+            )
             if not self.ctx.send("analyzer", message):
                 # The analyzer is saturated; keep the cut-off so the next poll offers these again.
                 self.ctx.state.bump("poll_deferred")
@@ -267,14 +276,18 @@ class MonitorWorker(BaseWorker):
         collected: list[dict[str, Any]] = []
         before: str | None = None
         for _page in range(MAX_BACKFILL_PAGES):
-            page = await self.rpc.get_signatures_for_address(state.wallet, until=state.cutoff, before=before,
-                                                             limit=PAGE_LIMIT)
+            page = await self.rpc.get_signatures_for_address(
+                state.wallet, until=state.cutoff, before=before, limit=PAGE_LIMIT
+            )
             collected.extend(page)
             if len(page) < PAGE_LIMIT:
                 return collected
             before = page[-1]["signature"]
-        self.emit_log("warning", f"{state.wallet[:8]}…: more than {len(collected)} transactions since the "
-                                 "last poll; older ones are skipped")
+        self.emit_log(
+            "warning",
+            f"{state.wallet[:8]}…: more than {len(collected)} transactions since the "
+            "last poll; older ones are skipped",
+        )
         return collected
 
     # -- persistence and reporting ----------------------------------------------------------------------
@@ -297,7 +310,9 @@ class MonitorWorker(BaseWorker):
     def _show_status(self) -> None:
         count = len(self.wallets)
         self.ctx.state.set(monitored_wallets=count)
-        mode = f"every {self.interval:g}s" if self.ws_ok else f"every {self.fast_interval:g}s (websocket down)"
+        mode = (
+            f"every {self.interval:g}s" if self.ws_ok else f"every {self.fast_interval:g}s (websocket down)"
+        )
         self.set_state("ready", f"{count} wallets, polling {mode}")
 
     def rpc_pool(self) -> RpcPool:

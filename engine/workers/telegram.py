@@ -1,4 +1,5 @@
 """The telegram worker: python-telegram-bot polling inside the worker's own loop, notifications to the authorised chats and their remote commands."""
+
 from __future__ import annotations
 
 import asyncio
@@ -87,7 +88,11 @@ SHUTDOWN_FLUSH_S = 1.5
 
 def redact(exc: BaseException | str) -> str:
     """One redacted line for an error; PTB's messages can carry the bot token (e.g. InvalidToken)."""
-    text = str(exc) if isinstance(exc, str) else (f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
+    text = (
+        str(exc)
+        if isinstance(exc, str)
+        else (f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
+    )
     return REDACTOR(text.splitlines()[0] if text else "")
 
 
@@ -202,7 +207,9 @@ class Notifier:
     def __init__(self, ctx: "EngineContext", settings: "TelegramSettings") -> None:
         self.ctx = ctx
         self.settings = settings
-        self.queues: dict[int, ChatQueue] = {chat: ChatQueue(settings.queue_size) for chat in settings.chat_ids}
+        self.queues: dict[int, ChatQueue] = {
+            chat: ChatQueue(settings.queue_size) for chat in settings.chat_ids
+        }
         self._lock = threading.Lock()
         self._recent_worker_texts: dict[str, float] = {}
         self.kill_switch_notified = ""
@@ -238,8 +245,11 @@ class Notifier:
             self.notify("skip", event=event)
         elif isinstance(event, WorkerRestarted):
             self._notify_worker(worker_restarted_text(event))
-        elif (isinstance(event, LogEvent) and event.level in {"error", "critical"}
-              and not event.message.startswith("kill switch")):  # the kill-switch notice covers that one
+        elif (
+            isinstance(event, LogEvent)
+            and event.level in {"error", "critical"}
+            and not event.message.startswith("kill switch")
+        ):  # the kill-switch notice covers that one
             self._notify_worker(worker_error_text(event.worker, REDACTOR(event.message)))
         elif type(event).__name__.startswith("KillSwitch") and getattr(event, "reason", ""):
             self.kill_switch(str(event.reason))
@@ -253,8 +263,9 @@ class Notifier:
                 return
             self._recent_worker_texts[text] = now
             if len(self._recent_worker_texts) > 256:
-                self._recent_worker_texts = {t: at for t, at in self._recent_worker_texts.items()
-                                             if now - at < WORKER_DEDUP_WINDOW_S}
+                self._recent_worker_texts = {
+                    t: at for t, at in self._recent_worker_texts.items() if now - at < WORKER_DEDUP_WINDOW_S
+                }
         self.notify("worker", text=text)
 
     def kill_switch(self, reason: str) -> None:
@@ -291,10 +302,22 @@ class ChatRateLimiter(AIORateLimiter):
     any single chat, so every request that names a chat also waits for that chat's own bucket.
     """
 
-    def __init__(self, *, overall_per_s: float, chat_per_s: float, chat_burst: int, group_per_min: float,
-                 max_retries: int = 2) -> None:
-        super().__init__(overall_max_rate=overall_per_s, overall_time_period=1.0,
-                         group_max_rate=group_per_min, group_time_period=60.0, max_retries=max_retries)
+    def __init__(
+        self,
+        *,
+        overall_per_s: float,
+        chat_per_s: float,
+        chat_burst: int,
+        group_per_min: float,
+        max_retries: int = 2,
+    ) -> None:
+        super().__init__(
+            overall_max_rate=overall_per_s,
+            overall_time_period=1.0,
+            group_max_rate=group_per_min,
+            group_time_period=60.0,
+            max_retries=max_retries,
+        )
         self._chat_rate = chat_per_s
         self._chat_burst = chat_burst
         self._chat_limiters: dict[str, AsyncLimiter] = {}
@@ -308,8 +331,15 @@ class ChatRateLimiter(AIORateLimiter):
             self._chat_limiters[key] = limiter
         return limiter
 
-    async def process_request(self, callback: Any, args: Any, kwargs: dict[str, Any], endpoint: str,
-                              data: dict[str, Any], rate_limit_args: int | None) -> Any:
+    async def process_request(
+        self,
+        callback: Any,
+        args: Any,
+        kwargs: dict[str, Any],
+        endpoint: str,
+        data: dict[str, Any],
+        rate_limit_args: int | None,
+    ) -> Any:
         chat_id = data.get("chat_id")
         if chat_id is None:
             return await super().process_request(callback, args, kwargs, endpoint, data, rate_limit_args)
@@ -410,17 +440,29 @@ class TelegramWorker(BaseWorker):
         # Building the HTTP clients loads the CA bundle (hundreds of ms): off the loop, which may be shared.
         self.app = await self.loop.run_in_executor(None, self._build_application, token, tg)
         self._tasks = [self.spawn(self._connect(), "telegram connect")]
-        self._tasks += [self.spawn(self._sender(chat), f"telegram sender {chat}") for chat in self.notifier.queues]
+        self._tasks += [
+            self.spawn(self._sender(chat), f"telegram sender {chat}") for chat in self.notifier.queues
+        ]
 
     def _build_application(self, token: str, tg: "TelegramSettings") -> Application:
         timeout = tg.request_timeout_s
 
         def request(pool: int) -> ObservedRequest:
-            return ObservedRequest(self._observe, connection_pool_size=pool, read_timeout=timeout,
-                                   write_timeout=timeout, connect_timeout=timeout, pool_timeout=timeout)
+            return ObservedRequest(
+                self._observe,
+                connection_pool_size=pool,
+                read_timeout=timeout,
+                write_timeout=timeout,
+                connect_timeout=timeout,
+                pool_timeout=timeout,
+            )
 
-        limiter = ChatRateLimiter(overall_per_s=tg.messages_per_second, chat_per_s=tg.chat_messages_per_second,
-                                  chat_burst=tg.chat_burst, group_per_min=tg.group_messages_per_minute)
+        limiter = ChatRateLimiter(
+            overall_per_s=tg.messages_per_second,
+            chat_per_s=tg.chat_messages_per_second,
+            chat_burst=tg.chat_burst,
+            group_per_min=tg.group_messages_per_minute,
+        )
         app = (
             Application.builder()
             .token(token)
@@ -433,17 +475,27 @@ class TelegramWorker(BaseWorker):
             .build()
         )
         commands: list[tuple[str, Handler]] = [
-            ("status", TelegramWorker.cmd_status), ("traders", TelegramWorker.cmd_traders),
-            ("copy", TelegramWorker.cmd_copy), ("pause", TelegramWorker.cmd_pause),
-            ("resume", TelegramWorker.cmd_resume), ("trades", TelegramWorker.cmd_trades),
-            ("positions", TelegramWorker.cmd_positions), ("sell", TelegramWorker.cmd_sell),
-            ("summary", TelegramWorker.cmd_summary), ("help", TelegramWorker.cmd_help),
+            ("status", TelegramWorker.cmd_status),
+            ("traders", TelegramWorker.cmd_traders),
+            ("copy", TelegramWorker.cmd_copy),
+            ("pause", TelegramWorker.cmd_pause),
+            ("resume", TelegramWorker.cmd_resume),
+            ("trades", TelegramWorker.cmd_trades),
+            ("positions", TelegramWorker.cmd_positions),
+            ("sell", TelegramWorker.cmd_sell),
+            ("summary", TelegramWorker.cmd_summary),
+            ("help", TelegramWorker.cmd_help),
             ("start", TelegramWorker.cmd_help),
         ]
         for command, handler in commands:
             app.add_handler(CommandHandler(command, functools.partial(handler, self)))
-        app.add_handler(CallbackQueryHandler(functools.partial(TelegramWorker.on_sell_button, self),
-                                             pattern=r"^(sell|cancel):", block=False))
+        app.add_handler(
+            CallbackQueryHandler(
+                functools.partial(TelegramWorker.on_sell_button, self),
+                pattern=r"^(sell|cancel):",
+                block=False,
+            )
+        )
         app.add_handler(CallbackQueryHandler(functools.partial(TelegramWorker.on_other_button, self)))
         app.add_handler(MessageHandler(filters.ALL, functools.partial(TelegramWorker.on_other_message, self)))
         app.add_error_handler(self._on_app_error)
@@ -463,9 +515,12 @@ class TelegramWorker(BaseWorker):
 
         def start_polling() -> Any:
             return self.app.updater.start_polling(  # type: ignore[union-attr]
-                poll_interval=0.0, timeout=int(self.settings.poll_timeout_s), bootstrap_retries=0,
+                poll_interval=0.0,
+                timeout=int(self.settings.poll_timeout_s),
+                bootstrap_retries=0,
                 allowed_updates=["message", "callback_query"],
-                drop_pending_updates=self.settings.drop_pending_updates, error_callback=self._on_poll_error,
+                drop_pending_updates=self.settings.drop_pending_updates,
+                error_callback=self._on_poll_error,
             )
 
         if not await self._keep_trying("cannot start polling", start_polling):
@@ -607,12 +662,13 @@ class TelegramWorker(BaseWorker):
         state = self.ctx.state
         trade = state.trades.get(event.intent_id)
         position = state.positions.get(event.mint)
-        decimals = (trade.token_decimals if trade is not None else None)
+        decimals = trade.token_decimals if trade is not None else None
         if decimals is None and position is not None:
             decimals = position.decimals
         symbol = state.symbols.get(event.mint, "") or (trade.symbol if trade is not None else "")
         return TradeContext(
-            decimals=decimals, symbol=symbol,
+            decimals=decimals,
+            symbol=symbol,
             realized_pnl_lamports=position.realized_pnl_lamports if position is not None else None,
             cost_lamports=position.cost_lamports if position is not None else None,
         )
@@ -623,8 +679,12 @@ class TelegramWorker(BaseWorker):
             attempt = 0
             while True:
                 try:
-                    await self.app.bot.send_message(chat_id, part, disable_notification=silent,
-                                                    link_preview_options=LinkPreviewOptions(is_disabled=True))
+                    await self.app.bot.send_message(
+                        chat_id,
+                        part,
+                        disable_notification=silent,
+                        link_preview_options=LinkPreviewOptions(is_disabled=True),
+                    )
                     self.ctx.state.bump("telegram_sent")
                     break
                 except RetryAfter as exc:
@@ -637,7 +697,9 @@ class TelegramWorker(BaseWorker):
                     attempt += 1
                     self.ctx.state.bump("telegram_send_retries")
                     if attempt == 1:
-                        self.log.warning("telegram send to chat %s failed, retrying: %s", chat_id, redact(exc))
+                        self.log.warning(
+                            "telegram send to chat %s failed, retrying: %s", chat_id, redact(exc)
+                        )
                     await asyncio.sleep(min(30.0, 0.25 * 2 ** min(attempt, 8)))
 
     async def _answer(self, chat_id: int, text: str, reply_markup: Any = None) -> Any:
@@ -647,8 +709,12 @@ class TelegramWorker(BaseWorker):
         for index, part in enumerate(parts):
             markup = reply_markup if index == len(parts) - 1 else None
             try:
-                message = await self.app.bot.send_message(chat_id, part, reply_markup=markup,
-                                                          link_preview_options=LinkPreviewOptions(is_disabled=True))
+                message = await self.app.bot.send_message(
+                    chat_id,
+                    part,
+                    reply_markup=markup,
+                    link_preview_options=LinkPreviewOptions(is_disabled=True),
+                )
             except TelegramError as exc:
                 self.log.warning("telegram could not answer chat %s: %s", chat_id, redact(exc))
                 return None
@@ -689,8 +755,10 @@ class TelegramWorker(BaseWorker):
     @authorized_only
     async def cmd_pause(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         changed = pause_all(self.ctx)
-        await self._answer(update.effective_chat.id,  # type: ignore[union-attr]
-                           "Paused all copying." if changed else "Already paused.")
+        await self._answer(
+            update.effective_chat.id,  # type: ignore[union-attr]
+            "Paused all copying." if changed else "Already paused.",
+        )
 
     @authorized_only
     async def cmd_resume(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -726,12 +794,19 @@ class TelegramWorker(BaseWorker):
         self._sell_ids += 1
         sell_id = f"{self.instance}-{self._sell_ids}"
         self.pending_sells[sell_id] = PendingSell(chat_id, mint, percent, label, now + SELL_CONFIRM_TTL_S)
-        keyboard = InlineKeyboardMarkup([[
-            InlineKeyboardButton(f"Sell {percent:g}%", callback_data=f"sell:{sell_id}"),
-            InlineKeyboardButton("Cancel", callback_data=f"cancel:{sell_id}"),
-        ]])
-        await self._answer(chat_id, f"Sell {percent:g}% of {label}?\n{mint}\nConfirm within "
-                                    f"{SELL_CONFIRM_TTL_S:.0f}s.", reply_markup=keyboard)
+        keyboard = InlineKeyboardMarkup(
+            [
+                [
+                    InlineKeyboardButton(f"Sell {percent:g}%", callback_data=f"sell:{sell_id}"),
+                    InlineKeyboardButton("Cancel", callback_data=f"cancel:{sell_id}"),
+                ]
+            ]
+        )
+        await self._answer(
+            chat_id,
+            f"Sell {percent:g}% of {label}?\n{mint}\nConfirm within {SELL_CONFIRM_TTL_S:.0f}s.",
+            reply_markup=keyboard,
+        )
 
     @authorized_only
     async def on_sell_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -753,14 +828,22 @@ class TelegramWorker(BaseWorker):
             future = request_manual_sell(self.ctx, pending.mint, pending.percent)
             intent_id = await asyncio.wait_for(asyncio.wrap_future(future), SELL_RESULT_TIMEOUT_S)
         except TimeoutError:
-            await self._edit(query, f"Sell of {pending.percent:g}% {pending.label} sent to the executor; "
-                                    "no answer yet. /trades shows what became of it.")
+            await self._edit(
+                query,
+                f"Sell of {pending.percent:g}% {pending.label} sent to the executor; "
+                "no answer yet. /trades shows what became of it.",
+            )
             return
         except Exception as exc:
             await self._edit(query, f"Sell of {pending.percent:g}% {pending.label} failed: {redact(exc)}")
             return
-        self.ctx.publish(LogEvent("info", "telegram", f"manual sell {pending.percent:g}% of "
-                                                      f"{short_mint(pending.mint)} requested (Telegram)"))
+        self.ctx.publish(
+            LogEvent(
+                "info",
+                "telegram",
+                f"manual sell {pending.percent:g}% of {short_mint(pending.mint)} requested (Telegram)",
+            )
+        )
         await self._edit(query, f"Sell of {pending.percent:g}% {pending.label} queued (intent #{intent_id}).")
 
     async def _edit(self, query: Any, text: str) -> None:

@@ -6,6 +6,7 @@ time. A dropped connection reconnects with exponential backoff and jitter, resub
 then reports the gap so the monitor backfills it by polling. Successful notifications become
 NewTransactions(source="ws") for the analyzer, which dedups them against polling by signature.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -169,8 +170,12 @@ class WebsocketWorker(BaseWorker):
             reason = "closed"
             try:
                 async with websockets.connect(
-                    self.url, max_size=MAX_FRAME_BYTES, open_timeout=OPEN_TIMEOUT_S,
-                    ping_interval=PING_INTERVAL_S, ping_timeout=PING_INTERVAL_S, max_queue=None,
+                    self.url,
+                    max_size=MAX_FRAME_BYTES,
+                    open_timeout=OPEN_TIMEOUT_S,
+                    ping_interval=PING_INTERVAL_S,
+                    ping_timeout=PING_INTERVAL_S,
+                    max_queue=None,
                     compression=None,
                 ) as ws:
                     conn.ws = ws
@@ -189,7 +194,7 @@ class WebsocketWorker(BaseWorker):
                 conn.down_since = time.time()
                 if conn.wallets and not conn.closing:
                     self._uncovered(conn, reason, was_covered)
-            delay = min(RECONNECT_CAP_S, RECONNECT_BASE_S * (2 ** attempt)) * self.rng.uniform(0.5, 1.0)
+            delay = min(RECONNECT_CAP_S, RECONNECT_BASE_S * (2**attempt)) * self.rng.uniform(0.5, 1.0)
             attempt = min(attempt + 1, 10)
             await asyncio.sleep(delay)
 
@@ -309,7 +314,9 @@ class WebsocketWorker(BaseWorker):
         self.ctx.state.set_health(ws_ok=ok, ws_detail=detail)
         self.ctx.state.set(subscriptions=subs)
         if active and up < len(active):
-            self.set_state("degraded" if up == 0 and any(c.connected_before for c in active) else "ready", detail)
+            self.set_state(
+                "degraded" if up == 0 and any(c.connected_before for c in active) else "ready", detail
+            )
         else:
             self.set_state("ready", detail)
         if ok != self._last_ok:

@@ -1,4 +1,5 @@
 """Core sub-commands: run --headless, config init|show|check, traders list|add|remove|start|stop, status."""
+
 from __future__ import annotations
 
 import argparse
@@ -39,7 +40,9 @@ def run(argv: list[str]) -> int:
     parser.add_argument("--headless", action="store_true", help="without the console (servers, CI)")
     parser.add_argument("--duration", type=float, help="exit after S seconds")
     parser.add_argument("--config", type=Path)
-    parser.add_argument("--live", action="store_true", help="allow live mode (headless live also needs --yes-live)")
+    parser.add_argument(
+        "--live", action="store_true", help="allow live mode (headless live also needs --yes-live)"
+    )
     parser.add_argument("--yes-live", action="store_true", help="confirm live trading without a prompt")
     parser.add_argument("--theme")
     args = parser.parse_args(argv)
@@ -49,9 +52,13 @@ def run(argv: list[str]) -> int:
     if not args.headless:
         from zapbot_tui.app import run_console
 
-        return int(run_console(settings=settings, theme=args.theme, live=args.live, config_path=args.config) or 0)
+        return int(
+            run_console(settings=settings, theme=args.theme, live=args.live, config_path=args.config) or 0
+        )
     if settings.mode == "live" and not (args.live and args.yes_live):
-        return _err("zapbot run: live mode headless needs --live --yes-live (there is no console to confirm in)")
+        return _err(
+            "zapbot run: live mode headless needs --live --yes-live (there is no console to confirm in)"
+        )
     return run_headless(settings, duration=args.duration, live_confirmed=args.live and args.yes_live)
 
 
@@ -69,8 +76,11 @@ def run_headless(settings: Settings, *, duration: float | None, live_confirmed: 
         engine.start()
         snap = engine.snapshot()
         port = engine.http.bound_port if engine.http else None
-        print(f"zapbot: engine running in {snap.mode} mode"
-              + (f"; status at http://{settings.http.host}:{port}/workers/status" if port else ""), flush=True)
+        print(
+            f"zapbot: engine running in {snap.mode} mode"
+            + (f"; status at http://{settings.http.host}:{port}/workers/status" if port else ""),
+            flush=True,
+        )
         deadline = time.monotonic() + duration if duration else None
         while not stop.is_set():
             if deadline is not None and time.monotonic() >= deadline:
@@ -80,7 +90,9 @@ def run_headless(settings: Settings, *, duration: float | None, live_confirmed: 
         ok = engine.stop()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    print("zapbot: engine stopped" + ("" if ok else " (some workers missed the shutdown deadline)"), flush=True)
+    print(
+        "zapbot: engine stopped" + ("" if ok else " (some workers missed the shutdown deadline)"), flush=True
+    )
     return 0
 
 
@@ -126,8 +138,10 @@ def config(argv: list[str]) -> int:
 
     traders = load_traders(traders_file)
     source = args.config or (paths.config if paths.config.exists() else None)
-    print(f"ok: {source or 'defaults (no config file)'}; mode {settings.mode}; "
-          f"{len(traders)} trader(s) in {traders_file}")
+    print(
+        f"ok: {source or 'defaults (no config file)'}; mode {settings.mode}; "
+        f"{len(traders)} trader(s) in {traders_file}"
+    )
     return 0
 
 
@@ -196,9 +210,14 @@ def traders(argv: list[str]) -> int:
             fields.update(sizing="percent", percent=args.percent)
         if args.fixed_sol is not None:
             fields.update(sizing="fixed", fixed_sol=args.fixed_sol)
-        optional = {"min_sol": args.min_sol, "max_sol": args.max_sol, "slippage_bps": args.slippage_bps,
-                    "min_leader_sol": args.min_leader_sol, "max_leader_sol": args.max_leader_sol,
-                    "jito_tip_lamports": args.jito_tip}
+        optional = {
+            "min_sol": args.min_sol,
+            "max_sol": args.max_sol,
+            "slippage_bps": args.slippage_bps,
+            "min_leader_sol": args.min_leader_sol,
+            "max_leader_sol": args.max_leader_sol,
+            "jito_tip_lamports": args.jito_tip,
+        }
         fields.update({k: v for k, v in optional.items() if v is not None})
         if args.buy_once:
             fields["buy_once"] = True
@@ -212,7 +231,9 @@ def traders(argv: list[str]) -> int:
                 try:
                     fields["priority_fee"] = int(fee)
                 except ValueError:
-                    return _err(f"zapbot traders add: --priority-fee {fee!r}: use micro-lamports per CU or \"auto\"")
+                    return _err(
+                        f'zapbot traders add: --priority-fee {fee!r}: use micro-lamports per CU or "auto"'
+                    )
         try:
             trader = TraderConfig(**fields)
         except Exception as exc:
@@ -259,11 +280,15 @@ def _notify_running_engine() -> None:
 def status(argv: list[str]) -> int:
     parser = _Parser(prog="zapbot status", description="Status of a running engine.")
     parser.add_argument("--json", action="store_true")
-    parser.add_argument("--url", help="status URL (default: the running engine's, from ZAPBOT_HOME/runtime.json)")
+    parser.add_argument(
+        "--url", help="status URL (default: the running engine's, from ZAPBOT_HOME/runtime.json)"
+    )
     args = parser.parse_args(argv)
     url = args.url or _status_url(home_paths())
     if url is None:
-        return _err("zapbot status: no running engine found (start one with `zapbot` or `zapbot run --headless`)", 1)
+        return _err(
+            "zapbot status: no running engine found (start one with `zapbot` or `zapbot run --headless`)", 1
+        )
     request = urllib.request.Request(url)
     try:
         settings = load_settings()
@@ -280,14 +305,18 @@ def status(argv: list[str]) -> int:
     if args.json:
         print(json.dumps(doc, indent=2))
         return 0
-    print(f"mode {doc['mode']}  {'PAUSED  ' if doc.get('paused') else ''}uptime {doc['uptime_s']:.0f}s  "
-          f"traders {doc.get('traders', 0)}  in flight {doc.get('in_flight', 0)}")
+    print(
+        f"mode {doc['mode']}  {'PAUSED  ' if doc.get('paused') else ''}uptime {doc['uptime_s']:.0f}s  "
+        f"traders {doc.get('traders', 0)}  in flight {doc.get('in_flight', 0)}"
+    )
     print(f"{'worker':<10} {'state':<12} {'restarts':>8} {'inbox':>6} {'heartbeat':>10}  detail")
     for name, worker in doc["workers"].items():
         age = worker.get("seconds_since_heartbeat")
         beat = f"{age:.1f}s" if isinstance(age, (int, float)) else "-"
-        print(f"{name:<10} {worker['state']:<12} {worker['restarts']:>8} {worker['inbox_depth']:>6} {beat:>10}  "
-              f"{worker.get('detail', '')}")
+        print(
+            f"{name:<10} {worker['state']:<12} {worker['restarts']:>8} {worker['inbox_depth']:>6} {beat:>10}  "
+            f"{worker.get('detail', '')}"
+        )
     return 0
 
 

@@ -1,4 +1,5 @@
 """`zapbot trades`: copy decisions (trades and skips), newest first, from this mode's database (read only)."""
+
 from __future__ import annotations
 
 import argparse
@@ -37,7 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--json", action="store_true", help="print a JSON array")
     parser.add_argument("--csv", type=Path, metavar="FILE", help="write the decisions to a CSV file")
     parser.add_argument("--limit", type=_positive, default=200, help="how many (default 200)")
-    parser.add_argument("--config", type=Path, help="configuration file (decides the mode and so the database)")
+    parser.add_argument(
+        "--config", type=Path, help="configuration file (decides the mode and so the database)"
+    )
     return parser
 
 
@@ -77,14 +80,38 @@ def _latency(row: dict[str, Any]) -> str:
 
 
 def table(rows: list[dict[str, Any]]) -> str:
-    headers = ("detected", "trader", "side", "mint", "status", "SOL", "tokens", "ms", "ours", "leader", "reason")
-    lines = [[
-        _when(row.get("detected_at") or row.get("queued_at")), _short(row["trader"], 14), row["side"],
-        _short(row["mint"]), row["status"], _sol(row.get("quote_amount")),
-        str(row.get("token_amount") or "") if row.get("token_amount") else "", _latency(row),
-        _short(row.get("signature")), _short(row["leader_signature"]), row.get("reason") or "",
-    ] for row in rows]
-    widths = [max(len(h), *(len(line[i]) for line in lines)) if lines else len(h) for i, h in enumerate(headers)]
+    headers = (
+        "detected",
+        "trader",
+        "side",
+        "mint",
+        "status",
+        "SOL",
+        "tokens",
+        "ms",
+        "ours",
+        "leader",
+        "reason",
+    )
+    lines = [
+        [
+            _when(row.get("detected_at") or row.get("queued_at")),
+            _short(row["trader"], 14),
+            row["side"],
+            _short(row["mint"]),
+            row["status"],
+            _sol(row.get("quote_amount")),
+            str(row.get("token_amount") or "") if row.get("token_amount") else "",
+            _latency(row),
+            _short(row.get("signature")),
+            _short(row["leader_signature"]),
+            row.get("reason") or "",
+        ]
+        for row in rows
+    ]
+    widths = [
+        max(len(h), *(len(line[i]) for line in lines)) if lines else len(h) for i, h in enumerate(headers)
+    ]
     out = ["  ".join(h.ljust(w) for h, w in zip(headers, widths)).rstrip()]
     out += ["  ".join(c.ljust(w) for c, w in zip(line, widths)).rstrip() for line in lines]
     return "\n".join(out)

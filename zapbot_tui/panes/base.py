@@ -1,4 +1,5 @@
 """What every table pane shares: a keyed DataTable that is diffed against each snapshot, never rebuilt."""
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence

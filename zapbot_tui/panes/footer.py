@@ -1,4 +1,5 @@
 """The key footer: one line when wide, two rows in a grid when narrow, so every key stays visible at 80 columns."""
+
 from __future__ import annotations
 
 import math

@@ -1,4 +1,5 @@
 """The header: mode, wallet, balance, RPC/WS health, slot, uptime and the PAUSED / KILL SWITCH / LIVE badges."""
+
 from __future__ import annotations
 
 from rich.text import Text
@@ -21,8 +22,9 @@ class HeaderPane(Static):
         self.badges: list[str] = []
         self._shown: Text | None = None
 
-    def refresh_from(self, snapshot: EngineSnapshot | None, *, phase: str = "running",
-                     live_pending: bool = False) -> None:
+    def refresh_from(
+        self, snapshot: EngineSnapshot | None, *, phase: str = "running", live_pending: bool = False
+    ) -> None:
         tone = tones(self.app)
         text = Text(no_wrap=True, overflow="ellipsis")
         text.append("⚡ ZapBot ", style="bold")
@@ -56,7 +58,10 @@ class HeaderPane(Static):
         line2 = Text(no_wrap=True, overflow="ellipsis")
         if snapshot is not None:
             health = snapshot.health
-            for label, ok, detail in (("RPC", health.rpc_ok, health.rpc_detail), ("WS", health.ws_ok, health.ws_detail)):
+            for label, ok, detail in (
+                ("RPC", health.rpc_ok, health.rpc_detail),
+                ("WS", health.ws_ok, health.ws_detail),
+            ):
                 line2.append(f"{label} ")
                 line2.append("● ok" if ok else "● down", style=tone["ok"] if ok else tone["bad"])
                 if detail and not ok:
@@ -73,8 +78,10 @@ class HeaderPane(Static):
         text.append_text(line2)
         if snapshot is not None and snapshot.mode == "live":
             text.append("\n")
-            text.append(" LIVE MODE — real SOL is spent from this wallet on every copied trade ",
-                        style=f"bold reverse {tone['bad']}")
+            text.append(
+                " LIVE MODE — real SOL is spent from this wallet on every copied trade ",
+                style=f"bold reverse {tone['bad']}",
+            )
         if text != self._shown:  # an unchanged header costs no layout pass
             self._shown = text
             self.update(text)

@@ -1,4 +1,5 @@
 """The Log pane: engine log lines and copy skips with their reasons, newest at the bottom."""
+
 from __future__ import annotations
 
 from rich.text import Text

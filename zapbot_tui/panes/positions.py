@@ -1,4 +1,5 @@
 """The Positions pane: our holdings with cost and PnL; Enter opens the sell prompt."""
+
 from __future__ import annotations
 
 from engine.state import EngineSnapshot
@@ -9,8 +10,14 @@ from zapbot_tui.panes.base import Row, TablePane, cell, tones
 class PositionsPane(TablePane):
     title = "Positions"
     pane_id = "positions"
-    columns = (("Token", "token", 8), ("Amount", "amount", 7), ("Cost", "cost", 6), ("PnL", "pnl", 7),
-               ("Unreal", "unreal", 7), ("Mint", "mint", 8))
+    columns = (
+        ("Token", "token", 8),
+        ("Amount", "amount", 7),
+        ("Cost", "cost", 6),
+        ("PnL", "pnl", 7),
+        ("Unreal", "unreal", 7),
+        ("Mint", "mint", 8),
+    )
 
     def rows(self, snapshot: EngineSnapshot) -> list[Row]:
         tone = tones(self.app)
@@ -22,14 +29,25 @@ class PositionsPane(TablePane):
             return tone["ok"] if value > 0 else tone["bad"]
 
         for position in sorted(snapshot.positions, key=lambda view: view.cost_lamports, reverse=True):
-            rows.append((position.mint, (
-                cell(mint_label(position.mint, position.symbol)),
-                cell(token_amount(position.amount, position.decimals), "", "right"),
-                cell(sol(position.cost_lamports, 3), "", "right"),
-                cell(signed_sol(position.realized_pnl_lamports, 3), pnl_style(position.realized_pnl_lamports),
-                     "right"),
-                cell(signed_sol(position.unrealized_pnl_lamports, 3), pnl_style(position.unrealized_pnl_lamports),
-                     "right"),
-                cell(short_key(position.mint, 4, 3)),
-            )))
+            rows.append(
+                (
+                    position.mint,
+                    (
+                        cell(mint_label(position.mint, position.symbol)),
+                        cell(token_amount(position.amount, position.decimals), "", "right"),
+                        cell(sol(position.cost_lamports, 3), "", "right"),
+                        cell(
+                            signed_sol(position.realized_pnl_lamports, 3),
+                            pnl_style(position.realized_pnl_lamports),
+                            "right",
+                        ),
+                        cell(
+                            signed_sol(position.unrealized_pnl_lamports, 3),
+                            pnl_style(position.unrealized_pnl_lamports),
+                            "right",
+                        ),
+                        cell(short_key(position.mint, 4, 3)),
+                    ),
+                )
+            )
         return rows

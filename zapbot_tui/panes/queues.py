@@ -1,4 +1,5 @@
 """The Queues pane: each inbox's depth now and a Sparkline of the last few minutes."""
+
 from __future__ import annotations
 
 import time

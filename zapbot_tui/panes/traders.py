@@ -1,4 +1,5 @@
 """The Traders pane: followed wallets, whether they are copied, sizing, last trade, copies and PnL."""
+
 from __future__ import annotations
 
 from engine.state import EngineSnapshot
@@ -9,8 +10,15 @@ from zapbot_tui.panes.base import Row, TablePane, cell, tones
 class TradersPane(TablePane):
     title = "Traders"
     pane_id = "traders"
-    columns = (("Name", "name", 10), ("Wallet", "wallet", 8), ("Copy", "active", 4), ("Sizing", "sizing", 12),
-               ("Last", "last", 4), ("Copied", "copied", 6), ("PnL SOL", "pnl", 7))
+    columns = (
+        ("Name", "name", 10),
+        ("Wallet", "wallet", 8),
+        ("Copy", "active", 4),
+        ("Sizing", "sizing", 12),
+        ("Last", "last", 4),
+        ("Copied", "copied", 6),
+        ("PnL SOL", "pnl", 7),
+    )
 
     def rows(self, snapshot: EngineSnapshot) -> list[Row]:
         tone = tones(self.app)
@@ -23,14 +31,21 @@ class TradersPane(TablePane):
             else:
                 active = cell("off", "dim")
             last = None if trader.last_trade_at is None else snapshot.taken_at - trader.last_trade_at
-            pnl_tone = tone["ok"] if trader.pnl_lamports > 0 else tone["bad"] if trader.pnl_lamports < 0 else ""
-            rows.append((trader.name, (
-                cell(trader.name),
-                cell(short_key(trader.wallet, 4, 3)),
-                active,
-                cell(trader.sizing),
-                cell(age(last), "", "right"),
-                cell(trader.trades_copied, "", "right"),
-                cell(signed_sol(trader.pnl_lamports, 3), pnl_tone, "right"),
-            )))
+            pnl_tone = (
+                tone["ok"] if trader.pnl_lamports > 0 else tone["bad"] if trader.pnl_lamports < 0 else ""
+            )
+            rows.append(
+                (
+                    trader.name,
+                    (
+                        cell(trader.name),
+                        cell(short_key(trader.wallet, 4, 3)),
+                        active,
+                        cell(trader.sizing),
+                        cell(age(last), "", "right"),
+                        cell(trader.trades_copied, "", "right"),
+                        cell(signed_sol(trader.pnl_lamports, 3), pnl_tone, "right"),
+                    ),
+                )
+            )
         return rows

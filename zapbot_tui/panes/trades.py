@@ -1,4 +1,5 @@
 """The Trades pane: the latest copy decisions with status, amounts and detection→confirmation latency."""
+
 from __future__ import annotations
 
 from engine.state import EngineSnapshot
@@ -14,9 +15,17 @@ class TradesPane(TablePane):
     title = "Trades"
     pane_id = "trades"
     max_rows = MAX_TRADE_ROWS
-    columns = (("Time", "time", 8), ("Status", "status", 8), ("Side", "side", 4), ("Token", "token", 8),
-               ("Amount", "amount", 8), ("SOL", "sol", 6), ("Latency", "latency", 7), ("Trader", "trader", 8),
-               ("Reason", "reason", None))
+    columns = (
+        ("Time", "time", 8),
+        ("Status", "status", 8),
+        ("Side", "side", 4),
+        ("Token", "token", 8),
+        ("Amount", "amount", 8),
+        ("SOL", "sol", 6),
+        ("Latency", "latency", 7),
+        ("Trader", "trader", 8),
+        ("Reason", "reason", None),
+    )
 
     def rows(self, snapshot: EngineSnapshot) -> list[Row]:
         tone = tones(self.app)
@@ -24,16 +33,26 @@ class TradesPane(TablePane):
         for trade in snapshot.trades[: self.max_rows]:
             at = trade.confirmed_at or trade.sent_at or trade.queued_at or trade.detected_at
             side_tone = tone["ok"] if trade.side == "buy" else tone["warn"]
-            rows.append((str(trade.id), (
-                cell(clock(at)),
-                cell(trade.status, tone[STATUS_TONE.get(trade.status, "plain")]),
-                cell(trade.side, side_tone),
-                cell(mint_label(trade.mint, trade.symbol)),
-                cell(token_amount(trade.token_amount, trade.token_decimals) if trade.token_amount else "—",
-                     "", "right"),
-                cell(sol(trade.quote_amount, 3) if trade.quote_amount else "—", "", "right"),
-                cell(latency(trade.latency_ms), "", "right"),
-                cell(trade.trader),
-                cell(trade.reason, "dim"),
-            )))
+            rows.append(
+                (
+                    str(trade.id),
+                    (
+                        cell(clock(at)),
+                        cell(trade.status, tone[STATUS_TONE.get(trade.status, "plain")]),
+                        cell(trade.side, side_tone),
+                        cell(mint_label(trade.mint, trade.symbol)),
+                        cell(
+                            token_amount(trade.token_amount, trade.token_decimals)
+                            if trade.token_amount
+                            else "—",
+                            "",
+                            "right",
+                        ),
+                        cell(sol(trade.quote_amount, 3) if trade.quote_amount else "—", "", "right"),
+                        cell(latency(trade.latency_ms), "", "right"),
+                        cell(trade.trader),
+                        cell(trade.reason, "dim"),
+                    ),
+                )
+            )
         return rows

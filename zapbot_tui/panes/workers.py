@@ -1,4 +1,5 @@
 """The Workers pane: each worker's state, restarts, inbox depth and heartbeat age."""
+
 from __future__ import annotations
 
 from engine.state import EngineSnapshot
@@ -6,28 +7,45 @@ from zapbot_tui.format import age
 from zapbot_tui.panes.base import Row, TablePane, cell, tones
 
 STATE_TONE = {
-    "ready": "ok", "busy": "primary", "initializing": "dim", "restarting": "warn", "degraded": "warn",
-    "failed": "bad", "stopped": "dim", "disabled": "dim",
+    "ready": "ok",
+    "busy": "primary",
+    "initializing": "dim",
+    "restarting": "warn",
+    "degraded": "warn",
+    "failed": "bad",
+    "stopped": "dim",
+    "disabled": "dim",
 }
 
 
 class WorkersPane(TablePane):
     title = "Workers"
     pane_id = "workers"
-    columns = (("Worker", "name", 9), ("State", "state", 12), ("Rst", "restarts", 3),
-               ("Inbox", "inbox", 5), ("Beat", "beat", 4), ("Detail", "detail", None))
+    columns = (
+        ("Worker", "name", 9),
+        ("State", "state", 12),
+        ("Rst", "restarts", 3),
+        ("Inbox", "inbox", 5),
+        ("Beat", "beat", 4),
+        ("Detail", "detail", None),
+    )
 
     def rows(self, snapshot: EngineSnapshot) -> list[Row]:
         tone = tones(self.app)
         rows: list[Row] = []
         for worker in snapshot.workers:
             state_style = tone[STATE_TONE.get(worker.state, "plain")]
-            rows.append((worker.name, (
-                cell(worker.name),
-                cell(worker.state, state_style),
-                cell(worker.restarts, tone["warn"] if worker.restarts else "", "right"),
-                cell(worker.inbox_depth, "", "right"),
-                cell(age(worker.last_heartbeat_age_s), "", "right"),
-                cell(worker.detail, "dim"),
-            )))
+            rows.append(
+                (
+                    worker.name,
+                    (
+                        cell(worker.name),
+                        cell(worker.state, state_style),
+                        cell(worker.restarts, tone["warn"] if worker.restarts else "", "right"),
+                        cell(worker.inbox_depth, "", "right"),
+                        cell(age(worker.last_heartbeat_age_s), "", "right"),
+                        cell(worker.detail, "dim"),
+                    ),
+                )
+            )
         return rows

@@ -1,4 +1,5 @@
 """Shared modal behaviour: Escape cancels, and cursor blink can be stopped (for stable snapshots)."""
+
 from __future__ import annotations
 
 from typing import Any, ClassVar, TypeVar

@@ -1,4 +1,5 @@
 """Read-only details of a trade, a trader or a position."""
+
 from __future__ import annotations
 
 from rich.text import Text

@@ -1,4 +1,5 @@
 """Small modals: yes/no confirmation, the sell percent, the filter text and the typed LIVE confirmation."""
+
 from __future__ import annotations
 
 from typing import ClassVar

@@ -1,4 +1,5 @@
 """The help screen: every key of the main screen with what it does (the same list the palette offers)."""
+
 from __future__ import annotations
 
 from typing import ClassVar

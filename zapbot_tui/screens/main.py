@@ -1,4 +1,5 @@
 """The main dashboard screen: panes, the refresh timer that diffs them, and every operator key."""
+
 from __future__ import annotations
 
 import time
@@ -53,8 +54,16 @@ class MainScreen(Screen):
     """The dashboard. All operator keys live here, so modals never see them."""
 
     BINDINGS: ClassVar = [
-        Binding(key, action, word, show=bool(word), tooltip=what, id=action,
-                key_display=KEY_DISPLAY.get(key), priority=key in ("tab", "shift+tab"))
+        Binding(
+            key,
+            action,
+            word,
+            show=bool(word),
+            tooltip=what,
+            id=action,
+            key_display=KEY_DISPLAY.get(key),
+            priority=key in ("tab", "shift+tab"),
+        )
         for key, action, word, _, what in KEYS
     ]
 
@@ -92,8 +101,12 @@ class MainScreen(Screen):
         super().__init__(id="main")
         self.header = HeaderPane()
         self.panes: dict[str, Pane] = {
-            "traders": TradersPane(), "trades": TradesPane(), "positions": PositionsPane(),
-            "workers": WorkersPane(), "queues": QueuesPane(), "log": LogPane(),
+            "traders": TradersPane(),
+            "trades": TradesPane(),
+            "positions": PositionsPane(),
+            "workers": WorkersPane(),
+            "queues": QueuesPane(),
+            "log": LogPane(),
         }
         self.current = "traders"
         self.log_visible = True
@@ -143,8 +156,9 @@ class MainScreen(Screen):
         right = self.current in ("workers", "queues", "positions")
         self.query_one("#left").set_class(left, "-current")
         self.query_one("#right").set_class(right, "-current")
-        self.panes["log"].set_class(not self.log_visible and not (self.compact and self.current == "log"),
-                                    "-hidden")
+        self.panes["log"].set_class(
+            not self.log_visible and not (self.compact and self.current == "log"), "-hidden"
+        )
         bar = []
         for name in self.PANE_ORDER:
             title = self.panes[name].title.split(" ")[0]
@@ -279,8 +293,9 @@ class MainScreen(Screen):
             if yes and self._run_command("delete", self.engine.remove_trader, name) is not None:
                 self.notify(f"trader {name} deleted")
 
-        self.app.push_screen(ConfirmScreen("Delete trader", f"Stop following and delete {name}?",
-                                           yes="Delete"), answered)
+        self.app.push_screen(
+            ConfirmScreen("Delete trader", f"Stop following and delete {name}?", yes="Delete"), answered
+        )
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()
@@ -317,8 +332,10 @@ class MainScreen(Screen):
         if position is None or not self._engine_ready():
             return
         label = position.symbol or short_key(mint)
-        detail = (f"{token_amount(position.amount, position.decimals)} tokens, cost {sol(position.cost_lamports)}"
-                  f" SOL\nmint {mint}")
+        detail = (
+            f"{token_amount(position.amount, position.decimals)} tokens, cost {sol(position.cost_lamports)}"
+            f" SOL\nmint {mint}"
+        )
 
         def answered(text: str | None) -> None:
             if text is None:

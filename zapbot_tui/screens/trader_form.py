@@ -1,4 +1,5 @@
 """The add/edit trader form: validates the address and numbers inline, then calls the engine facade."""
+
 from __future__ import annotations
 
 from typing import Any, ClassVar
@@ -23,8 +24,11 @@ TEXT_FIELDS: tuple[tuple[str, str, str], ...] = (
     ("priority_fee", "Priority fee", "auto or µlamports/CU"),
 )
 FLOAT_FIELDS = {"fixed_sol", "percent", "min_sol", "max_sol"}
-CHECK_FIELDS: tuple[tuple[str, str], ...] = (("active", "Active"), ("copy_buys", "Copy buys"),
-                                             ("copy_sells", "Copy sells"))
+CHECK_FIELDS: tuple[tuple[str, str], ...] = (
+    ("active", "Active"),
+    ("copy_buys", "Copy buys"),
+    ("copy_sells", "Copy sells"),
+)
 
 
 def parse_form(values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
@@ -64,8 +68,9 @@ def parse_form(values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
     return data, errors
 
 
-def build_trader(values: dict[str, Any], base: TraderConfig | None = None) -> tuple[TraderConfig | None,
-                                                                                    dict[str, str]]:
+def build_trader(
+    values: dict[str, Any], base: TraderConfig | None = None
+) -> tuple[TraderConfig | None, dict[str, str]]:
     """Validate the form into a TraderConfig (keeping base's other settings when editing). Pure."""
     data, errors = parse_form(values)
     if errors:
@@ -109,14 +114,20 @@ class TraderFormScreen(ZapModal[TraderConfig]):
 
     def compose(self):  # type: ignore[no-untyped-def]
         trader = self.original
-        defaults = trader or TraderConfig.model_construct(**{
-            name: info.default for name, info in TraderConfig.model_fields.items() if name not in ("name", "wallet")
-        })
+        defaults = trader or TraderConfig.model_construct(
+            **{
+                name: info.default
+                for name, info in TraderConfig.model_fields.items()
+                if name not in ("name", "wallet")
+            }
+        )
         title = f"Edit trader {trader.name}" if trader else "Add a trader"
         with Vertical(classes="dialog"):
             yield Label(title, classes="dialog-title")
             for field, label, placeholder in TEXT_FIELDS:
-                value = "" if trader is None and field in ("name", "wallet") else str(getattr(defaults, field))
+                value = (
+                    "" if trader is None and field in ("name", "wallet") else str(getattr(defaults, field))
+                )
                 with Horizontal(classes="field"):
                     yield Label(label)
                     yield Input(value, placeholder=placeholder, id=f"f-{field}", compact=True)
@@ -126,8 +137,13 @@ class TraderFormScreen(ZapModal[TraderConfig]):
                 if field == "wallet":
                     with Horizontal(classes="field"):
                         yield Label("Sizing")
-                        yield Select([("fixed SOL per trade", "fixed"), ("percent of leader", "percent")],
-                                     value=defaults.sizing, allow_blank=False, id="f-sizing", compact=True)
+                        yield Select(
+                            [("fixed SOL per trade", "fixed"), ("percent of leader", "percent")],
+                            value=defaults.sizing,
+                            allow_blank=False,
+                            id="f-sizing",
+                            compact=True,
+                        )
                     yield Label("", id="e-sizing", classes="field-error")
             with Horizontal(classes="checks"):
                 for field, label in CHECK_FIELDS:
@@ -142,7 +158,9 @@ class TraderFormScreen(ZapModal[TraderConfig]):
         self.query_one("#f-name", Input).focus()
 
     def values(self) -> dict[str, Any]:
-        result: dict[str, Any] = {field: self.query_one(f"#f-{field}", Input).value for field, _, _ in TEXT_FIELDS}
+        result: dict[str, Any] = {
+            field: self.query_one(f"#f-{field}", Input).value for field, _, _ in TEXT_FIELDS
+        }
         result["sizing"] = self.query_one("#f-sizing", Select).value
         for field, _ in CHECK_FIELDS:
             result[field] = self.query_one(f"#f-{field}", Checkbox).value
