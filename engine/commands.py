@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
-from engine.messages import LogEvent, StartMonitoring, StopMonitoring
+from engine.messages import LogEvent, ManualSell, StartMonitoring, StopMonitoring
 from engine.state import TraderView
 
 if TYPE_CHECKING:
@@ -71,3 +72,14 @@ def resume_all(ctx: "EngineContext", *, source: str = "engine") -> tuple[bool, s
     if changed:
         ctx.publish(LogEvent("info", source, "copying resumed"))
     return changed, cleared
+
+
+def request_manual_sell(ctx: "EngineContext", mint: str, percent: float) -> Future:
+    """Ask the executor to sell percent (0-100] of our position in mint; the future resolves to the intent id."""
+    future: Future = Future()
+    if not 0 < percent <= 100:
+        future.set_exception(ValueError("percent must be between 0 and 100"))
+        return future
+    if not ctx.send("executor", ManualSell(mint, float(percent), future), force=True):
+        future.set_exception(RuntimeError("the executor is not running"))
+    return future

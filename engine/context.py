@@ -1,21 +1,29 @@
-"""What every worker shares: settings, state, traders, inboxes, the event bus and the data-worker call."""
+"""What every worker shares, by name and type: settings, state, traders, inboxes, the event bus, the store
+client, the chain cache, the notifier and the RPC pools."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import threading
 from collections.abc import Callable
-from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+from engine.caches import ChainCache, SeenSignatures
+from engine.chain.rpc import RpcPool
 from engine.config import Settings
-from engine.messages import DataCall
+from engine.inbox import Inbox, InboxFull
 from engine.paths import HomePaths
 from engine.state import EngineState
+from engine.store_client import StoreClient
 from engine.traders import TraderBook
-from engine.worker import Inbox, InboxFull
+
+if TYPE_CHECKING:
+    from solders.keypair import Keypair
+
+    from engine.sim import SimCluster
+    from engine.workers.telegram import Notifier
 
 log = logging.getLogger("zapbot.context")
 
@@ -65,12 +73,19 @@ class EngineContext:
     supervisor_inbox: Inbox
     inboxes: dict[str, Inbox] = field(default_factory=dict)
     bus: EventBus = field(default_factory=EventBus)
-    keypair: Any = None  # solders Keypair of the operator wallet (never logged)
-    cluster: Any = None  # engine.sim SimCluster when embedded
-    db_path: Any = None
+    keypair: Keypair | None = None  # the operator wallet (never logged)
+    cluster: SimCluster | None = None  # the embedded local cluster in sim mode
+    db_path: Path | None = None
     extra_depths: dict[str, Callable[[], int]] = field(default_factory=dict)
-    shared: dict[str, Any] = field(default_factory=dict)  # worker-to-worker handles (e.g. the cache)
     paused_event: threading.Event = field(default_factory=threading.Event)
+    # Shared by workers; each outlives worker restarts.
+    cache: ChainCache = field(default_factory=ChainCache)
+    seen_signatures: SeenSignatures = field(default_factory=SeenSignatures)
+    notifier: Notifier | None = None  # set by the telegram worker while Telegram is configured
+    store: StoreClient = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.store = StoreClient(self.inboxes, self.state)
 
     # -- messaging ---------------------------------------------------------------------------
     def send(self, worker: str, msg: Any, *, force: bool = False) -> bool:
@@ -88,14 +103,27 @@ class EngineContext:
     def publish(self, event: Any) -> None:
         self.bus.publish(event)
 
-    def data(self, method: str, *args: Any, **kwargs: Any) -> Future:
-        """Run Store.method(*args) on the data worker (the single writer); returns a concurrent Future."""
-        future: Future = Future()
-        self.inboxes["data"].put(DataCall(method, args, future, kwargs), force=True)
-        return future
-
-    async def adata(self, method: str, *args: Any, **kwargs: Any) -> Any:
-        return await asyncio.wrap_future(self.data(method, *args, **kwargs))
+    def rpc_pool(
+        self,
+        *,
+        requests_per_second: float | None = None,
+        timeout: float = 10.0,
+        call_deadline_s: float | None = None,
+        low_priority: bool = False,
+    ) -> RpcPool:
+        """A new RpcPool over the engine's endpoints for the calling worker's loop (a pool belongs to one
+        loop). Every pool of this engine draws from one shared budget per endpoint."""
+        rpc = self.settings.rpc
+        return RpcPool(
+            self.endpoints.rpc_urls,
+            requests_per_second=requests_per_second or rpc.requests_per_second,
+            commitment=rpc.commitment,
+            timeout=timeout,
+            state=self.state,
+            call_deadline_s=call_deadline_s,
+            engine_rate=rpc.requests_per_second,
+            low_priority=low_priority,
+        )
 
     def queue_depths(self) -> dict[str, int]:
         depths = {name: len(inbox) for name, inbox in self.inboxes.items()}

@@ -14,13 +14,14 @@ from typing import Any
 from engine import commands
 from engine.config import ConfigError, Settings
 from engine.context import Endpoints, EngineContext
-from engine.messages import ExecuteTrade, LogEvent
+from engine.inbox import Inbox
+from engine.messages import LogEvent
 from engine.observability import REDACTOR, HttpServer, setup_logging
 from engine.paths import HomePaths, home_paths
 from engine.state import EngineSnapshot, EngineState, LogLine
 from engine.supervisor import Supervisor
 from engine.traders import TraderBook, TraderConfig, load_traders, save_traders
-from engine.worker import BaseWorker, Inbox
+from engine.worker import BaseWorker
 
 log = logging.getLogger("zapbot.engine")
 
@@ -310,16 +311,10 @@ class Engine:
         assert self.ctx is not None
         if not 0 < percent <= 100:
             raise ValueError("percent must be between 0 and 100")
-        from engine.workers.executor import request_manual_sell
-
-        return request_manual_sell(self.ctx, mint, percent)
+        return commands.request_manual_sell(self.ctx, mint, percent)
 
     def in_flight(self) -> int:
         return self.state.in_flight
-
-    def execute(self, trade: ExecuteTrade) -> bool:
-        assert self.ctx is not None
-        return self.ctx.send("executor", trade)
 
 
 def _embedded_cluster(settings: Settings) -> Any:

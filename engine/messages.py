@@ -6,7 +6,10 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from engine.store import Store
 
 
 def now() -> float:
@@ -228,20 +231,16 @@ class ConnectionHealth:
 
 @dataclass(frozen=True, slots=True)
 class DataCall:
-    """Ask the data worker (the single SQLite writer) to run store.method(*args) and resolve the future."""
+    """Ask the data worker (the single SQLite writer) to run one store operation and resolve the future.
 
-    method: str
-    args: tuple[Any, ...]
+    `operation` takes the Store and returns the result; `mirror`, when given, runs right after it in the
+    data worker with the Store and the result, to bring EngineState up to date. Only StoreClient builds
+    these, one method per operation, so a reader can follow every call from a worker to its SQL."""
+
+    name: str
+    operation: Callable[[Store], Any]
     future: Future
-    kwargs: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class Invoke:
-    """Run a callable inside a worker's thread (used by the facade for commands)."""
-
-    fn: Callable[..., Any]
-    future: Future | None = None
+    mirror: Callable[[Store, Any], None] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,3 +251,40 @@ class LogEvent:
     worker: str
     message: str
     at: float = field(default_factory=now)
+
+
+@dataclass(frozen=True, slots=True)
+class WsCoverage:
+    """The websocket tells the monitor which wallets it covers: covered=False → poll them fast."""
+
+    wallets: tuple[str, ...]
+    covered: bool
+    since: float
+
+
+@dataclass(frozen=True, slots=True)
+class ManualSell:
+    """Sell percent of our position in mint now (from the console, CLI or Telegram)."""
+
+    mint: str
+    percent: float
+    future: Future
+
+
+@dataclass(frozen=True, slots=True)
+class KillSwitchTripped:
+    """The daily realised loss reached its cap: buying is paused until the operator resumes."""
+
+    reason: str
+    realized_pnl_lamports: int
+    at: float = field(default_factory=time.time)
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerRestarted:
+    """Event: a worker was restarted (or gave up restarting)."""
+
+    worker: str
+    restarts: int
+    reason: str
+    gave_up: bool = False

@@ -8,7 +8,7 @@ import logging
 import logging.handlers
 import re
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -293,7 +293,3 @@ class HttpServer:
             self._loop.call_soon_threadsafe(self._loop.stop)
         if self._thread is not None:
             self._thread.join(5)
-
-
-def redact_all(texts: Iterable[str]) -> list[str]:
-    return [REDACTOR(t) for t in texts]

@@ -18,12 +18,16 @@ from dataclasses import dataclass, field
 from decimal import ROUND_FLOOR, Decimal
 from typing import Any
 
-LAMPORTS_PER_SOL = 1_000_000_000
-WSOL_MINT = "So11111111111111111111111111111111111111112"
-BASE_FEE_PER_SIGNATURE = 5_000
+from engine.constants import (
+    LAMPORTS_PER_SOL,
+    SIGNATURE_FEE_LAMPORTS,
+    TOKEN_ACCOUNT_RENT_LAMPORTS,
+    WSOL_MINT,
+)
+
+BASE_FEE_PER_SIGNATURE = SIGNATURE_FEE_LAMPORTS
 # A swap may carry a co-signer (RFQ market maker) and we budget for two signatures to stay conservative.
 SIGNATURES_BUDGETED = 2
-TOKEN_ACCOUNT_RENT_LAMPORTS = 2_039_280  # rent-exempt minimum of a 165-byte token account
 MAX_COMPUTE_UNITS = 1_400_000
 
 # The stable skip vocabulary (tests and the console rely on these exact strings).

@@ -137,6 +137,65 @@ class EngineSnapshot:
         raise KeyError(name)
 
 
+# -- store rows to views (the one place a row becomes what the console shows) --------------------
+
+
+def trade_view(row: dict[str, Any]) -> TradeView:
+    status = row["status"]
+    return TradeView(
+        id=int(row["id"]),
+        leader_signature=row["leader_signature"],
+        trader=row["trader"],
+        side=row["side"],
+        mint=row["mint"],
+        status="queued" if status == "pending" else status,
+        reason=row.get("reason") or "",
+        signature=row.get("signature"),
+        token_amount=int(row.get("token_amount") or 0),
+        quote_amount=int(row.get("quote_amount") or 0),
+        token_decimals=row.get("token_decimals"),
+        detected_at=row.get("detected_at"),
+        queued_at=row.get("queued_at"),
+        sent_at=row.get("sent_at"),
+        confirmed_at=row.get("confirmed_at"),
+    )
+
+
+def position_view(row: dict[str, Any]) -> PositionView:
+    return PositionView(
+        mint=row["mint"],
+        amount=int(row["amount"]),
+        cost_lamports=int(row["cost_lamports"]),
+        realized_pnl_lamports=int(row["realized_pnl_lamports"]),
+        decimals=row.get("decimals"),
+        opened_at=row.get("opened_at"),
+    )
+
+
+def skip_view(
+    skip_id: int,
+    *,
+    leader_signature: str,
+    trader: str,
+    side: str,
+    mint: str,
+    reason: str,
+    detected_at: float | None = None,
+) -> TradeView:
+    """A recorded skip as a row of the trades pane (negative ids keep skips apart from intents)."""
+    return TradeView(
+        id=-int(skip_id),
+        leader_signature=leader_signature,
+        trader=trader,
+        side=side,
+        mint=mint,
+        status="skipped",
+        reason=reason,
+        detected_at=detected_at,
+        confirmed_at=None,
+    )
+
+
 class EngineState:
     """Mutable state shared by the workers, guarded by one lock; snapshot() copies it out."""
 
@@ -160,7 +219,6 @@ class EngineState:
         self.subscriptions = 0
         self.in_flight = 0
         self.counters: dict[str, int] = {}
-        self.symbols: dict[str, str] = {}
         self.queue_depth_fn: Any = None  # set by the supervisor: () -> dict[str, int]
 
     # -- writers ------------------------------------------------------------------------
@@ -190,8 +248,6 @@ class EngineState:
                 self._trade_order.append(view.id)
                 while len(self._trade_order) > self.max_trades:
                     self.trades.pop(self._trade_order.popleft(), None)
-            if not view.symbol and view.mint in self.symbols:
-                view = replace(view, symbol=self.symbols[view.mint])
             self.trades[view.id] = view
 
     def set_position(self, view: PositionView | None, mint: str) -> None:
@@ -199,8 +255,6 @@ class EngineState:
             if view is None or view.amount <= 0:
                 self.positions.pop(mint, None)
             else:
-                if not view.symbol and mint in self.symbols:
-                    view = replace(view, symbol=self.symbols[mint])
                 self.positions[mint] = view
 
     def set_health(self, **changes: Any) -> None:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.context import EngineContext
+from engine.inbox import Inbox
 from engine.messages import (
     LogEvent,
     Ping,
@@ -20,24 +21,15 @@ from engine.messages import (
     WorkerError,
     WorkerExited,
     WorkerReady,
+    WorkerRestarted,
     WorkerStatus,
 )
-from engine.worker import BaseWorker, Inbox
+from engine.worker import BaseWorker
 
 log = logging.getLogger("zapbot.supervisor")
 
 START_ORDER = ("data", "cache", "analyzer", "executor", "monitor", "websocket", "telegram")
 SHUTDOWN_ORDER = ("telegram", "websocket", "monitor", "analyzer", "cache", "executor", "data")
-
-
-@dataclass(frozen=True, slots=True)
-class WorkerRestarted:
-    """Event: a worker was restarted (or gave up restarting)."""
-
-    worker: str
-    restarts: int
-    reason: str
-    gave_up: bool = False
 
 
 @dataclass
@@ -189,7 +181,7 @@ class Supervisor:
 
     async def _run_worker(self, slot: _Slot, worker: BaseWorker) -> bool:
         task = asyncio.current_task()
-        worker._main_task = task  # type: ignore[attr-defined]
+        slot.main_task = task
         try:
             return await worker.run()
         except asyncio.CancelledError:
@@ -247,7 +239,7 @@ class Supervisor:
     def _record_error(self, worker: str, message: str) -> None:
         self.ctx.publish(LogEvent("error", worker, message))
         if worker != "data" and "data" in self.ctx.inboxes:
-            self.ctx.data("record_error", worker, message)
+            self.ctx.store.record_error(worker, message)
 
     def _set_state(self, slot: _Slot, state: str, detail: str = "") -> None:
         slot.state = state
@@ -341,7 +333,7 @@ class Supervisor:
                 self._record_error(
                     slot.name, f"dropped {type(unfinished).__name__} after it hung two instances"
                 )
-            task = getattr(worker, "_main_task", None)
+            task = slot.main_task
             if task is not None and worker.loop is not None:
                 try:
                     worker.loop.call_soon_threadsafe(task.cancel)
@@ -374,7 +366,7 @@ class Supervisor:
             if not slot.exited and slot.worker is not None:
                 # It did not stop in time; cancel it so the deadline holds.
                 slot.worker.retired = True
-                task = getattr(slot.worker, "_main_task", None)
+                task = slot.main_task
                 if task is not None and slot.worker.loop is not None:
                     try:
                         slot.worker.loop.call_soon_threadsafe(task.cancel)

@@ -7,11 +7,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from engine.constants import LAMPORTS_PER_SOL
 from engine.state import EngineSnapshot, PositionView, TradeView
 from engine.traders import validate_address
 
 TELEGRAM_MAX_CHARS = 4096
-LAMPORTS_PER_SOL = 1_000_000_000
 DEFAULT_TRADES_SHOWN = 10
 MAX_TRADES_SHOWN = 50
 

@@ -5,17 +5,14 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-import threading
 import time
 import traceback
-from collections import deque
 from collections.abc import Awaitable, Callable
-from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from engine.inbox import Inbox
 from engine.messages import (
-    Invoke,
     LogEvent,
     Ping,
     Pong,
@@ -33,76 +30,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("zapbot.worker")
 
 
-class InboxFull(Exception):
-    """The inbox is at its bound; the sender must record what it dropped."""
-
-
 class WorkerDisabled(Exception):
     """Raised by setup() when the worker cannot run here (e.g. no Telegram token); str() is the reason."""
-
-
-class Inbox:
-    """A bounded FIFO that any thread can put into and one asyncio loop awaits on.
-
-    It outlives worker instances: a restarted worker takes over the same inbox, so queued work is kept.
-    """
-
-    def __init__(self, maxsize: int) -> None:
-        self.maxsize = maxsize
-        self._items: deque[Any] = deque()
-        self._lock = threading.Lock()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._event: asyncio.Event | None = None
-        self._waiting = False
-        self.handled = 0
-        self.dropped = 0
-
-    def bind(self, loop: asyncio.AbstractEventLoop) -> None:
-        with self._lock:
-            self._loop = loop
-            self._event = asyncio.Event()
-            self._waiting = False
-
-    def _wake(self) -> None:
-        loop, event = self._loop, self._event
-        if loop is None or event is None or not self._waiting:
-            return
-        try:
-            loop.call_soon_threadsafe(event.set)
-        except RuntimeError:  # the consumer's loop is closed (it is being restarted)
-            pass
-
-    def put(self, item: Any, *, force: bool = False) -> None:
-        """Enqueue; raises InboxFull at the bound unless force (control messages are never refused)."""
-        with self._lock:
-            if not force and len(self._items) >= self.maxsize:
-                self.dropped += 1
-                raise InboxFull(f"inbox full ({self.maxsize})")
-            self._items.append(item)
-        self._wake()
-
-    def put_front(self, item: Any) -> None:
-        with self._lock:
-            self._items.appendleft(item)
-        self._wake()
-
-    def get_nowait(self) -> Any | None:
-        with self._lock:
-            return self._items.popleft() if self._items else None
-
-    async def get(self) -> Any:
-        while True:
-            with self._lock:
-                if self._items:
-                    self._waiting = False
-                    return self._items.popleft()
-                assert self._event is not None, "inbox not bound to a loop"
-                self._event.clear()
-                self._waiting = True
-            await self._event.wait()
-
-    def __len__(self) -> int:
-        return len(self._items)
 
 
 def handles(*message_types: type) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -202,21 +131,6 @@ class BaseWorker:
         self.accepting = False
         await self.on_stop_accepting()
 
-    @handles(Invoke)
-    async def _on_invoke(self, msg: Invoke) -> None:
-        try:
-            result = msg.fn()
-            if inspect.isawaitable(result):
-                result = await result
-        except Exception as exc:  # the caller gets the error; the worker stays up
-            if msg.future is not None:
-                msg.future.set_exception(exc)
-            else:
-                self._report(exc, "command failed")
-            return
-        if msg.future is not None:
-            msg.future.set_result(result)
-
     # -- the run loop --------------------------------------------------------------------------
     async def _ticker(self) -> None:
         assert self.tick_interval is not None
@@ -294,8 +208,6 @@ class BaseWorker:
             self.inbox.handled += 1
             if isinstance(msg, (Ping, Shutdown)):
                 self._handlers[type(msg)](msg)
-            elif isinstance(msg, Invoke) and msg.future is not None:
-                msg.future.set_exception(RuntimeError(f"{self.name} is disabled"))
         return True
 
     async def _safe_cleanup(self) -> None:
@@ -310,13 +222,6 @@ class _TickFailed:
     """Wakes a worker's run loop after its tick() raised."""
 
     instance: int
-
-
-def call_in_worker(inbox: Inbox, fn: Callable[[], Any]) -> Future:
-    """Run fn inside the worker that owns inbox; returns a concurrent Future with its result."""
-    future: Future = Future()
-    inbox.put(Invoke(fn, future), force=True)
-    return future
 
 
 def monotonic() -> float:

@@ -151,11 +151,6 @@ METHODS: dict[str, tuple[Method, Callable[[Any], bool]]] = {
         lambda p: p.get_token_accounts_by_owner(WALLET, mint=WALLET),
         lambda r: isinstance(r, list),
     ),
-    "get_token_balance": (lambda p: p.get_token_balance(WALLET, WALLET), lambda r: isinstance(r[0], int)),
-    "get_token_supply_decimals": (
-        lambda p: p.get_token_supply_decimals(WALLET),
-        lambda r: isinstance(r, int),
-    ),
     "get_recent_prioritization_fees": (
         lambda p: p.get_recent_prioritization_fees([WALLET]),
         lambda r: isinstance(r, list) and all(isinstance(f, int) for f in r),
@@ -267,7 +262,6 @@ SHAPE_FAULTS: dict[str, Any] = {
     },
     "statuses_wrong_length": {"context": {"slot": 1}, "value": [None, None, None]},
     "fees_missing_field": [{"slot": 1}],
-    "decimals_bool": {"context": {"slot": 1}, "value": {"decimals": True}},
 }
 
 
@@ -334,7 +328,6 @@ def test_typed_methods_reject_what_they_cannot_use(server):
                 ("token_account_amount_not_int", "get_token_accounts_by_owner"),
                 ("statuses_wrong_length", "get_signature_statuses"),
                 ("fees_missing_field", "get_recent_prioritization_fees"),
-                ("decimals_bool", "get_token_supply_decimals"),
                 ("result_string", "get_transaction_raw"),
                 ("result_bool", "send_raw_transaction"),
             ]:

@@ -280,7 +280,7 @@ async def test_sign_swap_keeps_the_market_maker_signature(sim_cluster):
 
 
 def test_daily_loss_cap_trips_the_kill_switch(engine_on_cluster, sim_cluster):
-    from engine.workers.executor import KillSwitchTripped
+    from engine.messages import KillSwitchTripped
 
     engine = engine_on_cluster(limits__daily_loss_cap_sol=0.0001)
     events: list = []

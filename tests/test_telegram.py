@@ -15,16 +15,21 @@ from solders.keypair import Keypair
 
 from engine.config import load_settings
 from engine.facade import Engine
-from engine.messages import LogEvent, TradeExecuted, TradeFailed, TradeSkipped
+from engine.messages import (
+    KillSwitchTripped,
+    LogEvent,
+    TradeExecuted,
+    TradeFailed,
+    TradeSkipped,
+    WorkerRestarted,
+)
 from engine.observability import status_document
 from engine.paths import home_paths
 from engine.state import PositionView
-from engine.supervisor import WorkerRestarted
 from engine.telegram_format import token_label
 from engine.testing.fake_telegram import FakeTelegramServer
 from engine.traders import TraderConfig, load_traders, save_traders
 from engine.workers.data import DataWorker
-from engine.workers.executor import KillSwitchTripped
 from engine.workers.telegram import TelegramWorker
 
 TOKEN = "7234567890:AAFakeTokenForTestsOnly_abcdefghijkl"

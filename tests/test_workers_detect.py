@@ -12,6 +12,7 @@ import pytest
 from aiohttp import web
 from solders.pubkey import Pubkey
 
+from engine.caches import ChainCache, SeenSignatures, TtlCache
 from engine.chain.pubsub import logs_subscribe_request, parse_logs_notification, subscription_reply
 from engine.config import Settings
 from engine.context import Endpoints, EngineContext
@@ -22,8 +23,8 @@ from engine.state import EngineState
 from engine.supervisor import Supervisor
 from engine.traders import TraderBook, TraderConfig
 from engine.worker import BaseWorker, Inbox, handles
-from engine.workers.analyzer import AnalyzerWorker, SeenSignatures
-from engine.workers.cache import CacheWorker, ChainCache, TtlCache
+from engine.workers.analyzer import AnalyzerWorker
+from engine.workers.cache import CacheWorker
 from engine.workers.monitor import MonitorWorker
 from engine.workers.websocket import WebsocketWorker
 
@@ -166,7 +167,7 @@ def test_analyzer_dedups_and_skips_non_swaps(tmp_path, cluster, threaded):
         )
         assert swap.token_amount == trade.token_amount and swap.source == "ws"
         assert ctx.state.counters["duplicates_skipped"] == 1
-        assert ctx.shared["cache"].get_decimals(cluster.mints[1]) == swap.token_decimals
+        assert ctx.cache.get_decimals(cluster.mints[1]) == swap.token_decimals
     finally:
         sup.stop()
 
@@ -270,8 +271,8 @@ def test_cache_worker_keeps_a_blockhash(tmp_path, cluster):
     sup.start()
     try:
         assert sup.wait_ready(10)
-        assert wait_for(lambda: ctx.shared["cache"].latest_blockhash() is not None)
-        blockhash, height = ctx.shared["cache"].latest_blockhash()
+        assert wait_for(lambda: ctx.cache.latest_blockhash() is not None)
+        blockhash, height = ctx.cache.latest_blockhash()
         assert len(blockhash) >= 32 and height > 0
         assert ctx.state.snapshot().health.slot is not None
     finally:

@@ -13,6 +13,7 @@ from textual.binding import Binding
 from textual.message import Message
 
 from engine.config import ConfigError, Settings
+from engine.messages import TradeFailed
 from themes import DEFAULT_THEME, THEME_NAMES, next_theme, register_themes
 from zapbot_tui.config_io import save_theme
 from zapbot_tui.events import EngineEvents, EventPump
@@ -199,7 +200,7 @@ class ZapBotApp(App[int]):
     def on_engine_events(self, _: EngineEvents) -> None:
         events = self.pump.drain()
         self.events_seen += len(events)
-        failed = [event for event in events if type(event).__name__ == "TradeFailed"]
+        failed = [event for event in events if isinstance(event, TradeFailed)]
         if failed:
             last = failed[-1]
             more = f" (+{len(failed) - 1} more)" if len(failed) > 1 else ""

@@ -20,10 +20,10 @@ from solders.message import MessageV0
 from solders.system_program import TransferParams, transfer
 from solders.transaction import VersionedTransaction
 
+from engine.constants import WSOL_MINT
 from engine.sim.cluster import SimCluster
 from engine.sim.config import SimConfig
 from engine.sim.market import sign_swap_transaction
-from engine.sim.txformat import WSOL_MINT
 
 BATCH_SIZE = 50
 SENDERS = 16

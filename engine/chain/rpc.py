@@ -1,11 +1,11 @@
 """JSON-RPC access to Solana: a pool of endpoints with per-endpoint rate limits, 429 handling and failover.
 
-Each endpoint is a solana-py 0.41 `AsyncClient`. Calls are posted as JSON-RPC through that client's own
-HTTP session (`client._provider.session`) rather than its typed methods, because the hot path needs
-things the typed API hides: the HTTP status and `Retry-After` of a 429 (solana-py folds them into one
+Each endpoint has its own `httpx2.AsyncClient` (the HTTP client solana-py 0.41 itself uses, with the
+same timeout), and calls are posted as JSON-RPC on it rather than through solana-py's typed methods,
+because the hot path needs things the typed API hides: the HTTP status and `Retry-After` of a 429 (solana-py folds them into one
 exception), the raw response bytes of getTransaction (handed as-is to the decode pool, so the JSON is
 parsed once, in a child process), a cap on the answer size, and one uniform `RpcError` for every
-malformed answer. Timeouts, connection limits and HTTP/2 stay solana-py's.
+malformed answer.
 
 A pool belongs to one asyncio loop (the client's connections do): build one per worker, never share.
 """
@@ -25,7 +25,8 @@ from typing import Any
 
 import httpx2
 import orjson
-from solana.rpc.async_api import AsyncClient
+
+from engine.constants import TOKEN_PROGRAM
 
 log = logging.getLogger("zapbot.rpc")
 
@@ -33,8 +34,6 @@ MAX_ANSWER_BYTES = 16 * 1024 * 1024  # a getTransaction is a few kB; anything ne
 MAX_RETRY_AFTER_S = 30.0  # a server asking for longer is treated as down for that long, not waited on
 DEFAULT_RETRY_AFTER_S = 1.0
 FAILED_ENDPOINT_COOLDOWN_S = 2.0
-TOKEN_PROGRAM = "TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA"
-TOKEN_2022_PROGRAM = "TokenzQdBNbLqP7VjhdkqdUBtUHDU5Z3Xy8ASHxWcpD"
 
 
 class RpcError(Exception):
@@ -147,7 +146,7 @@ class _Endpoint:
     url: str
     bucket: TokenBucket
     shared: SharedBucket | None = None
-    client: AsyncClient | None = None
+    client: httpx2.AsyncClient | None = None
     blocked_until: float = 0.0  # after a 429 (Retry-After) or a connection failure
     failures: int = 0
     last_error: str = ""
@@ -249,14 +248,14 @@ class RpcPool:
         if self.state is not None:
             self.state.set_health(rpc_ok=ok, rpc_detail=_short(detail))
 
-    def _client(self, endpoint: _Endpoint) -> AsyncClient:
+    def _client(self, endpoint: _Endpoint) -> httpx2.AsyncClient:
         loop = asyncio.get_running_loop()
         if self._loop is None:
             self._loop = loop
         elif self._loop is not loop:
             raise RuntimeError("an RpcPool belongs to one event loop; build one per worker")
         if endpoint.client is None:
-            endpoint.client = AsyncClient(endpoint.url, commitment=self.commitment, timeout=self.timeout)
+            endpoint.client = httpx2.AsyncClient(timeout=httpx2.Timeout(self.timeout))
         return endpoint.client
 
     def _pick(self, tried: set[int]) -> tuple[int, float]:
@@ -322,8 +321,7 @@ class RpcPool:
         raise RpcError(f"{method}: {last}")
 
     async def _post(self, endpoint: _Endpoint, method: str, body: bytes) -> tuple[Any, bytes]:
-        client = self._client(endpoint)
-        session: httpx2.AsyncClient = client._provider.session  # solana-py's own HTTP session
+        session = self._client(endpoint)
         endpoint.calls += 1
         try:
             async with session.stream(
@@ -552,21 +550,6 @@ class RpcPool:
                 raise RpcError("getTokenAccountsByOwner: malformed entry") from None
         return accounts
 
-    async def get_token_balance(self, owner: str, mint: str) -> tuple[int, int | None]:
-        """(amount in base units, decimals) summed over owner's accounts of mint; (0, None) when none."""
-        accounts = await self.get_token_accounts_by_owner(owner, mint=mint)
-        if not accounts:
-            return 0, None
-        return sum(a["amount"] for a in accounts), accounts[0]["decimals"]
-
-    async def get_token_supply_decimals(self, mint: str) -> int:
-        result = await self.call("getTokenSupply", [mint, {"commitment": self.commitment}])
-        value = _value(result, "getTokenSupply")
-        decimals = value.get("decimals") if isinstance(value, dict) else None
-        if not _is_int(decimals):
-            raise RpcError("getTokenSupply: malformed answer")
-        return int(decimals)
-
     async def get_recent_prioritization_fees(self, accounts: Sequence[str] = ()) -> list[int]:
         """Recent per-slot prioritization fees (micro-lamports per CU) for these writable accounts."""
         result = await self.call("getRecentPrioritizationFees", [list(accounts)] if accounts else [])
@@ -586,7 +569,7 @@ class RpcPool:
             client, endpoint.client = endpoint.client, None
             if client is not None:
                 try:
-                    await client.close()
+                    await client.aclose()
                 except Exception as exc:  # noqa: BLE001 - closing must not raise
                     log.debug("closing RPC client failed: %s", exc)
 
@@ -616,16 +599,3 @@ def _value(result: Any, method: str) -> Any:
     if not isinstance(result, dict) or "value" not in result:
         raise RpcError(f"{method}: malformed answer (no value)")
     return result["value"]
-
-
-def pool_from_context(ctx: Any, *, timeout: float = 10.0) -> RpcPool:
-    """A pool over the engine's RPC endpoints with its settings, counting into ctx.state."""
-    rpc = ctx.settings.rpc
-    return RpcPool(
-        ctx.endpoints.rpc_urls,
-        requests_per_second=rpc.requests_per_second,
-        commitment=rpc.commitment,
-        timeout=timeout,
-        state=ctx.state,
-        engine_rate=rpc.requests_per_second,
-    )

@@ -15,7 +15,6 @@ import orjson
 from solders.message import to_bytes_versioned
 from solders.transaction import VersionedTransaction
 
-WSOL_MINT = "So11111111111111111111111111111111111111112"
 MAX_ANSWER_BYTES = 4 * 1024 * 1024
 DEFAULT_PRIORITY_LEVEL = "veryHigh"
 

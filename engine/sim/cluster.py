@@ -13,6 +13,7 @@ from typing import Any, Self
 from aiohttp import web
 from solders.pubkey import Pubkey
 
+from engine.constants import TOKEN_2022_PROGRAM, TOKEN_PROGRAM, WSOL_MINT
 from engine.sim.config import ChaosSettings, SimConfig
 from engine.sim.ledger import Ledger
 from engine.sim.market import Market, TraderTrade
@@ -20,7 +21,6 @@ from engine.sim.pubsub import PubsubServer
 from engine.sim.rpc import RpcServer
 from engine.sim.scenario import Scenario, ScenarioError, load_scenario
 from engine.sim.swapapi import SwapApiServer
-from engine.sim.txformat import TOKEN_2022_PROGRAM, TOKEN_PROGRAM, WSOL_MINT
 
 START_TIMEOUT_S = 10.0
 

@@ -22,17 +22,9 @@ from solders.system_program import TransferParams, transfer
 from solders.token.associated import get_associated_token_address
 from solders.transaction import VersionedTransaction
 
+from engine.constants import ATA_PROGRAM, SYSTEM_PROGRAM, TOKEN_2022_PROGRAM, TOKEN_PROGRAM, WSOL_MINT
 from engine.sim.ledger import Ledger, SyntheticFailure
-from engine.sim.txformat import (
-    ATA_PROGRAM,
-    MEMO_PROGRAM,
-    SLIPPAGE_ERROR_CODE,
-    SYSTEM_PROGRAM,
-    TOKEN_2022_PROGRAM,
-    TOKEN_PROGRAM,
-    WSOL_MINT,
-    parse_token_account,
-)
+from engine.sim.txformat import MEMO_PROGRAM, SLIPPAGE_ERROR_CODE, parse_token_account
 
 TOKEN_DECIMALS = 6
 MEMO_PREFIX = "zapsim:quote:"

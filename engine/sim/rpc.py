@@ -13,6 +13,7 @@ from aiohttp import web
 from solders.pubkey import Pubkey
 from solders.transaction import VersionedTransaction
 
+from engine.constants import TOKEN_PROGRAM
 from engine.sim.ledger import Ledger, PreflightError
 from engine.sim.txformat import (
     TOKEN_PROGRAMS,
@@ -106,9 +107,7 @@ def encode_account(ledger: Ledger, account: Any, encoding: str) -> dict[str, Any
 
 
 def _parsed_token_data(ledger: Ledger, data: bytes, owner_program: str) -> dict[str, Any] | None:
-    program = (
-        "spl-token" if owner_program == "TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA" else "spl-token-2022"
-    )
+    program = "spl-token" if owner_program == TOKEN_PROGRAM else "spl-token-2022"
     parsed = parse_token_account(data)
     if parsed is not None:
         mint, owner, amount = parsed

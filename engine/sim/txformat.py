@@ -19,16 +19,12 @@ from solders.transaction_status import (
     TransactionErrorProgramExecutionTemporarilyRestricted,
 )
 
+from engine.constants import ATA_PROGRAM, SYSTEM_PROGRAM, TOKEN_2022_PROGRAM, TOKEN_PROGRAM
 from engine.decoding.wire import b58decode  # noqa: F401 - re-exported for the ledger
 
-SYSTEM_PROGRAM = "11111111111111111111111111111111"
-TOKEN_PROGRAM = "TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA"
-TOKEN_2022_PROGRAM = "TokenzQdBNbLqP5VEhdkAS6EPFLC1PHnBqCXEpPxuEb"
-ATA_PROGRAM = "ATokenGPvbdGVxr1b2hvZbsiqW5xWH25efTNsLJA8knL"
 MEMO_PROGRAM = "MemoSq4gqABAXKb96qnH8TysNcWxMyWCqXgDLGmfcHr"
 MEMO_V1_PROGRAM = "Memo1UhkJRfHyvLMcVucJwxXeuD728EqVDDwQDxFMNo"
 COMPUTE_BUDGET_PROGRAM = "ComputeBudget111111111111111111111111111111"
-WSOL_MINT = "So11111111111111111111111111111111111111112"
 TOKEN_PROGRAMS = frozenset((TOKEN_PROGRAM, TOKEN_2022_PROGRAM))
 
 # Anchor's first user error code, used by Jupiter v6 for SlippageToleranceExceeded.

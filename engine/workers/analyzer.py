@@ -1,7 +1,7 @@
 """The analyzer worker: fetches each new transaction of a followed wallet, decodes it, emits SWAP_DETECTED.
 
 Signatures arrive from the websocket and from polling; the analyzer is where they meet, so it dedups
-them here by (signature, wallet) in an LRU that lives in ctx.shared and survives worker restarts.
+them here by (signature, wallet) in an LRU that lives in the context (ctx.seen_signatures) and survives worker restarts.
 Fetches run concurrently (a fixed set of fetcher tasks over an internal queue whose depth is reported);
 getTransaction is retried while a just-landed transaction is still null; decoding runs in a DecodePool
 (child processes bounded by MAX_WORKER_MEMORY) or inline when engine.decode_processes is 0.
@@ -11,9 +11,8 @@ A bad transaction is logged and skipped; it never takes the worker down.
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
-from collections import OrderedDict, deque
+from collections import deque
 from dataclasses import dataclass
 
 from engine.chain.rpc import RpcError, RpcPool
@@ -21,53 +20,12 @@ from engine.decoding import DecodedTransaction, DecodeError, decode_raw
 from engine.decoding.pool import DecodePool
 from engine.messages import AnalyzeTransaction, NewTransactions, SwapDetected, TradeSkipped, now
 from engine.worker import BaseWorker, WorkerDisabled, handles
-from engine.workers.cache import shared_cache
 
-SEEN_CAPACITY = 100_000
 MAX_PENDING = 20_000  # signatures waiting for a fetcher; beyond this polling re-offers them later
 FETCHERS = 32
 NULL_RETRY_DELAYS_S = (0.1, 0.2, 0.4, 0.8, 1.6, 2.0, 2.0, 2.0, 2.0, 2.0)  # ~13 s in all, 2 s cap per step
 RPC_ERROR_RETRIES = 2
 MAX_TASKS_PER_CHILD = 1000  # recycles decoder children now and then so a leak cannot grow forever
-
-
-class SeenSignatures:
-    """A thread-safe LRU set of (signature, wallet) keys: the dedup between websocket and polling."""
-
-    def __init__(self, capacity: int = SEEN_CAPACITY) -> None:
-        self.capacity = capacity
-        self._keys: OrderedDict[tuple[str, str], None] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def add(self, signature: str, wallet: str) -> bool:
-        """Remember the key; False when it was already there (a duplicate)."""
-        key = (signature, wallet)
-        with self._lock:
-            if key in self._keys:
-                self._keys.move_to_end(key)
-                return False
-            self._keys[key] = None
-            if len(self._keys) > self.capacity:
-                self._keys.popitem(last=False)
-            return True
-
-    def discard(self, signature: str, wallet: str) -> None:
-        with self._lock:
-            self._keys.pop((signature, wallet), None)
-
-    def __contains__(self, key: tuple[str, str]) -> bool:
-        with self._lock:
-            return key in self._keys
-
-    def __len__(self) -> int:
-        return len(self._keys)
-
-
-def shared_seen(ctx) -> SeenSignatures:  # type: ignore[no-untyped-def]
-    seen = ctx.shared.get("detect_seen")
-    if seen is None:
-        seen = ctx.shared.setdefault("detect_seen", SeenSignatures())
-    return seen
 
 
 @dataclass(slots=True)
@@ -86,13 +44,7 @@ class AnalyzerWorker(BaseWorker):
         if not self.ctx.endpoints.rpc_urls:
             raise WorkerDisabled("no RPC URL configured")
         settings = self.ctx.settings
-        self.rpc = RpcPool(
-            self.ctx.endpoints.rpc_urls,
-            requests_per_second=settings.rpc.requests_per_second,
-            commitment=settings.rpc.commitment,
-            state=self.ctx.state,
-            engine_rate=settings.rpc.requests_per_second,
-        )
+        self.rpc = self.ctx.rpc_pool()
         processes = settings.engine.decode_processes
         self.pool: DecodePool | None = None
         if processes > 0:
@@ -107,7 +59,7 @@ class AnalyzerWorker(BaseWorker):
         # The embedded cluster's market-maker swaps are plain System + SPL Token + Memo transactions,
         # with no DEX program to recognise, so balance deltas alone must be allowed to count there.
         self.allow_unknown_venue = settings.mode == "sim"  # embedded or standalone local cluster
-        self.seen = shared_seen(self.ctx)
+        self.seen = self.ctx.seen_signatures
         self.pending: deque[_Job] = deque()
         self.wakeup = asyncio.Event()
         self.active = 0
@@ -115,6 +67,18 @@ class AnalyzerWorker(BaseWorker):
         self.fetchers = [self.spawn(self._fetcher(), "fetcher") for _ in range(FETCHERS)]
         mode = f"{processes} decode processes" if self.pool else "inline decoding"
         self.set_state("ready", mode)
+
+    async def _record_skip(self, skip: TradeSkipped, detected_at: float) -> None:
+        """The same path as the executor's skips: written by the data worker, then announced."""
+        await self.ctx.store.record_skip(
+            leader_signature=skip.leader_signature,
+            trader=skip.trader,
+            side=skip.side,
+            mint=skip.mint,
+            reason=skip.reason,
+            detected_at=detected_at,
+        )
+        self.ctx.publish(skip)
 
     async def cleanup(self) -> None:
         for task in getattr(self, "fetchers", []):
@@ -228,7 +192,7 @@ class AnalyzerWorker(BaseWorker):
             return
         trader = self.ctx.traders.by_wallet(job.wallet)
         trader_name = trader.name if trader is not None else ""
-        cache = shared_cache(self.ctx)
+        cache = self.ctx.cache
         for swap in decoded.swaps:
             if swap.wallet != job.wallet:
                 continue
@@ -255,11 +219,8 @@ class AnalyzerWorker(BaseWorker):
             if not self.ctx.send("executor", event):
                 # Detection never blocks on a full executor: the swap is recorded as a skip with its reason.
                 self.ctx.state.bump("swaps_dropped")
-                self.ctx.send(
-                    "data",
-                    TradeSkipped(job.signature, trader_name, swap.side, swap.mint, "queue full"),
-                    force=True,
-                )
+                skip = TradeSkipped(job.signature, trader_name, swap.side, swap.mint, "queue full")
+                self.spawn(self._record_skip(skip, event.detected_at), "record skip")
                 self.emit_log("warning", f"executor queue full: swap {job.signature[:12]}… not copied")
             self.ctx.publish(event)
         if time.time() - job.seen_at > 60:

@@ -19,8 +19,7 @@ import sqlite3
 import time
 import uuid
 from collections import OrderedDict, deque
-from concurrent.futures import Future
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import orjson
@@ -28,7 +27,9 @@ import orjson
 from engine.chain.swap_api import SwapApi, SwapApiError, sign_swap, swap_api_from_context
 from engine.messages import (
     ExecuteTrade,
+    KillSwitchTripped,
     LogEvent,
+    ManualSell,
     StopMonitoring,
     SwapDetected,
     TradeExecuted,
@@ -68,24 +69,6 @@ BALANCE_STALE_S = 30.0  # with the RPC down, a balance this old still decides bu
 
 class BalanceUnknown(Exception):
     """Our SOL balance cannot be read, so a buy cannot be checked against the reserve."""
-
-
-@dataclass(frozen=True, slots=True)
-class ManualSell:
-    """Sell percent of our position in mint now (from the console, CLI or Telegram)."""
-
-    mint: str
-    percent: float
-    future: Future
-
-
-@dataclass(frozen=True, slots=True)
-class KillSwitchTripped:
-    """The daily realised loss reached its cap: buying is paused until the operator resumes."""
-
-    reason: str
-    realized_pnl_lamports: int
-    at: float = field(default_factory=time.time)
 
 
 @dataclass
@@ -189,17 +172,6 @@ def paper_fill(
     return amount_in, amount_in * leader_quote_amount * keep // (leader_token_amount * 10_000)
 
 
-def request_manual_sell(ctx: Any, mint: str, percent: float) -> Future:
-    """Ask the executor to sell percent (0-100] of our position in mint; the future resolves to the intent id."""
-    future: Future = Future()
-    if not 0 < percent <= 100:
-        future.set_exception(ValueError("percent must be between 0 and 100"))
-        return future
-    if not ctx.send("executor", ManualSell(mint, float(percent), future), force=True):
-        future.set_exception(RuntimeError("the executor is not running"))
-    return future
-
-
 # -- the worker -------------------------------------------------------------------------------------------
 
 
@@ -220,9 +192,7 @@ class ExecutorWorker(BaseWorker):
         self.wallet = str(self.keypair.pubkey()) if self.keypair is not None else "paper"
         self.rpc: Any = None
         if ctx.endpoints.rpc_urls:
-            from engine.chain.rpc import pool_from_context
-
-            self.rpc = pool_from_context(ctx)
+            self.rpc = ctx.rpc_pool()
         self.swap_api: SwapApi | None = swap_api_from_context(ctx)
         self._queue: list[tuple[tuple[int, int], int, Job]] = []
         self._seq = itertools.count()
@@ -268,7 +238,7 @@ class ExecutorWorker(BaseWorker):
     # -- startup: trader state, balance, reconciliation of what a previous run left in flight -----------
     async def _startup(self) -> None:
         try:
-            self._trader_state = await self.ctx.adata("all_trader_state")
+            self._trader_state = await self.ctx.store.all_trader_state()
             for trader in self.ctx.traders.all():
                 st = self._trader_state.get(trader.wallet)
                 if st:
@@ -283,7 +253,7 @@ class ExecutorWorker(BaseWorker):
             if self.mode == "sim" and self.balance == 0 and self.rpc is not None:
                 await self._sim_airdrop()
             await self._reconcile()
-            daily = await self.ctx.adata("daily")
+            daily = await self.ctx.store.daily()
             if kill_switch_tripped(daily["realized_pnl_lamports"], self.limits):
                 self._trip_kill_switch(daily["realized_pnl_lamports"])
         finally:
@@ -301,7 +271,7 @@ class ExecutorWorker(BaseWorker):
 
     async def _reconcile(self) -> None:
         """Intents a previous run left pending/queued/sent: resume, re-queue or fail them, never buy twice."""
-        rows = await self.ctx.adata("intents_in_flight")
+        rows = await self.ctx.store.intents_in_flight()
         now = time.time()
         for row in rows:
             if row["wallet"] != self.wallet:
@@ -434,11 +404,11 @@ class ExecutorWorker(BaseWorker):
             try:
                 reader = self._reader = Store.reader(self.ctx.db_path)
             except Exception:  # noqa: BLE001 - the data worker may not have created the file yet
-                return await self.ctx.adata("policy_inputs", **query)
+                return await self.ctx.store.policy_inputs(**query)
         try:
             return reader.policy_inputs(**query)
         except sqlite3.Error:
-            return await self.ctx.adata("policy_inputs", **query)
+            return await self.ctx.store.policy_inputs(**query)
 
     async def _decide(self, msg: SwapDetected, trader: Any, leader_held_before: int) -> Copy | Skip:
         inputs = await self._policy_inputs(
@@ -511,8 +481,7 @@ class ExecutorWorker(BaseWorker):
 
     async def _skip(self, msg: SwapDetected, skip: Skip, *, announce: bool = True) -> None:
         try:
-            await self.ctx.adata(
-                "record_skip",
+            await self.ctx.store.record_skip(
                 leader_signature=msg.leader_signature,
                 trader=msg.trader,
                 side=msg.side,
@@ -544,8 +513,7 @@ class ExecutorWorker(BaseWorker):
         while self._unwritten_skips:
             msg, skip = self._unwritten_skips[0]
             try:
-                await self.ctx.adata(
-                    "record_skip",
+                await self.ctx.store.record_skip(
                     leader_signature=msg.leader_signature,
                     trader=msg.trader,
                     side=msg.side,
@@ -566,8 +534,7 @@ class ExecutorWorker(BaseWorker):
     async def _accept(self, msg: SwapDetected, trader: Any, copy: Copy, leader_held_before: int = 0) -> None:
         queued_at = time.time()
         try:
-            intent_id, created = await self.ctx.adata(
-                "record_intent",
+            intent_id, created = await self.ctx.store.record_intent(
                 leader_signature=msg.leader_signature,
                 trader=trader.name,
                 wallet=self.wallet,
@@ -616,7 +583,7 @@ class ExecutorWorker(BaseWorker):
         """A trade whose intent someone else already persisted (e.g. a manual sell from the facade)."""
         await self._ready.wait()
         try:
-            row = await self.ctx.adata("get_intent", msg.intent_id)
+            row = await self.ctx.store.get_intent(msg.intent_id)
         except KeyError:
             self.emit_log("warning", f"execute: no intent {msg.intent_id}")
             return
@@ -630,7 +597,7 @@ class ExecutorWorker(BaseWorker):
         if msg.priority_fee_cap_lamports is not None:
             job.fee_cap_lamports = msg.priority_fee_cap_lamports
         job.jito_tip_lamports = msg.jito_tip_lamports or job.jito_tip_lamports
-        await self.ctx.adata("update_intent", msg.intent_id, status="queued", queued_at=time.time())
+        await self.ctx.store.update_intent(msg.intent_id, status="queued", queued_at=time.time())
         self._enqueue(job)
         self._announce(TradeQueued(job.intent_id, job.trader, job.side, job.mint))
 
@@ -658,8 +625,7 @@ class ExecutorWorker(BaseWorker):
             raise ValueError(f"{percent:g}% of the position rounds to zero")
         leader_signature = f"manual-{uuid.uuid4().hex}"
         now = time.time()
-        intent_id, _ = await self.ctx.adata(
-            "record_intent",
+        intent_id, _ = await self.ctx.store.record_intent(
             leader_signature=leader_signature,
             trader="manual",
             wallet=self.wallet,
@@ -693,7 +659,6 @@ class ExecutorWorker(BaseWorker):
 
     def _announce(self, event: Any) -> None:
         self.ctx.publish(event)
-        self.ctx.send("data", event, force=True)
 
     # -- one trade -------------------------------------------------------------------------------------
     async def _run_job(self, job: Job) -> None:
@@ -707,7 +672,7 @@ class ExecutorWorker(BaseWorker):
         except Exception as exc:  # noqa: BLE001 - never leave an intent without an outcome
             text = f"{type(exc).__name__}: {exc}"
             self.emit_log("error", f"trade {job.intent_id} hit an error: {text}")
-            row = await self.ctx.adata("get_intent", job.intent_id)
+            row = await self.ctx.store.get_intent(job.intent_id)
             if row["status"] == "sent":
                 # It may still land: follow it like a restart would.
                 await asyncio.sleep(1.0)
@@ -740,15 +705,13 @@ class ExecutorWorker(BaseWorker):
             raw = bytes(signed)
             job.rounds_used += 1
             job.quote = quote
-            row = await self.ctx.adata(
-                "mark_sent",
+            await self.ctx.store.mark_sent(
                 job.intent_id,
                 signature=signature,
                 signed_tx=raw,
                 last_valid_block_height=build.last_valid_block_height,
                 attempts=job.rounds_used,
             )
-            self._mirror_intent(row)
             outcome, status = await self._await_landing(signature, raw, build.last_valid_block_height)
             if await self._conclude(job, signature, outcome, status):
                 return
@@ -815,8 +778,8 @@ class ExecutorWorker(BaseWorker):
     async def _conclude(self, job: Job, signature: str, outcome: str, status: dict | None) -> bool:
         """Record how one signed transaction ended. True when the trade is finished, False to re-quote."""
         if outcome == "expired":
-            await self.ctx.adata(
-                "close_attempt", signature, status="expired", err="blockhash expired before landing"
+            await self.ctx.store.close_attempt(
+                signature, status="expired", err="blockhash expired before landing"
             )
             if self._may_requote(job):
                 self.emit_log(
@@ -836,7 +799,7 @@ class ExecutorWorker(BaseWorker):
         fee = int((tx or {}).get("meta", {}).get("fee") or 0)
         job.fees_paid += fee
         text = error_text(err)
-        await self.ctx.adata("close_attempt", signature, status="failed", err=text, fee_lamports=fee)
+        await self.ctx.store.close_attempt(signature, status="failed", err=text, fee_lamports=fee)
         if is_slippage_error(err) and self._may_requote(job):
             self.emit_log("warning", f"trade {job.intent_id}: {text}; re-quoting once")
             return False
@@ -881,8 +844,7 @@ class ExecutorWorker(BaseWorker):
             fill = (tokens, lamports, fee, job.decimals)
             reason = reason or "amounts from the quote (transaction unreadable)"
         tokens, lamports, fee, decimals = fill
-        result = await self.ctx.adata(
-            "settle_intent",
+        result = await self.ctx.store.settle_intent(
             job.intent_id,
             token_amount=tokens,
             quote_amount=lamports,
@@ -892,8 +854,6 @@ class ExecutorWorker(BaseWorker):
             reason=reason,
         )
         intent = result["intent"]
-        self._mirror_intent(intent)
-        self._mirror_position(job.mint, result["position"])
         self._announce(
             TradeExecuted(
                 job.intent_id,
@@ -941,8 +901,7 @@ class ExecutorWorker(BaseWorker):
     async def _fail(
         self, job: Job, reason: str, signature: str | None = None, *, count_failure: bool = True
     ) -> None:
-        row = await self.ctx.adata("fail_intent", job.intent_id, reason=reason, fee_lamports=job.fees_paid)
-        self._mirror_intent(row)
+        row = await self.ctx.store.fail_intent(job.intent_id, reason=reason, fee_lamports=job.fees_paid)
         if row["status"] != "failed":
             return  # it had executed after all
         self._announce(TradeFailed(job.intent_id, job.trader, job.side, job.mint, reason, signature))
@@ -986,7 +945,7 @@ class ExecutorWorker(BaseWorker):
                 trader.name, trades_copied=copied, last_trade_at=now, pnl_lamports=pnl
             )
         if job.side == "sell" and realized_delta < 0:
-            daily = await self.ctx.adata("daily")
+            daily = await self.ctx.store.daily()
             if kill_switch_tripped(daily["realized_pnl_lamports"], self.limits):
                 self._trip_kill_switch(daily["realized_pnl_lamports"])
 
@@ -1004,20 +963,9 @@ class ExecutorWorker(BaseWorker):
     async def _save_trader_state(self, name: str, wallet: str, **fields_: Any) -> None:
         if not wallet:
             return
-        await self.ctx.adata("set_trader_state", wallet, name, **fields_)
+        await self.ctx.store.set_trader_state(wallet, name, **fields_)
         state = self._trader_state.setdefault(wallet, {"wallet": wallet, "name": name})
         state.update(fields_)
-
-    # -- state mirroring -------------------------------------------------------------------------------
-    def _mirror_intent(self, row: dict[str, Any]) -> None:
-        from engine.workers.data import trade_view
-
-        self.ctx.state.upsert_trade(trade_view(row))
-
-    def _mirror_position(self, mint: str, row: dict[str, Any] | None) -> None:
-        from engine.workers.data import position_view
-
-        self.ctx.state.set_position(position_view(row) if row else None, mint)
 
     # -- balance, slot and unrealised PnL ----------------------------------------------------------------
     async def _refresh_balance(self, *, force: bool = False, max_age: float = BALANCE_REFRESH_S) -> None:

@@ -19,9 +19,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine.chain.rpc import RpcError, RpcPool
-from engine.messages import ConnectionHealth, GapDetected, NewTransactions, StartMonitoring, StopMonitoring
+from engine.messages import (
+    ConnectionHealth,
+    GapDetected,
+    NewTransactions,
+    StartMonitoring,
+    StopMonitoring,
+    WsCoverage,
+)
 from engine.worker import BaseWorker, WorkerDisabled, handles
-from engine.workers.websocket import WsCoverage
 
 PAGE_LIMIT = 1000
 FIRST_POLL_LIMIT = 25
@@ -58,13 +64,8 @@ class MonitorWorker(BaseWorker):
         rpc = self.ctx.settings.rpc
         self.interval = engine.poll_interval_s
         self.fast_interval = min(engine.poll_interval_ws_down_s, engine.poll_interval_s)
-        self.rpc = RpcPool(
-            self.ctx.endpoints.rpc_urls,
-            requests_per_second=max(1.0, rpc.requests_per_second * POLL_RATE_SHARE),
-            commitment=rpc.commitment,
-            state=self.ctx.state,
-            engine_rate=rpc.requests_per_second,
-            low_priority=True,
+        self.rpc = self.ctx.rpc_pool(
+            requests_per_second=max(1.0, rpc.requests_per_second * POLL_RATE_SHARE), low_priority=True
         )
         self.wallets: dict[str, _Wallet] = {}
         self.heap: list[tuple[float, int, str, int]] = []
@@ -86,7 +87,7 @@ class MonitorWorker(BaseWorker):
         if self.ctx.cluster is not None or "data" not in self.ctx.inboxes:
             return {}
         try:
-            rows = await asyncio.wait_for(self.ctx.adata("all_trader_state"), 10)
+            rows = await asyncio.wait_for(self.ctx.store.all_trader_state(), 10)
         except Exception as exc:  # noqa: BLE001 - start without them rather than not at all
             self.emit_log("warning", f"could not load poll cut-offs: {exc}")
             return {}
@@ -299,7 +300,7 @@ class MonitorWorker(BaseWorker):
         names = {t.wallet: t.name for t in self.ctx.traders.all()}
         batch = {wallet: (names.get(wallet, ""), signature) for wallet, signature in self.dirty.items()}
         self.dirty = {}
-        future = self.ctx.data("set_cutoffs", batch)
+        future = self.ctx.store.set_cutoffs(batch)
 
         def done(f: Any) -> None:
             if f.exception() is not None:

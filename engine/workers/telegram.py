@@ -38,14 +38,15 @@ from telegram.warnings import PTBDeprecationWarning
 
 from engine import commands
 from engine.messages import (
+    KillSwitchTripped,
     LogEvent,
     TradeExecuted,
     TradeFailed,
     TradeSkipped,
+    WorkerRestarted,
 )
 from engine.observability import REDACTOR
 from engine.store import utc_day
-from engine.supervisor import WorkerRestarted
 from engine.telegram_format import (
     COMMANDS,
     TradeContext,
@@ -79,7 +80,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("zapbot.telegram")
 
 NOTIFICATION_KINDS = ("trade_executed", "trade_failed", "skip", "worker", "kill_switch", "daily_summary")
-SHARED_KEY = "telegram.notifier"
 SELL_CONFIRM_TTL_S = 120.0
 SELL_RESULT_TIMEOUT_S = 15.0
 WORKER_DEDUP_WINDOW_S = 60.0
@@ -199,7 +199,7 @@ class ChatQueue:
 class Notifier:
     """Subscribed to the engine's events once per engine; turns them into queued notifications per chat.
 
-    It lives in ctx.shared, not in a worker instance, so notifications published while the telegram
+    It lives in the context (ctx.notifier), not in a worker instance, so notifications published while the telegram
     worker restarts are kept for the next instance. The bus callback only filters and enqueues: it runs
     in the publisher's thread and must never block it.
     """
@@ -251,7 +251,7 @@ class Notifier:
             and not event.message.startswith("kill switch")
         ):  # the kill-switch notice covers that one
             self._notify_worker(worker_error_text(event.worker, REDACTOR(event.message)))
-        elif type(event).__name__.startswith("KillSwitch") and getattr(event, "reason", ""):
+        elif isinstance(event, KillSwitchTripped) and event.reason:
             self.kill_switch(str(event.reason))
 
     def _notify_worker(self, text: str) -> None:
@@ -418,10 +418,10 @@ class TelegramWorker(BaseWorker):
         REDACTOR.add(token)
         self.settings = tg
         self.chat_ids = frozenset(tg.chat_ids)
-        notifier = self.ctx.shared.get(SHARED_KEY)
+        notifier = self.ctx.notifier
         if notifier is None:
             notifier = Notifier(self.ctx, tg)
-            self.ctx.shared[SHARED_KEY] = notifier
+            self.ctx.notifier = notifier
             # Started after this point? Then today's summary time may have passed already: start tomorrow.
             if _past_summary_time(tg.daily_summary_utc):
                 notifier.summary_day = utc_day()
@@ -595,7 +595,7 @@ class TelegramWorker(BaseWorker):
             await self._quietly(self._stop_application(app))
         if final and notifier is not None:
             notifier.close()
-            self.ctx.shared.pop(SHARED_KEY, None)
+            self.ctx.notifier = None
             self.ctx.extra_depths.pop("telegram", None)
 
     async def _stop_application(self, app: Application) -> None:
@@ -621,7 +621,7 @@ class TelegramWorker(BaseWorker):
 
     async def daily_summary(self, day: str) -> str:
         try:
-            daily = await asyncio.wait_for(self.ctx.adata("daily", day), 5.0)
+            daily = await asyncio.wait_for(self.ctx.store.daily(day), 5.0)
         except Exception as exc:
             self.log.warning("daily summary without store figures: %s", redact(exc))
             daily = {"spent_lamports": 0, "realized_pnl_lamports": 0}
@@ -655,7 +655,7 @@ class TelegramWorker(BaseWorker):
         if isinstance(event, TradeFailed):
             return trade_failed_text(event, self._trade_context(event), explorer)
         if isinstance(event, TradeSkipped):
-            return skip_text(event, self.ctx.state.symbols.get(event.mint, ""))
+            return skip_text(event, "")
         return None
 
     def _trade_context(self, event: Any) -> TradeContext:
@@ -665,7 +665,7 @@ class TelegramWorker(BaseWorker):
         decimals = trade.token_decimals if trade is not None else None
         if decimals is None and position is not None:
             decimals = position.decimals
-        symbol = state.symbols.get(event.mint, "") or (trade.symbol if trade is not None else "")
+        symbol = trade.symbol if trade is not None else ""
         return TradeContext(
             decimals=decimals,
             symbol=symbol,
@@ -822,10 +822,8 @@ class TelegramWorker(BaseWorker):
         if action == "cancel":
             await self._edit(query, f"Sell of {pending.label} cancelled.")
             return
-        from engine.workers.executor import request_manual_sell
-
         try:
-            future = request_manual_sell(self.ctx, pending.mint, pending.percent)
+            future = commands.request_manual_sell(self.ctx, pending.mint, pending.percent)
             intent_id = await asyncio.wait_for(asyncio.wrap_future(future), SELL_RESULT_TIMEOUT_S)
         except TimeoutError:
             await self._edit(

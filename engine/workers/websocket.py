@@ -13,7 +13,6 @@ import asyncio
 import itertools
 import random
 import time
-from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -26,7 +25,14 @@ from engine.chain.pubsub import (
     parse_logs_notification,
     subscription_reply,
 )
-from engine.messages import ConnectionHealth, GapDetected, NewTransactions, StartMonitoring, StopMonitoring
+from engine.messages import (
+    ConnectionHealth,
+    GapDetected,
+    NewTransactions,
+    StartMonitoring,
+    StopMonitoring,
+    WsCoverage,
+)
 from engine.worker import BaseWorker, WorkerDisabled, handles
 
 RECONNECT_BASE_S = 0.25
@@ -34,15 +40,6 @@ RECONNECT_CAP_S = 15.0
 OPEN_TIMEOUT_S = 10.0
 PING_INTERVAL_S = 30.0  # providers close idle sockets (Helius: 10 minutes); a ping keeps them open
 MAX_FRAME_BYTES = 8 * 1024 * 1024
-
-
-@dataclass(frozen=True, slots=True)
-class WsCoverage:
-    """The websocket tells the monitor which wallets it covers: covered=False → poll them fast."""
-
-    wallets: tuple[str, ...]
-    covered: bool
-    since: float
 
 
 class _Connection:
