@@ -133,6 +133,10 @@ class SwapDetected:
     source: str
     seen_at: float
     detected_at: float = field(default_factory=now)
+    # The leader's whole holding of mint before and after this transaction (its token balances), so a
+    # proportional sell needs no second fetch; None when the transaction did not show it.
+    leader_pre_amount: int | None = None
+    leader_post_amount: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
