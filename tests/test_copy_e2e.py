@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from engine.config import load_settings
+from engine.constants import WSOL_MINT
 from engine.facade import Engine
 from engine.messages import SwapDetected
-from engine.policy import WSOL_MINT
 from engine.store import connect
 from engine.workers.data import DataWorker
 from engine.workers.executor import ExecutorWorker

@@ -7,9 +7,9 @@ import time
 from typing import Any
 
 from engine.config import load_settings
+from engine.constants import WSOL_MINT
 from engine.facade import Engine
 from engine.messages import SwapDetected
-from engine.policy import WSOL_MINT
 from engine.testing.fake_telegram import FakeTelegramServer
 from engine.workers.data import DataWorker
 from engine.workers.executor import ExecutorWorker
