@@ -1,16 +1,20 @@
-"""Followed traders: the TraderConfig model and traders.toml (read with tomllib, written atomically with tomli-w)."""
+"""Followed traders: the TraderConfig model and traders.toml (read with tomllib; edited with tomlkit, keeping
+the user's comments and layout, and written atomically)."""
 
 from __future__ import annotations
 
 import os
 import tempfile
 import threading
+import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-import tomli_w
+import tomlkit
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from solders.pubkey import Pubkey
+from tomlkit.exceptions import TOMLKitError
+from tomlkit.items import AoT, Item, Key, Table
 
 from engine.config import ConfigError, read_toml, validation_line
 
@@ -158,9 +162,128 @@ def atomic_write_text(path: Path, text: str) -> None:
         raise
 
 
+def _trader_table(trader: TraderConfig) -> Table:
+    table = tomlkit.table()
+    for key, value in trader.to_toml_dict().items():
+        table[key] = value
+    return table
+
+
+def _fresh_document(traders: list[TraderConfig]) -> str:
+    document = tomlkit.document()
+    tables = tomlkit.aot()
+    for trader in traders:
+        tables.append(_trader_table(trader))
+    document["traders"] = tables
+    return tomlkit.dumps(document)
+
+
+BodyEntry = tuple[Key | None, Item]
+
+
+def _split_trailing(table: Table) -> tuple[list[BodyEntry], list[BodyEntry]]:
+    """The table's keys (with comments between them), and the comments and blank lines after its last
+    key: in TOML those sit above the next [[traders]] header and so belong to the next trader."""
+    body = list(table.value.body)
+    cut = len(body)
+    while cut and body[cut - 1][0] is None:
+        cut -= 1
+    return body[:cut], body[cut:]
+
+
+def table_with_keys(
+    table: Table, additions: dict[str, Any], trailing: list[BodyEntry] | None = None
+) -> Table:
+    """A copy of a parsed table (no sub-tables) with keys added after its last key, and its trailing
+    lines replaced if given; tomlkit alone would add them below the comments that head the next table."""
+    keys, own_trailing = _split_trailing(table)
+    rebuilt = tomlkit.table()
+    for key, item in keys:
+        rebuilt.raw_append(key, item)
+    for key, value in additions.items():
+        rebuilt.raw_append(key, value)
+    for key, item in own_trailing if trailing is None else trailing:
+        rebuilt.raw_append(key, item)
+    for part in ("indent", "comment_ws", "comment", "trail"):  # the header line's own comment
+        setattr(rebuilt.trivia, part, getattr(table.trivia, part))
+    return rebuilt
+
+
+def _edit_table(table: Table, trader: TraderConfig) -> Table:
+    """Change only the keys whose value differs; a key the user left out stays out while it is the default."""
+    wanted = trader.to_toml_dict()
+    current = table.unwrap()
+    for key in [key for key in current if key not in wanted]:
+        del table[key]
+    additions: dict[str, Any] = {}
+    for key, value in wanted.items():
+        if key in current:
+            if current[key] != value:
+                table[key] = value
+        elif value != TraderConfig.model_fields[key].default:
+            additions[key] = value
+    return table_with_keys(table, additions) if additions else table
+
+
+def _edited_document(text: str, traders: list[TraderConfig]) -> str | None:
+    """text with its [[traders]] tables edited in place to match traders, or None if it cannot be edited."""
+    try:
+        document = tomlkit.parse(text)
+    except TOMLKitError:
+        return None
+    if not document:  # only comments so far
+        document["traders"] = tomlkit.aot()
+    tables = document.get("traders")
+    if set(document) - {"traders"} or not isinstance(tables, AoT):
+        return None
+    unmatched = list(traders)
+    index = 0
+    while index < len(tables):
+        table = tables[index]
+        current = table.unwrap()
+        trader = next((t for t in unmatched if t.name == current.get("name")), None)
+        trader = trader or next((t for t in unmatched if t.wallet == current.get("wallet")), None)
+        if trader is None:
+            # Removed: the lines above the next header move up to the previous trader; its own go.
+            del tables[index]
+            if index > 0:
+                _replace(tables, index - 1, table_with_keys(tables[index - 1], {}, _split_trailing(table)[1]))
+            continue
+        unmatched.remove(trader)
+        _replace(tables, index, _edit_table(table, trader))
+        index += 1
+    for trader in unmatched:
+        table = _trader_table(trader)
+        if len(tables) and not _split_trailing(tables[-1])[1]:
+            table.trivia.indent = "\n"  # a blank line between traders
+        tables.append(table)
+    return tomlkit.dumps(document)
+
+
+def _replace(tables: AoT, index: int, table: Table) -> None:
+    if tables[index] is not table:
+        del tables[index]
+        tables.insert(index, table)
+
+
 def save_traders(path: Path, traders: list[TraderConfig]) -> None:
-    text = tomli_w.dumps({"traders": [t.to_toml_dict() for t in traders]})
-    atomic_write_text(path, text)
+    """Write traders to path atomically, editing the existing file so comments and layout survive.
+
+    If the edit would not read back as exactly these traders (an unusual layout, a reordering), the file
+    is written afresh: comments lost, never a setting.
+    """
+    try:
+        text = path.read_text(encoding="utf-8") if path.is_file() else ""
+    except (OSError, UnicodeDecodeError):
+        text = ""
+    edited = _edited_document(text, traders) if text.strip() else None
+    if edited is not None:
+        try:
+            if parse_traders(tomllib.loads(edited), str(path)) != traders:
+                edited = None
+        except (tomllib.TOMLDecodeError, ConfigError):
+            edited = None
+    atomic_write_text(path, edited if edited is not None else _fresh_document(traders))
 
 
 class TraderBook:
