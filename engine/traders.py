@@ -1,5 +1,5 @@
-"""Followed traders: the TraderConfig model and traders.toml (read with tomllib; a file a person has edited is
-changed with tomlkit so their comments and layout survive, else written afresh with tomli-w; always atomically)."""
+"""Followed traders: the TraderConfig model and traders.toml (read with tomllib; a file a person has edited
+is changed with tomlkit to keep its comments and layout, else written afresh with tomli-w, atomically)."""
 
 from __future__ import annotations
 
