@@ -5,19 +5,28 @@ from __future__ import annotations
 import os
 import re
 import tomllib
+from collections.abc import Collection, Mapping
+from contextvars import ContextVar
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from pathlib import Path
 from typing import Any, Literal
 
-from dotenv import dotenv_values
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    DotEnvSettingsSource,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
 
 from engine.paths import HomePaths, home_paths
 
 Mode = Literal["sim", "paper", "live"]
 
 JUPITER_SWAP_API = "https://api.jup.ag/swap/v1"
-MAINNET_RPC = "https://api.mainnet-beta.solana.com"
 TELEGRAM_API = "https://api.telegram.org/bot"
 TELEGRAM_FILE_API = "https://api.telegram.org/file/bot"
 
@@ -219,9 +228,12 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # load_settings merges file, .env and the flat environment names itself, so that an
-        # error can say where the bad value came from.
-        return (init_settings,)
+        # Settings(...) built in code sees only its arguments and the defaults; load_settings adds the
+        # environment, .env and zapbot.toml, in that order of priority.
+        plan = _LOAD_PLAN.get()
+        if plan is None:
+            return (init_settings,)
+        return (init_settings, *plan.build_sources(settings_cls))
 
     # -- derived values -------------------------------------------------------------------
     @property
@@ -260,14 +272,6 @@ ENV_NAMES: dict[str, tuple[str, ...]] = {
 SECRET_KEYS = {("swap_api", "api_key"), ("telegram", "bot_token"), ("http", "bearer_token")}
 
 
-def _flat_environment(dotenv_path: Path | None) -> dict[str, str]:
-    values: dict[str, str] = {}
-    if dotenv_path is not None and dotenv_path.is_file():
-        values.update({k: v for k, v in dotenv_values(dotenv_path).items() if v is not None})
-    values.update({k: v for k, v in os.environ.items() if k in ENV_NAMES})
-    return {k: v for k, v in values.items() if k in ENV_NAMES and v != ""}
-
-
 def read_toml(path: Path, what: str = "config") -> dict[str, Any]:
     """Read a TOML file, turning every problem into a one-line ConfigError."""
     try:
@@ -292,6 +296,91 @@ def _set_path(tree: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
             node[part] = child
         node = child
     node[path[-1]] = value
+
+
+class _FlatNamesMixin:
+    """Maps the flat variable names of ENV_NAMES onto the nested tables.
+
+    pydantic-settings looks a nested key up only by its own prefixed/delimited name, so the
+    environment sources keep their loading and override only the name-to-key step. `origins`
+    remembers which variable set which key, so an error can name the variable.
+    """
+
+    env_vars: Mapping[str, str | None]
+
+    def _flat_tree(self, hidden: Collection[str] = ()) -> dict[str, Any]:
+        tree: dict[str, Any] = {}
+        self.origins: dict[tuple[str, ...], str] = {}
+        for name, target in ENV_NAMES.items():
+            value = self.env_vars.get(name)
+            # An empty value means "not set", as it always has.
+            if name in hidden or not value:
+                continue
+            _set_path(tree, target, value)
+            self.origins[target] = name
+        return tree
+
+
+class _FlatEnvSource(_FlatNamesMixin, EnvSettingsSource):
+    """The process environment, by the names in ENV_NAMES."""
+
+    def __init__(self, settings_cls: type[BaseSettings]) -> None:
+        super().__init__(settings_cls, case_sensitive=True)
+
+    def __call__(self) -> dict[str, Any]:
+        return self._flat_tree()
+
+
+class _FlatDotEnvSource(_FlatNamesMixin, DotEnvSettingsSource):
+    """.env in the working directory, by the names in ENV_NAMES."""
+
+    def __init__(self, settings_cls: type[BaseSettings], env_file: Path) -> None:
+        super().__init__(settings_cls, env_file=env_file, case_sensitive=True)
+
+    def __call__(self) -> dict[str, Any]:
+        # A variable present in the environment hides its .env line even when it is empty.
+        return self._flat_tree(hidden=os.environ.keys())
+
+
+class _ConfigFileSource(TomlConfigSettingsSource):
+    """zapbot.toml, read with read_toml so every problem is one ConfigError line."""
+
+    def __init__(self, settings_cls: type[BaseSettings], path: Path, required: bool) -> None:
+        if required and not path.is_file():
+            read_toml(path)  # missing, a directory, unreadable: raises the ConfigError that says which
+        super().__init__(settings_cls, toml_file=path)
+
+    def _read_file(self, file_path: Path) -> dict[str, Any]:
+        return read_toml(file_path)
+
+
+@dataclass
+class _LoadPlan:
+    """What one load_settings call reads; its environment sources stay here to explain an error."""
+
+    config_path: Path
+    config_required: bool
+    dotenv_path: Path | None
+    env_sources: list[_FlatNamesMixin] = dataclass_field(default_factory=list)
+
+    def build_sources(self, settings_cls: type[BaseSettings]) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = []
+        if self.dotenv_path is not None:
+            env = _FlatEnvSource(settings_cls)
+            dotenv = _FlatDotEnvSource(settings_cls, self.dotenv_path)
+            self.env_sources = [env, dotenv]
+            sources += [env, dotenv]
+        sources.append(_ConfigFileSource(settings_cls, self.config_path, self.config_required))
+        return tuple(sources)
+
+    def env_origins(self) -> dict[tuple[str, ...], str]:
+        origins: dict[tuple[str, ...], str] = {}
+        for source in reversed(self.env_sources):  # the environment wins over .env
+            origins.update(getattr(source, "origins", {}))
+        return origins
+
+
+_LOAD_PLAN: ContextVar[_LoadPlan | None] = ContextVar("zapbot_settings_load_plan", default=None)
 
 
 def _hint(kind: str, loc: tuple[Any, ...]) -> str:
@@ -338,18 +427,19 @@ def load_settings(
     paths = home or home_paths()
     explicit = config_path is not None
     path = config_path or paths.config
-    # exists(), not is_file(): a directory where the config should be is an error, not "no config".
-    tree: dict[str, Any] = read_toml(path) if (explicit or path.exists()) else {}
-    env_keys: dict[tuple[str, ...], str] = {}
-    if use_environment:
-        for name, value in _flat_environment(Path.cwd() / ".env").items():
-            target = ENV_NAMES[name]
-            _set_path(tree, target, value)
-            env_keys[target] = name
+    plan = _LoadPlan(
+        config_path=path,
+        # exists(), not is_file(): a directory where the config should be is an error, not "no config".
+        config_required=explicit or path.exists(),
+        dotenv_path=Path.cwd() / ".env" if use_environment else None,
+    )
+    token = _LOAD_PLAN.set(plan)
     try:
-        return Settings(**tree)
+        return Settings()
     except ValidationError as exc:
-        raise ConfigError(validation_line(str(path), exc, env_keys)) from None
+        raise ConfigError(validation_line(str(path), exc, plan.env_origins())) from None
+    finally:
+        _LOAD_PLAN.reset(token)
 
 
 def masked_dict(settings: Settings) -> dict[str, Any]:

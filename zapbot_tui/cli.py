@@ -8,6 +8,8 @@ from collections.abc import Callable
 from importlib import import_module
 from pathlib import Path
 
+from zapbot_tui.commands.parsing import OneLineParser
+
 # Sub-commands implemented elsewhere take the rest of argv: name -> "module:function".
 DELEGATED: dict[str, str] = {
     "sim": "engine.sim.cli:main",
@@ -40,7 +42,7 @@ def _load(target: str) -> Callable[[list[str]], int]:
 
 
 def _console_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="zapbot", usage=USAGE, add_help=True, description="Operator console for Solana copy trading."
     )
     parser.add_argument("--config", type=Path, help="configuration file (default ZAPBOT_HOME/zapbot.toml)")

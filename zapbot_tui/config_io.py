@@ -2,62 +2,56 @@
 
 from __future__ import annotations
 
-import re
 import tomllib
 from pathlib import Path
+from typing import Any
 
-import tomli_w
+import tomlkit
+from tomlkit.exceptions import TOMLKitError
+from tomlkit.items import AoT, Table
 
-from engine.traders import atomic_write_text
-
-_TABLE_RE = re.compile(r"^\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
-_THEME_RE = re.compile(r"""^(\s*theme\s*=\s*)("(?:[^"\\]|\\.)*"|'[^']*')(.*)$""")
+from engine.traders import atomic_write_text, table_with_keys
 
 
-def _line_edit(text: str, theme: str) -> str:
-    """Replace or add `theme = "..."` under [ui], keeping every other line (and comment) as it was."""
-    lines = text.splitlines(keepends=True)
-    quoted = tomli_w.dumps({"theme": theme}).split("=", 1)[1].strip()
-    ui_start: int | None = None
-    ui_end = len(lines)
-    for index, line in enumerate(lines):
-        match = _TABLE_RE.match(line)
-        if not match:
-            continue
-        if ui_start is not None:
-            ui_end = index
-            break
-        if match.group(1) == "ui" and not line.lstrip().startswith("[["):
-            ui_start = index
-    if ui_start is None:
-        tail = "" if not text or text.endswith("\n") else "\n"
-        return f"{text}{tail}\n[ui]\ntheme = {quoted}\n"
-    for index in range(ui_start + 1, ui_end):
-        match = _THEME_RE.match(lines[index].rstrip("\r\n"))
-        if match:
-            ending = lines[index][len(lines[index].rstrip("\r\n")) :] or "\n"
-            lines[index] = f"{match.group(1)}{quoted}{match.group(3)}{ending}"
-            return "".join(lines)
-    lines.insert(ui_start + 1, f"theme = {quoted}\n")
-    return "".join(lines)
+def _edited(text: str, theme: str) -> str | None:
+    """text with [ui] theme set by tomlkit, every other line (and comment) as it was; None if tomlkit
+    cannot read it."""
+    try:
+        document = tomlkit.parse(text)
+    except TOMLKitError:
+        return None
+    ui = document.get("ui")
+    if ui is None:
+        table = tomlkit.table()
+        table["theme"] = theme
+        document["ui"] = table
+    elif (
+        isinstance(ui, Table)
+        and "theme" not in ui
+        and not any(isinstance(item, Table | AoT) for _, item in ui.value.body)
+    ):
+        document["ui"] = table_with_keys(ui, {"theme": theme})
+    else:
+        ui["theme"] = theme
+    return tomlkit.dumps(document)
 
 
 def save_theme(config_path: Path, theme: str) -> None:
     """Write [ui] theme into config_path, creating the file if needed.
 
-    A careful line edit keeps comments; if the result would not parse to the same data plus the new
-    theme (an unusual file layout), the file is rewritten from its parsed data with tomli-w instead,
+    The file is edited with tomlkit, keeping comments; if the result would not parse to the same data
+    plus the new theme (an unusual file layout), the file is rewritten from its parsed data instead,
     which loses comments but never loses settings.
     """
     text = config_path.read_text(encoding="utf-8") if config_path.is_file() else ""
     original = tomllib.loads(text) if text else {}
-    expected = dict(original)
+    expected: dict[str, Any] = dict(original)
     ui = dict(expected.get("ui", {}))
     ui["theme"] = theme
     expected["ui"] = ui
-    edited = _line_edit(text, theme)
+    edited = _edited(text, theme)
     try:
-        ok = tomllib.loads(edited) == expected
+        ok = edited is not None and tomllib.loads(edited) == expected
     except tomllib.TOMLDecodeError:
         ok = False
-    atomic_write_text(config_path, edited if ok else tomli_w.dumps(expected))
+    atomic_write_text(config_path, edited if ok and edited is not None else tomlkit.dumps(expected))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import signal
 import sys
@@ -17,14 +16,7 @@ import orjson
 
 from engine.config import STARTER_CONFIG, ConfigError, Settings, load_settings, masked_dict
 from engine.paths import HomePaths, home_paths
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse that reports a usage error as one line and exit code 2."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        print(f"{self.prog}: {message}", file=sys.stderr)
-        raise SystemExit(2)
+from zapbot_tui.commands.parsing import OneLineParser
 
 
 def _err(message: str, code: int = 2) -> int:
@@ -36,7 +28,7 @@ def _err(message: str, code: int = 2) -> int:
 
 
 def run(argv: list[str]) -> int:
-    parser = _Parser(prog="zapbot run", description="Run the engine.")
+    parser = OneLineParser(prog="zapbot run", description="Run the engine.")
     parser.add_argument("--headless", action="store_true", help="without the console (servers, CI)")
     parser.add_argument("--duration", type=float, help="exit after S seconds")
     parser.add_argument("--config", type=Path)
@@ -100,7 +92,7 @@ def run_headless(settings: Settings, *, duration: float | None, live_confirmed: 
 
 
 def config(argv: list[str]) -> int:
-    parser = _Parser(prog="zapbot config", description="Configuration.")
+    parser = OneLineParser(prog="zapbot config", description="Configuration.")
     sub = parser.add_subparsers(dest="action", required=True)
     init = sub.add_parser("init", help="write a commented starter zapbot.toml")
     init.add_argument("--config", type=Path)
@@ -163,7 +155,9 @@ def _traders_path(settings: Settings, paths: HomePaths) -> Path:
 
 
 def traders(argv: list[str]) -> int:
-    parser = _Parser(prog="zapbot traders", description="Followed traders (edits the mode's traders.toml).")
+    parser = OneLineParser(
+        prog="zapbot traders", description="Followed traders (edits the mode's traders.toml)."
+    )
     parser.add_argument("--config", type=Path)
     parser.add_argument("--file", type=Path, help="traders file to edit (default: the mode's traders.toml)")
     sub = parser.add_subparsers(dest="action", required=True)
@@ -278,7 +272,7 @@ def _notify_running_engine() -> None:
 
 
 def status(argv: list[str]) -> int:
-    parser = _Parser(prog="zapbot status", description="Status of a running engine.")
+    parser = OneLineParser(prog="zapbot status", description="Status of a running engine.")
     parser.add_argument("--json", action="store_true")
     parser.add_argument(
         "--url", help="status URL (default: the running engine's, from ZAPBOT_HOME/runtime.json)"

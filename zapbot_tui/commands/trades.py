@@ -15,12 +15,7 @@ import orjson
 from engine.config import ConfigError, load_settings
 from engine.paths import home_paths
 from engine.store import DECISION_KEYS, connect, decisions
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # type: ignore[override]
-        print(f"{self.prog}: {message}", file=sys.stderr)
-        raise SystemExit(2)
+from zapbot_tui.commands.parsing import OneLineParser
 
 
 def _positive(text: str) -> int:
@@ -34,7 +29,7 @@ def _positive(text: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="zapbot trades", description="Copy decisions, newest first.")
+    parser = OneLineParser(prog="zapbot trades", description="Copy decisions, newest first.")
     parser.add_argument("--json", action="store_true", help="print a JSON array")
     parser.add_argument("--csv", type=Path, metavar="FILE", help="write the decisions to a CSV file")
     parser.add_argument("--limit", type=_positive, default=200, help="how many (default 200)")

@@ -10,7 +10,6 @@ from rich.text import Text
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import DataTable
-from textual.widgets.data_table import RowKey
 
 from engine.state import EngineSnapshot
 
@@ -137,8 +136,8 @@ class TablePane(Pane):
                 self.updates += 1
             for key, cells in diff.added:
                 table.add_row(*cells, key=key)
-            self._cells = {key: cells for key, cells in wanted}
-            if diff.order != [key for key in self._table_order()]:
+            self._cells = self._cells_on_screen(wanted)
+            if diff.order != self._table_order():
                 self._reorder(diff.order)
             self._order = diff.order
             if selected is not None and selected in self._cells:
@@ -146,18 +145,24 @@ class TablePane(Pane):
                 if index != table.cursor_row:
                     table.move_cursor(row=index, animate=False)
 
+    def _cells_on_screen(self, wanted: Sequence[Row]) -> dict[str, tuple[Cell, ...]]:
+        """The wanted rows, holding the very cell objects the table now holds: an unchanged cell is the one
+        added earlier (update_cell stored only the changed ones), which is how _reorder finds a row."""
+        shown: dict[str, tuple[Cell, ...]] = {}
+        for key, cells in wanted:
+            old = self._cells.get(key)
+            shown[key] = cells if old is None else tuple(o if o == n else n for o, n in zip(old, cells))
+        return shown
+
     def _table_order(self) -> list[str]:
         return [row.key.value for row in self.table.ordered_rows]
 
     def _reorder(self, order: list[str]) -> None:
-        # DataTable only appends rows and sorts by cell values; newest-first tables need their rows
-        # placed by key. This does what DataTable.sort does with its result (textual is pinned <9).
-        from textual._two_way_dict import TwoWayDict
-
-        table = self.table
-        table._row_locations = TwoWayDict({RowKey(key): index for index, key in enumerate(order)})
-        table._update_count += 1
-        table.refresh()
+        # DataTable only appends rows, and its public sort() sees a row's cells but not its key; newest-first
+        # tables need rows placed by key. The cells are the objects this pane added, so their identities
+        # name the row (rows sharing every cell object would look the same wherever they stood).
+        rank = {tuple(map(id, self._cells[key])): index for index, key in enumerate(order)}
+        self.table.sort(key=lambda cells: rank.get(tuple(map(id, cells)), len(rank)))
 
 
 _TONE_CACHE: dict[str, dict[str, str]] = {}

@@ -6,7 +6,6 @@ import math
 
 from textual.reactive import reactive
 from textual.widgets import Footer
-from textual.widgets._footer import FooterKey
 
 
 class KeyFooter(Footer):
@@ -27,4 +26,5 @@ class KeyFooter(Footer):
 
     def shown_keys(self) -> list[str]:
         """The keys currently displayed (tests use this to check every binding is visible)."""
-        return [key.key for key in self.query(FooterKey)]
+        # FooterKey is not exported by textual.widgets, so it is queried by its type name.
+        return [key.key for key in self.query("FooterKey")]
