@@ -20,8 +20,8 @@ from solders.system_program import CreateAccountParams, TransferParams, create_a
 from solders.token.associated import get_associated_token_address
 from solders.transaction import VersionedTransaction
 
-from engine.sim.market import create_idempotent_ata_ix
-from engine.sim.txformat import TOKEN_PROGRAM
+from engine.constants import TOKEN_PROGRAM
+from engine.sim.swap_tx import create_idempotent_ata_ix
 
 SOL = 10**9
 

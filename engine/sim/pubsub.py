@@ -13,8 +13,10 @@ import orjson
 from aiohttp import WSMsgType, web
 from solders.pubkey import Pubkey
 
-from engine.sim.ledger import LandedTx, Ledger
-from engine.sim.rpc import RpcError, encode_account
+from engine.sim.landed import LandedTx
+from engine.sim.ledger import Ledger
+from engine.sim.rpc_accounts import encode_account
+from engine.sim.rpc_params import RpcError
 
 
 class Connection:
