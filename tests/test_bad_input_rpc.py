@@ -147,14 +147,6 @@ METHODS: dict[str, tuple[Method, Callable[[Any], bool]]] = {
         lambda p: p.get_signature_statuses([SIG]),
         lambda r: isinstance(r, list) and len(r) == 1,
     ),
-    "get_token_accounts_by_owner": (
-        lambda p: p.get_token_accounts_by_owner(WALLET, mint=WALLET),
-        lambda r: isinstance(r, list),
-    ),
-    "get_recent_prioritization_fees": (
-        lambda p: p.get_recent_prioritization_fees([WALLET]),
-        lambda r: isinstance(r, list) and all(isinstance(f, int) for f in r),
-    ),
 }
 
 HTML = (
@@ -325,9 +317,7 @@ def test_typed_methods_reject_what_they_cannot_use(server):
                 ("result_value_missing", "get_balance"),
                 ("result_list_of_junk", "get_signatures_for_address"),
                 ("blockhash_wrong_types", "get_latest_blockhash"),
-                ("token_account_amount_not_int", "get_token_accounts_by_owner"),
                 ("statuses_wrong_length", "get_signature_statuses"),
-                ("fees_missing_field", "get_recent_prioritization_fees"),
                 ("result_string", "get_transaction_raw"),
                 ("result_bool", "send_raw_transaction"),
             ]:

@@ -11,7 +11,8 @@ import orjson
 import pytest
 from aiohttp import web
 
-from engine.chain.rpc import RpcError, RpcPool, TokenBucket, parse_retry_after
+from engine.chain.rate_limit import TokenBucket, parse_retry_after
+from engine.chain.rpc import RpcError, RpcPool
 from engine.state import EngineState
 
 Handler = Callable[[dict[str, Any]], Any]

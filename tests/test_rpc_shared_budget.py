@@ -85,7 +85,7 @@ async def test_a_429_pauses_every_pool_of_the_engine():
 
 
 def test_background_pools_leave_a_reserve_for_trading_calls():
-    from engine.chain.rpc import SharedBucket
+    from engine.chain.rate_limit import SharedBucket
 
     bucket = SharedBucket(rate=8.0)  # burst 8; background work leaves 25% (2 tokens) untouched
     taken = 0

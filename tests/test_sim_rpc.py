@@ -21,7 +21,7 @@ from solders.token.associated import get_associated_token_address
 from solders.transaction import VersionedTransaction
 
 from engine.constants import TOKEN_PROGRAM
-from engine.sim.market import create_idempotent_ata_ix
+from engine.sim.swap_tx import create_idempotent_ata_ix
 
 SOL = 10**9
 

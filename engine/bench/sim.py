@@ -23,7 +23,7 @@ from solders.transaction import VersionedTransaction
 from engine.constants import WSOL_MINT
 from engine.sim.cluster import SimCluster
 from engine.sim.config import SimConfig
-from engine.sim.market import sign_swap_transaction
+from engine.sim.swap_tx import sign_swap_transaction
 
 BATCH_SIZE = 50
 SENDERS = 16

@@ -13,26 +13,28 @@ A pool belongs to one asyncio loop (the client's connections do): build one per 
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import itertools
 import logging
-import threading
 import time
-import weakref
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import httpx2
 import orjson
 
-from engine.constants import TOKEN_PROGRAM
+from engine.chain.rate_limit import (
+    SharedBucket,
+    TokenBucket,
+    Totals,
+    parse_retry_after,
+    shared_bucket,
+    totals_for,
+)
 
 log = logging.getLogger("zapbot.rpc")
 
 MAX_ANSWER_BYTES = 16 * 1024 * 1024  # a getTransaction is a few kB; anything near this is not an answer
-MAX_RETRY_AFTER_S = 30.0  # a server asking for longer is treated as down for that long, not waited on
-DEFAULT_RETRY_AFTER_S = 1.0
 FAILED_ENDPOINT_COOLDOWN_S = 2.0
 
 
@@ -45,102 +47,6 @@ class RpcError(Exception):
         self.retryable = retryable
 
 
-# -- shared counters: every pool of one engine adds into the same totals --------------------------------
-class _Totals:
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.calls = 0
-        self.rate_limited = 0
-
-
-_TOTALS: "weakref.WeakKeyDictionary[Any, _Totals]" = weakref.WeakKeyDictionary()
-_TOTALS_LOCK = threading.Lock()
-
-
-def _totals_for(state: Any) -> _Totals:
-    with _TOTALS_LOCK:
-        totals = _TOTALS.get(state)
-        if totals is None:
-            totals = _TOTALS[state] = _Totals()
-        return totals
-
-
-class TokenBucket:
-    """Allows `rate` requests per second with bursts up to `capacity`; `acquire` waits for a token."""
-
-    def __init__(self, rate: float, capacity: float | None = None) -> None:
-        self.rate = float(rate)
-        self.capacity = float(capacity if capacity is not None else max(1.0, rate))
-        self.tokens = self.capacity
-        self.updated = time.monotonic()
-
-    def _refill(self) -> None:
-        now = time.monotonic()
-        self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
-        self.updated = now
-
-    def wait_time(self) -> float:
-        self._refill()
-        return 0.0 if self.tokens >= 1.0 else (1.0 - self.tokens) / self.rate
-
-    async def acquire(self) -> None:
-        while True:
-            wait = self.wait_time()
-            if wait <= 0:
-                self.tokens -= 1.0
-                return
-            await asyncio.sleep(wait)
-
-
-class SharedBucket:
-    """A token bucket that pools on different threads (one per worker loop) draw from together, so the
-    engine as a whole stays within an endpoint's rate limit."""
-
-    LOW_PRIORITY_RESERVE = 0.25  # share of the burst that background pools leave for trading calls
-
-    def __init__(self, rate: float, capacity: float | None = None) -> None:
-        self._bucket = TokenBucket(rate, capacity)
-        self._lock = threading.Lock()
-        self.blocked_until = 0.0  # a 429's Retry-After applies to every pool using this endpoint
-
-    def _take(self, low_priority: bool = False) -> float:
-        with self._lock:
-            bucket = self._bucket
-            bucket._refill()
-            # Background work (polling, cache refresh) leaves a reserve, so a trade's calls never queue
-            # behind a polling burst.
-            need = 1.0 + (bucket.capacity * self.LOW_PRIORITY_RESERVE if low_priority else 0.0)
-            if bucket.tokens >= need:
-                bucket.tokens -= 1.0
-                return 0.0
-            return (need - bucket.tokens) / bucket.rate
-
-    async def acquire(self, low_priority: bool = False) -> None:
-        while True:
-            wait = self._take(low_priority)
-            if wait <= 0:
-                return
-            await asyncio.sleep(wait)
-
-
-_SHARED: "weakref.WeakKeyDictionary[Any, dict[str, SharedBucket]]" = weakref.WeakKeyDictionary()
-
-
-def _shared_bucket(state: Any, url: str, rate: float) -> SharedBucket:
-    """The engine-wide budget of one endpoint (keyed by the engine's state object)."""
-    with _TOTALS_LOCK:
-        buckets = _SHARED.get(state)
-        if buckets is None:
-            buckets = _SHARED[state] = {}
-        bucket = buckets.get(url)
-        if bucket is None:
-            bucket = buckets[url] = SharedBucket(rate)
-        elif rate > bucket._bucket.rate:  # every pool of one engine passes the same engine rate
-            bucket._bucket.rate = rate
-            bucket._bucket.capacity = max(bucket._bucket.capacity, rate)
-        return bucket
-
-
 @dataclass
 class _Endpoint:
     url: str
@@ -149,30 +55,6 @@ class _Endpoint:
     client: httpx2.AsyncClient | None = None
     blocked_until: float = 0.0  # after a 429 (Retry-After) or a connection failure
     failures: int = 0
-    last_error: str = ""
-    calls: int = 0
-    rate_limited: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-def parse_retry_after(value: str | None, default: float = DEFAULT_RETRY_AFTER_S) -> float:
-    """Retry-After as seconds: delta-seconds or an HTTP date; unreadable → default; capped."""
-    if not value:
-        return default
-    value = value.strip()
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError):
-            return default
-        if when is None:
-            return default
-        seconds = when.timestamp() - time.time()
-    if seconds != seconds:  # NaN
-        return default
-    return max(0.0, min(seconds, MAX_RETRY_AFTER_S))
 
 
 def _short(text: str, limit: int = 120) -> str:
@@ -215,25 +97,17 @@ class RpcPool:
             _Endpoint(
                 u,
                 TokenBucket(requests_per_second, burst),
-                _shared_bucket(state, u, total) if state is not None else None,
+                shared_bucket(state, u, total) if state is not None else None,
             )
             for u in urls
         ]
         self._preferred = 0
         self._ids = itertools.count(1)
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._totals = _totals_for(state) if state is not None else _Totals()
+        self._totals = totals_for(state) if state is not None else Totals()
         self.closed = False
 
     # -- bookkeeping ------------------------------------------------------------------------------
-    @property
-    def calls(self) -> int:
-        return sum(e.calls for e in self.endpoints)
-
-    @property
-    def rate_limited(self) -> int:
-        return sum(e.rate_limited for e in self.endpoints)
-
     def _count(self, *, limited: bool = False) -> None:
         totals = self._totals
         with totals.lock:
@@ -322,14 +196,12 @@ class RpcPool:
 
     async def _post(self, endpoint: _Endpoint, method: str, body: bytes) -> tuple[Any, bytes]:
         session = self._client(endpoint)
-        endpoint.calls += 1
         try:
             async with session.stream(
                 "POST", endpoint.url, content=body, headers={"Content-Type": "application/json"}
             ) as response:
                 status = response.status_code
                 if status == 429:
-                    endpoint.rate_limited += 1
                     self._count(limited=True)
                     pause = parse_retry_after(response.headers.get("retry-after"))
                     endpoint.blocked_until = time.monotonic() + pause
@@ -337,7 +209,6 @@ class RpcPool:
                         endpoint.shared.blocked_until = max(
                             endpoint.shared.blocked_until, endpoint.blocked_until
                         )
-                    endpoint.last_error = "429 rate limited"
                     raise RpcError(
                         f"rate limited by {self._host(endpoint)} (retry after {pause:.1f}s)",
                         code=429,
@@ -403,7 +274,6 @@ class RpcPool:
 
     def _mark_down(self, endpoint: _Endpoint, why: str) -> None:
         endpoint.failures += 1
-        endpoint.last_error = why
         endpoint.blocked_until = time.monotonic() + min(FAILED_ENDPOINT_COOLDOWN_S * endpoint.failures, 30.0)
         log.warning("RPC endpoint %s failed: %s", self._host(endpoint), why)
 
@@ -520,48 +390,6 @@ class RpcPool:
                 raise RpcError("getSignatureStatuses: malformed entry")
             statuses.append(item)
         return statuses
-
-    async def get_token_accounts_by_owner(
-        self, owner: str, *, mint: str | None = None, program_id: str = TOKEN_PROGRAM
-    ) -> list[dict[str, Any]]:
-        """[{pubkey, mint, amount, decimals}] of owner's token accounts (jsonParsed)."""
-        selector = {"mint": mint} if mint else {"programId": program_id}
-        result = await self.call(
-            "getTokenAccountsByOwner",
-            [owner, selector, {"encoding": "jsonParsed", "commitment": self.commitment}],
-        )
-        value = _value(result, "getTokenAccountsByOwner")
-        if not isinstance(value, list):
-            raise RpcError("getTokenAccountsByOwner: malformed answer")
-        accounts = []
-        for item in value:
-            try:
-                info = item["account"]["data"]["parsed"]["info"]
-                amount = info["tokenAmount"]
-                accounts.append(
-                    {
-                        "pubkey": item["pubkey"],
-                        "mint": info["mint"],
-                        "amount": int(amount["amount"]),
-                        "decimals": int(amount["decimals"]),
-                    }
-                )
-            except (KeyError, TypeError, ValueError):
-                raise RpcError("getTokenAccountsByOwner: malformed entry") from None
-        return accounts
-
-    async def get_recent_prioritization_fees(self, accounts: Sequence[str] = ()) -> list[int]:
-        """Recent per-slot prioritization fees (micro-lamports per CU) for these writable accounts."""
-        result = await self.call("getRecentPrioritizationFees", [list(accounts)] if accounts else [])
-        if not isinstance(result, list):
-            raise RpcError("getRecentPrioritizationFees: malformed answer")
-        fees: list[int] = []
-        for item in result:
-            fee = item.get("prioritizationFee") if isinstance(item, dict) else None
-            if not _is_int(fee):
-                raise RpcError("getRecentPrioritizationFees: malformed entry")
-            fees.append(int(fee))
-        return fees
 
     async def close(self) -> None:
         self.closed = True

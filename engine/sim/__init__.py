@@ -2,7 +2,8 @@
 
 from engine.sim.cluster import SimCluster
 from engine.sim.config import ChaosKeyError, ChaosSettings, SimConfig, parse_chaos_args
-from engine.sim.market import TraderTrade, sign_swap_transaction
+from engine.sim.market import TraderTrade
+from engine.sim.swap_tx import sign_swap_transaction
 
 __all__ = [
     "ChaosKeyError",

@@ -33,9 +33,6 @@ class ChaosSettings:
             raise ChaosKeyError(f"unknown chaos key {key!r}; known keys: {', '.join(sorted(fields))}")
         setattr(self, key, _convert(key, raw_value))
 
-    def as_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
 
 def _convert(key: str, raw_value: Any) -> Any:
     try:

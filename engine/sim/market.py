@@ -3,9 +3,9 @@ Jupiter-v1-shaped quotes and co-signed swap transactions, and synthetic trader w
 
 from __future__ import annotations
 
+import base64
 import itertools
 import random
-import struct
 import threading
 import time
 from dataclasses import dataclass
@@ -13,64 +13,35 @@ from typing import Any
 
 from solders.account import Account
 from solders.compute_budget import set_compute_unit_limit, set_compute_unit_price
-from solders.instruction import AccountMeta, Instruction
+from solders.hash import Hash
+from solders.instruction import Instruction
 from solders.keypair import Keypair
-from solders.message import MessageV0, to_bytes_versioned
+from solders.message import MessageV0
 from solders.pubkey import Pubkey
-from solders.signature import Signature
 from solders.system_program import TransferParams, transfer
 from solders.token.associated import get_associated_token_address
 from solders.transaction import VersionedTransaction
 
-from engine.constants import ATA_PROGRAM, SYSTEM_PROGRAM, TOKEN_2022_PROGRAM, TOKEN_PROGRAM, WSOL_MINT
+from engine.constants import SYSTEM_PROGRAM, TOKEN_2022_PROGRAM, TOKEN_PROGRAM, WSOL_MINT
+from engine.sim.amm import BPS, TOKEN_DECIMALS, Pool, SwapError, amount_out, mint_data, token_account_data
 from engine.sim.ledger import Ledger, SyntheticFailure
-from engine.sim.txformat import MEMO_PROGRAM, SLIPPAGE_ERROR_CODE, parse_token_account
+from engine.sim.swap_tx import (
+    MEMO_PREFIX,
+    SwapTerms,
+    cosign_user_slot_empty,
+    create_idempotent_ata_ix,
+    memo_ix,
+    priority_fee_lamports,
+    sign_swap_transaction,
+    slippage_failure,
+    transfer_checked_ix,
+)
+from engine.sim.txformat import MEMO_PROGRAM, b64, parse_token_account
 
-TOKEN_DECIMALS = 6
-MEMO_PREFIX = "zapsim:quote:"
 MARKET_LABEL = "ZapSim CPMM"
 DEFAULT_CU_LIMIT = 1_400_000
-AUTO_PRIORITY_FEE_LAMPORTS = 5_000
-BPS = 10_000
 
 _SYMBOL_WORDS = ["ZAP", "BONK2", "WIF3", "PEPE9", "MOON", "FROG", "CAT", "DOGE4", "HYPE", "SEND"]
-
-
-class SwapError(ValueError):
-    """A quote or swap request the market cannot serve (400 with Jupiter's error shape)."""
-
-    def __init__(self, message: str, code: str = "COULD_NOT_FIND_ANY_ROUTE") -> None:
-        super().__init__(message)
-        self.code = code
-
-
-@dataclass
-class Pool:
-    """One token's constant-product pool; its authority is the market maker's co-signing key."""
-
-    symbol: str
-    mint: Pubkey
-    decimals: int
-    token_program: Pubkey
-    authority: Keypair
-    vault: Pubkey
-    fee_bps: int
-
-    @property
-    def mint_str(self) -> str:
-        return str(self.mint)
-
-
-@dataclass(frozen=True)
-class SwapTerms:
-    """What a built swap transaction promises: checked again when it lands."""
-
-    pool_mint: str
-    is_buy: bool
-    in_amount: int
-    out_amount: int
-    threshold: int
-    leg_index: int
 
 
 @dataclass(frozen=True)
@@ -97,97 +68,6 @@ class TraderTrade:
             "quote_amount": self.quote_amount,
             "slot": self.slot,
         }
-
-
-def _ceil_div(a: int, b: int) -> int:
-    return -(-a // b)
-
-
-def amount_out(
-    is_buy: bool, amount_in: int, sol_reserve: int, token_reserve: int, fee_bps: int
-) -> tuple[int, int]:
-    """(amount out, fee) of a constant-product swap; the fee is charged in SOL on both sides."""
-    if amount_in <= 0:
-        return 0, 0
-    if is_buy:
-        fee = _ceil_div(amount_in * fee_bps, BPS)
-        net = amount_in - fee
-        return net * token_reserve // (sol_reserve + net), fee
-    gross = amount_in * sol_reserve // (token_reserve + amount_in)
-    fee = _ceil_div(gross * fee_bps, BPS)
-    return gross - fee, fee
-
-
-def _mint_data(authority: Pubkey, supply: int, decimals: int) -> bytes:
-    return struct.pack("<I32sQBBI32s", 1, bytes(authority), supply, decimals, 1, 0, bytes(32))
-
-
-def _token_account_data(mint: Pubkey, owner: Pubkey, amount: int) -> bytes:
-    return (
-        bytes(mint)
-        + bytes(owner)
-        + struct.pack("<Q", amount)
-        + struct.pack("<I", 0)
-        + bytes(32)
-        + b"\x01"
-        + struct.pack("<I", 0)
-        + struct.pack("<Q", 0)
-        + struct.pack("<Q", 0)
-        + struct.pack("<I", 0)
-        + bytes(32)
-    )
-
-
-def create_idempotent_ata_ix(
-    payer: Pubkey, wallet: Pubkey, mint: Pubkey, token_program: Pubkey
-) -> Instruction:
-    ata = get_associated_token_address(wallet, mint, token_program)
-    return Instruction(
-        Pubkey.from_string(ATA_PROGRAM),
-        b"\x01",
-        [
-            AccountMeta(payer, True, True),
-            AccountMeta(ata, False, True),
-            AccountMeta(wallet, False, False),
-            AccountMeta(mint, False, False),
-            AccountMeta(Pubkey.from_string(SYSTEM_PROGRAM), False, False),
-            AccountMeta(token_program, False, False),
-        ],
-    )
-
-
-def transfer_checked_ix(
-    token_program: Pubkey,
-    source: Pubkey,
-    mint: Pubkey,
-    destination: Pubkey,
-    authority: Pubkey,
-    amount: int,
-    decimals: int,
-) -> Instruction:
-    return Instruction(
-        token_program,
-        b"\x0c" + struct.pack("<QB", amount, decimals),
-        [
-            AccountMeta(source, False, True),
-            AccountMeta(mint, False, False),
-            AccountMeta(destination, False, True),
-            AccountMeta(authority, True, False),
-        ],
-    )
-
-
-def memo_ix(text: str) -> Instruction:
-    return Instruction(Pubkey.from_string(MEMO_PROGRAM), text.encode(), [])
-
-
-def cosign_user_slot_empty(msg: MessageV0, market_maker: Keypair) -> VersionedTransaction:
-    """The transaction as the swap API hands it out: the MM signed, the user's slot (0) left default."""
-    mm_signature = market_maker.sign_message(to_bytes_versioned(msg))
-    signatures = [Signature.default()] * msg.header.num_required_signatures
-    signer_keys = list(msg.account_keys[: msg.header.num_required_signatures])
-    signatures[signer_keys.index(market_maker.pubkey())] = mm_signature
-    return VersionedTransaction.populate(msg, signatures)
 
 
 class Market:
@@ -260,7 +140,7 @@ class Market:
                 mint,
                 Account(
                     ledger.rent_exempt_minimum(82),
-                    _mint_data(self.mint_authority.pubkey(), token_raw, decimals),
+                    mint_data(self.mint_authority.pubkey(), token_raw, decimals),
                     program,
                     False,
                     0,
@@ -270,7 +150,7 @@ class Market:
                 vault,
                 Account(
                     ledger.rent_exempt_minimum(165),
-                    _token_account_data(mint, authority.pubkey(), token_raw),
+                    token_account_data(mint, authority.pubkey(), token_raw),
                     program,
                     False,
                     0,
@@ -324,11 +204,6 @@ class Market:
             account = ledger.get_account(pool.vault)
             parsed = parse_token_account(bytes(account.data)) if account is not None else None
             return max(sol, 0), parsed[2] if parsed else 0
-
-    def price(self, pool: Pool) -> float:
-        """Spot price in SOL per whole token."""
-        sol, token = self.reserves(pool)
-        return (sol / 1e9) / (token / 10**pool.decimals) if token else 0.0
 
     def _pool_and_side(self, input_mint: str, output_mint: str) -> tuple[Pool, bool]:
         if input_mint == WSOL_MINT and output_mint in self.pools:
@@ -446,10 +321,8 @@ class Market:
             )
         legs.append(memo_ix(f"{MEMO_PREFIX}{quote_id}"))
 
-        fee_lamports = _priority_fee_lamports(prioritization_fee)
+        fee_lamports = priority_fee_lamports(prioritization_fee)
         blockhash, last_valid = self.ledger.latest_blockhash_info()
-        from solders.hash import Hash
-
         recent = Hash.from_string(blockhash)
 
         def compile_with(limit: int) -> MessageV0:
@@ -470,7 +343,7 @@ class Market:
             pool.mint_str, is_buy, in_amount, out_amount, threshold, leg_index
         )
         return {
-            "swapTransaction": _b64(bytes(tx)),
+            "swapTransaction": b64(bytes(tx)),
             "lastValidBlockHeight": last_valid,
             "prioritizationFeeLamports": (price * cu_limit + 999_999) // 1_000_000,
             "computeUnitLimit": cu_limit,
@@ -498,25 +371,9 @@ class Market:
             current_out, _ = amount_out(terms.is_buy, terms.in_amount, sol, token, pool.fee_bps)
             if current_out >= terms.threshold:
                 return None
-            program = "JUP6LkbZbjS1jKKwapdHNy74zcZ3tLUZoi5QNyVTaV4"
-            compute_units = 0
-            logs = []
-            for index in range(terms.leg_index):
-                program_id = keys[msg.instructions[index].program_id_index]
-                logs += [f"Program {program_id} invoke [1]", f"Program {program_id} success"]
-                compute_units += 150
-            logs += [
-                f"Program {program} invoke [1]",
-                "Program log: Instruction: Route",
-                (
-                    f"Program log: AnchorError occurred. Error Code: SlippageToleranceExceeded. Error Number: "
-                    f"{SLIPPAGE_ERROR_CODE}. Error Message: Slippage tolerance exceeded."
-                ),
-                f"Program log: quoted out {terms.out_amount}, minimum {terms.threshold}, now {current_out}",
-                f"Program {program} consumed 30000 of 1399700 compute units",
-                f"Program {program} failed: custom program error: {SLIPPAGE_ERROR_CODE:#x}",
-            ]
-            return SyntheticFailure(terms.leg_index, SLIPPAGE_ERROR_CODE, logs, compute_units + 30_000)
+            return slippage_failure(
+                terms, [keys[ix.program_id_index] for ix in msg.instructions], current_out
+            )
         return None
 
     # -- synthetic traders --------------------------------------------------------------------
@@ -566,7 +423,7 @@ class Market:
             else:
                 raise ValueError(f"side must be 'buy' or 'sell', not {side!r}")
             swap = self.build_swap(wallet, quote, priority_fee_lamports)
-            unsigned = VersionedTransaction.from_bytes(_b64decode(swap["swapTransaction"]))
+            unsigned = VersionedTransaction.from_bytes(base64.b64decode(swap["swapTransaction"]))
             signed = sign_swap_transaction(unsigned, keypair)
             signature = self.ledger.submit(signed, skip_preflight=True)
             landed = self.ledger.get_tx(signature)
@@ -622,55 +479,3 @@ class Market:
             )
         traders = [{"name": name, "wallet": str(self.traders[name].pubkey())} for name in self.trader_order]
         return {"tokens": tokens, "pools": pools, "traders": traders, "quoteMint": WSOL_MINT}
-
-
-def sign_swap_transaction(tx: VersionedTransaction, keypair: Keypair) -> VersionedTransaction:
-    """Sign a swap API transaction as its user, keeping every other (market maker) signature.
-
-    `VersionedTransaction(tx.message, [keypair])` only works when the user is the sole signer (mainnet
-    Jupiter v1); with a co-signer it raises "not enough signers". This fills the user's slot and keeps
-    the rest, so it is right for both.
-    """
-    msg = tx.message
-    message_bytes = to_bytes_versioned(msg)
-    user_signature = keypair.sign_message(message_bytes)
-    signer_keys = list(msg.account_keys[: msg.header.num_required_signatures])
-    try:
-        slot = signer_keys.index(keypair.pubkey())
-    except ValueError:
-        raise ValueError(f"{keypair.pubkey()} is not a signer of this transaction") from None
-    signatures = list(tx.signatures)
-    signatures[slot] = user_signature
-    return VersionedTransaction.populate(msg, signatures)
-
-
-def _priority_fee_lamports(value: Any) -> int:
-    if value is None or value == "auto":
-        return AUTO_PRIORITY_FEE_LAMPORTS
-    if isinstance(value, bool):
-        raise SwapError(
-            "prioritizationFeeLamports must be an integer, 'auto' or an object", "INVALID_REQUEST"
-        )
-    if isinstance(value, int):
-        return max(0, value)
-    if isinstance(value, str) and value.isdigit():
-        return int(value)
-    if isinstance(value, dict):
-        level = value.get("priorityLevelWithMaxLamports")
-        if isinstance(level, dict):
-            return max(0, int(level.get("maxLamports", AUTO_PRIORITY_FEE_LAMPORTS)))
-        if "jitoTipLamports" in value:
-            return 0
-    raise SwapError("prioritizationFeeLamports must be an integer, 'auto' or an object", "INVALID_REQUEST")
-
-
-def _b64(data: bytes) -> str:
-    import base64
-
-    return base64.b64encode(data).decode()
-
-
-def _b64decode(text: str) -> bytes:
-    import base64
-
-    return base64.b64decode(text)

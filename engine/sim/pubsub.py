@@ -13,8 +13,10 @@ import orjson
 from aiohttp import WSMsgType, web
 from solders.pubkey import Pubkey
 
-from engine.sim.ledger import LandedTx, Ledger
-from engine.sim.rpc import RpcError, encode_account
+from engine.sim.landed import LandedTx
+from engine.sim.ledger import Ledger
+from engine.sim.rpc_accounts import encode_account
+from engine.sim.rpc_params import RpcError
 
 
 class Connection:
@@ -66,8 +68,6 @@ class PubsubServer:
         self.account_subs: dict[str, dict[int, tuple[Connection, str]]] = {}
         self.loop: asyncio.AbstractEventLoop | None = None
         self.loop_thread: int | None = None
-        self.notifications_sent = 0
-        self.notifications_dropped = 0
         ledger.landed_listeners.append(self.on_landed)
         ledger.slot_listeners.append(self.on_slot)
 
@@ -271,7 +271,6 @@ class PubsubServer:
     def _dropped(self) -> bool:
         ratio = self.chaos.drop_notification_ratio
         if ratio > 0 and self.rng.random() < ratio:
-            self.notifications_dropped += 1
             return True
         return False
 
@@ -299,7 +298,6 @@ class PubsubServer:
                 if self._dropped():
                     continue
                 conn.send(f"{head}{sub_id}}}}}")
-                self.notifications_sent += 1
         sig_subs = self.signature_subs.pop(landed.signature, None)
         if sig_subs:
             for sub_id, (conn, received) in sig_subs.items():
@@ -312,7 +310,6 @@ class PubsubServer:
                         f'{{"slot":{landed.slot}}},"value":"receivedSignature"}},"subscription":{sub_id}}}}}'
                     )
                 conn.send(self._signature_note(landed, sub_id))
-                self.notifications_sent += 1
         if self.account_subs:
             for key in set(landed.account_keys):
                 subs = self.account_subs.get(key)

@@ -11,165 +11,28 @@ from typing import Any
 import orjson
 from aiohttp import web
 from solders.pubkey import Pubkey
-from solders.transaction import VersionedTransaction
 
-from engine.constants import TOKEN_PROGRAM
+from engine.sim.fees import fee_for
 from engine.sim.ledger import Ledger, PreflightError
-from engine.sim.txformat import (
-    TOKEN_PROGRAMS,
-    b58,
-    b58decode,
-    mint_decimals,
-    parse_token_account,
-    ui_token_amount,
+from engine.sim.rpc_accounts import AccountMethods
+from engine.sim.rpc_params import (
+    API_VERSION,
+    RpcError,
+    config_param,
+    decode_wire_transaction,
+    invalid_params,
+    param,
+    pubkey_param,
 )
 
-API_VERSION = "2.3.6"
 FEATURE_SET = 3640012085
-U64_MAX = 2**64 - 1
 UNSUPPORTED_VERSION_MESSAGE = (
     "Transaction version (0) is not supported by the requesting client. Please try the request again with "
     'the following configuration parameter: "maxSupportedTransactionVersion": 0'
 )
 
 
-class RpcError(Exception):
-    def __init__(self, code: int, message: str, data: Any = None) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.data = data
-
-    def as_json(self) -> dict[str, Any]:
-        error: dict[str, Any] = {"code": self.code, "message": self.message}
-        if self.data is not None:
-            error["data"] = self.data
-        return error
-
-
-def invalid_params(message: str) -> RpcError:
-    return RpcError(-32602, message)
-
-
-def _pubkey(value: Any) -> Pubkey:
-    if not isinstance(value, str):
-        raise invalid_params("Invalid params: invalid type: expected a base-58 encoded public key string.")
-    try:
-        return Pubkey.from_string(value)
-    except ValueError:
-        raise invalid_params("Invalid param: Invalid") from None
-
-
-def _config(params: list[Any], index: int) -> dict[str, Any]:
-    if len(params) > index and params[index] is not None:
-        if not isinstance(params[index], dict):
-            raise invalid_params("Invalid params: invalid type: expected a config object.")
-        return params[index]
-    return {}
-
-
-def _param(params: list[Any], index: int, what: str) -> Any:
-    if len(params) <= index:
-        raise invalid_params(f"Invalid params: missing {what}.")
-    return params[index]
-
-
-def encode_account(ledger: Ledger, account: Any, encoding: str) -> dict[str, Any] | None:
-    """An account in mainnet's UiAccount shape for the requested encoding."""
-    if account is None:
-        return None
-    data = bytes(account.data)
-    owner = str(account.owner)
-    encoded: Any
-    if encoding == "jsonParsed" and owner in TOKEN_PROGRAMS:
-        encoded = _parsed_token_data(ledger, data, owner)
-    else:
-        encoded = None
-    if encoded is None:
-        if encoding == "base58" or encoding == "binary":
-            if len(data) > 128:
-                raise RpcError(
-                    -32600,
-                    "Encoded binary (base 58) data should be less than 128 bytes, "
-                    "please use Base64 encoding.",
-                )
-            encoded = b58(data) if encoding == "binary" else [b58(data), "base58"]
-        else:
-            encoded = [base64.b64encode(data).decode(), "base64"]
-    return {
-        "data": encoded,
-        "executable": account.executable,
-        "lamports": account.lamports,
-        "owner": owner,
-        "rentEpoch": U64_MAX,
-        "space": len(data),
-    }
-
-
-def _parsed_token_data(ledger: Ledger, data: bytes, owner_program: str) -> dict[str, Any] | None:
-    program = "spl-token" if owner_program == TOKEN_PROGRAM else "spl-token-2022"
-    parsed = parse_token_account(data)
-    if parsed is not None:
-        mint, owner, amount = parsed
-        decimals = ledger.decimals_of(mint)
-        if decimals is None:
-            return None
-        return {
-            "parsed": {
-                "info": {
-                    "isNative": False,
-                    "mint": mint,
-                    "owner": owner,
-                    "state": "initialized",
-                    "tokenAmount": ui_token_amount(amount, decimals),
-                },
-                "type": "account",
-            },
-            "program": program,
-            "space": len(data),
-        }
-    decimals = mint_decimals(data)
-    if decimals is not None and (len(data) == 82 or (len(data) > 165 and data[165] == 1)):
-        authority = str(Pubkey.from_bytes(data[4:36])) if data[0] == 1 else None
-        freeze = str(Pubkey.from_bytes(data[50:82])) if data[46] == 1 else None
-        supply = int.from_bytes(data[36:44], "little")
-        return {
-            "parsed": {
-                "info": {
-                    "decimals": decimals,
-                    "freezeAuthority": freeze,
-                    "isInitialized": True,
-                    "mintAuthority": authority,
-                    "supply": str(supply),
-                },
-                "type": "mint",
-            },
-            "program": program,
-            "space": len(data),
-        }
-    return None
-
-
-def decode_wire_transaction(encoded: Any, encoding: str) -> tuple[VersionedTransaction, bytes]:
-    if not isinstance(encoded, str):
-        raise invalid_params("Invalid params: invalid type: expected an encoded transaction string.")
-    try:
-        raw = base64.b64decode(encoded, validate=True) if encoding == "base64" else b58decode(encoded)
-    except (ValueError, KeyError):
-        raise invalid_params(f"invalid {encoding} encoding: {encoding} decode error") from None
-    try:
-        tx = VersionedTransaction.from_bytes(raw)
-    except Exception:  # noqa: BLE001 - solders raises its own error types for bad wire bytes
-        raise invalid_params(
-            "failed to deserialize solana_transaction::versioned::VersionedTransaction: "
-            "io error: failed to fill whole buffer"
-        ) from None
-    if len(tx.signatures) != tx.message.header.num_required_signatures:
-        raise RpcError(-32013, "Transaction signature length mismatch")
-    return tx, raw
-
-
-class RpcServer:
+class RpcServer(AccountMethods):
     """aiohttp handler for POST / with single and batch JSON-RPC requests."""
 
     def __init__(self, ledger: Ledger, airdrop: Callable[[Pubkey, int], str], rng: random.Random) -> None:
@@ -272,18 +135,6 @@ class RpcServer:
             }
         return {"jsonrpc": "2.0", "result": result, "id": request_id}
 
-    # -- helpers ------------------------------------------------------------------------------
-
-    def _context(self, value: Any) -> dict[str, Any]:
-        return {"context": {"apiVersion": API_VERSION, "slot": self.ledger.slot}, "value": value}
-
-    def _min_context(self, config: dict[str, Any]) -> None:
-        wanted = config.get("minContextSlot")
-        if isinstance(wanted, int) and wanted > self.ledger.slot:
-            raise RpcError(
-                -32016, "Minimum context slot has not been reached", {"contextSlot": self.ledger.slot}
-            )
-
     # -- methods ------------------------------------------------------------------------------
 
     def rpc_getHealth(self, params: list[Any]) -> str:
@@ -299,11 +150,11 @@ class RpcServer:
         return {"identity": str(self.ledger.faucet.pubkey())}
 
     def rpc_getSlot(self, params: list[Any]) -> int:
-        self._min_context(_config(params, 0))
+        self._min_context(config_param(params, 0))
         return self.ledger.slot
 
     def rpc_getBlockHeight(self, params: list[Any]) -> int:
-        self._min_context(_config(params, 0))
+        self._min_context(config_param(params, 0))
         return self.ledger.block_height
 
     def rpc_getEpochInfo(self, params: list[Any]) -> dict[str, Any]:
@@ -318,12 +169,12 @@ class RpcServer:
         }
 
     def rpc_getLatestBlockhash(self, params: list[Any]) -> dict[str, Any]:
-        self._min_context(_config(params, 0))
+        self._min_context(config_param(params, 0))
         blockhash, last_valid = self.ledger.latest_blockhash_info()
         return self._context({"blockhash": blockhash, "lastValidBlockHeight": last_valid})
 
     def rpc_isBlockhashValid(self, params: list[Any]) -> dict[str, Any]:
-        blockhash = _param(params, 0, "blockhash")
+        blockhash = param(params, 0, "blockhash")
         if not isinstance(blockhash, str):
             raise invalid_params("Invalid params: invalid type: expected a blockhash string.")
         return self._context(self.ledger.is_blockhash_valid(blockhash))
@@ -331,9 +182,7 @@ class RpcServer:
     def rpc_getFeeForMessage(self, params: list[Any]) -> dict[str, Any]:
         from solders.message import from_bytes_versioned
 
-        from engine.sim.ledger import fee_for
-
-        encoded = _param(params, 0, "message")
+        encoded = param(params, 0, "message")
         try:
             msg = from_bytes_versioned(base64.b64decode(encoded))
         except Exception:  # noqa: BLE001 - any undecodable message is invalid params on mainnet
@@ -342,107 +191,17 @@ class RpcServer:
             return self._context(None)
         return self._context(fee_for(msg, [str(k) for k in msg.account_keys]))
 
-    def rpc_getMinimumBalanceForRentExemption(self, params: list[Any]) -> int:
-        size = _param(params, 0, "data length")
-        if not isinstance(size, int) or size < 0:
-            raise invalid_params("Invalid params: invalid type: expected usize.")
-        return self.ledger.rent_exempt_minimum(size)
-
     def rpc_getRecentPrioritizationFees(self, params: list[Any]) -> list[dict[str, int]]:
         addresses = params[0] if params else []
         if addresses is not None and (not isinstance(addresses, list) or len(addresses) > 128):
             raise invalid_params("Too many inputs provided; max 128")
         for address in addresses or []:
-            _pubkey(address)
+            pubkey_param(address)
         return self.ledger.recent_prioritization_fees()
 
-    def rpc_getBalance(self, params: list[Any]) -> dict[str, Any]:
-        pubkey = _pubkey(_param(params, 0, "pubkey"))
-        self._min_context(_config(params, 1))
-        return self._context(self.ledger.get_balance(pubkey))
-
-    def rpc_getAccountInfo(self, params: list[Any]) -> dict[str, Any]:
-        pubkey = _pubkey(_param(params, 0, "pubkey"))
-        config = _config(params, 1)
-        self._min_context(config)
-        encoding = config.get("encoding") or "base58"
-        with self.ledger.lock:
-            return self._context(encode_account(self.ledger, self.ledger.get_account(pubkey), encoding))
-
-    def rpc_getMultipleAccounts(self, params: list[Any]) -> dict[str, Any]:
-        keys = _param(params, 0, "pubkeys")
-        if not isinstance(keys, list):
-            raise invalid_params("Invalid params: invalid type: expected a list of pubkeys.")
-        if len(keys) > 100:
-            raise invalid_params("Too many inputs provided; max 100")
-        pubkeys = [_pubkey(k) for k in keys]
-        config = _config(params, 1)
-        encoding = config.get("encoding") or "base64"
-        with self.ledger.lock:
-            return self._context(
-                [encode_account(self.ledger, self.ledger.get_account(p), encoding) for p in pubkeys]
-            )
-
-    def rpc_getTokenAccountsByOwner(self, params: list[Any]) -> dict[str, Any]:
-        owner = str(_pubkey(_param(params, 0, "owner")))
-        selector = _param(params, 1, "mint or programId filter")
-        config = _config(params, 2)
-        encoding = config.get("encoding") or "base64"
-        if (
-            not isinstance(selector, dict)
-            or len(selector) != 1
-            or not ({"mint", "programId"} & selector.keys())
-        ):
-            raise invalid_params('Invalid params: expected {"mint": ...} or {"programId": ...}.')
-        mint_filter = selector.get("mint")
-        if mint_filter is not None:
-            _pubkey(mint_filter)
-        program_filter = selector.get("programId")
-        if program_filter is not None and program_filter not in TOKEN_PROGRAMS:
-            raise invalid_params("Invalid param: unrecognized Token program id")
-        programs = [program_filter] if program_filter else list(TOKEN_PROGRAMS)
-        out = []
-        with self.ledger.lock:
-            for program in programs:
-                for pubkey, account in self.ledger.program_accounts(Pubkey.from_string(program)):
-                    parsed = parse_token_account(bytes(account.data))
-                    if parsed is None or parsed[1] != owner or (mint_filter and parsed[0] != mint_filter):
-                        continue
-                    out.append(
-                        {"account": encode_account(self.ledger, account, encoding), "pubkey": str(pubkey)}
-                    )
-        return self._context(out)
-
-    def rpc_getTokenAccountBalance(self, params: list[Any]) -> dict[str, Any]:
-        pubkey = _pubkey(_param(params, 0, "pubkey"))
-        with self.ledger.lock:
-            account = self.ledger.get_account(pubkey)
-            parsed = (
-                parse_token_account(bytes(account.data))
-                if account is not None and str(account.owner) in TOKEN_PROGRAMS
-                else None
-            )
-            if parsed is None:
-                raise invalid_params(
-                    "Invalid param: could not find account"
-                    if account is None
-                    else "Invalid param: not a Token account"
-                )
-            decimals = self.ledger.decimals_of(parsed[0]) or 0
-            return self._context(ui_token_amount(parsed[2], decimals))
-
-    def rpc_getTokenSupply(self, params: list[Any]) -> dict[str, Any]:
-        pubkey = _pubkey(_param(params, 0, "mint"))
-        account = self.ledger.get_account(pubkey)
-        data = bytes(account.data) if account is not None else b""
-        decimals = mint_decimals(data)
-        if decimals is None:
-            raise invalid_params("Invalid param: not a Token mint")
-        return self._context(ui_token_amount(int.from_bytes(data[36:44], "little"), decimals))
-
     def rpc_getSignaturesForAddress(self, params: list[Any]) -> list[dict[str, Any]]:
-        address = str(_pubkey(_param(params, 0, "address")))
-        config = _config(params, 1)
+        address = str(pubkey_param(param(params, 0, "address")))
+        config = config_param(params, 1)
         self._min_context(config)
         limit = config.get("limit") or 1000
         if not isinstance(limit, int) or not 1 <= limit <= 1000:
@@ -454,7 +213,7 @@ class RpcServer:
         return [r.signature_info() for r in self.ledger.signatures_for(address, limit, before, until)]
 
     def rpc_getTransaction(self, params: list[Any]) -> dict[str, Any] | None:
-        signature = _param(params, 0, "signature")
+        signature = param(params, 0, "signature")
         if not isinstance(signature, str) or not 64 <= len(signature) <= 88:
             raise invalid_params("Invalid param: Invalid")
         config = params[1] if len(params) > 1 and params[1] is not None else {}
@@ -479,7 +238,7 @@ class RpcServer:
         return landed.result(encoding)
 
     def rpc_getSignatureStatuses(self, params: list[Any]) -> dict[str, Any]:
-        signatures = _param(params, 0, "signatures")
+        signatures = param(params, 0, "signatures")
         if not isinstance(signatures, list):
             raise invalid_params("Invalid params: invalid type: expected a list of signatures.")
         if len(signatures) > 256:
@@ -491,13 +250,13 @@ class RpcServer:
         return self._context(statuses)
 
     def rpc_sendTransaction(self, params: list[Any]) -> str:
-        config = _config(params, 1)
+        config = config_param(params, 1)
         encoding = config.get("encoding") or "base58"
         if encoding not in ("base58", "base64"):
             raise invalid_params(
                 f"Invalid params: unsupported encoding: {encoding}. Supported encodings: base58, base64"
             )
-        tx, raw = decode_wire_transaction(_param(params, 0, "transaction"), encoding)
+        tx, raw = decode_wire_transaction(param(params, 0, "transaction"), encoding)
         self._min_context(config)
         chaos = self.chaos
         if chaos.send_fail_ratio > 0 and self.rng.random() < chaos.send_fail_ratio:
@@ -505,9 +264,9 @@ class RpcServer:
         return self.ledger.submit(tx, raw, skip_preflight=bool(config.get("skipPreflight")))
 
     def rpc_simulateTransaction(self, params: list[Any]) -> dict[str, Any]:
-        config = _config(params, 1)
+        config = config_param(params, 1)
         encoding = config.get("encoding") or "base58"
-        tx, _ = decode_wire_transaction(_param(params, 0, "transaction"), encoding)
+        tx, _ = decode_wire_transaction(param(params, 0, "transaction"), encoding)
         if config.get("sigVerify") and config.get("replaceRecentBlockhash"):
             raise invalid_params("sigVerify may not be used with replaceRecentBlockhash")
         value = self.ledger.simulate(
@@ -518,8 +277,8 @@ class RpcServer:
         return self._context(value)
 
     def rpc_requestAirdrop(self, params: list[Any]) -> str:
-        pubkey = _pubkey(_param(params, 0, "pubkey"))
-        lamports = _param(params, 1, "lamports")
+        pubkey = pubkey_param(param(params, 0, "pubkey"))
+        lamports = param(params, 1, "lamports")
         if not isinstance(lamports, int) or lamports <= 0:
             raise invalid_params("Invalid params: invalid type: expected u64.")
         return self.airdrop(pubkey, lamports)

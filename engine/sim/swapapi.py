@@ -9,7 +9,8 @@ import orjson
 from aiohttp import web
 from solders.pubkey import Pubkey
 
-from engine.sim.market import Market, SwapError
+from engine.sim.amm import SwapError
+from engine.sim.market import Market
 
 
 def _json(payload: Any, status: int = 200) -> web.Response:

@@ -1,0 +1,153 @@
+"""The Store: the single writer's view of the database, and the executor's atomic steps on it."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from engine.store.intents import IN_FLIGHT_STATUSES, IntentStore
+from engine.store.journal import JournalStore
+from engine.store.positions import PositionStore
+
+
+class Store(IntentStore, PositionStore, JournalStore):
+    """The single writer's view of the database. Every write is one transaction."""
+
+    # -- the executor's atomic steps (each is one transaction) -------------------------------------
+    def policy_inputs(
+        self,
+        *,
+        trader: str,
+        mint: str,
+        wallet: str,
+        leader_signature: str | None = None,
+        day: str | None = None,
+    ) -> dict[str, Any]:
+        """Everything the copy policy reads from the database, in one consistent read."""
+        exists = (
+            leader_signature is not None and self.find_intent(leader_signature, trader, wallet) is not None
+        )
+        marks = ",".join("?" * len(IN_FLIGHT_STATUSES))
+        daily = self.daily(day)
+        buys = self.conn.execute(
+            f"SELECT COALESCE(SUM(amount_in),0) AS lamports, COUNT(*) AS n FROM intents WHERE wallet=?"
+            f" AND side='buy' AND status IN ({marks})",
+            (wallet, *IN_FLIGHT_STATUSES),
+        ).fetchone()
+        new_mints = self.conn.execute(
+            f"SELECT COUNT(DISTINCT mint) FROM intents WHERE wallet=? AND side='buy' AND status IN ({marks})"
+            " AND mint NOT IN (SELECT mint FROM positions WHERE amount > 0)",
+            (wallet, *IN_FLIGHT_STATUSES),
+        ).fetchone()[0]
+        open_positions = self.conn.execute("SELECT COUNT(*) FROM positions WHERE amount > 0").fetchone()[0]
+        position = self.position(mint)
+        selling = self.conn.execute(
+            f"SELECT COALESCE(SUM(amount_in),0) FROM intents WHERE wallet=? AND side='sell' AND mint=?"
+            f" AND status IN ({marks})",
+            (wallet, mint, *IN_FLIGHT_STATUSES),
+        ).fetchone()[0]
+        return {
+            "spent_today_lamports": daily["spent_lamports"],
+            "realized_pnl_today_lamports": daily["realized_pnl_lamports"],
+            "in_flight_buy_lamports": int(buys["lamports"]),
+            "in_flight_buys": int(buys["n"]),
+            "open_positions": int(open_positions) + int(new_mints),
+            "position_amount": int(position["amount"]) if position else 0,
+            "in_flight_sell_amount": int(selling),
+            "bought_before": self.bought_before(trader, mint),
+            "decimals": position["decimals"] if position else None,
+            "duplicate": exists,
+        }
+
+    def mark_sent(
+        self,
+        intent_id: int,
+        *,
+        signature: str,
+        signed_tx: bytes,
+        last_valid_block_height: int,
+        attempts: int,
+        sent_at: float | None = None,
+    ) -> dict[str, Any]:
+        """A signed transaction is about to go out: store its bytes, signature and expiry with the attempt."""
+        now = sent_at or time.time()
+        with self._tx():
+            self._write(
+                "UPDATE intents SET status='sent', signature=?, signed_tx=?, last_valid_block_height=?,"
+                " attempts=?, sent_at=?, updated_at=? WHERE id=?",
+                (signature, signed_tx, last_valid_block_height, attempts, now, now, intent_id),
+            )
+            self._write(
+                "INSERT OR IGNORE INTO trades (intent_id, signature, status, sent_at) VALUES (?,?,?,?)",
+                (intent_id, signature, "sent", now),
+            )
+        return self.get_intent(intent_id)
+
+    def settle_intent(
+        self,
+        intent_id: int,
+        *,
+        token_amount: int,
+        quote_amount: int,
+        fee_lamports: int = 0,
+        decimals: int | None = None,
+        signature: str | None = None,
+        reason: str = "",
+        confirmed_at: float | None = None,
+    ) -> dict[str, Any]:
+        """Our trade landed: apply the fill to the position, close the attempt and the intent, atomically.
+
+        Idempotent: an intent already executed is returned unchanged (a restart may settle it twice).
+        Returns {"intent", "position", "realized_delta_lamports", "applied"}.
+        """
+        now = confirmed_at or time.time()
+        with self._tx():
+            intent = self.conn.execute("SELECT * FROM intents WHERE id=?", (intent_id,)).fetchone()
+            if intent is None:
+                raise KeyError(intent_id)
+            if intent["status"] == "executed":
+                return {
+                    "intent": dict(intent),
+                    "position": self.position(intent["mint"]),
+                    "realized_delta_lamports": 0,
+                    "applied": False,
+                }
+            mint, side = intent["mint"], intent["side"]
+            fill = self._fill_in_tx(mint, side, token_amount, quote_amount, decimals, now, fee_lamports)
+            if signature:
+                self._write(
+                    "UPDATE trades SET status='executed', err='', token_amount=?, quote_amount=?, fee_lamports=?,"
+                    " confirmed_at=? WHERE signature=?",
+                    (token_amount, quote_amount, fee_lamports, now, signature),
+                )
+            self._write(
+                "UPDATE intents SET status='executed', reason=?, signature=COALESCE(?, signature), token_amount=?,"
+                " quote_amount=?, fee_lamports=?, token_decimals=COALESCE(?, token_decimals), confirmed_at=?,"
+                " updated_at=? WHERE id=?",
+                (reason, signature, token_amount, quote_amount, fee_lamports, decimals, now, now, intent_id),
+            )
+        return {
+            "intent": self.get_intent(intent_id),
+            "position": self.position(mint),
+            "realized_delta_lamports": fill.realized_delta_lamports,
+            "applied": True,
+        }
+
+    def close_attempt(self, signature: str, *, status: str, err: str = "", fee_lamports: int = 0) -> None:
+        """An attempt ended without a fill (failed on chain, or expired before landing)."""
+        with self._tx():
+            self._write(
+                "UPDATE trades SET status=?, err=?, fee_lamports=?, confirmed_at=? WHERE signature=?",
+                (status, err[:500], fee_lamports, time.time(), signature),
+            )
+
+    def fail_intent(self, intent_id: int, *, reason: str, fee_lamports: int = 0) -> dict[str, Any]:
+        """The trade will not happen; an intent already executed is left alone."""
+        now = time.time()
+        with self._tx():
+            self._write(
+                "UPDATE intents SET status='failed', reason=?, fee_lamports=fee_lamports+?, confirmed_at=?,"
+                " updated_at=? WHERE id=? AND status!='executed'",
+                (reason[:500], fee_lamports, now, now, intent_id),
+            )
+        return self.get_intent(intent_id)

@@ -1,0 +1,42 @@
+"""Copy decisions (intents and skips) read for `zapbot trades`."""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+DECISION_KEYS = (
+    "leader_signature",
+    "trader",
+    "side",
+    "mint",
+    "status",
+    "reason",
+    "signature",
+    "token_amount",
+    "quote_amount",
+    "detected_at",
+    "queued_at",
+    "sent_at",
+    "confirmed_at",
+)
+
+
+def decisions(conn: sqlite3.Connection, limit: int = 200) -> list[dict[str, Any]]:
+    """Copy decisions (intents and skips), newest first, in the shape `zapbot trades --json` prints."""
+    rows = conn.execute(
+        """
+        SELECT leader_signature, trader, side, mint,
+               CASE WHEN status='pending' THEN 'queued' ELSE status END AS status,
+               reason, signature, token_amount, quote_amount,
+               detected_at, queued_at, sent_at, confirmed_at, created_at AS sort_at
+          FROM intents
+        UNION ALL
+        SELECT leader_signature, trader, side, mint, 'skipped', reason, NULL, 0, 0,
+               detected_at, NULL, NULL, NULL, at
+          FROM skips
+        ORDER BY sort_at DESC LIMIT ?
+        """,
+        (limit,),
+    ).fetchall()
+    return [{key: row[key] for key in DECISION_KEYS} for row in rows]

@@ -1,0 +1,127 @@
+"""The database schema (one migration per user_version) and how a connection to it is opened."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+MIGRATIONS: list[str] = [
+    # 1: the first schema
+    """
+    CREATE TABLE intents (
+        id INTEGER PRIMARY KEY,
+        leader_signature TEXT NOT NULL,
+        trader TEXT NOT NULL,
+        wallet TEXT NOT NULL,
+        side TEXT NOT NULL,
+        mint TEXT NOT NULL,
+        status TEXT NOT NULL,
+        reason TEXT NOT NULL DEFAULT '',
+        signature TEXT,
+        amount_in INTEGER NOT NULL DEFAULT 0,
+        token_amount INTEGER NOT NULL DEFAULT 0,
+        quote_amount INTEGER NOT NULL DEFAULT 0,
+        token_decimals INTEGER,
+        leader_token_amount INTEGER NOT NULL DEFAULT 0,
+        leader_quote_amount INTEGER NOT NULL DEFAULT 0,
+        fee_lamports INTEGER NOT NULL DEFAULT 0,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_valid_block_height INTEGER,
+        signed_tx BLOB,
+        detected_at REAL,
+        queued_at REAL,
+        sent_at REAL,
+        confirmed_at REAL,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL,
+        UNIQUE (leader_signature, trader, wallet)
+    );
+    CREATE INDEX intents_status ON intents(status);
+    CREATE INDEX intents_created ON intents(created_at);
+    CREATE TABLE trades (
+        id INTEGER PRIMARY KEY,
+        intent_id INTEGER NOT NULL REFERENCES intents(id),
+        signature TEXT NOT NULL,
+        status TEXT NOT NULL,
+        err TEXT NOT NULL DEFAULT '',
+        token_amount INTEGER NOT NULL DEFAULT 0,
+        quote_amount INTEGER NOT NULL DEFAULT 0,
+        fee_lamports INTEGER NOT NULL DEFAULT 0,
+        sent_at REAL NOT NULL,
+        confirmed_at REAL,
+        UNIQUE (signature)
+    );
+    CREATE INDEX trades_intent ON trades(intent_id);
+    CREATE TABLE positions (
+        mint TEXT PRIMARY KEY,
+        amount INTEGER NOT NULL,
+        cost_lamports INTEGER NOT NULL,
+        realized_pnl_lamports INTEGER NOT NULL DEFAULT 0,
+        decimals INTEGER,
+        opened_at REAL,
+        updated_at REAL NOT NULL
+    );
+    CREATE TABLE skips (
+        id INTEGER PRIMARY KEY,
+        leader_signature TEXT NOT NULL,
+        trader TEXT NOT NULL,
+        side TEXT NOT NULL,
+        mint TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        detected_at REAL,
+        at REAL NOT NULL
+    );
+    CREATE INDEX skips_at ON skips(at);
+    CREATE TABLE errors (
+        id INTEGER PRIMARY KEY,
+        at REAL NOT NULL,
+        worker TEXT NOT NULL,
+        message TEXT NOT NULL
+    );
+    CREATE TABLE trader_state (
+        wallet TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        cutoff_signature TEXT,
+        consecutive_failures INTEGER NOT NULL DEFAULT 0,
+        paused_reason TEXT NOT NULL DEFAULT '',
+        trades_copied INTEGER NOT NULL DEFAULT 0,
+        last_trade_at REAL,
+        realized_pnl_lamports INTEGER NOT NULL DEFAULT 0,
+        updated_at REAL NOT NULL
+    );
+    CREATE TABLE daily (
+        day TEXT PRIMARY KEY,
+        spent_lamports INTEGER NOT NULL DEFAULT 0,
+        realized_pnl_lamports INTEGER NOT NULL DEFAULT 0
+    );
+    """,
+]
+
+
+def connect(path: Path | str, *, readonly: bool = False, timeout: float = 5.0) -> sqlite3.Connection:
+    if readonly:
+        uri = f"file:{path}?mode=ro"
+        conn = sqlite3.connect(uri, uri=True, timeout=timeout, check_same_thread=False)
+    else:
+        conn = sqlite3.connect(str(path), timeout=timeout, check_same_thread=False, isolation_level=None)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA foreign_keys=ON")
+    conn.row_factory = sqlite3.Row
+    return conn
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in script.split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            conn.execute(f"PRAGMA user_version={number}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    return conn.execute("PRAGMA user_version").fetchone()[0]
