@@ -16,7 +16,7 @@ from engine.caches import ChainCache, SeenSignatures, TtlCache
 from engine.chain.pubsub import logs_subscribe_request, parse_logs_notification, subscription_reply
 from engine.config import Settings
 from engine.context import Endpoints, EngineContext
-from engine.messages import GapDetected, NewTransactions, StartMonitoring, StopMonitoring, SwapDetected
+from engine.messages import CoverageChanged, NewTransactions, StartMonitoring, StopMonitoring, SwapDetected
 from engine.paths import HomePaths
 from engine.sim import SimCluster, SimConfig
 from engine.state import EngineState
@@ -35,7 +35,7 @@ class Sink(BaseWorker):
     messages: list = []
     lock = threading.Lock()
 
-    @handles(SwapDetected, NewTransactions, GapDetected)
+    @handles(SwapDetected, NewTransactions, CoverageChanged)
     def on_any(self, msg) -> None:
         with self.lock:
             type(self).messages.append(msg)
@@ -119,10 +119,14 @@ def test_websocket_resubscribes_and_reports_the_gap(tmp_path, cluster):
         assert wait_for(lambda: ctx.state.subscriptions == 1)
         first = cluster.trader_swap(cluster.traders[0][0], "buy", cluster.mints[0], quote_lamports=10**8)
         assert wait_for(lambda: any(first.signature in m.signatures for m in analyzer.messages))
-        assert not any(isinstance(m, GapDetected) for m in monitor.messages)  # the first connect is no gap
+        assert not any(
+            isinstance(m, CoverageChanged) and m.gap for m in monitor.messages
+        )  # the first connect is no gap
         asyncio.run_coroutine_threadsafe(cluster.pubsub.close_all(), cluster._loop).result(5)
         assert wait_for(
-            lambda: any(isinstance(m, GapDetected) and wallet in m.wallets for m in monitor.messages)
+            lambda: any(
+                isinstance(m, CoverageChanged) and m.gap and wallet in m.wallets for m in monitor.messages
+            )
         )
         assert wait_for(lambda: cluster.pubsub.subscription_count() == 1)
         second = cluster.trader_swap(cluster.traders[0][0], "sell", cluster.mints[0], token_fraction=0.5)
