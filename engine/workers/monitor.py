@@ -67,6 +67,7 @@ class MonitorWorker(BaseWorker):
         self.seq = itertools.count()
         self.wake = asyncio.Event()
         self.slots = asyncio.Semaphore(POLL_CONCURRENCY)
+        self.ws_was_ok = self.ws_ok
         self.dirty: dict[str, str] = {}
         self.last_flush = time.monotonic()
         self.rng = random.Random()
@@ -140,6 +141,12 @@ class MonitorWorker(BaseWorker):
             self._sooner(states, 0.0)
         elif not msg.covered:
             self._sooner(states, self.fast_interval)
+        # The websocket updates its health before it tells a change: when that change took the websocket
+        # as a whole down, every wallet moves to the fast interval now, not after its next slow poll.
+        ws_ok = self.ws_ok
+        if self.ws_was_ok and not ws_ok:
+            self._sooner(self.wallets.values(), self.fast_interval)
+        self.ws_was_ok = ws_ok
         self._show_status()
 
     # -- scheduling -------------------------------------------------------------------------------------

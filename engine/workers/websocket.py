@@ -90,10 +90,11 @@ class WebsocketWorker(BaseWorker):
         for conn in connections:
             await self._close(conn)
         if wallets and not self._stop:
-            # Going down on an error: the restarted instance starts with no sockets, so these are uncovered.
-            self.ctx.send(
-                "monitor", CoverageChanged(wallets, False, time.time(), "websocket down"), force=True
-            )
+            # Going down on an error: a restarted instance starts with no sockets (and one that gave up
+            # restarting has none at all), so these wallets are uncovered until they are subscribed again.
+            detail = "websocket worker down"
+            self.ctx.state.set_health(ws_ok=False, ws_detail=detail)
+            self.ctx.send("monitor", CoverageChanged(wallets, False, time.time(), detail), force=True)
 
     # -- commands ---------------------------------------------------------------------------------
     @handles(StartMonitoring)
