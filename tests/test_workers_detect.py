@@ -268,6 +268,49 @@ def test_monitor_polls_from_its_cutoff_and_stops(tmp_path, cluster):
         sup.stop()
 
 
+@pytest.mark.timeout(60)
+def test_monitor_backfills_a_gap_and_polls_fast_while_uncovered(tmp_path, cluster):
+    """CoverageChanged, the websocket's one message to the monitor: a gap is polled at once, an uncovered
+    wallet fast; with a 60 s poll interval, only those make the swaps below arrive in time."""
+    name, wallet = cluster.traders[0]
+    before = cluster.trader_swap(name, "buy", cluster.mints[0], quote_lamports=10**8)
+    ctx = make_ctx(
+        tmp_path, Endpoints([cluster.rpc_url], None, None), traders=[TraderConfig(name=name, wallet=wallet)]
+    )
+    ctx.settings.engine.poll_interval_s = 60.0
+    ctx.state.set_health(ws_ok=True)  # as the websocket keeps it while every socket is up
+    analyzer = sink("analyzer")
+    sup = Supervisor(ctx, {"monitor": MonitorWorker, "analyzer": analyzer})
+    sup.start()
+    try:
+        assert sup.wait_ready(10)
+        monitor = sup.slots["monitor"].worker
+        ctx.send("monitor", StartMonitoring((wallet,), (before.signature,)), force=True)
+        ctx.send("monitor", CoverageChanged((wallet,), True, None), force=True)
+
+        def slow_poll_scheduled() -> bool:
+            state = monitor.wallets.get(wallet)
+            return state is not None and not state.polling and state.due - time.monotonic() > 30
+
+        def delivered(signature: str) -> bool:
+            return any(signature in m.signatures and m.source == "poll" for m in analyzer.messages)
+
+        assert wait_for(slow_poll_scheduled)
+        missed = cluster.trader_swap(name, "buy", cluster.mints[0], quote_lamports=10**8)
+        ctx.send("monitor", CoverageChanged((wallet,), True, time.time() - 1.0), force=True)  # a gap
+        assert wait_for(lambda: delivered(missed.signature))
+        assert ctx.state.counters.get("gaps_detected") == 1
+
+        assert wait_for(slow_poll_scheduled)
+        ctx.send("monitor", CoverageChanged((wallet,), False, time.time()), force=True)
+        for _ in range(2):  # the first poll comes soon, and the next ones keep the fast interval
+            trade = cluster.trader_swap(name, "buy", cluster.mints[0], quote_lamports=10**8)
+            assert wait_for(lambda trade=trade: delivered(trade.signature))
+        assert not slow_poll_scheduled()
+    finally:
+        sup.stop()
+
+
 @pytest.mark.timeout(30)
 def test_cache_worker_keeps_a_blockhash(tmp_path, cluster):
     ctx = make_ctx(tmp_path, Endpoints([cluster.rpc_url], None, None))
