@@ -16,8 +16,8 @@ from solders.keypair import Keypair
 from solders.signature import Signature
 from solders.transaction import VersionedTransaction
 
+from engine.constants import WSOL_MINT
 from engine.sim import SimCluster, SimConfig, sign_swap_transaction
-from engine.sim.txformat import WSOL_MINT
 
 SOL = 10**9
 ATA_RENT = 2_039_280
