@@ -94,7 +94,9 @@ class StopMonitoring:
 
 @dataclass(frozen=True, slots=True)
 class NewTransactions:
-    """NEW_TRANSACTIONS: signatures seen for a followed wallet, oldest first."""
+    """NEW_TRANSACTIONS: signatures seen for a followed wallet, oldest first, accepted or refused as one batch
+    (the monitor's cut-off moves only when the whole batch was taken); the analyzer makes one
+    AnalyzeTransaction of each."""
 
     wallet: str
     signatures: tuple[str, ...]
@@ -105,7 +107,7 @@ class NewTransactions:
 
 @dataclass(frozen=True, slots=True)
 class AnalyzeTransaction:
-    """ANALYZE_TRANSACTION: fetch and decode one signature for one wallet."""
+    """ANALYZE_TRANSACTION: fetch and decode one signature for one wallet (the analyzer's unit of work)."""
 
     signature: str
     wallet: str
@@ -217,20 +219,23 @@ class StopAcceptingTasks:
 
 
 @dataclass(frozen=True, slots=True)
-class GapDetected:
-    """The websocket reconnected; these wallets may have missed notifications."""
+class CoverageChanged:
+    """The websocket's coverage of these wallets changed, its one message to the monitor about it.
+
+    covered=False: the socket holding them dropped (or the worker went down) at `since`; poll them fast.
+    covered=True: their subscriptions are confirmed again. `since` is when coverage was lost, or None on a
+    first subscribe (nothing was missed); when set, notifications were lost in between and the monitor
+    backfills them at once (the gap)."""
 
     wallets: tuple[str, ...]
-    since: float
+    covered: bool
+    since: float | None
+    detail: str = ""  # the websocket's status line when it sent this, for logs
 
-
-@dataclass(frozen=True, slots=True)
-class ConnectionHealth:
-    """The websocket or RPC layer reports whether it is up."""
-
-    component: str  # "ws" | "rpc"
-    ok: bool
-    detail: str = ""
+    @property
+    def gap(self) -> bool:
+        """Covered again after a drop: what landed while the socket was down must be polled for."""
+        return self.covered and self.since is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,15 +260,6 @@ class LogEvent:
     worker: str
     message: str
     at: float = field(default_factory=now)
-
-
-@dataclass(frozen=True, slots=True)
-class WsCoverage:
-    """The websocket tells the monitor which wallets it covers: covered=False → poll them fast."""
-
-    wallets: tuple[str, ...]
-    covered: bool
-    since: float
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from engine.config import load_settings
 from engine.facade import Engine
-from engine.messages import ConnectionHealth, LogEvent
+from engine.messages import CoverageChanged, LogEvent
 from zapbot_tui.app import ZapBotApp
 
 RATE_PER_S = 1000
@@ -37,7 +37,7 @@ async def test_event_storm_keeps_keys_responsive(zapbot_home: Path) -> None:
                 event = (
                     LogEvent("info", "monitor", f"event {published}")
                     if published % 2
-                    else ConnectionHealth("ws", True, f"tick {published}")
+                    else CoverageChanged((), True, None, f"tick {published}")
                 )
                 engine.ctx.publish(event)
                 published += 1

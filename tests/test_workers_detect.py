@@ -16,7 +16,7 @@ from engine.caches import ChainCache, SeenSignatures, TtlCache
 from engine.chain.pubsub import logs_subscribe_request, parse_logs_notification, subscription_reply
 from engine.config import Settings
 from engine.context import Endpoints, EngineContext
-from engine.messages import GapDetected, NewTransactions, StartMonitoring, StopMonitoring, SwapDetected
+from engine.messages import CoverageChanged, NewTransactions, StartMonitoring, StopMonitoring, SwapDetected
 from engine.paths import HomePaths
 from engine.sim import SimCluster, SimConfig
 from engine.state import EngineState
@@ -35,7 +35,7 @@ class Sink(BaseWorker):
     messages: list = []
     lock = threading.Lock()
 
-    @handles(SwapDetected, NewTransactions, GapDetected)
+    @handles(SwapDetected, NewTransactions, CoverageChanged)
     def on_any(self, msg) -> None:
         with self.lock:
             type(self).messages.append(msg)
@@ -119,10 +119,14 @@ def test_websocket_resubscribes_and_reports_the_gap(tmp_path, cluster):
         assert wait_for(lambda: ctx.state.subscriptions == 1)
         first = cluster.trader_swap(cluster.traders[0][0], "buy", cluster.mints[0], quote_lamports=10**8)
         assert wait_for(lambda: any(first.signature in m.signatures for m in analyzer.messages))
-        assert not any(isinstance(m, GapDetected) for m in monitor.messages)  # the first connect is no gap
+        assert not any(
+            isinstance(m, CoverageChanged) and m.gap for m in monitor.messages
+        )  # the first connect is no gap
         asyncio.run_coroutine_threadsafe(cluster.pubsub.close_all(), cluster._loop).result(5)
         assert wait_for(
-            lambda: any(isinstance(m, GapDetected) and wallet in m.wallets for m in monitor.messages)
+            lambda: any(
+                isinstance(m, CoverageChanged) and m.gap and wallet in m.wallets for m in monitor.messages
+            )
         )
         assert wait_for(lambda: cluster.pubsub.subscription_count() == 1)
         second = cluster.trader_swap(cluster.traders[0][0], "sell", cluster.mints[0], token_fraction=0.5)
@@ -260,6 +264,49 @@ def test_monitor_polls_from_its_cutoff_and_stops(tmp_path, cluster):
         cluster.trader_swap(name, "buy", cluster.mints[0], quote_lamports=10**8)
         time.sleep(1.2)  # more than two poll intervals
         assert len(analyzer.messages) == count
+    finally:
+        sup.stop()
+
+
+@pytest.mark.timeout(60)
+def test_monitor_backfills_a_gap_and_polls_fast_while_uncovered(tmp_path, cluster):
+    """CoverageChanged, the websocket's one message to the monitor: a gap is polled at once, an uncovered
+    wallet fast; with a 60 s poll interval, only those make the swaps below arrive in time."""
+    name, wallet = cluster.traders[0]
+    before = cluster.trader_swap(name, "buy", cluster.mints[0], quote_lamports=10**8)
+    ctx = make_ctx(
+        tmp_path, Endpoints([cluster.rpc_url], None, None), traders=[TraderConfig(name=name, wallet=wallet)]
+    )
+    ctx.settings.engine.poll_interval_s = 60.0
+    ctx.state.set_health(ws_ok=True)  # as the websocket keeps it while every socket is up
+    analyzer = sink("analyzer")
+    sup = Supervisor(ctx, {"monitor": MonitorWorker, "analyzer": analyzer})
+    sup.start()
+    try:
+        assert sup.wait_ready(10)
+        monitor = sup.slots["monitor"].worker
+        ctx.send("monitor", StartMonitoring((wallet,), (before.signature,)), force=True)
+        ctx.send("monitor", CoverageChanged((wallet,), True, None), force=True)
+
+        def slow_poll_scheduled() -> bool:
+            state = monitor.wallets.get(wallet)
+            return state is not None and not state.polling and state.due - time.monotonic() > 30
+
+        def delivered(signature: str) -> bool:
+            return any(signature in m.signatures and m.source == "poll" for m in analyzer.messages)
+
+        assert wait_for(slow_poll_scheduled)
+        missed = cluster.trader_swap(name, "buy", cluster.mints[0], quote_lamports=10**8)
+        ctx.send("monitor", CoverageChanged((wallet,), True, time.time() - 1.0), force=True)  # a gap
+        assert wait_for(lambda: delivered(missed.signature))
+        assert ctx.state.counters.get("gaps_detected") == 1
+
+        assert wait_for(slow_poll_scheduled)
+        ctx.send("monitor", CoverageChanged((wallet,), False, time.time()), force=True)
+        for _ in range(2):  # the first poll comes soon, and the next ones keep the fast interval
+            trade = cluster.trader_swap(name, "buy", cluster.mints[0], quote_lamports=10**8)
+            assert wait_for(lambda trade=trade: delivered(trade.signature))
+        assert not slow_poll_scheduled()
     finally:
         sup.stop()
 

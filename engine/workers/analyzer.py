@@ -1,10 +1,18 @@
 """The analyzer worker: fetches each new transaction of a followed wallet, decodes it, emits SWAP_DETECTED.
 
-Signatures arrive from the websocket and from polling; the analyzer is where they meet, so it dedups
-them here by (signature, wallet) in an LRU that lives in the context (ctx.seen_signatures) and survives worker restarts.
-Fetches run concurrently (a fixed set of fetcher tasks over an internal queue whose depth is reported);
-getTransaction is retried while a just-landed transaction is still null; decoding runs in a DecodePool
-(child processes bounded by MAX_WORKER_MEMORY) or inline when engine.decode_processes is 0.
+Signatures arrive from the websocket and from polling as NewTransactions; the analyzer is where they
+meet, so it dedups them here by (signature, wallet) in an LRU that lives in the context
+(ctx.seen_signatures) and survives worker restarts.
+
+ANALYZE_TRANSACTION is the unit of work: each new signature becomes one AnalyzeTransaction in the
+analyzer's own fetch queue, right where it is deduped (one AnalyzeTransaction sent here takes the same
+path). The senders keep sending NewTransactions batches rather than one message per signature: a poll's
+batch must be accepted or refused whole (the monitor's cut-off moves only when it was), it is one inbox
+hop either way, and the dedup stays in one place, at the queue's door.
+
+Fetches run concurrently (a fixed set of fetcher tasks over the queue, whose depth is reported);
+getTransaction is retried (tenacity) while a just-landed transaction is still null; decoding runs in a
+DecodePool (child processes bounded by MAX_WORKER_MEMORY) or inline when engine.decode_processes is 0.
 A bad transaction is logged and skipped; it never takes the worker down.
 """
 
@@ -13,7 +21,15 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from dataclasses import dataclass
+
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_result,
+    stop_after_attempt,
+    wait_chain,
+    wait_fixed,
+)
 
 from engine.chain.rpc import RpcError, RpcPool
 from engine.decoding import DecodedTransaction, DecodeError, decode_raw
@@ -26,15 +42,9 @@ FETCHERS = 32
 NULL_RETRY_DELAYS_S = (0.1, 0.2, 0.4, 0.8, 1.6, 2.0, 2.0, 2.0, 2.0, 2.0)  # ~13 s in all, 2 s cap per step
 RPC_ERROR_RETRIES = 2
 MAX_TASKS_PER_CHILD = 1000  # recycles decoder children now and then so a leak cannot grow forever
-
-
-@dataclass(slots=True)
-class _Job:
-    signature: str
-    wallet: str
-    source: str
-    seen_at: float
-    slot: int | None
+# Stateless tenacity strategies, shared by every fetch: the i-th retry waits NULL_RETRY_DELAYS_S[i].
+NULL_RETRY_WAIT = wait_chain(*(wait_fixed(delay) for delay in NULL_RETRY_DELAYS_S))
+NULL_RETRY_STOP = stop_after_attempt(len(NULL_RETRY_DELAYS_S) + 1)
 
 
 class AnalyzerWorker(BaseWorker):
@@ -60,7 +70,7 @@ class AnalyzerWorker(BaseWorker):
         # with no DEX program to recognise, so balance deltas alone must be allowed to count there.
         self.allow_unknown_venue = settings.mode == "sim"  # embedded or standalone local cluster
         self.seen = self.ctx.seen_signatures
-        self.pending: deque[_Job] = deque()
+        self.pending: deque[AnalyzeTransaction] = deque()
         self.wakeup = asyncio.Event()
         self.active = 0
         self.ctx.extra_depths["analyzer"] = lambda: len(self.pending) + self.active
@@ -99,13 +109,13 @@ class AnalyzerWorker(BaseWorker):
     def on_new(self, msg: NewTransactions) -> None:
         slots = msg.slots if len(msg.slots) == len(msg.signatures) else (None,) * len(msg.signatures)
         for signature, slot in zip(msg.signatures, slots):
-            self._enqueue(_Job(signature, msg.wallet, msg.source, msg.seen_at, slot))
+            self._enqueue(AnalyzeTransaction(signature, msg.wallet, msg.source, msg.seen_at, slot))
 
     @handles(AnalyzeTransaction)
     def on_analyze(self, msg: AnalyzeTransaction) -> None:
-        self._enqueue(_Job(msg.signature, msg.wallet, msg.source, msg.seen_at, msg.slot))
+        self._enqueue(msg)
 
-    def _enqueue(self, job: _Job) -> None:
+    def _enqueue(self, job: AnalyzeTransaction) -> None:
         if not self.accepting:
             return
         if not self.seen.add(job.signature, job.wallet):
@@ -140,33 +150,41 @@ class AnalyzerWorker(BaseWorker):
             finally:
                 self.active -= 1
 
-    async def _fetch(self, job: _Job) -> bytes | None:
-        delays = iter(NULL_RETRY_DELAYS_S)
+    async def _fetch(self, job: AnalyzeTransaction) -> bytes | None:
+        """The raw transaction, or None when it stayed null through every NULL_RETRY_DELAYS_S step; an
+        RpcError is retried like a null answer, RPC_ERROR_RETRIES times, then raised."""
         errors = 0
-        while True:
+
+        async def attempt() -> bytes | None:
+            nonlocal errors
             try:
-                raw = await self.rpc.get_transaction_raw(job.signature)
+                return await self.rpc.get_transaction_raw(job.signature)
             except RpcError as exc:
                 errors += 1
                 if errors > RPC_ERROR_RETRIES:
                     raise
                 self.log.debug("getTransaction %s: %s; retrying", job.signature[:12], exc)
-                raw = None
-            if raw is not None:
-                return raw
-            delay = next(delays, None)
-            if delay is None:
                 return None
+
+        def not_yet_visible(_state: RetryCallState) -> None:
             # A websocket notification can beat the RPC node's view of the transaction: wait, ask again.
             self.ctx.state.bump("tx_not_yet_visible")
-            await asyncio.sleep(delay)
+
+        retrying = AsyncRetrying(
+            retry=retry_if_result(lambda raw: raw is None),
+            wait=NULL_RETRY_WAIT,
+            stop=NULL_RETRY_STOP,
+            before_sleep=not_yet_visible,
+            retry_error_callback=lambda _state: None,
+        )
+        return await retrying(attempt)
 
     async def _decode(self, raw: bytes, wallet: str) -> DecodedTransaction:
         if self.pool is not None:
             return await self.pool.decode(raw, wallet, allow_unknown_venue=self.allow_unknown_venue)
         return decode_raw(raw, wallet, allow_unknown_venue=self.allow_unknown_venue)
 
-    async def _process(self, job: _Job) -> None:
+    async def _process(self, job: AnalyzeTransaction) -> None:
         try:
             raw = await self._fetch(job)
         except RpcError as exc:
@@ -212,6 +230,8 @@ class AnalyzerWorker(BaseWorker):
                 source=job.source,
                 seen_at=job.seen_at,
                 detected_at=now(),
+                # leader_pre_amount / leader_post_amount stay None: SwapEvent does not carry the leader's
+                # holding yet (the decoder reads it from the token balances but does not expose it).
             )
             self.ctx.state.bump("swaps_detected")
             if swap.token_decimals is not None:

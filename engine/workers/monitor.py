@@ -1,8 +1,10 @@
 """The monitor worker: polls getSignaturesForAddress per followed wallet from its cut-off signature.
 
 Polling is the safety net under the websocket: every wallet is polled every `engine.poll_interval_s`,
-faster (`poll_interval_ws_down_s`) while the websocket does not cover it and for a short while after a
-reconnect gap. Polls are spread over time by a due-time heap, bounded in concurrency and rate limited by
+faster (`poll_interval_ws_down_s`) while the websocket is down (health.ws_ok in EngineState, kept by the
+websocket) or does not cover the wallet, and for a short while after a reconnect gap. The websocket tells
+each change of coverage in one CoverageChanged message: uncovered wallets are polled soon, and a gap (covered
+again after a drop) is backfilled at once. Polls are spread over time by a due-time heap, bounded in concurrency and rate limited by
 the RPC pool's token bucket, so 10,000 wallets never turn into a burst. New successful signatures go to
 the analyzer oldest first (it dedups them against the websocket); the cut-off only advances once the
 analyzer accepted them, and cut-offs are persisted in batches through the data worker.
@@ -19,14 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine.chain.rpc import RpcError, RpcPool
-from engine.messages import (
-    ConnectionHealth,
-    GapDetected,
-    NewTransactions,
-    StartMonitoring,
-    StopMonitoring,
-    WsCoverage,
-)
+from engine.messages import CoverageChanged, NewTransactions, StartMonitoring, StopMonitoring
 from engine.worker import BaseWorker, WorkerDisabled, handles
 
 PAGE_LIMIT = 1000
@@ -72,7 +67,7 @@ class MonitorWorker(BaseWorker):
         self.seq = itertools.count()
         self.wake = asyncio.Event()
         self.slots = asyncio.Semaphore(POLL_CONCURRENCY)
-        self.ws_ok = bool(self.ctx.state.health.ws_ok)
+        self.ws_was_ok = self.ws_ok
         self.dirty: dict[str, str] = {}
         self.last_flush = time.monotonic()
         self.rng = random.Random()
@@ -133,37 +128,33 @@ class MonitorWorker(BaseWorker):
                 state.gen += 1  # its heap entries are now stale
         self._show_status()
 
-    @handles(ConnectionHealth)
-    def on_health(self, msg: ConnectionHealth) -> None:
-        if msg.component != "ws":
-            return
-        was = self.ws_ok
-        self.ws_ok = msg.ok
-        if was and not msg.ok:
-            self._sooner(self.wallets.values(), self.fast_interval)
-        self._show_status()
-
-    @handles(WsCoverage)
-    def on_coverage(self, msg: WsCoverage) -> None:
+    @handles(CoverageChanged)
+    def on_coverage(self, msg: CoverageChanged) -> None:
         now = time.monotonic()
         states = [self.wallets[w] for w in msg.wallets if w in self.wallets]
         for state in states:
             state.covered = msg.covered
             if msg.covered:
                 state.fast_until = now + GAP_GRACE_POLLS * self.fast_interval
-        if not msg.covered:
+        if msg.gap:
+            self.ctx.state.bump("gaps_detected")
+            self._sooner(states, 0.0)
+        elif not msg.covered:
             self._sooner(states, self.fast_interval)
-
-    @handles(GapDetected)
-    def on_gap(self, msg: GapDetected) -> None:
-        now = time.monotonic()
-        states = [self.wallets[w] for w in msg.wallets if w in self.wallets]
-        for state in states:
-            state.fast_until = max(state.fast_until, now + GAP_GRACE_POLLS * self.fast_interval)
-        self.ctx.state.bump("gaps_detected")
-        self._sooner(states, 0.0)
+        # The websocket updates its health before it tells a change: when that change took the websocket
+        # as a whole down, every wallet moves to the fast interval now, not after its next slow poll.
+        ws_ok = self.ws_ok
+        if self.ws_was_ok and not ws_ok:
+            self._sooner(self.wallets.values(), self.fast_interval)
+        self.ws_was_ok = ws_ok
+        self._show_status()
 
     # -- scheduling -------------------------------------------------------------------------------------
+    @property
+    def ws_ok(self) -> bool:
+        """Every websocket connection is up (the websocket keeps this in EngineState)."""
+        return self.ctx.state.health.ws_ok
+
     def _interval(self, state: _Wallet) -> float:
         fast = not self.ws_ok or not state.covered or time.monotonic() < state.fast_until
         return self.fast_interval if fast else self.interval

@@ -2,8 +2,10 @@
 
 Each connection carries up to `engine.subscriptions_per_connection` subscriptions. Subscribe requests are
 pipelined (sent back to back, replies matched by id), so 10,000 wallets subscribe in a few round trips'
-time. A dropped connection reconnects with exponential backoff and jitter, resubscribes its wallets and
-then reports the gap so the monitor backfills it by polling. Successful notifications become
+time. A dropped connection reconnects with exponential backoff and jitter (tenacity), resubscribes its
+wallets, and tells the monitor each change of coverage in one message, CoverageChanged: uncovered when a
+socket drops (poll fast), covered again with the time of the gap (backfill it). The worker's health is
+shown in EngineState by the worker itself (health.ws_ok/ws_detail). Successful notifications become
 NewTransactions(source="ws") for the analyzer, which dedups them against polling by signature.
 """
 
@@ -17,6 +19,7 @@ from typing import Any
 
 import orjson
 import websockets
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential
 from websockets.asyncio.client import ClientConnection
 
 from engine.chain.pubsub import (
@@ -25,14 +28,7 @@ from engine.chain.pubsub import (
     parse_logs_notification,
     subscription_reply,
 )
-from engine.messages import (
-    ConnectionHealth,
-    GapDetected,
-    NewTransactions,
-    StartMonitoring,
-    StopMonitoring,
-    WsCoverage,
-)
+from engine.messages import CoverageChanged, NewTransactions, StartMonitoring, StopMonitoring
 from engine.worker import BaseWorker, WorkerDisabled, handles
 
 RECONNECT_BASE_S = 0.25
@@ -40,6 +36,10 @@ RECONNECT_CAP_S = 15.0
 OPEN_TIMEOUT_S = 10.0
 PING_INTERVAL_S = 30.0  # providers close idle sockets (Helius: 10 minutes); a ping keeps them open
 MAX_FRAME_BYTES = 8 * 1024 * 1024
+
+
+class _Dropped(Exception):
+    """A socket closed or never came up; the message says why."""
 
 
 class _Connection:
@@ -81,12 +81,20 @@ class WebsocketWorker(BaseWorker):
         self.conn_of: dict[str, _Connection] = {}
         self.ids = itertools.count(1)
         self.rng = random.Random()
-        self._last_ok: bool | None = None
+        self.backoff = wait_exponential(multiplier=RECONNECT_BASE_S, max=RECONNECT_CAP_S)
         self._show_status()
 
     async def cleanup(self) -> None:
-        for conn in getattr(self, "connections", []):
+        connections = getattr(self, "connections", [])
+        wallets = tuple(wallet for conn in connections for wallet in conn.wallets)
+        for conn in connections:
             await self._close(conn)
+        if wallets and not self._stop:
+            # Going down on an error: a restarted instance starts with no sockets (and one that gave up
+            # restarting has none at all), so these wallets are uncovered until they are subscribed again.
+            detail = "websocket worker down"
+            self.ctx.state.set_health(ws_ok=False, ws_detail=detail)
+            self.ctx.send("monitor", CoverageChanged(wallets, False, time.time(), detail), force=True)
 
     # -- commands ---------------------------------------------------------------------------------
     @handles(StartMonitoring)
@@ -126,10 +134,6 @@ class WebsocketWorker(BaseWorker):
                 await self._close(conn)
         self._show_status()
 
-    @handles(ConnectionHealth)
-    def on_health(self, msg: ConnectionHealth) -> None:
-        """Nothing to do: accepted so a broadcast of health never crashes this worker."""
-
     # -- connections --------------------------------------------------------------------------------
     def _place(self, wallet: str) -> _Connection:
         for conn in self.connections:
@@ -160,47 +164,72 @@ class WebsocketWorker(BaseWorker):
         conn.forget_subscriptions()
         conn.closing = False
 
+    def _wanted(self, conn: _Connection) -> bool:
+        return bool(conn.wallets) and not self._stop and not self.retired
+
+    def _reconnect_wait(self, retry_state: RetryCallState) -> float:
+        """RECONNECT_BASE_S doubling per failed attempt up to RECONNECT_CAP_S, times a jitter in [0.5, 1)."""
+        return self.backoff(retry_state) * self.rng.uniform(0.5, 1.0)
+
     async def _run(self, conn: _Connection) -> None:
-        """Keep one socket up for as long as it holds wallets."""
-        attempt = 0
-        while conn.wallets and not self._stop and not self.retired:
-            reason = "closed"
+        """Keep one socket up for as long as it holds wallets.
+
+        One tenacity run retries failed sessions with a growing backoff; a session that came up (connected
+        and sent its subscribes) ends the run when it drops, so the next run's backoff starts from the base
+        again, after one base-sized wait."""
+        while self._wanted(conn):
+            retrying = AsyncRetrying(
+                retry=retry_if_exception_type(_Dropped),
+                wait=self._reconnect_wait,
+                stop=lambda _state: not self._wanted(conn),
+                reraise=True,
+            )
             try:
-                async with websockets.connect(
-                    self.url,
-                    max_size=MAX_FRAME_BYTES,
-                    open_timeout=OPEN_TIMEOUT_S,
-                    ping_interval=PING_INTERVAL_S,
-                    ping_timeout=PING_INTERVAL_S,
-                    max_queue=None,
-                    compression=None,
-                ) as ws:
-                    conn.ws = ws
-                    await self._subscribe(conn, sorted(conn.wallets), initial=True)
-                    attempt = 0
-                    async for frame in ws:
-                        self._on_frame(conn, frame)
-            except asyncio.CancelledError:
-                raise
-            except (TimeoutError, OSError, websockets.WebSocketException) as exc:
-                reason = type(exc).__name__
-            finally:
-                was_covered = conn.covered
-                conn.ws = None
-                conn.forget_subscriptions()
-                conn.down_since = time.time()
-                if conn.wallets and not conn.closing:
-                    self._uncovered(conn, reason, was_covered)
-            delay = min(RECONNECT_CAP_S, RECONNECT_BASE_S * (2**attempt)) * self.rng.uniform(0.5, 1.0)
-            attempt = min(attempt + 1, 10)
-            await asyncio.sleep(delay)
+                await retrying(self._session, conn)
+            except _Dropped:
+                return  # no longer wanted
+            await asyncio.sleep(RECONNECT_BASE_S * self.rng.uniform(0.5, 1.0))
+
+    async def _session(self, conn: _Connection) -> None:
+        """One socket from connect to close: returns when it came up and later dropped, raises _Dropped when
+        it never came up."""
+        reason = "closed"
+        up = False
+        try:
+            async with websockets.connect(
+                self.url,
+                max_size=MAX_FRAME_BYTES,
+                open_timeout=OPEN_TIMEOUT_S,
+                ping_interval=PING_INTERVAL_S,
+                ping_timeout=PING_INTERVAL_S,
+                max_queue=None,
+                compression=None,
+            ) as ws:
+                conn.ws = ws
+                await self._subscribe(conn, sorted(conn.wallets), initial=True)
+                up = True
+                async for frame in ws:
+                    self._on_frame(conn, frame)
+        except (TimeoutError, OSError, websockets.WebSocketException) as exc:
+            reason = type(exc).__name__
+        finally:
+            was_covered = conn.covered
+            conn.ws = None
+            conn.forget_subscriptions()
+            conn.down_since = time.time()
+            if conn.wallets and not conn.closing:
+                self._uncovered(conn, reason, was_covered)
+        if not up:
+            raise _Dropped(reason)
 
     def _uncovered(self, conn: _Connection, reason: str, was_covered: bool) -> None:
         self.ctx.state.bump("ws_disconnects")
         if was_covered:
             self.log.info("ws connection %d lost (%s); reconnecting", conn.index, reason)
-        self.ctx.send("monitor", WsCoverage(tuple(conn.wallets), False, conn.down_since), force=True)
-        self._show_status()
+        detail = self._show_status()
+        self.ctx.send(
+            "monitor", CoverageChanged(tuple(conn.wallets), False, conn.down_since, detail), force=True
+        )
 
     async def _subscribe(self, conn: _Connection, wallets: list[str], *, initial: bool) -> None:
         ws = conn.ws
@@ -229,13 +258,11 @@ class WebsocketWorker(BaseWorker):
 
     def _covered(self, conn: _Connection) -> None:
         conn.covered = True
-        wallets = tuple(conn.wallets)
-        if conn.connected_before:
-            # Notifications were lost while the socket was down: the monitor backfills these wallets.
-            self.ctx.send("monitor", GapDetected(wallets, conn.down_since), force=True)
-        self.ctx.send("monitor", WsCoverage(wallets, True, conn.down_since), force=True)
+        # After a drop, notifications were lost since down_since: the monitor backfills these wallets.
+        gap_since = conn.down_since if conn.connected_before else None
         conn.connected_before = True
-        self._show_status()
+        detail = self._show_status()
+        self.ctx.send("monitor", CoverageChanged(tuple(conn.wallets), True, gap_since, detail), force=True)
 
     # -- frames ---------------------------------------------------------------------------------------
     def _on_frame(self, conn: _Connection, frame: str | bytes) -> None:
@@ -299,7 +326,8 @@ class WebsocketWorker(BaseWorker):
     def _subscription_count(self) -> int:
         return sum(len(conn.sub_of) for conn in self.connections)
 
-    def _show_status(self) -> None:
+    def _show_status(self) -> str:
+        """Shows this worker's health in EngineState (the one place it is kept) and returns its detail."""
         active = [conn for conn in self.connections if conn.wallets]
         up = sum(1 for conn in active if conn.covered)
         subs = self._subscription_count()
@@ -316,6 +344,4 @@ class WebsocketWorker(BaseWorker):
             )
         else:
             self.set_state("ready", detail)
-        if ok != self._last_ok:
-            self._last_ok = ok
-            self.ctx.send("monitor", ConnectionHealth("ws", ok, detail), force=True)
+        return detail
