@@ -26,7 +26,7 @@ from engine.messages import (
 from engine.observability import status_document
 from engine.paths import home_paths
 from engine.state import PositionView
-from engine.telegram_format import token_label
+from engine.telegram.formatting import token_label
 from engine.testing.fake_telegram import FakeTelegramServer
 from engine.traders import TraderConfig, load_traders, save_traders
 from engine.workers.data import DataWorker
@@ -211,7 +211,7 @@ def test_sell_asks_for_confirmation_and_sells_once(running, monkeypatch) -> None
         future.set_result(41 + len(requests))
         return future
 
-    monkeypatch.setattr("engine.workers.executor.request_manual_sell", fake_manual_sell)
+    monkeypatch.setattr("engine.commands.request_manual_sell", fake_manual_sell)
     engine.state.set_position(
         PositionView(mint=HELD_MINT, amount=5_000_000, cost_lamports=1, decimals=6, symbol="ZAP"), HELD_MINT
     )
