@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from solders.keypair import Keypair
 
     from engine.sim import SimCluster
-    from engine.workers.telegram import Notifier
+    from engine.telegram.notifier import Notifier
 
 log = logging.getLogger("zapbot.context")
 

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine.state import PositionView
-from engine.telegram_format import (
+from engine.telegram.formatting import (
     UsageError,
     parse_copy_args,
     parse_percent,

@@ -26,7 +26,7 @@ from engine.messages import (
 from engine.observability import status_document
 from engine.paths import home_paths
 from engine.state import PositionView
-from engine.telegram_format import token_label
+from engine.telegram.formatting import token_label
 from engine.testing.fake_telegram import FakeTelegramServer
 from engine.traders import TraderConfig, load_traders, save_traders
 from engine.workers.data import DataWorker

@@ -12,7 +12,7 @@ from solders.keypair import Keypair
 
 from engine.messages import TradeExecuted, TradeFailed
 from engine.state import EngineState, PositionView
-from engine.telegram_format import (
+from engine.telegram.formatting import (
     TradeContext,
     UsageError,
     daily_summary_text,
@@ -20,11 +20,13 @@ from engine.telegram_format import (
     parse_percent,
     parse_sell_args,
     parse_trades_args,
+    redact,
     split_message,
     trade_executed_text,
     trade_failed_text,
 )
-from engine.workers.telegram import ChatQueue, Outgoing, _past_summary_time, redact
+from engine.telegram.notifier import ChatQueue, Outgoing
+from engine.workers.telegram import _past_summary_time
 
 MINT = str(Keypair().pubkey())
 OTHER = str(Keypair().pubkey())

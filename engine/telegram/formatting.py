@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine.constants import LAMPORTS_PER_SOL
+from engine.observability import REDACTOR
 from engine.state import EngineSnapshot, PositionView, TradeView
 from engine.traders import validate_address
 
@@ -40,6 +41,16 @@ class UsageError(ValueError):
 
 
 # -- numbers ----------------------------------------------------------------------------------------
+
+
+def redact(exc: BaseException | str) -> str:
+    """One redacted line for an error; PTB's messages can carry the bot token (e.g. InvalidToken)."""
+    text = (
+        str(exc)
+        if isinstance(exc, str)
+        else (f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
+    )
+    return REDACTOR(text.splitlines()[0] if text else "")
 
 
 def sol(lamports: int | float | None, digits: int = 4) -> str:
