@@ -200,6 +200,7 @@ class ScoutReport:
     pnl_curve: list[tuple[int, int]]  # (closed at ms, cumulative realised PnL lamports)
     hold_times_ms: list[int]
     token_decimals: dict[str, int]
+    per_token: dict[str, dict[str, int]]  # mint -> swaps, bought / sold (base units), realised PnL lamports
 
     def to_json_dict(self) -> dict[str, Any]:
         data = {name: getattr(self, name) for name in self.__dataclass_fields__}
@@ -243,6 +244,14 @@ def build_report(
     early = sum(1 for s in known if 0 <= s.slot - creation[s.mint] <= CREATION_WINDOW_SLOTS)  # type: ignore[operator]
     fees = {s.signature: s.fee_lamports for s in ordered}
     decimals = {s.mint: s.token_decimals for s in ordered if s.token_decimals is not None}
+    per_token: dict[str, dict[str, int]] = {}
+    for s in ordered:
+        entry = per_token.setdefault(s.mint, {"swaps": 0, "bought": 0, "sold": 0, "realised_pnl_lamports": 0})
+        entry["swaps"] += 1
+        if is_sol_trade(s):
+            entry["bought" if s.side == "buy" else "sold"] += s.token_amount
+    for trip in book.closed:
+        per_token[trip.mint]["realised_pnl_lamports"] += trip.pnl_lamports
     return ScoutReport(
         wallet=wallet,
         swaps=len(ordered),
@@ -279,4 +288,5 @@ def build_report(
         pnl_curve=curve,
         hold_times_ms=holds,
         token_decimals=decimals,
+        per_token=per_token,
     )

@@ -68,6 +68,13 @@ def test_report_figures_by_hand():
     assert (report.creation_buys_known, report.creation_buys_early, report.creation_share) == (1, 1, 1.0)
     assert [point[1] for point in report.pnl_curve] == [1_300_000_000, 1_000_000_000, 900_000_000]
     assert report.to_json_dict()["creation"] == 1.0
+    assert report.per_token[A] == {
+        "swaps": 4,
+        "bought": 2_000_000,
+        "sold": 2_000_000,
+        "realised_pnl_lamports": 1_200_000_000,
+    }
+    assert report.per_token[C]["realised_pnl_lamports"] == 0 and report.per_token[D]["swaps"] == 1
 
 
 def test_creation_unknown_without_a_creation_in_the_history():
