@@ -177,3 +177,34 @@ def test_cli_one_line_errors(zapbot_home, capsys, monkeypatch):
     assert scout_cli.main(["9WzDXwBbmkg8ZTbNMqUxvQRAyrZzDsGYdLVL9zYtAWWM"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "--rpc-url" in err and "zapbot sim" in err
+
+
+def test_progress_and_cancel_keep_what_was_read(sim_cluster, tmp_path):
+    patient, _ = trade_a_history(sim_cluster)
+    cache_path = tmp_path / "scout.db"
+    seen: list[tuple[str, int, int]] = []
+
+    async def cancelled_early():
+        cancel = asyncio.Event()
+
+        def progress(phase: str, done: int, total: int) -> None:
+            seen.append((phase, done, total))
+            if phase == "transactions" and done >= 2:
+                cancel.set()
+
+        return await scout_cli.scout(
+            patient,
+            [sim_cluster.rpc_url],
+            days=None,
+            limit=None,
+            cache_path=cache_path,
+            progress=progress,
+            cancel=cancel,
+        )
+
+    first = asyncio.run(cancelled_early())
+    assert first.cancelled and 2 <= len(first.transactions) < 6
+    assert ("transactions", 0, 6) in seen and seen[0][0] == "signatures"
+    rest = run_scout(sim_cluster, patient, cache_path, days=None, limit=None)
+    assert not rest.cancelled and rest.cached == len(first.transactions)
+    assert rest.fetched == 6 - len(first.transactions) and len(rest.transactions) == 6
