@@ -189,16 +189,19 @@ async def list_signatures(
             return entries, True
         want = PAGE_SIZE if limit is None else min(PAGE_SIZE, limit - len(entries))
         page = await pool.get_signatures_for_address(wallet, before=before, limit=want)
+        complete = len(page) < want
         for entry in page:
             block_time = entry.get("block_time")
             if cutoff is not None and block_time is not None and block_time < cutoff:
-                return entries, False
+                complete = True
+                break
             entries.append(entry)
             if limit is not None and len(entries) >= limit:
-                return entries, False
+                complete = True
+                break
         if progress is not None:
             progress("signatures", len(entries), len(entries))
-        if len(page) < want:
+        if complete:
             return entries, False
         before = page[-1]["signature"]
 

@@ -208,3 +208,16 @@ def test_progress_and_cancel_keep_what_was_read(sim_cluster, tmp_path):
     rest = run_scout(sim_cluster, patient, cache_path, days=None, limit=None)
     assert not rest.cancelled and rest.cached == len(first.transactions)
     assert rest.fetched == 6 - len(first.transactions) and len(rest.transactions) == 6
+
+
+def test_signatures_are_paged_with_before(sim_cluster, tmp_path, monkeypatch):
+    import engine.scout.history as history_module
+
+    counter = MethodCounter(sim_cluster)
+    patient, _ = trade_a_history(sim_cluster)
+    monkeypatch.setattr(history_module, "PAGE_SIZE", 2)
+    history = run_scout(sim_cluster, patient, tmp_path / "scout.db", days=None, limit=None)
+    assert history.signatures == 6 and len({tx.signature for tx in history.transactions}) == 6
+    assert counter["getSignaturesForAddress"] == 4  # 2 + 2 + 2, then an empty page
+    limited = run_scout(sim_cluster, patient, tmp_path / "scout.db", days=None, limit=3)
+    assert limited.signatures == 3 and counter["getSignaturesForAddress"] == 6  # pages of 2 and 1
