@@ -16,7 +16,7 @@ from fractions import Fraction
 from typing import Any
 
 from engine.constants import TOKEN_ACCOUNT_RENT_LAMPORTS
-from engine.policy import Copy, LimitsView, PolicyState, Skip, decide, limits_view
+from engine.policy import Copy, LimitsView, PolicyState, Skip, decide, fee_budget_lamports, limits_view
 from engine.scout.model import MS_PER_SLOT, WalletSwap, chronological
 from engine.scout.report import FifoBook, is_sol_trade, realised
 
@@ -308,8 +308,6 @@ def _run_exits(
     trader: Any,
     fill: Callable[..., CopyFill | None],
 ) -> None:
-    from engine.policy import fee_budget_lamports
-
     point = PricePoint(at_ms, order, Fraction(swap.quote_amount, swap.token_amount))
     for name, rule in exits:
         lots = book.lots.get(swap.mint)

@@ -221,3 +221,20 @@ def test_signatures_are_paged_with_before(sim_cluster, tmp_path, monkeypatch):
     assert counter["getSignaturesForAddress"] == 4  # 2 + 2 + 2, then an empty page
     limited = run_scout(sim_cluster, patient, tmp_path / "scout.db", days=None, limit=3)
     assert limited.signatures == 3 and counter["getSignaturesForAddress"] == 6  # pages of 2 and 1
+
+
+def test_cli_replays_with_the_followed_traders_settings(sim_cluster, zapbot_home, capsys):
+    from engine.paths import home_paths
+    from engine.traders import save_traders
+
+    patient, _ = trade_a_history(sim_cluster)
+    save_traders(home_paths().traders, [TraderConfig(name="alice", wallet=patient, copy_sells=False)])
+    argv = [patient, "--rpc-url", sim_cluster.rpc_url, "--json", "--percent", "10", "--balance-sol", "5"]
+    assert scout_cli.main(argv) == 0
+    payload = orjson.loads(capsys.readouterr().out)
+    assert payload["followed_as"] == "alice"
+    replayed = payload["replay"]
+    assert replayed["trader"]["sizing"] == "percent" and replayed["skipped"] == {"copy sells off": 3}
+    # 10 % of the leader's 2, 1 and 0.5 SOL buys, with the 0.01 SOL floor and 1 SOL ceiling not binding.
+    assert [fill["amount_in"] for fill in replayed["fills"]] == [SOL // 5, SOL // 10, SOL // 20]
+    assert replayed["end_balance_lamports"] < 5 * SOL - 35 * SOL // 100

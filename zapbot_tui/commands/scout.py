@@ -14,6 +14,7 @@ import orjson
 from engine.chain.rpc import RpcError
 from engine.config import ConfigError, Settings, load_settings
 from engine.paths import home_paths
+from engine.policy import sol_to_lamports
 from engine.scout.cache import ScoutCache
 from engine.scout.history import DEFAULT_SCOUT_RPS, History, Progress, fetch_history, make_scout_pool
 from engine.scout.replay import DEFAULT_DELAY_MS, ReplayResult, replay
@@ -363,7 +364,7 @@ def main(argv: list[str]) -> int:
     # analyzer counts those swaps in sim mode, and so does the scout.
     swaps = history.swaps(allow_unknown_venue=settings.mode == "sim")
     report = build_report(wallet, swaps, days=args.days, creation_slots=history.creation_slots())
-    start_balance = None if args.balance_sol is None else int(round(args.balance_sol * 1e9))
+    start_balance = None if args.balance_sol is None else sol_to_lamports(args.balance_sol)
     result = replay(
         swaps, trader, settings.limits, delay_ms=args.delay_ms, start_balance_lamports=start_balance
     )
