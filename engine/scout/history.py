@@ -7,6 +7,7 @@ import asyncio
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -283,3 +284,29 @@ async def fetch_history(
     # Oldest first: the chain listed them newest first.
     history.transactions = [results[s] for s in reversed(signatures) if s in results]
     return history
+
+
+async def scout_wallet(
+    wallet: str,
+    urls: Sequence[str],
+    *,
+    days: float | None = None,
+    limit: int | None = None,
+    cache_path: Path | None = None,
+    requests_per_second: float = DEFAULT_SCOUT_RPS,
+    progress: Progress | None = None,
+    cancel: asyncio.Event | None = None,
+    commitment: str = "confirmed",
+    state: Any = None,
+) -> History:
+    """One scout from start to end: its own low-priority pool and the cache file, both closed afterwards."""
+    cache = ScoutCache(cache_path)
+    try:
+        async with make_scout_pool(
+            urls, requests_per_second=requests_per_second, commitment=commitment, state=state
+        ) as pool:
+            return await fetch_history(
+                pool, wallet, days=days, limit=limit, cache=cache, progress=progress, cancel=cancel
+            )
+    finally:
+        cache.close()

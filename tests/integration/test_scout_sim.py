@@ -13,7 +13,7 @@ import pytest
 
 from engine.config import LimitsSettings
 from engine.constants import WSOL_MINT
-from engine.scout.history import fetch_history, make_scout_pool
+from engine.scout.history import fetch_history, make_scout_pool, scout_wallet
 from engine.scout.model import WalletSwap
 from engine.scout.replay import replay
 from engine.scout.report import build_report
@@ -92,7 +92,7 @@ def trade_a_history(cluster) -> tuple[str, str]:
 
 
 def run_scout(cluster, wallet: str, cache_path, **options):
-    return asyncio.run(scout_cli.scout(wallet, [cluster.rpc_url], cache_path=cache_path, **options))
+    return asyncio.run(scout_wallet(wallet, [cluster.rpc_url], cache_path=cache_path, **options))
 
 
 def test_scout_matches_the_cluster_ground_truth_and_caches(sim_cluster, tmp_path):
@@ -192,7 +192,7 @@ def test_progress_and_cancel_keep_what_was_read(sim_cluster, tmp_path):
             if phase == "transactions" and done >= 2:
                 cancel.set()
 
-        return await scout_cli.scout(
+        return await scout_wallet(
             patient,
             [sim_cluster.rpc_url],
             days=None,

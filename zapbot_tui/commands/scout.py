@@ -15,8 +15,7 @@ from engine.chain.rpc import RpcError
 from engine.config import ConfigError, Settings, load_settings
 from engine.paths import home_paths
 from engine.policy import sol_to_lamports
-from engine.scout.cache import ScoutCache
-from engine.scout.history import DEFAULT_SCOUT_RPS, History, Progress, fetch_history, make_scout_pool
+from engine.scout.history import DEFAULT_SCOUT_RPS, History, Progress, scout_wallet
 from engine.scout.replay import DEFAULT_DELAY_MS, ReplayResult, replay
 from engine.scout.report import CREATION_WINDOW_SLOTS, FLIP_WINDOW_MS, ScoutReport, build_report
 from engine.traders import TraderConfig, load_traders, validate_address
@@ -305,31 +304,6 @@ def as_json(
 
 
 # -- the command --------------------------------------------------------------------------------------
-async def scout(
-    wallet: str,
-    urls: list[str],
-    *,
-    days: float | None,
-    limit: int | None,
-    cache_path: Path | None = None,
-    requests_per_second: float = DEFAULT_SCOUT_RPS,
-    progress: Progress | None = None,
-    cancel: asyncio.Event | None = None,
-    commitment: str = "confirmed",
-) -> History:
-    """Read the wallet's history through the scout's own pool and cache."""
-    cache = ScoutCache(cache_path)
-    try:
-        async with make_scout_pool(
-            urls, requests_per_second=requests_per_second, commitment=commitment
-        ) as pool:
-            return await fetch_history(
-                pool, wallet, days=days, limit=limit, cache=cache, progress=progress, cancel=cancel
-            )
-    finally:
-        cache.close()
-
-
 def main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -347,7 +321,7 @@ def main(argv: list[str]) -> int:
     trader, followed = trader_for(wallet, args)
     try:
         history = asyncio.run(
-            scout(
+            scout_wallet(
                 wallet,
                 urls,
                 days=args.days,
