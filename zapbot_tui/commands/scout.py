@@ -181,10 +181,10 @@ def progress_bar(stream: TextIO, width: int = 30) -> Progress:
 
 
 # -- human output -------------------------------------------------------------------------------------
-def sol(lamports: int | None, signed: bool = False) -> str:
+def sol(lamports: int | None, signed: bool = False, places: int = 4) -> str:
     if lamports is None:
         return "-"
-    return f"{lamports / 1e9:+.4f} SOL" if signed else f"{lamports / 1e9:.4f} SOL"
+    return f"{lamports / 1e9:+.{places}f} SOL" if signed else f"{lamports / 1e9:.{places}f} SOL"
 
 
 def tokens(amount: int, decimals: int | None) -> str:
@@ -206,8 +206,8 @@ def duration(ms: int | None) -> str:
     return f"{seconds // 86_400}d{seconds % 86_400 // 3600:02d}h"
 
 
-def share(value: float | None) -> str:
-    return "-" if value is None else f"{value * 100:.0f}%"
+def share(value: float | None, places: int = 0) -> str:
+    return "-" if value is None else f"{value * 100:.{places}f}%"
 
 
 def _short(text: str, keep: int = 8) -> str:
@@ -231,7 +231,7 @@ def human(
         f"Largest win {sol(report.largest_win_lamports, True)}, "
         f"largest loss {sol(report.largest_loss_lamports, True)}",
         f"Hold time: median {duration(report.median_hold_ms)}, p90 {duration(report.p90_hold_ms)}",
-        f"Fees paid {sol(report.fees_lamports)}; still open: {report.open_tokens} token(s) "
+        f"Fees paid {sol(report.fees_lamports, places=6)}; still open: {report.open_tokens} token(s) "
         f"costing {sol(report.open_cost_lamports)}; sells with no buy in the history: {report.unmatched_sells}",
         "Venues: "
         + (", ".join(f"{k} {v}" for k, v in report.venues.items()) or "-")
@@ -266,11 +266,11 @@ def human(
         f"slippage {trader.slippage_bps / 100:g}%):",
         f"  copies {len(result.copies)} (filled at the next trade: {result.fills_at_next_trade}, at the "
         f"leader's price with slippage: {result.fills_at_slippage}); skipped: {skipped}",
-        f"  copy: {sol(result.copy_realised_pnl_lamports, True)} realised, {sol(result.copy_fees_lamports)} "
+        f"  copy: {sol(result.copy_realised_pnl_lamports, True)} realised, {sol(result.copy_fees_lamports, places=6)} "
         f"fees, {sol(result.copy_net_pnl_lamports, True)} net over {result.copy_round_trips} round trips "
-        f"(return {share(copy['copy_return'])}, win rate {share(result.copy_win_rate)})",
+        f"(return {share(copy['copy_return'], 1)}, win rate {share(result.copy_win_rate)})",
         f"  leader: {sol(result.leader_realised_pnl_lamports, True)} realised "
-        f"(return {share(copy['leader_return'])}); gap {sol(result.gap_lamports, True)}"
+        f"(return {share(copy['leader_return'], 1)}); gap {sol(result.gap_lamports, True)}"
         + (f" ({copy['gap_return'] * 100:+.1f} points of return)" if copy["gap_return"] is not None else ""),
     ]
     if result.copy_open_tokens:
