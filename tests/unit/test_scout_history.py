@@ -64,3 +64,16 @@ def test_cache_round_trip_per_wallet(tmp_path):
     with ScoutCache(tmp_path / "scout.db") as reopened:
         assert reopened.count("W") == 1
         assert reopened._conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_the_scout_pool_is_small_and_low_priority():
+    from engine.scout.history import DEFAULT_SCOUT_RPS, make_scout_pool
+
+    class EngineState:  # the engine's state is the key of its shared per-endpoint budget
+        def set_health(self, **fields):
+            pass
+
+    pool = make_scout_pool(["http://127.0.0.1:9"], state=EngineState())
+    assert pool.low_priority and DEFAULT_SCOUT_RPS <= 5
+    (endpoint,) = pool.endpoints
+    assert endpoint.bucket.rate == DEFAULT_SCOUT_RPS and endpoint.shared is not None
