@@ -15,6 +15,7 @@ DELEGATED: dict[str, str] = {
     "sim": "engine.sim.cli:main",
     "decode": "engine.decoding.cli:main",
     "trades": "zapbot_tui.commands.trades:main",
+    "scout": "zapbot_tui.commands.scout:main",
 }
 BENCHMARKS: dict[str, str] = {
     "decode": "engine.bench.decode:main",
@@ -32,6 +33,7 @@ zapbot trades [--json] [--csv FILE]                   copy decisions, newest fir
 zapbot status [--json]                                status of a running engine
 zapbot sim [options]                                  run the local cluster standalone
 zapbot decode FILE... [--wallet W]                    decode getTransaction JSON files
+zapbot scout WALLET [--days N | --limit N] [--json]   a wallet's trading, and what copying it would make
 zapbot bench decode|pipeline|scale|sim [--json]       benchmarks
 """
 

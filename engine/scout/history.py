@@ -1,0 +1,312 @@
+"""Reading a wallet's history over RPC (getSignaturesForAddress paged, then getTransaction), decoded by the
+project's decoder and cached, within the scout's own small share of the RPC budget."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from engine.chain.rpc import RpcError, RpcPool
+from engine.decoding import DecodeError, decode_transaction
+from engine.decoding.programs import TOKEN_PROGRAMS
+from engine.decoding.wire import read_wire
+from engine.scout.cache import ScoutCache
+from engine.scout.model import ScoutedTransaction, WalletSwap, chronological
+
+# Scouting must never slow copying: a few requests a second, and as a low-priority pool it leaves a quarter
+# of each endpoint's shared burst to the trading calls when it runs inside the engine.
+DEFAULT_SCOUT_RPS = 5.0
+DEFAULT_CONCURRENCY = 4
+PAGE_SIZE = 1000  # getSignaturesForAddress's own maximum
+CACHE_FLUSH_EVERY = 50  # a cancelled or failed scout keeps what it already fetched
+
+# SPL Token InitializeMint (0) and InitializeMint2 (20): the mint is the first account.
+_INITIALIZE_MINT_TAGS = (0, 20)
+_INITIALIZE_MINT_TYPES = ("initializeMint", "initializeMint2")
+
+Progress = Callable[[str, int, int], None]  # (phase "signatures" | "transactions", done, total)
+
+
+@dataclass
+class History:
+    """What one scout read: the wallet's transactions oldest first, and how they were obtained."""
+
+    wallet: str
+    transactions: list[ScoutedTransaction] = field(default_factory=list)
+    signatures: int = 0  # signatures listed within the window
+    failed: int = 0  # of those, transactions that failed on chain (not fetched)
+    fetched: int = 0  # getTransaction calls made
+    cached: int = 0  # transactions served from the cache
+    missing: int = 0  # getTransaction answered null (not visible on this node)
+    fetch_errors: int = 0
+    decode_errors: int = 0
+    cancelled: bool = False
+    since: int | None = None  # unix seconds: the --days cutoff, when one was given
+    days: float | None = None
+
+    def swaps(self, *, allow_unknown_venue: bool = False) -> list[WalletSwap]:
+        """Every swap of the wallet, oldest first. Swaps in transactions with no known DEX program (venue
+        "unknown") count only with allow_unknown_venue, exactly as the analyzer decides in that mode."""
+        found = [
+            swap
+            for tx in self.transactions
+            if not tx.failed
+            for swap in tx.swaps
+            if allow_unknown_venue or swap.venue != "unknown"
+        ]
+        return chronological(found)
+
+    def creation_slots(self) -> dict[str, int]:
+        """Mints whose creation this history shows, with the slot they were created in."""
+        slots: dict[str, int] = {}
+        for tx in self.transactions:
+            for mint in tx.created_mints:
+                if tx.slot is not None and mint not in slots:
+                    slots[mint] = tx.slot
+        return slots
+
+
+def make_scout_pool(
+    urls: Sequence[str],
+    *,
+    requests_per_second: float = DEFAULT_SCOUT_RPS,
+    state: Any = None,
+    engine_rate: float | None = None,
+    commitment: str = "confirmed",
+) -> RpcPool:
+    """The scout's own pool: its own rate, and low priority against the engine's shared budget (with state)."""
+    return RpcPool(
+        urls,
+        requests_per_second=requests_per_second,
+        burst=max(1.0, requests_per_second),
+        state=state,
+        engine_rate=engine_rate,
+        commitment=commitment,
+        low_priority=True,
+    )
+
+
+def _holding(meta: dict[str, Any], field_name: str, wallet: str, mint: str) -> int | None:
+    entries = meta.get(field_name)
+    if entries is None:
+        return None
+    total = 0
+    for entry in entries:
+        if entry.get("owner") == wallet and entry.get("mint") == mint:
+            total += int(entry["uiTokenAmount"]["amount"])
+    return total
+
+
+def _created_mints(tx: dict[str, Any]) -> tuple[str, ...]:
+    created: list[str] = []
+    for ix in read_wire(tx).instructions:
+        if ix.program_id not in TOKEN_PROGRAMS:
+            continue
+        mint: str | None = None
+        if ix.parsed is not None:
+            if ix.parsed.get("type") in _INITIALIZE_MINT_TYPES:
+                mint = (ix.parsed.get("info") or {}).get("mint")
+        else:
+            data = ix.data()
+            if data and data[0] in _INITIALIZE_MINT_TAGS and ix.accounts:
+                mint = ix.accounts[0]
+        if mint and mint not in created:
+            created.append(mint)
+    return tuple(created)
+
+
+def scouted_from_result(tx: dict[str, Any], wallet: str) -> ScoutedTransaction:
+    """One getTransaction result reduced to the wallet's swaps (every venue; see History.swaps), its holding
+    of each swapped mint before and after, and the mints it created. Raises DecodeError."""
+    decoded = decode_transaction(tx, wallet, allow_unknown_venue=True)
+    meta = tx.get("meta") or {}
+    swaps = tuple(
+        WalletSwap(
+            signature=decoded.signature,
+            slot=decoded.slot,
+            block_time=decoded.block_time,
+            side=swap.side,
+            mint=swap.mint,
+            token_amount=swap.token_amount,
+            token_decimals=swap.token_decimals,
+            quote_mint=swap.quote_mint,
+            quote_amount=swap.quote_amount,
+            venue=swap.venue,
+            router=swap.router,
+            fee_lamports=decoded.fee,
+            leader_pre_amount=_holding(meta, "preTokenBalances", wallet, swap.mint),
+            leader_post_amount=_holding(meta, "postTokenBalances", wallet, swap.mint),
+        )
+        for swap in decoded.swaps
+    )
+    try:
+        created = () if decoded.failed else _created_mints(tx)
+    except (DecodeError, ValueError, KeyError, TypeError):
+        created = ()
+    return ScoutedTransaction(
+        decoded.signature, decoded.slot, decoded.block_time, decoded.failed, decoded.fee, swaps, created
+    )
+
+
+def scouted_from_raw(raw: bytes, wallet: str) -> ScoutedTransaction:
+    """scouted_from_result on getTransaction JSON bytes (a bare result or the JSON-RPC envelope)."""
+    try:
+        document = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise DecodeError("not valid JSON") from None
+    if isinstance(document, dict) and "result" in document and "meta" not in document:
+        document = document["result"]
+    if not isinstance(document, dict):
+        raise DecodeError("transaction not found (result is null)")
+    return scouted_from_result(document, wallet)
+
+
+def _cancelled(cancel: asyncio.Event | None) -> bool:
+    return cancel is not None and cancel.is_set()
+
+
+async def list_signatures(
+    pool: RpcPool,
+    wallet: str,
+    *,
+    days: float | None = None,
+    limit: int | None = None,
+    now: float | None = None,
+    progress: Progress | None = None,
+    cancel: asyncio.Event | None = None,
+) -> tuple[list[dict[str, Any]], bool]:
+    """The wallet's signatures newest first, within `days` of `now` or up to `limit`; (entries, cancelled)."""
+    cutoff = None if days is None else int((now if now is not None else time.time()) - days * 86_400)
+    entries: list[dict[str, Any]] = []
+    before: str | None = None
+    while True:
+        if _cancelled(cancel):
+            return entries, True
+        want = PAGE_SIZE if limit is None else min(PAGE_SIZE, limit - len(entries))
+        page = await pool.get_signatures_for_address(wallet, before=before, limit=want)
+        complete = len(page) < want
+        for entry in page:
+            block_time = entry.get("block_time")
+            if cutoff is not None and block_time is not None and block_time < cutoff:
+                complete = True
+                break
+            entries.append(entry)
+            if limit is not None and len(entries) >= limit:
+                complete = True
+                break
+        if progress is not None:
+            progress("signatures", len(entries), len(entries))
+        if complete:
+            return entries, False
+        before = page[-1]["signature"]
+
+
+async def fetch_history(
+    pool: RpcPool,
+    wallet: str,
+    *,
+    days: float | None = None,
+    limit: int | None = None,
+    cache: ScoutCache | None = None,
+    progress: Progress | None = None,
+    cancel: asyncio.Event | None = None,
+    now: float | None = None,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    encoding: str = "json",
+) -> History:
+    """Read the wallet's history. Signatures already in the cache cost no getTransaction call. Cancelling
+    (setting `cancel`) returns what was read so far with cancelled=True; the cache keeps it."""
+    history = History(wallet, days=days)
+    if days is not None:
+        history.since = int((now if now is not None else time.time()) - days * 86_400)
+    entries, history.cancelled = await list_signatures(
+        pool, wallet, days=days, limit=limit, now=now, progress=progress, cancel=cancel
+    )
+    history.signatures = len(entries)
+    landed = [entry for entry in entries if entry.get("err") is None]
+    history.failed = len(entries) - len(landed)
+    signatures = [entry["signature"] for entry in landed]
+    known = cache.get_many(wallet, signatures) if cache is not None else {}
+    history.cached = len(known)
+    wanted = [signature for signature in signatures if signature not in known]
+    results: dict[str, ScoutedTransaction] = dict(known)
+    total = len(signatures)
+    done = len(known)
+    if progress is not None:
+        progress("transactions", done, total)
+    pending: list[ScoutedTransaction] = []
+    gate = asyncio.Semaphore(max(1, concurrency))
+
+    async def fetch_one(signature: str) -> None:
+        nonlocal done
+        async with gate:
+            if _cancelled(cancel):
+                return
+            history.fetched += 1
+            try:
+                raw = await pool.get_transaction_raw(signature, encoding)
+            except RpcError:
+                history.fetch_errors += 1
+                raw = None
+            else:
+                if raw is None:
+                    history.missing += 1
+            if raw is not None:
+                try:
+                    scouted = scouted_from_raw(raw, wallet)
+                except DecodeError:
+                    # Not readable by this decoder: cached as "no swaps" so it is not fetched again
+                    # (a new decoder bumps CACHE_FORMAT).
+                    history.decode_errors += 1
+                    scouted = ScoutedTransaction(signature, None, None, False, 0)
+                results[signature] = scouted
+                pending.append(scouted)
+                if cache is not None and len(pending) >= CACHE_FLUSH_EVERY:
+                    cache.put_many(wallet, pending)
+                    pending.clear()
+            done += 1
+            if progress is not None:
+                progress("transactions", done, total)
+
+    try:
+        await asyncio.gather(*(fetch_one(signature) for signature in wanted))
+    finally:
+        if cache is not None and pending:
+            cache.put_many(wallet, pending)
+    if _cancelled(cancel):
+        history.cancelled = True
+    # Oldest first: the chain listed them newest first.
+    history.transactions = [results[s] for s in reversed(signatures) if s in results]
+    return history
+
+
+async def scout_wallet(
+    wallet: str,
+    urls: Sequence[str],
+    *,
+    days: float | None = None,
+    limit: int | None = None,
+    cache_path: Path | None = None,
+    requests_per_second: float = DEFAULT_SCOUT_RPS,
+    progress: Progress | None = None,
+    cancel: asyncio.Event | None = None,
+    commitment: str = "confirmed",
+    state: Any = None,
+) -> History:
+    """One scout from start to end: its own low-priority pool and the cache file, both closed afterwards."""
+    cache = ScoutCache(cache_path)
+    try:
+        async with make_scout_pool(
+            urls, requests_per_second=requests_per_second, commitment=commitment, state=state
+        ) as pool:
+            return await fetch_history(
+                pool, wallet, days=days, limit=limit, cache=cache, progress=progress, cancel=cancel
+            )
+    finally:
+        cache.close()
