@@ -4,8 +4,11 @@ leader swaps, wait until every one is decided, and count what the database (and 
 from __future__ import annotations
 
 import collections
+import json
+import re
 import sqlite3
 import time
+import urllib.request
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,23 +18,11 @@ from engine.config import Settings, load_settings
 from engine.facade import Engine, default_worker_classes
 from engine.sim import SimCluster, SimConfig
 from engine.worker import BaseWorker
+from tests.helpers.waiting import engine_poll_round, poll_until, wait_poll_round, wait_until
 
 SOL = 1_000_000_000
 FINAL_INTENT_STATUSES = ("executed", "failed")
 SETTLED_WORKER_STATES = {"ready", "disabled"}
-
-
-def wait_for(check: Callable[[], Any], timeout: float, step: float = 0.1, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(step)
-    value = check()
-    if value:
-        return value
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
 
 
 def db_rows(db: Path, sql: str, *params: Any) -> list[dict[str, Any]]:
@@ -220,8 +211,10 @@ class FaultRun:
     def start(self) -> "FaultRun":
         self.engine.start(wait_ready=20)
         traders = len(self.cluster.traders)
-        wait_for(lambda: self.engine.snapshot().subscriptions == traders, 20, what="every trader subscribed")
-        wait_for(lambda: self.cluster.balance(self.wallet) > 0, 10, what="the operator airdrop")
+        wait_until(
+            lambda: self.engine.snapshot().subscriptions == traders, 20, what="every trader subscribed"
+        )
+        wait_until(lambda: self.cluster.balance(self.wallet) > 0, 10, what="the operator airdrop")
         return self
 
     def stop(self) -> None:
@@ -278,18 +271,18 @@ class FaultRun:
 
     def wait_decided(self, timeout: float = 40.0) -> Counts:
         """Until every leader swap has a final decision (or timeout); returns the counts either way."""
-        deadline = time.monotonic() + timeout
-        counts = self.counts()
-        while time.monotonic() < deadline:
+
+        def decided() -> bool:
             counts = self.counts()
-            if (
+            return (
                 counts.decided + counts.duplicates >= counts.leader_swaps
                 and counts.in_flight == 0
                 and not counts.missing
-            ):
-                break
-            time.sleep(0.25)
-        time.sleep(1.0)  # room for a late duplicate to appear, if there were one
+            )
+
+        poll_until(decided, timeout, step=0.25)
+        # A late duplicate would come from a later poll: wait for one more round, and count after it.
+        engine_poll_round(self.engine, len(self.cluster.traders))
         return self.counts()
 
     def worker_states(self) -> dict[str, str]:
@@ -304,7 +297,7 @@ class FaultRun:
             return states if ok else None
 
         try:
-            return wait_for(settled, timeout, what="every worker ready")
+            return wait_until(settled, timeout, what="every worker ready")
         except AssertionError:
             raise AssertionError(f"workers did not recover: {self.worker_states()}") from None
 
@@ -321,3 +314,29 @@ def assert_exact(counts: Counts, *, expect_swaps: int | None = None) -> None:
     assert counts.executed + counts.failed + counts.skipped == counts.leader_swaps, detail
     if counts.landed_copies >= 0:
         assert counts.landed_copies == counts.executed, detail
+
+
+# -- an engine in another process, through its HTTP endpoint --------------------------------------------------
+_COUNTER_LINE = re.compile(r'^zapbot_events_total\{name="([^"]+)"\} ([0-9.e+]+)$')
+
+
+def http_counters(port: int) -> dict[str, int]:
+    """The engine's counters from /metrics (the zapbot_events family)."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+        lines = response.read().decode().splitlines()
+    return {m.group(1): int(float(m.group(2))) for m in map(_COUNTER_LINE.match, lines) if m}
+
+
+def http_status(port: int) -> dict[str, Any]:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/workers/status", timeout=5) as response:
+        return json.loads(response.read())
+
+
+def http_poll_round(port: int, wallets: int, timeout: float = 30.0) -> None:
+    """wait_poll_round for an engine process: its polls counter and queue depths over HTTP."""
+    wait_poll_round(
+        lambda: http_counters(port).get("polls", 0),
+        wallets,
+        lambda: not any(http_status(port)["queues"].values()),
+        timeout,
+    )

@@ -290,6 +290,7 @@ async def _run(pool: RpcPool, method: str) -> tuple[str, Any]:
     return "ok", result
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fault", sorted(PROTOCOL_FAULTS))
 async def test_protocol_fault_is_a_short_rpc_error_for_every_method(server, fault):
     server.answer(**PROTOCOL_FAULTS[fault])
@@ -389,6 +390,7 @@ json_results = st.recursive(
 )
 
 
+@pytest.mark.slow
 @settings(
     max_examples=30,
     deadline=None,

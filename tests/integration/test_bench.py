@@ -4,7 +4,6 @@ harness, and START_MONITORING for 50 and 10,000 wallets reflected in the engine'
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 
@@ -12,6 +11,7 @@ from engine.bench import pipeline, scale
 from engine.bench.common import percentile, rss_bytes, summary, table
 from engine.config import load_settings
 from engine.facade import Engine
+from tests.helpers.waiting import wait_until
 
 PHASE_KEYS = ("detect_to_send_ms", "detect_to_confirm_ms", "overhead_ms")
 PERCENTILES = ("p50", "p95", "p99")
@@ -40,6 +40,7 @@ def test_table_and_rss():
     assert rss_bytes() > 10 * 1024 * 1024
 
 
+@pytest.mark.slow
 def test_pipeline_tiny_run_prints_every_key(capsys, monkeypatch):
     monkeypatch.setattr(pipeline, "WARMUP_SWAPS", 1)
     monkeypatch.setattr(pipeline, "PHASE_GAP_S", 1.5)
@@ -58,6 +59,7 @@ def test_pipeline_tiny_run_prints_every_key(capsys, monkeypatch):
     assert result["duplicated"] == 0
 
 
+@pytest.mark.slow
 def test_pipeline_table_output(capsys, monkeypatch):
     monkeypatch.setattr(pipeline, "WARMUP_SWAPS", 0)
     monkeypatch.setattr(pipeline, "PHASE_GAP_S", 1.5)
@@ -66,6 +68,7 @@ def test_pipeline_table_output(capsys, monkeypatch):
     assert "ws: detected → sent" in out and "polling: detected → confirmed" in out and "missed" in out
 
 
+@pytest.mark.slow
 def test_scale_tiny_run_prints_every_key(capsys):
     assert scale.main(["--traders", "50", "--idle-seconds", "1", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
@@ -101,6 +104,7 @@ def test_random_wallets_are_distinct_valid_keys():
         validate_address(wallet)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("count", [50, 10_000])
 def test_start_monitoring_many_wallets_is_reflected_in_the_snapshot(zapbot_home, sim_cluster, count):
     """Foundation: START_MONITORING for 50 and for 10,000 traders; bench scale measures how fast."""
@@ -111,14 +115,20 @@ def test_start_monitoring_many_wallets_is_reflected_in_the_snapshot(zapbot_home,
     engine.start(wait_ready=20)
     try:
         followed = len(sim_cluster.traders)
-        assert wait_for(lambda: engine.snapshot().subscriptions == followed, 20)
+        wait_until(lambda: engine.snapshot().subscriptions == followed, 20)
         wallets = scale.random_wallets(count, seed=count)
         scale.start_monitoring(engine, wallets)
         total = followed + count
-        assert wait_for(lambda: engine.snapshot().monitored_wallets == total, 30), (
-            engine.snapshot().monitored_wallets
+        wait_until(
+            lambda: engine.snapshot().monitored_wallets == total,
+            30,
+            what=lambda: f"{total} monitored wallets (saw {engine.snapshot().monitored_wallets})",
         )
-        assert wait_for(lambda: engine.snapshot().subscriptions == total, 30), engine.snapshot().subscriptions
+        wait_until(
+            lambda: engine.snapshot().subscriptions == total,
+            30,
+            what=lambda: f"{total} subscriptions (saw {engine.snapshot().subscriptions})",
+        )
         snap = engine.snapshot()
         assert snap.health.ws_ok
         per_connection = settings.engine.subscriptions_per_connection
@@ -128,12 +138,3 @@ def test_start_monitoring_many_wallets_is_reflected_in_the_snapshot(zapbot_home,
         )
     finally:
         engine.stop()
-
-
-def wait_for(predicate, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return bool(predicate())

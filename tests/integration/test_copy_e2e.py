@@ -3,113 +3,16 @@ and closes; we copy each step with real signed transactions, verified in the dat
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
 from engine.config import load_settings
 from engine.facade import Engine
-from engine.messages import SwapDetected
-from engine.policy import WSOL_MINT
-from engine.store import connect
-from engine.workers.data import DataWorker
-from engine.workers.executor import ExecutorWorker
+from tests.helpers.copying import SOL, detected, engine_factory, finished, intent_rows, query
+from tests.helpers.waiting import wait_until
 
-SOL = 1_000_000_000
-
-
-def wait_for(check, timeout: float = 20.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def detected(trade, decimals: int = 6) -> SwapDetected:
-    now = time.time()
-    return SwapDetected(
-        leader_signature=trade.signature,
-        wallet=trade.wallet,
-        trader=trade.trader,
-        side=trade.side,
-        mint=trade.mint,
-        token_amount=trade.token_amount,
-        token_decimals=decimals,
-        quote_mint=WSOL_MINT,
-        quote_amount=trade.quote_amount,
-        venue="unknown",
-        router=None,
-        slot=trade.slot,
-        source="test",
-        seen_at=now,
-        detected_at=now,
-    )
-
-
-def start_engine(cluster, **overrides: Any) -> Engine:
-    settings = load_settings()
-    settings.http.enabled = False
-    settings.engine.heartbeat_interval_ms = 500
-    settings.engine.worker_restart_delay_ms = 100
-    for key, value in overrides.items():
-        table, name = key.split("__")
-        setattr(getattr(settings, table), name, value)
-    engine = Engine(
-        settings, cluster=cluster, worker_classes={"data": DataWorker, "executor": ExecutorWorker}, http=False
-    )
-    engine.start(wait_ready=15)
-    return engine
-
-
-def intent_rows(engine: Engine, leader_signature: str | None = None) -> list[dict[str, Any]]:
-    conn = connect(engine.ctx.db_path, readonly=True)
-    try:
-        if leader_signature:
-            rows = conn.execute(
-                "SELECT * FROM intents WHERE leader_signature=?", (leader_signature,)
-            ).fetchall()
-        else:
-            rows = conn.execute("SELECT * FROM intents ORDER BY id").fetchall()
-        return [dict(r) for r in rows]
-    finally:
-        conn.close()
-
-
-def query(engine: Engine, sql: str, *params: Any) -> list[dict[str, Any]]:
-    conn = connect(engine.ctx.db_path, readonly=True)
-    try:
-        return [dict(r) for r in conn.execute(sql, params).fetchall()]
-    finally:
-        conn.close()
-
-
-def finished(engine: Engine, leader_signature: str) -> dict[str, Any] | None:
-    rows = intent_rows(engine, leader_signature)
-    if rows and rows[0]["status"] in ("executed", "failed"):
-        return rows[0]
-    return None
-
-
-def engine_factory(sim_cluster) -> Iterator[Callable[..., Engine]]:
-    """Start engines (data + executor) on the cluster; stopped, with chaos reset, afterwards."""
-    engines: list[Engine] = []
-
-    def make(**overrides: Any) -> Engine:
-        engine = start_engine(sim_cluster, **overrides)
-        engines.append(engine)
-        wallet = engine.ctx.state.wallet
-        wait_for(lambda: sim_cluster.balance(wallet) > 0, what="the sim airdrop")
-        return engine
-
-    yield make
-    sim_cluster.set_chaos(send_fail_ratio=0.0, pause_slots=False, blockhash_ttl_slots=None)
-    for engine in engines:
-        engine.stop()
+pytestmark = pytest.mark.slow  # every test here starts a cluster, an engine or a subprocess
 
 
 @pytest.fixture
@@ -130,7 +33,7 @@ def test_leader_buys_sells_half_then_closes(engine_on_cluster, sim_cluster):
     # 1) the leader buys; we buy 0.1 SOL (the default fixed size) with a real transaction that lands
     buy = sim_cluster.trader_swap(leader_name, "buy", mint, quote_lamports=2 * SOL)
     assert engine.ctx.send("executor", detected(buy))
-    row = wait_for(lambda: finished(engine, buy.signature), what="our buy")
+    row = wait_until(lambda: finished(engine, buy.signature), what="our buy")
     assert row["status"] == "executed", row["reason"]
     assert row["side"] == "buy" and row["trader"] == leader_name and row["wallet"] == wallet
     assert row["amount_in"] == SOL // 10 and row["quote_amount"] == SOL // 10
@@ -151,7 +54,7 @@ def test_leader_buys_sells_half_then_closes(engine_on_cluster, sim_cluster):
     leader_before = sim_cluster.token_balance(leader_wallet, mint)
     sell = sim_cluster.trader_swap(leader_name, "sell", mint, token_fraction=0.5)
     assert engine.ctx.send("executor", detected(sell))
-    row = wait_for(lambda: finished(engine, sell.signature), what="our half sell")
+    row = wait_until(lambda: finished(engine, sell.signature), what="our half sell")
     assert row["status"] == "executed", row["reason"]
     expected = held * sell.token_amount // leader_before
     assert abs(expected - held // 2) <= 1
@@ -167,7 +70,7 @@ def test_leader_buys_sells_half_then_closes(engine_on_cluster, sim_cluster):
     close = sim_cluster.trader_swap(leader_name, "sell", mint, token_fraction=1.0)
     assert sim_cluster.token_balance(leader_wallet, mint) == 0
     assert engine.ctx.send("executor", detected(close))
-    row = wait_for(lambda: finished(engine, close.signature), what="our close")
+    row = wait_until(lambda: finished(engine, close.signature), what="our close")
     assert row["status"] == "executed", row["reason"]
     assert row["token_amount"] == held - expected
     assert sim_cluster.token_balance(wallet, mint) == 0
@@ -183,7 +86,7 @@ def test_leader_buys_sells_half_then_closes(engine_on_cluster, sim_cluster):
     snap = engine.snapshot()
     assert {t.leader_signature for t in snap.trades} >= {buy.signature, sell.signature, close.signature}
     # (stats are written just after the intent is settled)
-    trader_view = wait_for(
+    trader_view = wait_until(
         lambda: (
             (v := next(t for t in engine.snapshot().traders if t.name == leader_name))
             and v.trades_copied == 3
@@ -192,7 +95,7 @@ def test_leader_buys_sells_half_then_closes(engine_on_cluster, sim_cluster):
         what="trader stats",
     )
     assert trader_view.last_trade_at is not None
-    wait_for(lambda: engine.snapshot().in_flight == 0, what="nothing in flight")
+    wait_until(lambda: engine.snapshot().in_flight == 0, what="nothing in flight")
 
 
 def test_the_same_signal_twice_buys_once(engine_on_cluster, sim_cluster):
@@ -200,8 +103,11 @@ def test_the_same_signal_twice_buys_once(engine_on_cluster, sim_cluster):
     buy = sim_cluster.trader_swap(sim_cluster.traders[0][0], "buy", sim_cluster.mints[0], quote_lamports=SOL)
     engine.ctx.send("executor", detected(buy))
     engine.ctx.send("executor", detected(buy))
-    wait_for(lambda: finished(engine, buy.signature), what="our buy")
-    time.sleep(0.3)
+    wait_until(lambda: finished(engine, buy.signature), what="our buy")
+    wait_until(
+        lambda: engine.snapshot().counters.get("executor_duplicates", 0) >= 1,
+        what="the second signal handled",
+    )
     assert len(intent_rows(engine, buy.signature)) == 1
     ours = [t for t in sim_cluster.ledger.signatures_for(engine.ctx.state.wallet) if t.err is None]
     assert len([t for t in ours if t.memo and "zapsim:quote" in t.memo]) == 1
@@ -214,7 +120,7 @@ def test_skips_are_recorded_with_reasons(engine_on_cluster, sim_cluster):
     no_position = sim_cluster.trader_swap(leader, "sell", sim_cluster.mints[1], token_fraction=1.0)
     for trade in (blacklisted, no_position):
         engine.ctx.send("executor", detected(trade))
-    skips = wait_for(
+    skips = wait_until(
         lambda: (rows := query(engine, "SELECT * FROM skips ORDER BY id")) and len(rows) == 2 and rows,
         what="two skips",
     )
@@ -231,10 +137,10 @@ def test_manual_sell_via_facade(engine_on_cluster, sim_cluster):
     mint = sim_cluster.mints[0]
     buy = sim_cluster.trader_swap(sim_cluster.traders[0][0], "buy", mint, quote_lamports=SOL)
     engine.ctx.send("executor", detected(buy))
-    wait_for(lambda: finished(engine, buy.signature), what="our buy")
+    wait_until(lambda: finished(engine, buy.signature), what="our buy")
     held = sim_cluster.token_balance(wallet, mint)
     intent_id = engine.sell_position(mint, 25).result(timeout=10)
-    row = wait_for(
+    row = wait_until(
         lambda: (
             (r := query(engine, "SELECT * FROM intents WHERE id=?", intent_id)[0])
             and r["status"] in ("executed", "failed")
@@ -257,18 +163,21 @@ def test_full_path_detection_to_copy(zapbot_home, sim_cluster):
     engine.start(wait_ready=20)
     try:
         wallet = engine.ctx.state.wallet
-        wait_for(lambda: sim_cluster.balance(wallet) > 0, what="the sim airdrop")
-        time.sleep(0.5)  # subscriptions in place
+        wait_until(lambda: sim_cluster.balance(wallet) > 0, what="the sim airdrop")
+        wait_until(
+            lambda: engine.snapshot().subscriptions == len(sim_cluster.traders),
+            what="every trader subscribed",
+        )
         leader_name, _ = sim_cluster.traders[0]
         mint = sim_cluster.mints[0]
         buy = sim_cluster.trader_swap(leader_name, "buy", mint, quote_lamports=SOL)
-        row = wait_for(lambda: finished(engine, buy.signature), timeout=30, what="the detected copy")
+        row = wait_until(lambda: finished(engine, buy.signature), timeout=30, what="the detected copy")
         assert row["status"] == "executed", row["reason"]
         assert row["trader"] == leader_name and row["amount_in"] == SOL // 10
         assert sim_cluster.token_balance(wallet, mint) == row["token_amount"] > 0
         check_timestamps(row)
         sell = sim_cluster.trader_swap(leader_name, "sell", mint, token_fraction=1.0)
-        row = wait_for(lambda: finished(engine, sell.signature), timeout=30, what="the detected close")
+        row = wait_until(lambda: finished(engine, sell.signature), timeout=30, what="the detected close")
         assert row["status"] == "executed", row["reason"]
         assert sim_cluster.token_balance(wallet, mint) == 0
     finally:

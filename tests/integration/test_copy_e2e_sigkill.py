@@ -8,14 +8,16 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from engine.store import connect
-from tests.conftest import PROJECT_ROOT
-from tests.test_copy_e2e import SOL, wait_for
+from tests.helpers.copying import SOL
+from tests.helpers.paths import PROJECT_ROOT
+from tests.helpers.waiting import wait_until
+
+pytestmark = pytest.mark.slow  # every test here starts a cluster, an engine or a subprocess
 
 ENGINE_SCRIPT = """
 import json, signal, sys, threading, time
@@ -113,7 +115,7 @@ def test_sigkill_between_send_and_confirmation_leaves_one_trade(tmp_path, sim_cl
 
     first = run_engine(home, sim_cluster, signal_file)
     try:
-        sent = wait_for(
+        sent = wait_until(
             lambda: (r := rows(db, "SELECT * FROM intents")) and r[0]["status"] == "sent" and r[0],
             timeout=30,
             what="the intent to be sent",
@@ -137,13 +139,14 @@ def test_sigkill_between_send_and_confirmation_leaves_one_trade(tmp_path, sim_cl
     sim_cluster.set_chaos(send_fail_ratio=0.0, pause_slots=False)
     second = run_engine(home, sim_cluster, signal_file)
     try:
-        done = wait_for(
+        done = wait_until(
             lambda: (r := rows(db, "SELECT * FROM intents")) and r[0]["status"] == "executed" and r[0],
             timeout=30,
             what="the resumed trade to execute",
         )
-        wait_for(lambda: rows(db, "SELECT * FROM skips"), timeout=15, what="the repeated signal's skip")
-        time.sleep(0.5)  # room for any (wrong) second buy to show up
+        wait_until(lambda: rows(db, "SELECT * FROM skips"), timeout=15, what="the repeated signal's skip")
+        # The executed row is the resumed intent's outcome and the skip the repeated signal's: the engine has
+        # handled both of its inputs, so the rows below are final.
         intents = rows(db, "SELECT * FROM intents")
         assert len(intents) == 1
         attempts = rows(db, "SELECT * FROM trades ORDER BY id")

@@ -137,6 +137,7 @@ def test_unknown_command(zapbot_home, capsys):
     assert code == 2 and "unknown command" in err
 
 
+@pytest.mark.slow
 def test_headless_run_serves_status_and_metrics(zapbot_home):
     """`zapbot run --headless`: /workers/status lists the seven workers; /metrics parses as Prometheus text."""
     import json

@@ -18,6 +18,9 @@ from engine.supervisor import Supervisor
 from engine.traders import TraderBook
 from engine.worker import BaseWorker, Inbox, handles
 from engine.workers import WORKER_CLASSES
+from tests.helpers.waiting import wait_until
+
+pytestmark = pytest.mark.slow  # every test here starts a cluster, an engine or a subprocess
 
 
 @dataclass(frozen=True)
@@ -33,15 +36,6 @@ class Boom:
 @dataclass(frozen=True)
 class Hang:
     pass
-
-
-def wait_for(predicate, timeout: float = 10.0, step: float = 0.01) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(step)
-    return predicate()
 
 
 class Recorder(BaseWorker):
@@ -108,7 +102,7 @@ def test_every_worker_sends_ready_and_answers_ping(tmp_path, threading_enabled):
         assert states["telegram"] == "disabled"
         assert all(state in {"ready", "busy", "degraded", "disabled"} for state in states.values()), states
         # Heartbeats flow: every live worker has answered a PING recently.
-        assert wait_for(
+        wait_until(
             lambda: all(
                 v.last_heartbeat_age_s is not None and v.last_heartbeat_age_s < 1.0
                 for v in ctx.state.snapshot().workers
@@ -118,7 +112,7 @@ def test_every_worker_sends_ready_and_answers_ping(tmp_path, threading_enabled):
         before = {n: s.inbox.handled for n, s in sup.slots.items()}
         for slot in sup.slots.values():
             slot.inbox.put(Ping(999_999), force=True)
-        assert wait_for(lambda: all(s.inbox.handled > before[n] for n, s in sup.slots.items()), 5)
+        wait_until(lambda: all(s.inbox.handled > before[n] for n, s in sup.slots.items()), 5)
     finally:
         assert sup.stop(5)
     assert {v.state for v in ctx.state.snapshot().workers} == {"stopped"}
@@ -132,12 +126,16 @@ def test_raising_worker_is_restarted_and_keeps_queued_messages(tmp_path, threadi
         assert sup.wait_ready(5)
         inbox = ctx.inboxes["recorder"]
         inbox.put(Job(1))
-        assert wait_for(lambda: (1, 1) in recorder_cls.seen, 5)
+        wait_until(lambda: (1, 1) in recorder_cls.seen, 5)
         failed_at = time.monotonic()
         inbox.put(Boom())
         for value in range(2, 12):
             inbox.put(Job(value))
-        assert wait_for(lambda: len(recorder_cls.seen) == 11, 10), recorder_cls.seen
+        wait_until(
+            lambda: len(recorder_cls.seen) == 11,
+            10,
+            what=lambda: f"eleven jobs seen (saw {recorder_cls.seen})",
+        )
         restarted_after = time.monotonic() - failed_at
         # All ten queued jobs were processed, in order, by the second instance.
         assert recorder_cls.seen[1:] == [(2, v) for v in range(2, 12)]
@@ -157,7 +155,7 @@ def test_restart_backoff_and_budget_end_in_degraded(tmp_path, threading_enabled,
         assert sup.wait_ready(5)
         for _ in range(4):
             ctx.inboxes["recorder"].put(Boom())
-        assert wait_for(lambda: ctx.state.snapshot().worker("recorder").state == "degraded", 10)
+        wait_until(lambda: ctx.state.snapshot().worker("recorder").state == "degraded", 10)
         view = ctx.state.snapshot().worker("recorder")
         assert view.restarts == 3
         assert "restart budget exhausted" in view.detail
@@ -177,13 +175,17 @@ def test_worker_that_stops_answering_heartbeats_is_restarted(tmp_path, threading
         inbox = ctx.inboxes["recorder"]
         inbox.put(Hang())
         inbox.put(Job(7))
-        assert wait_for(lambda: ctx.state.snapshot().worker("recorder").restarts >= 1, 10)
+        wait_until(lambda: ctx.state.snapshot().worker("recorder").restarts >= 1, 10)
         # The hanging message is handed to the second instance once (it hangs that one too), then dropped;
         # the third instance processes the job queued behind it.
-        assert wait_for(lambda: any(value == 7 for _, value in recorder_cls.seen), 10), recorder_cls.seen
+        wait_until(
+            lambda: any(value == 7 for _, value in recorder_cls.seen),
+            10,
+            what=lambda: f"job 7 seen (saw {recorder_cls.seen})",
+        )
         assert [instance for instance, value in recorder_cls.seen if value == 7] == [3]
         assert ctx.state.snapshot().worker("recorder").restarts == 2
-        assert wait_for(lambda: ctx.state.snapshot().worker("recorder").state == "ready", 5)
+        wait_until(lambda: ctx.state.snapshot().worker("recorder").state == "ready", 5)
     finally:
         sup.stop(5)
 
@@ -221,7 +223,7 @@ def test_message_of_a_hung_worker_goes_to_the_next_instance(tmp_path, threading_
     try:
         assert sup.wait_ready(5)
         ctx.inboxes["slowonce"].put(SlowOnce())
-        assert wait_for(lambda: cls.handled == [2], 10), cls.handled
+        wait_until(lambda: cls.handled == [2], 10, what=lambda: f"only job 2 handled (saw {cls.handled})")
     finally:
         sup.stop(5)
 
@@ -260,8 +262,8 @@ def test_raising_tick_restarts_the_worker(tmp_path, threading_enabled):
     sup.start()
     try:
         assert sup.wait_ready(5)
-        assert wait_for(lambda: 2 in cls.ticks, 10), cls.ticks
-        assert wait_for(lambda: ctx.state.snapshot().worker("ticky").state == "ready", 5)
+        wait_until(lambda: 2 in cls.ticks, 10, what=lambda: f"a tick from instance 2 (saw {cls.ticks})")
+        wait_until(lambda: ctx.state.snapshot().worker("ticky").state == "ready", 5)
         view = ctx.state.snapshot().worker("ticky")
         assert view.restarts == 1
         assert cls.ticks.count(1) == 1  # the failing instance stopped ticking

@@ -13,6 +13,8 @@ import pytest
 from engine.decoding import DecodeError, decode_raw
 from engine.decoding.pool import DecodePool, diagnostic_allocate_job, diagnostic_sleep_job
 
+pytestmark = pytest.mark.slow  # every test here starts a cluster, an engine or a subprocess
+
 
 @pytest.fixture
 def pool():

@@ -25,6 +25,9 @@ from engine.workers.cache import CacheWorker
 from engine.workers.data import DataWorker
 from engine.workers.monitor import MonitorWorker
 from engine.workers.websocket import WebsocketWorker
+from tests.helpers.waiting import engine_poll_round, poll_until, wait_until
+
+pytestmark = pytest.mark.slow  # every test here starts a cluster, an engine or a subprocess
 
 TRADERS = 20
 SWAPS = 200
@@ -41,15 +44,6 @@ class RecordingExecutor(BaseWorker):
     def on_swap(self, msg: SwapDetected) -> None:
         with self.lock:
             type(self).received.append(msg)
-
-
-def wait_for(predicate, timeout: float, step: float = 0.05) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(step)
-    return predicate()
 
 
 def cluster_trades(cluster: SimCluster) -> list[dict]:
@@ -103,7 +97,11 @@ def run_detection(zapbot_home, threaded: bool, chaos: dict[str, float]) -> None:
     try:
         engine.start(wait_ready=20)
         engine.subscribe(on_event)
-        assert wait_for(lambda: engine.snapshot().subscriptions == TRADERS, 20), engine.snapshot().health
+        wait_until(
+            lambda: engine.snapshot().subscriptions == TRADERS,
+            20,
+            what=lambda: f"every trader subscribed (health {engine.snapshot().health})",
+        )
         assert engine.snapshot().monitored_wallets == TRADERS
         cluster.set_chaos(**chaos)
         make_swaps(cluster, SWAPS, spread_s=8.0)
@@ -115,8 +113,8 @@ def run_detection(zapbot_home, threaded: bool, chaos: dict[str, float]) -> None:
             with lock:
                 return expected <= {e.leader_signature for e in detected}
 
-        wait_for(all_seen, 40)
-        time.sleep(1.5)  # room for a late duplicate to show up, if there were one
+        poll_until(all_seen, 40)  # the assertions below say what is missing
+        engine_poll_round(engine, TRADERS)  # a late duplicate would have shown up by now
         with lock:
             events = list(detected)
         signatures = [e.leader_signature for e in events]

@@ -13,7 +13,8 @@ from engine.workers.executor import (
     is_slippage_error,
     paper_fill,
 )
-from tests.test_copy_e2e import SOL, detected, engine_factory, finished, intent_rows, query, wait_for
+from tests.helpers.copying import SOL, detected, engine_factory, finished, intent_rows, query
+from tests.helpers.waiting import wait_until
 
 
 @pytest.fixture
@@ -44,6 +45,7 @@ def hooked(monkeypatch):
     return HookedSwapApi.hooks
 
 
+@pytest.mark.slow
 def test_slippage_failure_is_requoted_once_and_recorded(hooked, engine_on_cluster, sim_cluster):
     engine = engine_on_cluster()
     mint = sim_cluster.mints[0]
@@ -52,7 +54,7 @@ def test_slippage_failure_is_requoted_once_and_recorded(hooked, engine_on_cluste
     hooked.append(lambda: sim_cluster.trader_swap(other, "buy", mint, quote_lamports=5 * SOL))
     buy = sim_cluster.trader_swap(leader, "buy", mint, quote_lamports=SOL)
     engine.ctx.send("executor", detected(buy))
-    row = wait_for(lambda: finished(engine, buy.signature), what="our buy")
+    row = wait_until(lambda: finished(engine, buy.signature), what="our buy")
     assert row["status"] == "executed", row["reason"]
     attempts = query(engine, "SELECT * FROM trades WHERE intent_id=? ORDER BY id", row["id"])
     assert [a["status"] for a in attempts] == ["failed", "executed"]
@@ -62,6 +64,7 @@ def test_slippage_failure_is_requoted_once_and_recorded(hooked, engine_on_cluste
     assert row["fee_lamports"] > attempts[0]["fee_lamports"]  # both fees are accounted
 
 
+@pytest.mark.slow
 def test_second_slippage_failure_fails_the_trade(hooked, engine_on_cluster, sim_cluster):
     engine = engine_on_cluster(limits__auto_pause_after_failures=1)
     mint = sim_cluster.mints[0]
@@ -70,25 +73,28 @@ def test_second_slippage_failure_fails_the_trade(hooked, engine_on_cluster, sim_
         hooked.append(lambda: sim_cluster.trader_swap(other, "buy", mint, quote_lamports=5 * SOL))
     buy = sim_cluster.trader_swap(leader, "buy", mint, quote_lamports=SOL)
     engine.ctx.send("executor", detected(buy))
-    row = wait_for(lambda: finished(engine, buy.signature), what="our buy")
+    row = wait_until(lambda: finished(engine, buy.signature), what="our buy")
     assert row["status"] == "failed" and "slippage" in row["reason"]
     attempts = query(engine, "SELECT status FROM trades WHERE intent_id=?", row["id"])
     assert [a["status"] for a in attempts] == ["failed", "failed"]
     assert query(engine, "SELECT amount FROM positions") == []
     # one failure with auto_pause_after_failures=1 pauses the trader; its next signal is skipped
-    wait_for(lambda: engine.traders.get(leader).active is False, what="auto-pause")  # just after the failure
-    state = wait_for(lambda: query(engine, "SELECT * FROM trader_state WHERE name=?", leader), what="state")[
-        0
-    ]
+    wait_until(
+        lambda: engine.traders.get(leader).active is False, what="auto-pause"
+    )  # just after the failure
+    state = wait_until(
+        lambda: query(engine, "SELECT * FROM trader_state WHERE name=?", leader), what="state"
+    )[0]
     assert state["consecutive_failures"] == 1 and "auto-paused" in state["paused_reason"]
     again = sim_cluster.trader_swap(leader, "buy", mint, quote_lamports=SOL)
     engine.ctx.send("executor", detected(again))
-    skip = wait_for(
+    skip = wait_until(
         lambda: query(engine, "SELECT * FROM skips WHERE leader_signature=?", again.signature), what="skip"
     )[0]
     assert skip["reason"] == "trader paused"
 
 
+@pytest.mark.slow
 def test_expired_blockhash_is_requoted_once(hooked, engine_on_cluster, sim_cluster):
     engine = engine_on_cluster()
     mint = sim_cluster.mints[0]
@@ -98,7 +104,7 @@ def test_expired_blockhash_is_requoted_once(hooked, engine_on_cluster, sim_clust
     hooked.append(lambda: sim_cluster.set_chaos(send_fail_ratio=0.0))
     buy = sim_cluster.trader_swap(sim_cluster.traders[0][0], "buy", mint, quote_lamports=SOL)
     engine.ctx.send("executor", detected(buy))
-    row = wait_for(lambda: finished(engine, buy.signature), what="our buy")
+    row = wait_until(lambda: finished(engine, buy.signature), what="our buy")
     assert row["status"] == "executed", row["reason"]
     attempts = query(engine, "SELECT * FROM trades WHERE intent_id=? ORDER BY id", row["id"])
     assert [a["status"] for a in attempts] == ["expired", "executed"]
@@ -107,18 +113,20 @@ def test_expired_blockhash_is_requoted_once(hooked, engine_on_cluster, sim_clust
     assert sim_cluster.token_balance(engine.ctx.state.wallet, mint) == row["token_amount"]
 
 
+@pytest.mark.slow
 def test_expired_twice_fails_expired_before_landing(hooked, engine_on_cluster, sim_cluster):
     engine = engine_on_cluster()
     sim_cluster.set_chaos(send_fail_ratio=1.0, blockhash_ttl_slots=3)
     buy = sim_cluster.trader_swap(sim_cluster.traders[0][0], "buy", sim_cluster.mints[0], quote_lamports=SOL)
     engine.ctx.send("executor", detected(buy))
-    row = wait_for(lambda: finished(engine, buy.signature), what="our buy")
+    row = wait_until(lambda: finished(engine, buy.signature), what="our buy")
     assert row["status"] == "failed" and row["reason"] == "expired before landing"
     attempts = query(engine, "SELECT status FROM trades WHERE intent_id=?", row["id"])
     assert [a["status"] for a in attempts] == ["expired", "expired"]
     assert sim_cluster.token_balance(engine.ctx.state.wallet, sim_cluster.mints[0]) == 0
 
 
+@pytest.mark.slow
 def test_full_queue_records_skips_without_blocking(engine_on_cluster, sim_cluster):
     engine = engine_on_cluster(engine__max_concurrent_trades=1, engine__max_queue_size=1)
     # The first trade cannot land (sends fail, the clock is paused so it cannot expire): it stays in flight.
@@ -128,14 +136,14 @@ def test_full_queue_records_skips_without_blocking(engine_on_cluster, sim_cluste
         sim_cluster.trader_swap(leader, "buy", sim_cluster.mints[i % 2], quote_lamports=SOL) for i in range(4)
     ]
     engine.ctx.send("executor", detected(trades[0]))
-    wait_for(
+    wait_until(
         lambda: (rows := intent_rows(engine, trades[0].signature)) and rows[0]["status"] == "sent",
         what="first trade sent",
     )
     for count, trade in enumerate(trades[1:], start=1):
         # One at a time: the executor's inbox is bounded too (a refused send is the sender's to record).
         assert engine.ctx.send("executor", detected(trade))
-        wait_for(
+        wait_until(
             lambda c=count: len(intent_rows(engine)) + len(query(engine, "SELECT id FROM skips")) == c + 1,
             what="the signal handled",
         )
@@ -146,9 +154,10 @@ def test_full_queue_records_skips_without_blocking(engine_on_cluster, sim_cluste
     assert engine.snapshot().in_flight == 1
     sim_cluster.set_chaos(send_fail_ratio=0.0, pause_slots=False)
     for trade in trades[:2]:
-        assert wait_for(lambda t=trade: finished(engine, t.signature), what="drain")["status"] == "executed"
+        assert wait_until(lambda t=trade: finished(engine, t.signature), what="drain")["status"] == "executed"
 
 
+@pytest.mark.slow
 def test_paper_mode_never_sends_and_fills_at_the_quote(zapbot_home, sim_cluster, monkeypatch):
     from engine.config import load_settings
     from engine.facade import Engine
@@ -172,7 +181,7 @@ def test_paper_mode_never_sends_and_fills_at_the_quote(zapbot_home, sim_cluster,
             sim_cluster.traders[0][0], "buy", sim_cluster.mints[0], quote_lamports=SOL
         )
         engine.ctx.send("executor", detected(buy))
-        row = wait_for(lambda: finished(engine, buy.signature), what="paper buy")
+        row = wait_until(lambda: finished(engine, buy.signature), what="paper buy")
         assert row["status"] == "executed" and row["reason"] == "paper: at quote"
         assert row["signature"] is None and row["quote_amount"] == SOL // 10 and row["token_amount"] > 0
         assert sim_cluster.ledger.landed_count() == landed_before + 1  # only the leader's trade
@@ -185,7 +194,7 @@ def test_paper_mode_never_sends_and_fills_at_the_quote(zapbot_home, sim_cluster,
             sim_cluster.traders[0][0], "sell", sim_cluster.mints[0], token_fraction=1.0
         )
         engine.ctx.send("executor", detected(sell))
-        row = wait_for(lambda: finished(engine, sell.signature), what="paper sell")
+        row = wait_until(lambda: finished(engine, sell.signature), what="paper sell")
         assert row["status"] == "executed" and row["reason"] == "paper: leader price + slippage"
         held = query(engine, "SELECT * FROM positions")[0]
         assert held["amount"] == 0
@@ -239,6 +248,7 @@ def test_swap_body_fee_forms():
     assert body["quoteResponse"] is quote and body["dynamicComputeUnitLimit"] is True
 
 
+@pytest.mark.slow
 async def test_swap_api_errors_are_one_line_without_the_key(sim_cluster):
     api = SwapApi(sim_cluster.swap_api_url, "sekrit-key-123")
     try:
@@ -260,6 +270,7 @@ async def test_swap_api_errors_are_one_line_without_the_key(sim_cluster):
         await down.close()
 
 
+@pytest.mark.slow
 async def test_sign_swap_keeps_the_market_maker_signature(sim_cluster):
     from solders.keypair import Keypair
 
@@ -279,6 +290,7 @@ async def test_sign_swap_keeps_the_market_maker_signature(sim_cluster):
         sign_swap(build.transaction, Keypair())
 
 
+@pytest.mark.slow
 def test_daily_loss_cap_trips_the_kill_switch(engine_on_cluster, sim_cluster):
     from engine.workers.executor import KillSwitchTripped
 
@@ -288,17 +300,17 @@ def test_daily_loss_cap_trips_the_kill_switch(engine_on_cluster, sim_cluster):
     leader, mint = sim_cluster.traders[0][0], sim_cluster.mints[0]
     buy = sim_cluster.trader_swap(leader, "buy", mint, quote_lamports=SOL)
     engine.ctx.send("executor", detected(buy))
-    wait_for(lambda: finished(engine, buy.signature), what="our buy")
+    wait_until(lambda: finished(engine, buy.signature), what="our buy")
     # A round trip through the pool loses its fees: more than the 0.0001 SOL cap.
     sell = sim_cluster.trader_swap(leader, "sell", mint, token_fraction=1.0)
     engine.ctx.send("executor", detected(sell))
-    assert wait_for(lambda: finished(engine, sell.signature), what="our sell")["status"] == "executed"
+    assert wait_until(lambda: finished(engine, sell.signature), what="our sell")["status"] == "executed"
     assert query(engine, "SELECT realized_pnl_lamports FROM daily")[0]["realized_pnl_lamports"] < -100_000
-    wait_for(lambda: engine.snapshot().kill_switch, what="the kill switch")
+    wait_until(lambda: engine.snapshot().kill_switch, what="the kill switch")
     assert len(events) == 1 and events[0].realized_pnl_lamports < 0
     again = sim_cluster.trader_swap(leader, "buy", mint, quote_lamports=SOL)
     engine.ctx.send("executor", detected(again))
-    skip = wait_for(
+    skip = wait_until(
         lambda: query(engine, "SELECT * FROM skips WHERE leader_signature=?", again.signature), what="skip"
     )[0]
     assert skip["reason"] == "kill switch"
@@ -306,7 +318,7 @@ def test_daily_loss_cap_trips_the_kill_switch(engine_on_cluster, sim_cluster):
     engine.resume_all()
     third = sim_cluster.trader_swap(leader, "buy", mint, quote_lamports=SOL)
     engine.ctx.send("executor", detected(third))
-    skip = wait_for(
+    skip = wait_until(
         lambda: query(engine, "SELECT * FROM skips WHERE leader_signature=?", third.signature), what="skip"
     )[0]
     assert skip["reason"] == "kill switch" and engine.snapshot().kill_switch

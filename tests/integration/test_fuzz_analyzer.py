@@ -26,6 +26,8 @@ from engine.traders import TraderBook, TraderConfig
 from engine.worker import BaseWorker, Inbox, handles
 from engine.workers.analyzer import AnalyzerWorker
 
+pytestmark = pytest.mark.slow  # every test here starts a cluster, an engine or a subprocess
+
 BAD_COUNT = 120
 PUMP_BUY = "pumpfun/ZEu54dZe_buy.json"
 

@@ -17,7 +17,10 @@ import time
 import pytest
 
 from engine.worker import BaseWorker
-from tests.reliability_helpers import SOL, Counts, FaultRun, assert_exact, db_rows, wait_for
+from tests.helpers.reliability import SOL, Counts, FaultRun, assert_exact, db_rows
+from tests.helpers.waiting import wait_until
+
+pytestmark = pytest.mark.slow  # every test here starts a cluster, an engine or a subprocess
 
 SWAPS = 12
 
@@ -69,7 +72,7 @@ def test_websocket_dropped_every_two_seconds(fault_run):
     assert_exact(counts, expect_swaps=SWAPS)
     run.cluster.set_chaos(ws_drop_every_s=0)
     run.wait_all_ready()
-    wait_for(lambda: run.engine.snapshot().health.ws_ok, 15, what="the websocket to recover")
+    wait_until(lambda: run.engine.snapshot().health.ws_ok, 15, what="the websocket to recover")
 
 
 @pytest.mark.timeout(90)
@@ -124,7 +127,7 @@ def test_expired_blockhashes(fault_run):
     run = fault_run()
     run.cluster.set_chaos(blockhash_ttl_slots=3, send_fail_ratio=1.0)
     run.make_swaps(SWAPS // 2, spread_s=2)
-    wait_for(lambda: run.counts().failed >= 2, 40, what="copies to fail on expiry")
+    wait_until(lambda: run.counts().failed >= 2, 40, what="copies to fail on expiry")
     run.cluster.set_chaos(blockhash_ttl_slots=None, send_fail_ratio=0)
     run.make_swaps(SWAPS // 2, spread_s=2)
     counts = run.wait_decided(60)
@@ -191,7 +194,7 @@ def test_worker_raising_again_and_again_ends_degraded_not_crash_looping(fault_ru
     run = fault_run(
         extra_workers={"flaky": Flaky}, engine__restart_budget=3, engine__heartbeat_interval_ms=300
     )
-    wait_for(lambda: run.worker_states().get("flaky") == "degraded", 20, what="flaky to be degraded")
+    wait_until(lambda: run.worker_states().get("flaky") == "degraded", 20, what="flaky to be degraded")
     launched = len(Flaky.instances)
     run.make_swaps(SWAPS, spread_s=3)
     counts = run.wait_decided()

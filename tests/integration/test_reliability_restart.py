@@ -16,8 +16,11 @@ from pathlib import Path
 import pytest
 
 from engine.sim import SimCluster, SimConfig
-from tests.conftest import PROJECT_ROOT
-from tests.reliability_helpers import SOL, assert_exact, count_decisions, db_rows, integrity, wait_for
+from tests.helpers.paths import PROJECT_ROOT
+from tests.helpers.reliability import SOL, assert_exact, count_decisions, db_rows, http_poll_round, integrity
+from tests.helpers.waiting import poll_until, wait_until
+
+pytestmark = pytest.mark.slow  # every test here starts a cluster, an engine or a subprocess
 
 CONFIG = """
 [engine]
@@ -63,7 +66,7 @@ def start_engine(home: Path, cluster: SimCluster) -> tuple[subprocess.Popen, str
         stderr=subprocess.PIPE,
         text=True,
     )
-    wait_for(lambda: runtime.exists() or proc.poll() is not None, 40, what="the engine to start")
+    wait_until(lambda: runtime.exists() or proc.poll() is not None, 40, what="the engine to start")
     assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
     url = f"http://127.0.0.1:{json.loads(runtime.read_text())['port']}/workers/status"
 
@@ -71,7 +74,7 @@ def start_engine(home: Path, cluster: SimCluster) -> tuple[subprocess.Popen, str
         with urllib.request.urlopen(url, timeout=5) as response:
             return json.loads(response.read())
 
-    wait_for(lambda: status()["subscriptions"] == len(cluster.traders), 30, what="every trader subscribed")
+    wait_until(lambda: status()["subscriptions"] == len(cluster.traders), 30, what="every trader subscribed")
     return proc, status()["wallet"]
 
 
@@ -111,19 +114,19 @@ def test_sigkill_mid_trade_then_restart(tmp_path):
         for i in range(4):
             signatures.append(swap(cluster, i))
             time.sleep(0.3)
-        wait_for(decided, 30, what="the first swaps to be decided")
+        wait_until(decided, 30, what="the first swaps to be decided")
         # 2) sends refused: copies get signed and sent but cannot land; kill -9 while they are in flight
         cluster.set_chaos(send_fail_ratio=1.0, pause_slots=True)
         for i in range(4, 7):
             signatures.append(swap(cluster, i))
             time.sleep(0.3)
-        wait_for(
+        wait_until(
             lambda: db_rows(db, "SELECT id FROM intents WHERE status='sent'"), 30, what="a copy in flight"
         )
         # The monitor persists poll cut-offs every 3 s. A wallet with no stored cut-off is followed "from now"
         # after a restart, so an engine killed within its first seconds loses what its leaders did while it
         # was down (reported as a bug); here the engine has been running long enough to have stored them.
-        wait_for(
+        wait_until(
             lambda: (
                 len(
                     [
@@ -155,13 +158,10 @@ def test_sigkill_mid_trade_then_restart(tmp_path):
         for i in range(10, 12):
             signatures.append(swap(cluster, i))
             time.sleep(0.3)
-        try:
-            wait_for(decided, 60, what="every swap to be decided after the restart")
-        except AssertionError:
-            pass  # the counts below say exactly what is missing
-        time.sleep(1.0)
-        counts = count_decisions(db, signatures, cluster, wallet)
+        poll_until(decided, 60)  # if not, the counts below say exactly what is missing
         port = json.loads((home / "runtime.json").read_text())["port"]
+        http_poll_round(port, len(cluster.traders))  # a late duplicate would have shown up by now
+        counts = count_decisions(db, signatures, cluster, wallet)
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
             events = [
                 line for line in response.read().decode().splitlines() if line.startswith("zapbot_events")

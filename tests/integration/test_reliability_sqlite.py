@@ -7,12 +7,14 @@ from __future__ import annotations
 import os
 import sqlite3
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
 
-from tests.reliability_helpers import FaultRun, assert_exact, count_decisions, integrity, wait_for
+from tests.helpers.reliability import FaultRun, assert_exact, count_decisions, integrity
+from tests.helpers.waiting import wait_until
+
+pytestmark = pytest.mark.slow  # every test here starts a cluster, an engine or a subprocess
 
 # Once a bug: ExecutorWorker.on_swap let the StoreError of record_intent escape, so the executor crashed on
 # that message, the swap was lost, and a disk that stayed full crash-looped it into `degraded`. Fixed in
@@ -81,13 +83,25 @@ def test_disk_full_is_surfaced_and_nothing_is_corrupted(tiny_home):
     run = FaultRun(**SLOW_HEARTBEAT).start()
     try:
         run.make_swaps(3, spread_s=1)
-        wait_for(
+        wait_until(
             lambda: not run.counts().missing and run.counts().in_flight == 0, 30, what="calm swaps decided"
         )
         filler = _fill(tiny_home)
+        detected_before = run.engine.snapshot().counters.get("swaps_detected", 0)
+        swaps_before = len(run.swaps)
         run.make_swaps(6, spread_s=3)  # swaps 4..9, decided while no write can succeed
-        time.sleep(3)
-        during = run.engine.snapshot()
+        full = len(run.swaps) - swaps_before
+        # The disk stays full until the engine has seen every one of them and reported a failed write.
+        during = wait_until(
+            lambda: (
+                (snap := run.engine.snapshot()).counters.get("swaps_detected", 0) >= detected_before + full
+                and snap.counters.get("store_errors", 0) > 0
+                and any("full" in line.message.lower() for line in snap.logs)
+                and snap
+            ),
+            30,
+            what="the swaps made while the disk is full to be seen and the failed writes reported",
+        )
         store_errors = during.counters.get("store_errors", 0)
         surfaced = [line.message for line in during.logs if "full" in line.message.lower()]
         filler.unlink()
@@ -112,15 +126,23 @@ def test_database_locked_by_another_process(zapbot_home):
     run = FaultRun(**SLOW_HEARTBEAT).start()
     try:
         run.make_swaps(3, spread_s=1)
-        wait_for(
+        wait_until(
             lambda: not run.counts().missing and run.counts().in_flight == 0, 30, what="calm swaps decided"
         )
         locker = sqlite3.connect(str(run.db), timeout=1, isolation_level=None)
         locker.execute("BEGIN EXCLUSIVE")
         try:
             run.make_swaps(6, spread_s=2)
-            time.sleep(5.5)
-            during = run.engine.snapshot()
+            # The lock is held past the 5 s busy timeout: until the engine reports a failed write.
+            during = wait_until(
+                lambda: (
+                    (snap := run.engine.snapshot()).counters.get("store_errors", 0) > 0
+                    and any("locked" in line.message.lower() for line in snap.logs)
+                    and snap
+                ),
+                30,
+                what="a write to fail on the lock and be reported",
+            )
         finally:
             locker.execute("ROLLBACK")
             locker.close()

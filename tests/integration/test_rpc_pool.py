@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
-from typing import Any
 
 import orjson
 import pytest
@@ -13,44 +11,7 @@ from aiohttp import web
 
 from engine.chain.rpc import RpcError, RpcPool, TokenBucket, parse_retry_after
 from engine.state import EngineState
-
-Handler = Callable[[dict[str, Any]], Any]
-
-
-class FakeRpc:
-    """A tiny JSON-RPC server; `behaviour(request)` returns a web.Response or a result value."""
-
-    def __init__(self, behaviour: Handler) -> None:
-        self.behaviour = behaviour
-        self.requests: list[dict[str, Any]] = []
-        self.runner: web.AppRunner | None = None
-        self.url = ""
-
-    async def handle(self, request: web.Request) -> web.StreamResponse:
-        body = orjson.loads(await request.read())
-        self.requests.append(body)
-        outcome = self.behaviour(body)
-        if isinstance(outcome, web.StreamResponse):
-            return outcome
-        return web.Response(
-            body=orjson.dumps({"jsonrpc": "2.0", "id": body["id"], "result": outcome}),
-            content_type="application/json",
-        )
-
-    async def start(self) -> "FakeRpc":
-        app = web.Application()
-        app.router.add_post("/", self.handle)
-        self.runner = web.AppRunner(app)
-        await self.runner.setup()
-        site = web.TCPSite(self.runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self.url = f"http://127.0.0.1:{port}/"
-        return self
-
-    async def stop(self) -> None:
-        if self.runner is not None:
-            await self.runner.cleanup()
+from tests.helpers.fake_rpc import FakeRpc, Handler
 
 
 @pytest.fixture
@@ -67,6 +28,7 @@ async def servers():
         await server.stop()
 
 
+@pytest.mark.slow
 async def test_429_retry_after_is_waited_out_on_a_single_endpoint(servers):
     calls = {"n": 0}
 
@@ -123,6 +85,7 @@ async def test_connection_error_and_5xx_fail_over(servers):
     assert len(healthy.requests) == 1
 
 
+@pytest.mark.slow
 async def test_all_endpoints_down_gives_one_rpc_error():
     state = EngineState("sim")
     pool = RpcPool(

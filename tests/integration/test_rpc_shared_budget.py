@@ -6,11 +6,13 @@ import asyncio
 import threading
 import time
 
+import pytest
 from aiohttp import web
 
 from engine.chain.rpc import RpcPool
 from engine.state import EngineState
-from tests.test_rpc_pool import FakeRpc
+from tests.helpers.fake_rpc import FakeRpc
+from tests.helpers.waiting import async_wait_until
 
 
 def run_pool_in_thread(
@@ -32,6 +34,7 @@ def run_pool_in_thread(
     return thread
 
 
+@pytest.mark.slow
 async def test_two_pools_of_one_engine_stay_within_the_engine_rate():
     server = await FakeRpc(lambda body: 1).start()
     try:
@@ -55,6 +58,7 @@ async def test_two_pools_of_one_engine_stay_within_the_engine_rate():
         await server.stop()
 
 
+@pytest.mark.slow
 async def test_a_429_pauses_every_pool_of_the_engine():
     times: list[float] = []
 
@@ -70,9 +74,8 @@ async def test_a_429_pauses_every_pool_of_the_engine():
         first = RpcPool([server.url], requests_per_second=100, state=state, engine_rate=100)
         second = RpcPool([server.url], requests_per_second=100, state=state, engine_rate=100)
         first_call = asyncio.ensure_future(first.call("getSlot"))
-        while not times:
-            await asyncio.sleep(0.01)
-        await asyncio.sleep(0.2)  # the 429 has been answered; now another worker's pool wants the endpoint
+        # The 429 has been answered and its Retry-After recorded; now another worker's pool wants the endpoint.
+        await async_wait_until(lambda: state.snapshot().health.rpc_429s == 1, 10, what="the 429 answered")
         assert await second.call("getSlot") == 1
         assert await first_call == 1
         assert len(times) == 3

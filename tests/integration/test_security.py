@@ -10,7 +10,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -22,7 +21,8 @@ from engine.chain.wallet import KeypairError, load_keypair, secret_forms, write_
 from engine.config import ConfigError, load_settings
 from engine.facade import Engine, LiveNotConfirmed, default_worker_classes
 from engine.worker import BaseWorker
-from tests.conftest import PROJECT_ROOT
+from tests.helpers.paths import PROJECT_ROOT
+from tests.helpers.waiting import poll_until, wait_until
 
 BOT_TOKEN = "123456789:AAFakeBotTokenForSecurityTests_abcdefXYZ"
 HTTP_TOKEN = "http-bearer-secret-0123456789"
@@ -62,6 +62,7 @@ def make_keypair(path: Path, mode: int = 0o600) -> Keypair:
 # -- the keypair file ---------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", [0o640, 0o604, 0o660, 0o644, 0o666, 0o700 | 0o070])
 def test_open_keypair_file_is_refused_by_the_cli(tmp_path, mode):
     home = tmp_path / "home"
@@ -92,6 +93,7 @@ BAD_KEYPAIRS = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", sorted(BAD_KEYPAIRS))
 def test_bad_keypair_files_exit_2_with_one_line(tmp_path, case):
     home = tmp_path / "home"
@@ -136,6 +138,7 @@ def test_keypair_error_is_a_config_error_without_key_material(tmp_path):
 # -- live mode opt-in -----------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_live_mode_headless_needs_both_flags(tmp_path):
     home = tmp_path / "home"
     home.mkdir()
@@ -180,6 +183,7 @@ def _engine(settings, **kwargs) -> Engine:
     return engine
 
 
+@pytest.mark.slow
 def test_http_binds_to_loopback_by_default(zapbot_home):
     settings = load_settings()
     assert settings.http.host == "127.0.0.1"
@@ -195,6 +199,7 @@ def test_http_binds_to_loopback_by_default(zapbot_home):
         engine.stop()
 
 
+@pytest.mark.slow
 def test_http_bound_elsewhere_warns_in_the_log(zapbot_home):
     settings = load_settings()
     settings.http.port = 0
@@ -210,6 +215,7 @@ def test_http_bound_elsewhere_warns_in_the_log(zapbot_home):
         engine.stop()
 
 
+@pytest.mark.slow
 def test_bearer_token_protects_status_and_metrics(zapbot_home):
     settings = load_settings()
     settings.http.port = 0
@@ -231,6 +237,16 @@ def test_bearer_token_protects_status_and_metrics(zapbot_home):
 # -- secrets in crash reports -------------------------------------------------------------------------------
 
 
+def worker_errors(db, worker: str) -> list[str]:
+    conn = sqlite3.connect(str(db))
+    try:
+        return [row[0] for row in conn.execute("SELECT message FROM errors WHERE worker=?", (worker,))]
+    except sqlite3.Error:
+        return []
+    finally:
+        conn.close()
+
+
 class Leaky(BaseWorker):
     """Raises an exception whose message carries secrets, as a careless library might."""
 
@@ -244,6 +260,7 @@ class Leaky(BaseWorker):
         )
 
 
+@pytest.mark.slow
 def test_crash_report_masks_secrets_in_log_errors_table_and_state(zapbot_home, tmp_path):
     key_path = tmp_path / "id.json"
     keypair = make_keypair(key_path)
@@ -263,16 +280,18 @@ def test_crash_report_masks_secrets_in_log_errors_table_and_state(zapbot_home, t
     engine = Engine(settings, worker_classes=classes)
     engine.start(wait_ready=10)
     try:
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            if {v.name: v.state for v in engine.snapshot().workers}.get("leaky") == "degraded":
-                break
-            time.sleep(0.05)
+        poll_until(
+            lambda: {v.name: v.state for v in engine.snapshot().workers}.get("leaky") == "degraded", 15
+        )
         snap = engine.snapshot()
         leaky = {v.name: v for v in snap.workers}["leaky"]
         assert leaky.state == "degraded"
-        time.sleep(0.5)  # the errors are written by the data worker
         db = engine.ctx.db_path  # type: ignore[union-attr]
+        # The errors are written by the data worker: wait for them and for its queue to drain.
+        wait_until(
+            lambda: worker_errors(db, "leaky") and not engine.snapshot().queues.get("data"),
+            what="the crash in the errors table",
+        )
         state_text = " ".join(f"{line.message}" for line in snap.logs) + leaky.detail
     finally:
         engine.stop()
@@ -290,16 +309,7 @@ def test_crash_report_masks_secrets_in_log_errors_table_and_state(zapbot_home, t
 # -- the full run: nothing anywhere --------------------------------------------------------------------------
 
 
-def _wait(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
+@pytest.mark.slow
 @pytest.mark.timeout(120)
 def test_secret_key_and_bot_token_never_logged_printed_or_served(tmp_path):
     """A full sim run with a KEYPAIR_PATH keypair and a (fake) Telegram bot: the secret key in every encoding
@@ -335,7 +345,7 @@ def test_secret_key_and_bot_token_never_logged_printed_or_served(tmp_path):
     texts: dict[str, str] = {}
     try:
         runtime = home / "runtime.json"
-        _wait(lambda: runtime.exists() or proc.poll() is not None, 40, "the engine to start")
+        wait_until(lambda: runtime.exists() or proc.poll() is not None, 40, "the engine to start")
         assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
         port = json.loads(runtime.read_text())["port"]
         base = f"http://127.0.0.1:{port}"
@@ -351,12 +361,12 @@ def test_secret_key_and_bot_token_never_logged_printed_or_served(tmp_path):
             except sqlite3.Error:
                 return 0
 
-        _wait(lambda: copies() >= 2, 60, "two copied trades")  # real signing happened
+        wait_until(lambda: copies() >= 2, 60, "two copied trades")  # real signing happened
         # Commands from the operator's chat and from a stranger, so Telegram replies are in the haystack.
         telegram.push_message(OPERATOR_CHAT, "/status")
         telegram.push_message(OPERATOR_CHAT, "/positions")
         telegram.push_message(99999, "/status")
-        _wait(lambda: len(telegram.texts(OPERATOR_CHAT)) >= 2, 20, "Telegram replies")
+        wait_until(lambda: len(telegram.texts(OPERATOR_CHAT)) >= 2, 20, "Telegram replies")
         for path in ("/workers/status", "/metrics", "/health"):
             texts[path] = _get(base + path)[1]
         for args in (

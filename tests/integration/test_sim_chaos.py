@@ -19,6 +19,7 @@ from solders.system_program import TransferParams, transfer
 from solders.transaction import VersionedTransaction
 
 from engine.sim import ChaosKeyError, ChaosSettings, parse_chaos_args
+from tests.helpers.sim import cluster_loop_ran
 
 SOL = 10**9
 
@@ -54,6 +55,7 @@ def test_chaos_settings_parse_and_reject_bad_keys():
         ChaosSettings().set("rpc_429_ratio", "2")
 
 
+@pytest.mark.slow
 async def test_ws_drop_closes_sockets(sim_cluster):
     async with websockets.connect(sim_cluster.ws_url) as ws:
         await ws.send(json.dumps({"jsonrpc": "2.0", "id": 1, "method": "slotSubscribe"}))
@@ -64,6 +66,7 @@ async def test_ws_drop_closes_sockets(sim_cluster):
     sim_cluster.chaos.ws_drop_every_s = 0
 
 
+@pytest.mark.slow
 async def test_rpc_429_carries_retry_after(sim_cluster):
     sim_cluster.chaos.rpc_429_ratio = 1.0
     status, headers, body = await _post(sim_cluster.rpc_url, "getSlot", [])
@@ -73,6 +76,7 @@ async def test_rpc_429_carries_retry_after(sim_cluster):
     assert status == 200 and isinstance(body["result"], int)
 
 
+@pytest.mark.slow
 async def test_rpc_latency_delays_answers(sim_cluster):
     sim_cluster.chaos.rpc_latency_ms = 300
     started = time.monotonic()
@@ -80,6 +84,7 @@ async def test_rpc_latency_delays_answers(sim_cluster):
     assert status == 200 and time.monotonic() - started >= 0.3  # a lower bound: the delay is a sleep
 
 
+@pytest.mark.slow
 async def test_send_fail_refuses_sends(sim_cluster):
     async with AsyncClient(sim_cluster.rpc_url) as client:
         sender = Keypair()
@@ -94,6 +99,7 @@ async def test_send_fail_refuses_sends(sim_cluster):
         assert (await client.get_signature_statuses([tx.signatures[0]])).value[0].err is None
 
 
+@pytest.mark.slow
 async def test_dropped_notification_is_found_by_polling(sim_cluster):
     sender = Keypair()
     sim_cluster.airdrop(sender.pubkey(), 5 * SOL)
@@ -120,6 +126,7 @@ async def test_dropped_notification_is_found_by_polling(sim_cluster):
         assert [s.signature for s in polled] == [delivered, dropped]
 
 
+@pytest.mark.slow
 async def test_blockhash_expiry_rejects_send(sim_cluster):
     sim_cluster.chaos.pause_slots = True  # advance by hand only
     async with AsyncClient(sim_cluster.rpc_url) as client:
@@ -147,11 +154,12 @@ async def test_blockhash_expiry_rejects_send(sim_cluster):
         assert (await client.get_signature_statuses([signature])).value == [None]
 
 
+@pytest.mark.slow
 async def test_pause_stops_the_slot_clock(sim_cluster):
     sim_cluster.chaos.pause_slots = True
-    await asyncio.sleep(0.15)
+    await cluster_loop_ran(sim_cluster, 0.15)  # a tick already under way is over
     paused_at = sim_cluster.slot
-    await asyncio.sleep(0.5)  # five slot periods
+    await cluster_loop_ran(sim_cluster, 0.5)  # five slot periods of the cluster's own clock
     assert sim_cluster.slot == paused_at
     sim_cluster.chaos.pause_slots = False
     for _ in range(50):

@@ -10,12 +10,14 @@ import sys
 import time
 import tomllib
 import urllib.request
-from pathlib import Path
+
+import pytest
 
 from engine.bench.sim import main as bench_main
 from engine.sim.cli import main as sim_main
+from tests.helpers.paths import PROJECT_ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = PROJECT_ROOT  # the subprocesses import this checkout
 
 
 def _get_slot(url: str) -> int:
@@ -28,6 +30,7 @@ def _get_slot(url: str) -> int:
         return json.loads(response.read())["result"]
 
 
+@pytest.mark.slow
 def test_sim_cli_runs_standalone_and_writes_traders(tmp_path):
     traders_file = tmp_path / "cfg" / "traders.toml"
     proc = subprocess.Popen(
@@ -85,6 +88,7 @@ def test_sim_cli_bad_chaos_key_is_one_line(capsys):
     assert err.count("\n") == 0 and "unknown chaos key 'warp_speed'" in err
 
 
+@pytest.mark.slow
 def test_bench_sim_prints_landed_rate(capsys):
     assert bench_main(["--seconds", "1", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)

@@ -23,6 +23,8 @@ from solders.transaction import VersionedTransaction
 from engine.sim.market import create_idempotent_ata_ix
 from engine.sim.txformat import TOKEN_PROGRAM
 
+pytestmark = pytest.mark.slow  # every test here starts a cluster, an engine or a subprocess
+
 SOL = 10**9
 
 

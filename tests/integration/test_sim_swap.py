@@ -19,6 +19,8 @@ from solders.transaction import VersionedTransaction
 from engine.sim import SimCluster, SimConfig, sign_swap_transaction
 from engine.sim.txformat import WSOL_MINT
 
+pytestmark = pytest.mark.slow  # every test here starts a cluster, an engine or a subprocess
+
 SOL = 10**9
 ATA_RENT = 2_039_280
 

@@ -27,6 +27,8 @@ from engine.workers.data import DataWorker
 from engine.workers.executor import KillSwitchTripped
 from engine.workers.telegram import TelegramWorker
 
+pytestmark = pytest.mark.slow  # every test here starts a cluster, an engine or a subprocess
+
 TOKEN = "7234567890:AAFakeTokenForTestsOnly_abcdefghijkl"
 WRONG_TOKEN = "7234567891:AAWrongTokenForTestsOnly_zyxwvutsrqpo"
 CHAT = 1001

@@ -4,7 +4,8 @@ and a /sell confirmed with its button sells through the real executor."""
 from __future__ import annotations
 
 import time
-from typing import Any
+
+import pytest
 
 from engine.config import load_settings
 from engine.facade import Engine
@@ -14,20 +15,13 @@ from engine.testing.fake_telegram import FakeTelegramServer
 from engine.workers.data import DataWorker
 from engine.workers.executor import ExecutorWorker
 from engine.workers.telegram import TelegramWorker
+from tests.helpers.waiting import wait_until
+
+pytestmark = pytest.mark.slow  # every test here starts a cluster, an engine or a subprocess
 
 TOKEN = "7234567892:AASimTokenForTestsOnly_abcdefghijklmn"
 CHAT = 2001
 SOL = 1_000_000_000
-
-
-def wait_for(check: Any, timeout: float = 20.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_a_copied_trade_on_the_local_cluster_is_notified_once_and_sold_from_telegram(
@@ -52,8 +46,8 @@ def test_a_copied_trade_on_the_local_cluster_is_notified_once_and_sold_from_tele
     try:
         engine.start(wait_ready=15)
         wallet = engine.ctx.state.wallet
-        wait_for(lambda: sim_cluster.balance(wallet) > 0, what="the sim airdrop")
-        wait_for(lambda: engine.snapshot().worker("telegram").state == "ready", what="telegram ready")
+        wait_until(lambda: sim_cluster.balance(wallet) > 0, what="the sim airdrop")
+        wait_until(lambda: engine.snapshot().worker("telegram").state == "ready", what="telegram ready")
         mint = sim_cluster.mints[0]
         leader_name, _wallet = sim_cluster.traders[0]
 
@@ -79,7 +73,7 @@ def test_a_copied_trade_on_the_local_cluster_is_notified_once_and_sold_from_tele
                 detected_at=now,
             ),
         )
-        trade = wait_for(
+        trade = wait_until(
             lambda: next(
                 (
                     t
@@ -106,7 +100,7 @@ def test_a_copied_trade_on_the_local_cluster_is_notified_once_and_sold_from_tele
         fake.push_callback(CHAT, confirm, message_id=prompt.message_id or 0)
         edit = fake.wait_for(lambda s: s.sent("editMessageText"))[-1]
         assert "queued (intent #" in edit.text, edit.text
-        sell = wait_for(
+        sell = wait_until(
             lambda: next(
                 (t for t in engine.snapshot().trades if t.trader == "manual" and t.status == "executed"), None
             ),

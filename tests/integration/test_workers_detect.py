@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 
 import orjson
 import pytest
@@ -26,6 +25,7 @@ from engine.workers.analyzer import AnalyzerWorker, SeenSignatures
 from engine.workers.cache import CacheWorker, ChainCache, TtlCache
 from engine.workers.monitor import MonitorWorker
 from engine.workers.websocket import WebsocketWorker
+from tests.helpers.waiting import wait_poll_round, wait_until
 
 
 class Sink(BaseWorker):
@@ -42,15 +42,6 @@ class Sink(BaseWorker):
 
 def sink(name: str) -> type[Sink]:
     return type(f"Sink_{name}", (Sink,), {"name": name, "messages": []})
-
-
-def wait_for(predicate, timeout: float = 15.0, step: float = 0.02) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(step)
-    return predicate()
 
 
 def make_ctx(
@@ -84,6 +75,7 @@ def cluster():
     c.stop()
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(90)
 def test_websocket_subscribes_ten_thousand_wallets_and_unsubscribes(tmp_path, cluster):
     wallets = tuple(str(Pubkey.new_unique()) for _ in range(10_000))
@@ -93,18 +85,23 @@ def test_websocket_subscribes_ten_thousand_wallets_and_unsubscribes(tmp_path, cl
     try:
         assert sup.wait_ready(10)
         ctx.send("websocket", StartMonitoring(wallets), force=True)
-        assert wait_for(lambda: ctx.state.subscriptions == 10_000, 60), ctx.state.health
+        wait_until(
+            lambda: ctx.state.subscriptions == 10_000,
+            60,
+            what=lambda: f"10,000 subscriptions (health {ctx.state.health})",
+        )
         assert cluster.pubsub.subscription_count() == 10_000
         # 1,000 per connection by default: ten sockets.
         assert len(cluster.pubsub.connections) == 10
         assert ctx.state.snapshot().health.ws_ok
         ctx.send("websocket", StopMonitoring(wallets[:4_000]), force=True)
-        assert wait_for(lambda: cluster.pubsub.subscription_count() == 6_000, 30)
-        assert wait_for(lambda: ctx.state.subscriptions == 6_000)
+        wait_until(lambda: cluster.pubsub.subscription_count() == 6_000, 30)
+        wait_until(lambda: ctx.state.subscriptions == 6_000)
     finally:
         sup.stop()
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(60)
 def test_websocket_resubscribes_and_reports_the_gap(tmp_path, cluster):
     wallet = cluster.traders[0][1]
@@ -115,17 +112,15 @@ def test_websocket_resubscribes_and_reports_the_gap(tmp_path, cluster):
     try:
         assert sup.wait_ready(10)
         ctx.send("websocket", StartMonitoring((wallet,)), force=True)
-        assert wait_for(lambda: ctx.state.subscriptions == 1)
+        wait_until(lambda: ctx.state.subscriptions == 1)
         first = cluster.trader_swap(cluster.traders[0][0], "buy", cluster.mints[0], quote_lamports=10**8)
-        assert wait_for(lambda: any(first.signature in m.signatures for m in analyzer.messages))
+        wait_until(lambda: any(first.signature in m.signatures for m in analyzer.messages))
         assert not any(isinstance(m, GapDetected) for m in monitor.messages)  # the first connect is no gap
         asyncio.run_coroutine_threadsafe(cluster.pubsub.close_all(), cluster._loop).result(5)
-        assert wait_for(
-            lambda: any(isinstance(m, GapDetected) and wallet in m.wallets for m in monitor.messages)
-        )
-        assert wait_for(lambda: cluster.pubsub.subscription_count() == 1)
+        wait_until(lambda: any(isinstance(m, GapDetected) and wallet in m.wallets for m in monitor.messages))
+        wait_until(lambda: cluster.pubsub.subscription_count() == 1)
         second = cluster.trader_swap(cluster.traders[0][0], "sell", cluster.mints[0], token_fraction=0.5)
-        assert wait_for(lambda: any(second.signature in m.signatures for m in analyzer.messages))
+        wait_until(lambda: any(second.signature in m.signatures for m in analyzer.messages))
         note = next(m for m in analyzer.messages if second.signature in m.signatures)
         assert note.source == "ws" and note.wallet == wallet
         assert ctx.state.counters.get("ws_disconnects", 0) >= 1
@@ -133,6 +128,7 @@ def test_websocket_resubscribes_and_reports_the_gap(tmp_path, cluster):
         sup.stop()
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize("threaded", [True, False], ids=["threads", "cooperative"])
 def test_analyzer_dedups_and_skips_non_swaps(tmp_path, cluster, threaded):
@@ -153,8 +149,18 @@ def test_analyzer_dedups_and_skips_non_swaps(tmp_path, cluster, threaded):
         assert sup.wait_ready(15)
         ctx.send("analyzer", NewTransactions(wallet, (trade.signature,), "ws"))
         ctx.send("analyzer", NewTransactions(wallet, (airdrop, trade.signature), "poll"))
-        assert wait_for(lambda: ctx.state.counters.get("transactions_analyzed", 0) == 2)
-        time.sleep(0.3)
+        counters = ctx.state.counters
+        # Every one of the three sightings is accounted for (two analysed, one a duplicate) and every swap
+        # the analyzer detected has reached the executor: nothing more is coming.
+        wait_until(
+            lambda: (
+                counters.get("transactions_analyzed", 0) == 2
+                and counters.get("duplicates_skipped", 0) == 1
+                and len([m for m in executor.messages if isinstance(m, SwapDetected)])
+                >= counters.get("swaps_detected", 0)
+            ),
+            what=lambda: f"both transactions analysed and delivered (counters {dict(counters)})",
+        )
         swaps = [m for m in executor.messages if isinstance(m, SwapDetected)]
         assert len(swaps) == 1
         swap = swaps[0]
@@ -187,6 +193,7 @@ class _JunkRpc:
         return web.Response(body=self.good_raw, content_type="application/json")
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(60)
 def test_analyzer_survives_a_bad_transaction(tmp_path, cluster):
     name, wallet = cluster.traders[1]
@@ -222,7 +229,7 @@ def test_analyzer_survives_a_bad_transaction(tmp_path, cluster):
     try:
         assert sup.wait_ready(15)
         ctx.send("analyzer", NewTransactions(wallet, ("junk", trade.signature), "poll"))
-        assert wait_for(lambda: any(isinstance(m, SwapDetected) for m in executor.messages))
+        wait_until(lambda: any(isinstance(m, SwapDetected) for m in executor.messages))
         assert ctx.state.counters.get("decode_errors") == 1
         assert ctx.state.snapshot().worker("analyzer").restarts == 0
     finally:
@@ -232,6 +239,7 @@ def test_analyzer_survives_a_bad_transaction(tmp_path, cluster):
         thread.join(5)
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(60)
 def test_monitor_polls_from_its_cutoff_and_stops(tmp_path, cluster):
     name, wallet = cluster.traders[0]
@@ -245,24 +253,31 @@ def test_monitor_polls_from_its_cutoff_and_stops(tmp_path, cluster):
     try:
         assert sup.wait_ready(10)
         ctx.send("monitor", StartMonitoring((wallet,), (before.signature,)), force=True)
-        assert wait_for(lambda: ctx.state.monitored_wallets == 1)
+        wait_until(lambda: ctx.state.monitored_wallets == 1)
         trades = [cluster.trader_swap(name, "buy", cluster.mints[0], quote_lamports=10**8) for _ in range(3)]
         expected = [t.signature for t in trades]
-        assert wait_for(lambda: [s for m in analyzer.messages for s in m.signatures] == expected), (
-            analyzer.messages
+        wait_until(
+            lambda: [s for m in analyzer.messages for s in m.signatures] == expected,
+            what=lambda: f"the three signatures in order (saw {analyzer.messages})",
         )
         assert all(m.source == "poll" for m in analyzer.messages)
         ctx.send("monitor", StopMonitoring((wallet,)), force=True)
-        assert wait_for(lambda: ctx.state.monitored_wallets == 0)
-        time.sleep(0.3)
+        wait_until(lambda: ctx.state.monitored_wallets == 0)
+        # A wallet that never trades stays followed, so the polls counter proves the monitor kept polling.
+        _, control = cluster.traders[1]
+        ctx.send("monitor", StartMonitoring((control,), (None,)), force=True)
+        polls = lambda: ctx.state.counters.get("polls", 0)  # noqa: E731
+        wait_until(lambda: ctx.state.monitored_wallets == 1, what="the control wallet followed")
+        wait_poll_round(polls, 1, lambda: True)  # any poll of the stopped wallet in flight is over
         count = len(analyzer.messages)
         cluster.trader_swap(name, "buy", cluster.mints[0], quote_lamports=10**8)
-        time.sleep(1.2)  # more than two poll intervals
+        wait_poll_round(polls, 2, lambda: not any(ctx.state.snapshot().queues.values()))  # two poll rounds
         assert len(analyzer.messages) == count
     finally:
         sup.stop()
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(30)
 def test_cache_worker_keeps_a_blockhash(tmp_path, cluster):
     ctx = make_ctx(tmp_path, Endpoints([cluster.rpc_url], None, None))
@@ -270,7 +285,7 @@ def test_cache_worker_keeps_a_blockhash(tmp_path, cluster):
     sup.start()
     try:
         assert sup.wait_ready(10)
-        assert wait_for(lambda: ctx.shared["cache"].latest_blockhash() is not None)
+        wait_until(lambda: ctx.shared["cache"].latest_blockhash() is not None)
         blockhash, height = ctx.shared["cache"].latest_blockhash()
         assert len(blockhash) >= 32 and height > 0
         assert ctx.state.snapshot().health.slot is not None

@@ -74,6 +74,7 @@ def select_trader(main: MainScreen, name: str) -> None:
     table.move_cursor(row=table.get_row_index(name))
 
 
+@pytest.mark.slow
 async def test_start_and_stop_copying_persist(paper_engine, zapbot_home) -> None:
     app = ZapBotApp(paper_engine)
     async with app.run_test(size=SIZE) as pilot:
@@ -89,6 +90,7 @@ async def test_start_and_stop_copying_persist(paper_engine, zapbot_home) -> None
         assert main.panes["traders"].table.get_cell("alpha", "active").plain == "on"
 
 
+@pytest.mark.slow
 async def test_pause_shows_badge_and_resumes(paper_engine) -> None:
     app = ZapBotApp(paper_engine)
     async with app.run_test(size=SIZE) as pilot:
@@ -101,6 +103,7 @@ async def test_pause_shows_badge_and_resumes(paper_engine) -> None:
         assert "PAUSED" not in main.header.badges
 
 
+@pytest.mark.slow
 async def test_add_trader_with_validation_errors(paper_engine, zapbot_home) -> None:
     app = ZapBotApp(paper_engine, cursor_blink=False)
     async with app.run_test(size=SIZE) as pilot:
@@ -137,6 +140,7 @@ async def test_add_trader_with_validation_errors(paper_engine, zapbot_home) -> N
         assert app.main.panes["traders"].table.get_row_index("carol") >= 0
 
 
+@pytest.mark.slow
 async def test_add_form_escape_changes_nothing(paper_engine, zapbot_home) -> None:
     app = ZapBotApp(paper_engine)
     async with app.run_test(size=SIZE) as pilot:
@@ -146,6 +150,7 @@ async def test_add_form_escape_changes_nothing(paper_engine, zapbot_home) -> Non
         assert set(traders_file(zapbot_home)) == {"alpha", "bravo"}
 
 
+@pytest.mark.slow
 async def test_edit_trader(paper_engine, zapbot_home) -> None:
     app = ZapBotApp(paper_engine)
     async with app.run_test(size=SIZE) as pilot:
@@ -167,6 +172,7 @@ async def test_edit_trader(paper_engine, zapbot_home) -> None:
         assert paper_engine.traders.get("bravo2").wallet == BRAVO
 
 
+@pytest.mark.slow
 async def test_delete_asks_first(paper_engine, zapbot_home) -> None:
     app = ZapBotApp(paper_engine)
     async with app.run_test(size=SIZE) as pilot:
@@ -184,6 +190,7 @@ async def test_delete_asks_first(paper_engine, zapbot_home) -> None:
         assert main.panes["traders"].table.row_count == 1
 
 
+@pytest.mark.slow
 async def test_enter_details_filter_tabs_log_help(paper_engine) -> None:
     app = ZapBotApp(paper_engine)
     async with app.run_test(size=SIZE) as pilot:
@@ -223,6 +230,7 @@ async def test_enter_details_filter_tabs_log_help(paper_engine) -> None:
         assert isinstance(app.screen, MainScreen)
 
 
+@pytest.mark.slow
 async def test_theme_key_cycles_and_is_remembered(paper_engine, zapbot_home) -> None:
     config = zapbot_home / "zapbot.toml"
     config.write_text('# operator notes\n[ui]\ntheme = "zapbot-dark"\n')
@@ -237,6 +245,7 @@ async def test_theme_key_cycles_and_is_remembered(paper_engine, zapbot_home) -> 
         assert config.read_text().startswith("# operator notes")
 
 
+@pytest.mark.slow
 async def test_quit_stops_engine_gracefully(paper_engine) -> None:
     app = ZapBotApp(paper_engine)
     phases: list[str] = []
@@ -258,6 +267,7 @@ async def test_quit_stops_engine_gracefully(paper_engine) -> None:
     assert app.return_code == 0 and not paper_engine.started
 
 
+@pytest.mark.slow
 async def test_quit_asks_when_trades_in_flight(paper_engine) -> None:
     app = ZapBotApp(paper_engine)
     async with app.run_test(size=SIZE) as pilot:
@@ -272,6 +282,7 @@ async def test_quit_asks_when_trades_in_flight(paper_engine) -> None:
     assert not paper_engine.started and app.return_code == 0
 
 
+@pytest.mark.slow
 async def test_palette_offers_every_key_and_runs_it(paper_engine) -> None:
     app = ZapBotApp(paper_engine)
     async with app.run_test(size=SIZE) as pilot:

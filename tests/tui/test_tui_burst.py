@@ -6,10 +6,14 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 from engine.config import load_settings
 from engine.facade import Engine
 from engine.messages import ConnectionHealth, LogEvent
 from zapbot_tui.app import ZapBotApp
+
+pytestmark = pytest.mark.slow  # every test here starts a cluster, an engine or a subprocess
 
 RATE_PER_S = 1000
 MAX_SECONDS = 12  # the storm ends 1 s after the key was handled, or after this at the latest

@@ -226,19 +226,3 @@ def test_telegram_sell_args(token, percent, extra):
         assert str(exc) and "\n" not in str(exc)
         return
     assert mint in {MINT, WALLET} and 0 < pct <= 100 and not extra
-
-
-def test_engine_sell_position_refuses_bad_percent(zapbot_home):
-    from engine.config import load_settings
-    from engine.facade import Engine
-
-    settings = load_settings()
-    settings.http.enabled = False
-    engine = Engine(settings, worker_classes={})
-    engine.start(wait_ready=5)
-    try:
-        for bad in (0, -1, 100.5, float("nan"), float("inf")):
-            with pytest.raises(ValueError):
-                engine.sell_position(MINT, bad)
-    finally:
-        engine.stop()

@@ -30,7 +30,7 @@ FUZZ = settings(
 
 
 def _fixture_docs() -> list[tuple[str, Any]]:
-    from tests.conftest import mainnet_dir
+    from tests.helpers.paths import mainnet_dir
 
     root = mainnet_dir()
     if root is None:
@@ -99,6 +99,7 @@ meta_like = st.fixed_dictionaries(
 tx_like = st.dictionaries(transaction_keys, json_values | meta_like, max_size=6)
 
 
+@pytest.mark.slow
 @FUZZ
 @given(doc=json_values | tx_like)
 def test_random_json_values(doc: Any) -> None:
