@@ -480,7 +480,9 @@ def test_a_long_answer_is_split_at_4096_characters(running) -> None:
 def test_status_shows_the_worker_and_no_token_reaches_logs_or_status(
     zapbot_home: Path, fake_telegram
 ) -> None:
-    engine = start_engine(make_settings(fake_telegram), http=True)
+    settings = make_settings(fake_telegram)
+    settings.http.port = 0  # an ephemeral port: another run on this machine may hold the default
+    engine = start_engine(settings, http=True)
     try:
         wait_worker(engine, "ready")
         ask(fake_telegram, "/status")
