@@ -1,4 +1,5 @@
-"""Shared pytest fixtures: the mainnet fixture folder and an isolated ZAPBOT_HOME."""
+"""Shared pytest fixtures (the mainnet fixture folder, an isolated ZAPBOT_HOME, the local cluster) and the
+folder markers: everything under integration/ is marked `integration`, under tui/ `tui`."""
 
 from __future__ import annotations
 
@@ -7,16 +8,23 @@ from pathlib import Path
 
 import pytest
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+from tests.helpers.paths import fixtures_root, mainnet_dir
+
+TESTS_ROOT = Path(__file__).resolve().parent
+# A test's folder says what it needs; `pytest -m "not integration"` and friends select by it.
+FOLDER_MARKERS = {"integration": pytest.mark.integration, "tui": pytest.mark.tui}
 
 
-def fixtures_root() -> Path:
-    return Path(os.environ.get("ZAPBOT_FIXTURES") or PROJECT_ROOT.parent / "shared" / "fixtures")
-
-
-def mainnet_dir() -> Path | None:
-    path = fixtures_root() / "mainnet"
-    return path if path.is_dir() else None
+@pytest.hookimpl(tryfirst=True)  # before -m deselects, so the folder markers count there
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        try:
+            folder = item.path.resolve().relative_to(TESTS_ROOT).parts[0]
+        except ValueError:
+            continue
+        marker = FOLDER_MARKERS.get(folder)
+        if marker is not None:
+            item.add_marker(marker)
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,6 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -137,16 +136,6 @@ def bench_settings(home: HomePaths) -> Settings:
     settings.engine.heartbeat_interval_ms = 2_000
     settings.engine.worker_restart_delay_ms = 200
     return settings
-
-
-def wait_until(predicate: Callable[[], Any], timeout: float, step: float = 0.01) -> bool:
-    """Poll predicate until true or timeout; returns whether it became true."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(step)
-    return bool(predicate())
 
 
 class RequestCounter:

@@ -21,9 +21,9 @@ from engine.bench.common import (
     summary,
     table,
     temp_home,
-    wait_until,
 )
 from engine.bench.timing import Timings, instrument, ms, waited
+from engine.testing.waiting import poll_until
 
 DEFAULT_SWAPS = 100
 MAX_SWAPS = 2_000
@@ -162,11 +162,11 @@ def run_phase(
         try:
             wallet = engine.ctx.state.wallet
             leaders = len(cluster.traders)
-            ready = wait_until(lambda: (engine.snapshot().sol_balance_lamports or 0) > 0, 15)
+            ready = poll_until(lambda: (engine.snapshot().sol_balance_lamports or 0) > 0, 15)
             if not polling_only:
-                ready = ready and wait_until(lambda: engine.snapshot().subscriptions >= leaders, 15)
+                ready = ready and poll_until(lambda: engine.snapshot().subscriptions >= leaders, 15)
             # Let every wallet's first poll set its cut-off, so nothing earlier counts as new.
-            ready = ready and wait_until(lambda: engine.snapshot().counters.get("polls", 0) >= leaders, 15)
+            ready = ready and poll_until(lambda: engine.snapshot().counters.get("polls", 0) >= leaders, 15)
             if not ready:
                 raise RuntimeError(
                     f"{name} phase: the engine did not get ready (funds, subscriptions, polls)"
@@ -188,10 +188,10 @@ def run_phase(
 
             rng = random.Random(seed)
             warmup = _leader_swaps(cluster, engine, WARMUP_SWAPS, rate, rng)
-            wait_until(lambda: concluded(set(warmup)), SETTLE_TIMEOUT_S, step=0.1)
+            poll_until(lambda: concluded(set(warmup)), SETTLE_TIMEOUT_S, step=0.1)
             signatures = _leader_swaps(cluster, engine, count, rate, rng)
             wanted = set(signatures)
-            wait_until(lambda: concluded(wanted), SETTLE_TIMEOUT_S, step=0.2)
+            poll_until(lambda: concluded(wanted), SETTLE_TIMEOUT_S, step=0.2)
             conn = connect(engine.ctx.db_path, readonly=True)
             try:
                 intents = [dict(r) for r in conn.execute("SELECT * FROM intents ORDER BY id")]

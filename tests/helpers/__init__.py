@@ -1,0 +1,1 @@
+"""Shared test helpers (waits, paths, fakes, harnesses): test modules import these, never each other."""
