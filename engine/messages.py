@@ -142,8 +142,17 @@ class SwapDetected:
 
 
 @dataclass(frozen=True, slots=True)
+class SentTransaction:
+    """A signed transaction already broadcast: followed to its end with the same bytes, never re-signed."""
+
+    signature: str
+    signed_tx: bytes
+    last_valid_block_height: int
+
+
+@dataclass(frozen=True, slots=True)
 class ExecuteTrade:
-    """EXECUTE_TRADE: the copy policy decided to trade; the intent is already persisted."""
+    """EXECUTE_TRADE: a trade to execute whose intent is already persisted (copy, manual sell or recovered)."""
 
     intent_id: int
     leader_signature: str
@@ -156,8 +165,16 @@ class ExecuteTrade:
     priority_fee_micro_lamports: int | None = None
     priority_fee_cap_lamports: int | None = None
     jito_tip_lamports: int = 0
-    detected_at: float = field(default_factory=now)
+    detected_at: float | None = field(default_factory=now)
     manual: bool = False
+    trader_wallet: str = ""
+    fee_budget_lamports: int = 0  # the trade's worst-case fees (policy.fee_budget_lamports)
+    token_decimals: int | None = None
+    # The leader's own amounts (token base units, lamports): the price a paper fill uses.
+    leader_token_amount: int = 0
+    leader_quote_amount: int = 0
+    rounds_used: int = 0  # signed transactions already spent on this intent (a restart resumes the count)
+    resume: SentTransaction | None = None  # follow this one first (a restart found it sent)
 
 
 @dataclass(frozen=True, slots=True)

@@ -158,6 +158,35 @@ def fee_budget_lamports(trader: Any, side: str) -> int:
     return BASE_FEE_PER_SIGNATURE * SIGNATURES_BUDGETED + priority + int(trader.jito_tip_lamports) + rent
 
 
+@dataclass(frozen=True, slots=True)
+class ManualTradeSettings:
+    """The fee and slippage settings of a trade no trader's settings cover: a manual sell from the console or
+    Telegram, or a recovered intent whose trader is no longer in traders.toml."""
+
+    slippage_bps: int = 500
+    priority_fee: str = "auto"
+    priority_fee_cap_lamports: int = 200_000
+    jito_tip_lamports: int = 0
+
+
+MANUAL_TRADE = ManualTradeSettings()
+
+
+def manual_fee_budget_lamports(side: str) -> int:
+    """fee_budget_lamports for a trade made with MANUAL_TRADE's settings."""
+    return fee_budget_lamports(MANUAL_TRADE, side)
+
+
+def fee_fields(trader: Any) -> dict[str, Any]:
+    """The trade's fee settings as a Copy carries them (priority fee None means "auto")."""
+    fee = trader.priority_fee
+    return {
+        "priority_fee_micro_lamports": None if fee == "auto" else int(fee),
+        "priority_fee_cap_lamports": int(trader.priority_fee_cap_lamports),
+        "jito_tip_lamports": int(trader.jito_tip_lamports),
+    }
+
+
 def kill_switch_tripped(realized_pnl_today_lamports: int, limits: LimitsView) -> bool:
     """The daily realised loss reached the cap: all buying stops until the operator resumes."""
     return -realized_pnl_today_lamports >= limits.daily_loss_cap_lamports
@@ -219,15 +248,6 @@ def decide(swap: Any, trader: Any, limits: Any, book: PolicyState) -> Decision:
     return _decide_buy(swap, trader, view, book)
 
 
-def _fee_fields(trader: Any) -> dict[str, Any]:
-    fee = trader.priority_fee
-    return {
-        "priority_fee_micro_lamports": None if fee == "auto" else int(fee),
-        "priority_fee_cap_lamports": int(trader.priority_fee_cap_lamports),
-        "jito_tip_lamports": int(trader.jito_tip_lamports),
-    }
-
-
 def _decide_sell(swap: Any, trader: Any, book: PolicyState) -> Decision:
     if not trader.copy_sells:
         return Skip("copy sells off")
@@ -250,7 +270,7 @@ def _decide_sell(swap: Any, trader: Any, book: PolicyState) -> Decision:
         priority=10,
         close=closes,
         fee_budget_lamports=fee_budget_lamports(trader, "sell"),
-        **_fee_fields(trader),
+        **fee_fields(trader),
     )
 
 
@@ -303,5 +323,5 @@ def _decide_buy(swap: Any, trader: Any, view: LimitsView, book: PolicyState) -> 
         priority=0,
         fee_budget_lamports=fee_budget,
         note=note,
-        **_fee_fields(trader),
+        **fee_fields(trader),
     )

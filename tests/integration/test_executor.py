@@ -7,7 +7,7 @@ import pytest
 
 import engine.workers.executor as executor_module
 from engine.chain.swap_api import SwapApi, SwapApiError, sign_swap, swap_request_body
-from engine.workers.executor import (
+from engine.execution.job import (
     error_text,
     holding_change,
     is_slippage_error,

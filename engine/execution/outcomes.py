@@ -1,0 +1,121 @@
+"""What a finished trade changes besides its intent: each trader's runtime state (failures, copies, realised
+PnL), the auto-pause after repeated failures and the daily-loss kill switch."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from engine.execution.job import Job
+from engine.messages import KillSwitchTripped, LogEvent, StopMonitoring, TradeFailed
+from engine.policy import LimitsView, kill_switch_tripped
+
+if TYPE_CHECKING:
+    from engine.context import EngineContext
+
+EmitLog = Callable[[str, str], None]  # (level, message), the worker's emit_log
+
+
+class Outcomes:
+    """Records failures and successes against the trader and the day; owns the traders' runtime state."""
+
+    def __init__(self, ctx: EngineContext, limits: LimitsView, emit_log: EmitLog, worker_name: str) -> None:
+        self.ctx = ctx
+        self.limits = limits
+        self.emit_log = emit_log
+        self.worker_name = worker_name
+        self.trader_state: dict[str, dict[str, Any]] = {}
+
+    async def load(self) -> None:
+        """Read every trader's runtime state and show it in the console."""
+        self.trader_state = await self.ctx.store.all_trader_state()
+        for trader in self.ctx.traders.all():
+            st = self.trader_state.get(trader.wallet)
+            if st:
+                self.ctx.state.update_trader(
+                    trader.name,
+                    trades_copied=int(st["trades_copied"] or 0),
+                    last_trade_at=st["last_trade_at"],
+                    pnl_lamports=int(st["realized_pnl_lamports"] or 0),
+                    paused_reason=st["paused_reason"] or "",
+                )
+
+    def paused_reason(self, wallet: str) -> str:
+        return (self.trader_state.get(wallet) or {}).get("paused_reason") or ""
+
+    async def clear_pause(self, name: str, wallet: str) -> None:
+        """The operator started copying again after an auto-pause: forget the old failures."""
+        await self.save_trader_state(name, wallet, consecutive_failures=0, paused_reason="")
+
+    async def fail(
+        self, job: Job, reason: str, signature: str | None = None, *, count_failure: bool = True
+    ) -> None:
+        row = await self.ctx.store.fail_intent(job.intent_id, reason=reason, fee_lamports=job.fees_paid)
+        if row["status"] != "failed":
+            return  # it had executed after all
+        self.ctx.publish(TradeFailed(job.intent_id, job.trader, job.side, job.mint, reason, signature))
+        self.emit_log("warning", f"trade {job.intent_id} ({job.trader} {job.side}) failed: {reason}")
+        trader = self.ctx.traders.get(job.trader)
+        if job.manual or trader is None or not count_failure:
+            return
+        state = self.trader_state.get(trader.wallet) or {}
+        failures = int(state.get("consecutive_failures") or 0) + 1
+        changes: dict[str, Any] = {"consecutive_failures": failures}
+        limit = self.ctx.settings.limits.auto_pause_after_failures
+        if failures >= limit and trader.active:
+            why = f"auto-paused after {failures} failed trades"
+            changes["paused_reason"] = why
+            try:
+                self.ctx.traders.set_active(trader.name, False)
+            except KeyError:
+                pass
+            self.ctx.state.update_trader(trader.name, active=False, paused_reason=why)
+            for worker in ("monitor", "websocket"):
+                self.ctx.send(worker, StopMonitoring((trader.wallet,)), force=True)
+            self.emit_log("warning", f"{trader.name}: {why}")
+        await self.save_trader_state(trader.name, trader.wallet, **changes)
+
+    async def succeeded(self, job: Job, realized_delta: int) -> None:
+        trader = self.ctx.traders.get(job.trader)
+        if trader is not None and not job.manual:
+            state = self.trader_state.get(trader.wallet) or {}
+            copied = int(state.get("trades_copied") or 0) + 1
+            pnl = int(state.get("realized_pnl_lamports") or 0) + realized_delta
+            now = time.time()
+            await self.save_trader_state(
+                trader.name,
+                trader.wallet,
+                consecutive_failures=0,
+                trades_copied=copied,
+                last_trade_at=now,
+                realized_pnl_lamports=pnl,
+            )
+            self.ctx.state.update_trader(
+                trader.name, trades_copied=copied, last_trade_at=now, pnl_lamports=pnl
+            )
+        if job.side == "sell" and realized_delta < 0:
+            await self.check_daily_loss()
+
+    async def check_daily_loss(self) -> None:
+        daily = await self.ctx.store.daily()
+        if kill_switch_tripped(daily["realized_pnl_lamports"], self.limits):
+            self.trip_kill_switch(daily["realized_pnl_lamports"])
+
+    def trip_kill_switch(self, realized: int) -> None:
+        if self.ctx.state.kill_switch:
+            return
+        reason = (
+            f"daily loss cap: realised {realized / 1e9:+.4f} SOL today "
+            f"(cap {self.limits.daily_loss_cap_lamports / 1e9:g} SOL); buying paused"
+        )
+        self.ctx.state.set(kill_switch=reason)
+        self.ctx.publish(KillSwitchTripped(reason, realized))
+        self.ctx.publish(LogEvent("error", self.worker_name, f"kill switch: {reason}"))
+
+    async def save_trader_state(self, name: str, wallet: str, **fields_: Any) -> None:
+        if not wallet:
+            return
+        await self.ctx.store.set_trader_state(wallet, name, **fields_)
+        state = self.trader_state.setdefault(wallet, {"wallet": wallet, "name": name})
+        state.update(fields_)
