@@ -212,7 +212,9 @@ class Supervisor:
                 self.ctx.state.set_worker(slot.name, last_heartbeat_age_s=0.0)
         elif isinstance(msg, WorkerReady):
             slot = self._current(msg.worker, msg.instance)
-            if slot and slot.state not in {"disabled", "degraded"}:
+            # A worker that said during setup that it is still busy (e.g. Telegram connecting) says
+            # "ready" itself when it is; READY only means it takes messages.
+            if slot and slot.state not in {"disabled", "degraded", "busy"}:
                 self._set_state(slot, "ready")
         elif isinstance(msg, WorkerStatus):
             slot = self._current(msg.worker, msg.instance)

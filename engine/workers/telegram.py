@@ -79,6 +79,8 @@ class TelegramWorker(BaseWorker):
         )
         self.commands.register(app)
         app.add_error_handler(self._on_app_error)
+        # Before READY goes out, so nobody sees "ready" until polling runs (commands sent earlier are dropped).
+        self.set_state("busy", "connecting to Telegram")
         self._tasks = [self.spawn(self._connect(), "telegram connect")]
         self._tasks += [
             self.spawn(self._sender(chat), f"telegram sender {chat}") for chat in self.notifier.queues
@@ -86,7 +88,6 @@ class TelegramWorker(BaseWorker):
 
     async def _connect(self) -> None:
         """Reach Telegram (getMe, commands, polling) with backoff; the engine runs meanwhile."""
-        self.set_state("busy", "connecting to Telegram")
         app = self.transport.app
         if not await self._keep_trying("cannot reach Telegram", app.initialize):
             return
