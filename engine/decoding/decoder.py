@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import re
 from collections import defaultdict
@@ -31,6 +32,10 @@ PUMPSWAP_SELL_EVENT = bytes.fromhex("3e2f370aa503dc2a")
 
 _INVOKE_LOG = re.compile(r"Program (\w+) invoke \[(\d+)\]")
 _U64 = 8
+# Events are at least 97 bytes (131 base58 characters); shorter data (the buy/sell instruction itself, in
+# base58 or bytes) is skipped before it is decoded.
+_EVENT_MIN_LEN = 97
+_KEPT_PROGRAMS = frozenset({SYSTEM_PROGRAM, *TOKEN_PROGRAMS, PUMPFUN_PROGRAM, PUMPSWAP_PROGRAM})
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,13 +55,52 @@ def _u64(data: bytes, offset: int) -> int:
     return int.from_bytes(data[offset : offset + _U64], "little")
 
 
-def _pump_trade_events(instructions: list[Instruction]) -> list[_EventTrade]:
+PUMP_CREATE_EVENT = bytes.fromhex("1b72a94ddeeb6376")
+_PUMP_LOGGED_EVENTS = frozenset({PUMP_TRADE_EVENT, PUMP_CREATE_EVENT})
+_PUMPSWAP_LOGGED_EVENTS = frozenset({PUMPSWAP_BUY_EVENT, PUMPSWAP_SELL_EVENT})
+_BASE58_CHARS_PER_BYTE = 1.3657  # log(256) / log(58)
+
+
+def _logged_events(meta: dict[str, Any]) -> list[bytes]:
+    """Anchor events logged as "Program data: <base64>" (base64 decodes in C; base58 does not)."""
+    payloads = []
+    for line in meta.get("logMessages") or ():
+        if line.startswith("Program data: "):
+            try:
+                payloads.append(base64.b64decode(line[14:]))
+            except ValueError:
+                continue
+    return payloads
+
+
+def _event_datas(
+    instructions: list[Instruction], program_id: str, logged: frozenset[bytes], logs: list[bytes] | None
+) -> list[bytes]:
+    """The self-CPI event instructions of one program, as bytes. The same events are logged in base64;
+    when the log holds exactly as many of this program's events as there are event instructions, of
+    matching sizes, the log copies are used, else (truncated log, another program's look-alike event)
+    the instructions are decoded."""
+    candidates = [
+        ix
+        for ix in instructions
+        if ix.program_id == program_id and not ix.top_level and ix.data_len_hint() >= _EVENT_MIN_LEN
+    ]
+    if not candidates:
+        return []
+    if logs is not None and all(isinstance(ix.raw_data, str) for ix in candidates):
+        payloads = [payload for payload in logs if payload[:8] in logged]
+        if len(payloads) == len(candidates) and all(
+            abs((len(payload) + 8) * _BASE58_CHARS_PER_BYTE - ix.data_len_hint()) <= 2
+            for payload, ix in zip(payloads, candidates, strict=True)
+        ):
+            return [EVENT_CPI_TAG + payload for payload in payloads]
+    return [ix.data() for ix in candidates]
+
+
+def _pump_trade_events(datas: list[bytes]) -> list[_EventTrade]:
     """Pump.fun TradeEvent from the self-CPI: tag, disc, mint, sol_amount, token_amount, is_buy, user."""
     trades = []
-    for ix in instructions:
-        if ix.program_id != PUMPFUN_PROGRAM or ix.top_level:
-            continue
-        data = ix.data()
+    for data in datas:
         if len(data) < 97 or data[:8] != EVENT_CPI_TAG or data[8:16] != PUMP_TRADE_EVENT:
             continue
         sol_amount, token_amount = _u64(data, 48), _u64(data, 56)
@@ -77,15 +121,12 @@ def _pump_trade_events(instructions: list[Instruction]) -> list[_EventTrade]:
 
 
 def _pumpswap_events(
-    instructions: list[Instruction], account_mints: dict[str, tuple[str, str | None]]
+    datas: list[bytes], account_mints: dict[str, tuple[str, str | None]]
 ) -> list[_EventTrade]:
     """PumpSwap Buy/SellEvent: base amount at +8, user-side quote amount at +104, user and its token
     accounts after the pool key. Mints come from the user's token accounts; anything unexpected is skipped."""
     trades = []
-    for ix in instructions:
-        if ix.program_id != PUMPSWAP_PROGRAM or ix.top_level:
-            continue
-        data = ix.data()
+    for data in datas:
         if (
             len(data) < 256
             or data[:8] != EVENT_CPI_TAG
@@ -122,12 +163,7 @@ def _pumpswap_events(
 def _invoked_programs(wire: WireTransaction, meta: dict[str, Any]) -> dict[str, bool]:
     """Every program invoked -> whether it ran as a CPI (inner) anywhere; from the invoke logs when inner
     instructions were not recorded."""
-    seen: dict[str, bool] = {}
-    for ix in wire.instructions:
-        if not ix.top_level:
-            seen[ix.program_id] = True
-        else:
-            seen.setdefault(ix.program_id, False)
+    seen = wire.invoked
     if meta.get("innerInstructions") is None:
         for line in meta.get("logMessages") or ():
             match = _INVOKE_LOG.match(line)
@@ -173,22 +209,37 @@ def _pick_venue(amms: list[str], routers: list[str], unknown_amm_in_route: bool)
 
 @dataclass(slots=True)
 class _Flows:
-    """Value that left a wallet but is not part of its swap, read from System and Token instructions."""
+    """Value that left a wallet but is not part of its swap, read from System and Token instructions.
+
+    Token instructions in wire form are kept undecoded: each wallet decodes only the few that touch its
+    own accounts (base58 decoding is most of the cost of reading a json transaction)."""
 
     lamports_out: dict[str, int]  # wallet -> lamports sent to tip and fee accounts
-    tokens_out: list[tuple[str, str, int]]  # (source token account, destination token account, amount)
     creates: list[tuple[str, str, int]]  # (payer, new account, lamports)
-    closes: list[tuple[str, str]]  # (closed token account, rent destination)
-    lp_accounts: set[str]  # token accounts that received a MintTo or lost a Burn
+    tokens_out: list[tuple[str, str, int]]  # jsonParsed: (source, destination token account, amount)
+    closes: list[tuple[str, str]]  # jsonParsed: (closed token account, rent destination)
+    lp_accounts: set[str]  # jsonParsed: token accounts that received a MintTo or lost a Burn
+    token_ixs: list[Instruction]  # wire form, undecoded
 
 
-def _flows(instructions: list[Instruction]) -> _Flows:
-    """Tips and fees paid (in SOL or tokens), account-creation rent and closes, LP mints and burns."""
+# Data length as stored (base58 characters in json, bytes in base64) from which a System instruction can
+# be an account creation (52+ bytes); a transfer is 12 bytes (at most 17 base58 characters).
+_CREATE_MIN_LEN = 30
+
+
+def _flows(
+    instructions: list[Instruction],
+    owner_of: dict[str, str | None],
+    key_index: dict[str, int],
+    post: list[int],
+) -> _Flows:
+    """Tips and fees paid in SOL, account-creation rent; token instructions for the wallets to read."""
     lamports_out: dict[str, int] = defaultdict(int)
-    tokens_out: list[tuple[str, str, int]] = []
     creates: list[tuple[str, str, int]] = []
+    tokens_out: list[tuple[str, str, int]] = []
     closes: list[tuple[str, str]] = []
     lp_accounts: set[str] = set()
+    token_ixs: list[Instruction] = []
     tip_and_fee = TIP_AND_FEE_ACCOUNTS
     for ix in instructions:
         program_id = ix.program_id
@@ -205,10 +256,16 @@ def _flows(instructions: list[Instruction]) -> _Flows:
             accounts = ix.accounts
             if len(accounts) < 2:
                 continue
+            if accounts[1] not in tip_and_fee and (
+                ix.data_len_hint() < _CREATE_MIN_LEN
+                or owner_of.get(accounts[1]) == accounts[0]
+                or not post[key_index.get(accounts[1], 0)]
+            ):
+                continue  # not a tip, nor the rent of an account (not the payer's own) that outlives the tx
             data = ix.data()
-            if len(data) < 12:
+            if len(data) < 12 or data[1:4] != b"\0\0\0":
                 continue
-            tag = data[0] if data[1:4] == b"\0\0\0" else -1
+            tag = data[0]
             if tag == 2:
                 if accounts[1] in tip_and_fee:
                     lamports_out[accounts[0]] += _u64(data, 4)
@@ -218,38 +275,76 @@ def _flows(instructions: list[Instruction]) -> _Flows:
                 seed_len = _u64(data, 36)
                 creates.append((accounts[0], accounts[1], _u64(data, 44 + seed_len)))
         elif program_id in TOKEN_PROGRAMS:
-            if ix.parsed is not None:
-                kind, info = ix.parsed.get("type"), ix.parsed.get("info") or {}
-                if kind in ("transfer", "transferChecked"):
-                    amount = info.get("amount")
-                    if amount is None:
-                        amount = (info.get("tokenAmount") or {}).get("amount")
-                    tokens_out.append((info.get("source"), info.get("destination"), int(amount or 0)))
-                elif kind in ("mintTo", "mintToChecked", "burn", "burnChecked") and info.get("account"):
-                    lp_accounts.add(info["account"])
-                elif kind == "closeAccount":
-                    closes.append((info.get("account"), info.get("destination")))
+            if ix.parsed is None:
+                if len(ix.accounts) >= 2:
+                    token_ixs.append(ix)
                 continue
-            accounts = ix.accounts
-            if len(accounts) < 2:
+            kind, info = ix.parsed.get("type"), ix.parsed.get("info") or {}
+            if kind in ("transfer", "transferChecked"):
+                amount = info.get("amount")
+                if amount is None:
+                    amount = (info.get("tokenAmount") or {}).get("amount")
+                tokens_out.append((info.get("source"), info.get("destination"), int(amount or 0)))
+            elif kind in ("mintTo", "mintToChecked", "burn", "burnChecked") and info.get("account"):
+                lp_accounts.add(info["account"])
+            elif kind == "closeAccount":
+                closes.append((info.get("account"), info.get("destination")))
+    return _Flows(lamports_out, creates, tokens_out, closes, lp_accounts, token_ixs)
+
+
+def _read_token_ixs(
+    wallet: str,
+    owned_keys: dict[str, str],
+    token_ixs: list[Instruction],
+    owner_of: dict[str, str | None],
+    mints: set[str],
+) -> tuple[list[tuple[str, str, int]], list[tuple[str, str]], set[str]]:
+    """This wallet's fee transfers, closes of accounts that pay it rent, and LP mints/burns, decoding
+    only the token instructions that touch its own accounts (or pay it)."""
+    tokens_out: list[tuple[str, str, int]] = []
+    closes: list[tuple[str, str]] = []
+    lp_accounts: set[str] = set()
+    tip_and_fee = TIP_AND_FEE_ACCOUNTS
+    for ix in token_ixs:
+        accounts = ix.accounts
+        first, second = accounts[0], accounts[1]
+        # Decode only what can matter to this wallet: a MintTo into / Burn from its account (the mint is
+        # then one of the transaction's mints), a transfer from its account to a fee account, or a close
+        # that pays it rent. Its ordinary swap transfers are read from the balances instead.
+        if first in owned_keys:
+            if not (
+                second in mints
+                or second in tip_and_fee
+                or owner_of.get(second) in tip_and_fee
+                or (
+                    len(accounts) >= 4
+                    and (accounts[2] in tip_and_fee or owner_of.get(accounts[2]) in tip_and_fee)
+                )
+            ):
                 continue
-            data = ix.data()
-            if not data:
+        elif second in owned_keys:
+            if first not in mints:
                 continue
-            tag = data[0]
-            if tag == 3 and len(data) >= 9 and len(accounts) >= 3:  # Transfer: [source, destination, auth]
-                tokens_out.append((accounts[0], accounts[1], _u64(data, 1)))
-            elif (
-                tag == 12 and len(data) >= 9 and len(accounts) >= 4
-            ):  # TransferChecked: [src, mint, dst, auth]
-                tokens_out.append((accounts[0], accounts[2], _u64(data, 1)))
-            elif tag in (7, 14):  # MintTo / MintToChecked: [mint, destination, authority]
-                lp_accounts.add(accounts[1])
-            elif tag in (8, 15):  # Burn / BurnChecked: [source, mint, owner]
-                lp_accounts.add(accounts[0])
-            elif tag == 9:  # CloseAccount: [account, destination, owner]
-                closes.append((accounts[0], accounts[1]))
-    return _Flows(lamports_out, tokens_out, creates, closes, lp_accounts)
+        elif second != wallet:
+            continue
+        data = ix.data()
+        if not data:
+            continue
+        tag = data[0]
+        if tag == 3 and len(data) >= 9 and len(accounts) >= 3:  # Transfer: [source, destination, auth]
+            if first in owned_keys and (second in tip_and_fee or owner_of.get(second) in tip_and_fee):
+                tokens_out.append((first, second, _u64(data, 1)))
+        elif tag == 12 and len(data) >= 9 and len(accounts) >= 4:  # TransferChecked: [src, mint, dst, auth]
+            third = accounts[2]
+            if first in owned_keys and (third in tip_and_fee or owner_of.get(third) in tip_and_fee):
+                tokens_out.append((first, third, _u64(data, 1)))
+        elif tag in (7, 14):  # MintTo / MintToChecked: [mint, destination, authority]
+            lp_accounts.add(second)
+        elif tag in (8, 15):  # Burn / BurnChecked: [source, mint, owner]
+            lp_accounts.add(first)
+        elif tag == 9:  # CloseAccount: [account, destination, owner]
+            closes.append((first, second))
+    return tokens_out, closes, lp_accounts
 
 
 @dataclass(slots=True)
@@ -309,6 +404,7 @@ class _Tx:
     decimals: dict[str, int]
     flows: _Flows
     owner_of: dict[str, str | None]  # token account key -> owner
+    mints: set[str]  # every mint with a token balance in the transaction
 
 
 def _net_legs(wallet: str, wallet_index: int, tx: _Tx) -> tuple[int, dict[str, int], set[str]]:
@@ -316,30 +412,37 @@ def _net_legs(wallet: str, wallet_index: int, tx: _Tx) -> tuple[int, dict[str, i
     left out; also the mints it holds an account of."""
     keys, pre, post = tx.keys, tx.pre, tx.post
     flows = tx.flows
-    owned = [acct for acct in tx.token_accounts.values() if acct.owner == wallet]
     # Lamports of the wallet plus lamports of every token account it owns: WSOL balance, wrap/unwrap and
     # ATA rent moved between the wallet and its own accounts all cancel out here.
     sol_delta = post[wallet_index] - pre[wallet_index]
     if wallet_index == 0:
         sol_delta += tx.fee
+    owned: list[_TokenAccount] = []
     owned_keys: dict[str, str] = {}
+    for acct in tx.token_accounts.values():
+        if acct.owner == wallet:
+            index = acct.index
+            sol_delta += post[index] - pre[index]
+            owned_keys[keys[index]] = acct.mint
+            owned.append(acct)
+    tokens_out, closes, lp_accounts = flows.tokens_out, flows.closes, flows.lp_accounts
+    if flows.token_ixs:
+        more_out, more_closes, more_lp = _read_token_ixs(
+            wallet, owned_keys, flows.token_ixs, tx.owner_of, tx.mints
+        )
+        tokens_out, closes, lp_accounts = tokens_out + more_out, closes + more_closes, lp_accounts | more_lp
     legs: dict[str, int] = defaultdict(int)
     held: set[str] = set()
-    lp_accounts = flows.lp_accounts
     for acct in owned:
-        index = acct.index
-        sol_delta += post[index] - pre[index]
-        key = keys[index]
-        owned_keys[key] = acct.mint
-        if acct.mint == WSOL_MINT or key in lp_accounts:
+        if acct.mint == WSOL_MINT or keys[acct.index] in lp_accounts:
             continue
         held.add(acct.mint)
         legs[acct.mint] += acct.post - acct.pre
     sol_delta += flows.lamports_out.get(wallet, 0)
-    if flows.tokens_out:
+    if tokens_out:
         tip_and_fee = TIP_AND_FEE_ACCOUNTS
         owner_of = tx.owner_of
-        for source, destination, amount in flows.tokens_out:
+        for source, destination, amount in tokens_out:
             mint = owned_keys.get(source)
             if mint is None or not (destination in tip_and_fee or owner_of.get(destination) in tip_and_fee):
                 continue
@@ -353,7 +456,7 @@ def _net_legs(wallet: str, wallet_index: int, tx: _Tx) -> tuple[int, dict[str, i
         new_index = tx.key_index.get(new_account)
         if new_index is not None and post[new_index] > 0:
             sol_delta += lamports  # rent for an account that outlives the tx (PDA, someone else's ATA)
-    for closed, destination in flows.closes:
+    for closed, destination in closes:
         if destination != wallet or closed in owned_keys:
             continue
         closed_index = tx.key_index.get(closed)
@@ -477,7 +580,7 @@ def _decode(tx: Any, wallet: str | None, allow_unknown_venue: bool) -> DecodedTr
         raise DecodeError("transaction has no meta")
     if wallet is not None and not isinstance(wallet, str):
         raise DecodeError("wallet must be a base58 string")
-    wire = read_wire(tx)
+    wire = read_wire(tx, _KEPT_PROGRAMS)
     fee = int(meta.get("fee") or 0)
     failed = meta.get("err") is not None
     slot, block_time = _opt_int(tx.get("slot")), _opt_int(tx.get("blockTime"))
@@ -500,18 +603,27 @@ def _decode(tx: Any, wallet: str | None, allow_unknown_venue: bool) -> DecodedTr
     owner_of = {keys[a.index]: a.owner for a in token_accounts.values()}
     account_mints = {keys[a.index]: (a.mint, a.owner) for a in token_accounts.values()}
     instructions = wire.instructions
-    trades = _pump_trade_events(instructions) + _pumpswap_events(instructions, account_mints)
+    trades: list[_EventTrade] = []
+    if PUMPFUN_PROGRAM in wire.invoked or PUMPSWAP_PROGRAM in wire.invoked:
+        logs = _logged_events(meta) if meta.get("logMessages") else None
+        trades = _pump_trade_events(
+            _event_datas(instructions, PUMPFUN_PROGRAM, _PUMP_LOGGED_EVENTS, logs)
+        ) + _pumpswap_events(
+            _event_datas(instructions, PUMPSWAP_PROGRAM, _PUMPSWAP_LOGGED_EVENTS, logs), account_mints
+        )
     candidates = keys[: wire.signer_count] if wallet is None else [wallet]
+    key_index = {key: i for i, key in enumerate(keys)}
     shared = _Tx(
         keys,
-        {key: i for i, key in enumerate(keys)},
+        key_index,
         fee,
         pre,
         post,
         token_accounts,
         decimals,
-        _flows(instructions),
+        _flows(instructions, owner_of, key_index, post),
         owner_of,
+        set(decimals) | {a.mint for a in token_accounts.values()},
     )
     swaps: list[SwapEvent] = []
     for candidate in dict.fromkeys(candidates):
