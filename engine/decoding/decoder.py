@@ -550,6 +550,11 @@ def _wallet_swaps(
     wallet_index = tx.key_index.get(wallet)
     if wallet_index is None:
         return events
+    if not events and not any(
+        acct.owner == wallet and acct.post != acct.pre and acct.mint != WSOL_MINT
+        for acct in tx.token_accounts.values()
+    ):
+        return []  # no token or stablecoin of its own moved: whatever its SOL did, it is no swap
     sol_delta, legs, held = _net_legs(wallet, wallet_index, tx)
     balance = _balance_swap(wallet, sol_delta, legs, tx, venue, router)
     if not events:
@@ -569,7 +574,7 @@ def _wallet_swaps(
 
 
 def _opt_int(value: Any) -> int | None:
-    return int(value) if isinstance(value, int) and not isinstance(value, bool) else None
+    return value if type(value) is int else None
 
 
 def _decode(tx: Any, wallet: str | None, allow_unknown_venue: bool) -> DecodedTransaction:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import operator
 from dataclasses import dataclass
 from typing import Any
 
@@ -83,6 +84,9 @@ def _loaded_addresses(meta: dict[str, Any]) -> list[str]:
     return list(loaded.get("writable") or []) + list(loaded.get("readonly") or [])
 
 
+_PROGRAM_INDEX = operator.itemgetter("programIdIndex")
+
+
 def _kept_indexed(
     group: list[dict[str, Any]], keys: list[str], keep: dict[int, str], top_level: bool
 ) -> list[Instruction]:
@@ -138,8 +142,10 @@ def _walk(
         if not group:
             continue
         if "programIdIndex" in group[0]:
-            inner_programs.update(raw["programIdIndex"] for raw in group)
-            instructions.extend(_kept_indexed(group, keys, keep_index, False))
+            programs = set(map(_PROGRAM_INDEX, group))
+            inner_programs |= programs
+            if not programs.isdisjoint(keep_index):
+                instructions.extend(_kept_indexed(group, keys, keep_index, False))
         else:
             for raw in group:
                 program_id = raw.get("programId")
