@@ -6,6 +6,7 @@ import base64
 import dataclasses
 import re
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,7 +36,10 @@ _U64 = 8
 # Events are at least 97 bytes (131 base58 characters); shorter data (the buy/sell instruction itself, in
 # base58 or bytes) is skipped before it is decoded.
 _EVENT_MIN_LEN = 97
-_KEPT_PROGRAMS = frozenset({SYSTEM_PROGRAM, *TOKEN_PROGRAMS, PUMPFUN_PROGRAM, PUMPSWAP_PROGRAM})
+_EVENT_PROGRAMS = frozenset({PUMPFUN_PROGRAM, PUMPSWAP_PROGRAM})
+_KEPT_PROGRAMS = frozenset({SYSTEM_PROGRAM, *TOKEN_PROGRAMS, *_EVENT_PROGRAMS})
+_WITH_SYSTEM = frozenset({SYSTEM_PROGRAM, *_EVENT_PROGRAMS})
+_WITH_TOKEN = frozenset({*TOKEN_PROGRAMS, *_EVENT_PROGRAMS})
 
 
 @dataclass(frozen=True, slots=True)
@@ -577,6 +581,41 @@ def _opt_int(value: Any) -> int | None:
     return value if type(value) is int else None
 
 
+def _programs_to_read(
+    pre: Any, post: Any, token_accounts: dict[int, _TokenAccount], wallet: str | None
+) -> Callable[[list[str], int], frozenset[str]]:
+    """Which instructions are worth reading, decided from the balances once the keys are known: System
+    only if a tip/fee account gained lamports or an account was created, Token only if a mint's amounts do
+    not net to zero (MintTo / Burn), a fee account gained tokens, or a token account of someone else was
+    closed. Most swaps need neither: their amounts are all in the balances."""
+
+    def choose(keys: list[str], signer_count: int) -> frozenset[str]:
+        if len(pre) != len(keys) or len(post) != len(keys):
+            return _KEPT_PROGRAMS  # the caller raises on this; read everything meanwhile
+        traders = set(keys[:signer_count])
+        if wallet is not None:
+            traders.add(wallet)
+        tip_and_fee = TIP_AND_FEE_ACCOUNTS
+        need_system = any(
+            post[i] > pre[i] and (pre[i] == 0 or key in tip_and_fee) for i, key in enumerate(keys)
+        )
+        need_token = False
+        net_by_mint: dict[str, int] = {}
+        for acct in token_accounts.values():
+            delta = acct.post - acct.pre
+            if delta and acct.mint != WSOL_MINT:  # wrapping changes WSOL amounts; its legs are lamports
+                net_by_mint[acct.mint] = net_by_mint.get(acct.mint, 0) + delta
+                if delta > 0 and (acct.owner in tip_and_fee or keys[acct.index] in tip_and_fee):
+                    need_token = True
+            if acct.owner not in traders and pre[acct.index] and not post[acct.index]:
+                need_token = True  # closed; its rent may go to a trader
+        if need_token or any(net_by_mint.values()):
+            return _KEPT_PROGRAMS if need_system else _WITH_TOKEN
+        return _WITH_SYSTEM if need_system else _EVENT_PROGRAMS
+
+    return choose
+
+
 def _decode(tx: Any, wallet: str | None, allow_unknown_venue: bool) -> DecodedTransaction:
     if not isinstance(tx, dict):
         raise DecodeError("transaction is not a JSON object")
@@ -585,14 +624,17 @@ def _decode(tx: Any, wallet: str | None, allow_unknown_venue: bool) -> DecodedTr
         raise DecodeError("transaction has no meta")
     if wallet is not None and not isinstance(wallet, str):
         raise DecodeError("wallet must be a base58 string")
-    wire = read_wire(tx, _KEPT_PROGRAMS)
     fee = int(meta.get("fee") or 0)
     failed = meta.get("err") is not None
     slot, block_time = _opt_int(tx.get("slot")), _opt_int(tx.get("blockTime"))
     if failed:
-        return DecodedTransaction(wire.signature, slot, block_time, True, fee, ())
-    pre = [int(v) for v in meta.get("preBalances") or ()]
-    post = [int(v) for v in meta.get("postBalances") or ()]
+        return DecodedTransaction(read_wire(tx).signature, slot, block_time, True, fee, ())
+    pre = meta.get("preBalances") or []
+    post = meta.get("postBalances") or []
+    if not isinstance(pre, list) or not isinstance(post, list):
+        raise DecodeError("balances are not lists")
+    token_accounts, decimals = _token_accounts(meta)
+    wire = read_wire(tx, _programs_to_read(pre, post, token_accounts, wallet))
     if len(pre) != len(wire.keys) or len(post) != len(wire.keys):
         raise DecodeError("account keys and balances differ in length (lookup tables missing?)")
 
@@ -603,7 +645,6 @@ def _decode(tx: Any, wallet: str | None, allow_unknown_venue: bool) -> DecodedTr
     venue, router = _pick_venue(amms, routers, unknown_inner), (routers[0] if routers else None)
     unknown_programs = tuple(unknown) if venue == "unknown" else ()
 
-    token_accounts, decimals = _token_accounts(meta)
     keys = wire.keys
     owner_of = {keys[a.index]: a.owner for a in token_accounts.values()}
     account_mints = {keys[a.index]: (a.mint, a.owner) for a in token_accounts.values()}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import operator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -85,6 +86,7 @@ def _loaded_addresses(meta: dict[str, Any]) -> list[str]:
 
 
 _PROGRAM_INDEX = operator.itemgetter("programIdIndex")
+_PROGRAM_ID = operator.itemgetter("programId")
 
 
 def _kept_indexed(
@@ -146,25 +148,22 @@ def _walk(
             inner_programs |= programs
             if not programs.isdisjoint(keep_index):
                 instructions.extend(_kept_indexed(group, keys, keep_index, False))
-        else:
-            for raw in group:
-                program_id = raw.get("programId")
-                if program_id is None:
-                    inner_programs.add(raw["programIdIndex"])
-                    if raw["programIdIndex"] in keep_index:
-                        instructions.extend(_kept_indexed([raw], keys, keep_index, False))
-                    continue
-                inner_programs.add(str(program_id))
-                if program_id in keep:
-                    instructions.append(_parsed_ix(raw, False))
+        elif "programId" in group[0]:  # jsonParsed
+            programs = set(map(_PROGRAM_ID, group))
+            inner_programs |= programs
+            if not programs.isdisjoint(keep):
+                instructions.extend(_parsed_ix(raw, False) for raw in group if raw["programId"] in keep)
     for program in inner_programs:
         invoked[keys[program] if isinstance(program, int) else program] = True
     return instructions, invoked
 
 
-def read_wire(tx: dict[str, Any], keep: frozenset[str] = frozenset()) -> WireTransaction:
+def read_wire(
+    tx: dict[str, Any], keep: frozenset[str] | Callable[[list[str], int], frozenset[str]] = frozenset()
+) -> WireTransaction:
     """Account keys (with lookup-table addresses), signer count, every invoked program, and the
-    instructions (top level and inner, in execution order) of the programs in `keep`."""
+    instructions (top level and inner, in execution order) of the programs in `keep` (or in what
+    `keep(keys, signer_count)` returns, to choose once the keys are known)."""
     meta = tx["meta"]
     body = tx.get("transaction")
     if isinstance(body, list):
@@ -178,9 +177,12 @@ def read_wire(tx: dict[str, Any], keep: frozenset[str] = frozenset()) -> WireTra
         message = versioned.message
         keys = [str(k) for k in message.account_keys] + _loaded_addresses(meta)
         top = [(ix.program_id_index, bytes(ix.accounts), bytes(ix.data)) for ix in message.instructions]
+        signer_count = message.header.num_required_signatures
+        if callable(keep):
+            keep = keep(keys, signer_count)
         instructions, invoked = _walk(top, meta, keys, keep)
         signature = str(versioned.signatures[0]) if versioned.signatures else ""
-        return WireTransaction(signature, keys, message.header.num_required_signatures, instructions, invoked)
+        return WireTransaction(signature, keys, signer_count, instructions, invoked)
     if not isinstance(body, dict):
         raise DecodeError("transaction field missing")
     message = body["message"]
@@ -197,5 +199,7 @@ def read_wire(tx: dict[str, Any], keep: frozenset[str] = frozenset()) -> WireTra
         top = [(raw["programIdIndex"], raw.get("accounts") or (), raw.get("data") or "") for raw in raw_top]
     else:
         top = raw_top
+    if callable(keep):
+        keep = keep(keys, signer_count)
     instructions, invoked = _walk(top, meta, keys, keep)
     return WireTransaction(str(signatures[0]), keys, signer_count, instructions, invoked)
