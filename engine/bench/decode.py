@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import base64
 import os
 import statistics
 import sys
@@ -10,10 +11,12 @@ import time
 from pathlib import Path
 
 import orjson
+from solders.pubkey import Pubkey
 
 from engine.decoding.decoder import decode_raw
 from engine.decoding.model import DecodeError
 from engine.decoding.pool import DecodePool
+from engine.decoding.wire import b58decode
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 # Baseline, single process and pool alternate round by round; each figure is the median over ROUNDS.
@@ -61,15 +64,20 @@ def naive_read(raw: bytes) -> tuple[int, dict[str, int]]:
     tx = document["result"] if "meta" not in document and "result" in document else document
     meta = tx["meta"]
     body = tx["transaction"]
-    payer = None
     if isinstance(body, dict):
         first = body["message"]["accountKeys"][0]
         payer = first["pubkey"] if isinstance(first, dict) else first
+    else:  # [base64 wire, "base64"]: the fee payer is the message's first key, right after the header
+        wire = base64.b64decode(body[0]) if body[1] == "base64" else b58decode(body[0])
+        offset = 1 + 64 * wire[0]  # signature count (< 128), signatures
+        offset += 1 if wire[offset] & 0x80 else 0  # version prefix of a v0 message
+        offset += 4  # header (3 bytes) and the key count (< 128)
+        payer = str(Pubkey.from_bytes(wire[offset : offset + 32]))
     sol_delta = meta["postBalances"][0] - meta["preBalances"][0] + meta["fee"]
     token_deltas: dict[str, int] = {}
     for field, sign in (("preTokenBalances", -1), ("postTokenBalances", 1)):
         for entry in meta.get(field) or ():
-            if payer is None or entry.get("owner") == payer:
+            if entry.get("owner") == payer:
                 mint = entry["mint"]
                 token_deltas[mint] = token_deltas.get(mint, 0) + sign * int(entry["uiTokenAmount"]["amount"])
     return sol_delta, token_deltas
