@@ -647,7 +647,6 @@ def _decode(tx: Any, wallet: str | None, allow_unknown_venue: bool) -> DecodedTr
 
     keys = wire.keys
     owner_of = {keys[a.index]: a.owner for a in token_accounts.values()}
-    account_mints = {keys[a.index]: (a.mint, a.owner) for a in token_accounts.values()}
     instructions = wire.instructions
     trades: list[_EventTrade] = []
     if PUMPFUN_PROGRAM in wire.invoked or PUMPSWAP_PROGRAM in wire.invoked:
@@ -655,7 +654,8 @@ def _decode(tx: Any, wallet: str | None, allow_unknown_venue: bool) -> DecodedTr
         trades = _pump_trade_events(
             _event_datas(instructions, PUMPFUN_PROGRAM, _PUMP_LOGGED_EVENTS, logs)
         ) + _pumpswap_events(
-            _event_datas(instructions, PUMPSWAP_PROGRAM, _PUMPSWAP_LOGGED_EVENTS, logs), account_mints
+            _event_datas(instructions, PUMPSWAP_PROGRAM, _PUMPSWAP_LOGGED_EVENTS, logs),
+            {keys[a.index]: (a.mint, a.owner) for a in token_accounts.values()},
         )
     candidates = keys[: wire.signer_count] if wallet is None else [wallet]
     key_index = {key: i for i, key in enumerate(keys)}
@@ -669,7 +669,7 @@ def _decode(tx: Any, wallet: str | None, allow_unknown_venue: bool) -> DecodedTr
         decimals,
         _flows(instructions, owner_of, key_index, post),
         owner_of,
-        set(decimals) | {a.mint for a in token_accounts.values()},
+        {a.mint for a in token_accounts.values()},
     )
     swaps: list[SwapEvent] = []
     for candidate in dict.fromkeys(candidates):
