@@ -33,8 +33,8 @@ PUMPSWAP_SELL_EVENT = bytes.fromhex("3e2f370aa503dc2a")
 
 _INVOKE_LOG = re.compile(r"Program (\w+) invoke \[(\d+)\]")
 _U64 = 8
-# Events are at least 97 bytes (131 base58 characters); shorter data (the buy/sell instruction itself, in
-# base58 or bytes) is skipped before it is decoded.
+# Events are at least 97 bytes (about 133 base58 characters): data shorter than 97 characters or bytes (the
+# buy/sell instruction itself) is skipped before it is decoded.
 _EVENT_MIN_LEN = 97
 _EVENT_PROGRAMS = frozenset({PUMPFUN_PROGRAM, PUMPSWAP_PROGRAM})
 _KEPT_PROGRAMS = frozenset({SYSTEM_PROGRAM, *TOKEN_PROGRAMS, *_EVENT_PROGRAMS})
