@@ -629,10 +629,9 @@ def _decode(tx: Any, wallet: str | None, allow_unknown_venue: bool) -> DecodedTr
     slot, block_time = _opt_int(tx.get("slot")), _opt_int(tx.get("blockTime"))
     if failed:
         return DecodedTransaction(read_wire(tx).signature, slot, block_time, True, fee, ())
-    pre = meta.get("preBalances") or []
-    post = meta.get("postBalances") or []
-    if not isinstance(pre, list) or not isinstance(post, list):
-        raise DecodeError("balances are not lists")
+    # int(): a balance that is not an integer (a float from a hand-edited file) must not reach the amounts.
+    pre = [int(v) for v in meta.get("preBalances") or ()]
+    post = [int(v) for v in meta.get("postBalances") or ()]
     token_accounts, decimals = _token_accounts(meta)
     wire = read_wire(tx, _programs_to_read(pre, post, token_accounts, wallet))
     if len(pre) != len(wire.keys) or len(post) != len(wire.keys):
