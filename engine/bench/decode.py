@@ -1,8 +1,9 @@
-"""`zapbot bench decode`: decode throughput of the mainnet fixtures, one process versus DecodePool."""
+"""`zapbot bench decode`: decode throughput of the mainnet fixtures: a naive baseline, one process, DecodePool."""
 
 from __future__ import annotations
 
 import argparse
+import base64
 import os
 import statistics
 import sys
@@ -10,15 +11,20 @@ import time
 from pathlib import Path
 
 import orjson
+from solders.pubkey import Pubkey
 
 from engine.decoding.decoder import decode_raw
 from engine.decoding.model import DecodeError
 from engine.decoding.pool import DecodePool
+from engine.decoding.wire import b58decode
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-# About 10-20 s in total (single process, then the pool) on a 2-core box at ~0.3 ms per fixture.
-ROUNDS = 5
+# Baseline, single process and pool alternate round by round; each figure is the median over ROUNDS.
+# About 15-25 s in total on a 2-core box.
+ROUNDS = 7
 DEFAULT_REPEAT = 300
+TARGET_SINGLE_VS_BASELINE = 0.6
+TARGET_POOL_VS_SINGLE = 1.6
 
 
 class _ArgumentError(Exception):
@@ -51,6 +57,40 @@ def _decode_all_single(raws: list[bytes]) -> int:
     return decoded
 
 
+def naive_read(raw: bytes) -> tuple[int, dict[str, int]]:
+    """The baseline a decoder is measured against: parse the JSON and take the fee payer's SOL and
+    per-mint token deltas from the balances, with no instruction, venue, tip or event reading."""
+    document = orjson.loads(raw)
+    tx = document["result"] if "meta" not in document and "result" in document else document
+    meta = tx["meta"]
+    body = tx["transaction"]
+    if isinstance(body, dict):
+        first = body["message"]["accountKeys"][0]
+        payer = first["pubkey"] if isinstance(first, dict) else first
+    else:  # [base64 wire, "base64"]: the fee payer is the message's first key, right after the header
+        wire = base64.b64decode(body[0]) if body[1] == "base64" else b58decode(body[0])
+        offset = 1 + 64 * wire[0]  # signature count (< 128), signatures
+        offset += 1 if wire[offset] & 0x80 else 0  # version prefix of a v0 message
+        offset += 4  # header (3 bytes) and the key count (< 128)
+        payer = str(Pubkey.from_bytes(wire[offset : offset + 32]))
+    sol_delta = meta["postBalances"][0] - meta["preBalances"][0] + meta["fee"]
+    token_deltas: dict[str, int] = {}
+    for field, sign in (("preTokenBalances", -1), ("postTokenBalances", 1)):
+        for entry in meta.get(field) or ():
+            if entry.get("owner") == payer:
+                mint = entry["mint"]
+                token_deltas[mint] = token_deltas.get(mint, 0) + sign * int(entry["uiTokenAmount"]["amount"])
+    return sol_delta, token_deltas
+
+
+def _naive_all(raws: list[bytes]) -> None:
+    for raw in raws:
+        try:
+            naive_read(raw)
+        except (KeyError, TypeError, IndexError, ValueError):
+            pass
+
+
 def main(argv: list[str]) -> int:
     parser = _Parser(prog="zapbot bench decode")
     parser.add_argument("--repeat", type=int, default=DEFAULT_REPEAT, help="passes over the fixtures")
@@ -76,8 +116,10 @@ def main(argv: list[str]) -> int:
     rounds = max(1, min(ROUNDS, args.repeat))
     per_round = [path.read_bytes() for path in files] * max(1, args.repeat // rounds)
     raws = per_round * rounds
-    # Single process and pool alternate, round by round, on the same inputs, and each side's median round
-    # counts: a burst of load from elsewhere on a noisy machine then hits one round, not one side.
+    # Baseline, single process and pool alternate, round by round, on the same inputs, and each side's
+    # median round counts: a burst of load from elsewhere on a noisy machine then hits one round, not one
+    # side. The ratios are medians of the per-round ratios, for the same reason.
+    baseline_times: list[float] = []
     single_times: list[float] = []
     pool_times: list[float] = []
     with DecodePool(args.workers) as pool:
@@ -87,14 +129,21 @@ def main(argv: list[str]) -> int:
         chunksize = max(16, len(per_round) // (args.workers * 8))
         for _ in range(rounds):
             started = time.perf_counter()
+            _naive_all(per_round)
+            baseline_times.append(time.perf_counter() - started)
+            started = time.perf_counter()
             _decode_all_single(per_round)
             single_times.append(time.perf_counter() - started)
             started = time.perf_counter()
             pool.decode_many(per_round, chunksize=chunksize)
             pool_times.append(time.perf_counter() - started)
+    baseline_seconds = statistics.median(baseline_times) * rounds
     single_seconds = statistics.median(single_times) * rounds
     pool_seconds = statistics.median(pool_times) * rounds
+    single_vs_baseline = statistics.median(b / s for b, s in zip(baseline_times, single_times, strict=True))
+    pool_vs_single = statistics.median(s / p for s, p in zip(single_times, pool_times, strict=True))
 
+    baseline_rate = len(raws) / baseline_seconds
     single_rate = len(raws) / single_seconds
     pool_rate = len(raws) / pool_seconds
     result = {
@@ -102,19 +151,27 @@ def main(argv: list[str]) -> int:
         "fixtures": len(files),
         "repeat": args.repeat,
         "rounds": rounds,
+        "baseline_tx_per_s": round(baseline_rate, 1),
         "single_tx_per_s": round(single_rate, 1),
         "pool_tx_per_s": round(pool_rate, 1),
         "pool_workers": args.workers,
+        "single_vs_baseline": round(single_vs_baseline, 2),
+        "pool_vs_single": round(pool_vs_single, 2),
         "ratio": round(pool_rate / single_rate, 2),
+        "targets": {"single_vs_baseline": TARGET_SINGLE_VS_BASELINE, "pool_vs_single": TARGET_POOL_VS_SINGLE},
     }
     if args.json:
         print(orjson.dumps(result).decode())
         return 0
     print(f"decode benchmark: {len(files)} fixtures x {args.repeat} = {len(raws)} transactions")
-    print(f"{'mode':<24}{'seconds':>10}{'tx/s':>12}")
-    print(f"{'single process':<24}{single_seconds:>10.2f}{single_rate:>12.0f}")
-    print(f"{f'DecodePool ({args.workers} workers)':<24}{pool_seconds:>10.2f}{pool_rate:>12.0f}")
-    print(f"{'speed-up':<24}{'':>10}{result['ratio']:>11.2f}x")
+    print(f"{'mode':<26}{'seconds':>10}{'tx/s':>12}")
+    print(f"{'naive baseline':<26}{baseline_seconds:>10.2f}{baseline_rate:>12.0f}")
+    print(f"{'single process':<26}{single_seconds:>10.2f}{single_rate:>12.0f}")
+    print(f"{f'DecodePool ({args.workers} workers)':<26}{pool_seconds:>10.2f}{pool_rate:>12.0f}")
+    print(
+        f"single vs baseline {single_vs_baseline:.2f} (target {TARGET_SINGLE_VS_BASELINE}), "
+        f"pool vs single {pool_vs_single:.2f}x (target {TARGET_POOL_VS_SINGLE})"
+    )
     return 0
 
 

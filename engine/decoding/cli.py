@@ -10,7 +10,7 @@ import orjson
 from solders.pubkey import Pubkey
 
 from engine.decoding.decoder import decode_raw
-from engine.decoding.model import DecodeError
+from engine.decoding.model import DecodeError, SwapEvent
 
 CLI_SWAP_FIELDS = ("wallet", "side", "mint", "token_amount", "quote_mint", "quote_amount", "venue", "router")
 
@@ -32,6 +32,13 @@ def is_valid_pubkey(text: str) -> bool:
         return False
 
 
+def _swap_line(swap: SwapEvent) -> dict[str, object]:
+    line: dict[str, object] = {field: getattr(swap, field) for field in CLI_SWAP_FIELDS}
+    if swap.programs:  # venue "unknown": name the programs that made the trade
+        line["programs"] = list(swap.programs)
+    return line
+
+
 def main(argv: list[str]) -> int:
     parser = _Parser(prog="zapbot decode", description="Decode getTransaction JSON files into swaps.")
     parser.add_argument("files", nargs="+", metavar="FILE")
@@ -39,7 +46,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument(
         "--allow-unknown-venue",
         action="store_true",
-        help="also read swaps with no known DEX program (local simulator)",
+        help="also read swaps made with System and Token transfers only (local simulator); swaps through"
+        " unknown programs are always read, with venue 'unknown'",
     )
     try:
         args = parser.parse_args(argv)
@@ -69,7 +77,7 @@ def main(argv: list[str]) -> int:
             "signature": decoded.signature,
             "slot": decoded.slot,
             "failed": decoded.failed,
-            "swaps": [{field: getattr(swap, field) for field in CLI_SWAP_FIELDS} for swap in decoded.swaps],
+            "swaps": [_swap_line(swap) for swap in decoded.swaps],
         }
         out.write(orjson.dumps(line).decode() + "\n")
     out.flush()

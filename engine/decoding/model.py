@@ -25,6 +25,9 @@ class SwapEvent:
     quote_amount: int
     venue: str
     router: str | None
+    # The programs invoked when none of them is a known venue (venue "unknown"), so the operator can see
+    # which AMM or aggregator made the trade; empty for known venues.
+    programs: tuple[str, ...] = ()
 
     def to_json_dict(self) -> dict[str, Any]:
         return {
@@ -37,6 +40,7 @@ class SwapEvent:
             "quote_amount": self.quote_amount,
             "venue": self.venue,
             "router": self.router,
+            "programs": list(self.programs),
         }
 
     def as_tuple(self) -> tuple[Any, ...]:
@@ -50,6 +54,7 @@ class SwapEvent:
             self.quote_amount,
             self.venue,
             self.router,
+            self.programs,
         )
 
     def __reduce__(self) -> tuple[Any, ...]:

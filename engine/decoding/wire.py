@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import operator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,14 +14,23 @@ from solders.transaction import VersionedTransaction
 from engine.decoding.model import DecodeError
 
 _B58_ALPHABET = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
-_B58_INDEX = {char: value for value, char in enumerate(_B58_ALPHABET)}
+
+
+# Digit value by ASCII code, -1 for characters outside the alphabet.
+_B58_DIGITS = [-1] * 128
+for _value, _char in enumerate(_B58_ALPHABET):
+    _B58_DIGITS[ord(_char)] = _value
 
 
 def b58decode(text: str) -> bytes:
     """Decode base58 (instruction data in json encoding); raises ValueError on a bad character."""
     number = 0
-    for char in text:
-        number = number * 58 + _B58_INDEX[char]
+    digits = _B58_DIGITS
+    for code in text.encode("ascii"):  # a non-ASCII character raises UnicodeEncodeError, a ValueError
+        digit = digits[code]
+        if digit < 0:
+            raise ValueError("not base58")
+        number = number * 58 + digit
     leading_zeros = len(text) - len(text.lstrip("1"))
     body = number.to_bytes((number.bit_length() + 7) // 8, "big") if number else b""
     return b"\x00" * leading_zeros + body
@@ -33,7 +44,7 @@ def pubkey_str(raw: bytes) -> str:
 
 @dataclass(slots=True)
 class Instruction:
-    """One instruction, top level or inner; data stays undecoded until someone asks for it."""
+    """One instruction of a program the decoder reads; data stays undecoded until someone asks for it."""
 
     program_id: str
     accounts: list[str]
@@ -51,13 +62,20 @@ class Instruction:
         self.raw_data = decoded
         return decoded
 
+    def data_len_hint(self) -> int:
+        """Length of the data as stored (base58 characters in json): enough to tell a 1-byte instruction
+        or a long event from a transfer without decoding."""
+        raw = self.raw_data
+        return 0 if raw is None else len(raw)
+
 
 @dataclass(slots=True)
 class WireTransaction:
     signature: str
     keys: list[str]
     signer_count: int
-    instructions: list[Instruction]
+    instructions: list[Instruction]  # only those of the programs read_wire was asked to keep, in order
+    invoked: dict[str, bool]  # every program invoked -> whether it ran as a CPI (inner instruction)
 
 
 def _loaded_addresses(meta: dict[str, Any]) -> list[str]:
@@ -65,48 +83,87 @@ def _loaded_addresses(meta: dict[str, Any]) -> list[str]:
     return list(loaded.get("writable") or []) + list(loaded.get("readonly") or [])
 
 
-def _inner_groups(meta: dict[str, Any]) -> dict[int, list[dict[str, Any]]]:
-    groups: dict[int, list[dict[str, Any]]] = {}
-    for group in meta.get("innerInstructions") or []:
-        groups.setdefault(int(group["index"]), []).extend(group.get("instructions") or [])
-    return groups
+_PROGRAM_INDEX = operator.itemgetter("programIdIndex")
+_PROGRAM_ID = operator.itemgetter("programId")
 
 
-def _indexed_ix(raw: dict[str, Any], keys: list[str], top_level: bool) -> Instruction:
-    if "programIdIndex" in raw:
-        return Instruction(
-            program_id=keys[raw["programIdIndex"]],
-            accounts=[keys[i] for i in raw.get("accounts") or []],
-            raw_data=raw.get("data") or "",
-            parsed=None,
-            top_level=top_level,
+def _kept_indexed(
+    group: list[dict[str, Any]], keys: list[str], keep: dict[int, str], top_level: bool
+) -> list[Instruction]:
+    return [
+        Instruction(
+            keep[raw["programIdIndex"]], [keys[i] for i in raw["accounts"]], raw["data"], None, top_level
         )
+        for raw in group
+        if raw["programIdIndex"] in keep
+    ]
+
+
+def _parsed_ix(raw: dict[str, Any], top_level: bool) -> Instruction:
     # jsonParsed: either {"programId", "parsed"} or {"programId", "accounts": [pubkey...], "data"}.
     parsed = raw.get("parsed")
     return Instruction(
-        program_id=str(raw["programId"]),
-        accounts=[str(a) for a in raw.get("accounts") or []],
-        raw_data=None if parsed is not None else (raw.get("data") or ""),
-        parsed=parsed if isinstance(parsed, dict) else None,
-        top_level=top_level,
+        str(raw["programId"]),
+        [str(a) for a in raw.get("accounts") or ()],
+        None if parsed is not None else (raw.get("data") or ""),
+        parsed if isinstance(parsed, dict) else None,
+        top_level,
     )
 
 
-def _flatten(
-    top: list[Instruction], inner: dict[int, list[dict[str, Any]]], keys: list[str]
-) -> list[Instruction]:
-    flat: list[Instruction] = []
-    for index, instruction in enumerate(top):
-        flat.append(instruction)
-        flat.extend(_indexed_ix(raw, keys, False) for raw in inner.get(index, ()))
-    return flat
+def _walk(
+    top: list[Any], meta: dict[str, Any], keys: list[str], keep: frozenset[str]
+) -> tuple[list[Instruction], dict[str, bool]]:
+    """Kept instructions in execution order and every invoked program -> ran as a CPI. `top` holds, per
+    top-level instruction, (program index, account indexes, data) for wire forms or the raw dict for
+    jsonParsed; inner instructions are read straight from meta in bulk (most belong to no kept program)."""
+    keep_index = {i: key for i, key in enumerate(keys) if key in keep}
+    invoked: dict[str, bool] = {}
+    instructions: list[Instruction] = []
+    inner: dict[int, list[dict[str, Any]]] = {}
+    for group in meta.get("innerInstructions") or ():
+        inner.setdefault(int(group["index"]), []).extend(group.get("instructions") or ())
+    inner_programs: set[Any] = set()
+    parsed_form = bool(top) and isinstance(top[0], dict)
+    for index, ix in enumerate(top):
+        if parsed_form:
+            program_id = str(ix["programId"])
+            invoked.setdefault(program_id, False)
+            if program_id in keep:
+                instructions.append(_parsed_ix(ix, True))
+        else:
+            program_index, accounts, data = ix
+            invoked.setdefault(keys[program_index], False)
+            if program_index in keep_index:
+                instructions.append(
+                    Instruction(keep_index[program_index], [keys[i] for i in accounts], data, None, True)
+                )
+        group = inner.get(index)
+        if not group:
+            continue
+        if "programIdIndex" in group[0]:
+            programs = set(map(_PROGRAM_INDEX, group))
+            inner_programs |= programs
+            if not programs.isdisjoint(keep_index):
+                instructions.extend(_kept_indexed(group, keys, keep_index, False))
+        elif "programId" in group[0]:  # jsonParsed
+            programs = set(map(_PROGRAM_ID, group))
+            inner_programs |= programs
+            if not programs.isdisjoint(keep):
+                instructions.extend(_parsed_ix(raw, False) for raw in group if raw["programId"] in keep)
+    for program in inner_programs:
+        invoked[keys[program] if isinstance(program, int) else program] = True
+    return instructions, invoked
 
 
-def read_wire(tx: dict[str, Any]) -> WireTransaction:
-    """Account keys (with lookup-table addresses), signer count and all instructions of tx."""
+def read_wire(
+    tx: dict[str, Any], keep: frozenset[str] | Callable[[list[str], int], frozenset[str]] = frozenset()
+) -> WireTransaction:
+    """Account keys (with lookup-table addresses), signer count, every invoked program, and the
+    instructions (top level and inner, in execution order) of the programs in `keep` (or in what
+    `keep(keys, signer_count)` returns, to choose once the keys are known)."""
     meta = tx["meta"]
     body = tx.get("transaction")
-    inner = _inner_groups(meta)
     if isinstance(body, list):
         if len(body) != 2 or body[1] not in ("base64", "base58"):
             raise DecodeError("transaction must be [data, 'base64'|'base58']")
@@ -117,26 +174,30 @@ def read_wire(tx: dict[str, Any]) -> WireTransaction:
             raise DecodeError("transaction bytes do not parse") from exc
         message = versioned.message
         keys = [str(k) for k in message.account_keys] + _loaded_addresses(meta)
-        top = [
-            Instruction(
-                keys[ix.program_id_index], [keys[i] for i in bytes(ix.accounts)], bytes(ix.data), None, True
-            )
-            for ix in message.instructions
-        ]
+        top = [(ix.program_id_index, bytes(ix.accounts), bytes(ix.data)) for ix in message.instructions]
+        signer_count = message.header.num_required_signatures
+        if callable(keep):
+            keep = keep(keys, signer_count)
+        instructions, invoked = _walk(top, meta, keys, keep)
         signature = str(versioned.signatures[0]) if versioned.signatures else ""
-        return WireTransaction(
-            signature, keys, message.header.num_required_signatures, _flatten(top, inner, keys)
-        )
+        return WireTransaction(signature, keys, signer_count, instructions, invoked)
     if not isinstance(body, dict):
         raise DecodeError("transaction field missing")
     message = body["message"]
     raw_keys = message["accountKeys"]
     signatures = body.get("signatures") or [""]
+    raw_top = message.get("instructions") or []
     if raw_keys and isinstance(raw_keys[0], dict):
         keys = [str(k["pubkey"]) for k in raw_keys]
         signer_count = sum(1 for k in raw_keys if k.get("signer"))
     else:
         keys = [str(k) for k in raw_keys] + _loaded_addresses(meta)
         signer_count = int((message.get("header") or {}).get("numRequiredSignatures", 1))
-    top = [_indexed_ix(raw, keys, True) for raw in message.get("instructions") or []]
-    return WireTransaction(str(signatures[0]), keys, signer_count, _flatten(top, inner, keys))
+    if raw_top and "programIdIndex" in raw_top[0]:
+        top = [(raw["programIdIndex"], raw.get("accounts") or (), raw.get("data") or "") for raw in raw_top]
+    else:
+        top = raw_top
+    if callable(keep):
+        keep = keep(keys, signer_count)
+    instructions, invoked = _walk(top, meta, keys, keep)
+    return WireTransaction(str(signatures[0]), keys, signer_count, instructions, invoked)

@@ -28,7 +28,7 @@ class Expected(NamedTuple):
 # `amount` entries per mint (owner field), read straight from the fixture JSON. Reviewed by hand:
 # - pumpfun/3S2vFszS (labelled x4) really holds 5 buyers; JBnrBbgq (labelled x3) 4 signers buying.
 # - pumpfun/5w7YKJBT is labelled "buy" but the trader's balance falls: it is a sell.
-# - pumpfun/53fG8Sh9: the trader BwWK17cb is a router-controlled account, not the fee payer.
+# - pumpfun/53fG8Sh9: the trader BwWK17cb is a router-controlled account (a PDA), not the fee payer: no swap.
 # - orca_whirlpool/4EoaRY7j also leaves 11 base units of mSOL dust; the swap is JitoSOL -> ORCA.
 # - negatives/4QvTLiNg is labelled "raydium v4 create pool" but its logs show a DFlow Swap2 through a
 #   Raydium v4 swap (ray_log SwapBaseIn) and its signer sold 6ZrY... for USDT: a real swap.
@@ -493,16 +493,8 @@ EXPECTED_SWAPS: dict[str, list[Expected]] = {
             None,
         ),
     ],
-    "pumpfun/53fG8Sh9_buy_b64.json": [
-        Expected(
-            "BwWK17cbHxwWBKZkUYvzxLcNQ1YVyaFezduWbtm2de6s",
-            "buy",
-            "ATdwsy2DHRyPQ36cyCyrs6aSV8NK2wB7T84EPJmxpump",
-            3645806451444,
-            None,
-            None,
-        ),
-    ],
+    # Issue 15: swaps only for signers; BwWK17cb is the router's vault PDA (off curve), not a trader.
+    "pumpfun/53fG8Sh9_buy_b64.json": [],
     "pumpfun/5839B8x1_buy_via_photon.json": [
         Expected(
             "2PhpwXnnnQWQCdiQwkG7Xbq5D3x72vCEGJEQ1kKrMHzi",
@@ -980,9 +972,17 @@ def _trade_events_from_logs(raw: dict) -> list[tuple[str, int, int, bool, str]]:
     return events
 
 
+# Issue 15: events that are not the wallet's whole trade. 2pfnv4dr pays USDC through a SOL hop into
+# pump.fun (its swap is USDC -> token, see tests/unit/test_decoder_routes.py); 53fG8Sh9's event user is a
+# router vault PDA, which gets no swap.
+EVENT_IS_ONE_HOP = {"jupiter_v6/2pfnv4dr_route.json", "pumpfun/53fG8Sh9_buy_b64.json"}
+
+
 def test_pumpfun_amounts_match_trade_event_exactly(mainnet: Path) -> None:
     checked = 0
     for name in _all_files(mainnet):
+        if name in EVENT_IS_ONE_HOP:
+            continue
         raw = json.loads((mainnet / name).read_bytes())
         if raw["meta"]["err"] is not None or not raw["meta"].get("logMessages"):
             continue
