@@ -201,3 +201,14 @@ def test_scenario_rejects_extensions_without_token_2022(tmp_path):
     path.write_text('[[timeline]]\nat = 1\ntrader = "a"\ntoken = "X"\nprice_pct = -100\n')
     with pytest.raises(ScenarioError, match="price_pct"):
         load_scenario(path)
+
+
+def test_usdc_on_the_default_cluster():
+    config = SimConfig(rpc_port=0, ws_port=0, swap_port=0, slot_ms=100, usdc=True)
+    with SimCluster(config) as cluster:
+        assert USDC_MINT in cluster.mints
+        for _, wallet in cluster.traders:
+            assert cluster.token_balance(wallet, "USDC") == 100_000 * 10**6
+        assert cluster.price("USDC") == pytest.approx(1 / 150)
+        trade = cluster.trader_swap("trader1", "sell", "USDC", token_amount=150 * 10**6)
+        assert 0.99 * SOL < trade.quote_amount < SOL
