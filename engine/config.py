@@ -185,6 +185,66 @@ class LimitsSettings(_Table):
     min_trade_sol: float = Field(
         0.001, ge=0, description="dust minimum: a buy sized below this by a limit is skipped"
     )
+    buy_once_per_token: bool = Field(
+        False, description="buy a mint at most once across all traders (a trader's buy_once is per trader)"
+    )
+    token_cooldown_s: float = Field(
+        0.0, ge=0, description="seconds after a buy of a mint before the next (0 = off)"
+    )
+    max_sol_per_token: float = Field(0.0, ge=0, description="SOL held in one mint at cost, at most (0 = off)")
+    max_open_exposure_sol: float = Field(0.0, ge=0, description="SOL held in all open lots at cost (0 = off)")
+
+
+def check_take_profit_levels(levels: list[list[float]] | None) -> list[list[float]] | None:
+    """take_profit_levels = [[pct, share], ...]: gains above 0, shares in (0, 100], no gain twice."""
+    if levels is None:
+        return None
+    gains: set[float] = set()
+    for pair in levels:
+        if len(pair) != 2:
+            raise ValueError("use [[pct, share], ...], e.g. [[50, 50], [100, 100]]")
+        gain, share = pair
+        if not gain > 0:
+            raise ValueError(f"level {pair}: the gain must be above 0 %")
+        if not 0 < share <= 100:
+            raise ValueError(f"level {pair}: the share to sell must be above 0 and at most 100 %")
+        if gain in gains:
+            raise ValueError(f"level {pair}: {gain:g} % is listed twice")
+        gains.add(gain)
+    return levels
+
+
+class ExitsSettings(_Table):
+    """Default exit rules of every lot; each key but check_interval_s can be overridden per trader.
+    0 (or no value) turns a rule off."""
+
+    check_interval_s: float = Field(2.0, gt=0, description="every open lot is valued at least this often")
+    take_profit_pct: float = Field(0.0, ge=0, description="sell take_profit_sell_pct at this gain")
+    take_profit_sell_pct: float = Field(100.0, gt=0, le=100)
+    take_profit_levels: list[list[float]] = Field(default_factory=list, description="[[pct, share], ...]")
+    stop_loss_pct: float = Field(0.0, ge=0, lt=100, description="sell the lot at this loss")
+    trailing_stop_pct: float = Field(0.0, ge=0, lt=100, description="sell the lot this far below its peak")
+    trailing_arm_pct: float = Field(0.0, ge=0, description="the trailing stop is armed after this rise")
+    max_hold_minutes: float = Field(0.0, ge=0, description="sell the lot after this long")
+    follow_leader_sells: bool = True
+
+    @field_validator("take_profit_levels")
+    @classmethod
+    def _levels(cls, value: list[list[float]]) -> list[list[float]]:
+        return check_take_profit_levels(value) or []
+
+
+class SafetySettings(_Table):
+    """Checks before every buy; a refused token is a skip with its reason."""
+
+    reject_mint_authority: bool = True
+    reject_freeze_authority: bool = True
+    reject_token_extensions: bool = Field(
+        True, description="transfer fee, permanent delegate, transfer hook, non-transferable"
+    )
+    max_price_impact_pct: float = Field(10.0, ge=0, description="our buy's quoted impact, at most (0 = off)")
+    require_sell_route: bool = True
+    min_liquidity_sol: float = Field(0.0, ge=0, description="the pool's SOL side, at least (0 = off)")
 
 
 class SimSettings(_Table):
@@ -216,6 +276,8 @@ class Settings(BaseSettings):
     telegram: TelegramSettings = Field(default_factory=TelegramSettings)
     http: HttpSettings = Field(default_factory=HttpSettings)
     limits: LimitsSettings = Field(default_factory=LimitsSettings)
+    exits: ExitsSettings = Field(default_factory=ExitsSettings)
+    safety: SafetySettings = Field(default_factory=SafetySettings)
     sim: SimSettings = Field(default_factory=SimSettings)
     ui: UiSettings = Field(default_factory=UiSettings)
 
@@ -534,6 +596,29 @@ min_trade_sol = 0.001             # a buy that limits size below this is skipped
 auto_pause_after_failures = 3
 blacklist = []
 whitelist = []
+buy_once_per_token = false        # true: a mint is bought once, whichever trader buys it
+token_cooldown_s = 0              # seconds between two buys of one mint (0 = off)
+max_sol_per_token = 0             # SOL at cost held in one mint, at most (0 = off)
+max_open_exposure_sol = 0         # SOL at cost held in all open lots, at most (0 = off)
+
+[exits]                           # defaults for every lot; each key can be set per trader. 0 = off
+check_interval_s = 2.0            # every open lot is valued (a sell quote) at least this often
+take_profit_pct = 0               # sell take_profit_sell_pct of the lot at this gain
+take_profit_sell_pct = 100
+take_profit_levels = []           # e.g. [[50, 50], [100, 100]]: (gain %, share %), each fires once
+stop_loss_pct = 0                 # sell the whole lot at this loss
+trailing_stop_pct = 0             # sell the whole lot this far below its highest value since the buy
+trailing_arm_pct = 0              # ...armed only after this rise
+max_hold_minutes = 0              # sell the whole lot after this long
+follow_leader_sells = true
+
+[safety]                          # checks before every buy; a refusal is a skip with its reason
+reject_mint_authority = true      # the mint can still mint supply
+reject_freeze_authority = true    # the mint can freeze our token account
+reject_token_extensions = true    # Token-2022 transfer fee, permanent delegate, transfer hook, non-transferable
+max_price_impact_pct = 10         # our buy's quoted price impact, at most (0 = off)
+require_sell_route = true         # a quote must exist for selling what we buy
+min_liquidity_sol = 0             # the pool's SOL side, at least, where known (0 = off)
 
 [sim]
 seed = 7

@@ -17,7 +17,7 @@ from solders.pubkey import Pubkey
 from tomlkit.exceptions import TOMLKitError
 from tomlkit.items import AoT, Item, Key, Table
 
-from engine.config import ConfigError, read_toml, validation_line
+from engine.config import ConfigError, check_take_profit_levels, read_toml, validation_line
 
 LAMPORTS_PER_SOL = 1_000_000_000
 
@@ -57,6 +57,15 @@ class TraderConfig(BaseModel):
     priority_fee: int | Literal["auto"] = "auto"
     priority_fee_cap_lamports: int = Field(200_000, ge=0)
     jito_tip_lamports: int = Field(0, ge=0)
+    # Exit rules of this trader's lots; None = use [exits] (0 = off for this trader).
+    take_profit_pct: float | None = Field(None, ge=0)
+    take_profit_sell_pct: float | None = Field(None, gt=0, le=100)
+    take_profit_levels: list[list[float]] | None = None
+    stop_loss_pct: float | None = Field(None, ge=0, lt=100)
+    trailing_stop_pct: float | None = Field(None, ge=0, lt=100)
+    trailing_arm_pct: float | None = Field(None, ge=0)
+    max_hold_minutes: float | None = Field(None, ge=0)
+    follow_leader_sells: bool | None = None
 
     @field_validator("wallet")
     @classmethod
@@ -70,6 +79,11 @@ class TraderConfig(BaseModel):
         if not value or any(ch in value for ch in "\n\r\t"):
             raise ValueError("use a short name without tabs or newlines")
         return value
+
+    @field_validator("take_profit_levels")
+    @classmethod
+    def _levels(cls, value: list[list[float]] | None) -> list[list[float]] | None:
+        return check_take_profit_levels(value)
 
     @field_validator("priority_fee", mode="before")
     @classmethod

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
+from engine.constants import WSOL_MINT
+
 TOKEN_DECIMALS = 6
 BPS = 10_000
 
@@ -32,10 +34,19 @@ class Pool:
     authority: Keypair
     vault: Pubkey
     fee_bps: int
+    # The quote side: SOL (the authority's lamports) or an SPL token such as USDC (its token account).
+    quote_mint: str = WSOL_MINT
+    quote_vault: Pubkey | None = None
+    quote_decimals: int = 9
+    quote_token_program: Pubkey | None = None
 
     @property
     def mint_str(self) -> str:
         return str(self.mint)
+
+    @property
+    def quoted_in_sol(self) -> bool:
+        return self.quote_mint == WSOL_MINT
 
 
 def _ceil_div(a: int, b: int) -> int:
@@ -57,8 +68,20 @@ def amount_out(
     return gross - fee, fee
 
 
-def mint_data(authority: Pubkey, supply: int, decimals: int) -> bytes:
-    return struct.pack("<I32sQBBI32s", 1, bytes(authority), supply, decimals, 1, 0, bytes(32))
+def mint_data(
+    authority: Pubkey | None, supply: int, decimals: int, freeze_authority: Pubkey | None = None
+) -> bytes:
+    """An initialized 82-byte mint; an authority of None is COption::None (as pump.fun leaves its mints)."""
+    return struct.pack(
+        "<I32sQBBI32s",
+        1 if authority is not None else 0,
+        bytes(authority) if authority is not None else bytes(32),
+        supply,
+        decimals,
+        1,
+        1 if freeze_authority is not None else 0,
+        bytes(freeze_authority) if freeze_authority is not None else bytes(32),
+    )
 
 
 def token_account_data(mint: Pubkey, owner: Pubkey, amount: int) -> bytes:

@@ -29,6 +29,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--trade-rate", type=float, default=0.0, help="synthetic trades per second")
     parser.add_argument("--trade-duration", type=float, default=0.0, help="seconds of trading (0 = forever)")
     parser.add_argument("--scenario", type=Path, default=None, help="scenario TOML file")
+    parser.add_argument(
+        "--usdc", action="store_true", help="the USDC mint, a SOL/USDC pool and USDC in every trader's wallet"
+    )
     parser.add_argument("--chaos", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument(
         "--write-traders",
@@ -78,6 +81,7 @@ def main(argv: list[str] | None = None, *, stop_event: threading.Event | None = 
         trade_duration=args.trade_duration,
         scenario=args.scenario,
         chaos=chaos,
+        usdc=args.usdc,
     )
     try:
         cluster = SimCluster(config).start()

@@ -13,7 +13,7 @@ from typing import Any, Self
 from aiohttp import web
 from solders.pubkey import Pubkey
 
-from engine.constants import TOKEN_2022_PROGRAM, TOKEN_PROGRAM, WSOL_MINT
+from engine.constants import TOKEN_2022_PROGRAM, TOKEN_PROGRAM, USDC_MINT, WSOL_MINT
 from engine.sim.config import ChaosSettings, SimConfig
 from engine.sim.ledger import Ledger
 from engine.sim.market import Market, TraderTrade
@@ -23,6 +23,7 @@ from engine.sim.scenario import Scenario, ScenarioError, load_scenario
 from engine.sim.swapapi import SwapApiServer
 
 START_TIMEOUT_S = 10.0
+USDC_POOL_SOL = 10_000  # the SOL/USDC pool's SOL side: deep, so copies barely move SOL's price
 
 
 class SimCluster:
@@ -64,9 +65,28 @@ class SimCluster:
                     sol_lamports=token.sol_reserve_lamports,
                     token_raw=token.token_reserve_raw,
                     fee_bps=token.fee_bps,
+                    mint_authority=token.mint_authority,
+                    freeze_authority=token.freeze_authority,
+                    transfer_fee_bps=token.transfer_fee_bps,
+                    permanent_delegate=token.permanent_delegate,
                 )
             for trader in scenario.traders:
                 self.market.add_trader(trader.name, trader.lamports)
+        sol_price_usd = scenario.sol_price_usd if scenario is not None else cfg.sol_price_usd
+        if cfg.usdc or (scenario is not None and scenario.usdc):
+            self.market.enable_usdc(USDC_POOL_SOL * 10**9, int(USDC_POOL_SOL * sol_price_usd * 10**6))
+        for token in scenario.tokens if scenario is not None else []:
+            if token.usdc_pool:
+                mint = self.resolve_mint(token.symbol)
+                usdc_raw = token.usdc_reserve_raw
+                if usdc_raw is None:
+                    usdc_raw = token.sol_reserve_lamports * sol_price_usd * 10**6 // 10**9
+                self.market.add_usdc_pool(
+                    mint,
+                    int(usdc_raw),
+                    token.usdc_token_reserve_raw or token.token_reserve_raw,
+                    token.fee_bps,
+                )
         self.rpc = RpcServer(self.ledger, self.airdrop, random.Random(cfg.seed + 1))
         self.pubsub = PubsubServer(self.ledger, random.Random(cfg.seed + 2))
         self.swap_api = SwapApiServer(self.market)
@@ -206,7 +226,22 @@ class SimCluster:
                 continue
             try:
                 mint = self.resolve_mint(event.token or "")
-                if event.side == "buy":
+                quote_mint = USDC_MINT if event.quote == "USDC" else WSOL_MINT
+                if event.price_pct is not None:
+                    self.market.move_price(event.trader, mint, event.price_pct, quote_mint)
+                elif event.side == "buy" and event.quote == "USDC":
+                    self.market.trader_swap(
+                        event.trader,
+                        "buy",
+                        mint,
+                        quote_lamports=int((event.usdc or 0) * 10**6),
+                        quote_mint=USDC_MINT,
+                    )
+                elif event.side == "sell" and event.quote == "USDC":
+                    self.market.trader_swap(
+                        event.trader, "sell", mint, token_fraction=event.fraction or 1.0, quote_mint=USDC_MINT
+                    )
+                elif event.side == "buy":
                     self.market.trader_swap(
                         event.trader, "buy", mint, quote_lamports=int((event.sol or 0) * 1e9)
                     )
@@ -278,11 +313,38 @@ class SimCluster:
         quote_lamports: int | None = None,
         token_fraction: float | None = None,
         token_amount: int | None = None,
+        quote: str = "SOL",
     ) -> TraderTrade:
-        """Make a synthetic trader buy (quote_lamports) or sell (token_fraction / token_amount) now."""
+        """Make a synthetic trader buy (quote_lamports) or sell (token_fraction / token_amount) now.
+        quote="USDC" trades in the token's USDC pool; a buy's quote_lamports is then USDC base units."""
         return self.market.trader_swap(
-            name_or_wallet, side, self.resolve_mint(mint), quote_lamports, token_fraction, token_amount
+            name_or_wallet,
+            side,
+            self.resolve_mint(mint),
+            quote_lamports,
+            token_fraction,
+            token_amount,
+            quote_mint=self._quote_mint(quote),
         )
+
+    def move_price(self, name_or_wallet: str, mint: str, pct: float, quote: str = "SOL") -> TraderTrade:
+        """Make a synthetic trader pump (pct > 0, a buy) or dump (pct < 0, a sell of its tokens) a token's
+        price by about pct percent, in its SOL pool or (quote="USDC") its USDC pool."""
+        return self.market.move_price(name_or_wallet, self.resolve_mint(mint), pct, self._quote_mint(quote))
+
+    def price(self, mint: str, quote: str = "SOL") -> float:
+        """A pool's spot price: SOL (or USDC) per whole token."""
+        pool = self.market.pool_for(self.resolve_mint(mint), self._quote_mint(quote))
+        quote_reserve, token_reserve = self.market.reserves(pool)
+        return (quote_reserve / 10**pool.quote_decimals) / (token_reserve / 10**pool.decimals)
+
+    @staticmethod
+    def _quote_mint(quote: str) -> str:
+        if quote.upper() in ("USDC", USDC_MINT.upper()):
+            return USDC_MINT
+        if quote.upper() in ("SOL", "WSOL", WSOL_MINT.upper()):
+            return WSOL_MINT
+        raise KeyError(f"unknown quote {quote!r}; use SOL or USDC")
 
     def landed_trades(self) -> list[TraderTrade]:
         return list(self.market.trades)

@@ -95,3 +95,5 @@ class SimConfig:
     pool_token_raw: int = 800_000_000 * 10**6
     scenario: Path | None = None
     chaos: ChaosSettings = field(default_factory=ChaosSettings)
+    usdc: bool = False  # the USDC mint (mainnet address), a SOL/USDC pool, USDC in every trader's wallet
+    sol_price_usd: float = 150.0  # the SOL/USDC pool's starting price

@@ -11,6 +11,7 @@ from solders.pubkey import Pubkey
 from engine.constants import TOKEN_PROGRAM
 from engine.sim.ledger import Ledger
 from engine.sim.rpc_params import MethodGroup, RpcError, config_param, invalid_params, param, pubkey_param
+from engine.sim.token_ext import ui_extensions
 from engine.sim.txformat import TOKEN_PROGRAMS, b58, mint_decimals, parse_token_account, ui_token_amount
 
 U64_MAX = 2**64 - 1
@@ -48,6 +49,12 @@ def encode_account(ledger: Ledger, account: Any, encoding: str) -> dict[str, Any
     }
 
 
+def _extensions(data: bytes) -> dict[str, Any]:
+    # Mainnet leaves the key out when there are none (serde skip_serializing_if = "Vec::is_empty").
+    extensions = ui_extensions(data)
+    return {"extensions": extensions} if extensions else {}
+
+
 def _parsed_token_data(ledger: Ledger, data: bytes, owner_program: str) -> dict[str, Any] | None:
     program = "spl-token" if owner_program == TOKEN_PROGRAM else "spl-token-2022"
     parsed = parse_token_account(data)
@@ -62,8 +69,9 @@ def _parsed_token_data(ledger: Ledger, data: bytes, owner_program: str) -> dict[
                     "isNative": False,
                     "mint": mint,
                     "owner": owner,
-                    "state": "initialized",
+                    "state": "frozen" if data[108] == 2 else "initialized",
                     "tokenAmount": ui_token_amount(amount, decimals),
+                    **_extensions(data),
                 },
                 "type": "account",
             },
@@ -83,6 +91,7 @@ def _parsed_token_data(ledger: Ledger, data: bytes, owner_program: str) -> dict[
                     "isInitialized": True,
                     "mintAuthority": authority,
                     "supply": str(supply),
+                    **_extensions(data),
                 },
                 "type": "mint",
             },

@@ -12,6 +12,9 @@ class ScenarioError(ValueError):
     """A scenario file that cannot be used; the message names the file and the problem."""
 
 
+DEFAULT_SOL_PRICE_USD = 150.0
+
+
 @dataclass(frozen=True)
 class TokenSpec:
     symbol: str
@@ -19,6 +22,13 @@ class TokenSpec:
     token_reserve_raw: int
     fee_bps: int | None
     token2022: bool
+    mint_authority: bool = False  # keep a mint authority (pump.fun mints have none)
+    freeze_authority: bool = False  # keep a freeze authority
+    transfer_fee_bps: int = 0  # Token-2022 transfer fee extension
+    permanent_delegate: bool = False  # Token-2022 permanent delegate extension
+    usdc_pool: bool = False  # also a pool quoted in USDC
+    usdc_reserve_raw: int | None = None  # its USDC side (default: the SOL side at sol_price_usd)
+    usdc_token_reserve_raw: int | None = None  # its token side (default: token_reserve)
 
 
 @dataclass(frozen=True)
@@ -38,6 +48,9 @@ class TimelineEvent:
     sol: float | None = None
     fraction: float | None = None
     chaos: dict[str, Any] = field(default_factory=dict)
+    usdc: float | None = None  # a buy paid in USDC through the token's USDC pool
+    quote: str = "SOL"  # SOL or USDC: which pool a sell (or price move) goes through
+    price_pct: float | None = None  # instead of a size: move the price this much (+ buys, - sells)
 
 
 @dataclass(frozen=True)
@@ -48,6 +61,8 @@ class Scenario:
     traders: list[TraderSpec]
     timeline: list[TimelineEvent]
     chaos: dict[str, Any]
+    usdc: bool = False  # the USDC mint and a SOL/USDC pool (implied by any token's usdc_pool)
+    sol_price_usd: float = DEFAULT_SOL_PRICE_USD
 
 
 def load_scenario(path: Path) -> Scenario:
@@ -59,16 +74,7 @@ def load_scenario(path: Path) -> Scenario:
     except tomllib.TOMLDecodeError as error:
         raise ScenarioError(f"scenario file {path} is not valid TOML: {error}") from None
     try:
-        tokens = [
-            TokenSpec(
-                symbol=str(item["symbol"]),
-                sol_reserve_lamports=int(float(item.get("sol_reserve", 30)) * 10**9),
-                token_reserve_raw=int(float(item.get("token_reserve", 800_000_000)) * 10**6),
-                fee_bps=int(item["fee_bps"]) if "fee_bps" in item else None,
-                token2022=bool(item.get("token2022", False)),
-            )
-            for item in raw.get("tokens", [])
-        ]
+        tokens = [_token_spec(path, item) for item in raw.get("tokens", [])]
         traders = [
             TraderSpec(str(item["name"]), int(float(item.get("sol", 1000)) * 10**9))
             for item in raw.get("traders", [])
@@ -83,13 +89,29 @@ def load_scenario(path: Path) -> Scenario:
                 sol=float(item["sol"]) if "sol" in item else None,
                 fraction=float(item["fraction"]) if "fraction" in item else None,
                 chaos=dict(item.get("chaos", {})),
+                usdc=float(item["usdc"]) if "usdc" in item else None,
+                quote=str(item.get("quote", "USDC" if "usdc" in item else "SOL")).upper(),
+                price_pct=float(item["price_pct"]) if "price_pct" in item else None,
             )
+            if event.quote not in ("SOL", "USDC"):
+                raise ScenarioError(
+                    f"scenario file {path}: timeline event at {event.at}s: quote is SOL or USDC"
+                )
+            if event.trader is not None and event.price_pct is not None:
+                if event.token is None or not event.price_pct or event.price_pct <= -100:
+                    raise ScenarioError(
+                        f"scenario file {path}: price move at {event.at}s needs token and price_pct above -100, not 0"
+                    )
+                timeline.append(event)
+                continue
             if event.trader is not None and (event.side not in ("buy", "sell") or event.token is None):
                 raise ScenarioError(
                     f"scenario file {path}: timeline event at {event.at}s needs side buy|sell and token"
                 )
-            if event.side == "buy" and not event.sol:
-                raise ScenarioError(f"scenario file {path}: buy at {event.at}s needs sol = <amount>")
+            if event.side == "buy" and not (event.usdc if event.quote == "USDC" else event.sol):
+                raise ScenarioError(
+                    f"scenario file {path}: buy at {event.at}s needs sol = <amount> (or usdc = <amount>)"
+                )
             timeline.append(event)
     except (KeyError, TypeError, ValueError) as error:
         if isinstance(error, ScenarioError):
@@ -103,4 +125,35 @@ def load_scenario(path: Path) -> Scenario:
         traders=traders,
         timeline=timeline,
         chaos=dict(raw.get("chaos", {})),
+        usdc=bool(raw.get("usdc", False)) or any(token.usdc_pool for token in tokens),
+        sol_price_usd=float(raw.get("sol_price_usd", DEFAULT_SOL_PRICE_USD)),
+    )
+
+
+def _token_spec(path: Path, item: dict[str, Any]) -> TokenSpec:
+    symbol = str(item["symbol"])
+    transfer_fee_bps = int(item.get("transfer_fee_bps", 0))
+    permanent_delegate = bool(item.get("permanent_delegate", False))
+    has_extensions = bool(transfer_fee_bps or permanent_delegate)
+    if has_extensions and item.get("token2022") is False:
+        raise ScenarioError(
+            f"scenario file {path}: token {symbol}: transfer_fee_bps and permanent_delegate need token2022"
+        )
+    if not 0 <= transfer_fee_bps <= 10_000:
+        raise ScenarioError(f"scenario file {path}: token {symbol}: transfer_fee_bps is 0 to 10000")
+    return TokenSpec(
+        symbol=symbol,
+        sol_reserve_lamports=int(float(item.get("sol_reserve", 30)) * 10**9),
+        token_reserve_raw=int(float(item.get("token_reserve", 800_000_000)) * 10**6),
+        fee_bps=int(item["fee_bps"]) if "fee_bps" in item else None,
+        token2022=bool(item.get("token2022", has_extensions)),
+        mint_authority=bool(item.get("mint_authority", False)),
+        freeze_authority=bool(item.get("freeze_authority", False)),
+        transfer_fee_bps=transfer_fee_bps,
+        permanent_delegate=permanent_delegate,
+        usdc_pool=bool(item.get("usdc_pool", False)),
+        usdc_reserve_raw=int(float(item["usdc_reserve"]) * 10**6) if "usdc_reserve" in item else None,
+        usdc_token_reserve_raw=(
+            int(float(item["usdc_token_reserve"]) * 10**6) if "usdc_token_reserve" in item else None
+        ),
     )

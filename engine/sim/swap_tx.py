@@ -14,7 +14,7 @@ from solders.signature import Signature
 from solders.token.associated import get_associated_token_address
 from solders.transaction import VersionedTransaction
 
-from engine.constants import ATA_PROGRAM, SYSTEM_PROGRAM
+from engine.constants import ATA_PROGRAM, SYSTEM_PROGRAM, WSOL_MINT
 from engine.sim.amm import SwapError
 from engine.sim.ledger import SyntheticFailure
 from engine.sim.txformat import MEMO_PROGRAM, SLIPPAGE_ERROR_CODE
@@ -34,6 +34,7 @@ class SwapTerms:
     out_amount: int
     threshold: int
     leg_index: int
+    quote_mint: str = WSOL_MINT
 
 
 def create_idempotent_ata_ix(

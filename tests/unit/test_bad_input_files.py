@@ -50,6 +50,14 @@ BAD_TRADER_FIELDS = {
     "priority_fee": ['"fast"', "-1", "1.5", "true"],
     "priority_fee_cap_lamports": ["-1", '"x"', "1.5"],
     "jito_tip_lamports": ["-5", '"tip"', "0.1"],
+    "take_profit_pct": ["-1", '"lots"', "inf"],
+    "take_profit_sell_pct": ["0", "101", '"half"'],
+    "take_profit_levels": ["50", "[[50]]", "[[0, 50]]", "[[50, 0]]", "[[50, 101]]", "[[50, 50], [50, 60]]"],
+    "stop_loss_pct": ["-1", "100", '"x"'],
+    "trailing_stop_pct": ["-1", "100", "nan"],
+    "trailing_arm_pct": ["-1", '"x"'],
+    "max_hold_minutes": ["-1", '"1h"'],
+    "follow_leader_sells": ['"perhaps"', "2"],
 }
 # Known bugs in engine/traders.py (reported): TraderConfig floats accept inf (inf > 0 passes gt=0), and
 # priority_fee accepts true (bool is an int in Python, so it becomes 1 micro-lamport).

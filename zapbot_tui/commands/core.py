@@ -1,4 +1,4 @@
-"""Core sub-commands: run --headless, config init|show|check, traders list|add|remove|start|stop, status."""
+"""Core sub-commands: run --headless, config init|show|check, traders list|add|edit|remove|start|stop, status."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ import orjson
 
 from engine.config import STARTER_CONFIG, ConfigError, Settings, load_settings, masked_dict
 from engine.paths import HomePaths, home_paths
+from zapbot_tui.commands.exit_options import ExitOptionError, add_exit_options, exit_fields
 from zapbot_tui.commands.parsing import OneLineParser
 
 
@@ -179,6 +180,10 @@ def traders(argv: list[str]) -> int:
     add.add_argument("--priority-fee", help='micro-lamports per CU, or "auto"')
     add.add_argument("--jito-tip", type=int, help="lamports")
     add.add_argument("--inactive", action="store_true")
+    add_exit_options(add)
+    edit = sub.add_parser("edit", help="change a trader's exit rules")
+    edit.add_argument("name")
+    add_exit_options(edit)
     for name in ("remove", "start", "stop"):
         sub.add_parser(name).add_argument("name")
     args = parser.parse_args(argv)
@@ -219,6 +224,10 @@ def traders(argv: list[str]) -> int:
             fields["copy_buys"] = False
         if args.no_sells:
             fields["copy_sells"] = False
+        try:
+            fields.update(exit_fields(args))
+        except ExitOptionError as exc:
+            return _err(f"zapbot traders add: {exc}")
         if args.priority_fee is not None:
             fee = args.priority_fee.strip()
             if fee != "auto":
@@ -238,6 +247,8 @@ def traders(argv: list[str]) -> int:
             return _err(f"zapbot traders add: {exc}")
         print(f"added {trader.name} ({trader.wallet}) to {path}")
         return 0
+    if args.action == "edit":
+        return _edit_trader(book, args, path)
     try:
         if args.action == "remove":
             book.remove(args.name)
@@ -247,6 +258,23 @@ def traders(argv: list[str]) -> int:
             print(f"{args.name}: copying {'on' if args.action == 'start' else 'off'}")
     except KeyError as exc:
         return _err(f"zapbot traders {args.action}: {exc.args[0]}")
+    _notify_running_engine()
+    return 0
+
+
+def _edit_trader(book: Any, args: Any, path: Path) -> int:
+    from engine.traders import TraderConfig
+
+    current = book.get(args.name)
+    if current is None:
+        return _err(f"zapbot traders edit: no trader named {args.name!r}")
+    try:
+        changes = exit_fields(args)
+        trader = TraderConfig(**{**current.model_dump(), **changes})
+    except Exception as exc:
+        return _err(f"zapbot traders edit: {_first_error(exc)}")
+    book.replace(args.name, trader)
+    print(f"{trader.name}: {', '.join(sorted(changes)) or 'nothing'} changed in {path}")
     _notify_running_engine()
     return 0
 
