@@ -3,7 +3,7 @@ notification shapes and Helius's transactionSubscribe with its own, pushed the m
 
 The cluster confirms a transaction as it lands, so a blockNotification goes out at the same moment as the
 transaction's logsNotification (on mainnet both wait for the block's confirmation), holding every
-transaction that landed in the same slot in that burst. Chaos applies to every subscription: dropped
+transaction that landed in the same slot in that burst. Chaos applies to the streams as to logs: dropped
 sockets (ws_drop_every_s), dropped notifications (drop_notification_ratio), socket latency (ws_latency_ms).
 Requests are counted per method (`request_counts`, GET /sim/v1/stats on this port)."""
 
