@@ -240,3 +240,28 @@ def test_engine_copies_a_streamed_swap_without_fetching_it(zapbot_home, sim_clus
         assert counters.get("seen_ws", 0) >= 1
     finally:
         engine.stop()
+
+
+@pytest.mark.timeout(120)
+def test_a_provider_without_block_subscribe_falls_back_to_logs(zapbot_home, sim_cluster):
+    # This cluster answers blockSubscribe as a node without block subscriptions does: -32601.
+    sim_cluster.pubsub.sub_blockSubscribe = None
+    settings = load_settings()
+    settings.http.enabled = False
+    settings.engine.heartbeat_interval_ms = 1000
+    settings.rpc.stream = "block"
+    engine = Engine(settings, cluster=sim_cluster, http=False)
+    engine.start(wait_ready=20)
+    try:
+        leaders = len(sim_cluster.traders)
+        wait_for(lambda: engine.snapshot().counters.get("ws_stream_fallbacks", 0) == 1, what="the fallback")
+        wait_for(lambda: engine.snapshot().subscriptions >= leaders, what="logsSubscribe for every leader")
+        wait_for(lambda: (engine.snapshot().sol_balance_lamports or 0) > 0, what="the operator's airdrop")
+        trade = swap(sim_cluster, 0)
+        row = wait_for(lambda: executed(engine, trade.signature), what="our copy")
+        assert row["status"] == "executed", row["reason"]
+        assert sim_cluster.pubsub.request_counts["logsSubscribe"] >= leaders
+        assert sim_cluster.rpc.fetched_signatures[trade.signature] >= 1  # logs mode fetches it
+        assert "blockSubscribe" not in engine.snapshot().health.ws_detail
+    finally:
+        engine.stop()
