@@ -9,10 +9,9 @@
 A provider that refuses the stream's method (-32601) makes the worker fall back to "logs" on every socket.
 A full transaction goes to the analyzer inside NewTransactions, as getTransaction-result bytes.
 
-Each connection carries up to `engine.subscriptions_per_connection` subscriptions (Helius: wallets in
-subscriptions of up to 50,000 accounts each). Subscribe requests are
-pipelined (sent back to back, replies matched by id), so 10,000 wallets subscribe in a few round trips'
-time. A dropped connection reconnects with exponential backoff and jitter (tenacity), resubscribes its
+Each connection carries up to `engine.subscriptions_per_connection` subscriptions (Helius: 50,000 wallets,
+in subscriptions of up to 50,000 accounts each). Subscribe requests are pipelined (sent back to back,
+replies matched by id), so 10,000 wallets subscribe in a few round trips' time. A dropped connection reconnects with exponential backoff and jitter (tenacity), resubscribes its
 wallets, and tells the monitor each change of coverage in one message, CoverageChanged: uncovered when a
 socket drops (poll fast), covered again with the time of the gap (backfill it). The worker's health is
 shown in EngineState by the worker itself (health.ws_ok/ws_detail). Successful notifications become

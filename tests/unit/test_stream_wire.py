@@ -162,3 +162,23 @@ def test_method_not_found_is_the_fallback_signal():
     assert method_not_found({"error": {"code": -32601, "message": "Method not found"}, "id": 1})
     assert not method_not_found({"error": {"code": -32602, "message": "Invalid params"}, "id": 1})
     assert not method_not_found({"result": 3, "id": 1})
+
+
+def test_stream_settings_and_the_helius_key(zapbot_home, monkeypatch):
+    from engine.config import ConfigError, load_settings, masked_dict
+    from engine.workers.websocket import helius_url
+
+    settings = load_settings()
+    assert settings.rpc.stream == "logs" and settings.rpc.helius_ws_url == "wss://mainnet.helius-rpc.com"
+    monkeypatch.setenv("RPC_STREAM", "helius")
+    monkeypatch.setenv("HELIUS_API_KEY", "k3y-value-123")
+    settings = load_settings()
+    assert settings.rpc.stream == "helius"
+    assert settings.rpc.helius_api_key.get_secret_value() == "k3y-value-123"
+    assert masked_dict(settings)["rpc"]["helius_api_key"] == "********"
+    assert "k3y-value-123" not in repr(settings)
+    assert helius_url(settings.rpc.helius_ws_url, "K") == "wss://mainnet.helius-rpc.com/?api-key=K"
+    assert helius_url("wss://example.test/ws?x=1", "K") == "wss://example.test/ws?x=1&api-key=K"
+    monkeypatch.setenv("RPC_STREAM", "grpc")
+    with pytest.raises(ConfigError):
+        load_settings()
