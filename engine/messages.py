@@ -119,9 +119,8 @@ class AnalyzeTransaction:
     source: str = "ws"
     seen_at: float = field(default_factory=now)
     slot: int | None = None
-    raw: bytes | None = (
-        None  # the transaction as getTransaction-`result` JSON bytes, when a stream carried it
-    )
+    # The transaction as getTransaction-`result` JSON bytes, when a stream carried it.
+    raw: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True)

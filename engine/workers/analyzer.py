@@ -13,7 +13,7 @@ hop either way, and the dedup stays in one place, at the queue's door.
 
 A full-transaction stream (`[rpc] stream = "block" | "helius"`) hands the transaction over with its
 signature, as the getTransaction-result JSON bytes; those go to the decoder as they are, with no fetch, the
-same bytes-to-the-child path a fetched transaction takes (the JSON is parsed once, in the decoder).
+same bytes-to-the-child path a fetched transaction takes (the analyzer never parses them itself).
 
 Fetches run concurrently (a fixed set of fetcher tasks over the queue, whose depth is reported);
 getTransaction is retried (tenacity) while a just-landed transaction is still null; decoding runs in a
