@@ -86,6 +86,11 @@ class RpcSettings(_Table):
     ws_url: str | None = None
     commitment: Literal["processed", "confirmed", "finalized"] = "confirmed"
     requests_per_second: float = Field(20.0, gt=0)
+    # How the websocket worker detects: "logs" (logsSubscribe, then getTransaction), "block" (blockSubscribe
+    # with full transactions) or "helius" (Helius transactionSubscribe); docs/DETECTION.md.
+    stream: Literal["logs", "block", "helius"] = "logs"
+    helius_api_key: SecretStr | None = None
+    helius_ws_url: str = "wss://mainnet.helius-rpc.com"  # enhanced websockets; the key is added as ?api-key=
 
     @field_validator("urls", mode="before")
     @classmethod
@@ -102,7 +107,7 @@ class RpcSettings(_Table):
                 raise ValueError(f"{url!r} is not an http(s) URL")
         return value
 
-    @field_validator("ws_url")
+    @field_validator("ws_url", "helius_ws_url")
     @classmethod
     def _check_ws(cls, value: str | None) -> str | None:
         if value and not value.startswith(("ws://", "wss://")):
@@ -323,6 +328,8 @@ ENV_NAMES: dict[str, tuple[str, ...]] = {
     "ZAPBOT_HTTP_TOKEN": ("http", "bearer_token"),
     "RPC_URL": ("rpc", "urls"),
     "WS_URL": ("rpc", "ws_url"),
+    "RPC_STREAM": ("rpc", "stream"),
+    "HELIUS_API_KEY": ("rpc", "helius_api_key"),
     "SWAP_API_URL": ("swap_api", "url"),
     "SWAP_API_KEY": ("swap_api", "api_key"),
     "KEYPAIR_PATH": ("wallet", "keypair_path"),
@@ -331,7 +338,12 @@ ENV_NAMES: dict[str, tuple[str, ...]] = {
     "TELEGRAM_API_BASE_URL": ("telegram", "api_base_url"),
     "ZAPBOT_THEME": ("ui", "theme"),
 }
-SECRET_KEYS = {("swap_api", "api_key"), ("telegram", "bot_token"), ("http", "bearer_token")}
+SECRET_KEYS = {
+    ("swap_api", "api_key"),
+    ("telegram", "bot_token"),
+    ("http", "bearer_token"),
+    ("rpc", "helius_api_key"),
+}
 
 
 def read_toml(path: Path, what: str = "config") -> dict[str, Any]:
@@ -549,6 +561,9 @@ urls = []                         # e.g. ["https://api.mainnet-beta.solana.com"]
 # ws_url = "wss://api.mainnet-beta.solana.com"
 commitment = "confirmed"
 requests_per_second = 20.0        # token bucket per endpoint
+stream = "logs"                   # logs | block (blockSubscribe) | helius (transactionSubscribe); docs/DETECTION.md
+# helius_api_key = "..."          # for stream = "helius" (or HELIUS_API_KEY)
+# helius_ws_url = "wss://mainnet.helius-rpc.com"
 
 [swap_api]
 # url = "https://api.jup.ag/swap/v1"   # default outside sim mode

@@ -145,7 +145,7 @@ class Engine:
     # -- wiring -------------------------------------------------------------------------------
     def _register_secrets(self) -> None:
         s = self.settings
-        for secret in (s.swap_api.api_key, s.telegram.bot_token, s.http.bearer_token):
+        for secret in (s.swap_api.api_key, s.telegram.bot_token, s.http.bearer_token, s.rpc.helius_api_key):
             if secret is not None:
                 REDACTOR.add(secret.get_secret_value())
 

@@ -103,17 +103,24 @@ class NewTransactions:
     source: str  # "ws" | "poll"
     slots: tuple[int | None, ...] = ()
     seen_at: float = field(default_factory=now)
+    # Per signature, the full transaction a stream delivered with its notification (blockSubscribe, Helius
+    # transactionSubscribe), as getTransaction-`result` JSON bytes: decoded with no fetch. Empty (or None at
+    # a position) when only the signature is known (logsSubscribe, polling).
+    transactions: tuple[bytes | None, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
 class AnalyzeTransaction:
-    """ANALYZE_TRANSACTION: fetch and decode one signature for one wallet (the analyzer's unit of work)."""
+    """ANALYZE_TRANSACTION: fetch and decode one signature for one wallet (the analyzer's unit of work); with
+    `raw` the transaction came with its notification and is decoded without a fetch."""
 
     signature: str
     wallet: str
     source: str = "ws"
     seen_at: float = field(default_factory=now)
     slot: int | None = None
+    # The transaction as getTransaction-`result` JSON bytes, when a stream carried it.
+    raw: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True)

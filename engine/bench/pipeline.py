@@ -1,7 +1,8 @@
 """`zapbot bench pipeline`: the copy path as a user feels it — leader swaps land on the local cluster, the real
-Engine (sim mode) detects and copies them; measures landing→detected, detected→sent, detected→confirmed and
-the engine's own overhead, for WebSocket detection and for polling-only detection, and counts missed and
-duplicated copies against the cluster's ledger."""
+Engine (sim mode) detects and copies them; measures landing→detected, detected→sent, landing→sent,
+detected→confirmed, the engine's own overhead and the network requests on the critical path (by method), per
+stream mode (`--stream logs|block|helius|all`, side by side on one cluster) and for polling-only detection,
+and counts missed and duplicated copies against the cluster's ledger."""
 
 from __future__ import annotations
 
@@ -36,6 +37,7 @@ PHASE_GAP_S = 2.5  # the monitor's first poll counts swaps from the last second 
 WARMUP_SWAPS = 2  # per phase, before the measured ones: the first copy pays for cold start-up
 SELL_EVERY = 3  # every third swap is a sell, where we hold the token (a proportional sell)
 SOL = 1_000_000_000
+STREAMS = ("logs", "block", "helius")
 
 
 # -- one phase -------------------------------------------------------------------------------------------------------
@@ -60,6 +62,20 @@ class PhaseResult:
     trades: list[dict[str, Any]] = field(default_factory=list)
     warmup: int = 0
     cold_land_to_detect_ms: float | None = None
+    stream: str | None = None  # the websocket worker's [rpc] stream; None in the polling-only phase
+    # per timed copy: method → requests made for it from its landing to its send (the send included)
+    critical_path: list[Counter[str]] = field(default_factory=list)
+
+    def critical_path_requests(self) -> dict[str, float]:
+        """Mean requests per copy on the critical path (landed → sent), by method, and their total."""
+        if not self.critical_path:
+            return {}
+        total: Counter[str] = Counter()
+        for calls in self.critical_path:
+            total.update(calls)
+        means = {method: round(count / len(self.critical_path), 2) for method, count in sorted(total.items())}
+        means["total"] = round(sum(total.values()) / len(self.critical_path), 2)
+        return means
 
     def as_json(self, detail: bool = False) -> dict[str, Any]:
         out = {
@@ -80,15 +96,18 @@ class PhaseResult:
             "warmup_swaps": self.warmup,
             "cold_land_to_detect_ms": self.cold_land_to_detect_ms,
             "detected_by": dict(Counter(t["source"] for t in self.trades if t["source"])),
+            "stream": self.stream,
+            "critical_path_requests": self.critical_path_requests(),
         }
         if detail:
             out["trades"] = self.trades
         return out
 
 
-def _engine_settings(home: Any, polling_only: bool) -> Any:
+def _engine_settings(home: Any, polling_only: bool, stream: str = "logs") -> Any:
     settings = bench_settings(home)
     settings.mode = "sim"
+    settings.rpc.stream = stream
     # Caps sized so the policy never refuses a copy for money reasons during the run.
     settings.limits.daily_spend_cap_sol = 1_000_000.0
     settings.limits.daily_loss_cap_sol = 1_000_000.0
@@ -139,7 +158,14 @@ def _our_swaps(cluster: Any, wallet: str) -> int:
 
 
 def run_phase(
-    name: str, cluster: Any, timings: Timings, count: int, rate: float, seed: int, polling_only: bool
+    name: str,
+    cluster: Any,
+    timings: Timings,
+    count: int,
+    rate: float,
+    seed: int,
+    polling_only: bool,
+    stream: str = "logs",
 ) -> PhaseResult:
     from engine.facade import Engine, default_worker_classes
     from engine.store import connect
@@ -151,7 +177,7 @@ def run_phase(
     started = time.monotonic()
     with temp_home(f"zapbot-bench-{name}-") as home:
         engine = Engine(
-            _engine_settings(home, polling_only),
+            _engine_settings(home, polling_only, stream),
             paths=home,
             cluster=cluster,
             worker_classes=classes,
@@ -218,6 +244,7 @@ def run_phase(
     if first is not None and landed is not None:
         result.cold_land_to_detect_ms = ms(first[2] - landed)
     result.warmup = len(warmup)
+    result.stream = None if polling_only else stream
     return result
 
 
@@ -276,6 +303,9 @@ def _analyse(
         if landed is not None:
             result.land_to_detect_ms.append((detected - landed) * 1000)
             result.land_to_send_ms.append((sent - landed) * 1000)
+            # Nothing is asked about a leader swap before it lands: this is every request from its landing
+            # to our send (getTransaction for logs, the quote and swap requests, the send itself).
+            result.critical_path.append(Counter(what for s, _, what in calls if landed <= s <= sent))
         seen = timings.detections.get(signature)
         result.trades.append(
             {
@@ -296,6 +326,32 @@ def _analyse(
     return result
 
 
+def _compare(streams: dict[str, PhaseResult]) -> dict[str, Any]:
+    """Each full-transaction stream against logs, from the same run on the same cluster."""
+    logs = streams.get("logs")
+    if logs is None:
+        return {}
+    base_p50 = summary(logs.land_to_send_ms)["p50"]
+    base_requests = logs.critical_path_requests().get("total")
+    out: dict[str, Any] = {}
+    for mode, phase in streams.items():
+        if mode == "logs":
+            continue
+        p50 = summary(phase.land_to_send_ms)["p50"]
+        requests = phase.critical_path_requests().get("total")
+        out[f"{mode}_vs_logs"] = {
+            "land_to_send_p50_ms": p50,
+            "logs_land_to_send_p50_ms": base_p50,
+            "land_to_send_p50_saved_ms": round(base_p50 - p50, 2) if None not in (p50, base_p50) else None,
+            "critical_path_requests": requests,
+            "logs_critical_path_requests": base_requests,
+            "critical_path_requests_saved": (
+                round(base_requests - requests, 2) if None not in (requests, base_requests) else None
+            ),
+        }
+    return out
+
+
 def run_pipeline(
     swaps: int = DEFAULT_SWAPS,
     *,
@@ -303,6 +359,8 @@ def run_pipeline(
     rate: float = DEFAULT_RATE,
     traders: int = DEFAULT_TRADERS,
     detail: bool = False,
+    streams: Sequence[str] = ("logs",),
+    rpc_latency_ms: float = 0.0,
 ) -> dict[str, Any]:
     from engine.sim import SimCluster, SimConfig
 
@@ -310,21 +368,33 @@ def run_pipeline(
     cluster = SimCluster(
         SimConfig(seed=seed, rpc_port=0, ws_port=0, swap_port=0, slot_ms=SLOT_MS, traders=traders)
     ).start()
+    if rpc_latency_ms > 0:
+        # Every HTTP RPC answer waits this long: a round trip to a remote node, as on mainnet.
+        cluster.set_chaos(rpc_latency_ms=rpc_latency_ms)
     # First in line on the landing path, before the pubsub notification: the leader swap's landing moment.
     cluster.ledger.landed_listeners.insert(
         0, lambda landed: timings.landed_at.__setitem__(landed.signature, time.time())
     )
     started = time.monotonic()
+    by_stream: dict[str, PhaseResult] = {}
     try:
         with instrument(timings):
-            ws = run_phase("ws", cluster, timings, swaps, rate, seed, polling_only=False)
-            time.sleep(PHASE_GAP_S)
+            for offset, stream in enumerate(streams):
+                name = "ws" if len(streams) == 1 else stream
+                by_stream[stream] = run_phase(
+                    name, cluster, timings, swaps, rate, seed + 2 * offset, polling_only=False, stream=stream
+                )
+                time.sleep(PHASE_GAP_S)
             polling = run_phase("polling", cluster, timings, swaps, rate, seed + 1, polling_only=True)
     finally:
         cluster.stop()
-    phases = (ws, polling)
+    phases = (*by_stream.values(), polling)
+    stream_json = {stream: phase.as_json(detail) for stream, phase in by_stream.items()}
     return {
-        "ws": ws.as_json(detail),
+        # "ws": the first stream's phase (the only one unless several --stream modes ran)
+        "ws": stream_json[streams[0]],
+        "streams": stream_json,
+        "comparison": _compare(by_stream),
         "polling": polling.as_json(detail),
         "leader_swaps": sum(p.leader_swaps for p in phases),
         "copies": sum(p.copies for p in phases),
@@ -334,31 +404,54 @@ def run_pipeline(
         "rate_per_s": rate,
         "leaders": traders,
         "poll_interval_s": POLL_INTERVAL_S,
+        "rpc_latency_ms": rpc_latency_ms,
         "seconds": round(time.monotonic() - started, 1),
     }
 
 
+def _phases(result: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    streams = result["streams"]
+    if len(streams) == 1:
+        phases = [("ws", result["ws"])]
+    else:
+        phases = [(f"ws {mode}", data) for mode, data in streams.items()]
+    return phases + [("polling", result["polling"])]
+
+
 def render(result: dict[str, Any]) -> str:
     rows = []
-    for phase in ("ws", "polling"):
-        data = result[phase]
+    phases = _phases(result)
+    for phase, data in phases:
         for key, label in (
             ("land_to_detect_ms", "landed → detected"),
             ("detect_to_send_ms", "detected → sent"),
+            ("land_to_send_ms", "landed → sent"),
             ("detect_to_confirm_ms", "detected → confirmed"),
             ("rpc_and_swap_api_wait_ms", "  waiting on RPC / swap API"),
             ("overhead_ms", "  engine overhead"),
         ):
             stats = data[key]
             rows.append((f"{phase}: {label}", stats["p50"], stats["p95"], stats["p99"]))
+    streams = ", ".join(result["streams"])
+    latency = f"; RPC answers delayed {result['rpc_latency_ms']:g} ms" if result.get("rpc_latency_ms") else ""
     lines = [
         f"pipeline benchmark: {result['swaps_per_phase']} leader swaps per phase at {result['rate_per_s']:g}/s "
-        f"by {result['leaders']} leaders; polling phase polls every {result['poll_interval_s']:g} s",
+        f"by {result['leaders']} leaders; stream {streams}; polling phase polls every "
+        f"{result['poll_interval_s']:g} s{latency}",
         table(("ms", "p50", "p95", "p99"), rows, digits=1),
         "",
     ]
-    for phase in ("ws", "polling"):
-        data = result[phase]
+    for phase, data in phases:
+        requests = data["critical_path_requests"]
+        if requests:
+            by_method = ", ".join(f"{k} {v:g}" for k, v in requests.items() if k != "total")
+            lines.append(f"{phase}: requests per copy, landed → sent: {requests['total']:g} ({by_method})")
+    for name, delta in result["comparison"].items():
+        lines.append(
+            f"{name.replace('_', ' ')}: landed → sent p50 {delta['land_to_send_p50_ms']} ms against "
+            f"{delta['logs_land_to_send_p50_ms']} ms, {delta['critical_path_requests_saved']} requests fewer"
+        )
+    for phase, data in phases:
         extra = []
         if data["skipped"]:
             extra.append("skipped " + ", ".join(f"{k}: {v}" for k, v in data["skipped"].items()))
@@ -391,6 +484,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--rate", type=float, default=DEFAULT_RATE, help="leader swaps per second (default 5)"
     )
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--stream",
+        choices=(*STREAMS, "all"),
+        default="logs",
+        help="the websocket phase's [rpc] stream; all = one phase per stream, side by side (default logs)",
+    )
+    parser.add_argument(
+        "--rpc-latency-ms",
+        type=float,
+        default=0.0,
+        help="delay every RPC answer this long, as a remote node's round trip would (default 0)",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--detail", action="store_true", help="with --json: every copy's timings and calls")
     args = parse_or_explain(parser, sys.argv[1:] if argv is None else argv)
@@ -402,8 +507,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not 0 < args.rate <= 50:
         print("zapbot bench pipeline: --rate must be between 0 and 50 per second", file=sys.stderr)
         return 2
+    if not 0 <= args.rpc_latency_ms <= 2_000:
+        print("zapbot bench pipeline: --rpc-latency-ms must be between 0 and 2000", file=sys.stderr)
+        return 2
+    streams = STREAMS if args.stream == "all" else (args.stream,)
     try:
-        result = run_pipeline(args.swaps, seed=args.seed, rate=args.rate, detail=args.detail)
+        result = run_pipeline(
+            args.swaps,
+            seed=args.seed,
+            rate=args.rate,
+            detail=args.detail,
+            streams=streams,
+            rpc_latency_ms=args.rpc_latency_ms,
+        )
     except RuntimeError as exc:
         print(f"zapbot bench pipeline: {exc}", file=sys.stderr)
         return 1

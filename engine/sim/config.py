@@ -22,7 +22,8 @@ class ChaosSettings:
     rpc_429_ratio: float = 0.0  # share of HTTP RPC requests answered 429 with Retry-After
     rpc_latency_ms: float = 0.0  # added before every HTTP RPC answer
     send_fail_ratio: float = 0.0  # share of sendTransaction calls refused (-32005 node unhealthy)
-    drop_notification_ratio: float = 0.0  # share of logs/signature notifications silently dropped
+    drop_notification_ratio: float = 0.0  # share of logs/signature/block/transaction notifications dropped
+    ws_latency_ms: float = 0.0  # added before every pubsub frame (replies and notifications, order kept)
     blockhash_ttl_slots: int | None = None  # shortens blockhash validity (blocks) below the 150 default
     pause_slots: bool = False  # stops the slot clock (slot, block height, blockhash freeze)
 

@@ -1,5 +1,11 @@
-"""The local cluster's pubsub WebSocket: logs, signature, slot and account subscriptions with mainnet's
-notification shapes, pushed the moment a transaction lands."""
+"""The local cluster's pubsub WebSocket: logs, signature, slot, account and block subscriptions with mainnet's
+notification shapes and Helius's transactionSubscribe with its own, pushed the moment a transaction lands.
+
+The cluster confirms a transaction as it lands, so a blockNotification goes out at the same moment as the
+transaction's logsNotification (on mainnet both wait for the block's confirmation), holding every
+transaction that landed in the same slot in that burst. Chaos applies to the streams as to logs: dropped
+sockets (ws_drop_every_s), dropped notifications (drop_notification_ratio), socket latency (ws_latency_ms).
+Requests are counted per method (`request_counts`, GET /sim/v1/stats on this port)."""
 
 from __future__ import annotations
 
@@ -7,6 +13,8 @@ import asyncio
 import itertools
 import random
 import threading
+import time
+from collections import Counter
 from typing import Any
 
 import orjson
@@ -17,30 +25,48 @@ from engine.sim.landed import LandedTx
 from engine.sim.ledger import Ledger
 from engine.sim.rpc_accounts import encode_account
 from engine.sim.rpc_params import RpcError
+from engine.sim.streams import (
+    BlockSubscription,
+    TransactionSubscription,
+    block_value,
+    parse_block_subscribe,
+    parse_transaction_subscribe,
+    transaction_result,
+)
+
+BLOCKHASH_MEMORY = 512  # slots whose blockhash is kept for blockNotification's previousBlockhash
 
 
 class Connection:
     """One client socket: an ordered outbound queue drained by a writer task."""
 
-    __slots__ = ("queue", "subs", "writer", "ws")
+    __slots__ = ("chaos", "queue", "subs", "writer", "ws")
 
-    def __init__(self, ws: web.WebSocketResponse) -> None:
+    def __init__(self, ws: web.WebSocketResponse, chaos: Any = None) -> None:
         self.ws = ws
-        self.queue: asyncio.Queue[str | None] = asyncio.Queue()
+        self.chaos = chaos
+        # (when it may go out, text): chaos ws_latency_ms delays each frame without reordering them
+        self.queue: asyncio.Queue[tuple[float, str] | None] = asyncio.Queue()
         self.subs: dict[int, tuple[str, Any]] = {}
         self.writer: asyncio.Task[None] | None = None
 
     def send(self, text: str) -> None:
-        self.queue.put_nowait(text)
+        latency_ms = self.chaos.ws_latency_ms if self.chaos is not None else 0.0
+        self.queue.put_nowait((time.monotonic() + latency_ms / 1000 if latency_ms > 0 else 0.0, text))
 
     async def write_loop(self) -> None:
         ws = self.ws
         queue = self.queue
         try:
             while True:
-                text = await queue.get()
-                if text is None or ws.closed:
+                item = await queue.get()
+                if item is None or ws.closed:
                     return
+                due, text = item
+                if due:
+                    delay = due - time.monotonic()
+                    if delay > 0:
+                        await asyncio.sleep(delay)
                 await ws.send_str(text)
         except (ConnectionResetError, RuntimeError):
             return
@@ -66,6 +92,13 @@ class PubsubServer:
         self.signature_subs: dict[str, dict[int, tuple[Connection, bool]]] = {}
         self.slot_subs: dict[int, Connection] = {}
         self.account_subs: dict[str, dict[int, tuple[Connection, str]]] = {}
+        self.block_mentions: dict[str, dict[int, tuple[Connection, BlockSubscription]]] = {}
+        self.block_all: dict[int, tuple[Connection, BlockSubscription]] = {}
+        self.transaction_subs: dict[int, tuple[Connection, TransactionSubscription]] = {}
+        self.request_counts: Counter[str] = Counter()  # per method, as received (tests: what was asked)
+        self._pending_block: list[LandedTx] = []  # landed since the last blockNotification flush
+        self._blockhash_of: dict[int, str] = {ledger.slot: ledger.latest_blockhash}
+        self._slot_index: tuple[int, int] = (0, 0)  # (slot, transactions landed in it so far)
         self.loop: asyncio.AbstractEventLoop | None = None
         self.loop_thread: int | None = None
         ledger.landed_listeners.append(self.on_landed)
@@ -74,7 +107,13 @@ class PubsubServer:
     def app(self) -> web.Application:
         app = web.Application()
         app.router.add_get("/", self.handle)
+        app.router.add_get("/sim/v1/stats", self.stats)
         return app
+
+    async def stats(self, request: web.Request) -> web.Response:
+        return web.json_response(
+            {"requests": dict(self.request_counts), "subscriptions": self.subscription_count()}
+        )
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
@@ -85,7 +124,7 @@ class PubsubServer:
     async def handle(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse(max_msg_size=16 * 1024 * 1024, heartbeat=None, autoping=True)
         await ws.prepare(request)
-        conn = Connection(ws)
+        conn = Connection(ws, self.chaos)
         conn.writer = asyncio.ensure_future(conn.write_loop())
         self.connections.add(conn)
         try:
@@ -135,6 +174,7 @@ class PubsubServer:
             return _error(None, -32600, "Invalid request")
         request_id = request.get("id")
         method = request["method"]
+        self.request_counts[method] += 1
         params = request.get("params") or []
         if not isinstance(params, list):
             return _error(request_id, -32602, "Invalid params")
@@ -214,8 +254,38 @@ class PubsubServer:
         conn.subs[sub_id] = ("account", address)
         return self._ok(request_id, sub_id)
 
+    def sub_blockSubscribe(self, conn: Connection, request_id: Any, params: list[Any]) -> str:
+        try:
+            sub = parse_block_subscribe(params)
+        except RpcError as error:
+            return _error(request_id, error.code, error.message)
+        sub_id = next(self.ids)
+        if sub.mentions is None:
+            self.block_all[sub_id] = (conn, sub)
+        else:
+            self.block_mentions.setdefault(sub.mentions, {})[sub_id] = (conn, sub)
+        conn.subs[sub_id] = ("block", sub.mentions)
+        return self._ok(request_id, sub_id)
+
+    def sub_transactionSubscribe(self, conn: Connection, request_id: Any, params: list[Any]) -> str:
+        try:
+            sub = parse_transaction_subscribe(params)
+        except RpcError as error:
+            return _error(request_id, error.code, error.message)
+        sub_id = next(self.ids)
+        self.transaction_subs[sub_id] = (conn, sub)
+        conn.subs[sub_id] = ("transaction", None)
+        return self._ok(request_id, sub_id)
+
     def unsubscribe(self, conn: Connection, request_id: Any, params: list[Any], kind: str) -> str:
-        expected = {"logs": "logs", "signature": "signature", "slot": "slot", "account": "account"}.get(kind)
+        expected = {
+            "logs": "logs",
+            "signature": "signature",
+            "slot": "slot",
+            "account": "account",
+            "block": "block",
+            "transaction": "transaction",
+        }.get(kind)
         if expected is None:
             return _error(request_id, -32601, "Method not found")
         sub_id = params[0] if params else None
@@ -244,6 +314,17 @@ class PubsubServer:
                     del self.signature_subs[key]
         elif kind == "slot":
             self.slot_subs.pop(sub_id, None)
+        elif kind == "block":
+            if key is None:
+                self.block_all.pop(sub_id, None)
+            else:
+                block_subs = self.block_mentions.get(key)
+                if block_subs is not None:
+                    block_subs.pop(sub_id, None)
+                    if not block_subs:
+                        del self.block_mentions[key]
+        elif kind == "transaction":
+            self.transaction_subs.pop(sub_id, None)
         elif kind == "account":
             subs = self.account_subs.get(key)
             if subs is not None:
@@ -265,6 +346,9 @@ class PubsubServer:
         self._on_loop(self._dispatch_landed, landed)
 
     def on_slot(self, slot: int, parent: int) -> None:
+        blockhashes = self._blockhash_of
+        blockhashes[slot] = self.ledger.latest_blockhash
+        blockhashes.pop(slot - BLOCKHASH_MEMORY, None)
         if self.slot_subs:
             self._on_loop(self._dispatch_slot, slot, parent)
 
@@ -282,6 +366,16 @@ class PubsubServer:
         )
 
     def _dispatch_landed(self, landed: LandedTx) -> None:
+        slot, index = self._slot_index
+        index = index if slot == landed.slot else 0
+        self._slot_index = (landed.slot, index + 1)
+        if self.transaction_subs:
+            self._dispatch_transaction(landed, index)
+        if self.block_all or self.block_mentions:
+            if not self._pending_block:
+                # After the callbacks already queued: a burst of landings in one slot becomes one block.
+                asyncio.get_running_loop().call_soon(self._flush_blocks)
+            self._pending_block.append(landed)
         targets: list[tuple[int, Connection]] = list(self.logs_all.items())
         mentions = self.logs_mentions
         if mentions:
@@ -335,6 +429,50 @@ class PubsubServer:
                             }
                         ).decode()
                     )
+
+    def _dispatch_transaction(self, landed: LandedTx, index: int) -> None:
+        for sub_id, (conn, sub) in list(self.transaction_subs.items()):
+            if not sub.wants(landed) or self._dropped():
+                continue
+            result = orjson.dumps(transaction_result(sub, landed, index)).decode()
+            conn.send(
+                '{"jsonrpc":"2.0","method":"transactionNotification","params":{"subscription":'
+                f'{sub_id},"result":{result}}}}}'
+            )
+
+    def _flush_blocks(self) -> None:
+        landed, self._pending_block = self._pending_block, []
+        by_slot: dict[int, list[LandedTx]] = {}
+        for tx in landed:
+            by_slot.setdefault(tx.slot, []).append(tx)
+        ledger = self.ledger
+        height_offset = ledger.slot - ledger.block_height  # slots and block heights advance together
+        for slot, txs in by_slot.items():
+            wanted: dict[int, tuple[Connection, BlockSubscription, list[LandedTx]]] = {
+                sub_id: (conn, sub, txs) for sub_id, (conn, sub) in self.block_all.items()
+            }
+            for tx in txs:
+                for key in set(tx.account_keys):
+                    for sub_id, (conn, sub) in self.block_mentions.get(key, {}).items():
+                        entry = wanted.setdefault(sub_id, (conn, sub, []))
+                        if not entry[2] or entry[2][-1] is not tx:
+                            entry[2].append(tx)
+            for sub_id, (conn, sub, sub_txs) in wanted.items():
+                if self._dropped():
+                    continue
+                value = block_value(
+                    sub,
+                    slot,
+                    sub_txs,
+                    blockhash=self._blockhash_of.get(slot, ledger.latest_blockhash),
+                    previous_blockhash=self._blockhash_of.get(slot - 1, ""),
+                    block_height=slot - height_offset,
+                    block_time=txs[0].block_time,
+                )
+                conn.send(
+                    '{"jsonrpc":"2.0","method":"blockNotification","params":{"result":{"context":{"slot":'
+                    f'{slot}}},"value":{orjson.dumps(value).decode()}}},"subscription":{sub_id}}}}}'
+                )
 
     def _dispatch_slot(self, slot: int, parent: int) -> None:
         for sub_id, conn in list(self.slot_subs.items()):

@@ -1,10 +1,14 @@
-"""The local cluster's JSON-RPC over HTTP: mainnet's method names, result shapes and error codes."""
+"""The local cluster's JSON-RPC over HTTP: mainnet's method names, result shapes and error codes; it counts
+the requests it serves per method (`request_counts`, GET /sim/v1/stats), so a test can tell which calls the
+engine made (e.g. no getTransaction with a full-transaction stream)."""
 
 from __future__ import annotations
 
 import asyncio
 import base64
 import random
+import threading
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -43,12 +47,29 @@ class RpcServer(AccountMethods):
         self.methods: dict[str, Callable[[list[Any]], Any]] = {
             name[4:]: getattr(self, name) for name in dir(self) if name.startswith("rpc_")
         }
+        # Requests per method name as asked (batch items one by one; "rate_limited" = answered 429).
+        self.request_counts: Counter[str] = Counter()
+        self.fetched_signatures: Counter[str] = Counter()  # getTransaction requests per signature
+        self._counts_lock = threading.Lock()
+
+    def counts(self) -> dict[str, int]:
+        """A copy of request_counts, safe to take from any thread."""
+        with self._counts_lock:
+            return dict(self.request_counts)
+
+    def _count(self, method: str) -> None:
+        with self._counts_lock:
+            self.request_counts[method] += 1
 
     def app(self) -> web.Application:
         app = web.Application(client_max_size=16 * 1024 * 1024)
         app.router.add_post("/", self.handle)
         app.router.add_get("/health", self.health)
+        app.router.add_get("/sim/v1/stats", self.stats)
         return app
+
+    async def stats(self, request: web.Request) -> web.Response:
+        return web.json_response({"requests": self.counts()})
 
     async def health(self, request: web.Request) -> web.Response:
         return web.Response(text="ok")
@@ -59,6 +80,7 @@ class RpcServer(AccountMethods):
         if chaos.rpc_latency_ms > 0:
             await asyncio.sleep(chaos.rpc_latency_ms / 1000)
         if chaos.rpc_429_ratio > 0 and self.rng.random() < chaos.rpc_429_ratio:
+            self._count("rate_limited")
             return web.Response(
                 status=429,
                 headers={"Retry-After": "1"},
@@ -101,6 +123,7 @@ class RpcServer(AccountMethods):
                 "id": request.get("id") if isinstance(request, dict) else None,
             }
         request_id = request.get("id")
+        self._count(request["method"])
         method = self.methods.get(request["method"])
         if method is None:
             return {
@@ -227,6 +250,8 @@ class RpcServer(AccountMethods):
             )
         if config.get("commitment") == "processed":
             raise invalid_params("Method does not support commitment below `confirmed`")
+        with self._counts_lock:
+            self.fetched_signatures[signature] += 1
         landed = self.ledger.get_tx(signature)
         if landed is None:
             return None

@@ -1,4 +1,5 @@
-"""The analyzer worker: fetches each new transaction of a followed wallet, decodes it, emits SWAP_DETECTED.
+"""The analyzer worker: fetches (unless a stream carried it) each new transaction of a followed wallet, decodes
+it, emits SWAP_DETECTED.
 
 Signatures arrive from the websocket and from polling as NewTransactions; the analyzer is where they
 meet, so it dedups them here by (signature, wallet) in an LRU that lives in the context
@@ -9,6 +10,10 @@ analyzer's own fetch queue, right where it is deduped (one AnalyzeTransaction se
 path). The senders keep sending NewTransactions batches rather than one message per signature: a poll's
 batch must be accepted or refused whole (the monitor's cut-off moves only when it was), it is one inbox
 hop either way, and the dedup stays in one place, at the queue's door.
+
+A full-transaction stream (`[rpc] stream = "block" | "helius"`) hands the transaction over with its
+signature, as the getTransaction-result JSON bytes; those go to the decoder as they are, with no fetch, the
+same bytes-to-the-child path a fetched transaction takes (the analyzer never parses them itself).
 
 Fetches run concurrently (a fixed set of fetcher tasks over the queue, whose depth is reported);
 getTransaction is retried (tenacity) while a just-landed transaction is still null; decoding runs in a
@@ -107,9 +112,11 @@ class AnalyzerWorker(BaseWorker):
     # -- intake ---------------------------------------------------------------------------------------------
     @handles(NewTransactions)
     def on_new(self, msg: NewTransactions) -> None:
-        slots = msg.slots if len(msg.slots) == len(msg.signatures) else (None,) * len(msg.signatures)
-        for signature, slot in zip(msg.signatures, slots):
-            self._enqueue(AnalyzeTransaction(signature, msg.wallet, msg.source, msg.seen_at, slot))
+        count = len(msg.signatures)
+        slots = msg.slots if len(msg.slots) == count else (None,) * count
+        raws = msg.transactions if len(msg.transactions) == count else (None,) * count
+        for signature, slot, raw in zip(msg.signatures, slots, raws):
+            self._enqueue(AnalyzeTransaction(signature, msg.wallet, msg.source, msg.seen_at, slot, raw))
 
     @handles(AnalyzeTransaction)
     def on_analyze(self, msg: AnalyzeTransaction) -> None:
@@ -185,13 +192,18 @@ class AnalyzerWorker(BaseWorker):
         return decode_raw(raw, wallet, allow_unknown_venue=self.allow_unknown_venue)
 
     async def _process(self, job: AnalyzeTransaction) -> None:
-        try:
-            raw = await self._fetch(job)
-        except RpcError as exc:
-            self.seen.discard(job.signature, job.wallet)
-            self.ctx.state.bump("tx_fetch_failed")
-            self.emit_log("warning", f"getTransaction {job.signature[:12]}… failed: {exc}")
-            return
+        raw = job.raw
+        if raw is not None:
+            # A full-transaction stream (blockSubscribe, transactionSubscribe) carried it: no round trip.
+            self.ctx.state.bump("tx_from_stream")
+        else:
+            try:
+                raw = await self._fetch(job)
+            except RpcError as exc:
+                self.seen.discard(job.signature, job.wallet)
+                self.ctx.state.bump("tx_fetch_failed")
+                self.emit_log("warning", f"getTransaction {job.signature[:12]}… failed: {exc}")
+                return
         if raw is None:
             self.seen.discard(job.signature, job.wallet)
             self.ctx.state.bump("tx_not_found")

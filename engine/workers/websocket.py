@@ -1,8 +1,17 @@
-"""The websocket worker: pooled pubsub connections holding one logsSubscribe per followed wallet.
+"""The websocket worker: pooled pubsub connections holding the detection stream's subscriptions.
 
-Each connection carries up to `engine.subscriptions_per_connection` subscriptions. Subscribe requests are
-pipelined (sent back to back, replies matched by id), so 10,000 wallets subscribe in a few round trips'
-time. A dropped connection reconnects with exponential backoff and jitter (tenacity), resubscribes its
+`[rpc] stream` picks the stream (docs/DETECTION.md, wire format in engine/chain/pubsub.py):
+* "logs": one logsSubscribe per wallet; the analyzer then fetches each transaction (getTransaction).
+* "block": one blockSubscribe {"mentionsAccountOrProgram": wallet} per wallet (it takes one account); the
+  full transactions come in the notification.
+* "helius": Helius transactionSubscribe, one subscription with up to 50,000 wallets in accountInclude;
+  the full transaction comes in the notification.
+A provider that refuses the stream's method (-32601) makes the worker fall back to "logs" on every socket.
+A full transaction goes to the analyzer inside NewTransactions, as getTransaction-result bytes.
+
+Each connection carries up to `engine.subscriptions_per_connection` subscriptions (Helius: 50,000 wallets,
+in subscriptions of up to 50,000 accounts each). Subscribe requests are pipelined (sent back to back,
+replies matched by id), so 10,000 wallets subscribe in a few round trips' time. A dropped connection reconnects with exponential backoff and jitter (tenacity), resubscribes its
 wallets, and tells the monitor each change of coverage in one message, CoverageChanged: uncovered when a
 socket drops (poll fast), covered again with the time of the gap (backfill it). The worker's health is
 shown in EngineState by the worker itself (health.ws_ok/ws_detail). Successful notifications become
@@ -23,10 +32,18 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wai
 from websockets.asyncio.client import ClientConnection
 
 from engine.chain.pubsub import (
+    HELIUS_MAX_ACCOUNT_INCLUDE,
+    NOTIFICATION_METHOD,
+    StreamNotification,
+    block_subscribe_request,
     logs_subscribe_request,
-    logs_unsubscribe_request,
+    method_not_found,
+    parse_block_notification,
     parse_logs_notification,
+    parse_transaction_notification,
     subscription_reply,
+    transaction_subscribe_request,
+    unsubscribe_request,
 )
 from engine.messages import CoverageChanged, NewTransactions, StartMonitoring, StopMonitoring
 from engine.worker import BaseWorker, WorkerDisabled, handles
@@ -36,6 +53,14 @@ RECONNECT_CAP_S = 15.0
 OPEN_TIMEOUT_S = 10.0
 PING_INTERVAL_S = 30.0  # providers close idle sockets (Helius: 10 minutes); a ping keeps them open
 MAX_FRAME_BYTES = 8 * 1024 * 1024
+SUBSCRIBE_METHOD = {"logs": "logsSubscribe", "block": "blockSubscribe", "helius": "transactionSubscribe"}
+
+
+def helius_url(base: str, api_key: str) -> str:
+    """The enhanced-websocket URL with its key (wss://mainnet.helius-rpc.com/?api-key=KEY); never logged."""
+    if "?" in base:
+        return f"{base}&api-key={api_key}"
+    return f"{base.rstrip('/')}/?api-key={api_key}"
 
 
 class _Dropped(Exception):
@@ -49,8 +74,9 @@ class _Connection:
         self.index = index
         self.wallets: set[str] = set()
         self.sub_of: dict[str, int] = {}  # wallet → confirmed subscription id
-        self.wallet_of: dict[int, str] = {}  # subscription id → wallet
-        self.pending: dict[int, tuple[str, str]] = {}  # request id → ("sub" | "unsub", wallet)
+        # subscription id → the followed wallets it covers (one, except Helius's accountInclude)
+        self.wallets_of: dict[int, set[str]] = {}
+        self.pending: dict[int, tuple[str, tuple[str, ...]]] = {}  # request id → ("sub" | "unsub", wallets)
         self.ws: ClientConnection | None = None
         self.task: asyncio.Task | None = None
         self.covered = False  # every wallet's subscription confirmed on the live socket
@@ -61,7 +87,7 @@ class _Connection:
 
     def forget_subscriptions(self) -> None:
         self.sub_of.clear()
-        self.wallet_of.clear()
+        self.wallets_of.clear()
         self.pending.clear()
         self.covered = False
         self.awaiting_cover = 0
@@ -74,9 +100,16 @@ class WebsocketWorker(BaseWorker):
         url = self.ctx.endpoints.ws_url
         if not url:
             raise WorkerDisabled("no WebSocket URL; detection relies on polling")
+        rpc = self.ctx.settings.rpc
+        self.stream = rpc.stream
+        if self.stream == "helius" and self.ctx.settings.mode != "sim" and rpc.helius_api_key is not None:
+            # Without a key, ws_url is used as it is (it may be a Helius URL with its key already).
+            url = helius_url(rpc.helius_ws_url, rpc.helius_api_key.get_secret_value())
         self.url = url
         self.per_connection = self.ctx.settings.engine.subscriptions_per_connection
-        self.commitment = self.ctx.settings.rpc.commitment
+        if self.stream == "helius":
+            self.per_connection = HELIUS_MAX_ACCOUNT_INCLUDE  # wallets, in as few subscriptions
+        self.commitment = rpc.commitment
         self.connections: list[_Connection] = []
         self.conn_of: dict[str, _Connection] = {}
         self.ids = itertools.count(1)
@@ -126,8 +159,11 @@ class WebsocketWorker(BaseWorker):
             conn.wallets.discard(wallet)
             sub_id = conn.sub_of.pop(wallet, None)
             if sub_id is not None:
-                conn.wallet_of.pop(sub_id, None)
-                await self._unsubscribe(conn, wallet, sub_id)
+                covered = conn.wallets_of.get(sub_id, set())
+                covered.discard(wallet)
+                if not covered:  # a Helius subscription stays while it covers another followed wallet
+                    conn.wallets_of.pop(sub_id, None)
+                    await self._unsubscribe(conn, (wallet,), sub_id)
             # A subscribe still in flight is undone when its reply arrives (the wallet is gone by then).
         for conn in self.connections:
             if not conn.wallets and conn.task is not None:
@@ -231,30 +267,60 @@ class WebsocketWorker(BaseWorker):
             "monitor", CoverageChanged(tuple(conn.wallets), False, conn.down_since, detail), force=True
         )
 
+    def _requests(self, wallets: list[str]) -> list[tuple[tuple[str, ...], Any]]:
+        """(wallets covered, frame builder) per subscribe request of the current stream."""
+        commitment = self.commitment
+        if self.stream == "helius":
+            step = HELIUS_MAX_ACCOUNT_INCLUDE
+            return [
+                (tuple(chunk), lambda rid, chunk=chunk: transaction_subscribe_request(rid, chunk, commitment))
+                for chunk in (wallets[i : i + step] for i in range(0, len(wallets), step))
+            ]
+        build = block_subscribe_request if self.stream == "block" else logs_subscribe_request
+        return [((wallet,), lambda rid, w=wallet: build(rid, w, commitment)) for wallet in wallets]
+
     async def _subscribe(self, conn: _Connection, wallets: list[str], *, initial: bool) -> None:
         ws = conn.ws
         if ws is None:
             return
+        requests = self._requests(wallets)
         if initial:
-            conn.awaiting_cover = len(wallets)
-            if not wallets:
+            conn.awaiting_cover = len(requests)
+            if not requests:
                 self._covered(conn)
-        for wallet in wallets:
+        for covered, frame in requests:
             request_id = next(self.ids)
-            conn.pending[request_id] = ("sub", wallet)
+            conn.pending[request_id] = ("sub", covered)
             # Sent back to back without awaiting each reply: replies are matched by id in _on_frame.
-            await ws.send(logs_subscribe_request(request_id, wallet, self.commitment))
+            await ws.send(frame(request_id))
 
-    async def _unsubscribe(self, conn: _Connection, wallet: str, sub_id: int) -> None:
+    async def _unsubscribe(self, conn: _Connection, wallets: tuple[str, ...], sub_id: int) -> None:
         ws = conn.ws
         if ws is None:
             return
         request_id = next(self.ids)
-        conn.pending[request_id] = ("unsub", wallet)
+        conn.pending[request_id] = ("unsub", wallets)
         try:
-            await ws.send(logs_unsubscribe_request(request_id, sub_id))
+            await ws.send(unsubscribe_request(self.stream, request_id, sub_id))
         except websockets.WebSocketException:
             pass  # the socket is going away; its subscriptions go with it
+
+    def _fall_back(self) -> None:
+        """The provider does not offer this stream's method: detect with logsSubscribe + getTransaction.
+
+        Every socket is closed; each reconnects and subscribes the logs way, and the drop reports its
+        wallets uncovered and then covered with a gap, so the monitor backfills what landed meanwhile."""
+        if self.stream == "logs":
+            return
+        method = SUBSCRIBE_METHOD[self.stream]
+        self.stream = "logs"
+        self.ctx.state.bump("ws_stream_fallbacks")
+        self.emit_log(
+            "warning", f"the provider does not offer {method}; detecting with logsSubscribe + getTransaction"
+        )
+        for other in self.connections:
+            if other.ws is not None:
+                self.spawn(other.ws.close(), "close for fallback")
 
     def _covered(self, conn: _Connection) -> None:
         conn.covered = True
@@ -281,26 +347,38 @@ class WebsocketWorker(BaseWorker):
         if not isinstance(message, dict):
             self.ctx.state.bump("ws_bad_frames")
             return
-        if message.get("method") == "logsNotification":
+        stream = NOTIFICATION_METHOD.get(message.get("method"))  # type: ignore[arg-type]
+        if stream == "logs":
             self._on_logs(conn, message.get("params"))
+            return
+        if stream == "block":
+            self._on_stream(conn, parse_block_notification(message.get("params")), by_keys=False)
+            return
+        if stream == "helius":
+            self._on_stream(conn, parse_transaction_notification(message.get("params")), by_keys=True)
             return
         request_id = message.get("id")
         request = conn.pending.pop(request_id, None) if isinstance(request_id, int) else None
         if request is None:
             return
-        kind, wallet = request
+        kind, wallets = request
         if kind == "unsub":
             return
         sub_id, error = subscription_reply(message)
         if sub_id is not None:
-            if wallet in conn.wallets:
-                conn.sub_of[wallet] = sub_id
-                conn.wallet_of[sub_id] = wallet
+            live = {wallet for wallet in wallets if wallet in conn.wallets}
+            if live:
+                conn.wallets_of[sub_id] = live
+                for wallet in live:
+                    conn.sub_of[wallet] = sub_id
             else:  # stopped while the subscribe was in flight
-                self.spawn(self._unsubscribe(conn, wallet, sub_id), "unsubscribe")
+                self.spawn(self._unsubscribe(conn, wallets, sub_id), "unsubscribe")
+        elif self.stream != "logs" and method_not_found(message):
+            self._fall_back()
         else:
             self.ctx.state.bump("ws_subscribe_errors")
-            self.emit_log("warning", f"logsSubscribe refused for {wallet[:8]}…: {error}")
+            who = f"{wallets[0][:8]}…" + (f" and {len(wallets) - 1} more" if len(wallets) > 1 else "")
+            self.emit_log("warning", f"{SUBSCRIBE_METHOD[self.stream]} refused for {who}: {error}")
         if conn.awaiting_cover > 0:
             conn.awaiting_cover -= 1
             if conn.awaiting_cover == 0:
@@ -312,9 +390,10 @@ class WebsocketWorker(BaseWorker):
         if note is None:
             self.ctx.state.bump("ws_bad_frames")
             return
-        wallet = conn.wallet_of.get(note.subscription)
-        if wallet is None:
+        covered = conn.wallets_of.get(note.subscription)
+        if not covered:
             return  # a subscription being torn down
+        wallet = next(iter(covered))
         self.ctx.state.bump("ws_notifications")
         if note.failed:
             return  # a failed transaction swaps nothing
@@ -322,8 +401,40 @@ class WebsocketWorker(BaseWorker):
             # The analyzer is saturated: polling delivers this one later (its cut-off has not moved).
             self.ctx.state.bump("ws_dropped_notifications")
 
+    def _on_stream(self, conn: _Connection, note: StreamNotification | None, *, by_keys: bool) -> None:
+        """A blockNotification (one wallet per subscription) or a Helius transactionNotification (the
+        transaction goes to each covered wallet among its account keys): full transactions, no fetch."""
+        if note is None:
+            self.ctx.state.bump("ws_bad_frames")
+            return
+        covered = conn.wallets_of.get(note.subscription)
+        if not covered:
+            return  # a subscription being torn down
+        self.ctx.state.bump("ws_notifications")
+        if note.error is not None:
+            # The node could not send this block (e.g. a transaction version it may not return): the
+            # monitor's next poll of these wallets finds what it held.
+            self.ctx.state.bump("ws_stream_errors")
+            self.log.debug("blockNotification for slot %s carried an error: %s", note.slot, note.error)
+            return
+        batches: dict[str, tuple[list[str], list[int | None], list[bytes | None]]] = {}
+        for tx in note.transactions:
+            if tx.failed:
+                continue  # a failed transaction swaps nothing
+            wallets = [key for key in tx.account_keys if key in covered] if by_keys else list(covered)
+            for wallet in dict.fromkeys(wallets):
+                signatures, slots, raws = batches.setdefault(wallet, ([], [], []))
+                signatures.append(tx.signature)
+                slots.append(tx.slot)
+                raws.append(tx.raw)
+        for wallet, (signatures, slots, raws) in batches.items():
+            message = NewTransactions(wallet, tuple(signatures), "ws", tuple(slots), transactions=tuple(raws))
+            if not self.ctx.send("analyzer", message):
+                self.ctx.state.bump("ws_dropped_notifications")  # polling delivers these later
+
     # -- reporting ------------------------------------------------------------------------------------
     def _subscription_count(self) -> int:
+        """Followed wallets with a confirmed subscription (for Helius, several share one)."""
         return sum(len(conn.sub_of) for conn in self.connections)
 
     def _show_status(self) -> str:
@@ -334,8 +445,13 @@ class WebsocketWorker(BaseWorker):
         ok = bool(active) and up == len(active)
         if not active:
             detail = "idle: no wallets followed"
+        elif self.stream == "helius":
+            streams = sum(len(conn.wallets_of) for conn in self.connections)
+            detail = f"{up}/{len(active)} connections up, {subs} wallets in {streams} transactionSubscribe"
         else:
             detail = f"{up}/{len(active)} connections up, {subs} subscriptions"
+            if self.stream == "block":
+                detail += " (blockSubscribe)"
         self.ctx.state.set_health(ws_ok=ok, ws_detail=detail)
         self.ctx.state.set(subscriptions=subs)
         if active and up < len(active):
