@@ -185,6 +185,11 @@ class LimitsSettings(_Table):
     min_trade_sol: float = Field(
         0.001, ge=0, description="dust minimum: a buy sized below this by a limit is skipped"
     )
+    copy_unknown_venues: bool = Field(
+        True,
+        description="copy swaps the decoder sees only as balance changes (no known DEX program), "
+        "e.g. on a local cluster; false skips them as 'unknown venue'",
+    )
 
 
 class SimSettings(_Table):
@@ -532,6 +537,7 @@ max_open_positions = 20
 min_reserve_sol = 0.05            # never spent
 min_trade_sol = 0.001             # a buy that limits size below this is skipped, not sent
 auto_pause_after_failures = 3
+copy_unknown_venues = true        # copy swaps through no known DEX program (seen only as balance changes)
 blacklist = []
 whitelist = []
 

@@ -359,8 +359,16 @@ def _rpc_call(url: str, method: str, params: list[Any], timeout: float = 5.0) ->
 
 
 def _ws_from_http(url: str) -> str:
-    if url.startswith("https://"):
-        return "wss://" + url[len("https://") :]
-    if url.startswith("http://"):
-        return "ws://" + url[len("http://") :]
-    return url
+    """The WebSocket URL Solana's clients derive from an RPC URL: ws for http, wss for https, and an
+    explicit port plus one (a validator serves RPC on 8899 and PubSub on 8900); no port stays no port."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    scheme = {"http": "ws", "https": "wss"}.get(parts.scheme)
+    if scheme is None:
+        return url
+    netloc = parts.netloc
+    if parts.port is not None:
+        host = netloc.rsplit(":", 1)[0]
+        netloc = f"{host}:{parts.port + 1}"
+    return urlunsplit((scheme, netloc, parts.path, parts.query, parts.fragment))
