@@ -338,6 +338,30 @@ def _embedded_cluster(settings: Settings) -> Any:
     return SimCluster(config)
 
 
+def preflight(settings: Settings) -> list[str]:
+    """Every configuration problem `Engine.start` would refuse, one line each (empty when it can start).
+
+    `zapbot config check` prints these, and the CLI refuses with them before it opens the console, so a
+    check that says ok means the engine starts. The messages are the ones Engine.start raises.
+    """
+    from engine.chain.wallet import load_keypair
+
+    problems: list[str] = []
+    if settings.mode in ("paper", "live") and not settings.rpc.urls:
+        problems.append(f"{settings.mode} mode needs RPC_URL (or [rpc].urls)")
+    path = settings.wallet.keypair_path
+    if path:
+        try:
+            load_keypair(path)  # also refuses a keypair file others can read (it must be mode 0600)
+        except ConfigError as exc:
+            problems.append(str(exc))
+        except Exception as exc:  # noqa: BLE001 - any failure to read a keypair is one line, no key material
+            problems.append(f"{path}: cannot use the keypair: {type(exc).__name__}")
+    elif settings.mode == "live":
+        problems.append("live mode needs a keypair: set KEYPAIR_PATH or [wallet].keypair_path")
+    return problems
+
+
 def traders_path_for(settings: Settings, paths: HomePaths) -> Path:
     """The traders file of this mode: the embedded cluster's traders are kept apart from the real ones."""
     if settings.uses_embedded_cluster:

@@ -98,8 +98,19 @@ def _console(args: list[str]) -> int:
     from engine.config import load_settings
 
     settings = load_settings(parsed.config)
+    from zapbot_tui.commands.core import refuse_live_without_flag, startup_problems
+
+    refusal = refuse_live_without_flag(settings, parsed.live, "zapbot")
+    if refusal:
+        print(refusal, file=sys.stderr)
+        return 2
     if parsed.live:
         settings.mode = "live"
+    problems = startup_problems(settings, theme=parsed.theme)
+    if problems:
+        for problem in problems:
+            print(f"zapbot: {problem}", file=sys.stderr)
+        return 2
     from zapbot_tui.app import run_console
 
     return int(

@@ -39,17 +39,25 @@ def run(argv: list[str]) -> int:
     parser.add_argument("--theme")
     args = parser.parse_args(argv)
     settings = load_settings(args.config)
+    if args.headless and (settings.mode == "live" or args.live) and not (args.live and args.yes_live):
+        return _err(
+            "zapbot run: live mode headless needs --live --yes-live (there is no console to confirm in)"
+        )
+    refusal = refuse_live_without_flag(settings, args.live, "zapbot run")
+    if refusal:
+        return _err(refusal)
     if args.live:
         settings.mode = "live"
+    problems = startup_problems(settings, theme=args.theme, console=not args.headless)
+    if problems:
+        for problem in problems:
+            print(f"zapbot run: {problem}", file=sys.stderr)
+        return 2
     if not args.headless:
         from zapbot_tui.app import run_console
 
         return int(
             run_console(settings=settings, theme=args.theme, live=args.live, config_path=args.config) or 0
-        )
-    if settings.mode == "live" and not (args.live and args.yes_live):
-        return _err(
-            "zapbot run: live mode headless needs --live --yes-live (there is no console to confirm in)"
         )
     return run_headless(settings, duration=args.duration, live_confirmed=args.live and args.yes_live)
 
@@ -128,13 +136,55 @@ def config(argv: list[str]) -> int:
     traders_file = args.traders or _traders_path(settings, paths)
     from engine.traders import load_traders
 
-    traders = load_traders(traders_file)
+    problems = startup_problems(settings)
+    try:
+        traders = load_traders(traders_file)
+    except ConfigError as exc:
+        problems.append(str(exc))
+        traders = []
+    if problems:
+        for problem in problems:
+            print(f"zapbot config check: {problem}", file=sys.stderr)
+        return 2
     source = args.config or (paths.config if paths.config.exists() else None)
     print(
         f"ok: {source or 'defaults (no config file)'}; mode {settings.mode}; "
         f"{len(traders)} trader(s) in {traders_file}"
     )
+    if settings.mode == "live":
+        print("note: live mode starts only with --live (and a typed LIVE, or --yes-live headless)")
     return 0
+
+
+def startup_problems(settings: Settings, *, theme: str | None = None, console: bool = True) -> list[str]:
+    """What `run` refuses, one line each: the engine's preflight, plus the console's theme."""
+    from engine.facade import preflight
+
+    problems = preflight(settings)
+    if console:
+        problem = theme_problem(theme or settings.ui.theme, from_flag=theme is not None)
+        if problem:
+            problems.append(problem)
+    return problems
+
+
+def theme_problem(name: str, *, from_flag: bool = False) -> str | None:
+    from themes import THEME_NAMES
+
+    if name in THEME_NAMES:
+        return None
+    where = "--theme" if from_flag else "ZAPBOT_THEME / [ui].theme"
+    return f"{where}: unknown theme {name!r}; use one of {', '.join(THEME_NAMES)}"
+
+
+def refuse_live_without_flag(settings: Settings, live_flag: bool, prog: str) -> str | None:
+    """Live mode chosen by the config or ZAPBOT_MODE still needs --live: refuse before asking for LIVE."""
+    if settings.mode == "live" and not live_flag:
+        return (
+            f"{prog}: live mode (from ZAPBOT_MODE or the config) needs --live; "
+            "use sim or paper to try it without real funds"
+        )
+    return None
 
 
 def _drop_none(node: Any) -> Any:
