@@ -29,14 +29,22 @@ def _err(message: str, code: int = 2) -> int:
 
 def run(argv: list[str]) -> int:
     parser = OneLineParser(prog="zapbot run", description="Run the engine.")
-    parser.add_argument("--headless", action="store_true", help="without the console (servers, CI)")
-    parser.add_argument("--duration", type=float, help="exit after S seconds")
-    parser.add_argument("--config", type=Path)
+    parser.add_argument(
+        "--headless", action="store_true", help="without the console (servers, CI): one line per event"
+    )
+    parser.add_argument("--duration", type=float, metavar="S", help="exit after S seconds")
+    parser.add_argument("--config", type=Path, help="configuration file (default ZAPBOT_HOME/zapbot.toml)")
     parser.add_argument(
         "--live", action="store_true", help="allow live mode (headless live also needs --yes-live)"
     )
     parser.add_argument("--yes-live", action="store_true", help="confirm live trading without a prompt")
-    parser.add_argument("--theme")
+    parser.add_argument("--theme", help="console theme: zapbot-dark, zapbot-light, zapbot-contrast")
+    parser.add_argument(
+        "--json-log", action="store_true", help="headless: print JSON lines instead of human lines"
+    )
+    parser.add_argument(
+        "--no-http", action="store_true", help="no /workers/status, /metrics, /health endpoint"
+    )
     args = parser.parse_args(argv)
     settings = load_settings(args.config)
     if args.headless and (settings.mode == "live" or args.live) and not (args.live and args.yes_live):
@@ -59,11 +67,29 @@ def run(argv: list[str]) -> int:
         return int(
             run_console(settings=settings, theme=args.theme, live=args.live, config_path=args.config) or 0
         )
-    return run_headless(settings, duration=args.duration, live_confirmed=args.live and args.yes_live)
+    return run_headless(
+        settings,
+        duration=args.duration,
+        live_confirmed=args.live and args.yes_live,
+        json_log=args.json_log,
+        http=not args.no_http,
+    )
 
 
-def run_headless(settings: Settings, *, duration: float | None, live_confirmed: bool = False) -> int:
+def run_headless(
+    settings: Settings,
+    *,
+    duration: float | None,
+    live_confirmed: bool = False,
+    json_log: bool = False,
+    http: bool | None = None,
+) -> int:
+    """The engine without the console: one line per decision, fill, failure, adjustment and error on stdout
+    (JSON lines with json_log), until SIGINT/SIGTERM or the duration. A busy HTTP port refuses the start."""
+    import queue
+
     from engine.facade import Engine
+    from engine.observability import event_line, event_record
 
     stop = threading.Event()
 
@@ -71,28 +97,66 @@ def run_headless(settings: Settings, *, duration: float | None, live_confirmed: 
         stop.set()
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
-    engine = Engine(settings, live_confirmed=live_confirmed)
+    enabled = settings.http.enabled if http is None else http
+    engine = Engine(settings, live_confirmed=live_confirmed, http=enabled, http_required=enabled)
+    # Bus callbacks run on engine threads and must not block: lines are queued and printed here.
+    lines: queue.SimpleQueue[str] = queue.SimpleQueue()
+
+    def on_event(event: Any) -> None:
+        cache = engine.ctx.cache if engine.ctx is not None else None
+        formatted = event_line(event, cache.get_decimals if cache is not None else (lambda _mint: None))
+        if formatted is None:
+            return
+        level, line = formatted
+        lines.put(orjson.dumps(event_record(event, level, line)).decode() if json_log else line)
+
+    def say(text: str, **fields: Any) -> None:
+        if json_log:
+            record = {
+                "ts": round(time.time(), 3),
+                "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "event": "engine",
+                "level": "info",
+                "message": text,
+            }
+            print(orjson.dumps({**record, **fields}).decode(), flush=True)
+        else:
+            print(f"zapbot: {text}", flush=True)
+
+    def drain() -> None:
+        while True:
+            try:
+                print(lines.get_nowait(), flush=True)
+            except queue.Empty:
+                return
+
+    engine.listen_from_start(on_event)
     try:
         engine.start()
         snap = engine.snapshot()
-        port = engine.http.bound_port if engine.http else None
-        print(
-            f"zapbot: engine running in {snap.mode} mode"
+        port = engine.http.bound_port if engine.http and not engine.http.error else None
+        say(
+            f"engine running in {snap.mode} mode"
             + (f"; status at http://{settings.http.host}:{port}/workers/status" if port else ""),
-            flush=True,
+            mode=snap.mode,
+            port=port,
         )
         deadline = time.monotonic() + duration if duration else None
         while not stop.is_set():
             if deadline is not None and time.monotonic() >= deadline:
                 break
-            stop.wait(0.2 if deadline is None else max(0.0, min(0.2, deadline - time.monotonic())))
+            wait = 0.2 if deadline is None else max(0.0, min(0.2, deadline - time.monotonic()))
+            try:
+                print(lines.get(timeout=wait), flush=True)
+            except queue.Empty:
+                pass
+            drain()
     finally:
         ok = engine.stop()
+        drain()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    print(
-        "zapbot: engine stopped" + ("" if ok else " (some workers missed the shutdown deadline)"), flush=True
-    )
+    say("engine stopped" + ("" if ok else " (some workers missed the shutdown deadline)"), clean=ok)
     return 0
 
 
