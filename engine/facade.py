@@ -428,9 +428,9 @@ class Engine:
 
     def remove_trader(self, name: str) -> TraderConfig:
         trader = self.traders.remove(name)
-        self.state.remove_trader(name)
+        self.state.remove_trader(trader.name)  # name may differ in case from the stored spelling
         self._monitor([trader.wallet], start=False)
-        self._log("info", "engine", f"trader {name} removed")
+        self._log("info", "engine", f"trader {trader.name} removed")
         return trader
 
     def sell_position(self, mint: str, percent: float) -> Future:

@@ -390,7 +390,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--rate", type=float, default=DEFAULT_RATE, help="leader swaps per second (default 5)"
     )
-    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--seed", type=int, default=7, help="local cluster seed (default 7)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--detail", action="store_true", help="with --json: every copy's timings and calls")
     args = parse_or_explain(parser, sys.argv[1:] if argv is None else argv)

@@ -167,13 +167,13 @@ def config(argv: list[str]) -> int:
     parser = OneLineParser(prog="zapbot config", description="Configuration.")
     sub = parser.add_subparsers(dest="action", required=True)
     init = sub.add_parser("init", help="write a commented starter zapbot.toml")
-    init.add_argument("--config", type=Path)
+    init.add_argument("--config", type=Path, help="file to write (default ZAPBOT_HOME/zapbot.toml)")
     init.add_argument("--force", action="store_true", help="overwrite an existing file")
     show = sub.add_parser("show", help="print the effective configuration, secrets masked")
-    show.add_argument("--config", type=Path)
-    show.add_argument("--json", action="store_true")
+    show.add_argument("--config", type=Path, help="configuration file (default ZAPBOT_HOME/zapbot.toml)")
+    show.add_argument("--json", action="store_true", help="print JSON instead of TOML")
     check = sub.add_parser("check", help="validate the configuration and traders files")
-    check.add_argument("--config", type=Path)
+    check.add_argument("--config", type=Path, help="configuration file (default ZAPBOT_HOME/zapbot.toml)")
     check.add_argument("--traders", type=Path, help="traders file (default: the mode's traders.toml)")
     args = parser.parse_args(argv)
     paths = home_paths()
@@ -272,29 +272,34 @@ def traders(argv: list[str]) -> int:
     parser = OneLineParser(
         prog="zapbot traders", description="Followed traders (edits the mode's traders.toml)."
     )
-    parser.add_argument("--config", type=Path)
+    parser.add_argument("--config", type=Path, help="configuration file (default ZAPBOT_HOME/zapbot.toml)")
     parser.add_argument("--file", type=Path, help="traders file to edit (default: the mode's traders.toml)")
     sub = parser.add_subparsers(dest="action", required=True)
-    lst = sub.add_parser("list")
-    lst.add_argument("--json", action="store_true")
-    add = sub.add_parser("add")
-    add.add_argument("name")
-    add.add_argument("wallet")
-    add.add_argument("--fixed-sol", type=float)
-    add.add_argument("--percent", type=float)
-    add.add_argument("--min-sol", type=float)
-    add.add_argument("--max-sol", type=float)
-    add.add_argument("--slippage-bps", type=int)
-    add.add_argument("--min-leader-sol", type=float)
-    add.add_argument("--max-leader-sol", type=float)
-    add.add_argument("--buy-once", action="store_true")
+    lst = sub.add_parser("list", help="list followed traders")
+    lst.add_argument("--json", action="store_true", help="print JSON")
+    add = sub.add_parser("add", help="follow a new trader")
+    add.add_argument("name", help="a name for the trader (unique, matched case-insensitively)")
+    add.add_argument("wallet", help="the trader's wallet address (base58)")
+    add.add_argument("--fixed-sol", type=float, metavar="SOL", help="copy every buy with this many SOL")
+    add.add_argument("--percent", type=float, help="copy buys at this percent of the trader's SOL amount")
+    add.add_argument("--min-sol", type=float, metavar="SOL", help="with --percent: smallest copy in SOL")
+    add.add_argument("--max-sol", type=float, metavar="SOL", help="with --percent: largest copy in SOL")
+    add.add_argument("--slippage-bps", type=int, metavar="BPS", help="slippage tolerance, basis points")
+    add.add_argument(
+        "--min-leader-sol", type=float, metavar="SOL", help="ignore the trader's buys below this SOL amount"
+    )
+    add.add_argument(
+        "--max-leader-sol", type=float, metavar="SOL", help="ignore the trader's buys above this SOL amount"
+    )
+    add.add_argument("--buy-once", action="store_true", help="copy at most one buy of each token")
     add.add_argument("--no-buys", action="store_true", help="do not copy buys")
     add.add_argument("--no-sells", action="store_true", help="do not copy sells")
     add.add_argument("--priority-fee", help='micro-lamports per CU, or "auto"')
-    add.add_argument("--jito-tip", type=int, help="lamports")
-    add.add_argument("--inactive", action="store_true")
-    for name in ("remove", "start", "stop"):
-        sub.add_parser(name).add_argument("name")
+    add.add_argument("--jito-tip", type=int, metavar="LAMPORTS", help="Jito tip per trade, in lamports")
+    add.add_argument("--inactive", action="store_true", help="add without copying yet")
+    actions = {"remove": "stop following a trader", "start": "start copying", "stop": "stop copying"}
+    for name, what in actions.items():
+        sub.add_parser(name, help=what).add_argument("name", help="trader name (case-insensitive)")
     args = parser.parse_args(argv)
     settings = load_settings(args.config)
     path = args.file or _traders_path(settings, home_paths())
@@ -354,11 +359,11 @@ def traders(argv: list[str]) -> int:
         return 0
     try:
         if args.action == "remove":
-            book.remove(args.name)
-            print(f"removed {args.name} from {path}")
+            removed = book.remove(args.name)
+            print(f"removed {removed.name} from {path}")
         else:
-            book.set_active(args.name, args.action == "start")
-            print(f"{args.name}: copying {'on' if args.action == 'start' else 'off'}")
+            updated = book.set_active(args.name, args.action == "start")
+            print(f"{updated.name}: copying {'on' if args.action == 'start' else 'off'}")
     except KeyError as exc:
         return _err(f"zapbot traders {args.action}: {exc.args[0]}")
     _notify_running_engine()
@@ -387,7 +392,7 @@ def _notify_running_engine() -> None:
 
 def status(argv: list[str]) -> int:
     parser = OneLineParser(prog="zapbot status", description="Status of a running engine.")
-    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--json", action="store_true", help="print the status document as JSON")
     parser.add_argument(
         "--url", help="status URL (default: the running engine's, from ZAPBOT_HOME/runtime.json)"
     )
