@@ -373,9 +373,10 @@ def event_line(
     if kind == "TradeExecuted":
         tokens = _tokens(event.token_amount, decimals_of(event.mint))
         verb = "bought" if event.side == "buy" else "sold"
+        tx = f", tx {event.signature[:12]}…" if event.signature else ""  # paper fills have no transaction
         return "info", (
             f"filled {verb} {tokens} {_mint(event.mint)} for {_sol(event.quote_amount)} "
-            f"({event.trader}, fee {event.fee_lamports / LAMPORTS:.6f} SOL, tx {event.signature[:12]}…)"
+            f"({event.trader}, fee {event.fee_lamports / LAMPORTS:.6f} SOL{tx})"
         )
     if kind == "TradeFailed":
         return "error", REDACTOR(
