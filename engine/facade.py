@@ -96,6 +96,25 @@ class HomeLock:
     def held(self) -> bool:
         return self._fd is not None
 
+    def holder(self) -> int | None:
+        """The pid of another process holding this lock now (0 when unknown), or None when it is free."""
+        import fcntl
+
+        try:
+            fd = os.open(self.path, os.O_RDONLY)
+        except FileNotFoundError:
+            return None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except OSError:
+            pid = _read_pid(fd)
+            return None if pid == os.getpid() else (pid or 0)
+        else:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            return None
+        finally:
+            os.close(fd)
+
 
 def _read_pid(fd: int) -> int | None:
     try:

@@ -118,7 +118,7 @@ def _console(args: list[str]) -> int:
     from engine.config import load_settings
 
     settings = load_settings(parsed.config)
-    from zapbot_tui.commands.core import refuse_live_without_flag, startup_problems
+    from zapbot_tui.commands.core import refuse_live_without_flag, running_engine_problem, startup_problems
 
     refusal = refuse_live_without_flag(settings, parsed.live, "zapbot")
     if refusal:
@@ -127,6 +127,9 @@ def _console(args: list[str]) -> int:
     if parsed.live:
         settings.mode = "live"
     problems = startup_problems(settings, theme=parsed.theme)
+    running = running_engine_problem()
+    if running:
+        problems.append(running)
     if problems:
         for problem in problems:
             print(f"zapbot: {problem}", file=sys.stderr)

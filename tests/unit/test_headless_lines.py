@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import orjson
 import pytest
@@ -25,6 +26,7 @@ from engine.observability import event_line, event_record, health_document
 from engine.state import EngineState
 
 MINT = "Zap1111111111111111111111111111111111111111"
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_each_event_is_one_human_line():
@@ -103,7 +105,12 @@ def test_a_stale_lock_of_a_dead_pid_is_taken_over(tmp_path):
 
 
 @pytest.mark.slow
-def test_a_live_lock_refuses_with_one_line(tmp_path):
+def test_a_live_lock_refuses_with_one_line(tmp_path, zapbot_home, monkeypatch, capsys):
+    import zapbot_tui.app
+    from zapbot_tui import cli
+
+    monkeypatch.setattr(zapbot_tui.app, "run_console", lambda **_: pytest.fail("console started"))
+    monkeypatch.setenv("ZAPBOT_HOME", str(tmp_path))
     holder = subprocess.Popen(
         [
             sys.executable,
@@ -115,7 +122,7 @@ def test_a_live_lock_refuses_with_one_line(tmp_path):
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
-        env=dict(os.environ, PYTHONPATH=os.getcwd()),
+        env=dict(os.environ, PYTHONPATH=str(PROJECT_ROOT)),
     )
     try:
         assert holder.stdout.readline().strip() == "held"
@@ -123,8 +130,14 @@ def test_a_live_lock_refuses_with_one_line(tmp_path):
             HomeLock(tmp_path).acquire()
         text = str(info.value)
         assert "\n" not in text and f"pid {holder.pid}" in text and str(tmp_path) in text
+        assert HomeLock(tmp_path).holder() == holder.pid
+        capsys.readouterr()
+        assert cli.main([]) == 2  # the console refuses before it opens
+        assert capsys.readouterr().err.strip() == f"zapbot: {text}"
     finally:
         holder.communicate("\n", timeout=10)
+    assert HomeLock(tmp_path).holder() is None
     lock = HomeLock(tmp_path)
     lock.acquire()  # released on exit: the next engine starts
+    assert lock.holder() is None  # our own lock is not "another engine"
     lock.release()

@@ -57,6 +57,9 @@ def run(argv: list[str]) -> int:
     if args.live:
         settings.mode = "live"
     problems = startup_problems(settings, theme=args.theme, console=not args.headless)
+    running = running_engine_problem()
+    if running:
+        problems.append(running)
     if problems:
         for problem in problems:
             print(f"zapbot run: {problem}", file=sys.stderr)
@@ -230,6 +233,20 @@ def startup_problems(settings: Settings, *, theme: str | None = None, console: b
         if problem:
             problems.append(problem)
     return problems
+
+
+def running_engine_problem() -> str | None:
+    """Another engine holds ZAPBOT_HOME's lock: say so before the console opens (the engine would refuse)."""
+    from engine.facade import HomeLock
+
+    home = home_paths().home
+    pid = HomeLock(home).holder()
+    if pid is None:
+        return None
+    return (
+        f"another engine (pid {pid or '?'}) is running on {home}; "
+        "stop it first, or set ZAPBOT_HOME to another folder"
+    )
 
 
 def theme_problem(name: str, *, from_flag: bool = False) -> str | None:
