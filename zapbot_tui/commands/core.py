@@ -43,7 +43,7 @@ def run(argv: list[str]) -> int:
         "--json-log", action="store_true", help="headless: print JSON lines instead of human lines"
     )
     parser.add_argument(
-        "--no-http", action="store_true", help="no /workers/status, /metrics, /health endpoint"
+        "--no-http", action="store_true", help="headless: no /workers/status, /metrics, /health endpoint"
     )
     args = parser.parse_args(argv)
     settings = load_settings(args.config)
