@@ -198,6 +198,11 @@ class LimitsSettings(_Table):
     )
     max_sol_per_token: float = Field(0.0, ge=0, description="SOL held in one mint at cost, at most (0 = off)")
     max_open_exposure_sol: float = Field(0.0, ge=0, description="SOL held in all open lots at cost (0 = off)")
+    copy_unknown_venues: bool = Field(
+        True,
+        description="copy swaps the decoder sees only as balance changes (no known DEX program), "
+        "e.g. on a local cluster; false skips them as 'unknown venue'",
+    )
 
 
 def check_take_profit_levels(levels: list[list[float]] | None) -> list[list[float]] | None:
@@ -609,6 +614,7 @@ max_open_positions = 20
 min_reserve_sol = 0.05            # never spent
 min_trade_sol = 0.001             # a buy that limits size below this is skipped, not sent
 auto_pause_after_failures = 3
+copy_unknown_venues = true        # copy swaps through no known DEX program (seen only as balance changes)
 blacklist = []
 whitelist = []
 buy_once_per_token = false        # true: a mint is bought once, whichever trader buys it

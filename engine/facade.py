@@ -16,7 +16,7 @@ from engine.config import ConfigError, Settings
 from engine.context import Endpoints, EngineContext
 from engine.inbox import Inbox
 from engine.messages import LogEvent
-from engine.observability import REDACTOR, HttpServer, setup_logging
+from engine.observability import REDACTOR, HttpServer, log_event_line, setup_logging
 from engine.paths import HomePaths, home_paths
 from engine.state import EngineSnapshot, EngineState, LogLine
 from engine.supervisor import Supervisor
@@ -38,6 +38,92 @@ class LiveNotConfirmed(ConfigError):
     """Live mode was asked for without --live and a confirmation."""
 
 
+class EngineLocked(ConfigError):
+    """Another engine runs on the same ZAPBOT_HOME (its lock file names a live process)."""
+
+
+class HttpPortBusy(ConfigError):
+    """The HTTP endpoint cannot listen (the port is taken) and the caller required it."""
+
+
+LOCK_FILE = "engine.lock"
+
+
+class HomeLock:
+    """ZAPBOT_HOME/engine.lock: one engine per home. The file holds the owner's pid under an flock, so a
+    crashed engine's lock (its pid dead, its flock gone with it) is taken over, never a reason to refuse."""
+
+    def __init__(self, home: Path) -> None:
+        self.path = home / LOCK_FILE
+        self._fd: int | None = None
+        self.took_over: int | None = None  # the dead pid whose stale lock we took over
+
+    def acquire(self) -> None:
+        import fcntl
+
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        previous = _read_pid(fd)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            if previous == os.getpid():
+                return  # an engine of this very process that was never stopped (a test's "crash"): go on
+            raise EngineLocked(
+                f"another engine (pid {previous or '?'}) is running on {self.path.parent}; "
+                "stop it first, or set ZAPBOT_HOME to another folder"
+            ) from None
+        if previous and previous != os.getpid():
+            self.took_over = previous
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is None:
+            return
+        import fcntl
+
+        try:
+            self.path.unlink()
+        except FileNotFoundError:
+            pass
+        fcntl.flock(self._fd, fcntl.LOCK_UN)
+        os.close(self._fd)
+        self._fd = None
+
+    @property
+    def held(self) -> bool:
+        return self._fd is not None
+
+    def holder(self) -> int | None:
+        """The pid of another process holding this lock now (0 when unknown), or None when it is free."""
+        import fcntl
+
+        try:
+            fd = os.open(self.path, os.O_RDONLY)
+        except FileNotFoundError:
+            return None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except OSError:
+            pid = _read_pid(fd)
+            return None if pid == os.getpid() else (pid or 0)
+        else:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            return None
+        finally:
+            os.close(fd)
+
+
+def _read_pid(fd: int) -> int | None:
+    try:
+        text = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+        return int(text) if text else None
+    except (OSError, ValueError):
+        return None
+
+
 class Engine:
     """Runs the supervisor and its workers in the background; never blocks the caller for long."""
 
@@ -51,6 +137,7 @@ class Engine:
         live_confirmed: bool = False,
         http: bool | None = None,
         traders_path: Path | None = None,
+        http_required: bool = False,
     ) -> None:
         self.settings = settings
         self.paths = (paths or home_paths()).ensure()
@@ -59,6 +146,12 @@ class Engine:
         self._owns_cluster = False
         self.live_confirmed = live_confirmed
         self.http_enabled = settings.http.enabled if http is None else http
+        # Headless: a busy port stops the start (HttpPortBusy); the console only warns (self.http_error).
+        self.http_required = http_required
+        self.http_error: str | None = None
+        self.lock = HomeLock(self.paths.home)
+        self._wrote_runtime = False
+        self._listeners: list[Callable[[Any], None]] = []
         self.traders_path = traders_path
         self.state = EngineState(settings.mode)
         self.ctx: EngineContext | None = None
@@ -76,7 +169,28 @@ class Engine:
             raise LiveNotConfirmed(
                 "live mode needs --live and a typed confirmation; use sim or paper to try it"
             )
+        self.lock.acquire()
+        if self.lock.took_over:
+            self._log(
+                "info",
+                "engine",
+                f"took over the stale lock of engine pid {self.lock.took_over} (not running)",
+            )
+        try:
+            self._start(wait_ready)
+        except BaseException:
+            # A refused start leaves no lock and no endpoint behind (the caller may never call stop()).
+            if not self.started:
+                self._stop_http()
+                self.lock.release()
+            raise
+
+    def _start(self, wait_ready: float | None) -> None:
+        settings = self.settings
         keypair = self._load_wallet()
+        if self.http_enabled:
+            # Before anything trades: a busy port is reported at once (and refuses a headless start).
+            self._start_http()
         endpoints, traders = self._resolve_chain()
         self.state.set(wallet=str(keypair.pubkey()) if keypair is not None else None)
         if settings.mode == "sim" and keypair is not None:
@@ -94,20 +208,17 @@ class Engine:
         )
         self.ctx = ctx
         self._unsubscribe_log = ctx.bus.subscribe(self._log_events)
+        self._unsubscribe_lines = ctx.bus.subscribe(self._log_event_line)
+        for listener in self._listeners:
+            ctx.bus.subscribe(listener)
         for trader in traders.all():
             self._show_trader(trader)
         self.supervisor = Supervisor(ctx, self.worker_classes)
         self.supervisor.start()
         if wait_ready:
             self.supervisor.wait_ready(wait_ready)
-        if self.http_enabled:
-            token = settings.http.bearer_token.get_secret_value() if settings.http.bearer_token else None
-            self.http = HttpServer(self.snapshot, settings.http.host, settings.http.port, token)
-            self.http.start()
-            if self.http.error:
-                self._log("warning", "engine", f"HTTP endpoint disabled: {self.http.error}")
-            else:
-                self._write_runtime()
+        if self.http is not None and not self.http.error:
+            self._write_runtime()
         active = [t.wallet for t in traders.all() if t.active]
         if active:
             self._monitor(active, start=True)
@@ -120,19 +231,40 @@ class Engine:
             f"copying {len(active)} of {len(traders.all())} trader(s)",
         )
 
-    def stop(self, deadline_s: float | None = None) -> bool:
-        ok = True
-        if self.supervisor is not None:
-            ok = self.supervisor.stop(deadline_s)
+    def _start_http(self) -> None:
+        settings = self.settings
+        token = settings.http.bearer_token.get_secret_value() if settings.http.bearer_token else None
+        self.http = HttpServer(self.snapshot, settings.http.host, settings.http.port, token)
+        self.http.start()
+        if not self.http.error:
+            return
+        self.http_error = (
+            f"HTTP endpoint: {self.http.error}; set another port (ZAPBOT_HTTP_PORT or [http].port) "
+            "or run with --no-http"
+        )
+        if self.http_required:
+            raise HttpPortBusy(self.http_error)
+        self._log("warning", "engine", f"HTTP endpoint disabled: {self.http.error}")
+
+    def _stop_http(self) -> None:
         if self.http is not None:
             self.http.stop()
+        if self._wrote_runtime:  # only our own runtime.json: a busy port's may be another engine's
+            self._wrote_runtime = False
             try:
                 self.paths.runtime.unlink()
             except FileNotFoundError:
                 pass
+
+    def stop(self, deadline_s: float | None = None) -> bool:
+        ok = True
+        if self.supervisor is not None:
+            ok = self.supervisor.stop(deadline_s)
+        self._stop_http()
         if self.cluster is not None and self._owns_cluster:
             self.cluster.stop()
         self.started = False
+        self.lock.release()
         return ok
 
     def __enter__(self) -> "Engine":
@@ -220,10 +352,16 @@ class Engine:
             "started_at": time.time(),
         }
         self.paths.runtime.write_text(json.dumps(info))
+        self._wrote_runtime = True
 
     def _log_events(self, event: Any) -> None:
         if isinstance(event, LogEvent):
             self.state.add_log(LogLine(event.at, event.level, event.worker, REDACTOR(event.message)))
+
+    def _log_event_line(self, event: Any) -> None:
+        """Every decision, fill, failure and restart as one line in threading.log (console or headless)."""
+        cache = self.ctx.cache if self.ctx is not None else None
+        log_event_line(event, cache.get_decimals if cache is not None else (lambda _mint: None))
 
     def _log(self, level: str, worker: str, message: str) -> None:
         getattr(log, level, log.info)(message)
@@ -246,6 +384,14 @@ class Engine:
         if self.ctx is None:
             raise RuntimeError("engine not started")
         return self.ctx.bus.subscribe(callback)
+
+    def listen_from_start(self, callback: Callable[[Any], None]) -> None:
+        """Before start(): call callback(event) for every engine event from the very first one (headless
+        output must not miss the trades of the first second). It runs on engine threads: never block."""
+        if self.ctx is not None:
+            self.ctx.bus.subscribe(callback)
+        else:
+            self._listeners.append(callback)
 
     @property
     def traders(self) -> TraderBook:
@@ -301,9 +447,9 @@ class Engine:
 
     def remove_trader(self, name: str) -> TraderConfig:
         trader = self.traders.remove(name)
-        self.state.remove_trader(name)
+        self.state.remove_trader(trader.name)  # name may differ in case from the stored spelling
         self._monitor([trader.wallet], start=False)
-        self._log("info", "engine", f"trader {name} removed")
+        self._log("info", "engine", f"trader {trader.name} removed")
         return trader
 
     def sell_position(self, mint: str, percent: float) -> Future:
@@ -338,6 +484,30 @@ def _embedded_cluster(settings: Settings) -> Any:
     return SimCluster(config)
 
 
+def preflight(settings: Settings) -> list[str]:
+    """Every configuration problem `Engine.start` would refuse, one line each (empty when it can start).
+
+    `zapbot config check` prints these, and the CLI refuses with them before it opens the console, so a
+    check that says ok means the engine starts. The messages are the ones Engine.start raises.
+    """
+    from engine.chain.wallet import load_keypair
+
+    problems: list[str] = []
+    if settings.mode in ("paper", "live") and not settings.rpc.urls:
+        problems.append(f"{settings.mode} mode needs RPC_URL (or [rpc].urls)")
+    path = settings.wallet.keypair_path
+    if path:
+        try:
+            load_keypair(path)  # also refuses a keypair file others can read (it must be mode 0600)
+        except ConfigError as exc:
+            problems.append(str(exc))
+        except Exception as exc:  # noqa: BLE001 - any failure to read a keypair is one line, no key material
+            problems.append(f"{path}: cannot use the keypair: {type(exc).__name__}")
+    elif settings.mode == "live":
+        problems.append("live mode needs a keypair: set KEYPAIR_PATH or [wallet].keypair_path")
+    return problems
+
+
 def traders_path_for(settings: Settings, paths: HomePaths) -> Path:
     """The traders file of this mode: the embedded cluster's traders are kept apart from the real ones."""
     if settings.uses_embedded_cluster:
@@ -359,8 +529,16 @@ def _rpc_call(url: str, method: str, params: list[Any], timeout: float = 5.0) ->
 
 
 def _ws_from_http(url: str) -> str:
-    if url.startswith("https://"):
-        return "wss://" + url[len("https://") :]
-    if url.startswith("http://"):
-        return "ws://" + url[len("http://") :]
-    return url
+    """The WebSocket URL Solana's clients derive from an RPC URL: ws for http, wss for https, and an
+    explicit port plus one (a validator serves RPC on 8899 and PubSub on 8900); no port stays no port."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    scheme = {"http": "ws", "https": "wss"}.get(parts.scheme)
+    if scheme is None:
+        return url
+    netloc = parts.netloc
+    if parts.port is not None:
+        host = netloc.rsplit(":", 1)[0]
+        netloc = f"{host}:{parts.port + 1}"
+    return urlunsplit((scheme, netloc, parts.path, parts.query, parts.fragment))

@@ -145,6 +145,34 @@ def status_document(snapshot: EngineSnapshot) -> dict[str, Any]:
     }
 
 
+# Workers trading does not depend on: their trouble shows in /health's body, never in its status code.
+OPTIONAL_WORKERS = frozenset({"telegram"})
+UNHEALTHY_STATES = frozenset({"failed", "degraded"})
+
+
+def health_document(snapshot: EngineSnapshot) -> dict[str, Any]:
+    """/health: ok (and HTTP 200) while trading works; the optional parts (Telegram) are reported in the
+    body under "optional" with their own ok, so an unreachable bot never fails a load balancer's check."""
+    trading_bad = [
+        v.name for v in snapshot.workers if v.name not in OPTIONAL_WORKERS and v.state in UNHEALTHY_STATES
+    ]
+    optional = {
+        v.name: {"ok": v.state not in UNHEALTHY_STATES, "state": v.state, "detail": REDACTOR(v.detail)}
+        for v in snapshot.workers
+        if v.name in OPTIONAL_WORKERS
+    }
+    return {
+        "ok": not trading_bad,
+        "unhealthy": trading_bad,
+        "mode": snapshot.mode,
+        "paused": snapshot.paused,
+        "kill_switch": snapshot.kill_switch or None,
+        "rpc_ok": snapshot.health.rpc_ok,
+        "ws_ok": snapshot.health.ws_ok,
+        "optional": optional,
+    }
+
+
 class SnapshotCollector:
     """A Prometheus collector that reads the engine snapshot at scrape time."""
 
@@ -245,10 +273,8 @@ class HttpServer:
         )
 
     async def _health(self, request: web.Request) -> web.Response:
-        snap = self.snapshot_fn()
-        bad = [v.name for v in snap.workers if v.state in {"failed", "degraded"}]
-        ok = not bad
-        return web.json_response({"ok": ok, "unhealthy": bad, "mode": snap.mode}, status=200 if ok else 503)
+        document = health_document(self.snapshot_fn())
+        return web.json_response(document, status=200 if document["ok"] else 503)
 
     def start(self) -> None:
         if not is_loopback(self.host):
@@ -293,3 +319,108 @@ class HttpServer:
             self._loop.call_soon_threadsafe(self._loop.stop)
         if self._thread is not None:
             self._thread.join(5)
+
+
+# -- event lines (headless stdout and threading.log) -------------------------------------------------
+
+# Bus events that are plumbing, not something the operator acts on; everything else gets a line.
+QUIET_EVENTS = frozenset({"SwapDetected", "CoverageChanged", "WorkerStatus", "WorkerReady", "Ping", "Pong"})
+LAMPORTS = 1_000_000_000
+
+
+def _sol(lamports: int | None) -> str:
+    return "? SOL" if lamports is None else f"{lamports / LAMPORTS:.4f} SOL"
+
+
+def _tokens(amount: int, decimals: int | None) -> str:
+    if decimals is None:
+        return f"{amount:,} units"
+    value = amount / 10**decimals
+    if value >= 1_000_000:
+        return f"{value / 1_000_000:.2f}M"
+    if value >= 1000:
+        return f"{value:,.0f}"
+    return f"{value:,.4g}"
+
+
+def _mint(mint: str) -> str:
+    return mint if len(mint) <= 12 else f"{mint[:4]}…{mint[-4:]}"
+
+
+def event_line(
+    event: Any, decimals_of: Callable[[str], int | None] = lambda _mint: None
+) -> tuple[str, str] | None:
+    """(level, one human line) for an engine bus event, or None for plumbing events.
+
+    Decisions (copy queued or skipped), fills, failures, restarts and log lines (which carry the executor's
+    exits and size adjustments and every worker error) each get one line; unknown event kinds get a
+    generic line so a new event is never silent.
+    """
+    kind = type(event).__name__
+    if kind in QUIET_EVENTS:
+        return None
+    if kind == "LogEvent":
+        if event.level == "debug":
+            return None
+        return event.level, REDACTOR(f"[{event.worker}] {event.message}")
+    if kind == "TradeSkipped":
+        return "info", f"skip   {event.side} {_mint(event.mint)} from {event.trader or '?'}: {event.reason}"
+    if kind == "TradeQueued":
+        return (
+            "info",
+            f"copy   {event.side} {_mint(event.mint)} for {event.trader} (intent #{event.intent_id})",
+        )
+    if kind == "TradeExecuted":
+        tokens = _tokens(event.token_amount, decimals_of(event.mint))
+        verb = "bought" if event.side == "buy" else "sold"
+        tx = f", tx {event.signature[:12]}…" if event.signature else ""  # paper fills have no transaction
+        return "info", (
+            f"filled {verb} {tokens} {_mint(event.mint)} for {_sol(event.quote_amount)} "
+            f"({event.trader}, fee {event.fee_lamports / LAMPORTS:.6f} SOL{tx})"
+        )
+    if kind == "TradeFailed":
+        return "error", REDACTOR(
+            f"failed {event.side} {_mint(event.mint)} for {event.trader}: {event.reason}"
+        )
+    if kind == "KillSwitchTripped":
+        return None  # the executor logs "kill switch: …" as an error line at the same moment
+    if kind == "WorkerRestarted":
+        if event.gave_up:
+            return "error", f"worker {event.worker} gave up after {event.restarts} restarts: {event.reason}"
+        return "warning", f"worker {event.worker} restarted (restart {event.restarts}): {event.reason}"
+    fields = getattr(event, "__dataclass_fields__", None) or {}
+    detail = ", ".join(f"{name}={getattr(event, name)!r}" for name in fields)
+    return "info", REDACTOR(f"{kind}: {detail}"[:300])
+
+
+def event_record(event: Any, level: str, line: str) -> dict[str, Any]:
+    """The JSON-lines form of an event (`zapbot run --headless --json-log`): when, what, and its fields."""
+    import dataclasses
+    import time as _time
+
+    record: dict[str, Any] = {
+        "ts": round(_time.time(), 3),
+        "time": _time.strftime("%Y-%m-%dT%H:%M:%SZ", _time.gmtime()),
+        "event": type(event).__name__,
+        "level": level,
+        "message": line,
+    }
+    if dataclasses.is_dataclass(event):
+        for item in dataclasses.fields(event):
+            value = getattr(event, item.name)
+            if isinstance(value, (str, int, float, bool)) or value is None:
+                record.setdefault(item.name, REDACTOR(value) if isinstance(value, str) else value)
+    return record
+
+
+trade_log = logging.getLogger("zapbot.events")
+
+
+def log_event_line(event: Any, decimals_of: Callable[[str], int | None] = lambda _mint: None) -> None:
+    """Write the event's line to threading.log; LogEvents are there already (their worker logged them)."""
+    if type(event).__name__ == "LogEvent":
+        return
+    formatted = event_line(event, decimals_of)
+    if formatted is not None:
+        level, line = formatted
+        getattr(trade_log, level, trade_log.info)(line)

@@ -57,6 +57,7 @@ SKIP_REASONS = (
     "stale",
     "shutting down",
     "error",
+    "unknown venue",
 )
 
 
@@ -325,3 +326,15 @@ def _decide_buy(swap: Any, trader: Any, view: LimitsView, book: PolicyState) -> 
         note=note,
         **fee_fields(trader),
     )
+
+
+# -- venue ------------------------------------------------------------------------------------------------
+UNKNOWN_VENUE = "unknown"  # the decoder's venue for a swap seen only as balance changes
+
+
+def venue_skip(venue: str, limits: Any) -> Skip | None:
+    """Skip("unknown venue") for a swap through no known DEX program when limits.copy_unknown_venues is
+    false; None (go on deciding) otherwise. A local cluster's swaps are all of this kind."""
+    if venue == UNKNOWN_VENUE and not getattr(limits, "copy_unknown_venues", True):
+        return Skip("unknown venue", "limits.copy_unknown_venues is false")
+    return None

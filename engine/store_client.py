@@ -247,3 +247,14 @@ class StoreClient:
     def set_cutoffs(self, cutoffs: dict[str, tuple[str, str]]) -> Future:
         """wallet → (name, cut-off signature); fire and forget, the future reports a failure."""
         return self._submit("set_cutoffs", lambda store: store.set_cutoffs(cutoffs))
+
+    # -- report reads (Telegram /profit, /daily, /performance): additive, read only -------------------------
+    async def executed_fills(self) -> list[dict[str, Any]]:
+        from engine.store.reports import executed_fills
+
+        return await self._call("executed_fills", lambda store: executed_fills(store.conn))
+
+    async def daily_totals(self, days: int) -> list[dict[str, Any]]:
+        from engine.store.reports import daily_totals
+
+        return await self._call("daily_totals", lambda store: daily_totals(store.conn, days))

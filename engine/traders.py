@@ -325,8 +325,18 @@ class TraderBook:
             return list(self._traders.values())
 
     def get(self, name: str) -> TraderConfig | None:
+        """The trader called name; names match case-insensitively (the exact spelling first)."""
         with self._lock:
-            return self._traders.get(name)
+            key = self._key(name)
+            return self._traders.get(key) if key is not None else None
+
+    def _key(self, name: str) -> str | None:
+        """The stored spelling of name: exact, else the one trader whose name equals it ignoring case."""
+        if name in self._traders:
+            return name
+        folded = name.casefold()
+        matches = [key for key in self._traders if key.casefold() == folded]
+        return matches[0] if len(matches) == 1 else None
 
     def by_wallet(self, wallet: str) -> TraderConfig | None:
         with self._lock:
@@ -347,8 +357,9 @@ class TraderBook:
 
     def add(self, trader: TraderConfig) -> None:
         with self._lock:
-            if trader.name in self._traders:
-                raise ValueError(f"a trader named {trader.name!r} already exists")
+            existing = self._key(trader.name)
+            if existing is not None:
+                raise ValueError(f"a trader named {existing!r} already exists")
             if self.by_wallet(trader.wallet) is not None:
                 raise ValueError(f"wallet {trader.wallet} is already followed")
             previous = dict(self._traders)
@@ -357,6 +368,7 @@ class TraderBook:
 
     def replace(self, name: str, trader: TraderConfig) -> None:
         with self._lock:
+            name = self._key(name) or name
             if name not in self._traders:
                 raise KeyError(f"no trader named {name!r}")
             other = self.by_wallet(trader.wallet)
@@ -371,6 +383,7 @@ class TraderBook:
 
     def remove(self, name: str) -> TraderConfig:
         with self._lock:
+            name = self._key(name) or name
             if name not in self._traders:
                 raise KeyError(f"no trader named {name!r}")
             previous = dict(self._traders)
@@ -380,6 +393,7 @@ class TraderBook:
 
     def set_active(self, name: str, active: bool) -> TraderConfig:
         with self._lock:
+            name = self._key(name) or name
             trader = self._traders.get(name)
             if trader is None:
                 raise KeyError(f"no trader named {name!r}")

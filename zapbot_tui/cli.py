@@ -24,6 +24,20 @@ BENCHMARKS: dict[str, str] = {
     "sim": "engine.bench.sim:main",
 }
 
+BENCH_HELP = """\
+usage: zapbot bench {decode,pipeline,scale,sim} [options]
+
+Benchmarks; each prints a table, or one JSON object with --json.
+
+subcommands:
+  decode    decode throughput of the mainnet fixtures, one process versus the decode pool
+  pipeline  the copy path's latency: leader swap landed -> detected -> sent -> confirmed
+  scale     following many wallets: time to subscribe, memory, RPC calls per minute at rest
+  sim       transactions per second the local cluster lands and notifies
+
+`zapbot bench NAME --help` lists a benchmark's options.
+"""
+
 USAGE = """\
 zapbot [--config FILE] [--theme NAME] [--live]        open the console (sim mode on the embedded cluster by default)
 zapbot run --headless [--duration S] [--config FILE]  run the engine without the console
@@ -80,8 +94,14 @@ def _dispatch(args: list[str]) -> int:
     if command in DELEGATED:
         return int(_load(DELEGATED[command])(rest) or 0)
     if command == "bench":
+        if rest and rest[0] in {"-h", "--help"}:
+            print(BENCH_HELP, end="")
+            return 0
         if not rest or rest[0] not in BENCHMARKS:
-            print(f"zapbot bench: choose one of {', '.join(BENCHMARKS)}", file=sys.stderr)
+            print(
+                f"zapbot bench: choose one of {', '.join(BENCHMARKS)} (see `zapbot bench --help`)",
+                file=sys.stderr,
+            )
             return 2
         return int(_load(BENCHMARKS[rest[0]])(rest[1:]) or 0)
     from zapbot_tui.commands import core
@@ -98,8 +118,22 @@ def _console(args: list[str]) -> int:
     from engine.config import load_settings
 
     settings = load_settings(parsed.config)
+    from zapbot_tui.commands.core import refuse_live_without_flag, running_engine_problem, startup_problems
+
+    refusal = refuse_live_without_flag(settings, parsed.live, "zapbot")
+    if refusal:
+        print(refusal, file=sys.stderr)
+        return 2
     if parsed.live:
         settings.mode = "live"
+    problems = startup_problems(settings, theme=parsed.theme)
+    running = running_engine_problem()
+    if running:
+        problems.append(running)
+    if problems:
+        for problem in problems:
+            print(f"zapbot: {problem}", file=sys.stderr)
+        return 2
     from zapbot_tui.app import run_console
 
     return int(

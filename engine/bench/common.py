@@ -248,10 +248,10 @@ def _serve_cluster(argv: Sequence[str]) -> int:
     from engine.sim import SimCluster, SimConfig
 
     parser = BenchParser(prog="engine.bench.common --serve-cluster")
-    parser.add_argument("--serve-cluster", action="store_true")
-    parser.add_argument("--traders", type=int, default=0)
-    parser.add_argument("--slot-ms", type=float, default=400.0)
-    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--serve-cluster", action="store_true", help="serve a local cluster (internal)")
+    parser.add_argument("--traders", type=int, default=0, help="synthetic traders")
+    parser.add_argument("--slot-ms", type=float, default=400.0, help="slot time in ms")
+    parser.add_argument("--seed", type=int, default=7, help="cluster seed")
     args = parse_or_explain(parser, argv)
     if args is None:
         return 2

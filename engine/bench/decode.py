@@ -95,7 +95,7 @@ def main(argv: list[str]) -> int:
     parser = _Parser(prog="zapbot bench decode")
     parser.add_argument("--repeat", type=int, default=DEFAULT_REPEAT, help="passes over the fixtures")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=2, help="decode pool processes (default 2)")
     parser.add_argument("--fixtures", help="folder of getTransaction JSON files (searched recursively)")
     try:
         args = parser.parse_args(argv)

@@ -483,7 +483,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--rate", type=float, default=DEFAULT_RATE, help="leader swaps per second (default 5)"
     )
-    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--seed", type=int, default=7, help="local cluster seed (default 7)")
     parser.add_argument(
         "--stream",
         choices=(*STREAMS, "all"),

@@ -257,7 +257,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=DEFAULT_IDLE_S,
         help="how long to count RPC calls at rest (default 20)",
     )
-    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--seed", type=int, default=7, help="local cluster seed (default 7)")
     parser.add_argument(
         "--in-process",
         action="store_true",

@@ -149,7 +149,9 @@ def run_bench(seconds: float = 5.0, kind: str = "swap") -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="zapbot bench sim", description=__doc__)
     parser.add_argument("--seconds", type=float, default=5.0, help="sending window (default 5)")
-    parser.add_argument("--kind", choices=("swap", "transfer"), default="swap")
+    parser.add_argument(
+        "--kind", choices=("swap", "transfer"), default="swap", help="transactions to send (default swap)"
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args(argv)
     if not 0 < args.seconds <= 25:

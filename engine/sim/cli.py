@@ -19,20 +19,22 @@ from engine.sim.scenario import ScenarioError
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="zapbot sim", description="Run the embedded local Solana cluster.")
-    parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--rpc-port", type=int, default=8899)
-    parser.add_argument("--ws-port", type=int, default=8900)
-    parser.add_argument("--swap-port", type=int, default=8080)
-    parser.add_argument("--slot-ms", type=float, default=400.0)
-    parser.add_argument("--traders", type=int, default=3)
-    parser.add_argument("--tokens", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=7, help="seed of the synthetic market (default 7)")
+    parser.add_argument("--rpc-port", type=int, default=8899, help="JSON-RPC port (default 8899)")
+    parser.add_argument("--ws-port", type=int, default=8900, help="PubSub WebSocket port (default 8900)")
+    parser.add_argument("--swap-port", type=int, default=8080, help="swap API port (default 8080)")
+    parser.add_argument("--slot-ms", type=float, default=400.0, help="slot time in ms (default 400)")
+    parser.add_argument("--traders", type=int, default=3, help="synthetic traders (default 3)")
+    parser.add_argument("--tokens", type=int, default=3, help="tokens with a pool (default 3)")
     parser.add_argument("--trade-rate", type=float, default=0.0, help="synthetic trades per second")
     parser.add_argument("--trade-duration", type=float, default=0.0, help="seconds of trading (0 = forever)")
     parser.add_argument("--scenario", type=Path, default=None, help="scenario TOML file")
     parser.add_argument(
         "--usdc", action="store_true", help="the USDC mint, a SOL/USDC pool and USDC in every trader's wallet"
     )
-    parser.add_argument("--chaos", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument(
+        "--chaos", action="append", default=[], metavar="KEY=VALUE", help="a fault to inject (repeatable)"
+    )
     parser.add_argument(
         "--write-traders",
         type=Path,

@@ -40,3 +40,15 @@ def decisions(conn: sqlite3.Connection, limit: int = 200) -> list[dict[str, Any]
         (limit,),
     ).fetchall()
     return [{key: row[key] for key in DECISION_KEYS} for row in rows]
+
+
+# -- additive reads (CSV export, Telegram reports) ---------------------------------------------------------
+def token_decimals(conn: sqlite3.Connection) -> dict[str, int]:
+    """Decimals per mint as far as the database knows them (filled intents, then positions)."""
+    known: dict[str, int] = {}
+    for row in conn.execute(
+        "SELECT mint, token_decimals AS decimals FROM intents WHERE token_decimals IS NOT NULL "
+        "UNION ALL SELECT mint, decimals FROM positions WHERE decimals IS NOT NULL"
+    ):
+        known.setdefault(row["mint"], int(row["decimals"]))
+    return known

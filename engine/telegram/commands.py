@@ -22,13 +22,25 @@ from telegram.ext import (
 
 from engine import commands as engine_commands
 from engine.messages import LogEvent
+from engine.store.reports import replay
 from engine.telegram.formatting import (
+    DEFAULT_DAYS_SHOWN,
+    DEFAULT_LOGS_SHOWN,
+    MAX_DAYS_SHOWN,
+    MAX_LOGS_SHOWN,
+    USAGE,
     UsageError,
+    balance_text,
+    daily_text,
     help_text,
+    logs_text,
     parse_copy_args,
+    parse_count_args,
     parse_sell_args,
     parse_trades_args,
+    performance_text,
     positions_text,
+    profit_text,
     redact,
     short_mint,
     status_text,
@@ -119,6 +131,12 @@ class CommandHandlers:
             ("positions", CommandHandlers.cmd_positions),
             ("sell", CommandHandlers.cmd_sell),
             ("summary", CommandHandlers.cmd_summary),
+            ("profit", CommandHandlers.cmd_profit),
+            ("daily", CommandHandlers.cmd_daily),
+            ("performance", CommandHandlers.cmd_performance),
+            ("balance", CommandHandlers.cmd_balance),
+            ("logs", CommandHandlers.cmd_logs),
+            ("stopbuy", CommandHandlers.cmd_stopbuy),
             ("help", CommandHandlers.cmd_help),
             ("start", CommandHandlers.cmd_help),
         ]
@@ -194,6 +212,45 @@ class CommandHandlers:
     @authorized_only
     async def cmd_summary(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await self.transport.answer(chat_id_of(update), await self.daily_summary())
+
+    # -- reports, after freqtrade's (read through the data worker: one SQLite connection, no locking) -------
+    @authorized_only
+    async def cmd_profit(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        perf = replay(await self.ctx.store.executed_fills())
+        await self.transport.answer(chat_id_of(update), profit_text(perf, self.ctx.state.snapshot()))
+
+    @authorized_only
+    async def cmd_daily(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        days = parse_count_args(list(context.args or []), DEFAULT_DAYS_SHOWN, MAX_DAYS_SHOWN, USAGE["daily"])
+        rows = await self.ctx.store.daily_totals(days)
+        fills = await self.ctx.store.executed_fills()
+        await self.transport.answer(chat_id_of(update), daily_text(rows, fills, days))
+
+    @authorized_only
+    async def cmd_performance(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        perf = replay(await self.ctx.store.executed_fills())
+        await self.transport.answer(chat_id_of(update), performance_text(perf, self.ctx.state.snapshot()))
+
+    @authorized_only
+    async def cmd_balance(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        await self.transport.answer(chat_id_of(update), balance_text(self.ctx.state.snapshot()))
+
+    @authorized_only
+    async def cmd_logs(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        count = parse_count_args(list(context.args or []), DEFAULT_LOGS_SHOWN, MAX_LOGS_SHOWN, USAGE["logs"])
+        await self.transport.answer(chat_id_of(update), logs_text(self.ctx.state.snapshot(), count))
+
+    @authorized_only
+    async def cmd_stopbuy(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        # There is one pause today, and it stops sells as well as buys; a buy-only pause is still to come
+        # (issue 18). Say so rather than pretend the held positions are still being followed out.
+        changed = engine_commands.pause_all(self.ctx, source=SOURCE)
+        text = "Stopped buying." if changed else "Buying was already stopped."
+        await self.transport.answer(
+            chat_id_of(update),
+            f"{text} For now this pauses all copying, sells too (a buy-only pause is not there yet); "
+            "/sell still works and /resume undoes it.",
+        )
 
     @authorized_only
     async def cmd_sell(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -40,6 +40,7 @@ from engine.chain.rpc import RpcError, RpcPool
 from engine.decoding import DecodedTransaction, DecodeError, decode_raw
 from engine.decoding.pool import DecodePool
 from engine.messages import AnalyzeTransaction, NewTransactions, SwapDetected, TradeSkipped, now
+from engine.policy import venue_skip
 from engine.worker import BaseWorker, WorkerDisabled, handles
 
 MAX_PENDING = 20_000  # signatures waiting for a fetcher; beyond this polling re-offers them later
@@ -71,9 +72,11 @@ class AnalyzerWorker(BaseWorker):
             # Children start on first use; warm them now so the first real swap is not 2 s late.
             for _ in range(processes):
                 self.pool.submit(b"{}").add_done_callback(lambda f: f.exception())
-        # The embedded cluster's market-maker swaps are plain System + SPL Token + Memo transactions,
-        # with no DEX program to recognise, so balance deltas alone must be allowed to count there.
-        self.allow_unknown_venue = settings.mode == "sim"  # embedded or standalone local cluster
+        # A local cluster's swaps (embedded or a standalone `zapbot sim`, in any mode) are plain System +
+        # SPL Token + Memo transactions with no DEX program to recognise: the decoder reports them from
+        # balance deltas with venue "unknown", and limits.copy_unknown_venues decides whether they count.
+        self.allow_unknown_venue = True
+        self.reported_no_swaps = False
         self.seen = self.ctx.seen_signatures
         self.pending: deque[AnalyzeTransaction] = deque()
         self.wakeup = asyncio.Event()
@@ -81,6 +84,7 @@ class AnalyzerWorker(BaseWorker):
         self.ctx.extra_depths["analyzer"] = lambda: len(self.pending) + self.active
         self.fetchers = [self.spawn(self._fetcher(), "fetcher") for _ in range(FETCHERS)]
         mode = f"{processes} decode processes" if self.pool else "inline decoding"
+        self.ready_detail = mode
         self.set_state("ready", mode)
 
     async def _record_skip(self, skip: TradeSkipped, detected_at: float) -> None:
@@ -223,9 +227,12 @@ class AnalyzerWorker(BaseWorker):
         trader = self.ctx.traders.by_wallet(job.wallet)
         trader_name = trader.name if trader is not None else ""
         cache = self.ctx.cache
-        for swap in decoded.swaps:
-            if swap.wallet != job.wallet:
-                continue
+        own_swaps = [swap for swap in decoded.swaps if swap.wallet == job.wallet]
+        if not own_swaps:
+            self._no_swaps_found()
+        elif self.reported_no_swaps and not self.ctx.state.counters.get("swaps_detected", 0):
+            self.set_state("ready", self.ready_detail)  # the "no swaps found" detail no longer holds
+        for swap in own_swaps:
             event = SwapDetected(
                 leader_signature=job.signature,
                 wallet=job.wallet,
@@ -248,6 +255,12 @@ class AnalyzerWorker(BaseWorker):
             self.ctx.state.bump("swaps_detected")
             if swap.token_decimals is not None:
                 cache.put_decimals(swap.mint, swap.token_decimals)
+            skipped = venue_skip(swap.venue, self.ctx.settings.limits)
+            if skipped is not None:
+                skip = TradeSkipped(job.signature, trader_name, swap.side, swap.mint, skipped.reason)
+                self.spawn(self._record_skip(skip, event.detected_at), "record skip")
+                self.ctx.publish(event)
+                continue
             if not self.ctx.send("executor", event):
                 # Detection never blocks on a full executor: the swap is recorded as a skip with its reason.
                 self.ctx.state.bump("swaps_dropped")
@@ -257,6 +270,25 @@ class AnalyzerWorker(BaseWorker):
             self.ctx.publish(event)
         if time.time() - job.seen_at > 60:
             self.ctx.state.bump("late_detections")
+
+    def _no_swaps_found(self) -> None:
+        """A followed wallet's transaction held no swap of theirs: count it, and while no swap at all has
+        been found say so once, so "copies nothing" has a visible cause (Workers pane and the log)."""
+        state = self.ctx.state
+        state.bump("transactions_without_swaps")
+        # A plain dict read of the live counters: a full snapshot per transaction would cost too much.
+        if state.counters.get("swaps_detected", 0):
+            return
+        without = state.counters.get("transactions_without_swaps", 0)
+        if without == 1 or without % 10 == 0:
+            self.set_state("ready", f"{without} transaction(s) analysed, no swaps found")
+        if not self.reported_no_swaps:
+            self.reported_no_swaps = True
+            self.emit_log(
+                "warning",
+                "detection: followed wallets' transactions are analysed but hold no swap the decoder "
+                "recognises (not a SOL trade, or an unknown venue with limits.copy_unknown_venues off?)",
+            )
 
     def rpc_pool(self) -> RpcPool:
         return self.rpc

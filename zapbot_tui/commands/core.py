@@ -30,33 +30,70 @@ def _err(message: str, code: int = 2) -> int:
 
 def run(argv: list[str]) -> int:
     parser = OneLineParser(prog="zapbot run", description="Run the engine.")
-    parser.add_argument("--headless", action="store_true", help="without the console (servers, CI)")
-    parser.add_argument("--duration", type=float, help="exit after S seconds")
-    parser.add_argument("--config", type=Path)
+    parser.add_argument(
+        "--headless", action="store_true", help="without the console (servers, CI): one line per event"
+    )
+    parser.add_argument("--duration", type=float, metavar="S", help="exit after S seconds")
+    parser.add_argument("--config", type=Path, help="configuration file (default ZAPBOT_HOME/zapbot.toml)")
     parser.add_argument(
         "--live", action="store_true", help="allow live mode (headless live also needs --yes-live)"
     )
     parser.add_argument("--yes-live", action="store_true", help="confirm live trading without a prompt")
-    parser.add_argument("--theme")
+    parser.add_argument("--theme", help="console theme: zapbot-dark, zapbot-light, zapbot-contrast")
+    parser.add_argument(
+        "--json-log", action="store_true", help="headless: print JSON lines instead of human lines"
+    )
+    parser.add_argument(
+        "--no-http", action="store_true", help="headless: no /workers/status, /metrics, /health endpoint"
+    )
     args = parser.parse_args(argv)
     settings = load_settings(args.config)
+    if args.headless and (settings.mode == "live" or args.live) and not (args.live and args.yes_live):
+        return _err(
+            "zapbot run: live mode headless needs --live --yes-live (there is no console to confirm in)"
+        )
+    refusal = refuse_live_without_flag(settings, args.live, "zapbot run")
+    if refusal:
+        return _err(refusal)
     if args.live:
         settings.mode = "live"
+    problems = startup_problems(settings, theme=args.theme, console=not args.headless)
+    running = running_engine_problem()
+    if running:
+        problems.append(running)
+    if problems:
+        for problem in problems:
+            print(f"zapbot run: {problem}", file=sys.stderr)
+        return 2
     if not args.headless:
         from zapbot_tui.app import run_console
 
         return int(
             run_console(settings=settings, theme=args.theme, live=args.live, config_path=args.config) or 0
         )
-    if settings.mode == "live" and not (args.live and args.yes_live):
-        return _err(
-            "zapbot run: live mode headless needs --live --yes-live (there is no console to confirm in)"
-        )
-    return run_headless(settings, duration=args.duration, live_confirmed=args.live and args.yes_live)
+    return run_headless(
+        settings,
+        duration=args.duration,
+        live_confirmed=args.live and args.yes_live,
+        json_log=args.json_log,
+        http=not args.no_http,
+    )
 
 
-def run_headless(settings: Settings, *, duration: float | None, live_confirmed: bool = False) -> int:
+def run_headless(
+    settings: Settings,
+    *,
+    duration: float | None,
+    live_confirmed: bool = False,
+    json_log: bool = False,
+    http: bool | None = None,
+) -> int:
+    """The engine without the console: one line per decision, fill, failure, adjustment and error on stdout
+    (JSON lines with json_log), until SIGINT/SIGTERM or the duration. A busy HTTP port refuses the start."""
+    import queue
+
     from engine.facade import Engine
+    from engine.observability import event_line, event_record
 
     stop = threading.Event()
 
@@ -64,28 +101,66 @@ def run_headless(settings: Settings, *, duration: float | None, live_confirmed: 
         stop.set()
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
-    engine = Engine(settings, live_confirmed=live_confirmed)
+    enabled = settings.http.enabled if http is None else http
+    engine = Engine(settings, live_confirmed=live_confirmed, http=enabled, http_required=enabled)
+    # Bus callbacks run on engine threads and must not block: lines are queued and printed here.
+    lines: queue.SimpleQueue[str] = queue.SimpleQueue()
+
+    def on_event(event: Any) -> None:
+        cache = engine.ctx.cache if engine.ctx is not None else None
+        formatted = event_line(event, cache.get_decimals if cache is not None else (lambda _mint: None))
+        if formatted is None:
+            return
+        level, line = formatted
+        lines.put(orjson.dumps(event_record(event, level, line)).decode() if json_log else line)
+
+    def say(text: str, **fields: Any) -> None:
+        if json_log:
+            record = {
+                "ts": round(time.time(), 3),
+                "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "event": "engine",
+                "level": "info",
+                "message": text,
+            }
+            print(orjson.dumps({**record, **fields}).decode(), flush=True)
+        else:
+            print(f"zapbot: {text}", flush=True)
+
+    def drain() -> None:
+        while True:
+            try:
+                print(lines.get_nowait(), flush=True)
+            except queue.Empty:
+                return
+
+    engine.listen_from_start(on_event)
     try:
         engine.start()
         snap = engine.snapshot()
-        port = engine.http.bound_port if engine.http else None
-        print(
-            f"zapbot: engine running in {snap.mode} mode"
+        port = engine.http.bound_port if engine.http and not engine.http.error else None
+        say(
+            f"engine running in {snap.mode} mode"
             + (f"; status at http://{settings.http.host}:{port}/workers/status" if port else ""),
-            flush=True,
+            mode=snap.mode,
+            port=port,
         )
         deadline = time.monotonic() + duration if duration else None
         while not stop.is_set():
             if deadline is not None and time.monotonic() >= deadline:
                 break
-            stop.wait(0.2 if deadline is None else max(0.0, min(0.2, deadline - time.monotonic())))
+            wait = 0.2 if deadline is None else max(0.0, min(0.2, deadline - time.monotonic()))
+            try:
+                print(lines.get(timeout=wait), flush=True)
+            except queue.Empty:
+                pass
+            drain()
     finally:
         ok = engine.stop()
+        drain()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    print(
-        "zapbot: engine stopped" + ("" if ok else " (some workers missed the shutdown deadline)"), flush=True
-    )
+    say("engine stopped" + ("" if ok else " (some workers missed the shutdown deadline)"), clean=ok)
     return 0
 
 
@@ -96,13 +171,13 @@ def config(argv: list[str]) -> int:
     parser = OneLineParser(prog="zapbot config", description="Configuration.")
     sub = parser.add_subparsers(dest="action", required=True)
     init = sub.add_parser("init", help="write a commented starter zapbot.toml")
-    init.add_argument("--config", type=Path)
+    init.add_argument("--config", type=Path, help="file to write (default ZAPBOT_HOME/zapbot.toml)")
     init.add_argument("--force", action="store_true", help="overwrite an existing file")
     show = sub.add_parser("show", help="print the effective configuration, secrets masked")
-    show.add_argument("--config", type=Path)
-    show.add_argument("--json", action="store_true")
+    show.add_argument("--config", type=Path, help="configuration file (default ZAPBOT_HOME/zapbot.toml)")
+    show.add_argument("--json", action="store_true", help="print JSON instead of TOML")
     check = sub.add_parser("check", help="validate the configuration and traders files")
-    check.add_argument("--config", type=Path)
+    check.add_argument("--config", type=Path, help="configuration file (default ZAPBOT_HOME/zapbot.toml)")
     check.add_argument("--traders", type=Path, help="traders file (default: the mode's traders.toml)")
     args = parser.parse_args(argv)
     paths = home_paths()
@@ -129,13 +204,69 @@ def config(argv: list[str]) -> int:
     traders_file = args.traders or _traders_path(settings, paths)
     from engine.traders import load_traders
 
-    traders = load_traders(traders_file)
+    problems = startup_problems(settings)
+    try:
+        traders = load_traders(traders_file)
+    except ConfigError as exc:
+        problems.append(str(exc))
+        traders = []
+    if problems:
+        for problem in problems:
+            print(f"zapbot config check: {problem}", file=sys.stderr)
+        return 2
     source = args.config or (paths.config if paths.config.exists() else None)
     print(
         f"ok: {source or 'defaults (no config file)'}; mode {settings.mode}; "
         f"{len(traders)} trader(s) in {traders_file}"
     )
+    if settings.mode == "live":
+        print("note: live mode starts only with --live (and a typed LIVE, or --yes-live headless)")
     return 0
+
+
+def startup_problems(settings: Settings, *, theme: str | None = None, console: bool = True) -> list[str]:
+    """What `run` refuses, one line each: the engine's preflight, plus the console's theme."""
+    from engine.facade import preflight
+
+    problems = preflight(settings)
+    if console:
+        problem = theme_problem(theme or settings.ui.theme, from_flag=theme is not None)
+        if problem:
+            problems.append(problem)
+    return problems
+
+
+def running_engine_problem() -> str | None:
+    """Another engine holds ZAPBOT_HOME's lock: say so before the console opens (the engine would refuse)."""
+    from engine.facade import HomeLock
+
+    home = home_paths().home
+    pid = HomeLock(home).holder()
+    if pid is None:
+        return None
+    return (
+        f"another engine (pid {pid or '?'}) is running on {home}; "
+        "stop it first, or set ZAPBOT_HOME to another folder"
+    )
+
+
+def theme_problem(name: str, *, from_flag: bool = False) -> str | None:
+    from themes import THEME_NAMES
+
+    if name in THEME_NAMES:
+        return None
+    where = "--theme" if from_flag else "ZAPBOT_THEME / [ui].theme"
+    return f"{where}: unknown theme {name!r}; use one of {', '.join(THEME_NAMES)}"
+
+
+def refuse_live_without_flag(settings: Settings, live_flag: bool, prog: str) -> str | None:
+    """Live mode chosen by the config or ZAPBOT_MODE still needs --live: refuse before asking for LIVE."""
+    if settings.mode == "live" and not live_flag:
+        return (
+            f"{prog}: live mode (from ZAPBOT_MODE or the config) needs --live; "
+            "use sim or paper to try it without real funds"
+        )
+    return None
 
 
 def _drop_none(node: Any) -> Any:
@@ -159,33 +290,38 @@ def traders(argv: list[str]) -> int:
     parser = OneLineParser(
         prog="zapbot traders", description="Followed traders (edits the mode's traders.toml)."
     )
-    parser.add_argument("--config", type=Path)
+    parser.add_argument("--config", type=Path, help="configuration file (default ZAPBOT_HOME/zapbot.toml)")
     parser.add_argument("--file", type=Path, help="traders file to edit (default: the mode's traders.toml)")
     sub = parser.add_subparsers(dest="action", required=True)
-    lst = sub.add_parser("list")
-    lst.add_argument("--json", action="store_true")
-    add = sub.add_parser("add")
-    add.add_argument("name")
-    add.add_argument("wallet")
-    add.add_argument("--fixed-sol", type=float)
-    add.add_argument("--percent", type=float)
-    add.add_argument("--min-sol", type=float)
-    add.add_argument("--max-sol", type=float)
-    add.add_argument("--slippage-bps", type=int)
-    add.add_argument("--min-leader-sol", type=float)
-    add.add_argument("--max-leader-sol", type=float)
-    add.add_argument("--buy-once", action="store_true")
+    lst = sub.add_parser("list", help="list followed traders")
+    lst.add_argument("--json", action="store_true", help="print JSON")
+    add = sub.add_parser("add", help="follow a new trader")
+    add.add_argument("name", help="a name for the trader (unique, matched case-insensitively)")
+    add.add_argument("wallet", help="the trader's wallet address (base58)")
+    add.add_argument("--fixed-sol", type=float, metavar="SOL", help="copy every buy with this many SOL")
+    add.add_argument("--percent", type=float, help="copy buys at this percent of the trader's SOL amount")
+    add.add_argument("--min-sol", type=float, metavar="SOL", help="with --percent: smallest copy in SOL")
+    add.add_argument("--max-sol", type=float, metavar="SOL", help="with --percent: largest copy in SOL")
+    add.add_argument("--slippage-bps", type=int, metavar="BPS", help="slippage tolerance, basis points")
+    add.add_argument(
+        "--min-leader-sol", type=float, metavar="SOL", help="ignore the trader's buys below this SOL amount"
+    )
+    add.add_argument(
+        "--max-leader-sol", type=float, metavar="SOL", help="ignore the trader's buys above this SOL amount"
+    )
+    add.add_argument("--buy-once", action="store_true", help="copy at most one buy of each token")
     add.add_argument("--no-buys", action="store_true", help="do not copy buys")
     add.add_argument("--no-sells", action="store_true", help="do not copy sells")
     add.add_argument("--priority-fee", help='micro-lamports per CU, or "auto"')
-    add.add_argument("--jito-tip", type=int, help="lamports")
-    add.add_argument("--inactive", action="store_true")
+    add.add_argument("--jito-tip", type=int, metavar="LAMPORTS", help="Jito tip per trade, in lamports")
+    add.add_argument("--inactive", action="store_true", help="add without copying yet")
     add_exit_options(add)
     edit = sub.add_parser("edit", help="change a trader's exit rules")
-    edit.add_argument("name")
+    edit.add_argument("name", help="trader name (case-insensitive)")
     add_exit_options(edit)
-    for name in ("remove", "start", "stop"):
-        sub.add_parser(name).add_argument("name")
+    actions = {"remove": "stop following a trader", "start": "start copying", "stop": "stop copying"}
+    for name, what in actions.items():
+        sub.add_parser(name, help=what).add_argument("name", help="trader name (case-insensitive)")
     args = parser.parse_args(argv)
     settings = load_settings(args.config)
     path = args.file or _traders_path(settings, home_paths())
@@ -251,11 +387,11 @@ def traders(argv: list[str]) -> int:
         return _edit_trader(book, args, path)
     try:
         if args.action == "remove":
-            book.remove(args.name)
-            print(f"removed {args.name} from {path}")
+            removed = book.remove(args.name)
+            print(f"removed {removed.name} from {path}")
         else:
-            book.set_active(args.name, args.action == "start")
-            print(f"{args.name}: copying {'on' if args.action == 'start' else 'off'}")
+            updated = book.set_active(args.name, args.action == "start")
+            print(f"{updated.name}: copying {'on' if args.action == 'start' else 'off'}")
     except KeyError as exc:
         return _err(f"zapbot traders {args.action}: {exc.args[0]}")
     _notify_running_engine()
@@ -301,7 +437,7 @@ def _notify_running_engine() -> None:
 
 def status(argv: list[str]) -> int:
     parser = OneLineParser(prog="zapbot status", description="Status of a running engine.")
-    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--json", action="store_true", help="print the status document as JSON")
     parser.add_argument(
         "--url", help="status URL (default: the running engine's, from ZAPBOT_HOME/runtime.json)"
     )

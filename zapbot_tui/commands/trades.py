@@ -6,7 +6,8 @@ import argparse
 import csv
 import sqlite3
 import sys
-from datetime import datetime
+from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +15,12 @@ import orjson
 
 from engine.config import ConfigError, load_settings
 from engine.paths import home_paths
-from engine.store import DECISION_KEYS, connect, decisions
+from engine.store import connect, decisions
+from engine.store.decisions import token_decimals
 from zapbot_tui.commands.parsing import OneLineParser
+
+DEFAULT_LIMIT = 200
+NO_LIMIT = -1  # SQLite's LIMIT -1: every row
 
 
 def _positive(text: str) -> int:
@@ -32,7 +37,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog="zapbot trades", description="Copy decisions, newest first.")
     parser.add_argument("--json", action="store_true", help="print a JSON array")
     parser.add_argument("--csv", type=Path, metavar="FILE", help="write the decisions to a CSV file")
-    parser.add_argument("--limit", type=_positive, default=200, help="how many (default 200)")
+    parser.add_argument(
+        "--limit",
+        type=_positive,
+        default=None,
+        help=f"how many, newest first (default {DEFAULT_LIMIT}; --csv writes every row unless given)",
+    )
     parser.add_argument(
         "--config", type=Path, help="configuration file (decides the mode and so the database)"
     )
@@ -41,14 +51,22 @@ def build_parser() -> argparse.ArgumentParser:
 
 def load_decisions(db_path: Path, limit: int) -> list[dict[str, Any]]:
     """Decisions from a read-only connection; [] when there is no database yet."""
+    return _read(db_path, lambda conn: decisions(conn, limit), [])
+
+
+def load_token_decimals(db_path: Path) -> dict[str, int]:
+    return _read(db_path, token_decimals, {})
+
+
+def _read(db_path: Path, query: Any, empty: Any) -> Any:
     if not db_path.is_file():
-        return []
+        return empty
     conn = connect(db_path, readonly=True)
     try:
-        return decisions(conn, limit)
+        return query(conn)
     except sqlite3.OperationalError as exc:
         if "no such table" in str(exc):
-            return []
+            return empty
         raise
     finally:
         conn.close()
@@ -112,12 +130,73 @@ def table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(out)
 
 
-def write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
+CSV_FIELDS = (
+    "detected_at",
+    "queued_at",
+    "sent_at",
+    "confirmed_at",
+    "trader",
+    "side",
+    "mint",
+    "status",
+    "reason",
+    "sol",
+    "tokens",
+    "token_decimals",
+    "quote_lamports",
+    "token_units",
+    "signature",
+    "leader_signature",
+)
+
+
+def iso_time(at: float | None) -> str:
+    """ISO 8601 in UTC with milliseconds, e.g. 2026-12-02T07:49:00.366Z; '' when unknown."""
+    if not at:
+        return ""
+    return datetime.fromtimestamp(at, tz=UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def decimal_amount(units: int | None, decimals: int | None) -> str:
+    """Base units as an exact decimal string (9 decimals for lamports → SOL); '' for none."""
+    if not units:
+        return ""
+    if decimals is None:
+        return str(units)
+    return f"{Decimal(units).scaleb(-decimals):.{decimals}f}"
+
+
+def csv_row(row: dict[str, Any], decimals: dict[str, int]) -> dict[str, Any]:
+    token_decimals = decimals.get(row["mint"])
+    return {
+        "detected_at": iso_time(row.get("detected_at")),
+        "queued_at": iso_time(row.get("queued_at")),
+        "sent_at": iso_time(row.get("sent_at")),
+        "confirmed_at": iso_time(row.get("confirmed_at")),
+        "trader": row["trader"],
+        "side": row["side"],
+        "mint": row["mint"],
+        "status": row["status"],
+        "reason": row.get("reason") or "",
+        "sol": decimal_amount(row.get("quote_amount"), 9),
+        "tokens": decimal_amount(row.get("token_amount"), token_decimals)
+        if token_decimals is not None
+        else "",
+        "token_decimals": "" if token_decimals is None else token_decimals,
+        "quote_lamports": row.get("quote_amount") or "",
+        "token_units": row.get("token_amount") or "",
+        "signature": row.get("signature") or "",
+        "leader_signature": row["leader_signature"],
+    }
+
+
+def write_csv(path: Path, rows: list[dict[str, Any]], decimals: dict[str, int] | None = None) -> None:
+    """ISO times, SOL and token amounts as decimals (raw lamports and base units alongside)."""
     with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(DECISION_KEYS))
+        writer = csv.DictWriter(handle, fieldnames=list(CSV_FIELDS))
         writer.writeheader()
         for row in rows:
-            writer.writerow({key: row.get(key) for key in DECISION_KEYS})
+            writer.writerow(csv_row(row, decimals or {}))
 
 
 def main(argv: list[str]) -> int:
@@ -128,14 +207,19 @@ def main(argv: list[str]) -> int:
         print(f"zapbot trades: {exc}", file=sys.stderr)
         return 2
     db_path = home_paths().db_for_mode(settings.mode)
+    if args.limit is not None:
+        limit = args.limit
+    else:
+        limit = NO_LIMIT if args.csv is not None and not args.json else DEFAULT_LIMIT
     try:
-        rows = load_decisions(db_path, args.limit)
+        rows = load_decisions(db_path, limit)
+        decimals = load_token_decimals(db_path) if args.csv is not None else {}
     except sqlite3.Error as exc:
         print(f"zapbot trades: cannot read {db_path}: {exc}", file=sys.stderr)
         return 1
     if args.csv is not None:
         try:
-            write_csv(args.csv, rows)
+            write_csv(args.csv, rows, decimals)
         except OSError as exc:
             print(f"zapbot trades: cannot write {args.csv}: {exc.strerror}", file=sys.stderr)
             return 1

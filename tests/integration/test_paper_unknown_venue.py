@@ -1,0 +1,121 @@
+"""Paper mode against a standalone local cluster: its swaps (venue "unknown") are copied, skipped as
+"unknown venue" when limits.copy_unknown_venues is off, and transactions without swaps are reported."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from engine.config import Settings
+from engine.context import Endpoints, EngineContext
+from engine.messages import LogEvent, NewTransactions, SwapDetected, TradeSkipped
+from engine.paths import HomePaths
+from engine.sim import SimCluster, SimConfig
+from engine.state import EngineState
+from engine.supervisor import Supervisor
+from engine.traders import TraderBook, TraderConfig
+from engine.worker import BaseWorker, Inbox, handles
+from engine.workers.analyzer import AnalyzerWorker
+from engine.workers.data import DataWorker
+
+
+class ExecutorSink(BaseWorker):
+    name = "executor"
+    swaps: list = []
+    lock = threading.Lock()
+
+    @handles(SwapDetected)
+    def on_swap(self, msg: SwapDetected) -> None:
+        with self.lock:
+            type(self).swaps.append(msg)
+
+
+def executor_sink() -> type[ExecutorSink]:
+    return type("ExecutorSink_", (ExecutorSink,), {"swaps": []})
+
+
+def wait_for(predicate, timeout: float = 15.0) -> bool:
+    done = threading.Event()
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() >= deadline:
+            return False
+        done.wait(0.02)
+    return True
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    c = SimCluster(SimConfig(rpc_port=0, ws_port=0, swap_port=0, traders=2, slot_ms=100, seed=5)).start()
+    yield c
+    c.stop()
+
+
+def paper_ctx(tmp_path, cluster, *, copy_unknown: bool) -> EngineContext:
+    name, wallet = cluster.traders[0]
+    settings = Settings(mode="paper")
+    settings.rpc.urls = [cluster.rpc_url]
+    settings.engine.decode_processes = 0
+    settings.engine.heartbeat_interval_ms = 1000
+    settings.engine.shutdown_deadline_s = 5.0
+    settings.rpc.requests_per_second = 500
+    settings.limits.copy_unknown_venues = copy_unknown
+    return EngineContext(
+        settings=settings,
+        paths=HomePaths(tmp_path).ensure(),
+        state=EngineState("paper"),
+        traders=TraderBook(None, [TraderConfig(name=name, wallet=wallet)]),
+        endpoints=Endpoints([cluster.rpc_url], cluster.ws_url, None),
+        supervisor_inbox=Inbox(100_000),
+        db_path=tmp_path / "paper.db",
+        cluster=None,
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(60)
+def test_paper_mode_copies_a_local_cluster_swap(tmp_path, cluster):
+    name, wallet = cluster.traders[0]
+    trade = cluster.trader_swap(name, "buy", cluster.mints[0], quote_lamports=10**8)
+    ctx = paper_ctx(tmp_path, cluster, copy_unknown=True)
+    executor = executor_sink()
+    sup = Supervisor(ctx, {"data": DataWorker, "analyzer": AnalyzerWorker, "executor": executor})
+    sup.start()
+    try:
+        assert sup.wait_ready(15)
+        ctx.send("analyzer", NewTransactions(wallet, (trade.signature,), "poll"))
+        assert wait_for(lambda: len(executor.swaps) == 1)
+        assert executor.swaps[0].venue == "unknown" and executor.swaps[0].side == "buy"
+    finally:
+        sup.stop()
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(60)
+def test_unknown_venue_is_a_skip_when_copy_unknown_venues_is_off(tmp_path, cluster):
+    name, wallet = cluster.traders[0]
+    trade = cluster.trader_swap(name, "buy", cluster.mints[1], quote_lamports=10**8)
+    airdrop = cluster.airdrop(wallet, 10**9)  # touches the wallet, swaps nothing
+    ctx = paper_ctx(tmp_path, cluster, copy_unknown=False)
+    skips: list[TradeSkipped] = []
+    logs: list[LogEvent] = []
+    ctx.bus.subscribe(lambda e: skips.append(e) if isinstance(e, TradeSkipped) else None)
+    ctx.bus.subscribe(lambda e: logs.append(e) if isinstance(e, LogEvent) else None)
+    executor = executor_sink()
+    sup = Supervisor(ctx, {"data": DataWorker, "analyzer": AnalyzerWorker, "executor": executor})
+    sup.start()
+    try:
+        assert sup.wait_ready(15)
+        ctx.send("analyzer", NewTransactions(wallet, (airdrop,), "poll"))
+        assert wait_for(lambda: ctx.state.counters.get("transactions_without_swaps", 0) == 1)
+        assert wait_for(lambda: any("no swap" in e.message for e in logs))
+        assert wait_for(lambda: "no swaps found" in ctx.state.snapshot().worker("analyzer").detail)
+        ctx.send("analyzer", NewTransactions(wallet, (trade.signature,), "poll"))
+        assert wait_for(lambda: len(skips) == 1)
+        assert skips[0].reason == "unknown venue" and skips[0].leader_signature == trade.signature
+        assert executor.swaps == []
+        assert sum("no swap" in e.message for e in logs) == 1
+    finally:
+        sup.stop()
