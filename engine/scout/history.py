@@ -105,7 +105,7 @@ def _holding(meta: dict[str, Any], field_name: str, wallet: str, mint: str) -> i
 
 def _created_mints(tx: dict[str, Any]) -> tuple[str, ...]:
     created: list[str] = []
-    for ix in read_wire(tx).instructions:
+    for ix in read_wire(tx, TOKEN_PROGRAMS).instructions:
         if ix.program_id not in TOKEN_PROGRAMS:
             continue
         mint: str | None = None
