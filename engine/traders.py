@@ -3,10 +3,15 @@ is changed with tomlkit to keep its comments and layout, else written afresh wit
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import os
 import tempfile
 import threading
 import tomllib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -296,14 +301,103 @@ def save_traders(path: Path, traders: list[TraderConfig]) -> None:
     atomic_write_text(path, fresh if edited is None else edited)
 
 
+@contextmanager
+def traders_file_lock(path: Path) -> Iterator[None]:
+    """Hold PATH.lock exclusively (fcntl.flock) for one read-modify-write of path: every ZapBot writer
+    (CLI, console, Telegram, the engine itself) takes it, so no writer replaces a newer file with its older
+    copy. An editor does not take it; its save is picked up by the running engine's reload instead.
+
+    flock locks belong to the open file, so two threads of one process exclude each other too. The lock
+    file is never removed: removing it would let two writers hold "the" lock on different inodes."""
+    lock_path = path.with_name(path.name + ".lock")
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "a+b") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+FileSignature = tuple[int, int, int]  # (inode, mtime_ns, size): an atomic replace changes the inode
+
+
+def _signature(path: Path) -> FileSignature | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+
+def _parse_bytes(path: Path, raw: bytes) -> list[TraderConfig]:
+    """The traders in raw (the bytes of path), or the one-line ConfigError load_traders would give."""
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: TOML syntax error: {exc}; fix the file's syntax") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start}); save the file as UTF-8") from None
+    return parse_traders(data, str(path))
+
+
+def _read_disk(path: Path) -> tuple[FileSignature | None, bytes]:
+    """The file's signature and bytes (b"" when missing). The signature is taken first, so a change made
+    while reading leaves a stale signature and is read again on the next check, never skipped."""
+    if path.exists() and not path.is_file():
+        raise ConfigError(f"{path}: is not a file; remove it or point --file at a traders.toml")
+    signature = _signature(path)
+    try:
+        return signature, path.read_bytes()
+    except FileNotFoundError:
+        return None, b""
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+
+
+def digest_of(raw: bytes) -> str:
+    """What `zapbot traders` compares with the running engine's applied digest."""
+    return hashlib.sha256(raw).hexdigest()
+
+
+@dataclass(frozen=True)
+class TradersChange:
+    """What a reload of traders.toml changed, by trader name (a rename is a removal and an addition)."""
+
+    added: tuple[TraderConfig, ...] = ()
+    removed: tuple[TraderConfig, ...] = ()
+    changed: tuple[tuple[TraderConfig, TraderConfig], ...] = ()  # (before, after)
+
+    def __bool__(self) -> bool:
+        return bool(self.added or self.removed or self.changed)
+
+
+Edit = Callable[[dict[str, TraderConfig]], Any]
+
+
 class TraderBook:
-    """The in-memory list of traders, persisted to traders.toml on every change."""
+    """The in-memory list of traders, persisted to traders.toml on every change.
+
+    Every change is a read-modify-write of the file under its lock: the file on disk is read again, only
+    this change is applied to it, and it is replaced atomically. Memory gets the same change; anything
+    else the file holds that memory does not (another writer's edit) reaches memory through reload(), so
+    the running engine applies it (subscribes, stops, resizes) rather than just remembering it.
+    """
 
     def __init__(self, path: Path | None, traders: list[TraderConfig] | None = None) -> None:
         self.path = path
         self._lock = threading.RLock()
         self._traders: dict[str, TraderConfig] = {}
-        for trader in traders if traders is not None else (load_traders(path) if path else []):
+        # The file version memory reflects: a file with another signature is read again by reload().
+        self._seen: FileSignature | None = None
+        self.digest = ""  # sha256 of the file memory reflects ("" until known)
+        self.watched = False  # a running engine reloads this book; see watch()
+        self._pending: list[Edit] = []  # changes made while the file did not parse, written once it does
+        if traders is None and path is not None:
+            signature, raw = _read_disk(path)
+            traders = _parse_bytes(path, raw) if raw.strip() else []
+            self._seen, self.digest = signature, digest_of(raw)
+        for trader in traders or []:
             self._traders[trader.name] = trader
 
     def all(self) -> list[TraderConfig]:
@@ -321,56 +415,142 @@ class TraderBook:
                     return trader
         return None
 
-    def _save(self, previous: dict[str, TraderConfig]) -> None:
-        """Persist; on failure restore the previous list so memory and file never disagree."""
+    # -- the running engine's view of the file ----------------------------------------------------
+    def watch(self) -> None:
+        """Mark this book as a running engine's: from now on a change made while the file does not parse
+        applies in memory at once (stopping a trader must never wait for the operator to fix a typo) and is
+        written when the file parses again."""
+        self.watched = True
+
+    def changed_on_disk(self) -> bool:
+        """A cheap check (one stat) whether the file may differ from what memory reflects."""
+        return self.path is not None and _signature(self.path) != self._seen
+
+    def reload(self) -> TradersChange:
+        """Make memory what the file says; returns what changed. A file that does not parse raises a
+        one-line ConfigError once per version of it, and the traders in memory stay in force."""
         if self.path is None:
-            return
-        try:
-            save_traders(self.path, list(self._traders.values()))
-        except OSError as exc:
-            self._traders = previous
-            raise ConfigError(f"{self.path}: cannot write traders file: {exc.strerror or exc}") from None
+            return TradersChange()
+        with self._lock:
+            signature, raw = _read_disk(self.path)
+            digest = digest_of(raw)
+            if digest == self.digest and not self._pending:
+                self._seen = signature
+                return TradersChange()
+            try:
+                loaded = {t.name: t for t in _parse_bytes(self.path, raw)} if raw.strip() else {}
+            except ConfigError:
+                self._seen = signature  # reported once; the next edit of the file is read again
+                raise
+            if self._pending:
+                with traders_file_lock(self.path):
+                    signature, raw = _read_disk(self.path)
+                    try:
+                        loaded = {t.name: t for t in _parse_bytes(self.path, raw)} if raw.strip() else {}
+                    except ConfigError:
+                        self._seen = signature
+                        raise
+                    before = list(loaded.values())
+                    for edit in self._pending:
+                        try:
+                            edit(loaded)
+                        except (KeyError, ValueError):
+                            pass  # the operator's edit removed what it changed: theirs is the newer word
+                    self._pending.clear()
+                    if list(loaded.values()) != before:
+                        save_traders(self.path, list(loaded.values()))
+                        signature, raw = _read_disk(self.path)
+                digest = digest_of(raw)
+            previous = self._traders
+            self._traders = loaded
+            self._seen, self.digest = signature, digest
+        return TradersChange(
+            added=tuple(t for name, t in loaded.items() if name not in previous),
+            removed=tuple(t for name, t in previous.items() if name not in loaded),
+            changed=tuple(
+                (previous[name], t) for name, t in loaded.items() if name in previous and previous[name] != t
+            ),
+        )
+
+    # -- changes ------------------------------------------------------------------------------------
+    def _change(self, edit: Edit) -> Any:
+        """Apply edit to the file (read again under its lock) and to memory; returns edit's result on the
+        file's traders. KeyError/ValueError from the file's traders reach the caller and change nothing."""
+        with self._lock:
+            if self.path is None:
+                return edit(self._traders)
+            with traders_file_lock(self.path):
+                signature, raw = _read_disk(self.path)
+                try:
+                    on_disk = {t.name: t for t in _parse_bytes(self.path, raw)} if raw.strip() else {}
+                except ConfigError:
+                    if not self.watched:
+                        raise
+                    result = edit(self._traders)
+                    self._pending.append(edit)
+                    return result
+                in_sync = signature == self._seen or digest_of(raw) == self.digest
+                result = edit(on_disk)
+                try:
+                    save_traders(self.path, list(on_disk.values()))
+                except OSError as exc:
+                    raise ConfigError(
+                        f"{self.path}: cannot write traders file: {exc.strerror or exc}"
+                    ) from None
+                if in_sync:
+                    # Nothing unapplied was in the file, so memory plus this change is the new file.
+                    self._traders = on_disk
+                    self._seen, written = _read_disk(self.path)
+                    self.digest = digest_of(written)
+                else:
+                    # The file held another writer's change as well: memory takes only this one now,
+                    # and reload() brings in (and applies) the rest.
+                    try:
+                        edit(self._traders)
+                    except (KeyError, ValueError):
+                        pass
+            return result
 
     def add(self, trader: TraderConfig) -> None:
-        with self._lock:
-            if trader.name in self._traders:
+        def edit(traders: dict[str, TraderConfig]) -> None:
+            if trader.name in traders:
                 raise ValueError(f"a trader named {trader.name!r} already exists")
-            if self.by_wallet(trader.wallet) is not None:
+            if any(t.wallet == trader.wallet for t in traders.values()):
                 raise ValueError(f"wallet {trader.wallet} is already followed")
-            previous = dict(self._traders)
-            self._traders[trader.name] = trader
-            self._save(previous)
+            traders[trader.name] = trader
+
+        self._change(edit)
 
     def replace(self, name: str, trader: TraderConfig) -> None:
-        with self._lock:
-            if name not in self._traders:
+        def edit(traders: dict[str, TraderConfig]) -> None:
+            if name not in traders:
                 raise KeyError(f"no trader named {name!r}")
-            other = self.by_wallet(trader.wallet)
+            other = next((t for t in traders.values() if t.wallet == trader.wallet), None)
             if other is not None and other.name != name:
                 raise ValueError(f"wallet {trader.wallet} is already followed by {other.name}")
-            if trader.name != name and trader.name in self._traders:
+            if trader.name != name and trader.name in traders:
                 raise ValueError(f"a trader named {trader.name!r} already exists")
-            previous = dict(self._traders)
-            items = [(trader.name, trader) if k == name else (k, v) for k, v in self._traders.items()]
-            self._traders = dict(items)
-            self._save(previous)
+            items = [(trader.name, trader) if k == name else (k, v) for k, v in traders.items()]
+            traders.clear()
+            traders.update(items)
+
+        self._change(edit)
 
     def remove(self, name: str) -> TraderConfig:
-        with self._lock:
-            if name not in self._traders:
+        def edit(traders: dict[str, TraderConfig]) -> TraderConfig:
+            if name not in traders:
                 raise KeyError(f"no trader named {name!r}")
-            previous = dict(self._traders)
-            trader = self._traders.pop(name)
-            self._save(previous)
-            return trader
+            return traders.pop(name)
+
+        return self._change(edit)
 
     def set_active(self, name: str, active: bool) -> TraderConfig:
-        with self._lock:
-            trader = self._traders.get(name)
+        def edit(traders: dict[str, TraderConfig]) -> TraderConfig:
+            trader = traders.get(name)
             if trader is None:
                 raise KeyError(f"no trader named {name!r}")
-            previous = dict(self._traders)
             updated = trader.model_copy(update={"active": active})
-            self._traders[name] = updated
-            self._save(previous)
+            traders[name] = updated
             return updated
+
+        return self._change(edit)
