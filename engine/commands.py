@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
@@ -11,6 +12,8 @@ from engine.state import TraderView
 if TYPE_CHECKING:
     from engine.context import EngineContext
     from engine.traders import TraderConfig, TradersChange
+
+log = logging.getLogger("zapbot.traders")
 
 
 def show_trader(ctx: "EngineContext", trader: "TraderConfig") -> None:
@@ -62,7 +65,7 @@ def apply_traders_change(ctx: "EngineContext", change: "TradersChange", *, sourc
         ctx.state.remove_trader(trader.name)
         if trader.active:
             monitor(ctx, [trader.wallet], start=False)
-        ctx.publish(LogEvent("info", source, f"traders.toml: trader {trader.name} removed"))
+        _say(ctx, source, f"traders.toml: trader {trader.name} removed")
     for before, after in change.changed:
         show_trader(ctx, after)
         if before.wallet != after.wallet or before.active != after.active:
@@ -70,23 +73,30 @@ def apply_traders_change(ctx: "EngineContext", change: "TradersChange", *, sourc
                 monitor(ctx, [before.wallet], start=False)
             if after.active:
                 monitor(ctx, [after.wallet], start=True)
-        ctx.publish(
-            LogEvent("info", source, f"traders.toml: trader {after.name} {_what_changed(before, after)}")
-        )
+        _say(ctx, source, f"traders.toml: trader {after.name} {_what_changed(before, after)}")
     for trader in change.added:
         show_trader(ctx, trader)
         if trader.active:
             monitor(ctx, [trader.wallet], start=True)
         state = "copied" if trader.active else "not copied (active = false)"
-        ctx.publish(LogEvent("info", source, f"traders.toml: trader {trader.name} added, {state}"))
+        _say(ctx, source, f"traders.toml: trader {trader.name} added, {state}")
+
+
+def _say(ctx: "EngineContext", source: str, message: str) -> None:
+    """One line in the log pane and in the log file."""
+    log.info(message)
+    ctx.publish(LogEvent("info", source, message))
 
 
 def _what_changed(before: "TraderConfig", after: "TraderConfig") -> str:
-    if before.active != after.active:
-        return "copying started" if after.active else "copying stopped"
     old, new = before.model_dump(), after.model_dump()
-    keys = [key for key in new if old.get(key) != new[key]]
-    return "updated: " + ", ".join(keys)
+    parts = []
+    if before.active != after.active:
+        parts.append("copying started" if after.active else "copying stopped")
+    keys = [key for key in new if key != "active" and old.get(key) != new[key]]
+    if keys:
+        parts.append("updated: " + ", ".join(keys))
+    return "; ".join(parts)
 
 
 def pause_all(ctx: "EngineContext", *, source: str = "engine") -> bool:
