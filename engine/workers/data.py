@@ -55,6 +55,8 @@ class DataWorker(BaseWorker):
         line) and the traders in force stay; the next good version is applied as usual."""
         book = self.ctx.traders
         if not book.changed_on_disk():
+            if self.ctx.state.traders_digest != book.digest:  # the engine's own write
+                self._show_traders_file()
             return
         try:
             change = book.reload()

@@ -279,7 +279,9 @@ def _tell_running_engine(path: Path, wait_s: float = 5.0) -> None:
     deadline = time.monotonic() + wait_s
     while url is not None:
         doc = _fetch_status(url)
-        held = (doc or {}).get("traders_file") or {}
+        if doc is None:
+            break  # no answer (an engine without HTTP, or a stale runtime.json)
+        held = doc.get("traders_file") or {}
         if held.get("path") and Path(held["path"]) != path.resolve():
             print(f"note: the running engine (pid {pid}) follows {held['path']}, not this file")
             return
