@@ -422,9 +422,13 @@ class TraderBook:
         written when the file parses again."""
         self.watched = True
 
+    def disk_signature(self) -> FileSignature | None:
+        """The file's (inode, mtime_ns, size) now: one stat."""
+        return _signature(self.path) if self.path is not None else None
+
     def changed_on_disk(self) -> bool:
         """A cheap check (one stat) whether the file may differ from what memory reflects."""
-        return self.path is not None and _signature(self.path) != self._seen
+        return self.path is not None and self.disk_signature() != self._seen
 
     def reload(self) -> TradersChange:
         """Make memory what the file says; returns what changed. A file that does not parse raises a
@@ -433,6 +437,10 @@ class TraderBook:
             return TradersChange()
         with self._lock:
             signature, raw = _read_disk(self.path)
+            if signature is None and self._traders:
+                # Deleted (or mid-save by an editor that deletes first): never read as "follow nobody".
+                self._seen = None
+                raise ConfigError(f"{self.path}: the file is gone; restore it, or remove traders one by one")
             digest = digest_of(raw)
             if digest == self.digest and not self._pending:
                 self._seen = signature

@@ -13,7 +13,7 @@ from engine.state import position_view, trade_view
 from engine.store import Store, StoreError
 from engine.worker import BaseWorker, handles
 
-TRADERS_CHECK_S = 0.5  # how often traders.toml is stat()ed; an edit is in force within about this long
+TRADERS_CHECK_S = 0.5  # how often traders.toml is stat()ed; an edit is in force within two checks
 CHAIN_ID_RETRY_S = (1.0, 2.0, 5.0, 10.0, 30.0)
 
 
@@ -31,6 +31,7 @@ class DataWorker(BaseWorker):
         for row in self.store.positions():
             self.ctx.state.set_position(position_view(row), row["mint"])
         self._traders_error = ""
+        self._settling: object = None  # the file version seen on the last check, not yet read
         book = self.ctx.traders
         book.watch()
         self._show_traders_file()
@@ -55,8 +56,15 @@ class DataWorker(BaseWorker):
         line) and the traders in force stay; the next good version is applied as usual."""
         book = self.ctx.traders
         if not book.changed_on_disk():
+            self._settling = None
             if self.ctx.state.traders_digest != book.digest:  # the engine's own write
                 self._show_traders_file()
+            return
+        # Read a version only once it has stood for a whole check: an editor that writes in place would
+        # otherwise be caught half way (a spurious syntax error, or an empty file that drops every trader).
+        signature = book.disk_signature()
+        if signature != self._settling:
+            self._settling = signature
             return
         try:
             change = book.reload()

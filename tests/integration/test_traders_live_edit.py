@@ -10,7 +10,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import tomllib
 import urllib.request
 from pathlib import Path
@@ -120,11 +119,10 @@ def test_traders_edited_while_the_engine_runs(tmp_path):
             mint = cluster.mints[mint_index % len(cluster.mints)]
             return cluster.trader_swap(name, "buy", mint, quote_lamports=3 * SOL // 10).signature
 
-        # add: subscribed and copied
-        started = time.monotonic()
+        # add: subscribed and copied. "applied" means the engine showed this version of the file in force
+        # within the CLI's 5 s wait.
         assert "applied to the running engine" in cli("add", carol, carol_wallet, "--fixed-sol", "0.02")
         wait_for(lambda: status()["subscriptions"] == 3, APPLIED_WITHIN_S, what="the added trader subscribed")
-        assert time.monotonic() - started < APPLIED_WITHIN_S + 5  # the CLI's own start-up included
         signature = buy(carol)
         (row,) = wait_for(lambda: copied(signature), 30, what="the added trader's buy copied")
         assert row["trader"] == carol and row["amount_in"] == 2 * SOL // 100

@@ -198,19 +198,53 @@ def test_data_worker_reports_a_broken_file_once_and_recovers(tmp_path):
     path.write_text(HAND_WRITTEN)
     ctx = FakeContext(TraderBook(path))
     worker = DataWorker(ctx, Inbox(10), 0)  # type: ignore[arg-type]
-    worker._traders_error = ""
+    worker._traders_error, worker._settling = "", None
     ctx.traders.watch()
+
+    def check() -> None:  # a version is read once it has stood for one whole check
+        worker.check_traders_file()
+        worker.check_traders_file()
+
     path.write_text("[[traders]\n")
-    worker.check_traders_file()
+    check()
     path.write_text("[[traders]\n")  # saved again, same mistake: not reported again
-    worker.check_traders_file()
-    worker.check_traders_file()
+    check()
+    check()
     errors = [e for e in ctx.events if isinstance(e, LogEvent) and e.level == "error"]
     assert len(errors) == 1 and "\n" not in errors[0].message
     assert "TOML syntax error" in errors[0].message and "kept" in errors[0].message
     assert [t.name for t in ctx.traders.all()] == ["alice", "bob"]
     path.write_text(HAND_WRITTEN.split('[[traders]]\nname = "bob"')[0])
-    worker.check_traders_file()
+    check()
     assert [t.name for t in ctx.traders.all()] == ["alice"]
     assert ctx.state.traders_digest == ctx.traders.digest != ""
     assert any("reads again" in e.message for e in ctx.events if isinstance(e, LogEvent))
+
+
+def test_data_worker_reads_a_version_only_once_it_stood_for_a_check(tmp_path):
+    path = tmp_path / "traders.toml"
+    path.write_text(HAND_WRITTEN)
+    ctx = FakeContext(TraderBook(path))
+    worker = DataWorker(ctx, Inbox(10), 0)  # type: ignore[arg-type]
+    worker._traders_error, worker._settling = "", None
+    ctx.traders.watch()
+    path.write_text("")  # an editor writing in place, caught between truncate and write
+    worker.check_traders_file()
+    path.write_text(HAND_WRITTEN + f'\n[[traders]]\nname = "carol"\nwallet = "{WALLETS[2]}"\n')
+    worker.check_traders_file()
+    assert [t.name for t in ctx.traders.all()] == ["alice", "bob"]
+    worker.check_traders_file()
+    assert [t.name for t in ctx.traders.all()] == ["alice", "bob", "carol"]
+    assert not any(isinstance(m, StopMonitoring) for _, m in ctx.sent)
+
+
+def test_a_deleted_file_keeps_the_traders_in_force(tmp_path):
+    path = tmp_path / "traders.toml"
+    path.write_text(HAND_WRITTEN)
+    book = TraderBook(path)
+    path.unlink()
+    with pytest.raises(ConfigError, match="the file is gone"):
+        book.reload()
+    assert not book.changed_on_disk() and [t.name for t in book.all()] == ["alice", "bob"]
+    path.write_text(HAND_WRITTEN)
+    assert book.changed_on_disk() and not book.reload()
