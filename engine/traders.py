@@ -8,6 +8,7 @@ import hashlib
 import os
 import tempfile
 import threading
+import time
 import tomllib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -301,18 +302,37 @@ def save_traders(path: Path, traders: list[TraderConfig]) -> None:
     atomic_write_text(path, fresh if edited is None else edited)
 
 
+LOCK_WAIT_S = 5.0  # a writer gives up after this long rather than hang behind a stuck one
+
+
+class TradersLocked(ConfigError):
+    """Another writer has held traders.toml.lock for LOCK_WAIT_S."""
+
+
 @contextmanager
-def traders_file_lock(path: Path) -> Iterator[None]:
+def traders_file_lock(path: Path, wait_s: float | None = None) -> Iterator[None]:
     """Hold PATH.lock exclusively (fcntl.flock) for one read-modify-write of path: every ZapBot writer
     (CLI, console, Telegram, the engine itself) takes it, so no writer replaces a newer file with its older
     copy. An editor does not take it; its save is picked up by the running engine's reload instead.
 
     flock locks belong to the open file, so two threads of one process exclude each other too. The lock
-    file is never removed: removing it would let two writers hold "the" lock on different inodes."""
+    file is never removed: removing it would let two writers hold "the" lock on different inodes. The wait
+    is bounded (a stopped `zapbot traders` must not stall the engine): TradersLocked after wait_s."""
+    wait_s = LOCK_WAIT_S if wait_s is None else wait_s
     lock_path = path.with_name(path.name + ".lock")
     lock_path.parent.mkdir(parents=True, exist_ok=True)
     with open(lock_path, "a+b") as handle:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        deadline = time.monotonic() + wait_s
+        while True:
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise TradersLocked(
+                        f"{lock_path}: another writer has held it for {wait_s:g} s; try again"
+                    ) from None
+                time.sleep(0.005)  # flock has no timed wait; writers hold it for milliseconds
         try:
             yield
         finally:
@@ -353,6 +373,10 @@ def _read_disk(path: Path) -> tuple[FileSignature | None, bytes]:
         return None, b""
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+
+
+def _traders_of(path: Path, raw: bytes) -> dict[str, TraderConfig]:
+    return {t.name: t for t in _parse_bytes(path, raw)} if raw.strip() else {}
 
 
 def digest_of(raw: bytes) -> str:
@@ -427,51 +451,43 @@ class TraderBook:
         return _signature(self.path) if self.path is not None else None
 
     def changed_on_disk(self) -> bool:
-        """A cheap check (one stat) whether the file may differ from what memory reflects."""
-        return self.path is not None and self.disk_signature() != self._seen
+        """A cheap check (one stat) whether the file may differ from what memory reflects, or changes made
+        meanwhile still wait to be written."""
+        return self.path is not None and (bool(self._pending) or self.disk_signature() != self._seen)
 
     def reload(self) -> TradersChange:
-        """Make memory what the file says; returns what changed. A file that does not parse raises a
-        one-line ConfigError once per version of it, and the traders in memory stay in force."""
+        """Make memory what the file says; returns what changed. A file that does not parse (or is gone)
+        raises a one-line ConfigError once per version of it, and the traders in memory stay in force.
+        Changes made while it did not parse are written into it now, under the lock."""
         if self.path is None:
             return TradersChange()
+        if self._pending:
+            with traders_file_lock(self.path):
+                return self._reload(self.path, locked=True)
+        return self._reload(self.path, locked=False)
+
+    def _reload(self, path: Path, *, locked: bool) -> TradersChange:
         with self._lock:
-            signature, raw = _read_disk(self.path)
+            signature, raw = _read_disk(path)
             if signature is None and self._traders:
                 # Deleted (or mid-save by an editor that deletes first): never read as "follow nobody".
                 self._seen = None
-                raise ConfigError(f"{self.path}: the file is gone; restore it, or remove traders one by one")
-            digest = digest_of(raw)
-            if digest == self.digest and not self._pending:
+                raise ConfigError(f"{path}: the file is gone; restore it, or remove traders one by one")
+            if digest_of(raw) == self.digest and not (locked and self._pending):
                 self._seen = signature
                 return TradersChange()
             try:
-                loaded = {t.name: t for t in _parse_bytes(self.path, raw)} if raw.strip() else {}
+                loaded = _traders_of(path, raw)
             except ConfigError:
-                self._seen = signature  # reported once; the next edit of the file is read again
+                self._seen = signature  # reported once; the next version of the file is read again
                 raise
-            if self._pending:
-                with traders_file_lock(self.path):
-                    signature, raw = _read_disk(self.path)
-                    try:
-                        loaded = {t.name: t for t in _parse_bytes(self.path, raw)} if raw.strip() else {}
-                    except ConfigError:
-                        self._seen = signature
-                        raise
-                    before = list(loaded.values())
-                    for edit in self._pending:
-                        try:
-                            edit(loaded)
-                        except (KeyError, ValueError):
-                            pass  # the operator's edit removed what it changed: theirs is the newer word
-                    self._pending.clear()
-                    if list(loaded.values()) != before:
-                        save_traders(self.path, list(loaded.values()))
-                        signature, raw = _read_disk(self.path)
-                digest = digest_of(raw)
+            if locked and self._pending:
+                if self._apply_pending(loaded):
+                    save_traders(path, list(loaded.values()))
+                    signature, raw = _read_disk(path)
             previous = self._traders
             self._traders = loaded
-            self._seen, self.digest = signature, digest
+            self._seen, self.digest = signature, digest_of(raw)
         return TradersChange(
             added=tuple(t for name, t in loaded.items() if name not in previous),
             removed=tuple(t for name, t in previous.items() if name not in loaded),
@@ -480,43 +496,71 @@ class TraderBook:
             ),
         )
 
+    def _apply_pending(self, traders: dict[str, TraderConfig]) -> bool:
+        """Apply the changes kept while the file did not parse, in order; True if that changed traders."""
+        before = list(traders.values())
+        for edit in self._pending:
+            try:
+                edit(traders)
+            except (KeyError, ValueError):
+                pass  # the operator's edit removed or renamed what it changed: theirs is the newer word
+        self._pending.clear()
+        return list(traders.values()) != before
+
     # -- changes ------------------------------------------------------------------------------------
     def _change(self, edit: Edit) -> Any:
         """Apply edit to the file (read again under its lock) and to memory; returns edit's result on the
-        file's traders. KeyError/ValueError from the file's traders reach the caller and change nothing."""
-        with self._lock:
-            if self.path is None:
+        file's traders. KeyError/ValueError from the file's traders reach the caller and change nothing.
+
+        The file lock is taken before the memory lock, so readers (the executor) never wait behind a
+        writer that waits for the file."""
+        if self.path is None:
+            with self._lock:
                 return edit(self._traders)
+        try:
             with traders_file_lock(self.path):
-                signature, raw = _read_disk(self.path)
                 try:
-                    on_disk = {t.name: t for t in _parse_bytes(self.path, raw)} if raw.strip() else {}
+                    signature, raw = _read_disk(self.path)
+                    on_disk = _traders_of(self.path, raw)
                 except ConfigError:
                     if not self.watched:
                         raise
-                    result = edit(self._traders)
-                    self._pending.append(edit)
-                    return result
-                in_sync = signature == self._seen or digest_of(raw) == self.digest
-                result = edit(on_disk)
-                try:
-                    save_traders(self.path, list(on_disk.values()))
-                except OSError as exc:
-                    raise ConfigError(
-                        f"{self.path}: cannot write traders file: {exc.strerror or exc}"
-                    ) from None
-                if in_sync:
-                    # Nothing unapplied was in the file, so memory plus this change is the new file.
-                    self._traders = on_disk
-                    self._seen, written = _read_disk(self.path)
-                    self.digest = digest_of(written)
-                else:
-                    # The file held another writer's change as well: memory takes only this one now,
-                    # and reload() brings in (and applies) the rest.
+                    return self._change_later(edit)
+                with self._lock:
+                    # Memory still reflects the version read: it becomes the new file, this change included.
+                    in_sync = not self._pending and (signature == self._seen or digest_of(raw) == self.digest)
+                    if self._pending:
+                        self._apply_pending(on_disk)  # earlier changes go first, as they were made
+                    result = edit(on_disk)
                     try:
-                        edit(self._traders)
-                    except (KeyError, ValueError):
-                        pass
+                        save_traders(self.path, list(on_disk.values()))
+                    except OSError as exc:
+                        raise ConfigError(
+                            f"{self.path}: cannot write traders file: {exc.strerror or exc}"
+                        ) from None
+                    if in_sync:
+                        self._traders = on_disk
+                        self._seen, written = _read_disk(self.path)
+                        self.digest = digest_of(written)
+                    else:
+                        # The file held a change memory has not taken in (another writer's): memory takes
+                        # this change only, and reload() brings in, and applies, the rest.
+                        try:
+                            edit(self._traders)
+                        except (KeyError, ValueError):
+                            pass
+                    return result
+        except TradersLocked:
+            if not self.watched:
+                raise
+            return self._change_later(edit)
+
+    def _change_later(self, edit: Edit) -> Any:
+        """The running engine's change while the file cannot be written: in force now, written by the next
+        reload that can."""
+        with self._lock:
+            result = edit(self._traders)
+            self._pending.append(edit)
             return result
 
     def add(self, trader: TraderConfig) -> None:

@@ -12,11 +12,12 @@ import pytest
 from solders.keypair import Keypair
 
 from engine import commands
+from engine import traders as traders_module
 from engine.config import ConfigError
 from engine.inbox import Inbox
 from engine.messages import LogEvent, StartMonitoring, StopMonitoring
 from engine.state import EngineState
-from engine.traders import TraderBook, TraderConfig, load_traders, traders_file_lock
+from engine.traders import TraderBook, TraderConfig, TradersLocked, load_traders, traders_file_lock
 from engine.workers.data import DataWorker
 
 WALLETS = [str(Keypair.from_seed(bytes([i + 1]) * 32).pubkey()) for i in range(64)]
@@ -141,6 +142,25 @@ def test_two_processes_writing_never_lose_an_update(tmp_path):
         assert proc.exitcode == 0
     names = [t.name for t in load_traders(path)]
     assert sorted(names) == sorted(["alice", "bob", *(f"t{i}" for i in range(24))])
+    assert "# the good one" in path.read_text()
+
+
+def test_a_stuck_lock_holder_stalls_no_one(tmp_path, monkeypatch):
+    monkeypatch.setattr(traders_module, "LOCK_WAIT_S", 0.2)
+    path = tmp_path / "traders.toml"
+    path.write_text(HAND_WRITTEN)
+    cli_book, engine_book = TraderBook(path), TraderBook(path)
+    engine_book.watch()
+    with traders_file_lock(path):  # a `zapbot traders` stopped half way (Ctrl-Z) holds it
+        with pytest.raises(TradersLocked, match="traders.toml.lock"):
+            cli_book.set_active("alice", False)
+        assert not engine_book.set_active("bob", False).active  # in force at once...
+        assert engine_book.changed_on_disk()
+        with pytest.raises(TradersLocked):
+            engine_book.reload()
+    assert load_traders(path)[1].active
+    assert not engine_book.reload()  # ...and written once the lock is free
+    assert not load_traders(path)[1].active and not engine_book.changed_on_disk()
     assert "# the good one" in path.read_text()
 
 
