@@ -302,7 +302,7 @@ def save_traders(path: Path, traders: list[TraderConfig]) -> None:
     atomic_write_text(path, fresh if edited is None else edited)
 
 
-LOCK_WAIT_S = 5.0  # a writer gives up after this long rather than hang behind a stuck one
+LOCK_WAIT_S = 2.0  # a writer gives up after this long rather than hang behind a stuck one
 
 
 class TradersLocked(ConfigError):
@@ -330,7 +330,7 @@ def traders_file_lock(path: Path, wait_s: float | None = None) -> Iterator[None]
             except BlockingIOError:
                 if time.monotonic() >= deadline:
                     raise TradersLocked(
-                        f"{lock_path}: another writer has held it for {wait_s:g} s; try again"
+                        f"{lock_path}: held by another writer (waited {wait_s:g} s); try again"
                     ) from None
                 time.sleep(0.005)  # flock has no timed wait; writers hold it for milliseconds
         try:
@@ -462,7 +462,8 @@ class TraderBook:
         if self.path is None:
             return TradersChange()
         if self._pending:
-            with traders_file_lock(self.path):
+            # No wait: the caller (the data worker's tick) must not stall; it tries again on the next one.
+            with traders_file_lock(self.path, wait_s=0.0):
                 return self._reload(self.path, locked=True)
         return self._reload(self.path, locked=False)
 
