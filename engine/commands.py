@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
@@ -10,7 +11,9 @@ from engine.state import TraderView
 
 if TYPE_CHECKING:
     from engine.context import EngineContext
-    from engine.traders import TraderConfig
+    from engine.traders import TraderConfig, TradersChange
+
+log = logging.getLogger("zapbot.traders")
 
 
 def show_trader(ctx: "EngineContext", trader: "TraderConfig") -> None:
@@ -51,6 +54,49 @@ def set_copying(
         monitor(ctx, [trader.wallet], start=active)
         ctx.publish(LogEvent("info", source, f"copying {name} {'started' if active else 'stopped'}"))
     return trader, changed
+
+
+def apply_traders_change(ctx: "EngineContext", change: "TradersChange", *, source: str = "data") -> None:
+    """Make the running engine follow what a reload of traders.toml changed. The book already holds the new
+    traders (the executor reads it on every decision), so a stopped trader is not copied from here on; this
+    subscribes and unsubscribes, and updates the console. Removals go first: a renamed trader keeps its
+    wallet, which must end up subscribed."""
+    for trader in change.removed:
+        ctx.state.remove_trader(trader.name)
+        if trader.active:
+            monitor(ctx, [trader.wallet], start=False)
+        _say(ctx, source, f"traders.toml: trader {trader.name} removed")
+    for before, after in change.changed:
+        show_trader(ctx, after)
+        if before.wallet != after.wallet or before.active != after.active:
+            if before.active:
+                monitor(ctx, [before.wallet], start=False)
+            if after.active:
+                monitor(ctx, [after.wallet], start=True)
+        _say(ctx, source, f"traders.toml: trader {after.name} {_what_changed(before, after)}")
+    for trader in change.added:
+        show_trader(ctx, trader)
+        if trader.active:
+            monitor(ctx, [trader.wallet], start=True)
+        state = "copied" if trader.active else "not copied (active = false)"
+        _say(ctx, source, f"traders.toml: trader {trader.name} added, {state}")
+
+
+def _say(ctx: "EngineContext", source: str, message: str) -> None:
+    """One line in the log pane and in the log file."""
+    log.info(message)
+    ctx.publish(LogEvent("info", source, message))
+
+
+def _what_changed(before: "TraderConfig", after: "TraderConfig") -> str:
+    old, new = before.model_dump(), after.model_dump()
+    parts = []
+    if before.active != after.active:
+        parts.append("copying started" if after.active else "copying stopped")
+    keys = [key for key in new if key != "active" and old.get(key) != new[key]]
+    if keys:
+        parts.append("updated: " + ", ".join(keys))
+    return "; ".join(parts)
 
 
 def pause_all(ctx: "EngineContext", *, source: str = "engine") -> bool:

@@ -20,7 +20,7 @@ from engine.observability import REDACTOR, HttpServer, log_event_line, setup_log
 from engine.paths import HomePaths, home_paths
 from engine.state import EngineSnapshot, EngineState, LogLine
 from engine.supervisor import Supervisor
-from engine.traders import TraderBook, TraderConfig, load_traders, save_traders
+from engine.traders import TraderBook, TraderConfig, load_traders, save_traders, traders_file_lock
 from engine.worker import BaseWorker
 
 log = logging.getLogger("zapbot.engine")
@@ -313,12 +313,13 @@ class Engine:
             # The embedded cluster's traders are followed from the start; their file is kept apart
             # from the real traders.toml so sim wallets never leak into paper or live runs.
             traders_path = self.traders_path or traders_path_for(s, self.paths)
-            traders = load_traders(traders_path) if traders_path.exists() else []
-            known = {t.wallet for t in traders}
-            for name, wallet in cluster.traders:
-                if wallet not in known and all(t.name != name for t in traders):
-                    traders.append(TraderConfig(name=name, wallet=wallet))
-            save_traders(traders_path, traders)
+            with traders_file_lock(traders_path):  # a read-modify-write like every other writer's
+                traders = load_traders(traders_path) if traders_path.exists() else []
+                known = {t.wallet for t in traders}
+                for name, wallet in cluster.traders:
+                    if wallet not in known and all(t.name != name for t in traders):
+                        traders.append(TraderConfig(name=name, wallet=wallet))
+                save_traders(traders_path, traders)
             book = TraderBook(traders_path, traders)
             endpoints = Endpoints(
                 [cluster.rpc_url], cluster.ws_url, s.swap_api.url or cluster.swap_api_url, api_key

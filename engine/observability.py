@@ -134,6 +134,8 @@ def status_document(snapshot: EngineSnapshot) -> dict[str, Any]:
         },
         "queues": snapshot.queues,
         "traders": len(snapshot.traders),
+        "traders_file": {"path": snapshot.traders_file, "sha256": snapshot.traders_digest},
+        "chain": {"genesis_hash": snapshot.chain_id, "label": snapshot.chain_label},
         "monitored_wallets": snapshot.monitored_wallets,
         "subscriptions": snapshot.subscriptions,
         "in_flight": snapshot.in_flight,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,6 +53,19 @@ class HomePaths:
         """Written by a running engine so `zapbot status` can find its HTTP endpoint."""
         return self.home / "runtime.json"
 
+    @property
+    def engine_lock(self) -> Path:
+        """A plain pid file (the pid in decimal) held by a running engine of this home."""
+        return self.home / "engine.lock"
+
+    def running_engine_pid(self) -> int | None:
+        """The pid of a live engine using this home: from engine.lock, else from runtime.json (an engine
+        serving HTTP); None when neither names a live process (a crashed engine leaves stale files)."""
+        for pid in (_pid_in(self.engine_lock), _runtime_pid(self.runtime)):
+            if pid is not None and _alive(pid):
+                return pid
+        return None
+
     def db_for_mode(self, mode: str) -> Path:
         return self.paper_db if mode == "paper" else self.db
 
@@ -63,3 +77,31 @@ class HomePaths:
 
 def home_paths(home: Path | None = None) -> HomePaths:
     return HomePaths(home or zapbot_home())
+
+
+def _pid_in(path: Path) -> int | None:
+    try:
+        text = path.read_text().strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+    return int(text) if text.isdigit() else None
+
+
+def _runtime_pid(path: Path) -> int | None:
+    try:
+        pid = json.loads(path.read_text()).get("pid")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return pid if isinstance(pid, int) else None
+
+
+def _alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # it exists, under another user
+    return True

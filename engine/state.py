@@ -125,6 +125,10 @@ class EngineSnapshot:
     subscriptions: int = 0
     in_flight: int = 0
     counters: dict[str, int] = field(default_factory=dict)
+    chain_id: str = ""  # the chain's genesis hash ("" until read)
+    chain_label: str = ""  # mainnet / devnet / testnet / embedded / local, or the hash's start
+    traders_file: str = ""  # the traders.toml the engine follows
+    traders_digest: str = ""  # sha256 of the version of it in force
 
     @property
     def uptime_s(self) -> float:
@@ -219,6 +223,10 @@ class EngineState:
         self.subscriptions = 0
         self.in_flight = 0
         self.counters: dict[str, int] = {}
+        self.chain_id = ""
+        self.chain_label = ""
+        self.traders_file = ""
+        self.traders_digest = ""
         self.queue_depth_fn: Any = None  # set by the supervisor: () -> dict[str, int]
 
     # -- writers ------------------------------------------------------------------------
@@ -306,4 +314,8 @@ class EngineState:
                 subscriptions=self.subscriptions,
                 in_flight=self.in_flight,
                 counters=dict(self.counters),
+                chain_id=self.chain_id,
+                chain_label=self.chain_label,
+                traders_file=self.traders_file,
+                traders_digest=self.traders_digest,
             )

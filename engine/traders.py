@@ -3,10 +3,16 @@ is changed with tomlkit to keep its comments and layout, else written afresh wit
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import os
 import tempfile
 import threading
+import time
 import tomllib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -310,14 +316,135 @@ def save_traders(path: Path, traders: list[TraderConfig]) -> None:
     atomic_write_text(path, fresh if edited is None else edited)
 
 
+LOCK_WAIT_S = 2.0  # a writer gives up after this long rather than hang behind a stuck one
+
+
+class TradersLocked(ConfigError):
+    """Another writer has held traders.toml.lock for LOCK_WAIT_S."""
+
+
+@contextmanager
+def traders_file_lock(path: Path, wait_s: float | None = None) -> Iterator[None]:
+    """Hold PATH.lock exclusively (fcntl.flock) for one read-modify-write of path: every ZapBot writer
+    (CLI, console, Telegram, the engine itself) takes it, so no writer replaces a newer file with its older
+    copy. An editor does not take it; its save is picked up by the running engine's reload instead.
+
+    flock locks belong to the open file, so two threads of one process exclude each other too. The lock
+    file is never removed: removing it would let two writers hold "the" lock on different inodes. The wait
+    is bounded (a stopped `zapbot traders` must not stall the engine): TradersLocked after wait_s."""
+    wait_s = LOCK_WAIT_S if wait_s is None else wait_s
+    lock_path = path.with_name(path.name + ".lock")
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "a+b") as handle:
+        deadline = time.monotonic() + wait_s
+        while True:
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise TradersLocked(
+                        f"{lock_path}: held by another writer (waited {wait_s:g} s); try again"
+                    ) from None
+                time.sleep(0.005)  # flock has no timed wait; writers hold it for milliseconds
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+FileSignature = tuple[int, int, int]  # (inode, mtime_ns, size): an atomic replace changes the inode
+
+
+def _signature(path: Path) -> FileSignature | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+
+def _parse_bytes(path: Path, raw: bytes) -> list[TraderConfig]:
+    """The traders in raw (the bytes of path), or the one-line ConfigError load_traders would give."""
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: TOML syntax error: {exc}; fix the file's syntax") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start}); save the file as UTF-8") from None
+    return parse_traders(data, str(path))
+
+
+def _read_disk(path: Path) -> tuple[FileSignature | None, bytes]:
+    """The file's signature and bytes (b"" when missing). The signature is taken first, so a change made
+    while reading leaves a stale signature and is read again on the next check, never skipped."""
+    if path.exists() and not path.is_file():
+        raise ConfigError(f"{path}: is not a file; remove it or point --file at a traders.toml")
+    signature = _signature(path)
+    try:
+        return signature, path.read_bytes()
+    except FileNotFoundError:
+        return None, b""
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+
+
+def _traders_of(path: Path, raw: bytes) -> dict[str, TraderConfig]:
+    return {t.name: t for t in _parse_bytes(path, raw)} if raw.strip() else {}
+
+
+def digest_of(raw: bytes) -> str:
+    """What `zapbot traders` compares with the running engine's applied digest."""
+    return hashlib.sha256(raw).hexdigest()
+
+
+@dataclass(frozen=True)
+class TradersChange:
+    """What a reload of traders.toml changed, by trader name (a rename is a removal and an addition)."""
+
+    added: tuple[TraderConfig, ...] = ()
+    removed: tuple[TraderConfig, ...] = ()
+    changed: tuple[tuple[TraderConfig, TraderConfig], ...] = ()  # (before, after)
+
+    def __bool__(self) -> bool:
+        return bool(self.added or self.removed or self.changed)
+
+
+Edit = Callable[[dict[str, TraderConfig]], Any]
+
+
+def stored_name(traders: dict[str, Any], name: str) -> str | None:
+    """The stored spelling of name: exact, else the one trader whose name equals it ignoring case."""
+    if name in traders:
+        return name
+    folded = name.casefold()
+    matches = [key for key in traders if key.casefold() == folded]
+    return matches[0] if len(matches) == 1 else None
+
+
 class TraderBook:
-    """The in-memory list of traders, persisted to traders.toml on every change."""
+    """The in-memory list of traders, persisted to traders.toml on every change.
+
+    Every change is a read-modify-write of the file under its lock: the file on disk is read again, only
+    this change is applied to it, and it is replaced atomically. Memory gets the same change; anything
+    else the file holds that memory does not (another writer's edit) reaches memory through reload(), so
+    the running engine applies it (subscribes, stops, resizes) rather than just remembering it.
+    """
 
     def __init__(self, path: Path | None, traders: list[TraderConfig] | None = None) -> None:
         self.path = path
         self._lock = threading.RLock()
         self._traders: dict[str, TraderConfig] = {}
-        for trader in traders if traders is not None else (load_traders(path) if path else []):
+        # The file version memory reflects: a file with another signature is read again by reload().
+        self._seen: FileSignature | None = None
+        self.digest = ""  # sha256 of the file memory reflects ("" until known)
+        self.watched = False  # a running engine reloads this book; see watch()
+        self._pending: list[Edit] = []  # changes made while the file did not parse, written once it does
+        if traders is None and path is not None:
+            signature, raw = _read_disk(path)
+            traders = _parse_bytes(path, raw) if raw.strip() else []
+            self._seen, self.digest = signature, digest_of(raw)
+        for trader in traders or []:
             self._traders[trader.name] = trader
 
     def all(self) -> list[TraderConfig]:
@@ -331,12 +458,7 @@ class TraderBook:
             return self._traders.get(key) if key is not None else None
 
     def _key(self, name: str) -> str | None:
-        """The stored spelling of name: exact, else the one trader whose name equals it ignoring case."""
-        if name in self._traders:
-            return name
-        folded = name.casefold()
-        matches = [key for key in self._traders if key.casefold() == folded]
-        return matches[0] if len(matches) == 1 else None
+        return stored_name(self._traders, name)
 
     def by_wallet(self, wallet: str) -> TraderConfig | None:
         with self._lock:
@@ -345,60 +467,175 @@ class TraderBook:
                     return trader
         return None
 
-    def _save(self, previous: dict[str, TraderConfig]) -> None:
-        """Persist; on failure restore the previous list so memory and file never disagree."""
+    # -- the running engine's view of the file ----------------------------------------------------
+    def watch(self) -> None:
+        """Mark this book as a running engine's: from now on a change made while the file does not parse
+        applies in memory at once (stopping a trader must never wait for the operator to fix a typo) and is
+        written when the file parses again."""
+        self.watched = True
+
+    def disk_signature(self) -> FileSignature | None:
+        """The file's (inode, mtime_ns, size) now: one stat."""
+        return _signature(self.path) if self.path is not None else None
+
+    def changed_on_disk(self) -> bool:
+        """A cheap check (one stat) whether the file may differ from what memory reflects, or changes made
+        meanwhile still wait to be written."""
+        return self.path is not None and (bool(self._pending) or self.disk_signature() != self._seen)
+
+    def reload(self) -> TradersChange:
+        """Make memory what the file says; returns what changed. A file that does not parse (or is gone)
+        raises a one-line ConfigError once per version of it, and the traders in memory stay in force.
+        Changes made while it did not parse are written into it now, under the lock."""
         if self.path is None:
-            return
+            return TradersChange()
+        if self._pending:
+            # No wait: the caller (the data worker's tick) must not stall; it tries again on the next one.
+            with traders_file_lock(self.path, wait_s=0.0):
+                return self._reload(self.path, locked=True)
+        return self._reload(self.path, locked=False)
+
+    def _reload(self, path: Path, *, locked: bool) -> TradersChange:
+        with self._lock:
+            signature, raw = _read_disk(path)
+            if signature is None and self._traders:
+                # Deleted (or mid-save by an editor that deletes first): never read as "follow nobody".
+                self._seen = None
+                raise ConfigError(f"{path}: the file is gone; restore it, or remove traders one by one")
+            if digest_of(raw) == self.digest and not (locked and self._pending):
+                self._seen = signature
+                return TradersChange()
+            try:
+                loaded = _traders_of(path, raw)
+            except ConfigError:
+                self._seen = signature  # reported once; the next version of the file is read again
+                raise
+            if locked and self._pending:
+                if self._apply_pending(loaded):
+                    save_traders(path, list(loaded.values()))
+                    signature, raw = _read_disk(path)
+            previous = self._traders
+            self._traders = loaded
+            self._seen, self.digest = signature, digest_of(raw)
+        return TradersChange(
+            added=tuple(t for name, t in loaded.items() if name not in previous),
+            removed=tuple(t for name, t in previous.items() if name not in loaded),
+            changed=tuple(
+                (previous[name], t) for name, t in loaded.items() if name in previous and previous[name] != t
+            ),
+        )
+
+    def _apply_pending(self, traders: dict[str, TraderConfig]) -> bool:
+        """Apply the changes kept while the file did not parse, in order; True if that changed traders."""
+        before = list(traders.values())
+        for edit in self._pending:
+            try:
+                edit(traders)
+            except (KeyError, ValueError):
+                pass  # the operator's edit removed or renamed what it changed: theirs is the newer word
+        self._pending.clear()
+        return list(traders.values()) != before
+
+    # -- changes ------------------------------------------------------------------------------------
+    def _change(self, edit: Edit) -> Any:
+        """Apply edit to the file (read again under its lock) and to memory; returns edit's result on the
+        file's traders. KeyError/ValueError from the file's traders reach the caller and change nothing.
+
+        The file lock is taken before the memory lock, so readers (the executor) never wait behind a
+        writer that waits for the file."""
+        if self.path is None:
+            with self._lock:
+                return edit(self._traders)
         try:
-            save_traders(self.path, list(self._traders.values()))
-        except OSError as exc:
-            self._traders = previous
-            raise ConfigError(f"{self.path}: cannot write traders file: {exc.strerror or exc}") from None
+            with traders_file_lock(self.path):
+                try:
+                    signature, raw = _read_disk(self.path)
+                    on_disk = _traders_of(self.path, raw)
+                except ConfigError:
+                    if not self.watched:
+                        raise
+                    return self._change_later(edit)
+                with self._lock:
+                    # Memory still reflects the version read: it becomes the new file, this change included.
+                    in_sync = not self._pending and (signature == self._seen or digest_of(raw) == self.digest)
+                    if self._pending:
+                        self._apply_pending(on_disk)  # earlier changes go first, as they were made
+                    result = edit(on_disk)
+                    try:
+                        save_traders(self.path, list(on_disk.values()))
+                    except OSError as exc:
+                        raise ConfigError(
+                            f"{self.path}: cannot write traders file: {exc.strerror or exc}"
+                        ) from None
+                    if in_sync:
+                        self._traders = on_disk
+                        self._seen, written = _read_disk(self.path)
+                        self.digest = digest_of(written)
+                    else:
+                        # The file held a change memory has not taken in (another writer's): memory takes
+                        # this change only, and reload() brings in, and applies, the rest.
+                        try:
+                            edit(self._traders)
+                        except (KeyError, ValueError):
+                            pass
+                    return result
+        except TradersLocked:
+            if not self.watched:
+                raise
+            return self._change_later(edit)
+
+    def _change_later(self, edit: Edit) -> Any:
+        """The running engine's change while the file cannot be written: in force now, written by the next
+        reload that can."""
+        with self._lock:
+            result = edit(self._traders)
+            self._pending.append(edit)
+            return result
 
     def add(self, trader: TraderConfig) -> None:
-        with self._lock:
-            existing = self._key(trader.name)
+        def edit(traders: dict[str, TraderConfig]) -> None:
+            existing = stored_name(traders, trader.name)
             if existing is not None:
                 raise ValueError(f"a trader named {existing!r} already exists")
-            if self.by_wallet(trader.wallet) is not None:
+            if any(t.wallet == trader.wallet for t in traders.values()):
                 raise ValueError(f"wallet {trader.wallet} is already followed")
-            previous = dict(self._traders)
-            self._traders[trader.name] = trader
-            self._save(previous)
+            traders[trader.name] = trader
+
+        self._change(edit)
 
     def replace(self, name: str, trader: TraderConfig) -> None:
-        with self._lock:
-            name = self._key(name) or name
-            if name not in self._traders:
+        def edit(traders: dict[str, TraderConfig]) -> None:
+            key = stored_name(traders, name) or name
+            if key not in traders:
                 raise KeyError(f"no trader named {name!r}")
-            other = self.by_wallet(trader.wallet)
-            if other is not None and other.name != name:
+            other = next((t for t in traders.values() if t.wallet == trader.wallet), None)
+            if other is not None and other.name != key:
                 raise ValueError(f"wallet {trader.wallet} is already followed by {other.name}")
-            if trader.name != name and trader.name in self._traders:
+            if trader.name != key and trader.name in traders:
                 raise ValueError(f"a trader named {trader.name!r} already exists")
-            previous = dict(self._traders)
-            items = [(trader.name, trader) if k == name else (k, v) for k, v in self._traders.items()]
-            self._traders = dict(items)
-            self._save(previous)
+            items = [(trader.name, trader) if k == key else (k, v) for k, v in traders.items()]
+            traders.clear()
+            traders.update(items)
+
+        self._change(edit)
 
     def remove(self, name: str) -> TraderConfig:
-        with self._lock:
-            name = self._key(name) or name
-            if name not in self._traders:
+        def edit(traders: dict[str, TraderConfig]) -> TraderConfig:
+            key = stored_name(traders, name) or name
+            if key not in traders:
                 raise KeyError(f"no trader named {name!r}")
-            previous = dict(self._traders)
-            trader = self._traders.pop(name)
-            self._save(previous)
-            return trader
+            return traders.pop(key)
+
+        return self._change(edit)
 
     def set_active(self, name: str, active: bool) -> TraderConfig:
-        with self._lock:
-            name = self._key(name) or name
-            trader = self._traders.get(name)
+        def edit(traders: dict[str, TraderConfig]) -> TraderConfig:
+            key = stored_name(traders, name) or name
+            trader = traders.get(key)
             if trader is None:
                 raise KeyError(f"no trader named {name!r}")
-            previous = dict(self._traders)
             updated = trader.model_copy(update={"active": active})
-            self._traders[name] = updated
-            self._save(previous)
+            traders[key] = updated
             return updated
+
+        return self._change(edit)

@@ -352,6 +352,13 @@ class RpcPool:
     async def get_slot(self) -> int:
         return _int(await self.call("getSlot", [{"commitment": self.commitment}]), "getSlot")
 
+    async def get_genesis_hash(self) -> str:
+        """The chain's identity: base58 of 32 bytes, the same for every node of one cluster."""
+        result = await self.call("getGenesisHash", [])
+        if not isinstance(result, str) or not 32 <= len(result) <= 44:
+            raise RpcError("getGenesisHash: malformed answer")
+        return result
+
     async def get_balance(self, pubkey: str) -> int:
         result = await self.call("getBalance", [str(pubkey), {"commitment": self.commitment}])
         return _int(_value(result, "getBalance"), "getBalance")
@@ -406,6 +413,30 @@ class RpcPool:
 
     async def __aexit__(self, *exc: Any) -> None:
         await self.close()
+
+
+# The public clusters' genesis hashes (as the Solana explorer and the RPC docs list them).
+KNOWN_GENESIS_HASHES = {
+    "5eykt4UsFv8P8NJdTREpY1vzqKqZKvdpKuc147dw2N9d": "mainnet",
+    "EtWTRABZaYq6iMfeYKouRu166VU2xqa1wcaWoxPkrZBG": "devnet",
+    "4uhcVJyU9pJkvQyS88uRDiswHXSCkY3zQawwpjk2NsNY": "testnet",
+}
+
+
+def chain_label(genesis_hash: str, *, embedded: bool, rpc_url: str | None) -> str:
+    """What to call a chain on screen: a public cluster's name, `embedded` for the engine's own local
+    cluster, `local` for a cluster on this machine, else the start of its genesis hash."""
+    if genesis_hash in KNOWN_GENESIS_HASHES:
+        return KNOWN_GENESIS_HASHES[genesis_hash]
+    if embedded:
+        return "embedded"
+    try:
+        host = httpx2.URL(rpc_url or "").host
+    except Exception:  # noqa: BLE001 - a display name only
+        host = ""
+    if host in {"127.0.0.1", "localhost", "::1"}:
+        return "local"
+    return genesis_hash[:8]
 
 
 def _read_commitment(commitment: str) -> str:

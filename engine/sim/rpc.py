@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import random
 import threading
 from collections import Counter
@@ -28,6 +29,7 @@ from engine.sim.rpc_params import (
     param,
     pubkey_param,
 )
+from engine.sim.txformat import b58
 
 FEATURE_SET = 3640012085
 UNSUPPORTED_VERSION_MESSAGE = (
@@ -166,8 +168,16 @@ class RpcServer(AccountMethods):
     def rpc_getVersion(self, params: list[Any]) -> dict[str, Any]:
         return {"feature-set": FEATURE_SET, "solana-core": API_VERSION}
 
+    @property
+    def genesis_hash(self) -> str:
+        """This cluster's chain id. Its state lives in memory only, so every cluster (embedded or standalone,
+        whatever its seed) is a new chain: the hash is derived from the faucet key, which is random per
+        cluster, and never equals a public cluster's (never mainnet's, which it once answered)."""
+        identity = bytes(self.ledger.faucet.pubkey())
+        return b58(hashlib.sha256(b"zapbot local cluster genesis:" + identity).digest())
+
     def rpc_getGenesisHash(self, params: list[Any]) -> str:
-        return "5eykt4UsFv8P8NJdTREpY1vzqKqZKvdpKuc147dw2N9d"
+        return self.genesis_hash
 
     def rpc_getIdentity(self, params: list[Any]) -> dict[str, Any]:
         return {"identity": str(self.ledger.faucet.pubkey())}

@@ -382,6 +382,7 @@ def traders(argv: list[str]) -> int:
         except ValueError as exc:
             return _err(f"zapbot traders add: {exc}")
         print(f"added {trader.name} ({trader.wallet}) to {path}")
+        _tell_running_engine(path)
         return 0
     if args.action == "edit":
         return _edit_trader(book, args, path)
@@ -394,7 +395,7 @@ def traders(argv: list[str]) -> int:
             print(f"{updated.name}: copying {'on' if args.action == 'start' else 'off'}")
     except KeyError as exc:
         return _err(f"zapbot traders {args.action}: {exc.args[0]}")
-    _notify_running_engine()
+    _tell_running_engine(path)
     return 0
 
 
@@ -425,11 +426,52 @@ def _first_error(exc: Exception) -> str:
     return str(exc)
 
 
-def _notify_running_engine() -> None:
-    """A running engine picks traders.toml changes up on restart; say so rather than pretend otherwise."""
+def _tell_running_engine(path: Path, wait_s: float = 5.0) -> None:
+    """Say whether a running engine has taken the edit in: it rereads traders.toml within a second, and its
+    /workers/status names the file and the digest of the version in force."""
     paths = home_paths()
-    if paths.runtime.exists():
-        print("note: a running engine applies this on its next start (or use the console / Telegram)")
+    pid = paths.running_engine_pid()
+    if pid is None:
+        return
+    from engine.traders import digest_of
+
+    try:
+        wanted = digest_of(path.read_bytes())
+    except OSError:
+        return
+    url = _status_url(paths)
+    deadline = time.monotonic() + wait_s
+    while url is not None:
+        doc = _fetch_status(url)
+        if doc is None:
+            break  # no answer (an engine without HTTP, or a stale runtime.json)
+        held = doc.get("traders_file") or {}
+        if held.get("path") and Path(held["path"]) != path.resolve():
+            print(f"note: the running engine (pid {pid}) follows {held['path']}, not this file")
+            return
+        if held.get("sha256") == wanted:
+            print("applied to the running engine")
+            return
+        if time.monotonic() >= deadline:
+            print(f"note: the running engine (pid {pid}) has not applied this yet; see its log")
+            return
+        time.sleep(0.1)
+    print(f"the running engine (pid {pid}) applies this within 2 s")
+
+
+def _fetch_status(url: str) -> dict[str, Any] | None:
+    request = urllib.request.Request(url)
+    try:
+        settings = load_settings()
+        if settings.http.bearer_token is not None:
+            request.add_header("Authorization", f"Bearer {settings.http.bearer_token.get_secret_value()}")
+    except ConfigError:
+        pass
+    try:
+        with urllib.request.urlopen(request, timeout=2) as response:
+            return orjson.loads(response.read())
+    except (urllib.error.URLError, OSError, orjson.JSONDecodeError):
+        return None
 
 
 # -- status -----------------------------------------------------------------------------------------

@@ -1,0 +1,189 @@
+"""traders.toml edited while `zapbot run --headless` runs (a subprocess against the test's local cluster):
+`zapbot traders add`, `stop`, `remove` and an editor's change of sizing each take effect within 5 s, the CLI
+says so, the file still holds every change after the engine exits, and a malformed edit is reported once
+while the traders in force stay."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tomllib
+import urllib.request
+from pathlib import Path
+
+import pytest
+import tomlkit
+
+from engine.sim import SimCluster, SimConfig
+from tests.conftest import PROJECT_ROOT
+from tests.reliability_helpers import SOL, db_rows, wait_for
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
+
+CONFIG = """
+[engine]
+heartbeat_interval_ms = 500
+decode_processes = 1
+poll_interval_s = 2.0
+shutdown_deadline_s = 5.0
+[rpc]
+requests_per_second = 500.0
+[limits]
+auto_pause_after_failures = 10000
+daily_spend_cap_sol = 1000.0
+daily_loss_cap_sol = 1000.0
+max_open_positions = 1000
+max_leader_age_slots = 100000
+"""
+APPLIED_WITHIN_S = 5.0
+
+
+def environment(home: Path, cluster: SimCluster) -> dict[str, str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("ZAPBOT_", "RPC_", "WS_", "SWAP_API", "TELEGRAM_", "KEYPAIR_"))
+    }
+    env.update(
+        ZAPBOT_HOME=str(home),
+        ZAPBOT_MODE="sim",
+        RPC_URL=cluster.rpc_url,
+        WS_URL=cluster.ws_url,
+        SWAP_API_URL=cluster.swap_api_url,
+        ZAPBOT_HTTP_PORT="0",
+        PYTHONPATH=str(PROJECT_ROOT),
+    )
+    return env
+
+
+def test_traders_edited_while_the_engine_runs(tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "zapbot.toml").write_text(CONFIG)
+    cluster = SimCluster(
+        SimConfig(rpc_port=0, ws_port=0, swap_port=0, traders=3, slot_ms=100, seed=41)
+    ).start()
+    (alice, alice_wallet), (bob, bob_wallet), (carol, carol_wallet) = cluster.traders
+    traders_file = home / "traders.toml"
+    traders_file.write_text(
+        "# followed by hand\n"
+        f'[[traders]]\nname = "{alice}"\nwallet = "{alice_wallet}"\n\n'
+        f'[[traders]]\nname = "{bob}"  # the steady one\nwallet = "{bob_wallet}"\n'
+    )
+    env = environment(home, cluster)
+    db = home / "zapbot.db"
+    log_file = home / "logs" / "threading.log"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "zapbot_tui.cli", "run", "--headless", "--duration", "150"],
+        env=env,
+        cwd=str(home),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        runtime = home / "runtime.json"
+        wait_for(lambda: runtime.exists() or proc.poll() is not None, 40, what="the engine to start")
+        assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+        url = f"http://127.0.0.1:{json.loads(runtime.read_text())['port']}/workers/status"
+
+        def status() -> dict:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                return json.loads(response.read())
+
+        wait_for(lambda: status()["subscriptions"] == 2, 30, what="two traders subscribed")
+        doc = wait_for(lambda: status()["chain"]["genesis_hash"] and status(), 10, what="the chain id")
+        assert doc["chain"] == {"genesis_hash": cluster.rpc.genesis_hash, "label": "local"}
+
+        def cli(*args: str) -> str:
+            done = subprocess.run(
+                [sys.executable, "-m", "zapbot_tui.cli", "traders", *args],
+                env=env,
+                cwd=str(home),
+                capture_output=True,
+                text=True,
+                timeout=30,
+            )
+            assert done.returncode == 0, done.stderr
+            return done.stdout
+
+        def copied(signature: str) -> list[dict]:
+            return db_rows(
+                db, "SELECT * FROM intents WHERE leader_signature=? AND status='executed'", signature
+            )
+
+        def buy(name: str, mint_index: int = 0) -> str:
+            mint = cluster.mints[mint_index % len(cluster.mints)]
+            return cluster.trader_swap(name, "buy", mint, quote_lamports=3 * SOL // 10).signature
+
+        # add: subscribed and copied. "applied" means the engine showed this version of the file in force
+        # within the CLI's 5 s wait.
+        assert "applied to the running engine" in cli("add", carol, carol_wallet, "--fixed-sol", "0.02")
+        wait_for(lambda: status()["subscriptions"] == 3, APPLIED_WITHIN_S, what="the added trader subscribed")
+        signature = buy(carol)
+        (row,) = wait_for(lambda: copied(signature), 30, what="the added trader's buy copied")
+        assert row["trader"] == carol and row["amount_in"] == 2 * SOL // 100
+
+        # stop: unsubscribed at once, and a buy made after it is not copied
+        assert "applied to the running engine" in cli("stop", alice)
+        wait_for(
+            lambda: status()["subscriptions"] == 2, APPLIED_WITHIN_S, what="the stopped trader unsubscribed"
+        )
+        ignored = buy(alice, 1)
+
+        # an editor changes bob's sizing (no lock, a plain rewrite keeping the comments)
+        document = tomlkit.parse(traders_file.read_text())
+        document["traders"][1]["fixed_sol"] = 0.03
+        traders_file.write_text(tomlkit.dumps(document))
+        wait_for(
+            lambda: any(f"trader {bob} updated: fixed_sol" in line for line in log_lines(log_file)),
+            APPLIED_WITHIN_S,
+            what="the sizing edit applied",
+        )
+        signature = buy(bob, 2)
+        (row,) = wait_for(lambda: copied(signature), 30, what="bob's buy copied at the new size")
+        assert row["amount_in"] == 3 * SOL // 100
+        assert not db_rows(db, "SELECT id FROM intents WHERE leader_signature=?", ignored)
+
+        # remove
+        assert "applied to the running engine" in cli("remove", carol)
+        wait_for(lambda: status()["traders"] == 2, APPLIED_WITHIN_S, what="the removed trader gone")
+        assert status()["subscriptions"] == 1
+
+        # a malformed edit: one line in the log, the traders in force stay (bob is still copied)
+        good = traders_file.read_text()
+        traders_file.write_text(good + "\n[[traders]\nname = \n")
+        wait_for(lambda: syntax_errors(log_file), APPLIED_WITHIN_S, what="the malformed file reported")
+        traders_file.write_text(good + "\n[[traders]\nname = \n")  # saved again, unchanged
+        signature = buy(bob, 3)
+        wait_for(lambda: copied(signature), 30, what="bob still copied while the file is broken")
+        assert len(syntax_errors(log_file)) == 1
+        assert status()["traders"] == 2 and status()["subscriptions"] == 1
+        traders_file.write_text(good)
+        wait_for(lambda: any("reads again" in line for line in log_lines(log_file)), APPLIED_WITHIN_S)
+
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        cluster.stop()
+    held = {t["name"]: t for t in tomllib.loads(traders_file.read_text())["traders"]}
+    assert set(held) == {alice, bob}
+    assert held[alice]["active"] is False and held[bob]["fixed_sol"] == 0.03
+    assert "# followed by hand" in traders_file.read_text() and "# the steady one" in traders_file.read_text()
+
+
+def log_lines(path: Path) -> list[str]:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except FileNotFoundError:
+        return []
+
+
+def syntax_errors(path: Path) -> list[str]:
+    return [line for line in log_lines(path) if "traders.toml: TOML syntax error" in line]
