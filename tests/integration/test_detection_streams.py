@@ -24,6 +24,7 @@ from engine.config import load_settings
 from engine.decoding import decode_raw
 from engine.facade import Engine
 from engine.store import connect
+from tests.helpers.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -186,16 +187,6 @@ async def sim_cluster_close_all(cluster) -> None:
 
 
 # -- the real Engine ------------------------------------------------------------------------------------------
-def wait_for(check, timeout: float = 20.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def executed(engine: Engine, leader_signature: str) -> dict | None:
     conn = connect(engine.ctx.db_path, readonly=True)
     try:
@@ -217,11 +208,11 @@ def test_engine_copies_a_streamed_swap_without_fetching_it(zapbot_home, sim_clus
     engine.start(wait_ready=20)
     try:
         leaders = len(sim_cluster.traders)
-        wait_for(lambda: (engine.snapshot().sol_balance_lamports or 0) > 0, what="the operator's airdrop")
-        wait_for(lambda: engine.snapshot().subscriptions >= leaders, what="every leader subscribed")
-        wait_for(lambda: engine.snapshot().counters.get("polls", 0) >= leaders, what="every first poll")
+        wait_until(lambda: (engine.snapshot().sol_balance_lamports or 0) > 0, what="the operator's airdrop")
+        wait_until(lambda: engine.snapshot().subscriptions >= leaders, what="every leader subscribed")
+        wait_until(lambda: engine.snapshot().counters.get("polls", 0) >= leaders, what="every first poll")
         trade = swap(sim_cluster, 0)
-        row = wait_for(lambda: executed(engine, trade.signature), what="our copy")
+        row = wait_until(lambda: executed(engine, trade.signature), what="our copy")
         assert row["status"] == "executed", row["reason"]
         counters = engine.snapshot().counters
         fetched_leader = sim_cluster.rpc.fetched_signatures[trade.signature]
@@ -254,11 +245,11 @@ def test_a_provider_without_block_subscribe_falls_back_to_logs(zapbot_home, sim_
     engine.start(wait_ready=20)
     try:
         leaders = len(sim_cluster.traders)
-        wait_for(lambda: engine.snapshot().counters.get("ws_stream_fallbacks", 0) == 1, what="the fallback")
-        wait_for(lambda: engine.snapshot().subscriptions >= leaders, what="logsSubscribe for every leader")
-        wait_for(lambda: (engine.snapshot().sol_balance_lamports or 0) > 0, what="the operator's airdrop")
+        wait_until(lambda: engine.snapshot().counters.get("ws_stream_fallbacks", 0) == 1, what="the fallback")
+        wait_until(lambda: engine.snapshot().subscriptions >= leaders, what="logsSubscribe for every leader")
+        wait_until(lambda: (engine.snapshot().sol_balance_lamports or 0) > 0, what="the operator's airdrop")
         trade = swap(sim_cluster, 0)
-        row = wait_for(lambda: executed(engine, trade.signature), what="our copy")
+        row = wait_until(lambda: executed(engine, trade.signature), what="our copy")
         assert row["status"] == "executed", row["reason"]
         assert sim_cluster.pubsub.request_counts["logsSubscribe"] >= leaders
         assert sim_cluster.rpc.fetched_signatures[trade.signature] >= 1  # logs mode fetches it

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import threading
-import time
 
 import pytest
 
@@ -19,6 +18,7 @@ from engine.traders import TraderBook, TraderConfig
 from engine.worker import BaseWorker, Inbox, handles
 from engine.workers.analyzer import AnalyzerWorker
 from engine.workers.data import DataWorker
+from tests.helpers.waiting import wait_until
 
 
 class ExecutorSink(BaseWorker):
@@ -34,16 +34,6 @@ class ExecutorSink(BaseWorker):
 
 def executor_sink() -> type[ExecutorSink]:
     return type("ExecutorSink_", (ExecutorSink,), {"swaps": []})
-
-
-def wait_for(predicate, timeout: float = 15.0) -> bool:
-    done = threading.Event()
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() >= deadline:
-            return False
-        done.wait(0.02)
-    return True
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +76,7 @@ def test_paper_mode_copies_a_local_cluster_swap(tmp_path, cluster):
     try:
         assert sup.wait_ready(15)
         ctx.send("analyzer", NewTransactions(wallet, (trade.signature,), "poll"))
-        assert wait_for(lambda: len(executor.swaps) == 1)
+        wait_until(lambda: len(executor.swaps) == 1)
         assert executor.swaps[0].venue == "unknown" and executor.swaps[0].side == "buy"
     finally:
         sup.stop()
@@ -109,11 +99,11 @@ def test_unknown_venue_is_a_skip_when_copy_unknown_venues_is_off(tmp_path, clust
     try:
         assert sup.wait_ready(15)
         ctx.send("analyzer", NewTransactions(wallet, (airdrop,), "poll"))
-        assert wait_for(lambda: ctx.state.counters.get("transactions_without_swaps", 0) == 1)
-        assert wait_for(lambda: any("no swap" in e.message for e in logs))
-        assert wait_for(lambda: "no swaps found" in ctx.state.snapshot().worker("analyzer").detail)
+        wait_until(lambda: ctx.state.counters.get("transactions_without_swaps", 0) == 1)
+        wait_until(lambda: any("no swap" in e.message for e in logs))
+        wait_until(lambda: "no swaps found" in ctx.state.snapshot().worker("analyzer").detail)
         ctx.send("analyzer", NewTransactions(wallet, (trade.signature,), "poll"))
-        assert wait_for(lambda: len(skips) == 1)
+        wait_until(lambda: len(skips) == 1)
         assert skips[0].reason == "unknown venue" and skips[0].leader_signature == trade.signature
         assert executor.swaps == []
         assert sum("no swap" in e.message for e in logs) == 1

@@ -11,7 +11,7 @@ from engine.config import Settings
 from engine.facade import Engine
 from engine.paths import home_paths
 from engine.sim import SimCluster, SimConfig
-from tests.reliability_helpers import wait_for
+from tests.helpers.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -42,7 +42,7 @@ def test_the_engine_reads_the_chain_id_into_its_snapshot(tmp_path):
     engine = Engine(settings, paths=home_paths(tmp_path / "home"), cluster=local, http=False)
     try:
         engine.start()
-        wait_for(lambda: engine.snapshot().chain_id, 10, what="the chain id")
+        wait_until(lambda: engine.snapshot().chain_id, 10, what="the chain id")
         view = engine.snapshot()
         assert (view.chain_id, view.chain_label) == (local.rpc.genesis_hash, "embedded")
     finally:

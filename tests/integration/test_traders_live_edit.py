@@ -19,7 +19,8 @@ import tomlkit
 
 from engine.sim import SimCluster, SimConfig
 from tests.conftest import PROJECT_ROOT
-from tests.reliability_helpers import SOL, db_rows, wait_for
+from tests.helpers.reliability import SOL, db_rows
+from tests.helpers.waiting import wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 
@@ -86,7 +87,7 @@ def test_traders_edited_while_the_engine_runs(tmp_path):
     )
     try:
         runtime = home / "runtime.json"
-        wait_for(lambda: runtime.exists() or proc.poll() is not None, 40, what="the engine to start")
+        wait_until(lambda: runtime.exists() or proc.poll() is not None, 40, what="the engine to start")
         assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
         url = f"http://127.0.0.1:{json.loads(runtime.read_text())['port']}/workers/status"
 
@@ -94,8 +95,8 @@ def test_traders_edited_while_the_engine_runs(tmp_path):
             with urllib.request.urlopen(url, timeout=5) as response:
                 return json.loads(response.read())
 
-        wait_for(lambda: status()["subscriptions"] == 2, 30, what="two traders subscribed")
-        doc = wait_for(lambda: status()["chain"]["genesis_hash"] and status(), 10, what="the chain id")
+        wait_until(lambda: status()["subscriptions"] == 2, 30, what="two traders subscribed")
+        doc = wait_until(lambda: status()["chain"]["genesis_hash"] and status(), 10, what="the chain id")
         assert doc["chain"] == {"genesis_hash": cluster.rpc.genesis_hash, "label": "local"}
 
         def cli(*args: str) -> str:
@@ -122,14 +123,16 @@ def test_traders_edited_while_the_engine_runs(tmp_path):
         # add: subscribed and copied. "applied" means the engine showed this version of the file in force
         # within the CLI's 5 s wait.
         assert "applied to the running engine" in cli("add", carol, carol_wallet, "--fixed-sol", "0.02")
-        wait_for(lambda: status()["subscriptions"] == 3, APPLIED_WITHIN_S, what="the added trader subscribed")
+        wait_until(
+            lambda: status()["subscriptions"] == 3, APPLIED_WITHIN_S, what="the added trader subscribed"
+        )
         signature = buy(carol)
-        (row,) = wait_for(lambda: copied(signature), 30, what="the added trader's buy copied")
+        (row,) = wait_until(lambda: copied(signature), 30, what="the added trader's buy copied")
         assert row["trader"] == carol and row["amount_in"] == 2 * SOL // 100
 
         # stop: unsubscribed at once, and a buy made after it is not copied
         assert "applied to the running engine" in cli("stop", alice)
-        wait_for(
+        wait_until(
             lambda: status()["subscriptions"] == 2, APPLIED_WITHIN_S, what="the stopped trader unsubscribed"
         )
         ignored = buy(alice, 1)
@@ -138,32 +141,32 @@ def test_traders_edited_while_the_engine_runs(tmp_path):
         document = tomlkit.parse(traders_file.read_text())
         document["traders"][1]["fixed_sol"] = 0.03
         traders_file.write_text(tomlkit.dumps(document))
-        wait_for(
+        wait_until(
             lambda: any(f"trader {bob} updated: fixed_sol" in line for line in log_lines(log_file)),
             APPLIED_WITHIN_S,
             what="the sizing edit applied",
         )
         signature = buy(bob, 2)
-        (row,) = wait_for(lambda: copied(signature), 30, what="bob's buy copied at the new size")
+        (row,) = wait_until(lambda: copied(signature), 30, what="bob's buy copied at the new size")
         assert row["amount_in"] == 3 * SOL // 100
         assert not db_rows(db, "SELECT id FROM intents WHERE leader_signature=?", ignored)
 
         # remove
         assert "applied to the running engine" in cli("remove", carol)
-        wait_for(lambda: status()["traders"] == 2, APPLIED_WITHIN_S, what="the removed trader gone")
+        wait_until(lambda: status()["traders"] == 2, APPLIED_WITHIN_S, what="the removed trader gone")
         assert status()["subscriptions"] == 1
 
         # a malformed edit: one line in the log, the traders in force stay (bob is still copied)
         good = traders_file.read_text()
         traders_file.write_text(good + "\n[[traders]\nname = \n")
-        wait_for(lambda: syntax_errors(log_file), APPLIED_WITHIN_S, what="the malformed file reported")
+        wait_until(lambda: syntax_errors(log_file), APPLIED_WITHIN_S, what="the malformed file reported")
         traders_file.write_text(good + "\n[[traders]\nname = \n")  # saved again, unchanged
         signature = buy(bob, 3)
-        wait_for(lambda: copied(signature), 30, what="bob still copied while the file is broken")
+        wait_until(lambda: copied(signature), 30, what="bob still copied while the file is broken")
         assert len(syntax_errors(log_file)) == 1
         assert status()["traders"] == 2 and status()["subscriptions"] == 1
         traders_file.write_text(good)
-        wait_for(lambda: any("reads again" in line for line in log_lines(log_file)), APPLIED_WITHIN_S)
+        wait_until(lambda: any("reads again" in line for line in log_lines(log_file)), APPLIED_WITHIN_S)
 
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=30) == 0

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 
 import pytest
 from solders.pubkey import Pubkey
@@ -23,6 +22,7 @@ from engine.supervisor import Supervisor
 from engine.traders import TraderBook
 from engine.worker import BaseWorker, Inbox, handles
 from engine.workers.websocket import WebsocketWorker
+from tests.helpers.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -41,15 +41,6 @@ class Sink(BaseWorker):
 
 def sink(name: str) -> type[Sink]:
     return type(f"Sink_{name}", (Sink,), {"name": name, "messages": []})
-
-
-def wait_for(predicate, timeout: float = 20.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return predicate()
 
 
 def make_ctx(tmp_path, cluster: SimCluster, stream: str) -> EngineContext:
@@ -93,13 +84,13 @@ def test_helius_packs_wallets_into_one_subscription(tmp_path, cluster):
     try:
         assert sup.wait_ready(10)
         ctx.send("websocket", StartMonitoring(wallets), force=True)
-        assert wait_for(lambda: ctx.state.subscriptions == 10_000, 60), ctx.state.health
+        wait_until(lambda: ctx.state.subscriptions == 10_000, 60, what=lambda: ctx.state.health)
         assert cluster.pubsub.request_counts["transactionSubscribe"] == 1
         assert cluster.pubsub.subscription_count() == 1 and len(cluster.pubsub.connections) == 1
         assert "10000 wallets in 1 transactionSubscribe" in ctx.state.snapshot().health.ws_detail
 
         trade = cluster.trader_swap(leader_name, "buy", cluster.mints[0], quote_lamports=10**8)
-        assert wait_for(lambda: streamed(analyzer, trade.signature) is not None)
+        wait_until(lambda: streamed(analyzer, trade.signature) is not None)
         message = streamed(analyzer, trade.signature)
         assert message.wallet == leader and message.source == "ws" and message.slots == (trade.slot,)
         (raw,) = message.transactions
@@ -109,25 +100,25 @@ def test_helius_packs_wallets_into_one_subscription(tmp_path, cluster):
         # One wallet added on the live socket: one more subscription, for it alone.
         _, other = cluster.traders[1]
         ctx.send("websocket", StartMonitoring((other,)), force=True)
-        assert wait_for(lambda: ctx.state.subscriptions == 10_001)
+        wait_until(lambda: ctx.state.subscriptions == 10_001)
         assert cluster.pubsub.request_counts["transactionSubscribe"] == 2
         # Stopping most wallets keeps the subscription that still covers the leader...
         ctx.send("websocket", StopMonitoring(wallets[1:]), force=True)
-        assert wait_for(lambda: ctx.state.subscriptions == 2)
+        wait_until(lambda: ctx.state.subscriptions == 2)
         assert cluster.pubsub.subscription_count() == 2
         # ...and the last one of it unsubscribes it.
         ctx.send("websocket", StopMonitoring((other,)), force=True)
-        assert wait_for(lambda: cluster.pubsub.subscription_count() == 1)
+        wait_until(lambda: cluster.pubsub.subscription_count() == 1)
         assert cluster.pubsub.request_counts["transactionUnsubscribe"] == 1
 
         # A reconnect packs what is followed into as few subscriptions as possible, and reports the gap.
         ctx.send("websocket", StartMonitoring((other,)), force=True)
-        assert wait_for(lambda: ctx.state.subscriptions == 2)
+        wait_until(lambda: ctx.state.subscriptions == 2)
         before = cluster.pubsub.request_counts["transactionSubscribe"]
         asyncio.run_coroutine_threadsafe(cluster.pubsub.close_all(), cluster._loop).result(5)
-        assert wait_for(lambda: cluster.pubsub.request_counts["transactionSubscribe"] == before + 1)
-        assert wait_for(lambda: cluster.pubsub.subscription_count() == 1 and ctx.state.subscriptions == 2)
-        assert wait_for(
+        wait_until(lambda: cluster.pubsub.request_counts["transactionSubscribe"] == before + 1)
+        wait_until(lambda: cluster.pubsub.subscription_count() == 1 and ctx.state.subscriptions == 2)
+        wait_until(
             lambda: any(
                 isinstance(m, CoverageChanged) and m.gap and other in m.wallets for m in monitor.messages
             )
@@ -146,7 +137,7 @@ def test_block_holds_one_subscription_per_wallet(tmp_path, cluster):
     try:
         assert sup.wait_ready(10)
         ctx.send("websocket", StartMonitoring(wallets), force=True)
-        assert wait_for(lambda: ctx.state.subscriptions == len(wallets))
+        wait_until(lambda: ctx.state.subscriptions == len(wallets))
         assert cluster.pubsub.request_counts["blockSubscribe"] == len(wallets)
         assert "(blockSubscribe)" in ctx.state.snapshot().health.ws_detail
         trades = [
@@ -154,11 +145,11 @@ def test_block_holds_one_subscription_per_wallet(tmp_path, cluster):
             for name, _ in cluster.traders
         ]
         for trade in trades:
-            assert wait_for(lambda trade=trade: streamed(analyzer, trade.signature) is not None)
+            wait_until(lambda trade=trade: streamed(analyzer, trade.signature) is not None)
             message = streamed(analyzer, trade.signature)
             assert message.wallet == trade.wallet and len(message.transactions) == len(message.signatures)
         ctx.send("websocket", StopMonitoring(wallets[:1]), force=True)
-        assert wait_for(lambda: cluster.pubsub.subscription_count() == len(wallets) - 1)
+        wait_until(lambda: cluster.pubsub.subscription_count() == len(wallets) - 1)
         assert cluster.pubsub.request_counts["blockUnsubscribe"] == 1
         assert cluster.rpc.counts().get("getTransaction", 0) == 0
     finally:

@@ -412,7 +412,7 @@ def _edit_trader(book: Any, args: Any, path: Path) -> int:
         return _err(f"zapbot traders edit: {_first_error(exc)}")
     book.replace(args.name, trader)
     print(f"{trader.name}: {', '.join(sorted(changes)) or 'nothing'} changed in {path}")
-    _notify_running_engine()
+    _tell_running_engine(path)
     return 0
 
 
