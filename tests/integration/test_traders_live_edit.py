@@ -18,7 +18,7 @@ import pytest
 import tomlkit
 
 from engine.sim import SimCluster, SimConfig
-from tests.conftest import PROJECT_ROOT
+from tests.helpers.paths import PROJECT_ROOT
 from tests.helpers.reliability import SOL, db_rows
 from tests.helpers.waiting import wait_until
 
