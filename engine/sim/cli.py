@@ -28,6 +28,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--tokens", type=int, default=3, help="tokens with a pool (default 3)")
     parser.add_argument("--trade-rate", type=float, default=0.0, help="synthetic trades per second")
     parser.add_argument("--trade-duration", type=float, default=0.0, help="seconds of trading (0 = forever)")
+    parser.add_argument(
+        "--history-days",
+        type=float,
+        default=0.0,
+        metavar="N",
+        help="make N days of trading history at start (patient, sniper, loser and crowd traders)",
+    )
     parser.add_argument("--scenario", type=Path, default=None, help="scenario TOML file")
     parser.add_argument(
         "--usdc", action="store_true", help="the USDC mint, a SOL/USDC pool and USDC in every trader's wallet"
@@ -84,7 +91,11 @@ def main(argv: list[str] | None = None, *, stop_event: threading.Event | None = 
         scenario=args.scenario,
         chaos=chaos,
         usdc=args.usdc,
+        history_days=args.history_days,
     )
+    if not 0 <= args.history_days <= 30:
+        print("zapbot sim: --history-days must be between 0 and 30", file=sys.stderr)
+        return 2
     try:
         cluster = SimCluster(config).start()
     except (ScenarioError, ChaosKeyError, OSError) as error:
@@ -102,6 +113,12 @@ def main(argv: list[str] | None = None, *, stop_event: threading.Event | None = 
         print(f"market   {cluster.market_url}")
         for name, wallet in cluster.traders:
             print(f"trader   {name} {wallet}")
+        if cluster.history is not None:
+            made = cluster.history
+            print(
+                f"history  {made.days:g} days, {sum(made.swaps.values())} swaps, made in {made.seconds:.1f} s "
+                f"(styles: {', '.join(f'{style} {count}' for style, count in made.swaps.items())})"
+            )
         if args.write_traders:
             write_traders_file(args.write_traders, cluster.traders)
             print(f"traders written to {args.write_traders}")

@@ -15,6 +15,7 @@ from solders.pubkey import Pubkey
 
 from engine.constants import TOKEN_2022_PROGRAM, TOKEN_PROGRAM, USDC_MINT, WSOL_MINT
 from engine.sim.config import ChaosSettings, SimConfig
+from engine.sim.history import HistorySummary, generate_history
 from engine.sim.ledger import Ledger
 from engine.sim.market import Market, TraderTrade
 from engine.sim.pubsub import PubsubServer
@@ -87,6 +88,10 @@ class SimCluster:
                     token.usdc_token_reserve_raw or token.token_reserve_raw,
                     token.fee_bps,
                 )
+        # Before the servers exist: the history's jumped clock is over by the time anyone can listen.
+        self.history: HistorySummary | None = None
+        if cfg.history_days > 0:
+            self.history = generate_history(self.ledger, self.market, cfg.history_days, cfg.seed)
         self.rpc = RpcServer(self.ledger, self.airdrop, random.Random(cfg.seed + 1))
         self.pubsub = PubsubServer(self.ledger, random.Random(cfg.seed + 2))
         self.swap_api = SwapApiServer(self.market)

@@ -98,3 +98,4 @@ class SimConfig:
     chaos: ChaosSettings = field(default_factory=ChaosSettings)
     usdc: bool = False  # the USDC mint (mainnet address), a SOL/USDC pool, USDC in every trader's wallet
     sol_price_usd: float = 150.0  # the SOL/USDC pool's starting price
+    history_days: float = 0.0  # days of synthetic trading made at start (engine/sim/history.py)

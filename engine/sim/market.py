@@ -68,6 +68,7 @@ class TraderTrade:
     quote_amount: int
     slot: int
     quote_mint: str = WSOL_MINT  # what the trade paid or received: SOL, or USDC in a USDC pool
+    block_time: int | None = None  # unix seconds, as getTransaction gives it
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -80,6 +81,7 @@ class TraderTrade:
             "quote_amount": self.quote_amount,
             "slot": self.slot,
             "quote_mint": self.quote_mint,
+            "block_time": self.block_time,
         }
 
 
@@ -620,6 +622,7 @@ class Market:
                 quote_amount,
                 landed.slot,
                 pool.quote_mint,
+                landed.block_time,
             )
             self.trades.append(trade)
             return trade
