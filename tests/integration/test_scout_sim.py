@@ -121,7 +121,7 @@ def test_scout_matches_the_cluster_ground_truth_and_caches(sim_cluster, tmp_path
     sniper_report = build_report(sniper, sniper_history.swaps(allow_unknown_venue=True))
     assert sniper_report.too_fast_to_copy and sniper_report.flip_share == 1.0
     # (Every trade here lands within seconds, so the other trader flips too: telling a patient style apart
-    # takes days of history, which test_scout_history.py scouts.)
+    # takes days of history, which test_scout_sim_history.py scouts.)
 
 
 def test_scout_limit_and_days_bound_the_history(sim_cluster, tmp_path):
