@@ -4,6 +4,7 @@ project's decoder and cached, within the scout's own small share of the RPC budg
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -167,7 +168,7 @@ def scouted_from_raw(raw: bytes, wallet: str) -> ScoutedTransaction:
     return scouted_from_result(document, wallet)
 
 
-def _cancelled(cancel: asyncio.Event | None) -> bool:
+def _cancelled(cancel: Any) -> bool:
     return cancel is not None and cancel.is_set()
 
 
@@ -179,7 +180,7 @@ async def list_signatures(
     limit: int | None = None,
     now: float | None = None,
     progress: Progress | None = None,
-    cancel: asyncio.Event | None = None,
+    cancel: asyncio.Event | threading.Event | None = None,
 ) -> tuple[list[dict[str, Any]], bool]:
     """The wallet's signatures newest first, within `days` of `now` or up to `limit`; (entries, cancelled)."""
     cutoff = None if days is None else int((now if now is not None else time.time()) - days * 86_400)
@@ -215,7 +216,7 @@ async def fetch_history(
     limit: int | None = None,
     cache: ScoutCache | None = None,
     progress: Progress | None = None,
-    cancel: asyncio.Event | None = None,
+    cancel: asyncio.Event | threading.Event | None = None,
     now: float | None = None,
     concurrency: int = DEFAULT_CONCURRENCY,
     encoding: str = "json",
@@ -295,15 +296,22 @@ async def scout_wallet(
     cache_path: Path | None = None,
     requests_per_second: float = DEFAULT_SCOUT_RPS,
     progress: Progress | None = None,
-    cancel: asyncio.Event | None = None,
+    cancel: asyncio.Event | threading.Event | None = None,
     commitment: str = "confirmed",
     state: Any = None,
+    engine_rate: float | None = None,
 ) -> History:
-    """One scout from start to end: its own low-priority pool and the cache file, both closed afterwards."""
+    """One scout from start to end: its own low-priority pool and the cache file, both closed afterwards.
+    With the engine's `state` (and its per-endpoint `engine_rate`) it draws from the engine's shared budget
+    as a low-priority pool, below the trading calls. `cancel` may be a threading.Event (only is_set())."""
     cache = ScoutCache(cache_path)
     try:
         async with make_scout_pool(
-            urls, requests_per_second=requests_per_second, commitment=commitment, state=state
+            urls,
+            requests_per_second=requests_per_second,
+            commitment=commitment,
+            state=state,
+            engine_rate=engine_rate,
         ) as pool:
             return await fetch_history(
                 pool, wallet, days=days, limit=limit, cache=cache, progress=progress, cancel=cancel

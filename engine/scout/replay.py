@@ -21,6 +21,9 @@ from engine.scout.model import MS_PER_SLOT, WalletSwap, chronological
 from engine.scout.report import FifoBook, is_sol_trade, realised
 
 DEFAULT_DELAY_MS = 1000
+# A known trade this long after the copy's moment says little about the price then: the fill falls back to
+# the leader's price with slippage instead (otherwise a buy held for hours would fill at the leader's sell).
+NEXT_TRADE_WINDOW_MS = 30_000
 PRICE_NEXT_TRADE = "next trade"
 PRICE_SLIPPAGE = "leader price + slippage"
 DAY_MS = 86_400_000
@@ -153,8 +156,11 @@ class _Prices:
             self.points.setdefault(swap.mint, []).append(point)
             self.keys.setdefault(swap.mint, []).append((point.time_ms, point.order))
 
-    def next_at_or_after(self, mint: str, at_ms: int, after_order: int) -> PricePoint | None:
-        """The first known trade of mint at or after at_ms that comes after the trade at after_order."""
+    def next_at_or_after(
+        self, mint: str, at_ms: int, after_order: int, within_ms: int | None = None
+    ) -> PricePoint | None:
+        """The first known trade of mint at or after at_ms that comes after the trade at after_order (and
+        no later than at_ms + within_ms, when given)."""
         keys = self.keys.get(mint)
         if not keys:
             return None
@@ -162,7 +168,10 @@ class _Prices:
         points = self.points[mint]
         while index < len(points) and points[index].order <= after_order:
             index += 1
-        return points[index] if index < len(points) else None
+        if index >= len(points):
+            return None
+        point = points[index]
+        return None if within_ms is not None and point.time_ms > at_ms + within_ms else point
 
 
 def _copy_fee(copy: Copy) -> int:
@@ -180,11 +189,13 @@ def replay(
     start_balance_lamports: int | None = None,
     market_trades: Sequence[WalletSwap] = (),
     exits: Sequence[tuple[str, ExitRule]] = (),
+    next_trade_window_ms: int | None = NEXT_TRADE_WINDOW_MS,
 ) -> ReplayResult:
     """Replay the leader's `swaps` as copies by `trader` (a TraderConfig) under `limits` (LimitsSettings or
     LimitsView). start_balance_lamports None: no wallet, so balance and reserve checks do not apply (as in
     paper mode). market_trades: other known trades of the same tokens, used only as prices. exits: named
-    ExitRules tried at every later known price of a held token."""
+    ExitRules tried at every later known price of a held token. next_trade_window_ms: how far after the
+    delay a known trade may be and still price the fill (None: any later trade)."""
     view: LimitsView = limits if isinstance(limits, LimitsView) else limits_view(limits)
     if not getattr(trader, "active", True):
         trader = trader.model_copy(update={"active": True})  # the replay asks "if I had followed it"
@@ -270,7 +281,7 @@ def replay(
         leader_price = Fraction(swap.quote_amount, swap.token_amount) if swap.token_amount else Fraction(0)
         slip = Fraction(int(decision.slippage_bps), 10_000)
         fallback = leader_price * (1 + slip) if decision.side == "buy" else leader_price * (1 - slip)
-        point = prices.next_at_or_after(swap.mint, at_ms + delay_ms, order_of[id(swap)])
+        point = prices.next_at_or_after(swap.mint, at_ms + delay_ms, order_of[id(swap)], next_trade_window_ms)
         made = fill(
             swap.signature,
             decision.side,

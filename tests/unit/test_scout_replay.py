@@ -109,3 +109,18 @@ def test_exit_seam_sells_at_a_later_price():
     assert ("sell", A, "exit: tp") in reasons
     assert result.copy_round_trips == 1
     assert result.copy_realised_pnl_lamports == 200_000_000  # 100,000 tokens bought at 1,000 sold at 3,000
+
+
+def test_a_trade_long_after_the_delay_does_not_price_the_fill():
+    # The only later A trade is the leader's own sell a minute on: too late to say what the copy paid at
+    # t + 1 s, so the buy fills at the leader's price plus 3 % (floor(1e8 / 1030)), unless the window is off.
+    history = [swap(1, 0, "buy", A, 1_000_000, SOL), swap(2, 60, "sell", A, 1_000_000, 2 * SOL)]
+    windowed = replay(history, trader(copy_sells=False), LimitsSettings(), delay_ms=1000)
+    assert (windowed.copies[0].amount_out, windowed.copies[0].price_source) == (97_087, PRICE_SLIPPAGE)
+    unbounded = replay(
+        history, trader(copy_sells=False), LimitsSettings(), delay_ms=1000, next_trade_window_ms=None
+    )
+    assert (unbounded.copies[0].amount_out, unbounded.copies[0].price_source) == (50_000, PRICE_NEXT_TRADE)
+    # Within the window (30 s after the delay) the next trade still prices it.
+    near = [swap(1, 0, "buy", A, 1_000_000, SOL), swap(2, 31, "sell", A, 1_000_000, 2 * SOL)]
+    assert replay(near, trader(copy_sells=False), LimitsSettings()).copies[0].price_source == PRICE_NEXT_TRADE

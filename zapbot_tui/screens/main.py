@@ -33,6 +33,7 @@ KEYS: tuple[tuple[str, str, str, str, str], ...] = (
     ("x", "stop_copying", "Stop", "Stop copying trader", "Stop copying the selected trader"),
     ("p", "toggle_pause", "Pause", "Pause / resume all", "Pause all copying, or resume it"),
     ("a", "add_trader", "Add", "Add trader", "Add a trader to follow"),
+    ("S", "scout", "", "Scout a wallet", "Scout a wallet: its trading, and what copying it would make"),
     ("e", "edit_trader", "Edit", "Edit trader", "Edit the selected trader"),
     ("d", "delete_trader", "Del", "Delete trader", "Delete the selected trader (asks first)"),
     ("enter", "details", "Info", "Details", "Details of the selected row; on a position: sell"),
@@ -270,6 +271,13 @@ class MainScreen(Screen):
     def action_add_trader(self) -> None:
         if self._engine_ready():
             self.app.push_screen(TraderFormScreen(self.engine), self._trader_saved)
+
+    def action_scout(self) -> None:
+        from zapbot_tui.screens.scout import ScoutScreen  # plotext is loaded only when scouting
+
+        name = self.panes["traders"].selected_key()  # type: ignore[attr-defined]
+        trader = self.engine.traders.get(name) if name else None
+        self.app.push_screen(ScoutScreen(self.engine, trader.wallet if trader is not None else ""))
 
     def action_edit_trader(self) -> None:
         if not (self._engine_ready() and (name := self.selected_trader())):
