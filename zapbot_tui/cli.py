@@ -21,11 +21,12 @@ BENCHMARKS: dict[str, str] = {
     "decode": "engine.bench.decode:main",
     "pipeline": "engine.bench.pipeline:main",
     "scale": "engine.bench.scale:main",
+    "scout": "engine.bench.scout:main",
     "sim": "engine.bench.sim:main",
 }
 
 BENCH_HELP = """\
-usage: zapbot bench {decode,pipeline,scale,sim} [options]
+usage: zapbot bench {decode,pipeline,scale,scout,sim} [options]
 
 Benchmarks; each prints a table, or one JSON object with --json.
 
@@ -33,6 +34,7 @@ subcommands:
   decode    decode throughput of the mainnet fixtures, one process versus the decode pool
   pipeline  the copy path's latency: leader swap landed -> detected -> sent -> confirmed
   scale     following many wallets: time to subscribe, memory, RPC calls per minute at rest
+  scout     the copy path's latency alone and with a scout reading histories, side by side
   sim       transactions per second the local cluster lands and notifies
 
 `zapbot bench NAME --help` lists a benchmark's options.
@@ -48,7 +50,7 @@ zapbot status [--json]                                status of a running engine
 zapbot sim [options]                                  run the local cluster standalone
 zapbot decode FILE... [--wallet W]                    decode getTransaction JSON files
 zapbot scout WALLET [--days N | --limit N] [--json]   a wallet's trading, and what copying it would make
-zapbot bench decode|pipeline|scale|sim [--json]       benchmarks
+zapbot bench decode|pipeline|scale|scout|sim [--json]       benchmarks
 """
 
 

@@ -6,11 +6,12 @@ and counts missed and duplicated copies against the cluster's ledger."""
 
 from __future__ import annotations
 
+import contextlib
 import random
 import sys
 import time
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,9 +21,9 @@ from engine.bench.common import (
     emit,
     parse_or_explain,
     summary,
-    table,
     temp_home,
 )
+from engine.bench.pipeline_render import render
 from engine.bench.timing import Timings, instrument, ms, waited
 from engine.testing.waiting import poll_until
 
@@ -166,7 +167,11 @@ def run_phase(
     seed: int,
     polling_only: bool,
     stream: str = "logs",
+    during: Callable[[Any], contextlib.AbstractContextManager[Any]] | None = None,
 ) -> PhaseResult:
+    """One engine over the shared cluster: warm-up swaps, then `count` measured ones. `during(engine)`, when
+    given, is entered once the engine is ready and left when the measured copies concluded (a load that
+    runs alongside, such as `zapbot bench scout`'s scout)."""
     from engine.facade import Engine, default_worker_classes
     from engine.store import connect
 
@@ -213,11 +218,12 @@ def run_phase(
                 return wanted <= done
 
             rng = random.Random(seed)
-            warmup = _leader_swaps(cluster, engine, WARMUP_SWAPS, rate, rng)
-            poll_until(lambda: concluded(set(warmup)), SETTLE_TIMEOUT_S, step=0.1)
-            signatures = _leader_swaps(cluster, engine, count, rate, rng)
-            wanted = set(signatures)
-            poll_until(lambda: concluded(wanted), SETTLE_TIMEOUT_S, step=0.2)
+            with during(engine) if during is not None else contextlib.nullcontext():
+                warmup = _leader_swaps(cluster, engine, WARMUP_SWAPS, rate, rng)
+                poll_until(lambda: concluded(set(warmup)), SETTLE_TIMEOUT_S, step=0.1)
+                signatures = _leader_swaps(cluster, engine, count, rate, rng)
+                wanted = set(signatures)
+                poll_until(lambda: concluded(wanted), SETTLE_TIMEOUT_S, step=0.2)
             conn = connect(engine.ctx.db_path, readonly=True)
             try:
                 intents = [dict(r) for r in conn.execute("SELECT * FROM intents ORDER BY id")]
@@ -407,72 +413,6 @@ def run_pipeline(
         "rpc_latency_ms": rpc_latency_ms,
         "seconds": round(time.monotonic() - started, 1),
     }
-
-
-def _phases(result: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-    streams = result["streams"]
-    if len(streams) == 1:
-        phases = [("ws", result["ws"])]
-    else:
-        phases = [(f"ws {mode}", data) for mode, data in streams.items()]
-    return phases + [("polling", result["polling"])]
-
-
-def render(result: dict[str, Any]) -> str:
-    rows = []
-    phases = _phases(result)
-    for phase, data in phases:
-        for key, label in (
-            ("land_to_detect_ms", "landed → detected"),
-            ("detect_to_send_ms", "detected → sent"),
-            ("land_to_send_ms", "landed → sent"),
-            ("detect_to_confirm_ms", "detected → confirmed"),
-            ("rpc_and_swap_api_wait_ms", "  waiting on RPC / swap API"),
-            ("overhead_ms", "  engine overhead"),
-        ):
-            stats = data[key]
-            rows.append((f"{phase}: {label}", stats["p50"], stats["p95"], stats["p99"]))
-    streams = ", ".join(result["streams"])
-    latency = f"; RPC answers delayed {result['rpc_latency_ms']:g} ms" if result.get("rpc_latency_ms") else ""
-    lines = [
-        f"pipeline benchmark: {result['swaps_per_phase']} leader swaps per phase at {result['rate_per_s']:g}/s "
-        f"by {result['leaders']} leaders; stream {streams}; polling phase polls every "
-        f"{result['poll_interval_s']:g} s{latency}",
-        table(("ms", "p50", "p95", "p99"), rows, digits=1),
-        "",
-    ]
-    for phase, data in phases:
-        requests = data["critical_path_requests"]
-        if requests:
-            by_method = ", ".join(f"{k} {v:g}" for k, v in requests.items() if k != "total")
-            lines.append(f"{phase}: requests per copy, landed → sent: {requests['total']:g} ({by_method})")
-    for name, delta in result["comparison"].items():
-        lines.append(
-            f"{name.replace('_', ' ')}: landed → sent p50 {delta['land_to_send_p50_ms']} ms against "
-            f"{delta['logs_land_to_send_p50_ms']} ms, {delta['critical_path_requests_saved']} requests fewer"
-        )
-    for phase, data in phases:
-        extra = []
-        if data["skipped"]:
-            extra.append("skipped " + ", ".join(f"{k}: {v}" for k, v in data["skipped"].items()))
-        if data["failed"]:
-            extra.append("failed " + ", ".join(f"{k}: {v}" for k, v in data["failed"].items()))
-        if data["detected_by"]:
-            extra.append("detected by " + ", ".join(f"{k}: {v}" for k, v in data["detected_by"].items()))
-        if data["not_detected"]:
-            extra.append(f"not detected: {data['not_detected']}")
-        lines.append(
-            f"{phase}: {data['leader_swaps']} leader swaps, {data['copies']} copied, {data['missed']} missed, "
-            f"{data['duplicated']} duplicated"
-            + (f" ({'; '.join(extra)})" if extra else "")
-            + f" in {data['seconds']:g} s; first (cold) copy landed → detected "
-            + f"{data['cold_land_to_detect_ms']} ms"
-        )
-    lines.append(
-        f"total: {result['leader_swaps']} leader swaps, {result['copies']} copies, {result['missed']} missed, "
-        f"{result['duplicated']} duplicated in {result['seconds']:g} s"
-    )
-    return "\n".join(lines)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
