@@ -243,6 +243,7 @@ class SimSettings(_Table):
     scenario: str | None = None
     operator_airdrop_sol: float = Field(100.0, gt=0)
     chaos: dict[str, float] = Field(default_factory=dict)
+    history_days: float = Field(0.0, ge=0, le=30, description="days of synthetic history made at start")
 
 
 class UiSettings(_Table):

@@ -24,6 +24,7 @@ def _embedded_cluster(settings: Settings) -> Any:
         trade_rate=sim.trade_rate,
         trade_duration=sim.trade_duration_s or 0.0,
         scenario=Path(sim.scenario).expanduser() if sim.scenario else None,
+        history_days=sim.history_days,
     )
     if sim.chaos:
         parse_chaos_args([f"{key}={value}" for key, value in sim.chaos.items()], config.chaos)
