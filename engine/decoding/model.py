@@ -28,6 +28,11 @@ class SwapEvent:
     # The programs invoked when none of them is a known venue (venue "unknown"), so the operator can see
     # which AMM or aggregator made the trade; empty for known venues.
     programs: tuple[str, ...] = ()
+    # The wallet's own balance of `mint` (base units, all its accounts of that mint) before and after the
+    # transaction, from the RPC's pre/post balances: a sell's fraction of the holding is read from these.
+    # For SOL (mint = wrapped SOL) its lamports plus its wrapped SOL. None when the wallet is not a key.
+    owner_pre: int | None = None
+    owner_post: int | None = None
 
     def to_json_dict(self) -> dict[str, Any]:
         return {
@@ -41,6 +46,8 @@ class SwapEvent:
             "venue": self.venue,
             "router": self.router,
             "programs": list(self.programs),
+            "owner_pre": self.owner_pre,
+            "owner_post": self.owner_post,
         }
 
     def as_tuple(self) -> tuple[Any, ...]:
@@ -55,6 +62,8 @@ class SwapEvent:
             self.venue,
             self.router,
             self.programs,
+            self.owner_pre,
+            self.owner_post,
         )
 
     def __reduce__(self) -> tuple[Any, ...]:

@@ -11,7 +11,11 @@ from typing import Any
 from solders.pubkey import Pubkey
 from solders.transaction import VersionedTransaction
 
+from engine.decoding.document import AccountKey, Meta, RawInstruction, Transaction, from_dict
 from engine.decoding.model import DecodeError
+
+_PROGRAM_INDEX = operator.attrgetter("programIdIndex")
+_PROGRAM_ID = operator.attrgetter("programId")
 
 _B58_ALPHABET = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 
@@ -78,56 +82,40 @@ class WireTransaction:
     invoked: dict[str, bool]  # every program invoked -> whether it ran as a CPI (inner instruction)
 
 
-def _loaded_addresses(meta: dict[str, Any]) -> list[str]:
-    loaded = meta.get("loadedAddresses") or {}
-    return list(loaded.get("writable") or []) + list(loaded.get("readonly") or [])
+def _loaded_addresses(meta: Meta) -> list[str]:
+    loaded = meta.loadedAddresses
+    return loaded.writable + loaded.readonly if loaded is not None else []
 
 
-_PROGRAM_INDEX = operator.itemgetter("programIdIndex")
-_PROGRAM_ID = operator.itemgetter("programId")
-
-
-def _kept_indexed(
-    group: list[dict[str, Any]], keys: list[str], keep: dict[int, str], top_level: bool
-) -> list[Instruction]:
-    return [
-        Instruction(
-            keep[raw["programIdIndex"]], [keys[i] for i in raw["accounts"]], raw["data"], None, top_level
-        )
-        for raw in group
-        if raw["programIdIndex"] in keep
-    ]
-
-
-def _parsed_ix(raw: dict[str, Any], top_level: bool) -> Instruction:
+def _parsed_ix(raw: RawInstruction, top_level: bool) -> Instruction:
     # jsonParsed: either {"programId", "parsed"} or {"programId", "accounts": [pubkey...], "data"}.
-    parsed = raw.get("parsed")
+    parsed = raw.parsed
     return Instruction(
-        str(raw["programId"]),
-        [str(a) for a in raw.get("accounts") or ()],
-        None if parsed is not None else (raw.get("data") or ""),
+        str(raw.programId),
+        [str(a) for a in raw.accounts],
+        None if parsed is not None else (raw.data or ""),
         parsed if isinstance(parsed, dict) else None,
         top_level,
     )
 
 
 def _walk(
-    top: list[Any], meta: dict[str, Any], keys: list[str], keep: frozenset[str]
+    top: list[Any], meta: Meta, keys: list[str], keep: frozenset[str]
 ) -> tuple[list[Instruction], dict[str, bool]]:
     """Kept instructions in execution order and every invoked program -> ran as a CPI. `top` holds, per
-    top-level instruction, (program index, account indexes, data) for wire forms or the raw dict for
+    top-level instruction, (program index, account indexes, data) for wire forms or the RawInstruction for
     jsonParsed; inner instructions are read straight from meta in bulk (most belong to no kept program)."""
     keep_index = {i: key for i, key in enumerate(keys) if key in keep}
     invoked: dict[str, bool] = {}
     instructions: list[Instruction] = []
-    inner: dict[int, list[dict[str, Any]]] = {}
-    for group in meta.get("innerInstructions") or ():
-        inner.setdefault(int(group["index"]), []).extend(group.get("instructions") or ())
+    inner: dict[int, list[RawInstruction]] = {}
+    for group in meta.innerInstructions or ():
+        inner.setdefault(group.index, []).extend(group.instructions)
     inner_programs: set[Any] = set()
-    parsed_form = bool(top) and isinstance(top[0], dict)
+    parsed_form = bool(top) and isinstance(top[0], RawInstruction)
     for index, ix in enumerate(top):
         if parsed_form:
-            program_id = str(ix["programId"])
+            program_id = str(ix.programId)
             invoked.setdefault(program_id, False)
             if program_id in keep:
                 instructions.append(_parsed_ix(ix, True))
@@ -141,29 +129,40 @@ def _walk(
         group = inner.get(index)
         if not group:
             continue
-        if "programIdIndex" in group[0]:
+        if group[0].programIdIndex is not None:
             programs = set(map(_PROGRAM_INDEX, group))
             inner_programs |= programs
             if not programs.isdisjoint(keep_index):
-                instructions.extend(_kept_indexed(group, keys, keep_index, False))
-        elif "programId" in group[0]:  # jsonParsed
+                instructions.extend(
+                    Instruction(
+                        keep_index[raw.programIdIndex], [keys[i] for i in raw.accounts], raw.data, None, False
+                    )
+                    for raw in group
+                    if raw.programIdIndex in keep_index
+                )
+        else:  # jsonParsed
             programs = set(map(_PROGRAM_ID, group))
             inner_programs |= programs
             if not programs.isdisjoint(keep):
-                instructions.extend(_parsed_ix(raw, False) for raw in group if raw["programId"] in keep)
+                instructions.extend(_parsed_ix(raw, False) for raw in group if raw.programId in keep)
     for program in inner_programs:
         invoked[keys[program] if isinstance(program, int) else program] = True
     return instructions, invoked
 
 
 def read_wire(
-    tx: dict[str, Any], keep: frozenset[str] | Callable[[list[str], int], frozenset[str]] = frozenset()
+    tx: Transaction | dict[str, Any],
+    keep: frozenset[str] | Callable[[list[str], int], frozenset[str]] = frozenset(),
 ) -> WireTransaction:
     """Account keys (with lookup-table addresses), signer count, every invoked program, and the
     instructions (top level and inner, in execution order) of the programs in `keep` (or in what
     `keep(keys, signer_count)` returns, to choose once the keys are known)."""
-    meta = tx["meta"]
-    body = tx.get("transaction")
+    if isinstance(tx, dict):
+        tx = from_dict(tx)
+    meta = tx.meta
+    if meta is None:
+        raise DecodeError("transaction has no meta")
+    body = tx.transaction
     if isinstance(body, list):
         if len(body) != 2 or body[1] not in ("base64", "base58"):
             raise DecodeError("transaction must be [data, 'base64'|'base58']")
@@ -173,7 +172,7 @@ def read_wire(
         except Exception as exc:
             raise DecodeError("transaction bytes do not parse") from exc
         message = versioned.message
-        keys = [str(k) for k in message.account_keys] + _loaded_addresses(meta)
+        keys = list(map(str, message.account_keys)) + _loaded_addresses(meta)
         top = [(ix.program_id_index, bytes(ix.accounts), bytes(ix.data)) for ix in message.instructions]
         signer_count = message.header.num_required_signatures
         if callable(keep):
@@ -181,23 +180,24 @@ def read_wire(
         instructions, invoked = _walk(top, meta, keys, keep)
         signature = str(versioned.signatures[0]) if versioned.signatures else ""
         return WireTransaction(signature, keys, signer_count, instructions, invoked)
-    if not isinstance(body, dict):
+    if body is None:
         raise DecodeError("transaction field missing")
-    message = body["message"]
-    raw_keys = message["accountKeys"]
-    signatures = body.get("signatures") or [""]
-    raw_top = message.get("instructions") or []
-    if raw_keys and isinstance(raw_keys[0], dict):
-        keys = [str(k["pubkey"]) for k in raw_keys]
-        signer_count = sum(1 for k in raw_keys if k.get("signer"))
+    message = body.message
+    raw_keys = message.accountKeys
+    raw_top = message.instructions
+    if raw_keys and isinstance(raw_keys[0], AccountKey):
+        keys = [k.pubkey if isinstance(k, AccountKey) else k for k in raw_keys]
+        signer_count = sum(1 for k in raw_keys if isinstance(k, AccountKey) and k.signer)
     else:
-        keys = [str(k) for k in raw_keys] + _loaded_addresses(meta)
-        signer_count = int((message.get("header") or {}).get("numRequiredSignatures", 1))
-    if raw_top and "programIdIndex" in raw_top[0]:
-        top = [(raw["programIdIndex"], raw.get("accounts") or (), raw.get("data") or "") for raw in raw_top]
+        keys = [k if isinstance(k, str) else k.pubkey for k in raw_keys] + _loaded_addresses(meta)
+        signer_count = message.header.numRequiredSignatures if message.header is not None else 1
+    if raw_top and raw_top[0].programIdIndex is not None:
+        top = [(raw.programIdIndex, raw.accounts, raw.data or "") for raw in raw_top]
     else:
         top = raw_top
     if callable(keep):
         keep = keep(keys, signer_count)
     instructions, invoked = _walk(top, meta, keys, keep)
-    return WireTransaction(str(signatures[0]), keys, signer_count, instructions, invoked)
+    return WireTransaction(
+        body.signatures[0] if body.signatures else "", keys, signer_count, instructions, invoked
+    )

@@ -164,3 +164,44 @@ async def test_scout_screen_cancel_keeps_a_partial_history(history_cluster, zapb
         history = screen.outcome.history
         assert screen.cancelled_at is not None and history.cancelled
         assert len(history.transactions) < history_cluster.history.swaps["sniper"]
+
+
+@pytest.mark.slow
+async def test_scout_screen_in_sim_mode_reads_the_engines_cluster_within_its_budget(zapbot_home):
+    from engine.chain.rate_limit import totals_for
+    from engine.config import load_settings
+    from engine.facade import Engine
+
+    settings = load_settings()
+    settings.mode = "sim"
+    settings.sim.history_days = 0.5
+    settings.sim.trade_rate = 0.0
+    settings.http.enabled = False
+    settings.engine.decode_processes = 0
+    settings.engine.shutdown_deadline_s = 3.0
+    engine = Engine(settings, http=False)
+    app = ZapBotApp(engine, refresh_hz=0.001, cursor_blink=False, persist_theme=False)
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            assert await until(pilot, lambda: app.phase == "running")
+            loser = engine.cluster.history.wallets["loser"]
+            calls_before = totals_for(engine.state).calls
+            await pilot.press("S")
+            assert await until(pilot, lambda: isinstance(app.screen, ScoutScreen))
+            screen = app.screen
+            screen.query_one("#f-wallet").value = loser
+            screen.query_one("#f-wallet").focus()
+            await pilot.press("enter")
+            assert await until(pilot, lambda: screen.outcome is not None and not screen.running)
+            outcome = screen.outcome
+            assert outcome.report.swaps == engine.cluster.history.swaps["loser"] > 0
+            assert outcome.followed == "loser"  # the embedded cluster's traders are followed
+            # The scout's requests went through the engine's own budget (its totals count them).
+            assert totals_for(engine.state).calls - calls_before >= outcome.history.fetched > 0
+            await pilot.press("a")
+            assert [t.name for t in engine.traders.all() if t.wallet == loser] == ["loser"]
+            await pilot.press("escape")
+            assert await until(pilot, lambda: app.screen is app.main)
+    finally:
+        if engine.started:
+            engine.stop()

@@ -428,3 +428,15 @@ def test_every_fixture_here_is_listed_in_sources() -> None:
     assert len(files) >= 20
     for name in files:
         assert Path(name).name in sources, name
+
+
+def test_swap_carries_the_wallets_own_balance_before_and_after() -> None:
+    # routes/UnpVKhTh: D6GV79d1 held 4,865,749,970 of 2pFFgM before and 2,432,875,970 after (SOURCES.md).
+    swap = _one("routes/UnpVKhTh_sell_for_usdt_via_sol_hop_b64.json")
+    assert (swap.owner_pre, swap.owner_post) == (4865749970, 2432875970)
+    assert swap.owner_pre - swap.owner_post == swap.token_amount
+    as_json = orjson.loads(orjson.dumps(swap.to_json_dict()))
+    assert (as_json["owner_pre"], as_json["owner_post"]) == (4865749970, 2432875970)
+    # A buy from nothing: the Axiom buyer had no DXcwhg before, 302,184,876,540 after.
+    bought = _one("routes/uyEeVWMn_axiom_buy_with_usdc_via_sol_hop_b64.json")
+    assert (bought.owner_pre, bought.owner_post) == (0, 302184876540)

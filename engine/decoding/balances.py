@@ -1,0 +1,181 @@
+"""A wallet's net balance change in one transaction, and that change read as one swap."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+from engine.decoding import programs
+from engine.decoding.document import Meta
+from engine.decoding.flows import Flows, read_token_ixs
+from engine.decoding.model import Side, SwapEvent
+from engine.decoding.programs import TIP_AND_FEE_ACCOUNTS, WSOL_MINT
+
+
+@dataclass(slots=True)
+class TokenAccount:
+    index: int
+    mint: str
+    owner: str | None
+    pre: int = 0
+    post: int = 0
+
+
+def token_accounts(meta: Meta) -> tuple[dict[int, TokenAccount], dict[str, int]]:
+    """Token accounts by accountIndex with pre/post raw amounts (a missing side counts as 0), and decimals."""
+    accounts: dict[int, TokenAccount] = {}
+    decimals: dict[str, int] = {}
+    for entry in meta.preTokenBalances or ():
+        ui = entry.uiTokenAmount
+        account = accounts.get(entry.accountIndex)
+        if account is None:
+            account = accounts[entry.accountIndex] = TokenAccount(entry.accountIndex, entry.mint, entry.owner)
+            if ui.decimals is not None:
+                decimals.setdefault(entry.mint, ui.decimals)
+        account.pre = ui.amount
+    for entry in meta.postTokenBalances or ():
+        ui = entry.uiTokenAmount
+        account = accounts.get(entry.accountIndex)
+        if account is None:
+            account = accounts[entry.accountIndex] = TokenAccount(entry.accountIndex, entry.mint, entry.owner)
+            if ui.decimals is not None:
+                decimals.setdefault(entry.mint, ui.decimals)
+        elif account.owner is None:
+            account.owner = entry.owner
+        account.post = ui.amount
+    return accounts, decimals
+
+
+# Only to rank two quote legs of one trade against each other (a real leg against the dust of a hop):
+# a lamport amount is compared with a stablecoin amount as if one SOL were worth this many dollars.
+_SOL_USD_ORDER_OF_MAGNITUDE = 100
+_STABLE_MINTS = programs.STABLE_MINTS
+
+
+def _quote_value(mint: str, delta: int, decimals: dict[str, int]) -> float:
+    if mint == WSOL_MINT:
+        return abs(delta) / 1e9 * _SOL_USD_ORDER_OF_MAGNITUDE
+    return abs(delta) / 10 ** decimals.get(mint, 6)
+
+
+@dataclass(slots=True)
+class TxBalances:
+    """What every trader of one transaction shares: keys, balances, token accounts and flows."""
+
+    keys: list[str]
+    key_index: dict[str, int]
+    fee: int
+    pre: list[int]
+    post: list[int]
+    token_accounts: dict[int, TokenAccount]
+    decimals: dict[str, int]
+    flows: Flows
+    owner_of: dict[str, str | None]  # token account key -> owner
+    mints: set[str]  # every mint with a token balance in the transaction
+
+
+def net_legs(wallet: str, wallet_index: int, tx: TxBalances) -> tuple[int, dict[str, int], set[str]]:
+    """The wallet's net SOL (lamports, wrapped included) and per-mint token changes with fees, tips and rent
+    left out; also the mints it holds an account of."""
+    keys, pre, post = tx.keys, tx.pre, tx.post
+    flows = tx.flows
+    # Lamports of the wallet plus lamports of every token account it owns: WSOL balance, wrap/unwrap and
+    # ATA rent moved between the wallet and its own accounts all cancel out here.
+    sol_delta = post[wallet_index] - pre[wallet_index]
+    if wallet_index == 0:
+        sol_delta += tx.fee
+    owned: list[TokenAccount] = []
+    owned_keys: dict[str, str] = {}
+    for acct in tx.token_accounts.values():
+        if acct.owner == wallet:
+            index = acct.index
+            sol_delta += post[index] - pre[index]
+            owned_keys[keys[index]] = acct.mint
+            owned.append(acct)
+    tokens_out, closes, lp_accounts = flows.tokens_out, flows.closes, flows.lp_accounts
+    if flows.token_ixs:
+        more_out, more_closes, more_lp = read_token_ixs(
+            wallet, owned_keys, flows.token_ixs, tx.owner_of, tx.mints
+        )
+        tokens_out, closes, lp_accounts = tokens_out + more_out, closes + more_closes, lp_accounts | more_lp
+    legs: dict[str, int] = defaultdict(int)
+    held: set[str] = set()
+    for acct in owned:
+        if acct.mint == WSOL_MINT or keys[acct.index] in lp_accounts:
+            continue
+        held.add(acct.mint)
+        legs[acct.mint] += acct.post - acct.pre
+    sol_delta += flows.lamports_out.get(wallet, 0)
+    if tokens_out:
+        tip_and_fee = TIP_AND_FEE_ACCOUNTS
+        owner_of = tx.owner_of
+        for source, destination, amount in tokens_out:
+            mint = owned_keys.get(source)
+            if mint is None or not (destination in tip_and_fee or owner_of.get(destination) in tip_and_fee):
+                continue
+            if mint == WSOL_MINT:
+                sol_delta += amount
+            else:
+                legs[mint] += amount
+    for payer, new_account, lamports in flows.creates:
+        if payer != wallet or new_account in owned_keys:
+            continue
+        new_index = tx.key_index.get(new_account)
+        if new_index is not None and post[new_index] > 0:
+            sol_delta += lamports  # rent for an account that outlives the tx (PDA, someone else's ATA)
+    for closed, destination in closes:
+        if destination != wallet or closed in owned_keys:
+            continue
+        closed_index = tx.key_index.get(closed)
+        if closed_index is not None:
+            sol_delta -= pre[closed_index]  # rent refunded from an account that was not the wallet's
+    return sol_delta, legs, held
+
+
+def balance_swap(
+    wallet: str, sol_delta: int, legs: dict[str, int], tx: TxBalances, venue: str, router: str | None
+) -> SwapEvent | None:
+    """The wallet's net change as one swap: the token it gained or lost against the quote it paid or got."""
+    decimals = tx.decimals
+    tokens = {mint: delta for mint, delta in legs.items() if delta and mint not in _STABLE_MINTS}
+    quotes = {mint: legs[mint] for mint in _STABLE_MINTS if legs.get(mint)}
+    if sol_delta:
+        quotes[WSOL_MINT] = sol_delta
+    side: Side
+    if len(tokens) == 1:
+        mint, token_delta = next(iter(tokens.items()))
+        opposite = [(m, d) for m, d in quotes.items() if (d > 0) != (token_delta > 0)]
+        if not opposite:
+            return None
+        # Stables come first in `quotes`; a larger-valued SOL leg still wins over a stable hop's dust.
+        quote_mint, quote_delta = max(opposite, key=lambda leg: _quote_value(leg[0], leg[1], decimals))
+        side = "buy" if token_delta > 0 else "sell"
+    elif not tokens:
+        received = [(m, d) for m, d in quotes.items() if d > 0]
+        given = [(m, d) for m, d in quotes.items() if d < 0]
+        if not (received and given):
+            return None
+        got = max(received, key=lambda leg: _quote_value(leg[0], leg[1], decimals))
+        gave = max(given, key=lambda leg: _quote_value(leg[0], leg[1], decimals))
+        if got[0] == WSOL_MINT or gave[0] == WSOL_MINT:
+            # SOL against a stablecoin: the stablecoin is the quote and SOL (WSOL) the token.
+            (mint, token_delta), (quote_mint, quote_delta) = (
+                (got, gave) if got[0] == WSOL_MINT else (gave, got)
+            )
+            side = "buy" if token_delta > 0 else "sell"
+        else:
+            (mint, token_delta), (quote_mint, quote_delta), side = got, gave, "swap"
+    else:
+        # Token -> token: "swap", mint = what the wallet received, quote = what it gave.
+        received_mints = [m for m, d in tokens.items() if d > 0]
+        given_mints = [m for m, d in tokens.items() if d < 0]
+        if not (received_mints and given_mints):
+            return None
+        # Leftover dust of an intermediate hop is also a leg: keep the largest in whole-token terms.
+        mint = max(received_mints, key=lambda m: tokens[m] / 10 ** decimals.get(m, 0))
+        quote_mint = min(given_mints, key=lambda m: tokens[m] / 10 ** decimals.get(m, 0))
+        token_delta, quote_delta, side = tokens[mint], tokens[quote_mint], "swap"
+    token_decimals = 9 if mint == WSOL_MINT else decimals.get(mint)
+    return SwapEvent(
+        wallet, side, mint, abs(token_delta), token_decimals, quote_mint, abs(quote_delta), venue, router
+    )

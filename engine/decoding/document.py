@@ -1,0 +1,146 @@
+"""The getTransaction document as typed msgspec structs: only the fields the decoder reads are built.
+
+Parsing straight into these structs is about twice as fast as building the whole JSON as dicts: fields
+nobody reads (uiAmount, rewards, computeUnitsConsumed, ...) are skipped in C, balances arrive as ints
+(`strict=False` turns the RPC's "amount" strings into ints), and the log lines stay raw bytes until
+someone needs them (pump events, invoke logs when inner instructions are missing).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+import orjson
+
+from engine.decoding.model import DecodeError
+
+_NULL = msgspec.Raw(b"null")
+
+
+class UiAmount(msgspec.Struct, gc=False):
+    amount: int
+    decimals: int | None = None
+
+
+class TokenBalance(msgspec.Struct, gc=False):
+    accountIndex: int  # noqa: N815 - the RPC's field names
+    mint: str
+    uiTokenAmount: UiAmount  # noqa: N815
+    owner: str | None = None
+
+
+class RawInstruction(msgspec.Struct):
+    """A compiled (json: programIdIndex, account indexes, base58 data) or parsed (jsonParsed: programId,
+    and `parsed` or account keys and data) instruction."""
+
+    programIdIndex: int | None = None  # noqa: N815
+    accounts: list[int | str] = []
+    data: str | None = None
+    programId: str | None = None  # noqa: N815
+    parsed: Any = None
+
+
+class InnerGroup(msgspec.Struct):
+    index: int
+    instructions: list[RawInstruction] = []
+
+
+class LoadedAddresses(msgspec.Struct, gc=False):
+    writable: list[str] = []
+    readonly: list[str] = []
+
+
+class Meta(msgspec.Struct):
+    err: Any = None
+    fee: int = 0
+    preBalances: list[int] = []  # noqa: N815
+    postBalances: list[int] = []  # noqa: N815
+    preTokenBalances: list[TokenBalance] | None = None  # noqa: N815
+    postTokenBalances: list[TokenBalance] | None = None  # noqa: N815
+    innerInstructions: list[InnerGroup] | None = None  # noqa: N815
+    logMessages: msgspec.Raw = _NULL  # noqa: N815 - undecoded until asked for (log_lines)
+    loadedAddresses: LoadedAddresses | None = None  # noqa: N815
+
+
+class AccountKey(msgspec.Struct, gc=False):
+    pubkey: str
+    signer: bool = False
+
+
+class Header(msgspec.Struct, gc=False):
+    numRequiredSignatures: int = 1  # noqa: N815
+
+
+class Message(msgspec.Struct):
+    accountKeys: list[str | AccountKey] = []  # noqa: N815
+    header: Header | None = None
+    instructions: list[RawInstruction] = []
+
+
+class Body(msgspec.Struct):
+    message: Message
+    signatures: list[str] = []
+
+
+class Transaction(msgspec.Struct):
+    """One getTransaction `result`; `transaction` is [data, encoding] for base64/base58, else a Body."""
+
+    meta: Meta | None = None
+    transaction: list[str] | Body | None = None
+    slot: int | None = None
+    blockTime: int | None = None  # noqa: N815
+
+
+class Envelope(Transaction):
+    """A bare `result` (meta present) or a {jsonrpc, id, result | error} response."""
+
+    result: Transaction | None | msgspec.UnsetType = msgspec.UNSET
+    error: Any = None
+
+
+_ENVELOPE = msgspec.json.Decoder(Envelope, strict=False)
+_TRANSACTION = msgspec.json.Decoder(Transaction, strict=False)
+_LINES = msgspec.json.Decoder(list[str] | None)
+
+
+def _malformed(exc: Exception) -> DecodeError:
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return DecodeError(f"malformed transaction ({text[:160]})")
+
+
+def parse_raw(raw: bytes) -> Transaction:
+    """getTransaction JSON bytes (bare `result` or an RPC envelope) -> Transaction; raises DecodeError."""
+    try:
+        document = _ENVELOPE.decode(raw)
+    except msgspec.ValidationError as exc:
+        raise _malformed(exc) from None
+    except (msgspec.DecodeError, TypeError):
+        raise DecodeError("not valid JSON") from None
+    if document.meta is None and document.result is not msgspec.UNSET:
+        if document.error:
+            raise DecodeError("RPC response carries an error")
+        if document.result is None:
+            raise DecodeError("transaction not found (result is null)")
+        return document.result
+    return document
+
+
+def from_dict(tx: Any) -> Transaction:
+    """A getTransaction `result` already parsed into dicts (tests, scout, the executor) -> Transaction."""
+    if not isinstance(tx, dict):
+        raise DecodeError("transaction is not a JSON object")
+    try:
+        return _TRANSACTION.decode(orjson.dumps(tx))
+    except msgspec.ValidationError as exc:
+        raise _malformed(exc) from None
+    except (msgspec.DecodeError, TypeError) as exc:  # orjson.JSONEncodeError is a TypeError
+        raise DecodeError(f"malformed transaction ({type(exc).__name__})") from None
+
+
+def log_lines(meta: Meta) -> list[str] | None:
+    """The log messages, decoded on first use (most transactions never need them)."""
+    try:
+        return _LINES.decode(meta.logMessages)
+    except msgspec.ValidationError:
+        return None
