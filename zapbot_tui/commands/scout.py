@@ -250,7 +250,7 @@ def human(
         f"({share(report.flip_share)})" + ("  TOO FAST TO COPY" if report.too_fast_to_copy else ""),
         f"Bought within {CREATION_WINDOW_SLOTS} slots of the token's creation: "
         + (
-            "unknown (the history shows no creation of a token it bought)"
+            "unknown (no bought token's creation could be seen)"
             if report.creation_share is None
             else f"{report.creation_buys_early} of {report.creation_buys_known} ({share(report.creation_share)})"
         ),
@@ -304,6 +304,8 @@ def as_json(
             "missing": history.missing,
             "fetch_errors": history.fetch_errors,
             "decode_errors": history.decode_errors,
+            "creation_lookups": history.creation_lookups,
+            "creation_fetched": history.creation_fetched,
             "cancelled": history.cancelled,
             "since": history.since,
         },
