@@ -30,17 +30,12 @@ from engine.telegram.formatting import (
     MAX_LOGS_SHOWN,
     USAGE,
     UsageError,
-    balance_text,
-    daily_text,
     help_text,
-    logs_text,
     parse_copy_args,
     parse_count_args,
     parse_sell_args,
     parse_trades_args,
-    performance_text,
     positions_text,
-    profit_text,
     redact,
     short_mint,
     status_text,
@@ -48,6 +43,7 @@ from engine.telegram.formatting import (
     traders_text,
     trades_text,
 )
+from engine.telegram.reports import balance_text, daily_text, logs_text, performance_text, profit_text
 from engine.telegram.transport import Transport
 
 if TYPE_CHECKING:
