@@ -16,6 +16,7 @@ from fractions import Fraction
 from typing import Any
 
 from engine.constants import TOKEN_ACCOUNT_RENT_LAMPORTS
+from engine.copy_rules import CopyRules, TokenBook, apply_copy_rules
 from engine.policy import Copy, LimitsView, PolicyState, Skip, decide, fee_budget_lamports, limits_view
 from engine.scout.model import MS_PER_SLOT, WalletSwap, chronological
 from engine.scout.report import FifoBook, is_sol_trade, realised
@@ -197,6 +198,10 @@ def replay(
     ExitRules tried at every later known price of a held token. next_trade_window_ms: how far after the
     delay a known trade may be and still price the fill (None: any later trade)."""
     view: LimitsView = limits if isinstance(limits, LimitsView) else limits_view(limits)
+    # The per-token rules (buy once, cooldown, per-token and exposure caps) run after the policy, as in the
+    # executor; a bare LimitsView carries none of them.
+    rules = CopyRules() if isinstance(limits, LimitsView) else CopyRules.from_limits(limits)
+    last_buy_s: dict[str, float] = {}
     if not getattr(trader, "active", True):
         trader = trader.model_copy(update={"active": True})  # the replay asks "if I had followed it"
     leader = chronological(list(swaps))
@@ -275,6 +280,14 @@ def replay(
             leader_post_amount=swap.leader_post_amount,
         )
         decision = decide(swap, trader, view, state)
+        if isinstance(decision, Copy) and decision.side == "buy" and rules.any:
+            token = TokenBook(
+                bought_by=trader.name if swap.mint in bought else None,
+                last_buy_at=last_buy_s.get(swap.mint),
+                mint_cost_lamports=sum(lot.cost_lamports for lot in book.lots.get(swap.mint, ())),
+                open_cost_lamports=book.open_cost_lamports(),
+            )
+            decision = apply_copy_rules(decision, token, rules, at_ms / 1000)
         if isinstance(decision, Skip):
             result.skipped[decision.reason] += 1
             continue
@@ -295,6 +308,8 @@ def replay(
         )
         if made is None:
             result.skipped["dust"] += 1
+        elif made.side == "buy":
+            last_buy_s[swap.mint] = at_ms / 1000
 
     for trip in book.closed:
         result.copy_realised_pnl_lamports += trip.pnl_lamports

@@ -124,3 +124,23 @@ def test_a_trade_long_after_the_delay_does_not_price_the_fill():
     # Within the window (30 s after the delay) the next trade still prices it.
     near = [swap(1, 0, "buy", A, 1_000_000, SOL), swap(2, 31, "sell", A, 1_000_000, 2 * SOL)]
     assert replay(near, trader(copy_sells=False), LimitsSettings()).copies[0].price_source == PRICE_NEXT_TRADE
+
+
+def test_replay_applies_the_per_token_copy_rules():
+    # Three buys of A ten seconds apart, one of B: a 15 s cooldown skips the second A buy, a 0.15 SOL cap
+    # per token sizes the third down to what is left under it (0.05 SOL), and buy-once skips both.
+    history = [
+        swap(1, 0, "buy", A, 1_000_000, SOL),
+        swap(2, 10, "buy", A, 1_000_000, SOL),
+        swap(3, 20, "buy", A, 1_000_000, SOL),
+        swap(4, 30, "buy", B, 1_000_000, SOL),
+    ]
+    cooled = replay(history, trader(), LimitsSettings(token_cooldown_s=15, max_sol_per_token=0.15))
+    assert dict(cooled.skipped) == {"token cooldown": 1}
+    assert [(fill.mint, fill.amount_in) for fill in cooled.copies] == [
+        (A, 100_000_000),
+        (A, 50_000_000),
+        (B, 100_000_000),
+    ]
+    once = replay(history, trader(), LimitsSettings(buy_once_per_token=True))
+    assert dict(once.skipped) == {"already bought": 2} and len(once.copies) == 2
