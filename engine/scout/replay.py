@@ -28,6 +28,7 @@ NEXT_TRADE_WINDOW_MS = 30_000
 PRICE_NEXT_TRADE = "next trade"
 PRICE_SLIPPAGE = "leader price + slippage"
 DAY_MS = 86_400_000
+SKIP_NOT_FOLLOWING_SELLS = "leader sells not followed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,9 +50,10 @@ class OpenPosition:
     opened_ms: int
 
 
-# The seam for exits (take profit, stop loss, time stop): the policy has none yet. A rule looks at a holding
-# and a later known price of that token and answers how many tokens to sell then (None or 0: hold).
-ExitRule = Callable[[OpenPosition, PricePoint], int | None]
+# The seam for exits (take profit, stop loss, trailing stop, max hold; engine/scout/exit_rules.py adapts the
+# engine's own). A rule looks at a holding and a later known price of that token and answers how many tokens
+# to sell then (None or 0: hold), optionally with the name of what fired: (tokens, trigger).
+ExitRule = Callable[[OpenPosition, PricePoint], "int | tuple[int, str] | None"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,6 +193,7 @@ def replay(
     market_trades: Sequence[WalletSwap] = (),
     exits: Sequence[tuple[str, ExitRule]] = (),
     next_trade_window_ms: int | None = NEXT_TRADE_WINDOW_MS,
+    follow_leader_sells: bool = True,
 ) -> ReplayResult:
     """Replay the leader's `swaps` as copies by `trader` (a TraderConfig) under `limits` (LimitsSettings or
     LimitsView). start_balance_lamports None: no wallet, so balance and reserve checks do not apply (as in
@@ -264,6 +267,9 @@ def replay(
         if exits and swap.mint in book.lots and is_sol_trade(swap) and swap.token_amount > 0:
             _run_exits(book, swap, at_ms, order_of[id(swap)], exits, trader, fill)
         if id(swap) not in leader_ids:
+            continue
+        if not follow_leader_sells and swap.side == "sell":
+            result.skipped[SKIP_NOT_FOLLOWING_SELLS] += 1  # the exits alone close positions
             continue
         if day != at_ms // DAY_MS:
             day, spent_today, pnl_today = at_ms // DAY_MS, 0, 0
@@ -345,7 +351,12 @@ def _run_exits(
             sum(lot.cost_lamports for lot in lots),
             lots[0].bought_ms,
         )
-        tokens = min(int(rule(position, point) or 0), position.tokens)
+        answer = rule(position, point)
+        # A rule may name what fired (e.g. "stop_loss") with its answer: (tokens, trigger).
+        trigger = name
+        if isinstance(answer, tuple):
+            answer, trigger = answer
+        tokens = min(int(answer or 0), position.tokens)
         if tokens > 0:
             fill(
                 f"exit:{name}:{swap.signature}",
@@ -356,5 +367,5 @@ def _run_exits(
                 point,
                 point.lamports_per_unit,
                 at_ms,
-                f"exit: {name}",
+                f"exit: {trigger}",
             )

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from engine.scout.exit_rules import trader_exits
 from engine.scout.history import History, scout_rate_for, scout_wallet
 from engine.scout.replay import DEFAULT_DELAY_MS, ReplayResult, replay
 from engine.scout.report import CREATION_WINDOW_SLOTS, ScoutReport, build_report
@@ -34,10 +35,14 @@ def analyse(
     days: float | None = None,
     allow_unknown_venue: bool = False,
     followed: str | None = None,
+    exits_settings: Any = None,
 ) -> ScoutOutcome:
+    """The report and the replay; with exits_settings ([exits]) the trader's exit rules run in the replay."""
     swaps = history.swaps(allow_unknown_venue=allow_unknown_venue)
     report = build_report(history.wallet, swaps, days=days, creation_slots=history.creation_slots())
-    return ScoutOutcome(history, report, replay(swaps, trader, limits, delay_ms=delay_ms), trader, followed)
+    exits, follow = trader_exits(exits_settings, trader) if exits_settings is not None else ([], True)
+    result = replay(swaps, trader, limits, delay_ms=delay_ms, exits=exits, follow_leader_sells=follow)
+    return ScoutOutcome(history, report, result, trader, followed)
 
 
 def _sol(lamports: int | None, signed: bool = True) -> str:
@@ -124,4 +129,5 @@ async def scout_for_engine(
         days=days,
         allow_unknown_venue=settings.mode == "sim",
         followed=followed.name if followed else None,
+        exits_settings=settings.exits,
     )

@@ -144,3 +144,29 @@ def test_replay_applies_the_per_token_copy_rules():
     ]
     once = replay(history, trader(), LimitsSettings(buy_once_per_token=True))
     assert dict(once.skipped) == {"already bought": 2} and len(once.copies) == 2
+
+
+def test_replay_runs_the_traders_exit_rules():
+    from engine.config_tables import ExitsSettings
+    from engine.scout.exit_rules import trader_exits
+
+    # We buy A at 1,000 per unit (the market's trade a second after the leader's); it falls to 700: a 20 %
+    # stop loss sells everything there, before the leader's own sell, which then finds no position.
+    history = [swap(1, 0, "buy", A, 1_000_000, SOL), swap(2, 100, "sell", A, 1_000_000, 2 * SOL)]
+    market = [
+        swap(8, 1, "buy", A, 1_000, 1_000_000, wallet="Other1111"),
+        swap(9, 50, "sell", A, 1_000, 700_000, wallet="Other1111"),
+    ]
+    exits, follow = trader_exits(ExitsSettings(stop_loss_pct=20), trader())
+    result = replay(
+        history, trader(), LimitsSettings(), market_trades=market, exits=exits, follow_leader_sells=follow
+    )
+    reasons = [(fill.side, fill.reason) for fill in result.copies]
+    assert reasons[1] == ("sell", "exit: stop_loss") and result.skipped["no position"] == 1
+    assert result.copies[1].amount_out == 100_000 * 700  # 1e8 / 1000 tokens at 700 per unit
+    # A trader who does not follow the leader's sells: only the exits close, and with none, nothing does.
+    still, follow = trader_exits(ExitsSettings(), trader(follow_leader_sells=False))
+    held = replay(
+        history, trader(), LimitsSettings(), market_trades=market, exits=still, follow_leader_sells=follow
+    )
+    assert held.skipped["leader sells not followed"] == 1 and held.copy_open_tokens == 1

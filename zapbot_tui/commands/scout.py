@@ -15,6 +15,7 @@ from engine.chain.rpc import RpcError
 from engine.config import ConfigError, Settings, load_settings
 from engine.paths import home_paths
 from engine.policy import sol_to_lamports
+from engine.scout.exit_rules import trader_exits
 from engine.scout.history import (
     DEFAULT_SCOUT_RPS,
     LOCAL_SCOUT_RPS,
@@ -352,8 +353,15 @@ def main(argv: list[str]) -> int:
     swaps = history.swaps(allow_unknown_venue=settings.mode == "sim")
     report = build_report(wallet, swaps, days=args.days, creation_slots=history.creation_slots())
     start_balance = None if args.balance_sol is None else sol_to_lamports(args.balance_sol)
+    exits, follow_sells = trader_exits(settings.exits, trader)
     result = replay(
-        swaps, trader, settings.limits, delay_ms=args.delay_ms, start_balance_lamports=start_balance
+        swaps,
+        trader,
+        settings.limits,
+        delay_ms=args.delay_ms,
+        start_balance_lamports=start_balance,
+        exits=exits,
+        follow_leader_sells=follow_sells,
     )
     if args.json:
         payload = as_json(report, history, result, trader, followed)

@@ -330,6 +330,7 @@ class ScoutScreen(Screen):
                 days=days,
                 allow_unknown_venue=self._mode() == "sim",
                 followed=followed,
+                exits_settings=getattr(getattr(self.engine, "settings", None), "exits", None),
             )
         except (RpcError, OSError, ValueError) as exc:
             self.post_message(ScoutFinished(None, f"cannot read the history: {exc}"))
