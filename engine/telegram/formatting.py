@@ -36,6 +36,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("balance", "Wallet SOL and the open positions' value"),
     ("logs", "/logs [n]: the last n log lines"),
     ("stopbuy", "Stop buying (pauses all copying for now)"),
+    ("scout", "/scout <wallet> [days]: a wallet's trading, and what copying it would make"),
     ("help", "This list"),
 )
 
@@ -45,6 +46,7 @@ USAGE = {
     "sell": "Usage: /sell <mint or symbol> <percent 1-100>, e.g. /sell So11…1112 50",
     "daily": f"Usage: /daily [n] with n from 1 to {MAX_DAYS_SHOWN}",
     "logs": f"Usage: /logs [n] with n from 1 to {MAX_LOGS_SHOWN}",
+    "scout": "Usage: /scout <wallet address> [days, 0 to 30; default 3]",
 }
 
 

@@ -8,11 +8,12 @@ import pytest
 from engine.constants import WSOL_MINT
 from engine.scout.history import History
 from engine.scout.model import ScoutedTransaction, WalletSwap
+from engine.scout.summary import analyse
 from engine.sim import SimCluster, SimConfig
 from engine.traders import TraderConfig
 from tests.helpers.waiting import WaitTimeout, async_wait_until
 from zapbot_tui.app import ZapBotApp
-from zapbot_tui.screens.scout import ScoutScreen, analyse, hold_histogram
+from zapbot_tui.screens.scout import ScoutScreen, hold_histogram
 from zapbot_tui.static import StaticEngine
 
 SOL = 1_000_000_000

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-import urllib.parse
 import urllib.request
 from pathlib import Path
 from typing import Any, TextIO
@@ -16,7 +15,14 @@ from engine.chain.rpc import RpcError
 from engine.config import ConfigError, Settings, load_settings
 from engine.paths import home_paths
 from engine.policy import sol_to_lamports
-from engine.scout.history import DEFAULT_SCOUT_RPS, History, Progress, scout_wallet
+from engine.scout.history import (
+    DEFAULT_SCOUT_RPS,
+    LOCAL_SCOUT_RPS,
+    History,
+    Progress,
+    scout_rate_for,
+    scout_wallet,
+)
 from engine.scout.replay import DEFAULT_DELAY_MS, ReplayResult, replay
 from engine.scout.report import CREATION_WINDOW_SLOTS, FLIP_WINDOW_MS, ScoutReport, build_report
 from engine.traders import TraderConfig, load_traders, validate_address
@@ -24,8 +30,6 @@ from engine.traders import TraderConfig, load_traders, validate_address
 DEFAULT_LIMIT = 1000  # signatures, when neither --days nor --limit is given
 # `zapbot sim` listens here unless told otherwise; sim mode with no RPC configured reads from it.
 LOCAL_CLUSTER_RPC = "http://127.0.0.1:8899"
-# A node on this machine has no provider's limit to share: the scout reads it faster by default.
-LOCAL_SCOUT_RPS = 50.0
 PROG = "zapbot scout"
 
 
@@ -143,11 +147,6 @@ def resolve_rpc_urls(settings: Settings, rpc_url: str | None) -> list[str]:
             f"(it listens on {LOCAL_CLUSTER_RPC})"
         )
     raise ConfigError("no RPC configured: set rpc.urls (RPC_URL) or pass --rpc-url URL")
-
-
-def is_local(url: str) -> bool:
-    host = urllib.parse.urlsplit(url).hostname or ""
-    return host in ("127.0.0.1", "localhost", "::1")
 
 
 def trader_for(wallet: str, args: argparse.Namespace) -> tuple[TraderConfig, str | None]:
@@ -332,7 +331,7 @@ def main(argv: list[str]) -> int:
     trader, followed = trader_for(wallet, args)
     rps = args.requests_per_second
     if rps is None:
-        rps = LOCAL_SCOUT_RPS if all(is_local(url) for url in urls) else DEFAULT_SCOUT_RPS
+        rps = scout_rate_for(urls)
     try:
         history = asyncio.run(
             scout_wallet(
