@@ -333,6 +333,8 @@ class ScoutScreen(Screen):
             )
         except (RpcError, OSError, ValueError) as exc:
             self.post_message(ScoutFinished(None, f"cannot read the history: {exc}"))
+        except Exception as exc:  # the screen must leave its running state whatever happened
+            self.post_message(ScoutFinished(None, f"scout failed: {type(exc).__name__}: {exc}"))
         else:
             self.post_message(ScoutFinished(outcome, None))
 
