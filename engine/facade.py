@@ -14,10 +14,12 @@ from typing import Any
 from engine import commands
 from engine.config import ConfigError, Settings
 from engine.context import Endpoints, EngineContext
+from engine.home_lock import LOCK_FILE, EngineLocked, HomeLock  # noqa: F401 (re-exported)
 from engine.inbox import Inbox
 from engine.messages import LogEvent
 from engine.observability import REDACTOR, HttpServer, log_event_line, setup_logging
 from engine.paths import HomePaths, home_paths
+from engine.preflight import _embedded_cluster, _rpc_call, _ws_from_http, preflight  # noqa: F401 (re-exported)
 from engine.state import EngineSnapshot, EngineState, LogLine
 from engine.supervisor import Supervisor
 from engine.traders import TraderBook, TraderConfig, load_traders, save_traders, traders_file_lock
@@ -38,90 +40,8 @@ class LiveNotConfirmed(ConfigError):
     """Live mode was asked for without --live and a confirmation."""
 
 
-class EngineLocked(ConfigError):
-    """Another engine runs on the same ZAPBOT_HOME (its lock file names a live process)."""
-
-
 class HttpPortBusy(ConfigError):
     """The HTTP endpoint cannot listen (the port is taken) and the caller required it."""
-
-
-LOCK_FILE = "engine.lock"
-
-
-class HomeLock:
-    """ZAPBOT_HOME/engine.lock: one engine per home. The file holds the owner's pid under an flock, so a
-    crashed engine's lock (its pid dead, its flock gone with it) is taken over, never a reason to refuse."""
-
-    def __init__(self, home: Path) -> None:
-        self.path = home / LOCK_FILE
-        self._fd: int | None = None
-        self.took_over: int | None = None  # the dead pid whose stale lock we took over
-
-    def acquire(self) -> None:
-        import fcntl
-
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        previous = _read_pid(fd)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            os.close(fd)
-            if previous == os.getpid():
-                return  # an engine of this very process that was never stopped (a test's "crash"): go on
-            raise EngineLocked(
-                f"another engine (pid {previous or '?'}) is running on {self.path.parent}; "
-                "stop it first, or set ZAPBOT_HOME to another folder"
-            ) from None
-        if previous and previous != os.getpid():
-            self.took_over = previous
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-        self._fd = fd
-
-    def release(self) -> None:
-        if self._fd is None:
-            return
-        import fcntl
-
-        try:
-            self.path.unlink()
-        except FileNotFoundError:
-            pass
-        fcntl.flock(self._fd, fcntl.LOCK_UN)
-        os.close(self._fd)
-        self._fd = None
-
-    @property
-    def held(self) -> bool:
-        return self._fd is not None
-
-    def holder(self) -> int | None:
-        """The pid of another process holding this lock now (0 when unknown), or None when it is free."""
-        import fcntl
-
-        try:
-            fd = os.open(self.path, os.O_RDONLY)
-        except FileNotFoundError:
-            return None
-        try:
-            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except OSError:
-            pid = _read_pid(fd)
-            return None if pid == os.getpid() else (pid or 0)
-        else:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-            return None
-        finally:
-            os.close(fd)
-
-
-def _read_pid(fd: int) -> int | None:
-    try:
-        text = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
-        return int(text) if text else None
-    except (OSError, ValueError):
-        return None
 
 
 class Engine:
@@ -464,83 +384,8 @@ class Engine:
         return self.state.in_flight
 
 
-def _embedded_cluster(settings: Settings) -> Any:
-    """The in-process local cluster for sim mode, on ephemeral ports so it never clashes with a standalone one."""
-    from engine.sim import SimCluster, SimConfig, parse_chaos_args
-
-    sim = settings.sim
-    config = SimConfig(
-        seed=sim.seed,
-        rpc_port=0,
-        ws_port=0,
-        swap_port=0,
-        slot_ms=float(sim.slot_ms),
-        traders=sim.traders,
-        trade_rate=sim.trade_rate,
-        trade_duration=sim.trade_duration_s or 0.0,
-        scenario=Path(sim.scenario).expanduser() if sim.scenario else None,
-        history_days=sim.history_days,
-    )
-    if sim.chaos:
-        parse_chaos_args([f"{key}={value}" for key, value in sim.chaos.items()], config.chaos)
-    return SimCluster(config)
-
-
-def preflight(settings: Settings) -> list[str]:
-    """Every configuration problem `Engine.start` would refuse, one line each (empty when it can start).
-
-    `zapbot config check` prints these, and the CLI refuses with them before it opens the console, so a
-    check that says ok means the engine starts. The messages are the ones Engine.start raises.
-    """
-    from engine.chain.wallet import load_keypair
-
-    problems: list[str] = []
-    if settings.mode in ("paper", "live") and not settings.rpc.urls:
-        problems.append(f"{settings.mode} mode needs RPC_URL (or [rpc].urls)")
-    path = settings.wallet.keypair_path
-    if path:
-        try:
-            load_keypair(path)  # also refuses a keypair file others can read (it must be mode 0600)
-        except ConfigError as exc:
-            problems.append(str(exc))
-        except Exception as exc:  # noqa: BLE001 - any failure to read a keypair is one line, no key material
-            problems.append(f"{path}: cannot use the keypair: {type(exc).__name__}")
-    elif settings.mode == "live":
-        problems.append("live mode needs a keypair: set KEYPAIR_PATH or [wallet].keypair_path")
-    return problems
-
-
 def traders_path_for(settings: Settings, paths: HomePaths) -> Path:
     """The traders file of this mode: the embedded cluster's traders are kept apart from the real ones."""
     if settings.uses_embedded_cluster:
         return paths.home / "sim-traders.toml"
     return paths.traders
-
-
-def _rpc_call(url: str, method: str, params: list[Any], timeout: float = 5.0) -> Any:
-    """One blocking JSON-RPC call, for start-up chores only (workers use the async RpcPool)."""
-    import urllib.request
-
-    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).encode()
-    request = urllib.request.Request(url, body, {"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=timeout) as response:
-        answer = json.loads(response.read())
-    if "error" in answer:
-        raise RuntimeError(answer["error"].get("message", "RPC error"))
-    return answer["result"]
-
-
-def _ws_from_http(url: str) -> str:
-    """The WebSocket URL Solana's clients derive from an RPC URL: ws for http, wss for https, and an
-    explicit port plus one (a validator serves RPC on 8899 and PubSub on 8900); no port stays no port."""
-    from urllib.parse import urlsplit, urlunsplit
-
-    parts = urlsplit(url)
-    scheme = {"http": "ws", "https": "wss"}.get(parts.scheme)
-    if scheme is None:
-        return url
-    netloc = parts.netloc
-    if parts.port is not None:
-        host = netloc.rsplit(":", 1)[0]
-        netloc = f"{host}:{parts.port + 1}"
-    return urlunsplit((scheme, netloc, parts.path, parts.query, parts.fragment))

@@ -24,6 +24,7 @@ from engine.constants import (
     TOKEN_ACCOUNT_RENT_LAMPORTS,
     WSOL_MINT,
 )
+from engine.safety import SAFETY_SKIP_REASONS
 
 BASE_FEE_PER_SIGNATURE = SIGNATURE_FEE_LAMPORTS
 # A swap may carry a co-signer (RFQ market maker) and we budget for two signatures to stay conservative.
@@ -58,6 +59,12 @@ SKIP_REASONS = (
     "shutting down",
     "error",
     "unknown venue",
+    # engine/copy_rules.py, after the policy sized a buy
+    "token cooldown",
+    "per-token cap",
+    "exposure cap",
+    # engine/safety.py, the token safety checks before a buy
+    *SAFETY_SKIP_REASONS,
 )
 
 

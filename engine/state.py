@@ -60,6 +60,9 @@ class TradeView:
     sent_at: float | None = None
     confirmed_at: float | None = None
     symbol: str = ""
+    trigger: str = (
+        "leader"  # leader | manual | take_profit | stop_loss | trailing_stop | max_hold | reconcile
+    )
 
     @property
     def latency_ms(self) -> float | None:
@@ -162,6 +165,7 @@ def trade_view(row: dict[str, Any]) -> TradeView:
         queued_at=row.get("queued_at"),
         sent_at=row.get("sent_at"),
         confirmed_at=row.get("confirmed_at"),
+        trigger=row.get("trigger") or ("manual" if row["trader"] == "manual" else "leader"),
     )
 
 
@@ -185,6 +189,7 @@ def skip_view(
     mint: str,
     reason: str,
     detected_at: float | None = None,
+    detail: str = "",
 ) -> TradeView:
     """A recorded skip as a row of the trades pane (negative ids keep skips apart from intents)."""
     return TradeView(
@@ -194,7 +199,7 @@ def skip_view(
         side=side,
         mint=mint,
         status="skipped",
-        reason=reason,
+        reason=f"{reason}: {detail}" if detail else reason,
         detected_at=detected_at,
         confirmed_at=None,
     )

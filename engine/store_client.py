@@ -109,6 +109,8 @@ class StoreClient:
         detected_at: float | None = None,
         status: str = "pending",
         queued_at: float | None = None,
+        trigger: str = "leader",
+        exit_level: int | None = None,
     ) -> tuple[int, bool]:
         """Persist a copy intent before anything is sent: (id, created); created is False for a repeat."""
         return await self._call(
@@ -126,6 +128,8 @@ class StoreClient:
                 detected_at=detected_at,
                 status=status,
                 queued_at=queued_at,
+                trigger=trigger,
+                exit_level=exit_level,
             ),
             self._show_new_intent,
         )
@@ -207,6 +211,7 @@ class StoreClient:
         mint: str,
         reason: str,
         detected_at: float | None = None,
+        detail: str = "",
     ) -> int:
         """The one path of every skip: written here, shown in the trades pane by the mirror."""
 
@@ -220,6 +225,7 @@ class StoreClient:
                     mint=mint,
                     reason=reason,
                     detected_at=detected_at,
+                    detail=detail,
                 )
             )
             self._state.bump("skips")
@@ -233,6 +239,7 @@ class StoreClient:
                 mint=mint,
                 reason=reason,
                 detected_at=detected_at,
+                detail=detail,
             ),
             show,
         )

@@ -18,11 +18,12 @@ from typing import Any
 from engine.bench import pipeline
 from engine.bench.common import BenchParser, emit, parse_or_explain, summary, table
 from engine.bench.timing import Timings, instrument
+from engine.scout.history import LOCAL_SCOUT_RPS
 
 DEFAULT_SWAPS = 40
 DEFAULT_ROUNDS = 2
 DEFAULT_HISTORY_DAYS = 2.0
-DEFAULT_SCOUT_RPS = 50.0  # what `zapbot scout` and the Scout screen use against a node on 127.0.0.1
+DEFAULT_SCOUT_RPS = LOCAL_SCOUT_RPS  # what `zapbot scout` and the Scout screen use against 127.0.0.1
 ALONE, SCOUTING = "alone", "with scout"
 MEASURES = (
     ("land_to_send_ms", "landed → sent"),

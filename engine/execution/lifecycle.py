@@ -26,6 +26,7 @@ from engine.constants import WSOL_MINT
 from engine.execution.inputs import Balance
 from engine.execution.job import Job, error_text, is_slippage_error, landed, our_fill, paper_fill
 from engine.execution.outcomes import EmitLog, Outcomes
+from engine.execution.safety_gate import buy_quote_key
 from engine.messages import TradeExecuted
 
 if TYPE_CHECKING:
@@ -127,9 +128,16 @@ class TradeLifecycle:
         if swap_api is None:
             raise SwapApiError("no swap API configured (SWAP_API_URL)")
         input_mint, output_mint = (WSOL_MINT, job.mint) if job.side == "buy" else (job.mint, WSOL_MINT)
-        quote = await self._retry(
-            lambda: swap_api.quote(input_mint, output_mint, job.amount_in, job.slippage_bps)
+        # The safety gate's buy quote, seconds old, when this is the trade's first round.
+        quote = (
+            self.ctx.cache.get_quote(buy_quote_key(job.mint, job.amount_in, job.slippage_bps))
+            if job.side == "buy" and job.rounds_used == 0
+            else None
         )
+        if quote is None:
+            quote = await self._retry(
+                lambda: swap_api.quote(input_mint, output_mint, job.amount_in, job.slippage_bps)
+            )
         build = await self._retry(
             lambda: swap_api.swap(
                 self.wallet,

@@ -27,6 +27,11 @@ CREATE TABLE IF NOT EXISTS scout_tx (
     swaps TEXT NOT NULL,
     created_mints TEXT NOT NULL,
     PRIMARY KEY (wallet, signature)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS scout_mint (
+    mint TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    slot INTEGER NOT NULL
 ) WITHOUT ROWID
 """
 
@@ -44,7 +49,7 @@ class ScoutCache:
         self._conn = sqlite3.connect(str(self.path), timeout=5.0, check_same_thread=False)
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=NORMAL")
-        self._conn.execute(_SCHEMA)
+        self._conn.executescript(_SCHEMA)
         self._conn.commit()
 
     def get_many(self, wallet: str, signatures: Iterable[str]) -> dict[str, ScoutedTransaction]:
@@ -90,6 +95,29 @@ class ScoutCache:
             return
         with self._conn:
             self._conn.executemany("INSERT OR REPLACE INTO scout_tx VALUES (?,?,?,?,?,?,?,?,?)", rows)
+
+    def get_creations(self, mints: Iterable[str]) -> dict[str, tuple[str, int]]:
+        """What is known of each mint's creation: (kind, slot), see engine.scout.creation."""
+        wanted = list(mints)
+        found: dict[str, tuple[str, int]] = {}
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for mint, kind, slot in self._conn.execute(
+                f"SELECT mint, kind, slot FROM scout_mint WHERE mint IN ({marks})", chunk
+            ):
+                found[mint] = (kind, slot)
+        return found
+
+    def put_creation(self, mint: str, kind: str, slot: int) -> None:
+        """An exact creation or the mint's first transaction is final; a bound only ever moves earlier."""
+        with self._conn:
+            row = self._conn.execute("SELECT kind, slot FROM scout_mint WHERE mint = ?", (mint,)).fetchone()
+            if row is not None and row[0] != "bound" and kind == "bound":
+                return
+            if row is not None and row[0] == "bound" and kind == "bound" and row[1] <= slot:
+                return
+            self._conn.execute("INSERT OR REPLACE INTO scout_mint VALUES (?,?,?)", (mint, kind, slot))
 
     def count(self, wallet: str) -> int:
         return self._conn.execute("SELECT COUNT(*) FROM scout_tx WHERE wallet = ?", (wallet,)).fetchone()[0]

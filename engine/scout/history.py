@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,11 +19,14 @@ from engine.decoding import DecodeError, decode_transaction
 from engine.decoding.programs import TOKEN_PROGRAMS
 from engine.decoding.wire import read_wire
 from engine.scout.cache import ScoutCache
+from engine.scout.creation import find_creations
 from engine.scout.model import ScoutedTransaction, WalletSwap, chronological
 
 # Scouting must never slow copying: a few requests a second, and as a low-priority pool it leaves a quarter
 # of each endpoint's shared burst to the trading calls when it runs inside the engine.
 DEFAULT_SCOUT_RPS = 5.0
+# A node on this machine has no provider's limit to share: the scout reads it faster by default.
+LOCAL_SCOUT_RPS = 50.0
 DEFAULT_CONCURRENCY = 4
 PAGE_SIZE = 1000  # getSignaturesForAddress's own maximum
 CACHE_FLUSH_EVERY = 50  # a cancelled or failed scout keeps what it already fetched
@@ -50,6 +54,9 @@ class History:
     cancelled: bool = False
     since: int | None = None  # unix seconds: the --days cutoff, when one was given
     days: float | None = None
+    creation_lookups: int = 0  # getSignaturesForAddress calls on bought mints (engine.scout.creation)
+    creation_fetched: int = 0  # getTransaction calls for those mints' oldest transactions
+    creations: dict[str, int] = field(default_factory=dict)  # mint -> slot its buys are judged by
 
     def swaps(self, *, allow_unknown_venue: bool = False) -> list[WalletSwap]:
         """Every swap of the wallet, oldest first. Swaps in transactions with no known DEX program (venue
@@ -64,13 +71,31 @@ class History:
         return chronological(found)
 
     def creation_slots(self) -> dict[str, int]:
-        """Mints whose creation this history shows, with the slot they were created in."""
+        """Mints whose creation is known, with the slot the wallet's buys are judged by: the slot the
+        wallet's own transaction created it in, or what engine.scout.creation found."""
+        slots = self.own_creations()
+        for mint, slot in self.creations.items():
+            slots.setdefault(mint, slot)
+        return slots
+
+    def own_creations(self) -> dict[str, int]:
+        """Mints the wallet's own transactions created, with the slot."""
         slots: dict[str, int] = {}
         for tx in self.transactions:
             for mint in tx.created_mints:
                 if tx.slot is not None and mint not in slots:
                     slots[mint] = tx.slot
         return slots
+
+
+def is_local(url: str) -> bool:
+    host = urllib.parse.urlsplit(url).hostname or ""
+    return host in ("127.0.0.1", "localhost", "::1")
+
+
+def scout_rate_for(urls: Sequence[str]) -> float:
+    """The scout's default requests per second against these endpoints."""
+    return LOCAL_SCOUT_RPS if urls and all(is_local(url) for url in urls) else DEFAULT_SCOUT_RPS
 
 
 def make_scout_pool(
@@ -220,9 +245,11 @@ async def fetch_history(
     now: float | None = None,
     concurrency: int = DEFAULT_CONCURRENCY,
     encoding: str = "json",
+    creations: bool = True,
 ) -> History:
     """Read the wallet's history. Signatures already in the cache cost no getTransaction call. Cancelling
-    (setting `cancel`) returns what was read so far with cancelled=True; the cache keeps it."""
+    (setting `cancel`) returns what was read so far with cancelled=True; the cache keeps it. With
+    `creations`, it then looks up when each bought token was created (engine.scout.creation)."""
     history = History(wallet, days=days)
     if days is not None:
         history.since = int((now if now is not None else time.time()) - days * 86_400)
@@ -284,6 +311,10 @@ async def fetch_history(
         history.cancelled = True
     # Oldest first: the chain listed them newest first.
     history.transactions = [results[s] for s in reversed(signatures) if s in results]
+    if creations and not history.cancelled:
+        history.creations = await find_creations(
+            pool, history, cache, history.own_creations(), read_created=_created_mints, cancel=cancel
+        )
     return history
 
 

@@ -16,6 +16,7 @@ from fractions import Fraction
 from typing import Any
 
 from engine.constants import TOKEN_ACCOUNT_RENT_LAMPORTS
+from engine.copy_rules import CopyRules, TokenBook, apply_copy_rules
 from engine.policy import Copy, LimitsView, PolicyState, Skip, decide, fee_budget_lamports, limits_view
 from engine.scout.model import MS_PER_SLOT, WalletSwap, chronological
 from engine.scout.report import FifoBook, is_sol_trade, realised
@@ -27,6 +28,7 @@ NEXT_TRADE_WINDOW_MS = 30_000
 PRICE_NEXT_TRADE = "next trade"
 PRICE_SLIPPAGE = "leader price + slippage"
 DAY_MS = 86_400_000
+SKIP_NOT_FOLLOWING_SELLS = "leader sells not followed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,9 +50,10 @@ class OpenPosition:
     opened_ms: int
 
 
-# The seam for exits (take profit, stop loss, time stop): the policy has none yet. A rule looks at a holding
-# and a later known price of that token and answers how many tokens to sell then (None or 0: hold).
-ExitRule = Callable[[OpenPosition, PricePoint], int | None]
+# The seam for exits (take profit, stop loss, trailing stop, max hold; engine/scout/exit_rules.py adapts the
+# engine's own). A rule looks at a holding and a later known price of that token and answers how many tokens
+# to sell then (None or 0: hold), optionally with the name of what fired: (tokens, trigger).
+ExitRule = Callable[[OpenPosition, PricePoint], "int | tuple[int, str] | None"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,6 +193,7 @@ def replay(
     market_trades: Sequence[WalletSwap] = (),
     exits: Sequence[tuple[str, ExitRule]] = (),
     next_trade_window_ms: int | None = NEXT_TRADE_WINDOW_MS,
+    follow_leader_sells: bool = True,
 ) -> ReplayResult:
     """Replay the leader's `swaps` as copies by `trader` (a TraderConfig) under `limits` (LimitsSettings or
     LimitsView). start_balance_lamports None: no wallet, so balance and reserve checks do not apply (as in
@@ -197,6 +201,10 @@ def replay(
     ExitRules tried at every later known price of a held token. next_trade_window_ms: how far after the
     delay a known trade may be and still price the fill (None: any later trade)."""
     view: LimitsView = limits if isinstance(limits, LimitsView) else limits_view(limits)
+    # The per-token rules (buy once, cooldown, per-token and exposure caps) run after the policy, as in the
+    # executor; a bare LimitsView carries none of them.
+    rules = CopyRules() if isinstance(limits, LimitsView) else CopyRules.from_limits(limits)
+    last_buy_s: dict[str, float] = {}
     if not getattr(trader, "active", True):
         trader = trader.model_copy(update={"active": True})  # the replay asks "if I had followed it"
     leader = chronological(list(swaps))
@@ -260,6 +268,9 @@ def replay(
             _run_exits(book, swap, at_ms, order_of[id(swap)], exits, trader, fill)
         if id(swap) not in leader_ids:
             continue
+        if not follow_leader_sells and swap.side == "sell":
+            result.skipped[SKIP_NOT_FOLLOWING_SELLS] += 1  # the exits alone close positions
+            continue
         if day != at_ms // DAY_MS:
             day, spent_today, pnl_today = at_ms // DAY_MS, 0, 0
         position = book.holding(swap.mint)
@@ -275,6 +286,14 @@ def replay(
             leader_post_amount=swap.leader_post_amount,
         )
         decision = decide(swap, trader, view, state)
+        if isinstance(decision, Copy) and decision.side == "buy" and rules.any:
+            token = TokenBook(
+                bought_by=trader.name if swap.mint in bought else None,
+                last_buy_at=last_buy_s.get(swap.mint),
+                mint_cost_lamports=sum(lot.cost_lamports for lot in book.lots.get(swap.mint, ())),
+                open_cost_lamports=book.open_cost_lamports(),
+            )
+            decision = apply_copy_rules(decision, token, rules, at_ms / 1000)
         if isinstance(decision, Skip):
             result.skipped[decision.reason] += 1
             continue
@@ -295,6 +314,8 @@ def replay(
         )
         if made is None:
             result.skipped["dust"] += 1
+        elif made.side == "buy":
+            last_buy_s[swap.mint] = at_ms / 1000
 
     for trip in book.closed:
         result.copy_realised_pnl_lamports += trip.pnl_lamports
@@ -330,7 +351,12 @@ def _run_exits(
             sum(lot.cost_lamports for lot in lots),
             lots[0].bought_ms,
         )
-        tokens = min(int(rule(position, point) or 0), position.tokens)
+        answer = rule(position, point)
+        # A rule may name what fired (e.g. "stop_loss") with its answer: (tokens, trigger).
+        trigger = name
+        if isinstance(answer, tuple):
+            answer, trigger = answer
+        tokens = min(int(answer or 0), position.tokens)
         if tokens > 0:
             fill(
                 f"exit:{name}:{swap.signature}",
@@ -341,5 +367,5 @@ def _run_exits(
                 point,
                 point.lamports_per_unit,
                 at_ms,
-                f"exit: {name}",
+                f"exit: {trigger}",
             )

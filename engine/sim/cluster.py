@@ -95,6 +95,9 @@ class SimCluster:
         self.rpc = RpcServer(self.ledger, self.airdrop, random.Random(cfg.seed + 1))
         self.pubsub = PubsubServer(self.ledger, random.Random(cfg.seed + 2))
         self.swap_api = SwapApiServer(self.market)
+        for token in scenario.tokens if scenario is not None else []:
+            if not token.sell_route:
+                self.swap_api.no_sell_route.add(self.resolve_mint(token.symbol))
         self.rpc_port = self.ws_port = self.swap_port = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None

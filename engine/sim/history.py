@@ -1,6 +1,6 @@
 """Days of synthetic trading history made at the local cluster's start (`zapbot sim --history-days N`):
-real signed swaps through the market, on a clock jumped forward so their slots and block times span the
-days asked for, by traders of distinct styles for the scout to tell apart."""
+real signed swaps through the market, and launches of new tokens, on a clock jumped forward so their slots
+and block times span the days asked for, by traders of distinct styles for the scout to tell apart."""
 
 from __future__ import annotations
 
@@ -11,7 +11,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from solders.keypair import Keypair
+
 from engine.constants import USDC_MINT
+from engine.sim.launch import launch_token, new_launcher
 from engine.sim.ledger import Ledger
 from engine.sim.market import Market, TraderTrade
 
@@ -28,6 +31,7 @@ STYLES: dict[str, str] = {
 CROWD = "crowd"
 # How often each style's episode is picked when a token is free (the sniper's are short, so it trades most).
 _WEIGHTS = {"patient": 3, "sniper": 5, "loser": 3}
+LAUNCHES_PER_DAY = 6  # new tokens created during the history; the sniper buys each a few slots in
 
 
 @dataclass
@@ -42,6 +46,7 @@ class HistorySummary:
     wallets: dict[str, str] = field(default_factory=dict)  # style -> wallet
     swaps: Counter[str] = field(default_factory=Counter)  # trader name -> landed swaps
     skipped: int = 0  # planned trades that could not be made (nothing left to sell)
+    launches: list[str] = field(default_factory=list)  # mints created during the history, in order
     seconds: float = 0.0  # how long the generation took
 
     def as_json(self) -> dict[str, Any]:
@@ -56,12 +61,13 @@ class HistorySummary:
                 for style, wallet in self.wallets.items()
             },
             "crowd_swaps": self.swaps[CROWD],
+            "launches": list(self.launches),
             "skipped": self.skipped,
             "seconds": round(self.seconds, 3),
         }
 
 
-Action = Callable[[], TraderTrade | None]
+Action = Callable[[], TraderTrade | str | None]  # a landed trade, a launched mint, or nothing made
 
 
 class _Plan:
@@ -77,13 +83,15 @@ class _Plan:
 class _Episode:
     """One trade idea on one token: later trades sell exactly what this episode's own buys got."""
 
-    def __init__(self, market: Market, mint: str) -> None:
+    def __init__(self, market: Market, mint: str | None) -> None:
         self.market = market
         self.mint = mint
         self.bought: Counter[str] = Counter()
 
     def buy(self, trader: str, lamports: int) -> Action:
-        def act() -> TraderTrade:
+        def act() -> TraderTrade | None:
+            if self.mint is None:
+                return None  # its launch failed
             trade = self.market.trader_swap(trader, "buy", self.mint, quote_lamports=lamports)
             self.bought[trader] += trade.token_amount
             return trade
@@ -93,7 +101,7 @@ class _Episode:
     def sell(self, trader: str) -> Action:
         def act() -> TraderTrade | None:
             amount = self.bought.pop(trader, 0)
-            if amount <= 0:
+            if amount <= 0 or self.mint is None:
                 return None
             return self.market.trader_swap(trader, "sell", self.mint, token_amount=amount)
 
@@ -149,6 +157,25 @@ def _loser(plan: _Plan, ep: _Episode, rng: random.Random, t: float) -> float:
     return end + 1
 
 
+def _launch(plan: _Plan, ep: _Episode, rng: random.Random, t: float, launcher: Keypair, symbol: str) -> None:
+    """A new token is created at t; the sniper buys it 1 to 3 slots later and flips it within seconds."""
+    mint, authority = Keypair.from_seed(rng.randbytes(32)), Keypair.from_seed(rng.randbytes(32))
+
+    def act() -> str:
+        ep.mint = str(launch_token(ep.market, launcher, mint, authority, symbol).mint)
+        return ep.mint
+
+    plan.at(t, act)
+    bought_at = t + rng.choice((1, 2, 3)) * SLOT_S
+    plan.at(bought_at, ep.buy("sniper", _sol(rng, 0.1, 0.5)))
+    crowd = rng.random() < 0.65
+    if crowd:
+        plan.at(bought_at + rng.uniform(1, 4), ep.buy(CROWD, _sol(rng, 1, 3)))
+    plan.at(bought_at + rng.uniform(5, 20), ep.sell("sniper"))
+    if crowd:
+        plan.at(bought_at + rng.uniform(2 * 60, 10 * 60), ep.sell(CROWD))
+
+
 _STYLE_PLANS = {"patient": _patient, "sniper": _sniper, "loser": _loser}
 
 
@@ -185,6 +212,10 @@ def generate_history(
             style = rng.choices(styles, weights)[0]
             finished = _STYLE_PLANS[style](plan, _Episode(market, mint), rng, cursor)
             cursor = finished + rng.uniform(2 * 60, 45 * 60)
+    launcher = new_launcher(market, rng.randbytes(32))
+    for index in range(int(days * LAUNCHES_PER_DAY)):
+        start = rng.uniform(0, max(span - 15 * 60, 1))
+        _launch(plan, _Episode(market, None), rng, start, launcher, f"NEW{index + 1}")
     summary = HistorySummary(
         days=days,
         started_at=start_time,
@@ -203,6 +234,8 @@ def generate_history(
             trade = None
         if trade is None:
             summary.skipped += 1
+        elif isinstance(trade, str):
+            summary.launches.append(trade)
         else:
             summary.swaps[trade.trader] += 1
     summary.last_slot = first_slot + int(span / SLOT_S)

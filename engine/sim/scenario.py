@@ -29,6 +29,7 @@ class TokenSpec:
     usdc_pool: bool = False  # also a pool quoted in USDC
     usdc_reserve_raw: int | None = None  # its USDC side (default: the SOL side at sol_price_usd)
     usdc_token_reserve_raw: int | None = None  # its token side (default: token_reserve)
+    sell_route: bool = True  # false: the swap API quotes buys of it but never a sell (a honeypot)
 
 
 @dataclass(frozen=True)
@@ -152,6 +153,7 @@ def _token_spec(path: Path, item: dict[str, Any]) -> TokenSpec:
         transfer_fee_bps=transfer_fee_bps,
         permanent_delegate=permanent_delegate,
         usdc_pool=bool(item.get("usdc_pool", False)),
+        sell_route=bool(item.get("sell_route", True)),
         usdc_reserve_raw=int(float(item["usdc_reserve"]) * 10**6) if "usdc_reserve" in item else None,
         usdc_token_reserve_raw=(
             int(float(item["usdc_token_reserve"]) * 10**6) if "usdc_token_reserve" in item else None

@@ -24,6 +24,8 @@ def _bad(message: str, code: str = "INVALID_REQUEST") -> web.Response:
 class SwapApiServer:
     def __init__(self, market: Market) -> None:
         self.market = market
+        # Mints (scenario `sell_route = false`) that can be bought but never sold: no quote sells them.
+        self.no_sell_route: set[str] = set()
 
     def app(self) -> web.Application:
         app = web.Application()
@@ -44,6 +46,8 @@ class SwapApiServer:
             return _bad(f"Query parameter {missing.args[0]} is required")
         except ValueError:
             return _bad("amount and slippageBps must be integers")
+        if input_mint in self.no_sell_route:
+            return _bad("No routes found for the input and output mints", "COULD_NOT_FIND_ANY_ROUTE")
         try:
             return _json(
                 self.market.quote(

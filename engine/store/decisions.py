@@ -12,6 +12,8 @@ DECISION_KEYS = (
     "mint",
     "status",
     "reason",
+    "trigger",
+    "detail",
     "signature",
     "token_amount",
     "quote_amount",
@@ -28,11 +30,11 @@ def decisions(conn: sqlite3.Connection, limit: int = 200) -> list[dict[str, Any]
         """
         SELECT leader_signature, trader, side, mint,
                CASE WHEN status='pending' THEN 'queued' ELSE status END AS status,
-               reason, signature, token_amount, quote_amount,
+               reason, trigger, '' AS detail, signature, token_amount, quote_amount,
                detected_at, queued_at, sent_at, confirmed_at, created_at AS sort_at
           FROM intents
         UNION ALL
-        SELECT leader_signature, trader, side, mint, 'skipped', reason, NULL, 0, 0,
+        SELECT leader_signature, trader, side, mint, 'skipped', reason, 'leader', detail, NULL, 0, 0,
                detected_at, NULL, NULL, NULL, at
           FROM skips
         ORDER BY sort_at DESC LIMIT ?

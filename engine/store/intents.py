@@ -45,6 +45,8 @@ class IntentStore(StoreBase):
         detected_at: float | None = None,
         status: str = "pending",
         queued_at: float | None = None,
+        trigger: str = "leader",
+        exit_level: int | None = None,
     ) -> tuple[int, bool]:
         """Persist a copy intent before anything is sent. Returns (id, created); created is False for a repeat."""
         now = time.time()
@@ -52,7 +54,7 @@ class IntentStore(StoreBase):
             cursor = self._write(
                 "INSERT OR IGNORE INTO intents (leader_signature, trader, wallet, side, mint, status, amount_in,"
                 " leader_token_amount, leader_quote_amount, token_decimals, detected_at, queued_at, created_at,"
-                " updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                " updated_at, trigger, exit_level) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     leader_signature,
                     trader,
@@ -68,6 +70,8 @@ class IntentStore(StoreBase):
                     queued_at,
                     now,
                     now,
+                    trigger,
+                    exit_level,
                 ),
             )
             if cursor.rowcount == 1:

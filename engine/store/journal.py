@@ -22,12 +22,13 @@ class JournalStore(StoreBase):
         reason: str,
         detected_at: float | None = None,
         at: float | None = None,
+        detail: str = "",
     ) -> int:
         with self._tx():
             cursor = self._write(
-                "INSERT INTO skips (leader_signature, trader, side, mint, reason, detected_at, at)"
-                " VALUES (?,?,?,?,?,?,?)",
-                (leader_signature, trader, side, mint, reason, detected_at, at or time.time()),
+                "INSERT INTO skips (leader_signature, trader, side, mint, reason, detected_at, at, detail)"
+                " VALUES (?,?,?,?,?,?,?,?)",
+                (leader_signature, trader, side, mint, reason, detected_at, at or time.time(), detail[:300]),
             )
             return int(cursor.lastrowid)
 

@@ -95,6 +95,21 @@ MIGRATIONS: list[str] = [
         realized_pnl_lamports INTEGER NOT NULL DEFAULT 0
     );
     """,
+    # 2: exits are intents with a trigger (leader copies 'leader', manual sells 'manual', exit rules theirs);
+    # a take profit remembers its level; a skip keeps its detail; each lot's exit state (its peak value).
+    """
+    ALTER TABLE intents ADD COLUMN trigger TEXT NOT NULL DEFAULT 'leader';
+    UPDATE intents SET trigger = 'manual' WHERE trader = 'manual';
+    ALTER TABLE intents ADD COLUMN exit_level INTEGER;
+    ALTER TABLE skips ADD COLUMN detail TEXT NOT NULL DEFAULT '';
+    CREATE TABLE lot_exits (
+        lot_id INTEGER PRIMARY KEY,
+        peak_lamports INTEGER,
+        value_lamports INTEGER,
+        valued_at REAL,
+        updated_at REAL NOT NULL
+    );
+    """,
 ]
 
 

@@ -30,17 +30,12 @@ from engine.telegram.formatting import (
     MAX_LOGS_SHOWN,
     USAGE,
     UsageError,
-    balance_text,
-    daily_text,
     help_text,
-    logs_text,
     parse_copy_args,
     parse_count_args,
     parse_sell_args,
     parse_trades_args,
-    performance_text,
     positions_text,
-    profit_text,
     redact,
     short_mint,
     status_text,
@@ -48,7 +43,9 @@ from engine.telegram.formatting import (
     traders_text,
     trades_text,
 )
+from engine.telegram.reports import balance_text, daily_text, logs_text, performance_text, profit_text
 from engine.telegram.transport import Transport
+from engine.traders import validate_address
 
 if TYPE_CHECKING:
     from engine.context import EngineContext
@@ -90,6 +87,23 @@ class PendingSell:
     percent: float
     label: str
     expires_at: float
+
+
+def parse_scout_args(args: list[str]) -> tuple[str, float]:
+    """'/scout <wallet> [days]' → (wallet, days)."""
+    if not 1 <= len(args) <= 2:
+        raise UsageError(USAGE["scout"])
+    try:
+        wallet = validate_address(args[0])
+    except ValueError as exc:
+        raise UsageError(f"{exc}. {USAGE['scout']}") from None
+    try:
+        days = float(args[1]) if len(args) == 2 else 3.0
+    except ValueError:
+        raise UsageError(USAGE["scout"]) from None
+    if not 0 < days <= 30:
+        raise UsageError(USAGE["scout"])
+    return wallet, days
 
 
 def chat_id_of(update: Update) -> int:
@@ -142,6 +156,10 @@ class CommandHandlers:
         ]
         for command, handler in commands:
             app.add_handler(CommandHandler(command, functools.partial(handler, self)))
+        # A scout reads for seconds to minutes: it must not hold up the other commands.
+        app.add_handler(
+            CommandHandler("scout", functools.partial(CommandHandlers.cmd_scout, self), block=False)
+        )
         app.add_handler(CallbackQueryHandler(self.on_sell_button, pattern=r"^(sell|cancel):", block=False))
         app.add_handler(CallbackQueryHandler(self.on_other_button))
         app.add_handler(MessageHandler(filters.ALL, self.on_other_message))
@@ -251,6 +269,16 @@ class CommandHandlers:
             f"{text} For now this pauses all copying, sells too (a buy-only pause is not there yet); "
             "/sell still works and /resume undoes it.",
         )
+
+    @authorized_only
+    async def cmd_scout(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        from engine.scout.summary import scout_for_engine, summary_text
+
+        wallet, days = parse_scout_args(list(context.args or []))
+        chat = chat_id_of(update)
+        await self.transport.answer(chat, f"Scouting {wallet[:4]}…{wallet[-4:]} over {days:g} day(s)…")
+        outcome = await scout_for_engine(self.ctx, wallet, days=days)
+        await self.transport.answer(chat, summary_text(outcome))
 
     @authorized_only
     async def cmd_sell(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

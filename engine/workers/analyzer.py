@@ -249,8 +249,8 @@ class AnalyzerWorker(BaseWorker):
                 source=job.source,
                 seen_at=job.seen_at,
                 detected_at=now(),
-                # leader_pre_amount / leader_post_amount stay None: SwapEvent does not carry the leader's
-                # holding yet (the decoder reads it from the token balances but does not expose it).
+                leader_pre_amount=swap.owner_pre,
+                leader_post_amount=swap.owner_post,
             )
             self.ctx.state.bump("swaps_detected")
             if swap.token_decimals is not None:

@@ -26,6 +26,7 @@ from typing import Any
 from cachetools import LRUCache
 
 from engine.chain.swap_api import SwapApi, swap_api_from_context
+from engine.execution.buy_checks import BuyChecks
 from engine.execution.inputs import Balance, BalanceUnknown, DecisionInputs, LeaderHoldings
 from engine.execution.job import MANUAL_PRIORITY, Job, job_from_trade
 from engine.execution.lifecycle import TradeLifecycle
@@ -78,6 +79,9 @@ class ExecutorWorker(BaseWorker):
         self.leaders = LeaderHoldings()
         self.inputs = DecisionInputs(ctx, self.balance, self.wallet)
         self.outcomes = Outcomes(ctx, self.limits, self.emit_log, self.name)
+        self.buy_checks = BuyChecks(
+            ctx, rpc=self.rpc, swap_api=self.swap_api, wallet=self.wallet, log=self.log
+        )
         self.lifecycle = TradeLifecycle(
             ctx,
             rpc=self.rpc,
@@ -98,6 +102,8 @@ class ExecutorWorker(BaseWorker):
     async def cleanup(self) -> None:
         if getattr(self, "inputs", None) is not None:
             self.inputs.close()
+        if getattr(self, "buy_checks", None) is not None:
+            self.buy_checks.close()
         for task in [*getattr(self, "_tasks", []), *getattr(self, "_running", {}).values()]:
             task.cancel()
         if getattr(self, "rpc", None) is not None:
@@ -222,6 +228,7 @@ class ExecutorWorker(BaseWorker):
             return
         await self._ready.wait()
         try:
+            msg = await self.buy_checks.in_sol(msg)  # a USDC/USDT-quoted trade, sized as its SOL worth
             decision = await self._decide(msg, trader, leader_held_before)
         except BalanceUnknown as exc:
             await self._skip(msg, Skip("balance unknown", str(exc)))
@@ -250,6 +257,8 @@ class ExecutorWorker(BaseWorker):
             await self.outcomes.clear_pause(trader.name, trader.wallet)
             book = replace(book, trader_paused_reason="")
         decision = decide(msg, trader, self.limits, book)
+        if isinstance(decision, Copy) and decision.side == "buy":
+            decision = await self.buy_checks.check(msg, decision)  # per-token rules, then token safety
         if isinstance(decision, Skip) and decision.reason == "kill switch" and not self.ctx.state.kill_switch:
             # The operator resumed, but today's realised loss is still past the cap: show why buys stop.
             self.outcomes.trip_kill_switch(book.realized_pnl_today_lamports)
@@ -325,6 +334,7 @@ class ExecutorWorker(BaseWorker):
             mint=msg.mint,
             reason=skip.reason,
             detected_at=msg.detected_at,
+            detail=skip.detail,
         )
 
     def _park(self, msg: SwapDetected, leader_held_before: int, exc: Exception) -> None:
@@ -422,6 +432,7 @@ class ExecutorWorker(BaseWorker):
             detected_at=now,
             status="queued",
             queued_at=now,
+            trigger="manual",
         )
         self._take(
             ExecuteTrade(

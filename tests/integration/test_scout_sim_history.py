@@ -95,7 +95,9 @@ def test_scouted_styles_equal_the_ground_truth(history_cluster, tmp_path):
     reports = {}
     for style, wallet in history_cluster.history.wallets.items():
         history = scout(history_cluster, wallet, tmp_path / "scout.db")
-        report = build_report(wallet, history.swaps(allow_unknown_venue=True))
+        report = build_report(
+            wallet, history.swaps(allow_unknown_venue=True), creation_slots=history.creation_slots()
+        )
         truth = build_report(wallet, ground_truth(history_cluster, wallet))
         assert report.swaps == truth.swaps == history_cluster.history.swaps[style], style
         assert report.realised_pnl_lamports == truth.realised_pnl_lamports, style
@@ -107,19 +109,29 @@ def test_scouted_styles_equal_the_ground_truth(history_cluster, tmp_path):
     assert not reports["patient"].too_fast_to_copy and not reports["loser"].too_fast_to_copy
     assert reports["patient"].realised_pnl_lamports > 0 > reports["loser"].realised_pnl_lamports
     assert reports["patient"].median_hold_ms > 30 * 60_000 > 60_000 > reports["sniper"].median_hold_ms
+    # The sniper buys every token launched during the history within 3 slots of its creation; the others
+    # only trade tokens that were trading long before, which the mints' own signatures show.
+    launches = history_cluster.history.launches
+    assert len(launches) == int(DAYS * 6)
+    assert reports["sniper"].creation_buys_early == len(launches)
+    assert reports["sniper"].creation_buys_known > len(launches)  # its other buys: known not at creation
+    assert reports["patient"].creation_buys_early == 0 and reports["patient"].creation_buys_known > 0
 
 
 def test_second_scout_makes_no_get_transaction_call(history_cluster, tmp_path):
-    wallet = history_cluster.history.wallets["patient"]
+    wallet = history_cluster.history.wallets["sniper"]  # it buys launches: their creations are read too
     cache_path = tmp_path / "scout.db"
     before = history_cluster.rpc.counts().get("getTransaction", 0)
     first = scout(history_cluster, wallet, cache_path)
     after_first = history_cluster.rpc.counts().get("getTransaction", 0)
-    assert after_first - before == first.fetched == len(first.transactions) > 0
+    assert after_first - before == first.fetched + first.creation_fetched
+    assert first.fetched == len(first.transactions) > 0
     second = scout(history_cluster, wallet, cache_path)
     assert history_cluster.rpc.counts().get("getTransaction", 0) == after_first
     assert second.fetched == 0 and second.cached == len(first.transactions)
     assert second.transactions == first.transactions
+    assert first.creation_fetched > 0 and second.creation_fetched == 0
+    assert second.creation_slots() == first.creation_slots()
 
 
 def test_replay_skips_a_blacklisted_token_with_its_reason(history_cluster, tmp_path):

@@ -141,6 +141,41 @@ async def test_add_trader_with_validation_errors(paper_engine, zapbot_home) -> N
 
 
 @pytest.mark.slow
+async def test_edit_trader_exit_rules(paper_engine, zapbot_home) -> None:
+    app = ZapBotApp(paper_engine, cursor_blink=False)
+    async with app.run_test(size=SIZE) as pilot:
+        main = await started(pilot)
+        select_trader(main, "bravo")
+        await pilot.press("e")
+        form = app.screen
+        assert isinstance(form, TraderFormScreen)
+        assert form.query_one("#f-stop_loss_pct", Input).value == ""  # no override: [exits] applies
+        form.query_one("#f-stop_loss_pct", Input).value = "150"
+        form.query_one("#f-take_profit_levels", Input).value = "50:50,oops"
+        form.query_one("#f-max_hold_minutes", Input).value = "soon"
+        await pilot.press("ctrl+s")
+        assert app.screen is form
+        assert "GAIN:SHARE" in str(form.query_one("#e-take_profit_levels", Label).content)
+        assert "number" in str(form.query_one("#e-max_hold_minutes", Label).content)
+        form.query_one("#f-take_profit_levels", Input).value = "100:100,50:50,50:20"
+        form.query_one("#f-max_hold_minutes", Input).value = "30"
+        await pilot.press("ctrl+s")
+        assert app.screen is form
+        assert "100" in str(form.query_one("#e-stop_loss_pct", Label).content)  # below 100 %
+        assert "twice" in str(form.query_one("#e-take_profit_levels", Label).content)
+        form.query_one("#f-stop_loss_pct", Input).value = "20"
+        form.query_one("#f-take_profit_levels", Input).value = "50:50,100:100"
+        form.query_one("#f-trailing_stop_pct", Input).value = "0"  # off for this trader
+        await pilot.press("ctrl+s")
+        assert isinstance(app.screen, MainScreen)
+        saved = traders_file(zapbot_home)["bravo"]
+        assert saved["stop_loss_pct"] == 20 and saved["max_hold_minutes"] == 30
+        assert saved["take_profit_levels"] == [[50, 50], [100, 100]] and saved["trailing_stop_pct"] == 0
+        assert "take_profit_pct" not in saved  # left empty: the [exits] default
+        assert paper_engine.traders.get("bravo").stop_loss_pct == 20
+
+
+@pytest.mark.slow
 async def test_add_form_escape_changes_nothing(paper_engine, zapbot_home) -> None:
     app = ZapBotApp(paper_engine)
     async with app.run_test(size=SIZE) as pilot:

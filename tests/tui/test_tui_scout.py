@@ -8,11 +8,12 @@ import pytest
 from engine.constants import WSOL_MINT
 from engine.scout.history import History
 from engine.scout.model import ScoutedTransaction, WalletSwap
+from engine.scout.summary import analyse
 from engine.sim import SimCluster, SimConfig
 from engine.traders import TraderConfig
 from tests.helpers.waiting import WaitTimeout, async_wait_until
 from zapbot_tui.app import ZapBotApp
-from zapbot_tui.screens.scout import ScoutScreen, analyse, hold_histogram
+from zapbot_tui.screens.scout import ScoutScreen, hold_histogram
 from zapbot_tui.static import StaticEngine
 
 SOL = 1_000_000_000
@@ -23,6 +24,7 @@ MINTS = [
     "EKpQGSJtjMFqKZ9KQanSqYXRcF8fBopzLHYxdM65zcjm",
 ]
 START = 1_790_000_000  # unix seconds
+NOT_FOLLOWED = "FAe4sisG95oZ42w7buUn5qEE4TAnfTTFPiguZUHmhiF"
 
 
 def fixed_history() -> History:
@@ -205,3 +207,30 @@ async def test_scout_screen_in_sim_mode_reads_the_engines_cluster_within_its_bud
     finally:
         if engine.started:
             engine.stop()
+
+
+async def test_scout_screen_opens_on_the_selected_trader_and_explains_bad_input():
+    engine = StaticEngine()
+    app = ZapBotApp(engine, refresh_hz=0.001, cursor_blink=False, persist_theme=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        selected = app.main.panes["traders"].selected_key()
+        await pilot.press("S")
+        assert await until(pilot, lambda: isinstance(app.screen, ScoutScreen))
+        screen = app.screen
+        assert screen.query_one("#f-wallet").value == engine.traders.get(selected).wallet
+        screen.query_one("#f-wallet").value = "not-a-wallet"
+        await pilot.press("enter")
+        await pilot.pause()
+        status = str(screen.query_one("#scout-status").render())
+        assert "base58" in status or "address" in status, status
+        assert not screen.running and screen.outcome is None
+        screen.query_one("#f-wallet").value = NOT_FOLLOWED
+        screen.query_one("#f-days").value = "0"
+        await pilot.press("enter")
+        await pilot.pause()
+        assert "days must be above 0" in str(screen.query_one("#scout-status").render())
+        await pilot.press("a")  # typed into the field: no outcome, nothing added
+        assert engine.traders.by_wallet(NOT_FOLLOWED) is None
+        await pilot.press("escape")
+        assert await until(pilot, lambda: app.screen is app.main)

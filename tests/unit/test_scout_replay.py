@@ -124,3 +124,49 @@ def test_a_trade_long_after_the_delay_does_not_price_the_fill():
     # Within the window (30 s after the delay) the next trade still prices it.
     near = [swap(1, 0, "buy", A, 1_000_000, SOL), swap(2, 31, "sell", A, 1_000_000, 2 * SOL)]
     assert replay(near, trader(copy_sells=False), LimitsSettings()).copies[0].price_source == PRICE_NEXT_TRADE
+
+
+def test_replay_applies_the_per_token_copy_rules():
+    # Three buys of A ten seconds apart, one of B: a 15 s cooldown skips the second A buy, a 0.15 SOL cap
+    # per token sizes the third down to what is left under it (0.05 SOL), and buy-once skips both.
+    history = [
+        swap(1, 0, "buy", A, 1_000_000, SOL),
+        swap(2, 10, "buy", A, 1_000_000, SOL),
+        swap(3, 20, "buy", A, 1_000_000, SOL),
+        swap(4, 30, "buy", B, 1_000_000, SOL),
+    ]
+    cooled = replay(history, trader(), LimitsSettings(token_cooldown_s=15, max_sol_per_token=0.15))
+    assert dict(cooled.skipped) == {"token cooldown": 1}
+    assert [(fill.mint, fill.amount_in) for fill in cooled.copies] == [
+        (A, 100_000_000),
+        (A, 50_000_000),
+        (B, 100_000_000),
+    ]
+    once = replay(history, trader(), LimitsSettings(buy_once_per_token=True))
+    assert dict(once.skipped) == {"already bought": 2} and len(once.copies) == 2
+
+
+def test_replay_runs_the_traders_exit_rules():
+    from engine.config_tables import ExitsSettings
+    from engine.scout.exit_rules import trader_exits
+
+    # We buy A at 1,000 per unit (the market's trade a second after the leader's); it falls to 700: a 20 %
+    # stop loss sells everything there, before the leader's own sell, which then finds no position.
+    history = [swap(1, 0, "buy", A, 1_000_000, SOL), swap(2, 100, "sell", A, 1_000_000, 2 * SOL)]
+    market = [
+        swap(8, 1, "buy", A, 1_000, 1_000_000, wallet="Other1111"),
+        swap(9, 50, "sell", A, 1_000, 700_000, wallet="Other1111"),
+    ]
+    exits, follow = trader_exits(ExitsSettings(stop_loss_pct=20), trader())
+    result = replay(
+        history, trader(), LimitsSettings(), market_trades=market, exits=exits, follow_leader_sells=follow
+    )
+    reasons = [(fill.side, fill.reason) for fill in result.copies]
+    assert reasons[1] == ("sell", "exit: stop_loss") and result.skipped["no position"] == 1
+    assert result.copies[1].amount_out == 100_000 * 700  # 1e8 / 1000 tokens at 700 per unit
+    # A trader who does not follow the leader's sells: only the exits close, and with none, nothing does.
+    still, follow = trader_exits(ExitsSettings(), trader(follow_leader_sells=False))
+    held = replay(
+        history, trader(), LimitsSettings(), market_trades=market, exits=still, follow_leader_sells=follow
+    )
+    assert held.skipped["leader sells not followed"] == 1 and held.copy_open_tokens == 1

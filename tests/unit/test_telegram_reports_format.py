@@ -7,13 +7,7 @@ import time
 from engine.state import EngineState, LogLine, PositionView
 from engine.store import Store
 from engine.store.reports import daily_totals, executed_fills, replay
-from engine.telegram.formatting import (
-    balance_text,
-    daily_text,
-    logs_text,
-    performance_text,
-    profit_text,
-)
+from engine.telegram.reports import balance_text, daily_text, logs_text, performance_text, profit_text
 
 M1 = "Mint1111111111111111111111111111111111111111"
 M2 = "Mint2222222222222222222222222222222222222222"

@@ -54,6 +54,16 @@ def _number(option: str, raw: str) -> float | None:
         raise ExitOptionError(f"{option} {raw!r}: use a number, 0 for off, or {DEFAULT_WORD}") from None
 
 
+def format_levels(levels: list[list[float]]) -> str:
+    """A take-profit ladder as the options and the console form spell it: 50:50,100:100."""
+    return ",".join(f"{gain:g}:{share:g}" for gain, share in levels)
+
+
+def parse_levels(raw: str) -> list[list[float]]:
+    """GAIN:SHARE pairs, comma separated (50:50,100:100); ExitOptionError names what to type."""
+    return _levels(raw) or []
+
+
 def _levels(raw: str) -> list[list[float]] | None:
     text = raw.strip().lower()
     if text == DEFAULT_WORD:

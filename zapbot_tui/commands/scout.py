@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-import urllib.parse
 import urllib.request
 from pathlib import Path
 from typing import Any, TextIO
@@ -16,7 +15,15 @@ from engine.chain.rpc import RpcError
 from engine.config import ConfigError, Settings, load_settings
 from engine.paths import home_paths
 from engine.policy import sol_to_lamports
-from engine.scout.history import DEFAULT_SCOUT_RPS, History, Progress, scout_wallet
+from engine.scout.exit_rules import trader_exits
+from engine.scout.history import (
+    DEFAULT_SCOUT_RPS,
+    LOCAL_SCOUT_RPS,
+    History,
+    Progress,
+    scout_rate_for,
+    scout_wallet,
+)
 from engine.scout.replay import DEFAULT_DELAY_MS, ReplayResult, replay
 from engine.scout.report import CREATION_WINDOW_SLOTS, FLIP_WINDOW_MS, ScoutReport, build_report
 from engine.traders import TraderConfig, load_traders, validate_address
@@ -24,8 +31,6 @@ from engine.traders import TraderConfig, load_traders, validate_address
 DEFAULT_LIMIT = 1000  # signatures, when neither --days nor --limit is given
 # `zapbot sim` listens here unless told otherwise; sim mode with no RPC configured reads from it.
 LOCAL_CLUSTER_RPC = "http://127.0.0.1:8899"
-# A node on this machine has no provider's limit to share: the scout reads it faster by default.
-LOCAL_SCOUT_RPS = 50.0
 PROG = "zapbot scout"
 
 
@@ -145,11 +150,6 @@ def resolve_rpc_urls(settings: Settings, rpc_url: str | None) -> list[str]:
     raise ConfigError("no RPC configured: set rpc.urls (RPC_URL) or pass --rpc-url URL")
 
 
-def is_local(url: str) -> bool:
-    host = urllib.parse.urlsplit(url).hostname or ""
-    return host in ("127.0.0.1", "localhost", "::1")
-
-
 def trader_for(wallet: str, args: argparse.Namespace) -> tuple[TraderConfig, str | None]:
     """The operator's settings for this wallet when it is followed, else the defaults; flags override."""
     followed = None
@@ -250,7 +250,7 @@ def human(
         f"({share(report.flip_share)})" + ("  TOO FAST TO COPY" if report.too_fast_to_copy else ""),
         f"Bought within {CREATION_WINDOW_SLOTS} slots of the token's creation: "
         + (
-            "unknown (the history shows no creation of a token it bought)"
+            "unknown (no bought token's creation could be seen)"
             if report.creation_share is None
             else f"{report.creation_buys_early} of {report.creation_buys_known} ({share(report.creation_share)})"
         ),
@@ -304,6 +304,8 @@ def as_json(
             "missing": history.missing,
             "fetch_errors": history.fetch_errors,
             "decode_errors": history.decode_errors,
+            "creation_lookups": history.creation_lookups,
+            "creation_fetched": history.creation_fetched,
             "cancelled": history.cancelled,
             "since": history.since,
         },
@@ -330,7 +332,7 @@ def main(argv: list[str]) -> int:
     trader, followed = trader_for(wallet, args)
     rps = args.requests_per_second
     if rps is None:
-        rps = LOCAL_SCOUT_RPS if all(is_local(url) for url in urls) else DEFAULT_SCOUT_RPS
+        rps = scout_rate_for(urls)
     try:
         history = asyncio.run(
             scout_wallet(
@@ -351,8 +353,15 @@ def main(argv: list[str]) -> int:
     swaps = history.swaps(allow_unknown_venue=settings.mode == "sim")
     report = build_report(wallet, swaps, days=args.days, creation_slots=history.creation_slots())
     start_balance = None if args.balance_sol is None else sol_to_lamports(args.balance_sol)
+    exits, follow_sells = trader_exits(settings.exits, trader)
     result = replay(
-        swaps, trader, settings.limits, delay_ms=args.delay_ms, start_balance_lamports=start_balance
+        swaps,
+        trader,
+        settings.limits,
+        delay_ms=args.delay_ms,
+        start_balance_lamports=start_balance,
+        exits=exits,
+        follow_leader_sells=follow_sells,
     )
     if args.json:
         payload = as_json(report, history, result, trader, followed)

@@ -92,6 +92,11 @@ def _latency(row: dict[str, Any]) -> str:
     return ""
 
 
+def _reason(row: dict[str, Any]) -> str:
+    reason, detail = row.get("reason") or "", row.get("detail") or ""
+    return f"{reason}: {detail}" if detail else reason
+
+
 def table(rows: list[dict[str, Any]]) -> str:
     headers = (
         "detected",
@@ -99,6 +104,7 @@ def table(rows: list[dict[str, Any]]) -> str:
         "side",
         "mint",
         "status",
+        "trigger",
         "SOL",
         "tokens",
         "ms",
@@ -113,12 +119,13 @@ def table(rows: list[dict[str, Any]]) -> str:
             row["side"],
             _short(row["mint"]),
             row["status"],
+            row.get("trigger") or "",
             _sol(row.get("quote_amount")),
             str(row.get("token_amount") or "") if row.get("token_amount") else "",
             _latency(row),
             _short(row.get("signature")),
             _short(row["leader_signature"]),
-            row.get("reason") or "",
+            _reason(row),
         ]
         for row in rows
     ]
@@ -137,9 +144,11 @@ CSV_FIELDS = (
     "confirmed_at",
     "trader",
     "side",
+    "trigger",
     "mint",
     "status",
     "reason",
+    "detail",
     "sol",
     "tokens",
     "token_decimals",
@@ -175,9 +184,11 @@ def csv_row(row: dict[str, Any], decimals: dict[str, int]) -> dict[str, Any]:
         "confirmed_at": iso_time(row.get("confirmed_at")),
         "trader": row["trader"],
         "side": row["side"],
+        "trigger": row.get("trigger") or "",
         "mint": row["mint"],
         "status": row["status"],
         "reason": row.get("reason") or "",
+        "detail": row.get("detail") or "",
         "sol": decimal_amount(row.get("quote_amount"), 9),
         "tokens": decimal_amount(row.get("token_amount"), token_decimals)
         if token_decimals is not None

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -19,14 +18,14 @@ from textual_plotext import PlotextPlot
 
 from engine.chain.rpc import RpcError
 from engine.config import ConfigError, LimitsSettings
-from engine.scout.history import DEFAULT_SCOUT_RPS, History, scout_wallet
-from engine.scout.replay import DEFAULT_DELAY_MS, ReplayResult, replay
-from engine.scout.report import ScoutReport, build_report
+from engine.scout.history import scout_rate_for, scout_wallet
+from engine.scout.replay import DEFAULT_DELAY_MS
+from engine.scout.report import ScoutReport
+from engine.scout.summary import DEFAULT_DAYS, ScoutOutcome, analyse
 from engine.traders import TraderConfig, validate_address
-from zapbot_tui.commands.scout import LOCAL_SCOUT_RPS, duration, is_local, resolve_rpc_urls, share, sol
+from zapbot_tui.commands.scout import duration, resolve_rpc_urls, share, sol
 from zapbot_tui.panes.footer import KeyFooter
 
-DEFAULT_DAYS = 3.0
 # Hold-time histogram buckets: (upper bound in ms, label); the last is open-ended.
 HOLD_BUCKETS: tuple[tuple[int | None, str], ...] = (
     (10_000, "<10s"),
@@ -54,32 +53,6 @@ def pnl_series(report: ScoutReport) -> tuple[list[float], list[float]]:
     start = report.first_ms or 0
     hours = [(at - start) / 3_600_000 for at, _ in report.pnl_curve]
     return hours, [pnl / 1e9 for _, pnl in report.pnl_curve]
-
-
-@dataclass
-class ScoutOutcome:
-    """One scout's figures and its what-if replay, with the settings it was replayed with."""
-
-    history: History
-    report: ScoutReport
-    result: ReplayResult
-    trader: TraderConfig
-    followed: str | None
-
-
-def analyse(
-    history: History,
-    trader: TraderConfig,
-    limits: Any,
-    *,
-    delay_ms: int,
-    days: float | None,
-    allow_unknown_venue: bool,
-    followed: str | None = None,
-) -> ScoutOutcome:
-    swaps = history.swaps(allow_unknown_venue=allow_unknown_venue)
-    report = build_report(history.wallet, swaps, days=days, creation_slots=history.creation_slots())
-    return ScoutOutcome(history, report, replay(swaps, trader, limits, delay_ms=delay_ms), trader, followed)
 
 
 def report_text(outcome: ScoutOutcome) -> Text:
@@ -334,7 +307,7 @@ class ScoutScreen(Screen):
         rate: float | None,
         followed: str | None,
     ) -> None:
-        rps = LOCAL_SCOUT_RPS if all(is_local(url) for url in urls) else DEFAULT_SCOUT_RPS
+        rps = scout_rate_for(urls)
         try:
             history = asyncio.run(
                 scout_wallet(
@@ -357,9 +330,12 @@ class ScoutScreen(Screen):
                 days=days,
                 allow_unknown_venue=self._mode() == "sim",
                 followed=followed,
+                exits_settings=getattr(getattr(self.engine, "settings", None), "exits", None),
             )
         except (RpcError, OSError, ValueError) as exc:
             self.post_message(ScoutFinished(None, f"cannot read the history: {exc}"))
+        except Exception as exc:  # the screen must leave its running state whatever happened
+            self.post_message(ScoutFinished(None, f"scout failed: {type(exc).__name__}: {exc}"))
         else:
             self.post_message(ScoutFinished(outcome, None))
 

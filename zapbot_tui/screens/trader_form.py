@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from pydantic import ValidationError
+from rich.text import Text
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Checkbox, Input, Label, Select
 
 from engine.traders import TraderConfig, validate_address
+from zapbot_tui.commands.exit_options import ExitOptionError, format_levels, parse_levels
 from zapbot_tui.screens.base import ZapModal
 
 # (field, label, placeholder); each gets an Input and an inline error line.
@@ -24,6 +26,19 @@ TEXT_FIELDS: tuple[tuple[str, str, str], ...] = (
     ("priority_fee", "Priority fee", "auto or µlamports/CU"),
 )
 FLOAT_FIELDS = {"fixed_sol", "percent", "min_sol", "max_sol"}
+# The exit rules a trader may override; empty = the [exits] default, 0 = off for this trader.
+EXIT_TEXT_FIELDS: tuple[tuple[str, str, str], ...] = (
+    ("take_profit_pct", "Take profit %", "default"),
+    ("take_profit_sell_pct", "TP sells %", "default (100)"),
+    ("take_profit_levels", "TP levels", "e.g. 50:50,100:100"),
+    ("stop_loss_pct", "Stop loss %", "default"),
+    ("trailing_stop_pct", "Trailing %", "default"),
+    ("trailing_arm_pct", "Trail arm %", "default"),
+    ("max_hold_minutes", "Max hold min", "default"),
+)
+EXIT_FLOAT_FIELDS = {field for field, _, _ in EXIT_TEXT_FIELDS} - {"take_profit_levels"}
+FOLLOW_CHOICES = ((Text("[exits] default"), "default"), (Text("follow"), "yes"), (Text("ignore"), "no"))
+ALL_TEXT_FIELDS = TEXT_FIELDS + EXIT_TEXT_FIELDS
 CHECK_FIELDS: tuple[tuple[str, str], ...] = (
     ("active", "Active"),
     ("copy_buys", "Copy buys"),
@@ -50,6 +65,16 @@ def parse_form(values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
                 data[field] = float(text)
             except ValueError:
                 errors[field] = "enter a number"
+        elif field in EXIT_FLOAT_FIELDS:
+            try:
+                data[field] = float(text) if text else None
+            except ValueError:
+                errors[field] = "enter a number (0 = off), or leave empty for [exits]"
+        elif field == "take_profit_levels":
+            try:
+                data[field] = parse_levels(text) if text else None
+            except ExitOptionError:
+                errors[field] = "enter GAIN:SHARE pairs such as 50:50,100:100"
         elif field == "slippage_bps":
             try:
                 data[field] = int(text)
@@ -63,6 +88,8 @@ def parse_form(values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
                     data[field] = int(text)
                 except ValueError:
                     errors[field] = 'enter "auto" or a whole number of micro-lamports per CU'
+        elif field == "follow_leader_sells":
+            data[field] = {"yes": True, "no": False}.get(text)
         else:
             data[field] = text
     return data, errors
@@ -95,6 +122,10 @@ class TraderFormScreen(ZapModal[TraderConfig]):
     ]
 
     DEFAULT_CSS = """
+    TraderFormScreen > .dialog { width: 80; }
+    TraderFormScreen .columns { height: auto; }
+    TraderFormScreen .column { width: 1fr; height: auto; }
+    TraderFormScreen .column.exits { margin-left: 1; }
     TraderFormScreen .field { height: 1; }
     TraderFormScreen .field > Label { width: 14; }
     TraderFormScreen .field > Input, TraderFormScreen .field > Select { width: 1fr; }
@@ -124,27 +155,11 @@ class TraderFormScreen(ZapModal[TraderConfig]):
         title = f"Edit trader {trader.name}" if trader else "Add a trader"
         with Vertical(classes="dialog"):
             yield Label(title, classes="dialog-title")
-            for field, label, placeholder in TEXT_FIELDS:
-                value = (
-                    "" if trader is None and field in ("name", "wallet") else str(getattr(defaults, field))
-                )
-                with Horizontal(classes="field"):
-                    yield Label(label)
-                    yield Input(value, placeholder=placeholder, id=f"f-{field}", compact=True)
-                    if field == "wallet":
-                        pass
-                yield Label("", id=f"e-{field}", classes="field-error")
-                if field == "wallet":
-                    with Horizontal(classes="field"):
-                        yield Label("Sizing")
-                        yield Select(
-                            [("fixed SOL per trade", "fixed"), ("percent of leader", "percent")],
-                            value=defaults.sizing,
-                            allow_blank=False,
-                            id="f-sizing",
-                            compact=True,
-                        )
-                    yield Label("", id="e-sizing", classes="field-error")
+            with Horizontal(classes="columns"):
+                with Vertical(classes="column"):
+                    yield from self._copy_fields(trader, defaults)
+                with Vertical(classes="column exits"):
+                    yield from self._exit_fields(defaults)
             with Horizontal(classes="checks"):
                 for field, label in CHECK_FIELDS:
                     yield Checkbox(label, getattr(defaults, field), id=f"f-{field}")
@@ -153,32 +168,72 @@ class TraderFormScreen(ZapModal[TraderConfig]):
                 yield Button("Cancel (esc)", id="cancel", compact=True)
                 yield Button("Save (ctrl+s)", id="save", variant="primary", compact=True)
 
+    def _copy_fields(self, trader: TraderConfig | None, defaults: Any):  # type: ignore[no-untyped-def]
+        for field, label, placeholder in TEXT_FIELDS:
+            value = "" if trader is None and field in ("name", "wallet") else str(getattr(defaults, field))
+            with Horizontal(classes="field"):
+                yield Label(label)
+                yield Input(value, placeholder=placeholder, id=f"f-{field}", compact=True)
+            yield Label("", id=f"e-{field}", classes="field-error")
+            if field == "wallet":
+                with Horizontal(classes="field"):
+                    yield Label("Sizing")
+                    yield Select(
+                        [("fixed SOL per trade", "fixed"), ("percent of leader", "percent")],
+                        value=defaults.sizing,
+                        allow_blank=False,
+                        id="f-sizing",
+                        compact=True,
+                    )
+                yield Label("", id="e-sizing", classes="field-error")
+
+    def _exit_fields(self, defaults: Any):  # type: ignore[no-untyped-def]
+        yield Label("Exits (empty = [exits])", classes="hint", markup=False)
+        for field, label, placeholder in EXIT_TEXT_FIELDS:
+            own = getattr(defaults, field, None)
+            value = "" if own is None else format_levels(own) if field == "take_profit_levels" else f"{own:g}"
+            with Horizontal(classes="field"):
+                yield Label(label)
+                yield Input(value, placeholder=placeholder, id=f"f-{field}", compact=True)
+            yield Label("", id=f"e-{field}", classes="field-error")
+        follow = getattr(defaults, "follow_leader_sells", None)
+        with Horizontal(classes="field"):
+            yield Label("Leader sells")
+            yield Select(
+                FOLLOW_CHOICES,
+                value="default" if follow is None else "yes" if follow else "no",
+                allow_blank=False,
+                id="f-follow_leader_sells",
+                compact=True,
+            )
+
     def on_mount(self) -> None:
         super().on_mount()
         self.query_one("#f-name", Input).focus()
 
     def values(self) -> dict[str, Any]:
         result: dict[str, Any] = {
-            field: self.query_one(f"#f-{field}", Input).value for field, _, _ in TEXT_FIELDS
+            field: self.query_one(f"#f-{field}", Input).value for field, _, _ in ALL_TEXT_FIELDS
         }
         result["sizing"] = self.query_one("#f-sizing", Select).value
+        result["follow_leader_sells"] = str(self.query_one("#f-follow_leader_sells", Select).value)
         for field, _ in CHECK_FIELDS:
             result[field] = self.query_one(f"#f-{field}", Checkbox).value
         return result
 
     def show_errors(self, errors: dict[str, str]) -> None:
         self.errors = errors
-        for field, _, _ in TEXT_FIELDS:
+        for field, _, _ in ALL_TEXT_FIELDS:
             label = self.query_one(f"#e-{field}", Label)
             label.update(errors.get(field, ""))
             label.set_class(field in errors, "-shown")
         sizing = self.query_one("#e-sizing", Label)
         sizing.update(errors.get("sizing", ""))
         sizing.set_class("sizing" in errors, "-shown")
-        shown = {field for field, _, _ in TEXT_FIELDS} | {"sizing"}
+        shown = {field for field, _, _ in ALL_TEXT_FIELDS} | {"sizing"}
         general = [message for field, message in errors.items() if field not in shown]
         self.query_one("#form-error", Label).update("; ".join(general))
-        for field, _, _ in TEXT_FIELDS:
+        for field, _, _ in ALL_TEXT_FIELDS:
             if field in errors:
                 self.query_one(f"#f-{field}", Input).focus()
                 break
