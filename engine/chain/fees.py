@@ -1,0 +1,83 @@
+"""Priority fees priced from the chain: a percentile of getRecentPrioritizationFees, cached and refreshed off the copy's path."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+DEFAULT_PERCENTILE = 75
+REFRESH_S = 3.0  # the chain's fee window is 150 slots (~60 s); a few seconds keeps the price fresh
+MAX_ADDRESSES = 128  # the RPC method's documented limit
+
+
+def percentile_fee(entries: Iterable[dict[str, Any]], percentile: int = DEFAULT_PERCENTILE) -> int:
+    """The given percentile (nearest rank) of the recent per-slot prioritizationFee values, in micro-lamports
+    per compute unit; 0 with no entries."""
+    if not 0 <= percentile <= 100:
+        raise ValueError(f"fees.auto_percentile must be 0..100, not {percentile}")
+    fees = sorted(
+        int(e["prioritizationFee"]) for e in entries if isinstance(e, dict) and "prioritizationFee" in e
+    )
+    if not fees:
+        return 0
+    rank = max(1, -(-percentile * len(fees) // 100))  # nearest rank: ceil(p/100 * n)
+    return fees[rank - 1]
+
+
+def capped_micro_lamports(micro_per_cu: int, compute_units: int, cap_lamports: int | None) -> int:
+    """The price lowered so that price * compute units stays within the cap (in lamports)."""
+    if cap_lamports is None or cap_lamports <= 0 or compute_units <= 0:
+        return micro_per_cu
+    return min(micro_per_cu, cap_lamports * 1_000_000 // compute_units)
+
+
+class FeeCache:
+    """The last priced fee per set of writable accounts; the copy reads it with no request, a task refreshes it."""
+
+    def __init__(
+        self, rpc: Any, *, percentile: int = DEFAULT_PERCENTILE, refresh_s: float = REFRESH_S
+    ) -> None:
+        percentile_fee([], percentile)  # validates the percentile once, at start
+        self.rpc = rpc
+        self.percentile = percentile
+        self.refresh_s = refresh_s
+        self._prices: dict[tuple[str, ...], tuple[int, float]] = {}
+        self._wanted: set[tuple[str, ...]] = {()}
+        self.refreshes = 0
+        self.log = logging.getLogger("zapbot.fees")
+
+    @staticmethod
+    def _key(accounts: Sequence[str]) -> tuple[str, ...]:
+        return tuple(sorted(set(map(str, accounts))))[:MAX_ADDRESSES]
+
+    def price(self, accounts: Sequence[str] = ()) -> int | None:
+        """The cached price for these accounts (or the global one); None before the first refresh. Never a
+        request: an unknown account set is remembered and priced on the next refresh."""
+        key = self._key(accounts)
+        if key not in self._prices:
+            self._wanted.add(key)
+            cached = self._prices.get(())
+            return cached[0] if cached else None
+        return self._prices[key][0]
+
+    async def refresh(self) -> None:
+        """One getRecentPrioritizationFees per wanted account set."""
+        for key in list(self._wanted):
+            entries = await self.rpc.call("getRecentPrioritizationFees", [list(key)] if key else [])
+            self._prices[key] = (percentile_fee(entries or [], self.percentile), time.monotonic())
+        self.refreshes += 1
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Refresh every refresh_s until stop is set; a failed refresh keeps the last price."""
+        while not stop.is_set():
+            try:
+                await self.refresh()
+            except Exception as exc:  # noqa: BLE001 - the last price stays; the next refresh tries again
+                self.log.debug("priority fee refresh failed: %s", exc)
+            try:
+                await asyncio.wait_for(stop.wait(), self.refresh_s)
+            except TimeoutError:
+                pass
