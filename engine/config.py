@@ -391,6 +391,7 @@ max_open_positions = 20
 min_reserve_sol = 0.05            # never spent
 min_trade_sol = 0.001             # a buy that limits size below this is skipped, not sent
 auto_pause_after_failures = 3
+max_signal_age_s = 10.0           # a buy older than this (from the leader's block time) is skipped 'stale'
 copy_unknown_venues = true        # copy swaps through no known DEX program (seen only as balance changes)
 blacklist = []
 whitelist = []

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 JUPITER_SWAP_API = "https://api.jup.ag/swap/v1"
 TELEGRAM_API = "https://api.telegram.org/bot"
@@ -163,7 +163,11 @@ class LimitsSettings(_Table):
     auto_pause_after_failures: int = Field(3, ge=1)
     blacklist: list[str] = Field(default_factory=list)
     whitelist: list[str] = Field(default_factory=list)
-    max_leader_age_slots: int = Field(150, ge=1)
+    max_signal_age_s: float = Field(
+        10.0,
+        gt=0,
+        description="seconds from the leader's block time after which a buy is skipped 'stale' (sells are sent)",
+    )
     min_trade_sol: float = Field(
         0.001, ge=0, description="dust minimum: a buy sized below this by a limit is skipped"
     )
@@ -180,6 +184,14 @@ class LimitsSettings(_Table):
         description="copy swaps the decoder sees only as balance changes (no known DEX program), "
         "e.g. on a local cluster; false skips them as 'unknown venue'",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _renamed_keys(cls, data: Any) -> Any:
+        # A slot count meant a different time on every cluster; say what replaced it instead of "extra input".
+        if isinstance(data, dict) and "max_leader_age_slots" in data:
+            raise ValueError("max_leader_age_slots was replaced by max_signal_age_s (seconds, default 10)")
+        return data
 
 
 def check_take_profit_levels(levels: list[list[float]] | None) -> list[list[float]] | None:

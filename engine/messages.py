@@ -146,6 +146,9 @@ class SwapDetected:
     # proportional sell needs no second fetch; None when the transaction did not show it.
     leader_pre_amount: int | None = None
     leader_post_amount: int | None = None
+    # When the leader's swap landed (unix seconds: block time, else estimated from the slot); a signal's age
+    # (limits.max_signal_age_s) and the detection lag are measured from it.
+    signal_at: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,6 +185,8 @@ class ExecuteTrade:
     leader_quote_amount: int = 0
     rounds_used: int = 0  # signed transactions already spent on this intent (a restart resumes the count)
     resume: SentTransaction | None = None  # follow this one first (a restart found it sent)
+    signal_at: float | None = None  # when the leader's swap landed (SwapDetected.signal_at)
+    recovered: bool = False  # left in flight by a previous run (its place in the queue is after new work)
 
 
 @dataclass(frozen=True, slots=True)

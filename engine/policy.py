@@ -118,6 +118,8 @@ class PolicyState:
     trader_paused_reason: str = ""
     duplicate: bool = False
     current_slot: int | None = None
+    # Seconds since the leader's swap landed (signal_age_s of its signal_at); None when not known.
+    signal_age_s: float | None = None
     leader_pre_amount: int | None = None  # the leader's holding of this mint before their trade
     leader_post_amount: int | None = None  # ... and after it
 
@@ -132,7 +134,7 @@ class LimitsView:
     max_open_positions: int
     min_reserve_lamports: int
     min_trade_lamports: int
-    max_leader_age_slots: int
+    max_signal_age_s: float
     blacklist: frozenset[str] = field(default_factory=frozenset)
     whitelist: frozenset[str] = field(default_factory=frozenset)
 
@@ -145,7 +147,7 @@ def limits_view(limits: Any) -> LimitsView:
         max_open_positions=int(limits.max_open_positions),
         min_reserve_lamports=sol_to_lamports(limits.min_reserve_sol),
         min_trade_lamports=sol_to_lamports(getattr(limits, "min_trade_sol", 0.001)),
-        max_leader_age_slots=int(limits.max_leader_age_slots),
+        max_signal_age_s=float(limits.max_signal_age_s),
         blacklist=frozenset(limits.blacklist),
         whitelist=frozenset(limits.whitelist),
     )
@@ -247,10 +249,6 @@ def decide(swap: Any, trader: Any, limits: Any, book: PolicyState) -> Decision:
         )
     if side not in ("buy", "sell") or swap.quote_mint != WSOL_MINT:
         return Skip("not a SOL trade", f"{side} against {swap.quote_mint}")
-    if book.current_slot is not None and swap.slot is not None:
-        behind = book.current_slot - swap.slot
-        if behind > view.max_leader_age_slots:
-            return Skip("stale", f"{behind} slots behind")
     if side == "sell":
         return _decide_sell(swap, trader, book)
     return _decide_buy(swap, trader, view, book)
@@ -283,6 +281,10 @@ def _decide_sell(swap: Any, trader: Any, book: PolicyState) -> Decision:
 
 
 def _decide_buy(swap: Any, trader: Any, view: LimitsView, book: PolicyState) -> Decision:
+    if book.signal_age_s is not None:
+        stale = stale_skip("buy", book.signal_age_s, view.max_signal_age_s)
+        if stale is not None:
+            return stale
     if book.kill_switch or kill_switch_tripped(book.realized_pnl_today_lamports, view):
         return Skip("kill switch")
     if not trader.copy_buys:
@@ -333,6 +335,33 @@ def _decide_buy(swap: Any, trader: Any, view: LimitsView, book: PolicyState) -> 
         note=note,
         **fee_fields(trader),
     )
+
+
+# -- the signal's age -------------------------------------------------------------------------------------
+SLOT_SECONDS = 0.4  # mainnet's target slot time: the age of a swap whose block time is not known
+
+
+def signal_time(
+    block_time: int | None, slot: int | None, current_slot: int | None, detected_at: float
+) -> float:
+    """When the leader's swap landed (unix seconds): its block time; else estimated from how many slots
+    behind the current one it is; else the detection time (an age of zero is the lenient side, and rare).
+
+    Block time has one-second resolution, so an age measured from it reads up to a second old."""
+    if block_time is not None:
+        return float(block_time)
+    if slot is not None and current_slot is not None:
+        return detected_at - max(0, current_slot - slot) * SLOT_SECONDS
+    return detected_at
+
+
+def stale_skip(side: str, age_s: float | None, max_age_s: float) -> Skip | None:
+    """Skip("stale") for a buy older than limits.max_signal_age_s; None for a fresh buy and for every sell
+    (getting out matters more than the price). Checked at the decision, when the trade leaves the queue and
+    before every re-quote."""
+    if side != "buy" or age_s is None or age_s <= max_age_s:
+        return None
+    return Skip("stale", f"{age_s:.1f} s old (limits.max_signal_age_s = {max_age_s:g})")
 
 
 # -- venue ------------------------------------------------------------------------------------------------

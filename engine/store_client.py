@@ -230,10 +230,14 @@ class StoreClient:
             self._show_settled,
         )
 
-    async def fail_intent(self, intent_id: int, *, reason: str, fee_lamports: int = 0) -> dict[str, Any]:
+    async def fail_intent(
+        self, intent_id: int, *, reason: str, fee_lamports: int = 0, status: str = "failed"
+    ) -> dict[str, Any]:
         return await self._call(
             "fail_intent",
-            lambda store: store.fail_intent(intent_id, reason=reason, fee_lamports=fee_lamports),
+            lambda store: store.fail_intent(
+                intent_id, reason=reason, fee_lamports=fee_lamports, status=status
+            ),
             self._show_intent,
         )
 

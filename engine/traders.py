@@ -1,401 +1,46 @@
-"""Followed traders: the TraderConfig model and traders.toml (read with tomllib; a file a person has edited
-is changed with tomlkit to keep its comments and layout, else written afresh with tomli-w, atomically)."""
+"""The trader book: the running engine's followed traders, kept in step with traders.toml by
+read-modify-write under its lock, and reloaded when another writer changes the file."""
 
 from __future__ import annotations
 
-import fcntl
-import hashlib
-import os
-import tempfile
 import threading
-import time
-import tomllib
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-import tomli_w
-import tomlkit
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
-from solders.pubkey import Pubkey
-from tomlkit.exceptions import TOMLKitError
-from tomlkit.items import AoT, Item, Key, Table
+from engine.config import ConfigError
+from engine.trader_model import TraderConfig, parse_traders, validate_address
+from engine.traders_file import (
+    LOCK_WAIT_S,
+    FileSignature,
+    TradersLocked,
+    atomic_write_text,
+    digest_of,
+    load_traders,
+    parse_bytes,
+    read_disk,
+    save_traders,
+    signature_of,
+    traders_by_name,
+    traders_file_lock,
+)
 
-from engine.config import ConfigError, check_take_profit_levels, read_toml, validation_line
-
-LAMPORTS_PER_SOL = 1_000_000_000
-
-
-def validate_address(value: str) -> str:
-    """A base58 Solana address of 32 bytes, or ValueError with a short reason."""
-    text = str(value).strip()
-    try:
-        key = Pubkey.from_string(text)
-    except Exception:
-        raise ValueError(f"{text!r} is not a valid Solana address (base58, 32 bytes)") from None
-    if str(key) != text:
-        raise ValueError(f"{text!r} is not a valid Solana address (base58, 32 bytes)")
-    return text
-
-
-class TraderConfig(BaseModel):
-    """One followed wallet and how to copy it."""
-
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
-
-    name: str = Field(min_length=1, max_length=40)
-    wallet: str
-    active: bool = True
-    sizing: Literal["fixed", "percent"] = "fixed"
-    fixed_sol: float = Field(0.1, gt=0)
-    percent: float = Field(10.0, gt=0, le=1000)
-    min_sol: float = Field(0.01, ge=0)
-    max_sol: float = Field(1.0, gt=0)
-    copy_buys: bool = True
-    copy_sells: bool = True
-    proportional_sells: bool = True
-    min_leader_sol: float = Field(0.0, ge=0)
-    max_leader_sol: float | None = Field(None, gt=0)
-    buy_once: bool = False
-    slippage_bps: int = Field(300, ge=1, le=5000)
-    priority_fee: int | Literal["auto"] = "auto"
-    priority_fee_cap_lamports: int = Field(200_000, ge=0)
-    jito_tip_lamports: int = Field(0, ge=0)
-    # Exit rules of this trader's lots; None = use [exits] (0 = off for this trader).
-    take_profit_pct: float | None = Field(None, ge=0)
-    take_profit_sell_pct: float | None = Field(None, gt=0, le=100)
-    take_profit_levels: list[list[float]] | None = None
-    stop_loss_pct: float | None = Field(None, ge=0, lt=100)
-    trailing_stop_pct: float | None = Field(None, ge=0, lt=100)
-    trailing_arm_pct: float | None = Field(None, ge=0)
-    max_hold_minutes: float | None = Field(None, ge=0)
-    follow_leader_sells: bool | None = None
-
-    @field_validator("wallet")
-    @classmethod
-    def _wallet(cls, value: str) -> str:
-        return validate_address(value)
-
-    @field_validator("name")
-    @classmethod
-    def _name(cls, value: str) -> str:
-        value = value.strip()
-        if not value or any(ch in value for ch in "\n\r\t"):
-            raise ValueError("use a short name without tabs or newlines")
-        return value
-
-    @field_validator("take_profit_levels")
-    @classmethod
-    def _levels(cls, value: list[list[float]] | None) -> list[list[float]] | None:
-        return check_take_profit_levels(value)
-
-    @field_validator("priority_fee", mode="before")
-    @classmethod
-    def _fee_type(cls, value: Any) -> Any:
-        if isinstance(value, bool):  # TOML true/false would otherwise pass as 1/0
-            raise ValueError('use micro-lamports per CU (a whole number) or "auto"')
-        return value
-
-    @field_validator("priority_fee")
-    @classmethod
-    def _fee(cls, value: Any) -> Any:
-        if isinstance(value, int) and value < 0:
-            raise ValueError('use a non-negative micro-lamports per CU, or "auto"')
-        return value
-
-    @model_validator(mode="after")
-    def _clamp_order(self) -> "TraderConfig":
-        if self.min_sol > self.max_sol:
-            raise ValueError(f"min_sol ({self.min_sol}) is above max_sol ({self.max_sol})")
-        if self.max_leader_sol is not None and self.min_leader_sol > self.max_leader_sol:
-            raise ValueError("min_leader_sol is above max_leader_sol")
-        return self
-
-    def sizing_summary(self) -> str:
-        if self.sizing == "fixed":
-            return f"{self.fixed_sol:g} SOL"
-        return f"{self.percent:g}% [{self.min_sol:g}-{self.max_sol:g}]"
-
-    def to_toml_dict(self) -> dict[str, Any]:
-        data = self.model_dump(mode="python", exclude_none=True)
-        return data
-
-
-def parse_traders(data: dict[str, Any], source: str) -> list[TraderConfig]:
-    """Validate the traders.toml tree; one-line ConfigError on the first problem."""
-    unknown = set(data) - {"traders"}
-    if unknown:
-        raise ConfigError(
-            f"{source}: {sorted(unknown)[0]}: unknown key; the file holds [[traders]] tables only"
-        )
-    raw = data.get("traders", [])
-    if not isinstance(raw, list):
-        raise ConfigError(f"{source}: traders: must be an array of tables ([[traders]])")
-    traders: list[TraderConfig] = []
-    names: set[str] = set()
-    wallets: set[str] = set()
-    for index, entry in enumerate(raw):
-        if not isinstance(entry, dict):
-            raise ConfigError(f"{source}: traders[{index}]: must be a table")
-        try:
-            trader = TraderConfig(**entry)
-        except ValidationError as exc:
-            line = validation_line(source, exc, {})
-            label = entry.get("name", index)
-            raise ConfigError(line.replace(f"{source}: ", f"{source}: traders[{label}].", 1)) from None
-        if trader.name in names:
-            raise ConfigError(
-                f"{source}: traders[{trader.name}]: duplicate name; give each trader its own name"
-            )
-        if trader.wallet in wallets:
-            raise ConfigError(f"{source}: traders[{trader.name}].wallet: {trader.wallet} is listed twice")
-        names.add(trader.name)
-        wallets.add(trader.wallet)
-        traders.append(trader)
-    return traders
-
-
-def load_traders(path: Path) -> list[TraderConfig]:
-    if path.exists() and not path.is_file():
-        raise ConfigError(f"{path}: is not a file; remove it or point --file at a traders.toml")
-    if not path.is_file():
-        return []
-    return parse_traders(read_toml(path, "traders"), str(path))
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write text to path via a temp file and rename, so a crash never leaves half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=str(path.parent))
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-
-
-def _trader_table(trader: TraderConfig) -> Table:
-    table = tomlkit.table()
-    for key, value in trader.to_toml_dict().items():
-        table[key] = value
-    return table
-
-
-def _fresh_document(traders: list[TraderConfig]) -> str:
-    # Byte for byte what tomlkit would write for a new file, at a thirtieth of the cost (the embedded
-    # cluster may bring thousands of traders); tomlkit is for editing a file a person has touched.
-    return tomli_w.dumps({"traders": [trader.to_toml_dict() for trader in traders]})
-
-
-def _read_back(text: str, source: str) -> list[TraderConfig] | None:
-    try:
-        return parse_traders(tomllib.loads(text), source)
-    except (tomllib.TOMLDecodeError, ConfigError):
-        return None
-
-
-BodyEntry = tuple[Key | None, Item]
-
-
-def _split_trailing(table: Table) -> tuple[list[BodyEntry], list[BodyEntry]]:
-    """The table's keys (with comments between them), and the comments and blank lines after its last
-    key: in TOML those sit above the next [[traders]] header and so belong to the next trader."""
-    body = list(table.value.body)
-    cut = len(body)
-    while cut and body[cut - 1][0] is None:
-        cut -= 1
-    return body[:cut], body[cut:]
-
-
-def table_with_keys(
-    table: Table, additions: dict[str, Any], trailing: list[BodyEntry] | None = None
-) -> Table:
-    """A copy of a parsed table (no sub-tables) with keys added after its last key, and its trailing
-    lines replaced if given; tomlkit alone would add them below the comments that head the next table."""
-    keys, own_trailing = _split_trailing(table)
-    rebuilt = tomlkit.table()
-    for key, item in keys:
-        rebuilt.raw_append(key, item)
-    for key, value in additions.items():
-        rebuilt.raw_append(key, value)
-    for key, item in own_trailing if trailing is None else trailing:
-        rebuilt.raw_append(key, item)
-    for part in ("indent", "comment_ws", "comment", "trail"):  # the header line's own comment
-        setattr(rebuilt.trivia, part, getattr(table.trivia, part))
-    return rebuilt
-
-
-def _edit_table(table: Table, trader: TraderConfig) -> Table:
-    """Change only the keys whose value differs; a key the user left out stays out while it is the default."""
-    wanted = trader.to_toml_dict()
-    current = table.unwrap()
-    for key in [key for key in current if key not in wanted]:
-        del table[key]
-    additions: dict[str, Any] = {}
-    for key, value in wanted.items():
-        if key in current:
-            if current[key] != value:
-                table[key] = value
-        elif value != TraderConfig.model_fields[key].default:
-            additions[key] = value
-    return table_with_keys(table, additions) if additions else table
-
-
-def _edited_document(text: str, traders: list[TraderConfig]) -> str | None:
-    """text with its [[traders]] tables edited in place to match traders, or None if it cannot be edited."""
-    try:
-        document = tomlkit.parse(text)
-    except TOMLKitError:
-        return None
-    if not document:  # only comments so far
-        document["traders"] = tomlkit.aot()
-    tables = document.get("traders")
-    if set(document) - {"traders"} or not isinstance(tables, AoT):
-        return None
-    # A table is the same trader if its name matches, else its wallet (a rename).
-    by_name = {trader.name: trader for trader in traders}
-    by_wallet = {trader.wallet: trader for trader in traders}
-    index = 0
-    while index < len(tables):
-        table = tables[index]
-        current = table.unwrap()
-        trader = by_name.get(current.get("name"))
-        if trader is None:
-            trader = by_wallet.get(current.get("wallet"))
-        if trader is None:
-            # Removed: the lines above the next header move up to the previous trader; its own go.
-            del tables[index]
-            if index > 0:
-                _replace(tables, index - 1, table_with_keys(tables[index - 1], {}, _split_trailing(table)[1]))
-            continue
-        del by_name[trader.name], by_wallet[trader.wallet]
-        _replace(tables, index, _edit_table(table, trader))
-        index += 1
-    for trader in by_name.values():
-        table = _trader_table(trader)
-        if len(tables) and not _split_trailing(tables[-1])[1]:
-            table.trivia.indent = "\n"  # a blank line between traders
-        tables.append(table)
-    return tomlkit.dumps(document)
-
-
-def _replace(tables: AoT, index: int, table: Table) -> None:
-    if tables[index] is not table:
-        del tables[index]
-        tables.insert(index, table)
-
-
-def save_traders(path: Path, traders: list[TraderConfig]) -> None:
-    """Write traders to path atomically, editing the existing file so comments and layout survive.
-
-    A file as ZapBot itself writes it has no layout of its own to keep and is written afresh, as is one
-    whose edit would not read back as exactly these traders (an unusual layout): comments lost, never a
-    setting.
-    """
-    try:
-        text = path.read_text(encoding="utf-8") if path.is_file() else ""
-    except (OSError, UnicodeDecodeError):
-        text = ""
-    fresh = _fresh_document(traders)
-    edited: str | None = None
-    if text.strip():
-        held = _read_back(text, str(path))
-        if held is None or _fresh_document(held) != text:
-            edited = _edited_document(text, traders)
-    if edited is not None and _read_back(edited, str(path)) != traders:
-        edited = None
-    atomic_write_text(path, fresh if edited is None else edited)
-
-
-LOCK_WAIT_S = 2.0  # a writer gives up after this long rather than hang behind a stuck one
-
-
-class TradersLocked(ConfigError):
-    """Another writer has held traders.toml.lock for LOCK_WAIT_S."""
-
-
-@contextmanager
-def traders_file_lock(path: Path, wait_s: float | None = None) -> Iterator[None]:
-    """Hold PATH.lock exclusively (fcntl.flock) for one read-modify-write of path: every ZapBot writer
-    (CLI, console, Telegram, the engine itself) takes it, so no writer replaces a newer file with its older
-    copy. An editor does not take it; its save is picked up by the running engine's reload instead.
-
-    flock locks belong to the open file, so two threads of one process exclude each other too. The lock
-    file is never removed: removing it would let two writers hold "the" lock on different inodes. The wait
-    is bounded (a stopped `zapbot traders` must not stall the engine): TradersLocked after wait_s."""
-    wait_s = LOCK_WAIT_S if wait_s is None else wait_s
-    lock_path = path.with_name(path.name + ".lock")
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(lock_path, "a+b") as handle:
-        deadline = time.monotonic() + wait_s
-        while True:
-            try:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise TradersLocked(
-                        f"{lock_path}: held by another writer (waited {wait_s:g} s); try again"
-                    ) from None
-                time.sleep(0.005)  # flock has no timed wait; writers hold it for milliseconds
-        try:
-            yield
-        finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
-
-
-FileSignature = tuple[int, int, int]  # (inode, mtime_ns, size): an atomic replace changes the inode
-
-
-def _signature(path: Path) -> FileSignature | None:
-    try:
-        st = path.stat()
-    except OSError:
-        return None
-    return (st.st_ino, st.st_mtime_ns, st.st_size)
-
-
-def _parse_bytes(path: Path, raw: bytes) -> list[TraderConfig]:
-    """The traders in raw (the bytes of path), or the one-line ConfigError load_traders would give."""
-    try:
-        data = tomllib.loads(raw.decode("utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: TOML syntax error: {exc}; fix the file's syntax") from None
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start}); save the file as UTF-8") from None
-    return parse_traders(data, str(path))
-
-
-def _read_disk(path: Path) -> tuple[FileSignature | None, bytes]:
-    """The file's signature and bytes (b"" when missing). The signature is taken first, so a change made
-    while reading leaves a stale signature and is read again on the next check, never skipped."""
-    if path.exists() and not path.is_file():
-        raise ConfigError(f"{path}: is not a file; remove it or point --file at a traders.toml")
-    signature = _signature(path)
-    try:
-        return signature, path.read_bytes()
-    except FileNotFoundError:
-        return None, b""
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
-
-
-def _traders_of(path: Path, raw: bytes) -> dict[str, TraderConfig]:
-    return {t.name: t for t in _parse_bytes(path, raw)} if raw.strip() else {}
-
-
-def digest_of(raw: bytes) -> str:
-    """What `zapbot traders` compares with the running engine's applied digest."""
-    return hashlib.sha256(raw).hexdigest()
+__all__ = [  # the names callers have always imported from engine.traders
+    "LOCK_WAIT_S",
+    "TraderBook",
+    "TraderConfig",
+    "TradersChange",
+    "TradersLocked",
+    "atomic_write_text",
+    "digest_of",
+    "load_traders",
+    "parse_traders",
+    "save_traders",
+    "stored_name",
+    "traders_file_lock",
+    "validate_address",
+]
 
 
 @dataclass(frozen=True)
@@ -441,8 +86,8 @@ class TraderBook:
         self.watched = False  # a running engine reloads this book; see watch()
         self._pending: list[Edit] = []  # changes made while the file did not parse, written once it does
         if traders is None and path is not None:
-            signature, raw = _read_disk(path)
-            traders = _parse_bytes(path, raw) if raw.strip() else []
+            signature, raw = read_disk(path)
+            traders = parse_bytes(path, raw) if raw.strip() else []
             self._seen, self.digest = signature, digest_of(raw)
         for trader in traders or []:
             self._traders[trader.name] = trader
@@ -476,7 +121,7 @@ class TraderBook:
 
     def disk_signature(self) -> FileSignature | None:
         """The file's (inode, mtime_ns, size) now: one stat."""
-        return _signature(self.path) if self.path is not None else None
+        return signature_of(self.path) if self.path is not None else None
 
     def changed_on_disk(self) -> bool:
         """A cheap check (one stat) whether the file may differ from what memory reflects, or changes made
@@ -497,7 +142,7 @@ class TraderBook:
 
     def _reload(self, path: Path, *, locked: bool) -> TradersChange:
         with self._lock:
-            signature, raw = _read_disk(path)
+            signature, raw = read_disk(path)
             if signature is None and self._traders:
                 # Deleted (or mid-save by an editor that deletes first): never read as "follow nobody".
                 self._seen = None
@@ -506,14 +151,14 @@ class TraderBook:
                 self._seen = signature
                 return TradersChange()
             try:
-                loaded = _traders_of(path, raw)
+                loaded = traders_by_name(path, raw)
             except ConfigError:
                 self._seen = signature  # reported once; the next version of the file is read again
                 raise
             if locked and self._pending:
                 if self._apply_pending(loaded):
                     save_traders(path, list(loaded.values()))
-                    signature, raw = _read_disk(path)
+                    signature, raw = read_disk(path)
             previous = self._traders
             self._traders = loaded
             self._seen, self.digest = signature, digest_of(raw)
@@ -549,8 +194,8 @@ class TraderBook:
         try:
             with traders_file_lock(self.path):
                 try:
-                    signature, raw = _read_disk(self.path)
-                    on_disk = _traders_of(self.path, raw)
+                    signature, raw = read_disk(self.path)
+                    on_disk = traders_by_name(self.path, raw)
                 except ConfigError:
                     if not self.watched:
                         raise
@@ -569,7 +214,7 @@ class TraderBook:
                         ) from None
                     if in_sync:
                         self._traders = on_disk
-                        self._seen, written = _read_disk(self.path)
+                        self._seen, written = read_disk(self.path)
                         self.digest = digest_of(written)
                     else:
                         # The file held a change memory has not taken in (another writer's): memory takes

@@ -10,7 +10,7 @@ import tomlkit
 from tomlkit.exceptions import TOMLKitError
 from tomlkit.items import AoT, Table
 
-from engine.traders import atomic_write_text, table_with_keys
+from engine.traders_file import atomic_write_text, table_with_keys
 
 
 def _edited(text: str, theme: str) -> str | None:

@@ -41,6 +41,8 @@ class Job:
     resume: SentTransaction | None = None  # a signed transaction to follow before signing anything new
     quote: dict[str, Any] | None = None
     fees_paid: int = 0
+    signal_at: float | None = None
+    recovered: bool = False
 
     @property
     def sort_key(self) -> tuple[int, int]:
@@ -70,6 +72,8 @@ def job_from_trade(trade: ExecuteTrade) -> Job:
         manual=trade.manual,
         rounds_used=trade.rounds_used,
         resume=trade.resume,
+        signal_at=trade.signal_at if trade.signal_at is not None else trade.detected_at,
+        recovered=trade.recovered,
     )
 
 

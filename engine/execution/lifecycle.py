@@ -28,6 +28,7 @@ from engine.execution.job import Job, error_text, is_slippage_error, landed, our
 from engine.execution.outcomes import EmitLog, Outcomes
 from engine.execution.safety_gate import buy_quote_key
 from engine.messages import TradeExecuted
+from engine.policy import Skip, stale_skip
 
 if TYPE_CHECKING:
     from solders.keypair import Keypair
@@ -40,7 +41,6 @@ T = TypeVar("T")
 MAX_SIGNED_ROUNDS = 2  # the first transaction plus one re-quote
 RESEND_INTERVAL_S = 1.5  # re-broadcast the same bytes this often until seen or expired
 STATUS_POLL_MAX_S = 0.4  # status polling backs off from 50 ms to this
-REQUOTE_MAX_AGE_S = 60.0  # never re-quote (or resume after a restart) a copy older than this
 TX_FETCH_DEADLINE_S = 20.0  # how long to wait for getTransaction of a confirmed signature
 SWAP_API_ATTEMPTS = 3  # a retryable swap API error is tried again after 0.2 s, then 0.4 s
 
@@ -70,6 +70,7 @@ class TradeLifecycle:
     ) -> None:
         self.ctx = ctx
         self.mode = ctx.settings.mode
+        self.max_signal_age_s = float(ctx.settings.limits.max_signal_age_s)
         self.rpc = rpc
         self.swap_api = swap_api
         self.keypair = keypair
@@ -204,6 +205,11 @@ class TradeLifecycle:
                     "warning", f"trade {job.intent_id}: blockhash expired before landing; re-quoting"
                 )
                 return False
+            stale = None if job.manual else self.stale(job)
+            if stale is not None and job.fees_paid == 0 and job.rounds_used < MAX_SIGNED_ROUNDS:
+                # Nothing of it reached the chain and it is too old to quote again: not copied, and why.
+                await self.outcomes.skip(job, stale.reason, stale.detail)
+                return True
             await self.outcomes.fail(job, "expired before landing", signature)
             return True
         assert status is not None
@@ -224,8 +230,14 @@ class TradeLifecycle:
         await self.outcomes.fail(job, f"failed on chain: {text}", signature)
         return True
 
+    def stale(self, job: Job) -> Skip | None:
+        """Skip("stale") when a copied buy is older than limits.max_signal_age_s (sells never are)."""
+        if job.signal_at is None:
+            return None
+        return stale_skip(job.side, time.time() - job.signal_at, self.max_signal_age_s)
+
     def _may_requote(self, job: Job) -> bool:
-        fresh = job.detected_at is None or time.time() - job.detected_at < REQUOTE_MAX_AGE_S
+        fresh = job.manual or self.stale(job) is None
         return job.rounds_used < MAX_SIGNED_ROUNDS and fresh and (self.accepting() or job.side == "sell")
 
     async def _fetch_tx(self, signature: str) -> dict[str, Any] | None:

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from engine.execution.job import Job
-from engine.messages import KillSwitchTripped, LogEvent, StopMonitoring, TradeFailed
+from engine.messages import KillSwitchTripped, LogEvent, StopMonitoring, TradeFailed, TradeSkipped
 from engine.policy import LimitsView, kill_switch_tripped
 
 if TYPE_CHECKING:
@@ -75,6 +75,16 @@ class Outcomes:
                 self.ctx.send(worker, StopMonitoring((trader.wallet,)), force=True)
             self.emit_log("warning", f"{trader.name}: {why}")
         await self.save_trader_state(trader.name, trader.wallet, **changes)
+
+    async def skip(self, job: Job, reason: str, detail: str = "") -> None:
+        """The trade ends without anything of it on the chain (a buy gone stale, a buy queued at shutdown):
+        its intent is 'skipped' with the reason, the one record of its leader swap; no failure is counted."""
+        text = f"{reason}: {detail}" if detail else reason
+        row = await self.ctx.store.fail_intent(job.intent_id, reason=text, status="skipped")
+        if row["status"] != "skipped":
+            return  # it had executed after all
+        self.ctx.publish(TradeSkipped(job.leader_signature, job.trader, job.side, job.mint, reason))
+        self.emit_log("info", f"trade {job.intent_id} ({job.trader} {job.side}) skipped: {text}")
 
     async def succeeded(self, job: Job, realized_delta: int) -> None:
         trader = self.ctx.traders.get(job.trader)

@@ -9,10 +9,9 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from engine.execution.job import COPY_SELL_PRIORITY, MANUAL_PRIORITY, job_from_trade
-from engine.execution.lifecycle import REQUOTE_MAX_AGE_S
 from engine.execution.outcomes import Outcomes
 from engine.messages import ExecuteTrade, SentTransaction
-from engine.policy import MANUAL_TRADE, fee_budget_lamports, fee_fields
+from engine.policy import MANUAL_TRADE, fee_budget_lamports, fee_fields, stale_skip
 
 if TYPE_CHECKING:
     from engine.traders import TraderBook
@@ -54,14 +53,19 @@ async def reconcile(
     outcomes: Outcomes,
     take: Callable[[ExecuteTrade], None],
     emit_log: Callable[[str, str], None],
+    max_signal_age_s: float,
 ) -> None:
     """Resume, re-queue or fail each in-flight intent of our wallet; never buy twice."""
     now = time.time()
     for row in rows:
         if row["wallet"] != wallet:
             continue
-        trade = trade_from_row(row, traders)
-        fresh = row["detected_at"] is not None and now - row["detected_at"] < REQUOTE_MAX_AGE_S
+        trade = replace(trade_from_row(row, traders), recovered=True)
+        # No leader time is stored with an intent: its detection time stands for it (younger by the
+        # detection lag, the lenient side). Sells and manual sells are resumed at any age.
+        age = None if row["detected_at"] is None else now - row["detected_at"]
+        stale = stale_skip(row["side"], age, max_signal_age_s)
+        fresh = row["side"] == "sell" or (age is not None and stale is None)
         if row["status"] == "sent" and row["signature"] and row["signed_tx"] and not paper:
             # It may land, or have landed, any time: follow the same bytes to the end.
             sent = SentTransaction(
@@ -70,11 +74,9 @@ async def reconcile(
             take(replace(trade, resume=sent, rounds_used=max(1, int(row["attempts"] or 1))))
         elif fresh and row["status"] in ("pending", "queued"):
             take(trade)
+        elif row["status"] != "sent":
+            await outcomes.skip(job_from_trade(trade), "stale", stale.detail if stale else "age unknown")
         else:
-            await outcomes.fail(
-                job_from_trade(trade),
-                "stale" if row["status"] != "sent" else "expired before landing",
-                count_failure=False,
-            )
+            await outcomes.fail(job_from_trade(trade), "expired before landing", count_failure=False)
     if rows:
         emit_log("info", f"reconciled {len(rows)} trade(s) left in flight by the previous run")

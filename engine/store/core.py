@@ -152,13 +152,18 @@ class Store(IntentStore, PositionStore, JournalStore):
                 (status, err[:500], fee_lamports, time.time(), signature),
             )
 
-    def fail_intent(self, intent_id: int, *, reason: str, fee_lamports: int = 0) -> dict[str, Any]:
-        """The trade will not happen; an intent already executed is left alone."""
+    def fail_intent(
+        self, intent_id: int, *, reason: str, fee_lamports: int = 0, status: str = "failed"
+    ) -> dict[str, Any]:
+        """The trade will not happen ('failed', or 'skipped' when nothing of it reached the chain, e.g. a
+        buy gone stale in the queue); an intent already executed is left alone."""
+        if status not in ("failed", "skipped"):
+            raise ValueError(f"an intent ends 'failed' or 'skipped', not {status!r}")
         now = time.time()
         with self._tx():
             self._write(
-                "UPDATE intents SET status='failed', reason=?, fee_lamports=fee_lamports+?, confirmed_at=?,"
+                "UPDATE intents SET status=?, reason=?, fee_lamports=fee_lamports+?, confirmed_at=?,"
                 " updated_at=? WHERE id=? AND status!='executed'",
-                (reason[:500], fee_lamports, now, now, intent_id),
+                (status, reason[:500], fee_lamports, now, now, intent_id),
             )
         return self.get_intent(intent_id)

@@ -40,7 +40,7 @@ from engine.chain.rpc import RpcError, RpcPool
 from engine.decoding import DecodedTransaction, DecodeError, decode_raw
 from engine.decoding.pool import DecodePool
 from engine.messages import AnalyzeTransaction, NewTransactions, SwapDetected, TradeSkipped, now
-from engine.policy import venue_skip
+from engine.policy import signal_time, venue_skip
 from engine.worker import BaseWorker, WorkerDisabled, handles
 
 MAX_PENDING = 20_000  # signatures waiting for a fetcher; beyond this polling re-offers them later
@@ -232,6 +232,9 @@ class AnalyzerWorker(BaseWorker):
             self._no_swaps_found()
         elif self.reported_no_swaps and not self.ctx.state.counters.get("swaps_detected", 0):
             self.set_state("ready", self.ready_detail)  # the "no swaps found" detail no longer holds
+        slot = decoded.slot if decoded.slot is not None else job.slot
+        detected_at = now()
+        signal_at = signal_time(decoded.block_time, slot, cache.slot, detected_at)
         for swap in own_swaps:
             event = SwapDetected(
                 leader_signature=job.signature,
@@ -245,12 +248,13 @@ class AnalyzerWorker(BaseWorker):
                 quote_amount=swap.quote_amount,
                 venue=swap.venue,
                 router=swap.router,
-                slot=decoded.slot if decoded.slot is not None else job.slot,
+                slot=slot,
                 source=job.source,
                 seen_at=job.seen_at,
-                detected_at=now(),
+                detected_at=detected_at,
                 leader_pre_amount=swap.owner_pre,
                 leader_post_amount=swap.owner_post,
+                signal_at=signal_at,
             )
             self.ctx.state.bump("swaps_detected")
             if swap.token_decimals is not None:

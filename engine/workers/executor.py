@@ -146,6 +146,7 @@ class ExecutorWorker(BaseWorker):
                 outcomes=self.outcomes,
                 take=self._take,
                 emit_log=self.emit_log,
+                max_signal_age_s=self.limits.max_signal_age_s,
             )
             await self.outcomes.check_daily_loss()
         finally:
@@ -188,6 +189,11 @@ class ExecutorWorker(BaseWorker):
 
     async def _run_job(self, job: Job) -> None:
         try:
+            stale = None if job.resume is not None or job.manual else self.lifecycle.stale(job)
+            if stale is not None:
+                # Leaving the queue too old: a buy this late is as bad as a missed one, and never sent.
+                await self.outcomes.skip(job, stale.reason, stale.detail)
+                return
             await self.lifecycle.execute(job)
         except asyncio.CancelledError:
             raise  # shutdown: the intent stays in flight and the next start reconciles it
@@ -253,6 +259,8 @@ class ExecutorWorker(BaseWorker):
             in_flight_fee_budget_lamports=lambda: sum(self._buy_fee_budgets.values()),
             trader_paused_reason=lambda: self.outcomes.paused_reason(trader.wallet),
         )
+        if msg.signal_at is not None:
+            book = replace(book, signal_age_s=max(0.0, time.time() - msg.signal_at))
         if trader.active and book.trader_paused_reason:
             await self.outcomes.clear_pause(trader.name, trader.wallet)
             book = replace(book, trader_paused_reason="")
@@ -308,6 +316,7 @@ class ExecutorWorker(BaseWorker):
                 token_decimals=msg.token_decimals,
                 leader_token_amount=msg.token_amount,
                 leader_quote_amount=msg.quote_amount,
+                signal_at=msg.signal_at,
             )
         )
         self.ctx.publish(TradeQueued(intent_id, trader.name, copy.side, msg.mint, queued_at))

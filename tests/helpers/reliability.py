@@ -21,7 +21,7 @@ from engine.worker import BaseWorker
 from tests.helpers.waiting import engine_poll_round, poll_until, wait_poll_round, wait_until
 
 SOL = 1_000_000_000
-FINAL_INTENT_STATUSES = ("executed", "failed")
+FINAL_INTENT_STATUSES = ("executed", "failed", "skipped")
 SETTLED_WORKER_STATES = {"ready", "disabled"}
 
 
@@ -104,7 +104,7 @@ def count_decisions(
         if len(entries) > 1:
             duplicates += 1
         kind, status, reason = entries[0]
-        if kind == "skip":
+        if kind == "skip" or status == "skipped":  # an intent skipped before it was sent (stale, shutdown)
             skipped += 1
             decided += 1
             skip_reasons[reason.split(":")[0][:40]] += 1
@@ -163,7 +163,7 @@ def fault_settings(**overrides: Any) -> Settings:
     settings.limits.daily_spend_cap_sol = 1_000
     settings.limits.daily_loss_cap_sol = 1_000
     settings.limits.max_open_positions = 1_000
-    settings.limits.max_leader_age_slots = 100_000
+    settings.limits.max_signal_age_s = 100_000
     for key, value in overrides.items():
         table, name = key.split("__")
         setattr(getattr(settings, table), name, value)

@@ -37,7 +37,7 @@ auto_pause_after_failures = 10000
 daily_spend_cap_sol = 1000.0
 daily_loss_cap_sol = 1000.0
 max_open_positions = 1000
-max_leader_age_slots = 100000
+max_signal_age_s = 100000
 """
 APPLIED_WITHIN_S = 5.0
 

@@ -98,3 +98,11 @@ def test_console_refuses_what_run_refuses(zapbot_home, capsys, monkeypatch):
     monkeypatch.setenv("ZAPBOT_MODE", "paper")
     code, _, err = run_cli([], capsys)
     assert code == 2 and error_lines(err) == ["zapbot: paper mode needs RPC_URL (or [rpc].urls)"]
+
+
+def test_the_old_slot_age_key_is_refused_with_what_replaced_it(zapbot_home, capsys):
+    (zapbot_home / "zapbot.toml").write_text("[limits]\nmax_leader_age_slots = 150\n")
+    code, _, err = run_cli(["config", "check"], capsys)
+    lines = error_lines(err)
+    assert code == 2 and len(lines) == 1, err
+    assert "max_signal_age_s" in lines[0] and "Traceback" not in err

@@ -20,7 +20,9 @@ from engine.policy import (
     fee_budget_lamports,
     limits_view,
     sell_amount,
+    signal_time,
     sol_to_lamports,
+    stale_skip,
     target_buy_lamports,
 )
 from engine.traders import TraderConfig
@@ -168,7 +170,7 @@ def test_copy_carries_trader_fee_settings():
         ({}, {"max_open_positions": 2}, replace(RICH, open_positions=2), swap(), "max open positions"),
         ({}, {}, RICH, swap("sell"), "no position"),
         ({}, {}, replace(RICH, duplicate=True), swap(), "duplicate"),
-        ({}, {"max_leader_age_slots": 10}, replace(RICH, current_slot=200), swap(slot=100), "stale"),
+        ({}, {"max_signal_age_s": 10}, replace(RICH, signal_age_s=10.5), swap(), "stale"),
         ({}, {}, RICH, swap(quote_mint=OTHER_MINT), "not a SOL trade"),
         ({}, {}, PolicyState(balance_lamports=0), swap(), "insufficient balance"),
     ],
@@ -176,6 +178,25 @@ def test_copy_carries_trader_fee_settings():
 def test_skip_reasons(kwargs, lim, book, sw, reason):
     decision = decide(sw, trader(**kwargs), limits(**lim), book)
     assert decision == Skip(reason, decision.detail) and reason in SKIP_REASONS
+
+
+def test_a_stale_buy_is_skipped_but_a_sell_of_the_same_age_is_copied():
+    old = replace(RICH, signal_age_s=30.0, position_amount=1_000)
+    assert decide(swap(), trader(), limits(max_signal_age_s=10), old).reason == "stale"
+    sell = decide(swap("sell", tokens=500), trader(), limits(max_signal_age_s=10), old)
+    assert isinstance(sell, Copy) and sell.side == "sell"
+    fresh = replace(old, signal_age_s=9.9)
+    assert isinstance(decide(swap(), trader(), limits(max_signal_age_s=10), fresh), Copy)
+
+
+def test_signal_time_is_the_block_time_else_the_slot_estimate():
+    assert signal_time(1_700_000_000, 100, 200, 1_700_000_050.0) == 1_700_000_000.0
+    # 25 slots behind at 0.4 s a slot: landed 10 s before it was detected
+    assert signal_time(None, 100, 125, 1_000.0) == pytest.approx(990.0)
+    assert signal_time(None, 130, 125, 1_000.0) == 1_000.0  # a slot ahead of our view is not in the future
+    assert signal_time(None, None, 125, 1_000.0) == 1_000.0
+    assert stale_skip("buy", 10.0, 10.0) is None  # the limit itself is still fresh
+    assert stale_skip("sell", 1e9, 10.0) is None
 
 
 def test_open_positions_limit_does_not_block_adding_to_a_held_mint():

@@ -12,7 +12,7 @@ import pytest
 from solders.keypair import Keypair
 
 from engine import commands
-from engine import traders as traders_module
+from engine import traders_file as traders_module
 from engine.config import ConfigError
 from engine.inbox import Inbox
 from engine.messages import LogEvent, StartMonitoring, StopMonitoring
