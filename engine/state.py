@@ -150,6 +150,7 @@ class EngineSnapshot:
     traders_file: str = ""  # the traders.toml the engine follows
     traders_digest: str = ""  # sha256 of the version of it in force
     lots: tuple[LotView, ...] = ()  # the open lots, oldest first; a position is the sum of its mint's lots
+    books_chain: str = ""  # the chain whose books are in use (genesis hash, or 'offline'); "" until known
 
     @property
     def uptime_s(self) -> float:
@@ -265,6 +266,7 @@ class EngineState:
         self.counters: dict[str, int] = {}
         self.chain_id = ""
         self.chain_label = ""
+        self.books_chain = ""
         self.traders_file = ""
         self.traders_digest = ""
         self.queue_depth_fn: Any = None  # set by the supervisor: () -> dict[str, int]
@@ -367,4 +369,5 @@ class EngineState:
                 traders_file=self.traders_file,
                 traders_digest=self.traders_digest,
                 lots=tuple(self.lots[key] for key in sorted(self.lots)),
+                books_chain=self.books_chain,
             )
