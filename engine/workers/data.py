@@ -11,7 +11,7 @@ from collections import deque
 from urllib.parse import urlsplit
 
 from engine import commands
-from engine.chain.rpc import RpcError, chain_label
+from engine.chain.rpc import RpcAnswerError, RpcError, chain_label
 from engine.config import ConfigError
 from engine.messages import DataCall
 from engine.state import lot_view, position_view, trade_view
@@ -121,7 +121,9 @@ class DataWorker(BaseWorker):
     # -- the chain's identity ----------------------------------------------------------------------
     async def _read_chain_id(self) -> None:
         """Read getGenesisHash once, retrying while the RPC is unreachable; the books are kept per chain."""
-        pool = self.ctx.rpc_pool(call_deadline_s=10.0)
+        # Paper gives up on the chain id quickly (its books then belong to the endpoint): nothing is sent, and
+        # the workers that read the books at start should not wait on an endpoint that is down.
+        pool = self.ctx.rpc_pool(call_deadline_s=1.0 if self.ctx.settings.mode == "paper" else 10.0)
         attempt = 0
         try:
             while True:
@@ -131,7 +133,7 @@ class DataWorker(BaseWorker):
                 except RpcError as exc:
                     if attempt == 0 or not exc.retryable:
                         self.emit_log("warning", f"cannot read the chain's genesis hash: {exc}")
-                    answered = not exc.retryable and exc.code is not None
+                    answered = isinstance(exc, RpcAnswerError) or (not exc.retryable and exc.code is not None)
                     if answered or (self.ctx.settings.mode == "paper" and not self._books_open):
                         # The node does not serve it (or, on paper, where nothing is ever sent, cannot be
                         # reached yet): keep the books of this endpoint rather than hold every call.
