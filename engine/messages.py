@@ -297,11 +297,13 @@ class LogEvent:
 
 @dataclass(frozen=True, slots=True)
 class ManualSell:
-    """Sell percent of our position in mint now (from the console, CLI or Telegram)."""
+    """Sell percent of our position in mint now (from the console, CLI or Telegram): pro rata over its lots,
+    or of one lot when lot_id names it."""
 
     mint: str
     percent: float
     future: Future
+    lot_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

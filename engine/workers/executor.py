@@ -291,6 +291,7 @@ class ExecutorWorker(BaseWorker):
                 detected_at=msg.detected_at,
                 status="queued",
                 queued_at=queued_at,
+                leader=trader.wallet,
             )
         except StoreError as exc:
             self._park(msg, leader_held_before, exc)
@@ -413,7 +414,7 @@ class ExecutorWorker(BaseWorker):
     async def on_manual_sell(self, msg: ManualSell) -> None:
         await self._ready.wait()
         try:
-            intent_id = await self._manual_sell(msg.mint, msg.percent)
+            intent_id = await self._manual_sell(msg.mint, msg.percent, msg.lot_id)
         except Exception as exc:  # noqa: BLE001 - the caller gets the reason
             if not msg.future.done():
                 msg.future.set_exception(exc)
@@ -421,11 +422,18 @@ class ExecutorWorker(BaseWorker):
         if not msg.future.done():
             msg.future.set_result(intent_id)
 
-    async def _manual_sell(self, mint: str, percent: float) -> int:
+    async def _manual_sell(self, mint: str, percent: float, lot_id: int | None = None) -> int:
+        """Sell percent of the whole position (split over its lots pro rata at settle) or of one picked lot."""
         if not self.accepting:
             raise RuntimeError("the engine is shutting down")
         inputs = await self.inputs.policy_inputs(trader="manual", mint=mint, wallet=self.wallet)
-        available = inputs["position_amount"] - inputs["in_flight_sell_amount"]
+        if lot_id is not None:
+            lot = await self.ctx.store.lot(lot_id)
+            if lot is None or lot["mint"] != mint or lot["closed_at"] is not None:
+                raise ValueError(f"no open lot {lot_id} in {mint}")
+            available = await self.ctx.store.lot_available(lot_id)
+        else:
+            available = inputs["position_amount"] - inputs["in_flight_sell_amount"]
         if available <= 0:
             raise ValueError(f"no open position in {mint}")
         amount = available if percent >= 100 else int(available * percent) // 100
@@ -445,6 +453,7 @@ class ExecutorWorker(BaseWorker):
             status="queued",
             queued_at=now,
             trigger="manual",
+            lot_id=lot_id,
         )
         self._take(
             ExecuteTrade(
