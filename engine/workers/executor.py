@@ -158,6 +158,9 @@ class ExecutorWorker(BaseWorker):
         """Every trade (copy, manual sell, recovered, sent by another worker) is queued here."""
         self._enqueue(job_from_trade(trade))
 
+    def _has_job(self, intent_id: int) -> bool:
+        return intent_id in self._running or any(job.intent_id == intent_id for _, _, job in self._queue)
+
     def _enqueue(self, job: Job) -> None:
         if job.side == "buy":
             self._buy_fee_budgets[job.intent_id] = job.fee_budget_lamports
@@ -383,8 +386,8 @@ class ExecutorWorker(BaseWorker):
         except KeyError:
             self.emit_log("warning", f"execute: no intent {msg.intent_id}")
             return
-        if row["status"] not in ("pending", "queued") or msg.intent_id in self._running:
-            return
+        if row["status"] not in ("pending", "queued") or self._has_job(msg.intent_id):
+            return  # finished, running, or already queued (the restart's reconciliation took it)
         trade = trade_from_row(row, self.ctx.traders)
         trade = replace(
             trade,
@@ -466,6 +469,7 @@ class ExecutorWorker(BaseWorker):
                 manual=True,
                 fee_budget_lamports=manual_fee_budget_lamports("sell"),
                 token_decimals=inputs["decimals"],
+                trigger="manual",
                 **fee_fields(MANUAL_TRADE),
             )
         )
