@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import tomllib
 from concurrent.futures import Future
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from textual.widgets import Input, Label
 
+from engine.commands import SellQuote
 from engine.config import load_settings
 from engine.facade import Engine
+from engine.messages import TradeExecuted
 from engine.traders import TraderConfig, save_traders
 from zapbot_tui.app import ZapBotApp
 from zapbot_tui.palette import ZapBotCommands
 from zapbot_tui.panes.footer import KeyFooter
 from zapbot_tui.screens.details import DetailsScreen
-from zapbot_tui.screens.dialogs import ConfirmScreen, LiveConfirmScreen, SellScreen
+from zapbot_tui.screens.dialogs import ConfirmScreen, LiveConfirmScreen, SellConfirmScreen, SellScreen
 from zapbot_tui.screens.help import HelpScreen
 from zapbot_tui.screens.main import KEYS, MainScreen
 from zapbot_tui.screens.trader_form import TraderFormScreen
@@ -348,6 +351,9 @@ async def test_sell_modal_asks_percent() -> None:
     calls: list[tuple[str, float]] = []
 
     class Seller(StaticEngine):
+        def quote_sell(self, mint: str, percent: float) -> SellQuote:
+            return SellQuote(mint, 1_230_000 * 10**9, 9, 52_000_000, 50_000_000, Decimal("0.8"))
+
         def sell_position(self, mint: str, percent: float) -> Future:
             calls.append((mint, percent))
             future: Future = Future()
@@ -367,9 +373,19 @@ async def test_sell_modal_asks_percent() -> None:
         assert isinstance(app.screen, SellScreen) and not calls
         field.value = "25"
         await pilot.press("enter")
+        # The quote comes first; nothing is sold before the operator confirms it.
+        assert await until(pilot, lambda: isinstance(app.screen, SellConfirmScreen) and app.screen.quote_text)
+        assert app.screen.quote_text == (
+            "1.23M POPCAT → about 0.0520 SOL (at least 0.0500 SOL), price impact 0.80%"
+        )
+        assert not calls
+        await pilot.press("y")
         assert isinstance(app.screen, MainScreen)
         mint = app.main.panes["positions"].selected_key()
         assert calls == [(mint, 25.0)]
+        # Its fill is said in words once the executor reports it.
+        app.pump(TradeExecuted(7, "manual", "sell", mint, "sig", 1_230_000 * 10**9, 52_000_000, 5000))
+        assert await until(pilot, lambda: app.sell_messages == ["filled: 1.23M POPCAT for 0.052 SOL"])
 
 
 async def test_live_mode_needs_typed_confirmation() -> None:

@@ -22,9 +22,19 @@ from zapbot_tui.panes.traders import TradersPane
 from zapbot_tui.panes.trades import TradesPane
 from zapbot_tui.panes.workers import WorkersPane
 from zapbot_tui.screens.details import DetailsScreen, trade_lines
-from zapbot_tui.screens.dialogs import ConfirmScreen, FilterScreen, SellScreen
+from zapbot_tui.screens.dialogs import ConfirmScreen, FilterScreen, SellConfirmScreen, SellScreen
 from zapbot_tui.screens.help import HelpScreen
 from zapbot_tui.screens.trader_form import TraderFormScreen
+
+
+def quote_text(quote: Any, label: str) -> str:
+    """A sell quote in words: what goes out, what should come back, the least it may, and the price impact."""
+    impact = "unknown" if quote.price_impact_pct is None else f"{quote.price_impact_pct:.2f}%"
+    return (
+        f"{token_amount(quote.token_amount, quote.decimals)} {label} → about {sol(quote.expected_lamports)} SOL"
+        f" (at least {sol(quote.min_lamports)} SOL), price impact {impact}"
+    )
+
 
 # (key, action, footer word, command name, what it does). One table feeds the bindings, the footer,
 # the help screen and the command palette, so they can never disagree.
@@ -396,28 +406,40 @@ class MainScreen(Screen):
             self.app.push_screen(DetailsScreen(f"Worker {key}", lines))
 
     def _sell(self, mint: str, snapshot: EngineSnapshot) -> None:
+        """Enter on a position: how much (percent), then its quote to confirm, then the sell; its fill or its
+        failure comes back as a notification in words (ZapBotApp.track_sell)."""
         position = next((p for p in snapshot.positions if p.mint == mint), None)
         if position is None or not self._engine_ready():
             return
         label = position.symbol or short_key(mint)
         detail = (
-            f"{token_amount(position.amount, position.decimals)} tokens, cost {sol(position.cost_lamports)}"
+            f"{token_amount(position.amount, position.decimals)} {label}, cost {sol(position.cost_lamports)}"
             f" SOL\nmint {mint}"
         )
 
-        def answered(text: str | None) -> None:
+        def asked(text: str | None) -> None:
             if text is None:
                 return
             percent = float(text.strip().rstrip("%"))
+
+            def fetch() -> str:
+                return quote_text(self.engine.quote_sell(mint, percent), label)
+
+            what = f"Sell {percent:g}% of {label}"
+            self.app.push_screen(
+                SellConfirmScreen(f"Sell {label}", what, fetch), lambda yes: yes and confirmed(percent)
+            )
+
+        def confirmed(percent: float) -> None:
             try:
                 future = self.engine.sell_position(mint, percent)
             except (RuntimeError, ValueError) as exc:
                 self.notify(f"sell {label}: {exc}", severity="error")
                 return
             self.notify(f"selling {percent:g}% of {label}…")
-            future.add_done_callback(lambda done: self.app.sell_finished(label, done))
+            self.app.track_sell(label, position.decimals, future)
 
-        self.app.push_screen(SellScreen(label, detail), answered)
+        self.app.push_screen(SellScreen(label, detail), asked)
 
     def action_filter(self) -> None:
         pane = self.panes[self.current]
