@@ -87,3 +87,39 @@ def latency(ms: float | None) -> str:
 
 def mint_label(mint: str, symbol: str = "") -> str:
     return symbol or short_key(mint, 3, 3)
+
+
+def fit(text: str, width: int) -> str:
+    """text in at most width columns, shortened at a word boundary with an ellipsis, never mid-word.
+
+    Only a single word longer than the whole width (a signature, say) is cut inside itself: there is no
+    boundary to cut at."""
+    if width <= 0:
+        return ""
+    if len(text) <= width:
+        return text
+    if width == 1:
+        return "…"
+    head = text[: width - 1]
+    if text[width - 1] == " ":  # the head ends at a word's end already
+        return head.rstrip(" ,;:") + "…"
+    cut = max(head.rfind(" "), head.rfind("/"), head.rfind(","), head.rfind(";"))
+    if cut > 0 and text[cut] == " " or cut >= width // 3:
+        head = head[: cut + (text[cut] != " ")]
+    return head.rstrip(" ,;:") + "…"
+
+
+def wrap_chunks(chunks: list[str], width: int, sep: str = "  ") -> list[list[int]]:
+    """Pack chunks (each already no wider than width) into lines of at most width, in order: the indices of
+    the chunks on each line. A line break falls between chunks, so no chunk is ever cut."""
+    lines: list[list[int]] = [[]]
+    used = 0
+    for index, chunk in enumerate(chunks):
+        need = len(chunk) + (len(sep) if lines[-1] else 0)
+        if lines[-1] and used + need > width:
+            lines.append([])
+            used = 0
+            need = len(chunk)
+        lines[-1].append(index)
+        used += need
+    return [line for line in lines if line]

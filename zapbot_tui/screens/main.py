@@ -43,12 +43,29 @@ KEYS: tuple[tuple[str, str, str, str, str], ...] = (
     ("t", "next_theme", "Theme", "Next theme", "Switch to the next theme (remembered)"),
     ("l", "toggle_log", "Log", "Toggle log pane", "Show or hide the log and skips pane"),
     ("question_mark", "help", "Help", "Help", "Show every key"),
+    ("1", "show_pane('traders')", "", "Traders pane", "Go to the Traders pane"),
+    ("2", "show_pane('trades')", "", "Trades pane", "Go to the Trades pane"),
+    ("3", "show_pane('positions')", "", "Positions pane", "Go to the Positions pane"),
+    ("4", "show_pane('workers')", "", "Workers pane", "Go to the Workers pane"),
+    ("5", "show_pane('queues')", "", "Queues pane", "Go to the Queues pane (alone on the screen if hidden)"),
+    ("6", "show_pane('log')", "", "Log pane", "Go to the Log and skips pane"),
+    ("escape", "unzoom", "", "Back to all panes", "Back from one pane to the whole dashboard"),
     ("q", "quit", "Quit", "Quit", "Quit (asks first if trades are in flight)"),
 )
-KEY_DISPLAY = {"enter": "⏎", "slash": "/", "tab": "⇥", "shift+tab": "⇤", "question_mark": "?"}
+KEY_DISPLAY = {
+    "enter": "⏎",
+    "slash": "/",
+    "tab": "⇥",
+    "shift+tab": "⇤",
+    "question_mark": "?",
+    "escape": "Esc",
+}
 # Below this size the panes no longer fit side by side: show one pane at a time with a pane bar.
 COMPACT_WIDTH = 100
-COMPACT_HEIGHT = 32
+COMPACT_HEIGHT = 28
+# Below this height the Queues pane gives its room to Positions (5 shows it; Workers has the inbox depths).
+TALL_HEIGHT = 40
+WIDE_WIDTH = 150
 
 
 class MainScreen(Screen):
@@ -74,18 +91,22 @@ class MainScreen(Screen):
     #body { height: 1fr; }
     #left { width: 1fr; }
     #right { width: 46; }
+    MainScreen.-medium #right { width: 40; }
+    MainScreen.-wide #right { width: 64; }
     .pane { border: round $border-blurred; border-title-color: $text-muted; height: 1fr; }
     .pane:focus-within { border: round $border; border-title-color: $primary; border-title-style: bold; }
-    #traders { height: 2fr; }
-    #trades { height: 3fr; }
-    #workers { height: 11; }
+    #traders { height: 7; }
+    #trades { height: 1fr; }
+    #workers { height: 10; }
     #queues { height: 9; }
     #positions { height: 1fr; }
     #log { height: 9; }
+    MainScreen.-medium #log { height: 7; }
+    MainScreen.-medium #queues { display: none; }
     #log.-hidden { display: none; }
     .pane DataTable { height: 1fr; scrollbar-size-vertical: 1; scrollbar-size-horizontal: 0; }
     #queues-body { height: 1fr; scrollbar-size-vertical: 1; }
-    #log-view { height: 1fr; scrollbar-size-vertical: 1; }
+    .row-detail { height: auto; max-height: 2; padding: 0 1; color: $text-muted; background: $boost; }
 
     MainScreen.-compact #pane-bar { display: block; }
     MainScreen.-compact #right { width: 1fr; min-width: 0; }
@@ -112,6 +133,9 @@ class MainScreen(Screen):
         self.current = "traders"
         self.log_visible = True
         self.compact = False
+        self.medium = False
+        self.zoomed = False  # one pane alone on the screen at a size that shows them all (5 at 100x32)
+        self.term_size = (0, 0)
         self.snapshot: EngineSnapshot | None = None
         self.refreshes = 0
         self._last_refresh = 0.0
@@ -143,12 +167,36 @@ class MainScreen(Screen):
         self._apply_layout(event.size.width, event.size.height)
 
     def _apply_layout(self, width: int, height: int) -> None:
-        self.compact = width < COMPACT_WIDTH or height < COMPACT_HEIGHT
+        self.term_size = (width, height)
+        small = width < COMPACT_WIDTH or height < COMPACT_HEIGHT
+        self.compact = small or self.zoomed
+        self.medium = not small and height < TALL_HEIGHT
         self.set_class(self.compact, "-compact")
+        self.set_class(self.medium, "-medium")
+        self.set_class(not small and width >= WIDE_WIDTH, "-wide")
         footer = self.query(KeyFooter)
         if footer:
             footer.first().wrap = width < 110
         self._mark_current()
+
+    def shown_panes(self) -> list[str]:
+        """The panes on the screen at this size (the rest are one key away: 1-6)."""
+        if self.compact:
+            return [self.current]
+        hidden = {"queues"} if self.medium else set()
+        if not self.log_visible:
+            hidden.add("log")
+        return [name for name in self.PANE_ORDER if name not in hidden]
+
+    def _fit_traders(self) -> None:
+        # The Traders pane is as tall as its rows (a border, the header, one line each), up to a third.
+        if self.compact or self.snapshot is None:
+            return
+        rows = max(1, len(self.snapshot.traders))
+        height = max(5, min(rows + 3, max(5, self.term_size[1] // 3)))
+        pane = self.panes["traders"]
+        if pane.styles.height is None or pane.styles.height.value != height:
+            pane.styles.height = height
 
     def _mark_current(self) -> None:
         for name, pane in self.panes.items():
@@ -161,18 +209,22 @@ class MainScreen(Screen):
             not self.log_visible and not (self.compact and self.current == "log"), "-hidden"
         )
         bar = []
-        for name in self.PANE_ORDER:
-            title = self.panes[name].title.split(" ")[0]
+        for number, name in enumerate(self.PANE_ORDER, 1):
+            title = f"{number} {self.panes[name].title.split(' ')[0]}"
             bar.append(f"[reverse b] {title} [/]" if name == self.current else f" {title} ")
         text = "│".join(bar)
+        if self.zoomed:
+            text += "  [dim]Esc: all panes[/]"
+        self.query_one("#pane-bar").display = self.compact or self.medium
         if text != self._pane_bar:
             self._pane_bar = text
             self.query_one("#pane-bar", Static).update(text)
 
     def visible_panes(self) -> list[str]:
-        if self.compact or self.log_visible:
+        """The panes Tab moves through: all of them one at a time when compact, else those shown."""
+        if self.compact:
             return list(self.PANE_ORDER)
-        return [name for name in self.PANE_ORDER if name != "log"]
+        return self.shown_panes()
 
     def focus_pane(self, name: str) -> None:
         self.current = name
@@ -208,6 +260,7 @@ class MainScreen(Screen):
         if snapshot is None:
             return
         with app.batch_update():
+            self._fit_traders()
             for pane in self.panes.values():
                 pane.refresh_from(snapshot)
 
@@ -243,8 +296,15 @@ class MainScreen(Screen):
         return [(name, what, action) for _, action, _, name, what in KEYS]
 
     def key_help(self) -> list[tuple[str, str]]:
-        rows = [(KEY_DISPLAY.get(key, key), what) for key, _, _, _, what in KEYS]
-        rows.append(("ctrl+p", "Command palette: every action above by name"))
+        rows = [
+            (KEY_DISPLAY.get(key, key), what)
+            for key, action, _, _, what in KEYS
+            if not action.startswith("show_pane")
+        ]
+        at = next(i for i, (key, _) in enumerate(rows) if key == "Esc")
+        rows[at:at] = [("1-6", "Go to pane 1-6 (shown in the pane bar); a hidden one shows alone")]
+        rows.append(("End / G", "Trades, Log: back to the newest row and follow it (Home too)"))
+        rows.append(("ctrl+p", "Command palette: every action, per trader and per position"))
         return rows
 
     # -- actions --------------------------------------------------------------------------------
@@ -394,6 +454,32 @@ class MainScreen(Screen):
             self.current = "traders"
         self._mark_current()
         self.focus_pane(self.current)
+
+    def action_show_pane(self, name: str) -> None:
+        """1-6: go to a pane; one the layout has no room for is shown alone until Esc."""
+        small = self.term_size[0] < COMPACT_WIDTH or self.term_size[1] < COMPACT_HEIGHT
+        if name == "log" and not self.log_visible and not small:
+            self.log_visible = True
+        hidden = name not in self.shown_panes() and not self.compact
+        self.zoomed = (hidden or (self.zoomed and name not in self._shown_unzoomed())) and not small
+        self.current = name
+        self._apply_layout(*self.term_size)
+        self.focus_pane(name)
+
+    def _shown_unzoomed(self) -> list[str]:
+        return [
+            n
+            for n in self.PANE_ORDER
+            if not (self.medium and n == "queues") and (self.log_visible or n != "log")
+        ]
+
+    def action_unzoom(self) -> None:
+        if self.zoomed:
+            self.zoomed = False
+            if self.current not in self._shown_unzoomed():
+                self.current = "workers"
+            self._apply_layout(*self.term_size)
+            self.focus_pane(self.current)
 
     def action_help(self) -> None:
         self.app.push_screen(HelpScreen(self.key_help()))
