@@ -46,6 +46,7 @@ class ScoutLoad:
     decoder: Any = None  # engine.scout.decoding.ScoutDecoder; None decodes in the engine's process
     passes: int = 0
     fetched: int = 0
+    creation_calls: int = 0  # getSignaturesForAddress/getTransaction on bought mints (made in this process)
     seconds: float = 0.0
     error: str | None = None
 
@@ -96,6 +97,7 @@ class ScoutLoad:
                             pool, wallet, limit=1000, cache=cache, cancel=stop, decoder=self.decoder
                         )
                     self.fetched += history.fetched
+                    self.creation_calls += history.creation_lookups + history.creation_fetched
                 self.passes += 1
 
 
@@ -216,6 +218,7 @@ def run_scout_bench(
             "get_transaction_per_s": round(load.fetched / scout_seconds, 1),
             "requests_per_second_share": scout_rps,
             "decoded_in_pool": decoder.transactions if decoder is not None else 0,
+            "creation_calls": load.creation_calls,
             "error": load.error,
         },
         "copies": sum(p["copies"] for p in phases),
@@ -273,7 +276,8 @@ def render(result: dict[str, Any]) -> str:
         f"getTransaction ({scout['get_transaction_per_s']:g}/s, share {scout['requests_per_second_share']:g}/s, "
         "low priority in the engine's budget), decoded "
         + (
-            f"in the scout's decode pool ({scout['decoded_in_pool']} transactions)"
+            f"in the scout's decode pool's child, which also fetched them ({scout['decoded_in_pool']}); "
+            f"{scout['creation_calls']} creation look-ups in the engine's process"
             if result["decode"] == "pool"
             else "in the engine's process"
         )

@@ -1,6 +1,8 @@
-"""Decoding a scout's transactions: one getTransaction answer reduced to the wallet's swaps (pure), run in
-batches in a small decode pool of the scout's own, at a lower CPU priority, so the copy path's decodes never
-queue behind a scout's and a scout's CPU is not spent in the engine's process (where it holds the GIL)."""
+"""Decoding a scout's transactions: one getTransaction answer reduced to the wallet's swaps (pure), and the
+scout's own small decode pool at a lower CPU priority, whose child both fetches (getTransaction) and decodes
+a batch, so the copy path's decodes never queue behind a scout's and a scout's CPU (HTTP and decoding) is not
+spent in the engine's process, where it would hold the GIL; the engine's process only paces the batches
+within the scout's budget."""
 
 from __future__ import annotations
 
@@ -11,6 +13,8 @@ from typing import Any
 
 import orjson
 
+from engine.chain.rate_limit import totals_for
+from engine.chain.rpc import RpcError, RpcPool
 from engine.decoding import DecodeError, decode_transaction
 from engine.decoding.pool import DecodePool
 from engine.decoding.programs import TOKEN_PROGRAMS
@@ -23,6 +27,8 @@ SCOUT_DECODE_WORKERS = 1
 SCOUT_DECODE_NICE = 10
 MAX_TASKS_PER_CHILD = 200  # batches, not transactions: recycles the child now and then
 DEFAULT_MEMORY_BYTES = 1 << 30  # the engine's default max_worker_memory, for a caller without settings
+READ_JOB = 10  # signatures the child fetches and decodes per job (paced by the engine's process)
+CHILD_RPS = 1000.0  # the child's own pool does not pace: the engine's process took the budget for each job
 
 # SPL Token InitializeMint (0) and InitializeMint2 (20): the mint is the first account.
 _INITIALIZE_MINT_TAGS = (0, 20)
@@ -119,6 +125,82 @@ def decode_batch(raws: Sequence[bytes], wallet: str) -> list[ScoutedTransaction 
     return out
 
 
+Outcome = tuple[
+    str, str, Any
+]  # (signature, "tx" | "missing" | "error", ScoutedTransaction | DecodeError | str)
+
+# In the child: one event loop and one RpcPool per endpoint list, kept across jobs (their connections too).
+_child_pools: dict[tuple[tuple[str, ...], str, float], tuple[asyncio.AbstractEventLoop, RpcPool]] = {}
+
+
+def read_batch(
+    urls: Sequence[str],
+    commitment: str,
+    timeout: float,
+    encoding: str,
+    wallet: str,
+    signatures: Sequence[str],
+    concurrency: int,
+) -> list[Outcome]:
+    """The child's job: getTransaction for each signature (`concurrency` in flight), each answer decoded
+    here. In order; a fetch error or a missing transaction is an outcome, never an exception."""
+    key = (tuple(urls), commitment, timeout)
+    if key not in _child_pools:
+        loop = asyncio.new_event_loop()
+        pool = RpcPool(
+            urls, requests_per_second=CHILD_RPS, burst=CHILD_RPS, commitment=commitment, timeout=timeout
+        )
+        _child_pools[key] = (loop, pool)
+    loop, pool = _child_pools[key]
+    return loop.run_until_complete(_read(pool, encoding, wallet, signatures, concurrency))
+
+
+async def _read(
+    pool: RpcPool, encoding: str, wallet: str, signatures: Sequence[str], concurrency: int
+) -> list[Outcome]:
+    gate = asyncio.Semaphore(max(1, concurrency))
+
+    async def one(signature: str) -> Outcome:
+        async with gate:
+            try:
+                raw = await pool.get_transaction_raw(signature, encoding)
+            except RpcError as exc:
+                return signature, "error", str(exc)
+        if raw is None:
+            return signature, "missing", None
+        try:
+            return signature, "tx", scouted_from_raw(raw, wallet)
+        except DecodeError as exc:
+            return signature, "tx", exc
+        except MemoryError:
+            return signature, "tx", DecodeError("decoder ran out of memory (MAX_WORKER_MEMORY)")
+
+    return list(await asyncio.gather(*(one(signature) for signature in signatures)))
+
+
+async def take_budget(pool: RpcPool, count: int) -> None:
+    """Take `count` requests from the scout pool's budget: its own rate and, as a low-priority pool, the
+    engine's shared budget of the endpoint, so the calls its child makes count as the scout's own calls."""
+    endpoint = pool.endpoints[0]
+    for _ in range(count):
+        await endpoint.bucket.acquire()
+        if endpoint.shared is not None:
+            await endpoint.shared.acquire(pool.low_priority)
+
+
+def count_calls(pool: RpcPool, outcomes: Sequence[Outcome]) -> None:
+    """Count the child's answered calls in the engine's RPC totals (health's rpc_calls), as the pool counts
+    its own. A failed fetch is not counted: how many attempts it made stayed in the child."""
+    if pool.state is None:
+        return
+    answered = sum(1 for _, outcome, _ in outcomes if outcome != "error")
+    totals = totals_for(pool.state)
+    with totals.lock:
+        totals.calls += answered
+        calls, limited = totals.calls, totals.rate_limited
+    pool.state.set_health(rpc_calls=calls, rpc_429s=limited)
+
+
 class ScoutDecoder:
     """The scout's own decode pool: SCOUT_DECODE_WORKERS children at SCOUT_DECODE_NICE, apart from the
     analyzer's pool, so no copy decode waits behind a scout batch."""
@@ -150,6 +232,30 @@ class ScoutDecoder:
         self.batches += 1
         self.transactions += len(raws)
         return await asyncio.wrap_future(self.pool.submit_call(decode_batch, list(raws), wallet))
+
+    async def read_batch(
+        self,
+        rpc: RpcPool,
+        wallet: str,
+        signatures: Sequence[str],
+        *,
+        encoding: str = "json",
+        concurrency: int = 4,
+        paced: bool = True,
+    ) -> list[Outcome]:
+        """Fetch and decode `signatures` in the child, after taking their budget from `rpc` here (unless
+        the caller already did: paced=False)."""
+        if not signatures:
+            return []
+        if paced:
+            await take_budget(rpc, len(signatures))
+        self.batches += 1
+        self.transactions += len(signatures)
+        urls = [endpoint.url for endpoint in rpc.endpoints]
+        job = (urls, rpc.commitment, rpc.timeout, encoding, wallet, list(signatures), concurrency)
+        outcomes = await asyncio.wrap_future(self.pool.submit_call(read_batch, *job))
+        count_calls(rpc, outcomes)
+        return outcomes
 
     def close(self) -> None:
         self.pool.close()

@@ -16,7 +16,16 @@ from engine.chain.rpc import RpcError, RpcPool
 from engine.decoding import DecodeError
 from engine.scout.cache import ScoutCache
 from engine.scout.creation import find_creations
-from engine.scout.decoding import ScoutDecoder, created_mints, decode_batch, scouted_from_raw, shared_decoder
+from engine.scout.decoding import (
+    READ_JOB,
+    Outcome,
+    ScoutDecoder,
+    created_mints,
+    decode_batch,
+    scouted_from_raw,
+    shared_decoder,
+    take_budget,
+)
 from engine.scout.model import ScoutedTransaction, WalletSwap, chronological
 
 __all__ = ["History", "fetch_history", "make_scout_pool", "scout_wallet", "scouted_from_raw"]
@@ -215,33 +224,70 @@ async def fetch_history(
                 progress("transactions", done, total)
             return raw
 
+    def keep(signature: str, item: ScoutedTransaction | DecodeError, batch: list[ScoutedTransaction]) -> None:
+        if isinstance(item, DecodeError):
+            # Not readable by this decoder: cached as "no swaps" so it is not fetched again
+            # (a new decoder bumps CACHE_FORMAT).
+            history.decode_errors += 1
+            item = ScoutedTransaction(signature, None, None, False, 0)
+        results[signature] = item
+        batch.append(item)
+
+    async def read_in_child(chunk: list[str], batch: list[ScoutedTransaction]) -> None:
+        """Fetched and decoded by the decoder's child, READ_JOB at a time; the budget is taken here for
+        the next job while the child works on this one."""
+        assert decoder is not None
+        running: list[asyncio.Future[list[Outcome]]] = []
+        try:
+            for first in range(0, len(chunk), READ_JOB):
+                if _cancelled(cancel):
+                    break
+                job = chunk[first : first + READ_JOB]
+                await take_budget(pool, len(job))
+                read = decoder.read_batch(
+                    pool, wallet, job, encoding=encoding, concurrency=concurrency, paced=False
+                )
+                running.append(asyncio.ensure_future(read))
+                history.fetched += len(job)
+                if len(running) > 1:
+                    take(await running.pop(0), batch)
+            while running:
+                take(await running.pop(0), batch)
+        finally:
+            for future in running:
+                future.cancel()
+
+    def take(outcomes: list[Outcome], batch: list[ScoutedTransaction]) -> None:
+        nonlocal done
+        for signature, outcome, value in outcomes:
+            if outcome == "error":
+                history.fetch_errors += 1
+            elif outcome == "missing":
+                history.missing += 1
+            else:
+                keep(signature, value, batch)
+            done += 1
+        if progress is not None:
+            progress("transactions", done, total)
+
     for start in range(0, len(wanted), BATCH_SIZE):
         if _cancelled(cancel):
             break
         chunk = wanted[start : start + BATCH_SIZE]
-        raws = await asyncio.gather(*(fetch_one(signature) for signature in chunk))
-        got = [(signature, raw) for signature, raw in zip(chunk, raws, strict=True) if raw is not None]
-        blobs = [raw for _, raw in got]
-        try:
-            items = (
-                await decoder.decode_batch(blobs, wallet)
-                if decoder is not None
-                else decode_batch(blobs, wallet)
-            )
-        except DecodeError:
-            # The decode pool failed (closed, or its child died twice on this batch): nothing of the batch
-            # is kept or cached, so a later scout fetches it again.
-            history.decode_errors += len(blobs)
-            continue
         batch: list[ScoutedTransaction] = []
-        for (signature, _), item in zip(got, items, strict=True):
-            if isinstance(item, DecodeError):
-                # Not readable by this decoder: cached as "no swaps" so it is not fetched again
-                # (a new decoder bumps CACHE_FORMAT).
+        if decoder is not None:
+            try:
+                await read_in_child(chunk, batch)
+            except DecodeError:
+                # The decode pool failed (closed, or its child died twice on a job): what the failed job
+                # held is neither kept nor cached, so a later scout fetches it again.
                 history.decode_errors += 1
-                item = ScoutedTransaction(signature, None, None, False, 0)
-            results[signature] = item
-            batch.append(item)
+        else:
+            raws = await asyncio.gather(*(fetch_one(signature) for signature in chunk))
+            got = [(signature, raw) for signature, raw in zip(chunk, raws, strict=True) if raw is not None]
+            items = decode_batch([raw for _, raw in got], wallet)
+            for (signature, _), item in zip(got, items, strict=True):
+                keep(signature, item, batch)
         if cache is not None and batch:
             cache.put_many(wallet, batch)
         if start + BATCH_SIZE < len(wanted):

@@ -9,9 +9,11 @@ import os
 import pytest
 
 import engine.scout.history as history_module
-from engine.scout.decoding import SCOUT_DECODE_NICE, ScoutDecoder, decode_batch
+from engine.chain.rate_limit import shared_bucket
+from engine.chain.rpc import RpcPool
+from engine.scout.decoding import SCOUT_DECODE_NICE, ScoutDecoder
 from engine.scout.history import fetch_history, make_scout_pool, scout_wallet
-from tests.integration.test_scout_sim import trade_a_history
+from tests.integration.test_scout_sim import MethodCounter, trade_a_history
 
 pytestmark = pytest.mark.slow
 
@@ -24,7 +26,9 @@ def test_the_scout_decode_child_runs_at_a_lower_priority():
     assert child_nice == min(19, os.nice(0) + SCOUT_DECODE_NICE)
 
 
-def test_a_scout_with_a_decoder_decodes_in_the_child_with_the_same_result(sim_cluster, tmp_path, monkeypatch):
+def test_with_a_decoder_the_child_fetches_and_decodes_with_the_same_result(
+    sim_cluster, tmp_path, monkeypatch
+):
     patient, _ = trade_a_history(sim_cluster)
 
     async def scout(decoder):
@@ -33,11 +37,12 @@ def test_a_scout_with_a_decoder_decodes_in_the_child_with_the_same_result(sim_cl
 
     inline = asyncio.run(scout(None))
 
-    def not_here(raws, wallet):
-        raise AssertionError("decoded in the engine's process")
+    def not_here(*args, **kwargs):
+        raise AssertionError("done in the engine's process")
 
-    # With a decoder, the engine's process must not decode at all: the inline path would fail.
+    # With a decoder, the engine's process neither fetches a transaction nor decodes one.
     monkeypatch.setattr(history_module, "decode_batch", not_here)
+    monkeypatch.setattr(RpcPool, "get_transaction_raw", not_here)
     with ScoutDecoder(max_memory_bytes=None) as decoder:
         pooled = asyncio.run(scout(decoder))
         assert decoder.transactions == pooled.fetched == 6 and decoder.batches == 1
@@ -45,26 +50,34 @@ def test_a_scout_with_a_decoder_decodes_in_the_child_with_the_same_result(sim_cl
     assert pooled.swaps(allow_unknown_venue=True) == inline.swaps(allow_unknown_venue=True)
 
 
-def test_inside_the_engine_the_scout_uses_the_shared_decoder(sim_cluster, tmp_path, monkeypatch):
+def test_inside_the_engine_every_scout_call_draws_low_priority_from_its_budget(
+    sim_cluster, tmp_path, monkeypatch
+):
+    counter = MethodCounter(sim_cluster)
     patient, _ = trade_a_history(sim_cluster)
-    used: list[int] = []
-
-    class Counting(ScoutDecoder):
-        async def decode_batch(self, raws, wallet):
-            used.append(len(raws))
-            return decode_batch(raws, wallet)  # the child's job, run here: this test counts the routing
-
-    shared = Counting.__new__(Counting)
-    monkeypatch.setattr(history_module, "shared_decoder", lambda: shared)
 
     class EngineState:  # what the RpcPool needs of the engine's state (its shared budget is keyed by it)
         def set_health(self, **fields) -> None:
             pass
 
-    state = EngineState()  # with the engine's state a scout draws from its budget and uses the shared decoder
-    history = asyncio.run(
-        scout_wallet(
-            patient, [sim_cluster.rpc_url], cache_path=tmp_path / "scout.db", state=state, engine_rate=100
+    state = EngineState()
+    budget = shared_bucket(state, sim_cluster.rpc_url, 100)
+    draws: list[bool] = []
+    real_acquire = budget.acquire
+
+    async def counted(low_priority: bool = False) -> None:
+        draws.append(low_priority)
+        await real_acquire(low_priority)
+
+    budget.acquire = counted  # type: ignore[method-assign]
+    with ScoutDecoder(max_memory_bytes=None) as decoder:
+        monkeypatch.setattr(history_module, "shared_decoder", lambda: decoder)
+        history = asyncio.run(
+            scout_wallet(
+                patient, [sim_cluster.rpc_url], cache_path=tmp_path / "scout.db", state=state, engine_rate=100
+            )
         )
-    )
-    assert used == [6] and history.fetched == 6
+        # With the engine's state the scout used the process's scout decoder: its child read the history.
+        assert decoder.transactions == history.fetched == 6
+    served = sum(counter.counts.values())
+    assert served == len(draws) and all(draws), "a scout request did not draw low priority from the budget"
