@@ -117,6 +117,10 @@ async def test_add_trader_with_validation_errors(paper_engine, zapbot_home) -> N
         await pilot.press(*"carol")
         await pilot.press("tab")
         await pilot.press(*"notawallet")
+        await pilot.pause()
+        # Inline: the error shows as it is typed, before any save.
+        assert "not a valid Solana address" in str(form.query_one("#e-wallet", Label).content)
+        assert str(form.query_one("#e-fixed_sol", Label).content) == ""  # untouched fields stay quiet
         form.query_one("#f-fixed_sol", Input).value = "lots"
         await pilot.press("ctrl+s")
         assert app.screen is form
@@ -132,7 +136,12 @@ async def test_add_trader_with_validation_errors(paper_engine, zapbot_home) -> N
         form.query_one("#f-wallet", Input).value = NEW_WALLET
         form.query_one("#f-min_sol", Input).value = "5"
         await pilot.press("ctrl+s")
-        assert app.screen is form and "min_sol" in str(form.query_one("#form-error", Label).content)
+        assert app.screen is form
+        assert str(form.query_one("#e-min_sol", Label).content) == "minimum 5.0 SOL is above maximum 1.0 SOL"
+        form.query_one("#f-fixed_sol", Input).value = "0"
+        await pilot.pause()
+        assert str(form.query_one("#e-fixed_sol", Label).content) == "must be more than 0 SOL"
+        form.query_one("#f-fixed_sol", Input).value = "0.25"
 
         form.query_one("#f-min_sol", Input).value = "0.01"
         await pilot.press("ctrl+s")
@@ -263,7 +272,11 @@ async def test_enter_details_filter_tabs_log_help(paper_engine) -> None:
 
         await pilot.press("question_mark")
         assert isinstance(app.screen, HelpScreen)
-        assert len(app.screen.keys) == len(KEYS) + 1
+        shown = dict(app.screen.keys)
+        # Every key is listed (the six pane keys as one "1-6" row), with End/G and the palette.
+        for key, action, _, _, what in KEYS:
+            assert action.startswith("show_pane") or what in shown.values(), key
+        assert {"1-6", "End / G", "ctrl+p"} <= set(shown)
         await pilot.press("escape")
         assert isinstance(app.screen, MainScreen)
 
@@ -405,3 +418,37 @@ async def test_live_mode_needs_typed_confirmation() -> None:
         await pilot.press("enter")
         assert await until(pilot, lambda: app.phase == "running")
         assert engine.started
+
+
+async def test_palette_has_per_trader_and_per_position_commands_with_fuzzy_names() -> None:
+    engine = StaticEngine()
+    app = ZapBotApp(engine, refresh_hz=0.001, cursor_blink=False, persist_theme=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        names = {name for name, _, _ in app.main.palette_commands()}
+        for trader in ("alpha", "bravo", "charlie"):
+            for what in ("Start copying", "Stop copying", "Edit trader", "Exits of", "Details of"):
+                assert f"{what} {trader}" in names
+        assert {"Sell BONK", "Sell WIF", "Sell POPCAT"} <= names
+        # A fuzzy, abbreviated query finds the per-trader command, and running it acts on that trader.
+        assert engine.traders.get("bravo").active
+        await pilot.press("ctrl+p")
+        await pilot.press(*"stp cpy brav")
+        await until(pilot, lambda: False, rounds=10)
+        await pilot.press("enter")
+        assert await until(pilot, lambda: not engine.traders.get("bravo").active)
+        # "Exits of alpha" opens only the exits section of alpha's details.
+        await pilot.press("ctrl+p")
+        await pilot.press(*"exits of alpha")
+        await until(pilot, lambda: False, rounds=10)
+        await pilot.press("enter")
+        assert await until(pilot, lambda: isinstance(app.screen, DetailsScreen))
+        labels = [label for label, _ in app.screen.lines]
+        assert labels[0] == "§Exits" and "Stop loss" in labels and "Size" not in labels
+        await pilot.press("escape")
+        # Enter on a worker shows its state history, restarts and its errors, in sections.
+        app.main.focus_pane("workers")
+        await pilot.press("enter")
+        assert await until(pilot, lambda: isinstance(app.screen, DetailsScreen))
+        labels = [label for label, _ in app.screen.lines]
+        assert {"Restarts", "§State history", "§Errors and warnings"} <= set(labels)
