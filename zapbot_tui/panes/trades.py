@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from engine.exits import trigger_label
 from engine.state import EngineSnapshot, TradeView
-from zapbot_tui.format import clock, latency, mint_label, sol, token_amount
+from zapbot_tui.format import clock, failure_sentence, latency, mint_label, sol, token_amount
 from zapbot_tui.panes.base import Col, Row, TablePane, cell, tones
 
 STATUS_TONE = {"executed": "ok", "failed": "bad", "skipped": "dim", "queued": "primary", "sent": "accent"}
@@ -30,6 +30,11 @@ def decided_at(trade: TradeView) -> float:
 def decision_order(trade: TradeView) -> tuple[float, int]:
     """Newest decision first; ties (same instant) by id, intents after skips of the same instant."""
     return (-decided_at(trade), -abs(trade.id))
+
+
+def shown_reason(trade: TradeView) -> str:
+    """A failure in words (the raw error is in the trade's detail view); other reasons as they are."""
+    return failure_sentence(trade.reason).rstrip(".") if trade.status == "failed" else trade.reason
 
 
 class TradesPane(TablePane):
@@ -83,7 +88,7 @@ class TradesPane(TablePane):
                         cell(sol(trade.quote_amount, 3) if trade.quote_amount else "—", "", "right"),
                         cell(latency(trade.latency_ms), "", "right"),
                         cell(trade.trader),
-                        cell(why(trade.trigger, trade.reason), "dim"),
+                        cell(why(trade.trigger, shown_reason(trade)), "dim"),
                     ),
                 )
             )

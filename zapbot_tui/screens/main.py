@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from functools import partial
 from typing import Any, ClassVar
 
 from textual.binding import Binding
@@ -21,10 +22,20 @@ from zapbot_tui.panes.queues import QueuesPane
 from zapbot_tui.panes.traders import TradersPane
 from zapbot_tui.panes.trades import TradesPane
 from zapbot_tui.panes.workers import WorkersPane
-from zapbot_tui.screens.details import DetailsScreen, trade_lines
-from zapbot_tui.screens.dialogs import ConfirmScreen, FilterScreen, SellScreen
+from zapbot_tui.screens.details import DetailsScreen, section_only, trade_lines, trader_lines, worker_lines
+from zapbot_tui.screens.dialogs import ConfirmScreen, FilterScreen, SellConfirmScreen, SellScreen
 from zapbot_tui.screens.help import HelpScreen
 from zapbot_tui.screens.trader_form import TraderFormScreen
+
+
+def quote_text(quote: Any, label: str) -> str:
+    """A sell quote in words: what goes out, what should come back, the least it may, and the price impact."""
+    impact = "unknown" if quote.price_impact_pct is None else f"{quote.price_impact_pct:.2f}%"
+    return (
+        f"{token_amount(quote.token_amount, quote.decimals)} {label} → about {sol(quote.expected_lamports)} SOL"
+        f" (at least {sol(quote.min_lamports)} SOL), price impact {impact}"
+    )
+
 
 # (key, action, footer word, command name, what it does). One table feeds the bindings, the footer,
 # the help screen and the command palette, so they can never disagree.
@@ -66,6 +77,7 @@ COMPACT_HEIGHT = 28
 # Below this height the Queues pane gives its room to Positions (5 shows it; Workers has the inbox depths).
 TALL_HEIGHT = 40
 WIDE_WIDTH = 150
+WORKER_HISTORY = 20  # state changes kept per worker for its detail view
 
 
 class MainScreen(Screen):
@@ -136,6 +148,8 @@ class MainScreen(Screen):
         self.medium = False
         self.zoomed = False  # one pane alone on the screen at a size that shows them all (5 at 100x32)
         self.term_size = (0, 0)
+        # Each worker's states as the console saw them change: (when, state, detail), the latest last.
+        self.worker_history: dict[str, list[tuple[float, str, str]]] = {}
         self.snapshot: EngineSnapshot | None = None
         self.refreshes = 0
         self._last_refresh = 0.0
@@ -259,10 +273,18 @@ class MainScreen(Screen):
         self.header.refresh_from(snapshot, phase=app.phase, live_pending=app.live_pending)
         if snapshot is None:
             return
+        self._note_workers(snapshot)
         with app.batch_update():
             self._fit_traders()
             for pane in self.panes.values():
                 pane.refresh_from(snapshot)
+
+    def _note_workers(self, snapshot: EngineSnapshot) -> None:
+        for worker in snapshot.workers:
+            history = self.worker_history.setdefault(worker.name, [])
+            if not history or history[-1][1:] != (worker.state, worker.detail):
+                history.append((snapshot.taken_at, worker.state, worker.detail))
+                del history[:-WORKER_HISTORY]
 
     # -- helpers --------------------------------------------------------------------------------
     @property
@@ -310,13 +332,19 @@ class MainScreen(Screen):
     # -- actions --------------------------------------------------------------------------------
     def action_start_copying(self) -> None:
         if self._engine_ready() and (name := self.selected_trader()):
-            if self._run_command("start copying", self.engine.start_copying, name):
-                self.notify(f"copying {name}")
+            self.start_copying(name)
 
     def action_stop_copying(self) -> None:
         if self._engine_ready() and (name := self.selected_trader()):
-            if self._run_command("stop copying", self.engine.stop_copying, name):
-                self.notify(f"stopped copying {name}")
+            self.stop_copying(name)
+
+    def start_copying(self, name: str) -> None:
+        if self._engine_ready() and self._run_command("start copying", self.engine.start_copying, name):
+            self.notify(f"copying {name}")
+
+    def stop_copying(self, name: str) -> None:
+        if self._engine_ready() and self._run_command("stop copying", self.engine.stop_copying, name):
+            self.notify(f"stopped copying {name}")
 
     def action_toggle_pause(self) -> None:
         if not self._engine_ready():
@@ -340,13 +368,82 @@ class MainScreen(Screen):
         self.app.push_screen(ScoutScreen(self.engine, trader.wallet if trader is not None else ""))
 
     def action_edit_trader(self) -> None:
-        if not (self._engine_ready() and (name := self.selected_trader())):
+        if self._engine_ready() and (name := self.selected_trader()):
+            self.edit_trader(name)
+
+    def edit_trader(self, name: str) -> None:
+        if not self._engine_ready():
             return
         trader = self.engine.traders.get(name)
         if trader is None:
             self.notify(f"no trader named {name!r}", severity="error")
             return
         self.app.push_screen(TraderFormScreen(self.engine, trader), self._trader_saved)
+
+    def show_trader(self, name: str, section: str | None = None) -> None:
+        """The trader's detail view (sizing, exits, limits, stats), or only one of its sections."""
+        trader = self.engine.traders.get(name) if self.app.phase == "running" else None
+        if trader is None:
+            self.notify(f"no trader named {name!r}", severity="error")
+            return
+        view = next((t for t in self.snapshot.traders if t.name == name), None) if self.snapshot else None
+        lines = trader_lines(trader, view, self._settings())
+        if section is not None:
+            lines = section_only(lines, section)
+        title = f"Trader {name}" + (f": {section}" if section else "")
+        self.app.push_screen(DetailsScreen(title, lines))
+
+    def _settings(self) -> Any:
+        return getattr(self.engine, "settings", None)
+
+    def sell(self, mint: str) -> None:
+        if self.snapshot is not None:
+            self._sell(mint, self.snapshot)
+
+    def palette_commands(self) -> list[tuple[str, str, Any]]:
+        """Every action by name for the command palette: the keys, then one per trader and per position."""
+        commands: list[tuple[str, str, Any]] = [
+            (name, what, partial(self.run_action, action)) for name, what, action in self.command_list()
+        ]
+        snapshot = self.snapshot
+        if snapshot is None:
+            return commands
+        for trader in sorted(snapshot.traders, key=lambda view: view.name.casefold()):
+            name = trader.name
+            commands += [
+                (
+                    f"Start copying {name}",
+                    f"Copy {name}'s trades from now on",
+                    partial(self.start_copying, name),
+                ),
+                (f"Stop copying {name}", f"Stop copying {name}", partial(self.stop_copying, name)),
+                (
+                    f"Edit trader {name}",
+                    f"Edit {name}'s sizing, limits and exits",
+                    partial(self.edit_trader, name),
+                ),
+                (
+                    f"Exits of {name}",
+                    f"The exit rules {name}'s positions sell by",
+                    partial(self.show_trader, name, "Exits"),
+                ),
+                (
+                    f"Details of {name}",
+                    f"{name}: sizing, exits, limits and stats",
+                    partial(self.show_trader, name),
+                ),
+            ]
+        for position in snapshot.positions:
+            label = position.symbol or short_key(position.mint)
+            amount = token_amount(position.amount, position.decimals)
+            commands.append(
+                (
+                    f"Sell {label}",
+                    f"Sell some or all of the {amount} {label} held (quote first)",
+                    partial(self.sell, position.mint),
+                )
+            )
+        return commands
 
     def _trader_saved(self, trader: Any) -> None:
         if trader is not None:
@@ -384,40 +481,49 @@ class MainScreen(Screen):
             if trade is not None:
                 self.app.push_screen(DetailsScreen(f"Trade #{trade.id}", trade_lines(trade)))
         elif self.current == "traders":
-            trader = self.engine.traders.get(key) if self.app.phase == "running" else None
-            if trader is not None:
-                lines = [(field, str(value)) for field, value in trader.model_dump().items()]
-                self.app.push_screen(DetailsScreen(f"Trader {key}", lines))
+            self.show_trader(key)
         elif self.current == "positions":
             self._sell(key, snapshot)
         elif self.current == "workers":
             worker = snapshot.worker(key)
-            lines = [(field, str(getattr(worker, field))) for field in worker.__slots__]
+            lines = worker_lines(worker, self.worker_history.get(key, []), snapshot)
             self.app.push_screen(DetailsScreen(f"Worker {key}", lines))
 
     def _sell(self, mint: str, snapshot: EngineSnapshot) -> None:
+        """Enter on a position: how much (percent), then its quote to confirm, then the sell; its fill or its
+        failure comes back as a notification in words (ZapBotApp.track_sell)."""
         position = next((p for p in snapshot.positions if p.mint == mint), None)
         if position is None or not self._engine_ready():
             return
         label = position.symbol or short_key(mint)
         detail = (
-            f"{token_amount(position.amount, position.decimals)} tokens, cost {sol(position.cost_lamports)}"
+            f"{token_amount(position.amount, position.decimals)} {label}, cost {sol(position.cost_lamports)}"
             f" SOL\nmint {mint}"
         )
 
-        def answered(text: str | None) -> None:
+        def asked(text: str | None) -> None:
             if text is None:
                 return
             percent = float(text.strip().rstrip("%"))
+
+            def fetch() -> str:
+                return quote_text(self.engine.quote_sell(mint, percent), label)
+
+            what = f"Sell {percent:g}% of {label}"
+            self.app.push_screen(
+                SellConfirmScreen(f"Sell {label}", what, fetch), lambda yes: yes and confirmed(percent)
+            )
+
+        def confirmed(percent: float) -> None:
             try:
                 future = self.engine.sell_position(mint, percent)
             except (RuntimeError, ValueError) as exc:
                 self.notify(f"sell {label}: {exc}", severity="error")
                 return
             self.notify(f"selling {percent:g}% of {label}…")
-            future.add_done_callback(lambda done: self.app.sell_finished(label, done))
+            self.app.track_sell(label, position.decimals, future)
 
-        self.app.push_screen(SellScreen(label, detail), answered)
+        self.app.push_screen(SellScreen(label, detail), asked)
 
     def action_filter(self) -> None:
         pane = self.panes[self.current]
