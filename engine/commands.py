@@ -120,12 +120,13 @@ def resume_all(ctx: "EngineContext", *, source: str = "engine") -> tuple[bool, s
     return changed, cleared
 
 
-def request_manual_sell(ctx: "EngineContext", mint: str, percent: float) -> Future:
-    """Ask the executor to sell percent (0-100] of our position in mint; the future resolves to the intent id."""
+def request_manual_sell(ctx: "EngineContext", mint: str, percent: float, lot_id: int | None = None) -> Future:
+    """Ask the executor to sell percent (0-100] of our position in mint, split over its lots pro rata, or of
+    the one lot `lot_id` names; the future resolves to the intent id."""
     future: Future = Future()
     if not 0 < percent <= 100:
         future.set_exception(ValueError("percent must be between 0 and 100"))
         return future
-    if not ctx.send("executor", ManualSell(mint, float(percent), future), force=True):
+    if not ctx.send("executor", ManualSell(mint, float(percent), future, lot_id), force=True):
         future.set_exception(RuntimeError("the executor is not running"))
     return future

@@ -373,12 +373,13 @@ class Engine:
         self._log("info", "engine", f"trader {trader.name} removed")
         return trader
 
-    def sell_position(self, mint: str, percent: float) -> Future:
-        """Sell percent of our position in mint. The future resolves to the intent id."""
+    def sell_position(self, mint: str, percent: float, lot_id: int | None = None) -> Future:
+        """Sell percent of our position in mint (pro rata over its lots), or of one lot. The future resolves
+        to the intent id."""
         assert self.ctx is not None
         if not 0 < percent <= 100:
             raise ValueError("percent must be between 0 and 100")
-        return commands.request_manual_sell(self.ctx, mint, percent)
+        return commands.request_manual_sell(self.ctx, mint, percent, lot_id)
 
     def in_flight(self) -> int:
         return self.state.in_flight

@@ -86,6 +86,23 @@ class PositionView:
 
 
 @dataclass(frozen=True, slots=True)
+class LotView:
+    """One leader's lot of one token: the copies of that leader and what is left of them."""
+
+    id: int
+    trader: str
+    leader: str
+    mint: str
+    amount: int
+    bought_amount: int
+    cost_lamports: int
+    realized_pnl_lamports: int = 0
+    fees_lamports: int = 0
+    decimals: int | None = None
+    opened_at: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class HealthView:
     """Connectivity and chain position."""
 
@@ -132,6 +149,7 @@ class EngineSnapshot:
     chain_label: str = ""  # mainnet / devnet / testnet / embedded / local, or the hash's start
     traders_file: str = ""  # the traders.toml the engine follows
     traders_digest: str = ""  # sha256 of the version of it in force
+    lots: tuple[LotView, ...] = ()  # the open lots, oldest first; a position is the sum of its mint's lots
 
     @property
     def uptime_s(self) -> float:
@@ -172,9 +190,25 @@ def trade_view(row: dict[str, Any]) -> TradeView:
 def position_view(row: dict[str, Any]) -> PositionView:
     return PositionView(
         mint=row["mint"],
+        amount=int(row["amount"] or 0),
+        cost_lamports=int(row["cost_lamports"] or 0),
+        realized_pnl_lamports=int(row["realized_pnl_lamports"] or 0),
+        decimals=row.get("decimals"),
+        opened_at=row.get("opened_at"),
+    )
+
+
+def lot_view(row: dict[str, Any]) -> LotView:
+    return LotView(
+        id=int(row["id"]),
+        trader=row["trader"],
+        leader=row["leader"],
+        mint=row["mint"],
         amount=int(row["amount"]),
+        bought_amount=int(row["bought_amount"]),
         cost_lamports=int(row["cost_lamports"]),
         realized_pnl_lamports=int(row["realized_pnl_lamports"]),
+        fees_lamports=int(row["fees_lamports"]),
         decimals=row.get("decimals"),
         opened_at=row.get("opened_at"),
     )
@@ -222,6 +256,7 @@ class EngineState:
         self._trade_order: deque[int] = deque()
         self.max_trades = max_trades
         self.positions: dict[str, PositionView] = {}
+        self.lots: dict[int, LotView] = {}
         self.health = HealthView()
         self.logs: deque[LogLine] = deque(maxlen=max_logs)
         self.monitored_wallets = 0
@@ -269,6 +304,14 @@ class EngineState:
                 self.positions.pop(mint, None)
             else:
                 self.positions[mint] = view
+
+    def set_lot(self, view: LotView) -> None:
+        """Show a lot as the store has it now; a sold-out (closed) lot leaves the open lots."""
+        with self._lock:
+            if view.amount <= 0:
+                self.lots.pop(view.id, None)
+            else:
+                self.lots[view.id] = view
 
     def set_health(self, **changes: Any) -> None:
         with self._lock:
@@ -323,4 +366,5 @@ class EngineState:
                 chain_label=self.chain_label,
                 traders_file=self.traders_file,
                 traders_digest=self.traders_digest,
+                lots=tuple(self.lots[key] for key in sorted(self.lots)),
             )

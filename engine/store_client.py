@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 from engine.inbox import Inbox
 from engine.messages import DataCall
-from engine.state import EngineState, position_view, skip_view, trade_view
+from engine.state import EngineState, lot_view, position_view, skip_view, trade_view
 from engine.store import Store
 
 T = TypeVar("T")
@@ -69,6 +69,8 @@ class StoreClient:
         self._state.upsert_trade(trade_view(intent))
         position = result["position"]
         self._state.set_position(position_view(position) if position else None, intent["mint"])
+        for lot in result.get("lots") or ():
+            self._state.set_lot(lot_view(lot))
 
     # -- reads ----------------------------------------------------------------------------------------
     async def all_trader_state(self) -> dict[str, dict[str, Any]]:
@@ -84,14 +86,43 @@ class StoreClient:
         return await self._call("get_intent", lambda store: store.get_intent(intent_id))
 
     async def policy_inputs(
-        self, *, trader: str, mint: str, wallet: str, leader_signature: str | None = None
+        self,
+        *,
+        trader: str,
+        mint: str,
+        wallet: str,
+        leader_signature: str | None = None,
+        leader: str | None = None,
     ) -> dict[str, Any]:
         return await self._call(
             "policy_inputs",
             lambda store: store.policy_inputs(
-                trader=trader, mint=mint, wallet=wallet, leader_signature=leader_signature
+                trader=trader, mint=mint, wallet=wallet, leader_signature=leader_signature, leader=leader
             ),
         )
+
+    # -- lots (engine/store/lots.py) ----------------------------------------------------------------------
+    async def lots(
+        self, mint: str | None = None, *, open_only: bool = True, leader: str | None = None
+    ) -> list[dict[str, Any]]:
+        return await self._call("lots", lambda store: store.lots(mint, open_only=open_only, leader=leader))
+
+    async def lot(self, lot_id: int) -> dict[str, Any] | None:
+        return await self._call("lot", lambda store: store.lot(lot_id))
+
+    async def open_lot(self, leader: str, mint: str) -> dict[str, Any] | None:
+        return await self._call("open_lot", lambda store: store.open_lot(leader, mint))
+
+    async def lot_available(self, lot_id: int) -> int:
+        """The lot's amount less the sells of it in flight: what a new sell (an exit) may take."""
+        return await self._call("lot_available", lambda store: store.lot_available(lot_id))
+
+    async def lot_moves(self, lot_id: int) -> list[dict[str, Any]]:
+        return await self._call("lot_moves", lambda store: store.lot_moves(lot_id))
+
+    async def trader_books(self) -> dict[str, dict[str, Any]]:
+        """Per leader: realised PnL, open and closed lots, wins and win rate."""
+        return await self._call("trader_books", lambda store: store.trader_books())
 
     # -- intents and their outcomes --------------------------------------------------------------------
     async def record_intent(
@@ -111,8 +142,11 @@ class StoreClient:
         queued_at: float | None = None,
         trigger: str = "leader",
         exit_level: int | None = None,
+        leader: str = "",
+        lot_id: int | None = None,
     ) -> tuple[int, bool]:
-        """Persist a copy intent before anything is sent: (id, created); created is False for a repeat."""
+        """Persist a copy intent before anything is sent: (id, created); created is False for a repeat.
+        `leader` is the leader's wallet (whose lot a buy adds to); a sell with `lot_id` sells that lot only."""
         return await self._call(
             "record_intent",
             lambda store: store.record_intent(
@@ -130,6 +164,8 @@ class StoreClient:
                 queued_at=queued_at,
                 trigger=trigger,
                 exit_level=exit_level,
+                leader=leader,
+                lot_id=lot_id,
             ),
             self._show_new_intent,
         )

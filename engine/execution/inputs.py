@@ -150,12 +150,23 @@ class DecisionInputs:
     ) -> PolicyState:
         """The callables are read after the awaits, so trades that finished meanwhile are counted as done."""
         inputs = await self.policy_inputs(
-            trader=trader.name, mint=msg.mint, wallet=self.wallet, leader_signature=msg.leader_signature
+            trader=trader.name,
+            mint=msg.mint,
+            wallet=self.wallet,
+            leader_signature=msg.leader_signature,
+            leader=trader.wallet,
+        )
+        # A copied sell sells this leader's lot only (the other leaders' copies are theirs to sell); a buy is
+        # checked against the whole position (open positions cap).
+        held = (
+            inputs["lot_available"]
+            if msg.side == "sell"
+            else max(0, inputs["position_amount"] - inputs["in_flight_sell_amount"])
         )
         if msg.side == "buy":
             await self.balance.refresh_for_buy()
         pre = post = None
-        if msg.side == "sell" and trader.proportional_sells and inputs["position_amount"] > 0:
+        if msg.side == "sell" and trader.proportional_sells and held > 0:
             pre, post = leader_holding(msg, leader_tracked_before)
         return PolicyState(
             paused=self.ctx.paused,
@@ -166,7 +177,7 @@ class DecisionInputs:
             in_flight_buy_lamports=inputs["in_flight_buy_lamports"],
             in_flight_fee_budget_lamports=in_flight_fee_budget_lamports(),
             open_positions=inputs["open_positions"],
-            position_amount=max(0, inputs["position_amount"] - inputs["in_flight_sell_amount"]),
+            position_amount=held,
             bought_before=inputs["bought_before"],
             trader_paused_reason=trader_paused_reason(),
             duplicate=inputs["duplicate"],

@@ -358,6 +358,7 @@ class TradeLifecycle:
                 lamports,
                 fee,
                 intent["confirmed_at"] or time.time(),
+                trigger=job.trigger,
             )
         )
         if result["applied"]:

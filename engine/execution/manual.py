@@ -17,11 +17,22 @@ if TYPE_CHECKING:
 
 
 async def record_manual_sell(
-    ctx: EngineContext, inputs: DecisionInputs, wallet: str, mint: str, percent: float
+    ctx: EngineContext,
+    inputs: DecisionInputs,
+    wallet: str,
+    mint: str,
+    percent: float,
+    lot_id: int | None = None,
 ) -> ExecuteTrade:
-    """percent of what we hold of mint (less sells in flight), recorded as a queued intent."""
+    """percent of what we hold of mint (less sells in flight), or of one open lot, as a queued intent."""
     found = await inputs.policy_inputs(trader="manual", mint=mint, wallet=wallet)
-    available = found["position_amount"] - found["in_flight_sell_amount"]
+    if lot_id is not None:
+        lot = await ctx.store.lot(lot_id)
+        if lot is None or lot["mint"] != mint or lot["closed_at"] is not None:
+            raise ValueError(f"no open lot {lot_id} in {mint}")
+        available = await ctx.store.lot_available(lot_id)
+    else:
+        available = found["position_amount"] - found["in_flight_sell_amount"]
     if available <= 0:
         raise ValueError(f"no open position in {mint}")
     amount = available if percent >= 100 else int(available * percent) // 100
@@ -41,6 +52,7 @@ async def record_manual_sell(
         status="queued",
         queued_at=now,
         trigger="manual",
+        lot_id=lot_id,
     )
     return ExecuteTrade(
         intent_id=intent_id,
@@ -55,5 +67,6 @@ async def record_manual_sell(
         manual=True,
         fee_budget_lamports=manual_fee_budget_lamports("sell"),
         token_decimals=found["decimals"],
+        trigger="manual",
         **fee_fields(MANUAL_TRADE),
     )

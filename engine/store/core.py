@@ -22,8 +22,10 @@ class Store(IntentStore, PositionStore, JournalStore):
         wallet: str,
         leader_signature: str | None = None,
         day: str | None = None,
+        leader: str | None = None,
     ) -> dict[str, Any]:
-        """Everything the copy policy reads from the database, in one consistent read."""
+        """Everything the copy policy reads from the database, in one consistent read. With `leader`, also that
+        leader's open lot of the mint and what a new sell may take from it (a copied sell sells that lot)."""
         exists = (
             leader_signature is not None and self.find_intent(leader_signature, trader, wallet) is not None
         )
@@ -36,23 +38,29 @@ class Store(IntentStore, PositionStore, JournalStore):
         ).fetchone()
         new_mints = self.conn.execute(
             f"SELECT COUNT(DISTINCT mint) FROM intents WHERE wallet=? AND side='buy' AND status IN ({marks})"
-            " AND mint NOT IN (SELECT mint FROM positions WHERE amount > 0)",
-            (wallet, *IN_FLIGHT_STATUSES),
+            " AND mint NOT IN (SELECT mint FROM lots WHERE wallet=? AND chain=? AND closed_at IS NULL)",
+            (wallet, *IN_FLIGHT_STATUSES, wallet, self.chain),
         ).fetchone()[0]
-        open_positions = self.conn.execute("SELECT COUNT(*) FROM positions WHERE amount > 0").fetchone()[0]
-        position = self.position(mint)
+        open_positions = self.conn.execute(
+            "SELECT COUNT(DISTINCT mint) FROM lots WHERE wallet=? AND chain=? AND closed_at IS NULL AND amount > 0",
+            (wallet, self.chain),
+        ).fetchone()[0]
+        position = self.position(mint, wallet=wallet)
         selling = self.conn.execute(
             f"SELECT COALESCE(SUM(amount_in),0) FROM intents WHERE wallet=? AND side='sell' AND mint=?"
             f" AND status IN ({marks})",
             (wallet, mint, *IN_FLIGHT_STATUSES),
         ).fetchone()[0]
+        lot = self.open_lot(leader, mint, wallet=wallet) if leader else None
         return {
+            "lot_id": int(lot["id"]) if lot else None,
+            "lot_available": self.lot_available(int(lot["id"])) if lot else 0,
             "spent_today_lamports": daily["spent_lamports"],
             "realized_pnl_today_lamports": daily["realized_pnl_lamports"],
             "in_flight_buy_lamports": int(buys["lamports"]),
             "in_flight_buys": int(buys["n"]),
             "open_positions": int(open_positions) + int(new_mints),
-            "position_amount": int(position["amount"]) if position else 0,
+            "position_amount": int(position["amount"] or 0) if position else 0,
             "in_flight_sell_amount": int(selling),
             "bought_before": self.bought_before(trader, mint),
             "decimals": position["decimals"] if position else None,
@@ -98,7 +106,8 @@ class Store(IntentStore, PositionStore, JournalStore):
         """Our trade landed: apply the fill to the position, close the attempt and the intent, atomically.
 
         Idempotent: an intent already executed is returned unchanged (a restart may settle it twice).
-        Returns {"intent", "position", "realized_delta_lamports", "applied"}.
+        The fill changes only the lots the intent belongs to (engine/store/lots.py).
+        Returns {"intent", "position", "realized_delta_lamports", "applied", "lots"} (the lots touched).
         """
         now = confirmed_at or time.time()
         with self._tx():
@@ -108,12 +117,13 @@ class Store(IntentStore, PositionStore, JournalStore):
             if intent["status"] == "executed":
                 return {
                     "intent": dict(intent),
-                    "position": self.position(intent["mint"]),
+                    "position": self.position(intent["mint"], wallet=intent["wallet"]),
                     "realized_delta_lamports": 0,
                     "applied": False,
+                    "lots": [],
                 }
-            mint, side = intent["mint"], intent["side"]
-            fill = self._fill_in_tx(mint, side, token_amount, quote_amount, decimals, now, fee_lamports)
+            mint = intent["mint"]
+            fill = self._fill_in_tx(dict(intent), token_amount, quote_amount, decimals, now, fee_lamports)
             if signature:
                 self._write(
                     "UPDATE trades SET status='executed', err='', token_amount=?, quote_amount=?, fee_lamports=?,"
@@ -128,9 +138,10 @@ class Store(IntentStore, PositionStore, JournalStore):
             )
         return {
             "intent": self.get_intent(intent_id),
-            "position": self.position(mint),
+            "position": self.position(mint, wallet=intent["wallet"]),
             "realized_delta_lamports": fill.realized_delta_lamports,
             "applied": True,
+            "lots": fill.lots,
         }
 
     def close_attempt(self, signature: str, *, status: str, err: str = "", fee_lamports: int = 0) -> None:

@@ -30,6 +30,8 @@ INTENT_FIELDS = {
 class IntentStore(StoreBase):
     """Recording, updating and reading copy intents."""
 
+    chain: str = "unknown"  # the chain's genesis hash (LotStore sets the same attribute)
+
     def record_intent(
         self,
         *,
@@ -47,14 +49,27 @@ class IntentStore(StoreBase):
         queued_at: float | None = None,
         trigger: str = "leader",
         exit_level: int | None = None,
+        leader: str = "",
+        lot_id: int | None = None,
     ) -> tuple[int, bool]:
-        """Persist a copy intent before anything is sent. Returns (id, created); created is False for a repeat."""
+        """Persist a copy intent before anything is sent. Returns (id, created); created is False for a repeat.
+
+        `leader` is the leader's wallet (a buy opens or adds to that leader's lot). A sell sells `lot_id`
+        only; a leader's copied sell without one sells that leader's open lot of the mint; a manual sell
+        without one is split over all the mint's lots pro rata."""
         now = time.time()
         with self._tx():
+            if lot_id is None and side == "sell" and trigger == "leader" and leader:
+                row = self.conn.execute(
+                    "SELECT id FROM lots WHERE chain=? AND wallet=? AND leader=? AND mint=? AND closed_at IS NULL",
+                    (self.chain, wallet, leader, mint),
+                ).fetchone()
+                lot_id = int(row["id"]) if row else None
             cursor = self._write(
                 "INSERT OR IGNORE INTO intents (leader_signature, trader, wallet, side, mint, status, amount_in,"
                 " leader_token_amount, leader_quote_amount, token_decimals, detected_at, queued_at, created_at,"
-                " updated_at, trigger, exit_level) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                " updated_at, trigger, exit_level, chain, leader, lot_id)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     leader_signature,
                     trader,
@@ -72,6 +87,9 @@ class IntentStore(StoreBase):
                     now,
                     trigger,
                     exit_level,
+                    self.chain,
+                    leader,
+                    lot_id,
                 ),
             )
             if cursor.rowcount == 1:

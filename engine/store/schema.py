@@ -110,6 +110,76 @@ MIGRATIONS: list[str] = [
         updated_at REAL NOT NULL
     );
     """,
+    # 3: lots. Each copy belongs to its leader: a lot per (chain, operator wallet, leader, mint), at most one
+    # open at a time; a sold-out lot is closed and kept (win rate), the next buy opens a new one. Positions
+    # become the sum of the lots. Intents say which chain, leader and lot they belong to. Positions held
+    # before lots become one lot each with no leader, on chain 'unknown' (their chain cannot be known).
+    # lot_exits is keyed by the lot (its rows were keyed by position, and are dropped).
+    """
+    CREATE TABLE lots (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        chain TEXT NOT NULL,
+        wallet TEXT NOT NULL,
+        leader TEXT NOT NULL,
+        trader TEXT NOT NULL,
+        mint TEXT NOT NULL,
+        amount INTEGER NOT NULL DEFAULT 0,
+        bought_amount INTEGER NOT NULL DEFAULT 0,
+        cost_lamports INTEGER NOT NULL DEFAULT 0,
+        spent_lamports INTEGER NOT NULL DEFAULT 0,
+        proceeds_lamports INTEGER NOT NULL DEFAULT 0,
+        fees_lamports INTEGER NOT NULL DEFAULT 0,
+        realized_pnl_lamports INTEGER NOT NULL DEFAULT 0,
+        decimals INTEGER,
+        buys INTEGER NOT NULL DEFAULT 0,
+        sells INTEGER NOT NULL DEFAULT 0,
+        opened_at REAL NOT NULL,
+        closed_at REAL,
+        updated_at REAL NOT NULL
+    );
+    CREATE UNIQUE INDEX lots_open ON lots(chain, wallet, leader, mint) WHERE closed_at IS NULL;
+    CREATE INDEX lots_mint ON lots(chain, wallet, mint);
+    CREATE TABLE lot_moves (
+        id INTEGER PRIMARY KEY,
+        lot_id INTEGER NOT NULL REFERENCES lots(id),
+        intent_id INTEGER REFERENCES intents(id),
+        kind TEXT NOT NULL,
+        token_amount INTEGER NOT NULL DEFAULT 0,
+        quote_amount INTEGER NOT NULL DEFAULT 0,
+        fee_lamports INTEGER NOT NULL DEFAULT 0,
+        cost_lamports INTEGER NOT NULL DEFAULT 0,
+        realized_pnl_lamports INTEGER NOT NULL DEFAULT 0,
+        reason TEXT NOT NULL DEFAULT '',
+        at REAL NOT NULL
+    );
+    CREATE INDEX lot_moves_lot ON lot_moves(lot_id);
+    CREATE INDEX lot_moves_intent ON lot_moves(intent_id);
+    ALTER TABLE intents ADD COLUMN chain TEXT NOT NULL DEFAULT 'unknown';
+    ALTER TABLE intents ADD COLUMN leader TEXT NOT NULL DEFAULT '';
+    ALTER TABLE intents ADD COLUMN lot_id INTEGER;
+    INSERT INTO lots (chain, wallet, leader, trader, mint, amount, bought_amount, cost_lamports, spent_lamports,
+        realized_pnl_lamports, decimals, opened_at, closed_at, updated_at)
+        SELECT 'unknown', COALESCE((SELECT wallet FROM intents WHERE intents.mint = positions.mint
+            ORDER BY id DESC LIMIT 1), ''), '', '(before lots)', mint, amount, amount, cost_lamports,
+            cost_lamports, realized_pnl_lamports, decimals, COALESCE(opened_at, updated_at),
+            CASE WHEN amount > 0 THEN NULL ELSE updated_at END, updated_at
+        FROM positions;
+    DROP TABLE positions;
+    CREATE VIEW positions AS
+        SELECT chain, wallet, mint, SUM(amount) AS amount, SUM(cost_lamports) AS cost_lamports,
+            SUM(realized_pnl_lamports) AS realized_pnl_lamports, SUM(fees_lamports) AS fees_lamports,
+            MAX(decimals) AS decimals, MIN(CASE WHEN closed_at IS NULL THEN opened_at END) AS opened_at,
+            MAX(updated_at) AS updated_at, SUM(CASE WHEN closed_at IS NULL THEN 1 ELSE 0 END) AS open_lots
+        FROM lots GROUP BY chain, wallet, mint;
+    DROP TABLE lot_exits;
+    CREATE TABLE lot_exits (
+        lot_id INTEGER PRIMARY KEY REFERENCES lots(id),
+        peak_lamports INTEGER,
+        value_lamports INTEGER,
+        valued_at REAL,
+        updated_at REAL NOT NULL
+    );
+    """,
 ]
 
 

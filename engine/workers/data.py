@@ -9,7 +9,7 @@ from engine import commands
 from engine.chain.rpc import RpcError, chain_label
 from engine.config import ConfigError
 from engine.messages import DataCall
-from engine.state import position_view, trade_view
+from engine.state import lot_view, position_view, trade_view
 from engine.store import Store, StoreError
 from engine.worker import BaseWorker, handles
 
@@ -25,11 +25,15 @@ class DataWorker(BaseWorker):
 
     async def setup(self) -> None:
         self.store = Store(self.ctx.db_path)
+        keypair = self.ctx.keypair
+        self.store.wallet = str(keypair.pubkey()) if keypair is not None else "paper"
         # Load what the console shows from the database, so a restart keeps history on screen.
         for row in reversed(self.store.intents(limit=self.ctx.state.max_trades)):
             self.ctx.state.upsert_trade(trade_view(row))
         for row in self.store.positions():
             self.ctx.state.set_position(position_view(row), row["mint"])
+        for row in self.store.lots():
+            self.ctx.state.set_lot(lot_view(row))
         self._traders_error = ""
         self._settling: object = None  # the file version seen on the last check, not yet read
         book = self.ctx.traders

@@ -199,6 +199,9 @@ class ExecutorWorker(BaseWorker):
         """Every trade (copy, manual sell, recovered, sent by another worker) is queued here."""
         self._enqueue(job_from_trade(trade))
 
+    def _has_job(self, intent_id: int) -> bool:
+        return intent_id in self._running or any(job.intent_id == intent_id for _, _, job in self._queue)
+
     def _enqueue(self, job: Job) -> None:
         if job.intent_id in self._running:
             return
@@ -330,6 +333,7 @@ class ExecutorWorker(BaseWorker):
                 detected_at=msg.detected_at,
                 status="queued",
                 queued_at=queued_at,
+                leader=trader.wallet,
             )
         except StoreError as exc:
             self._park(msg, leader_held_before, exc)
@@ -424,8 +428,8 @@ class ExecutorWorker(BaseWorker):
         except KeyError:
             self.emit_log("warning", f"execute: no intent {msg.intent_id}")
             return
-        if row["status"] not in ("pending", "queued") or msg.intent_id in self._running:
-            return
+        if row["status"] not in ("pending", "queued") or self._has_job(msg.intent_id):
+            return  # finished, running, or already queued (the restart's reconciliation took it)
         trade = trade_from_row(row, self.ctx.traders)
         trade = replace(
             trade,
@@ -452,7 +456,7 @@ class ExecutorWorker(BaseWorker):
     async def on_manual_sell(self, msg: ManualSell) -> None:
         await self._ready.wait()
         try:
-            intent_id = await self._manual_sell(msg.mint, msg.percent)
+            intent_id = await self._manual_sell(msg.mint, msg.percent, msg.lot_id)
         except Exception as exc:  # noqa: BLE001 - the caller gets the reason
             if not msg.future.done():
                 msg.future.set_exception(exc)
@@ -460,10 +464,11 @@ class ExecutorWorker(BaseWorker):
         if not msg.future.done():
             msg.future.set_result(intent_id)
 
-    async def _manual_sell(self, mint: str, percent: float) -> int:
+    async def _manual_sell(self, mint: str, percent: float, lot_id: int | None = None) -> int:
+        """Sell percent of the whole position (split over its lots pro rata at settle) or of one picked lot."""
         if not self.accepting:
             raise RuntimeError("the engine is shutting down")
-        trade = await record_manual_sell(self.ctx, self.inputs, self.wallet, mint, percent)
+        trade = await record_manual_sell(self.ctx, self.inputs, self.wallet, mint, percent, lot_id)
         self._take(trade)
         self.ctx.publish(
             TradeQueued(trade.intent_id, "manual", "sell", mint, trade.detected_at or time.time())

@@ -48,7 +48,9 @@ def test_twenty_buys_in_one_second_are_each_sent_within_two_seconds_of_detection
         # The delay was real: every copy confirmed well after it was sent.
         counters = run.engine.snapshot().counters
         assert counters.get("confirmed_by_notification", 0) >= BURST // 2, counters  # signatureSubscribe
-        assert all(row["confirmed"] - row["first_sent"] >= CONFIRM_DELAY_MS / 1000 * 0.9 for row in rows), rows
+        assert all(row["confirmed"] - row["first_sent"] >= CONFIRM_DELAY_MS / 1000 * 0.9 for row in rows), (
+            rows
+        )
     finally:
         run.cluster.set_chaos(confirm_delay_ms=0)
         run.stop()

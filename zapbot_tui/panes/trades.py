@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from engine.exits import trigger_label
 from engine.state import EngineSnapshot
 from zapbot_tui.format import clock, latency, mint_label, sol, token_amount
 from zapbot_tui.panes.base import Row, TablePane, cell, tones
@@ -9,6 +10,15 @@ from zapbot_tui.panes.base import Row, TablePane, cell, tones
 STATUS_TONE = {"executed": "ok", "failed": "bad", "skipped": "dim", "queued": "primary", "sent": "accent"}
 # The table shows the latest few hundred rows: a DataTable's first paint costs ~0.3 ms a row.
 MAX_TRADE_ROWS = 300
+
+
+def why(trigger: str, reason: str) -> str:
+    """The Reason cell: what made a trade that did not copy the leader (an exit rule, a manual sell), then
+    its reason; a leader copy shows its reason alone, as most rows are those."""
+    if trigger == "leader":
+        return reason
+    label = trigger_label(trigger)
+    return f"{label}: {reason}" if reason else label
 
 
 class TradesPane(TablePane):
@@ -51,7 +61,7 @@ class TradesPane(TablePane):
                         cell(sol(trade.quote_amount, 3) if trade.quote_amount else "—", "", "right"),
                         cell(latency(trade.latency_ms), "", "right"),
                         cell(trade.trader),
-                        cell(trade.reason, "dim"),
+                        cell(why(trade.trigger, trade.reason), "dim"),
                     ),
                 )
             )

@@ -6,6 +6,7 @@ from rich.text import Text
 from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Label, Static
 
+from engine.exits import trigger_label
 from engine.state import TradeView
 from zapbot_tui.format import clock, latency, sol, token_amount
 from zapbot_tui.screens.base import ZapModal
@@ -16,6 +17,7 @@ def trade_lines(trade: TradeView) -> list[tuple[str, str]]:
     return [
         ("Status", trade.status),
         ("Reason", trade.reason or "—"),
+        ("Trigger", trigger_label(trade.trigger)),
         ("Trader", trade.trader),
         ("Side", trade.side),
         ("Token", f"{trade.symbol + ' ' if trade.symbol else ''}{trade.mint}"),
