@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -380,6 +381,12 @@ class Engine:
         if not 0 < percent <= 100:
             raise ValueError("percent must be between 0 and 100")
         return commands.request_manual_sell(self.ctx, mint, percent, lot_id)
+
+    def quote_sell(self, mint: str, percent: float, lot_id: int | None = None) -> commands.SellQuote:
+        """What selling percent of the position (or of one lot) would return now, from the swap API's quote.
+        Blocks for one HTTP call: the console calls it from a thread, before asking to confirm."""
+        assert self.ctx is not None
+        return asyncio.run(commands.quote_manual_sell(self.ctx, mint, percent, lot_id))
 
     def in_flight(self) -> int:
         return self.state.in_flight

@@ -187,12 +187,28 @@ class TradeLifecycle:
                 return await call()
         raise AssertionError("unreachable: tenacity re-raises the last error")
 
+    def _note_send(self, refused: str | None) -> None:
+        """The send light of the console and /health, from this real send: accepted, or refused and why. The
+        first refusal after an accepted send is logged once (the re-sends of the same bytes are not)."""
+        health = self.ctx.state.health
+        if refused is None:
+            if health.send_ok is not True:
+                self.ctx.state.set_health(send_ok=True, send_detail="")
+            return
+        if health.send_ok is not False or health.send_detail != refused:
+            self.ctx.state.set_health(send_ok=False, send_detail=refused)
+            if health.send_ok is not False:
+                self.emit_log("warning", f"send refused: {refused}")
+
     async def _send(self, signature: str, raw: bytes) -> None:
         assert self.rpc is not None
         try:
             await self.rpc.send_raw_transaction(raw, skip_preflight=True, max_retries=0)
         except Exception as exc:  # noqa: BLE001 - a refused send is retried with the same bytes
             self.log.debug("send of %s refused: %s", signature[:8], exc)
+            self._note_send(str(exc) or type(exc).__name__)
+        else:
+            self._note_send(None)
 
     async def _await_landing(
         self, signature: str, raw: bytes, last_valid: int, *, sent: bool = False
@@ -262,7 +278,11 @@ class TradeLifecycle:
                 # Nothing of it reached the chain and it is too old to quote again: not copied, and why.
                 await self.outcomes.skip(job, stale.reason, stale.detail)
                 return True
-            await self.outcomes.fail(job, "expired before landing", signature)
+            reason = "expired before landing"
+            health = self.ctx.state.health
+            if health.send_ok is False and health.send_detail:  # the real cause, not just its symptom
+                reason += f"; every send was refused: {health.send_detail}"
+            await self.outcomes.fail(job, reason, signature)
             return True
         assert status is not None
         tx = await self._fetch_tx(signature)

@@ -75,7 +75,7 @@ def test_build_trader_model_errors_and_success() -> None:
         "copy_sells": False,
     }
     trader, errors = build_trader(values)
-    assert trader is None and "min_sol" in errors["form"]
+    assert trader is None and errors == {"min_sol": "minimum 2.0 SOL is above maximum 1.0 SOL"}
     values["min_sol"] = "0.5"
     trader, errors = build_trader(values)
     assert errors == {} and trader == TraderConfig(

@@ -4,19 +4,19 @@ from __future__ import annotations
 
 from engine.state import EngineSnapshot
 from zapbot_tui.format import mint_label, short_key, signed_sol, sol, token_amount
-from zapbot_tui.panes.base import Row, TablePane, cell, tones
+from zapbot_tui.panes.base import Col, Row, TablePane, cell, tones
 
 
 class PositionsPane(TablePane):
     title = "Positions"
     pane_id = "positions"
     columns = (
-        ("Token", "token", 8),
-        ("Amount", "amount", 7),
-        ("Cost", "cost", 6),
-        ("PnL", "pnl", 7),
-        ("Unreal", "unreal", 7),
-        ("Mint", "mint", 8),
+        Col("Token", "token", 8),
+        Col("Amount", "amount", 7),
+        Col("Cost", "cost", 6),
+        Col("PnL", "pnl", 7, drop=2),
+        Col("Unreal", "unreal", 7, drop=1),
+        Col("Mint", "mint", 8, drop=3),
     )
 
     def rows(self, snapshot: EngineSnapshot) -> list[Row]:
