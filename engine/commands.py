@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 from concurrent.futures import Future
+from dataclasses import dataclass
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from engine.messages import LogEvent, ManualSell, StartMonitoring, StopMonitoring
@@ -14,6 +16,8 @@ if TYPE_CHECKING:
     from engine.traders import TraderConfig, TradersChange
 
 log = logging.getLogger("zapbot.traders")
+
+MANUAL_QUOTE_SLIPPAGE_BPS = 300  # the slippage a manual sell's estimate is quoted at (a trader's default)
 
 
 def show_trader(ctx: "EngineContext", trader: "TraderConfig") -> None:
@@ -130,3 +134,52 @@ def request_manual_sell(ctx: "EngineContext", mint: str, percent: float, lot_id:
     if not ctx.send("executor", ManualSell(mint, float(percent), future, lot_id), force=True):
         future.set_exception(RuntimeError("the executor is not running"))
     return future
+
+
+@dataclass(frozen=True)
+class SellQuote:
+    """What a manual sell would return now, from the swap API's quote (nothing signed or sent)."""
+
+    mint: str
+    token_amount: int  # raw units to sell
+    decimals: int | None
+    expected_lamports: int  # the quote's outAmount
+    min_lamports: int  # otherAmountThreshold: the least it may return at the quote's slippage
+    price_impact_pct: Decimal | None
+
+
+async def quote_manual_sell(
+    ctx: "EngineContext", mint: str, percent: float, lot_id: int | None = None
+) -> SellQuote:
+    """Quote selling percent (0-100] of the position in mint, or of one lot, as the executor would size it."""
+    from engine.chain.swap_api import swap_api_from_context
+    from engine.constants import WSOL_MINT
+    from engine.safety import price_impact_pct
+
+    if not 0 < percent <= 100:
+        raise ValueError("percent must be between 0 and 100")
+    snapshot = ctx.state.snapshot()
+    if lot_id is not None:
+        held = next((lot for lot in snapshot.lots if lot.id == lot_id and lot.mint == mint), None)
+    else:
+        held = next((position for position in snapshot.positions if position.mint == mint), None)
+    if held is None or held.amount <= 0:
+        raise ValueError(f"no open position in {mint}")
+    amount = held.amount if percent >= 100 else int(held.amount * percent) // 100
+    if amount <= 0:
+        raise ValueError(f"{percent:g}% of the position rounds to zero")
+    api = swap_api_from_context(ctx)
+    if api is None:
+        raise RuntimeError("no swap API is configured to quote with")
+    try:
+        quote = await api.quote(mint, WSOL_MINT, amount, MANUAL_QUOTE_SLIPPAGE_BPS)
+    finally:
+        await api.close()
+    return SellQuote(
+        mint=mint,
+        token_amount=amount,
+        decimals=held.decimals,
+        expected_lamports=int(quote["outAmount"]),
+        min_lamports=int(quote["otherAmountThreshold"]),
+        price_impact_pct=price_impact_pct(quote),
+    )

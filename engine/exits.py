@@ -36,6 +36,23 @@ FULL_SHARE_BPS = BPS
 ExitTrigger = Literal["take_profit", "stop_loss", "trailing_stop", "max_hold"]
 EXIT_TRIGGERS: tuple[ExitTrigger, ...] = ("stop_loss", "trailing_stop", "max_hold", "take_profit")
 
+# What each intent's trigger is called where a person reads it (console, Telegram, log lines).
+TRIGGER_LABELS = {
+    "leader": "leader",
+    "manual": "manual",
+    "reconcile": "reconcile",
+    "take_profit": "take profit",
+    "stop_loss": "stop loss",
+    "trailing_stop": "trailing stop",
+    "max_hold": "max hold",
+}
+
+
+def trigger_label(trigger: str | None) -> str:
+    """'take_profit' → 'take profit'; an unknown trigger is shown as it is."""
+    return TRIGGER_LABELS.get(trigger or "leader", str(trigger))
+
+
 # The keys of [exits] that a trader may override (None on the trader = use [exits]).
 EXIT_RULE_KEYS = (
     "take_profit_pct",

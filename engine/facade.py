@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -23,6 +24,7 @@ from engine.preflight import _embedded_cluster, _rpc_call, _ws_from_http, prefli
 from engine.state import EngineSnapshot, EngineState, LogLine
 from engine.supervisor import Supervisor
 from engine.traders import TraderBook, TraderConfig, load_traders, save_traders, traders_file_lock
+from engine.traders_file import atomic_write_text
 from engine.worker import BaseWorker
 
 log = logging.getLogger("zapbot.engine")
@@ -272,7 +274,8 @@ class Engine:
             "mode": self.settings.mode,
             "started_at": time.time(),
         }
-        self.paths.runtime.write_text(json.dumps(info))
+        # atomically: `zapbot status` and the CLI read it while the engine starts
+        atomic_write_text(self.paths.runtime, json.dumps(info))
         self._wrote_runtime = True
 
     def _log_events(self, event: Any) -> None:
@@ -380,6 +383,12 @@ class Engine:
         if not 0 < percent <= 100:
             raise ValueError("percent must be between 0 and 100")
         return commands.request_manual_sell(self.ctx, mint, percent, lot_id)
+
+    def quote_sell(self, mint: str, percent: float, lot_id: int | None = None) -> commands.SellQuote:
+        """What selling percent of the position (or of one lot) would return now, from the swap API's quote.
+        Blocks for one HTTP call: the console calls it from a thread, before asking to confirm."""
+        assert self.ctx is not None
+        return asyncio.run(commands.quote_manual_sell(self.ctx, mint, percent, lot_id))
 
     def in_flight(self) -> int:
         return self.state.in_flight

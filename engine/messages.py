@@ -187,6 +187,8 @@ class ExecuteTrade:
     resume: SentTransaction | None = None  # follow this one first (a restart found it sent)
     signal_at: float | None = None  # when the leader's swap landed (SwapDetected.signal_at)
     recovered: bool = False  # left in flight by a previous run (its place in the queue is after new work)
+    # Why it trades: leader | manual | take_profit | stop_loss | trailing_stop | max_hold | reconcile.
+    trigger: str = "leader"
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,6 +215,7 @@ class TradeExecuted:
     quote_amount: int
     fee_lamports: int
     confirmed_at: float = field(default_factory=now)
+    trigger: str = "leader"  # as ExecuteTrade.trigger
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,6 +229,7 @@ class TradeFailed:
     reason: str
     signature: str | None = None
     failed_at: float = field(default_factory=now)
+    trigger: str = "leader"  # as ExecuteTrade.trigger
 
 
 @dataclass(frozen=True, slots=True)

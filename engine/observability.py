@@ -17,6 +17,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
+from engine.exits import trigger_label
 from engine.state import WORKER_STATES, EngineSnapshot
 
 if TYPE_CHECKING:
@@ -345,6 +346,12 @@ def _tokens(amount: int, decimals: int | None) -> str:
     return f"{value:,.4g}"
 
 
+def _why(event: Any) -> str:
+    """', take profit' for an exit's event; nothing for a leader copy (the usual case)."""
+    trigger = getattr(event, "trigger", "leader")
+    return "" if trigger == "leader" else f", {trigger_label(trigger)}"
+
+
 def _mint(mint: str) -> str:
     return mint if len(mint) <= 12 else f"{mint[:4]}…{mint[-4:]}"
 
@@ -376,13 +383,14 @@ def event_line(
         tokens = _tokens(event.token_amount, decimals_of(event.mint))
         verb = "bought" if event.side == "buy" else "sold"
         tx = f", tx {event.signature[:12]}…" if event.signature else ""  # paper fills have no transaction
+        why = _why(event)
         return "info", (
             f"filled {verb} {tokens} {_mint(event.mint)} for {_sol(event.quote_amount)} "
-            f"({event.trader}, fee {event.fee_lamports / LAMPORTS:.6f} SOL{tx})"
+            f"({event.trader}{why}, fee {event.fee_lamports / LAMPORTS:.6f} SOL{tx})"
         )
     if kind == "TradeFailed":
         return "error", REDACTOR(
-            f"failed {event.side} {_mint(event.mint)} for {event.trader}: {event.reason}"
+            f"failed {event.side} {_mint(event.mint)} for {event.trader}{_why(event)}: {event.reason}"
         )
     if kind == "KillSwitchTripped":
         return None  # the executor logs "kill switch: …" as an error line at the same moment

@@ -112,6 +112,8 @@ class HealthView:
     rpc_detail: str = ""
     ws_detail: str = ""
     rpc_calls: int = 0
+    send_ok: bool | None = None  # the last send of a signed transaction: accepted, refused, or none yet
+    send_detail: str = ""  # why the last send was refused
     rpc_429s: int = 0
 
 
@@ -151,6 +153,9 @@ class EngineSnapshot:
     traders_digest: str = ""  # sha256 of the version of it in force
     lots: tuple[LotView, ...] = ()  # the open lots, oldest first; a position is the sum of its mint's lots
     books_chain: str = ""  # the chain whose books are in use (genesis hash, or 'offline'); "" until known
+    today: str = ""  # the UTC day the two totals below are of ("" until the data worker read them)
+    spent_today_lamports: int = 0  # what buys cost that day, fees included (the daily spend cap counts it)
+    realized_pnl_today_lamports: int = 0  # realised PnL of that day's sells
 
     @property
     def uptime_s(self) -> float:
@@ -269,6 +274,9 @@ class EngineState:
         self.books_chain = ""
         self.traders_file = ""
         self.traders_digest = ""
+        self.today = ""
+        self.spent_today_lamports = 0
+        self.realized_pnl_today_lamports = 0
         self.queue_depth_fn: Any = None  # set by the supervisor: () -> dict[str, int]
 
     # -- writers ------------------------------------------------------------------------
@@ -318,6 +326,13 @@ class EngineState:
     def set_health(self, **changes: Any) -> None:
         with self._lock:
             self.health = replace(self.health, **changes)
+
+    def set_daily(self, day: str, totals: dict[str, int]) -> None:
+        """Today's spend and realised PnL as the store has them (after every fill, and at start)."""
+        with self._lock:
+            self.today = day
+            self.spent_today_lamports = int(totals.get("spent_lamports") or 0)
+            self.realized_pnl_today_lamports = int(totals.get("realized_pnl_lamports") or 0)
 
     def add_log(self, line: LogLine) -> None:
         with self._lock:
@@ -370,4 +385,7 @@ class EngineState:
                 traders_digest=self.traders_digest,
                 lots=tuple(self.lots[key] for key in sorted(self.lots)),
                 books_chain=self.books_chain,
+                today=self.today,
+                spent_today_lamports=self.spent_today_lamports,
+                realized_pnl_today_lamports=self.realized_pnl_today_lamports,
             )

@@ -18,6 +18,7 @@ from engine.inbox import Inbox
 from engine.messages import DataCall
 from engine.state import EngineState, lot_view, position_view, skip_view, trade_view
 from engine.store import Store
+from engine.store.base import utc_day
 
 T = TypeVar("T")
 
@@ -64,9 +65,11 @@ class StoreClient:
     def _show_new_intent(self, store: Store, result: tuple[int, bool]) -> None:
         self._state.upsert_trade(trade_view(store.get_intent(result[0])))
 
-    def _show_settled(self, _store: Store, result: dict[str, Any]) -> None:
+    def _show_settled(self, store: Store, result: dict[str, Any]) -> None:
         intent = result["intent"]
         self._state.upsert_trade(trade_view(intent))
+        day = utc_day()
+        self._state.set_daily(day, store.daily(day))
         position = result["position"]
         self._state.set_position(position_view(position) if position else None, intent["mint"])
         for lot in result.get("lots") or ():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 import threading
 from concurrent.futures import Future
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -13,10 +14,11 @@ from textual.binding import Binding
 from textual.message import Message
 
 from engine.config import ConfigError, Settings
-from engine.messages import TradeFailed
+from engine.messages import TradeExecuted, TradeFailed
 from themes import DEFAULT_THEME, THEME_NAMES, next_theme, register_themes
 from zapbot_tui.config_io import save_theme
 from zapbot_tui.events import EngineEvents, EventPump
+from zapbot_tui.format import failure_sentence, sol, token_amount
 from zapbot_tui.palette import ZapBotCommands
 from zapbot_tui.screens.dialogs import ConfirmScreen, LiveConfirmScreen
 from zapbot_tui.screens.main import MainScreen
@@ -43,10 +45,26 @@ class EngineStopped(Message):
 
 
 class SellFinished(Message):
-    def __init__(self, label: str, error: str | None) -> None:
+    """A manual sell's intent was recorded (intent_id) or refused (error)."""
+
+    def __init__(self, sell: "ManualSellWatch", intent_id: int | None, error: str | None) -> None:
         super().__init__()
-        self.label = label
+        self.sell = sell
+        self.intent_id = intent_id
         self.error = error
+
+
+@dataclass
+class ManualSellWatch:
+    """A manual sell the operator confirmed, waiting for its fill or failure to say so in words."""
+
+    label: str
+    decimals: int | None
+    intent_id: int | None = None
+
+
+def fill_text(sell: ManualSellWatch, event: TradeExecuted) -> str:
+    return f"filled: {token_amount(event.token_amount, sell.decimals)} {sell.label} for {sol(event.quote_amount, 3)} SOL"
 
 
 def prestart_resource_tracker() -> None:
@@ -113,6 +131,9 @@ class ZapBotApp(App[int]):
         if self.phase == "running":
             self._start_done.set()
         self.events_seen = 0
+        self.sells: dict[int, ManualSellWatch] = {}  # by intent id, until filled or failed
+        self.outcomes: dict[int, Any] = {}  # recent fills and failures, for a sell whose id comes after them
+        self.sell_messages: list[str] = []  # what the manual sells said, in order (tests read it)
         register_themes(self)
         wanted = theme or (ui.theme if ui else None) or DEFAULT_THEME
         self.theme_warning = None
@@ -200,28 +221,61 @@ class ZapBotApp(App[int]):
     def on_engine_events(self, _: EngineEvents) -> None:
         events = self.pump.drain()
         self.events_seen += len(events)
-        failed = [event for event in events if isinstance(event, TradeFailed)]
+        failed = []
+        for event in events:
+            if isinstance(event, (TradeExecuted, TradeFailed)):
+                self.outcomes[event.intent_id] = event
+                sell = self.sells.pop(event.intent_id, None)
+                if sell is not None:
+                    self._say_outcome(sell, event)
+                elif isinstance(event, TradeFailed):
+                    failed.append(event)
+        while len(self.outcomes) > 500:
+            self.outcomes.pop(next(iter(self.outcomes)))
         if failed:
             last = failed[-1]
             more = f" (+{len(failed) - 1} more)" if len(failed) > 1 else ""
-            self.notify(f"{last.trader} {last.side} failed: {last.reason}{more}", severity="error")
+            text = f"{last.trader} {last.side} failed: {failure_sentence(last.reason)}{more}"
+            self.notify(text, severity="error")
         if self.screen is self.main:
             self.main.refresh_soon()
 
-    def sell_finished(self, label: str, future: Future) -> None:
-        """Called from whichever thread resolves the sell; only posts a message."""
-        error = None
-        try:
-            future.result(timeout=0)
-        except Exception as exc:
-            error = str(exc) or type(exc).__name__
-        self.post_message(SellFinished(label, error))
+    def _say(self, text: str, severity: str = "information") -> None:
+        self.sell_messages.append(text)
+        self.notify(text, severity=severity, timeout=10)  # type: ignore[arg-type]
+
+    def _say_outcome(self, sell: ManualSellWatch, event: Any) -> None:
+        if isinstance(event, TradeExecuted):
+            self._say(fill_text(sell, event))
+        else:
+            self._say(f"sell of {sell.label} failed: {failure_sentence(event.reason)}", "error")
+
+    def track_sell(self, label: str, decimals: int | None, future: Future) -> None:
+        """Follow a confirmed manual sell: its intent id comes from future (on an engine thread), then its
+        TRADE_EXECUTED or TRADE_FAILED says "filled: 1.23M ZAP for 0.052 SOL" or why it failed."""
+        sell = ManualSellWatch(label, decimals)
+
+        def done(resolved: Future) -> None:
+            try:
+                intent_id = int(resolved.result(timeout=0))
+            except Exception as exc:
+                self.post_message(SellFinished(sell, None, str(exc) or type(exc).__name__))
+            else:
+                self.post_message(SellFinished(sell, intent_id, None))
+
+        future.add_done_callback(done)
 
     def on_sell_finished(self, event: SellFinished) -> None:
-        if event.error:
-            self.notify(f"sell {event.label} failed: {event.error}", severity="error")
+        if event.error or event.intent_id is None:
+            self._say(f"sell {event.sell.label} refused: {event.error}", "error")
+            return
+        event.sell.intent_id = event.intent_id
+        outcome = self.outcomes.get(event.intent_id)
+        if outcome is not None:  # it landed before its id came back
+            self._say_outcome(event.sell, outcome)
         else:
-            self.notify(f"sell {event.label} queued")
+            self.sells[event.intent_id] = event.sell
+            self.notify(f"sell {event.sell.label} queued (trade #{event.intent_id})")
 
     # -- theme -------------------------------------------------------------------------------------
     def cycle_theme(self) -> str:

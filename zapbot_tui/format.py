@@ -87,3 +87,95 @@ def latency(ms: float | None) -> str:
 
 def mint_label(mint: str, symbol: str = "") -> str:
     return symbol or short_key(mint, 3, 3)
+
+
+def fit(text: str, width: int) -> str:
+    """text in at most width columns, shortened at a word boundary with an ellipsis, never mid-word.
+
+    Only a single word longer than the whole width (a signature, say) is cut inside itself: there is no
+    boundary to cut at."""
+    if width <= 0:
+        return ""
+    if len(text) <= width:
+        return text
+    if width == 1:
+        return "…"
+    head = text[: width - 1]
+    if text[width - 1] == " ":  # the head ends at a word's end already
+        return head.rstrip(" ,;:") + "…"
+    cut = max(head.rfind(" "), head.rfind("/"), head.rfind(","), head.rfind(";"))
+    if cut > 0 and text[cut] == " " or cut >= width // 3:
+        head = head[: cut + (text[cut] != " ")]
+    return head.rstrip(" ,;:") + "…"
+
+
+def wrap_chunks(chunks: list[str], width: int, sep: str = "  ") -> list[list[int]]:
+    """Pack chunks (each already no wider than width) into lines of at most width, in order: the indices of
+    the chunks on each line. A line break falls between chunks, so no chunk is ever cut."""
+    lines: list[list[int]] = [[]]
+    used = 0
+    for index, chunk in enumerate(chunks):
+        need = len(chunk) + (len(sep) if lines[-1] else 0)
+        if lines[-1] and used + need > width:
+            lines.append([])
+            used = 0
+            need = len(chunk)
+        lines[-1].append(index)
+        used += need
+    return [line for line in lines if line]
+
+
+# (what the raw reason contains, the sentence an operator reads), first match wins. The raw text stays in the
+# trade's detail view.
+FAILURE_SENTENCES: tuple[tuple[tuple[str, ...], str], ...] = (
+    (("every send was refused", "send refused"), "Every send of it was refused"),
+    (("slippage", "6001", "0x1771"), "The price moved past the slippage limit before it landed"),
+    (
+        (
+            "insufficient funds",
+            "insufficientfunds",
+            "insufficient lamports",
+            "insufficient balance",
+            '"custom":1}',
+        ),
+        "The wallet did not hold enough SOL or tokens for it",
+    ),
+    (
+        ("accountnotfound", "account not found", "could not find account", "no record of a prior credit"),
+        "An account it needs does not exist (a token account may be closed)",
+    ),
+    (("unhealthy", "-32005", "behind by"), "The RPC node is unhealthy (behind the cluster) and refused it"),
+    (
+        ("expired", "blockhash not found", "block height exceeded"),
+        "It expired before landing: the network did not include it in time",
+    ),
+    (("no route", "could not find any route", "no_routes"), "The swap API found no route to trade it"),
+    (("unreachable", "timed out", "connection"), "The swap API or the RPC node could not be reached"),
+    (("retries used up",), "It was retried until its retry budget ran out"),
+    (("no rpc endpoint or wallet",), "There is no RPC endpoint or wallet to send it with"),
+)
+
+
+def failure_sentence(reason: str) -> str:
+    """An on-chain or sending failure in words (slippage, insufficient funds, expired, account missing, node
+    unhealthy, ...). A refusal's own reason is kept after a colon; anything unknown is named as it is."""
+    low = reason.casefold()
+    for needles, sentence in FAILURE_SENTENCES:
+        if any(needle in low for needle in needles):
+            if needles[0] == "every send was refused" and ":" in reason.split("refused", 1)[-1]:
+                cause = reason.split("refused", 1)[-1].lstrip(": ").strip()
+                inner = failure_sentence(cause).rstrip(".")
+                return f"{sentence}: {inner[:1].lower()}{inner[1:]}." if cause else sentence + "."
+            return sentence + "."
+    if not reason:
+        return "It failed for a reason the engine did not give."
+    return f"It failed: {fit(reason, 80)}."
+
+
+def rpc_reason(text: str) -> str:
+    """An RPC error without the method names it is prefixed with ("sendTransaction: sendTransaction: Node
+    is unhealthy (-32005)" is "Node is unhealthy (-32005)")."""
+    parts = text.split(": ")
+    while len(parts) > 1 and parts[0].isidentifier():
+        parts.pop(0)
+    return ": ".join(parts)

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from functools import partial
-
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 
 class ZapBotCommands(Provider):
-    """Offers the main screen's bindings (Start copying, Pause all, Add trader, …) by name."""
+    """Offers every action by name: the main screen's keys, and per trader (start, stop, edit, exits, details)
+    and per position (sell)."""
 
-    def _commands(self) -> list[tuple[str, str, str]]:
+    def _commands(self) -> list[tuple[str, str, object]]:
         from zapbot_tui.screens.main import MainScreen
 
         screen = self.screen if isinstance(self.screen, MainScreen) else None
@@ -21,17 +20,16 @@ class ZapBotCommands(Provider):
         if screen is None:
             return []
         self._main = screen
-        return screen.command_list()
+        return screen.palette_commands()
 
     async def discover(self) -> Hits:
-        for name, help_text, action in self._commands():
-            yield DiscoveryHit(name, partial(self._main.run_action, action), help=help_text)
+        for name, help_text, run in self._commands():
+            yield DiscoveryHit(name, run, help=help_text)  # type: ignore[arg-type]
 
     async def search(self, query: str) -> Hits:
+        # Textual's matcher is fuzzy: "stp alp" finds "Stop copying alpha", "sel bonk" finds "Sell BONK".
         matcher = self.matcher(query)
-        for name, help_text, action in self._commands():
+        for name, help_text, run in self._commands():
             score = matcher.match(name)
             if score > 0:
-                yield Hit(
-                    score, matcher.highlight(name), partial(self._main.run_action, action), help=help_text
-                )
+                yield Hit(score, matcher.highlight(name), run, help=help_text)  # type: ignore[arg-type]

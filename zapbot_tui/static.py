@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
@@ -130,6 +131,10 @@ def fixed_snapshot(*, paused: bool = False, mode: str = "sim", kill_switch: str 
         subscriptions=2,
         in_flight=0,
         counters={"events": 42},
+        chain_label="embedded",
+        today=time.strftime("%Y-%m-%d", time.gmtime(BASE_TIME)),
+        spent_today_lamports=2_350_000_000,
+        realized_pnl_today_lamports=12_345_678,
     )
 
 

@@ -119,7 +119,8 @@ def _engine_settings(home: Any, polling_only: bool, stream: str = "logs") -> Any
 
 
 def _leader_swaps(cluster: Any, engine: Any, count: int, rate: float, rng: random.Random) -> list[str]:
-    """count leader swaps at `rate` per second; a sell only where the leader and we both hold the token."""
+    """count leader swaps at `rate` per second; a sell only where the leader holds the token and we hold a
+    lot of that leader's copies in it (a leader's sell sells its own lot only)."""
     names = [name for name, _ in cluster.traders]
     mints = cluster.mints
     signatures: list[str] = []
@@ -128,12 +129,13 @@ def _leader_swaps(cluster: Any, engine: Any, count: int, rate: float, rng: rando
     for index in range(count):
         name = names[index % len(names)]
         mint = mints[(index // len(names)) % len(mints)]
-        held_by_us = {p.mint for p in engine.snapshot().positions if p.amount > 0}
+        wallet = dict(cluster.traders)[name]
+        our_lots = {(lot.leader, lot.mint) for lot in engine.snapshot().lots if lot.amount > 0}
         trade = None
         if (
             index % SELL_EVERY == SELL_EVERY - 1
-            and mint in held_by_us
-            and cluster.token_balance(dict(cluster.traders)[name], mint) > 0
+            and (wallet, mint) in our_lots
+            and cluster.token_balance(wallet, mint) > 0
         ):
             trade = cluster.trader_swap(name, "sell", mint, token_fraction=0.5)
         else:

@@ -21,7 +21,8 @@ from engine.bench.timing import Timings, instrument
 from engine.scout.history import LOCAL_SCOUT_RPS
 
 DEFAULT_SWAPS = 40
-DEFAULT_ROUNDS = 2
+DEFAULT_ROUNDS = 3  # three alone phases: their spread is the noise a change is judged against
+DECODE_MODES = ("pool", "inline")  # the scout's decode pool (as in the engine), or the engine's own process
 DEFAULT_HISTORY_DAYS = 2.0
 DEFAULT_SCOUT_RPS = LOCAL_SCOUT_RPS  # what `zapbot scout` and the Scout screen use against 127.0.0.1
 ALONE, SCOUTING = "alone", "with scout"
@@ -42,8 +43,10 @@ class ScoutLoad:
     wallets: list[str]
     requests_per_second: float
     folder: Path
+    decoder: Any = None  # engine.scout.decoding.ScoutDecoder; None decodes in the engine's process
     passes: int = 0
     fetched: int = 0
+    creation_calls: int = 0  # getSignaturesForAddress/getTransaction on bought mints (made in this process)
     seconds: float = 0.0
     error: str | None = None
 
@@ -90,9 +93,17 @@ class ScoutLoad:
                     if stop.is_set():
                         break
                     with ScoutCache(self.folder / f"scout-{self.passes}.db") as cache:
-                        history = await fetch_history(pool, wallet, limit=1000, cache=cache, cancel=stop)
+                        history = await fetch_history(
+                            pool, wallet, limit=1000, cache=cache, cancel=stop, decoder=self.decoder
+                        )
                     self.fetched += history.fetched
+                    self.creation_calls += history.creation_lookups + history.creation_fetched
                 self.passes += 1
+
+
+def _spread(values: list[float | None]) -> float | None:
+    known = [value for value in values if value is not None]
+    return round(max(known) - min(known), 2) if len(known) >= 2 else None
 
 
 def _combined(phases: list[dict[str, Any]], key: str) -> list[float]:
@@ -107,8 +118,13 @@ def run_scout_bench(
     rate: float = pipeline.DEFAULT_RATE,
     history_days: float = DEFAULT_HISTORY_DAYS,
     scout_rps: float = DEFAULT_SCOUT_RPS,
+    decode: str = "pool",
 ) -> dict[str, Any]:
+    from engine.scout.decoding import ScoutDecoder
     from engine.sim import SimCluster, SimConfig
+
+    if decode not in DECODE_MODES:
+        raise ValueError(f"decode must be one of {', '.join(DECODE_MODES)}")
 
     timings = Timings()
     cluster = SimCluster(
@@ -129,8 +145,11 @@ def run_scout_bench(
     wallets = list(cluster.history.wallets.values())
     started = time.monotonic()
     phases: list[dict[str, Any]] = []
+    decoder = ScoutDecoder() if decode == "pool" else None
+    if decoder is not None:
+        decoder.warm()  # its child starts off the clock, as the engine's does before the first scout ends
     with tempfile.TemporaryDirectory(prefix="zapbot-bench-scout-") as folder:
-        load = ScoutLoad(cluster.rpc_url, wallets, scout_rps, Path(folder))
+        load = ScoutLoad(cluster.rpc_url, wallets, scout_rps, Path(folder), decoder)
         try:
             with instrument(timings):
                 for round_index in range(rounds):
@@ -162,6 +181,8 @@ def run_scout_bench(
                         time.sleep(pipeline.PHASE_GAP_S)
         finally:
             cluster.stop()
+            if decoder is not None:
+                decoder.close()
     by_kind = {kind: [p for p in phases if p["kind"] == kind] for kind in (ALONE, SCOUTING)}
     combined = {
         kind: {key: summary(_combined(items, key)) for key, _ in MEASURES} for kind, items in by_kind.items()
@@ -170,21 +191,34 @@ def run_scout_bench(
     scout_seconds = load.seconds or 1.0
     for phase in phases:
         del phase["_raw"]
+    change = {
+        q: round(scouting[q] - alone[q], 2) if None not in (alone[q], scouting[q]) else None
+        for q in ("p50", "p95")
+    }
+    noise = {q: _spread([p["land_to_send_ms"][q] for p in by_kind[ALONE]]) for q in ("p50", "p95")}
     return {
         "phases": phases,
         "combined": combined,
-        "land_to_send_p50_change_ms": (
-            round(scouting["p50"] - alone["p50"], 2) if None not in (alone["p50"], scouting["p50"]) else None
+        "land_to_send_p50_change_ms": change["p50"],
+        "land_to_send_p95_change_ms": change["p95"],
+        # The noise: how far apart the alone phases' own figures lie (max minus min). A change no larger
+        # than that cannot be told from the machine's run-to-run noise.
+        "alone_p50_spread_ms": noise["p50"],
+        "alone_p95_spread_ms": noise["p95"],
+        "within_noise": (
+            all(abs(change[q]) <= noise[q] for q in ("p50", "p95"))  # type: ignore[arg-type]
+            if None not in (*change.values(), *noise.values())
+            else None
         ),
-        "land_to_send_p95_change_ms": (
-            round(scouting["p95"] - alone["p95"], 2) if None not in (alone["p95"], scouting["p95"]) else None
-        ),
+        "decode": decode,
         "scout": {
             "wallets": len(wallets),
             "passes": load.passes,
             "get_transaction": load.fetched,
             "get_transaction_per_s": round(load.fetched / scout_seconds, 1),
             "requests_per_second_share": scout_rps,
+            "decoded_in_pool": decoder.transactions if decoder is not None else 0,
+            "creation_calls": load.creation_calls,
             "error": load.error,
         },
         "copies": sum(p["copies"] for p in phases),
@@ -197,6 +231,10 @@ def run_scout_bench(
         "history_swaps": sum(cluster.history.swaps.values()),
         "seconds": round(time.monotonic() - started, 1),
     }
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f} ms"
 
 
 def render(result: dict[str, Any]) -> str:
@@ -229,9 +267,21 @@ def render(result: dict[str, Any]) -> str:
         f"p95 {result['land_to_send_p95_change_ms']:+} ms against copying alone"
         if result["land_to_send_p50_change_ms"] is not None
         else "landed → sent: not enough copies to compare",
+        f"noise: the alone phases' own landed → sent p50 lie {_ms(result['alone_p50_spread_ms'])} apart, p95 "
+        f"{_ms(result['alone_p95_spread_ms'])}; the change is "
+        + {True: "within it", False: "OUTSIDE it", None: "not comparable (fewer than 2 alone phases)"}[
+            result["within_noise"]
+        ],
         f"scout: {scout['passes']} passes over {scout['wallets']} wallets, {scout['get_transaction']} "
         f"getTransaction ({scout['get_transaction_per_s']:g}/s, share {scout['requests_per_second_share']:g}/s, "
-        "low priority in the engine's budget)" + (f"; error: {scout['error']}" if scout["error"] else ""),
+        "low priority in the engine's budget), decoded "
+        + (
+            f"in the scout's decode pool's child, which also fetched them ({scout['decoded_in_pool']}); "
+            f"{scout['creation_calls']} creation look-ups in the engine's process"
+            if result["decode"] == "pool"
+            else "in the engine's process"
+        )
+        + (f"; error: {scout['error']}" if scout["error"] else ""),
         f"total: {result['copies']} copies, {result['missed']} missed, {result['duplicated']} duplicated in "
         f"{result['seconds']:g} s",
     ]
@@ -262,6 +312,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=DEFAULT_SCOUT_RPS,
         help=f"the scout's requests per second (default {DEFAULT_SCOUT_RPS:g})",
     )
+    parser.add_argument(
+        "--decode",
+        choices=DECODE_MODES,
+        default="pool",
+        help="where the scout decodes: its own low-priority decode pool, as in the engine (default), or "
+        "inline in the engine's process (the old way, for comparison)",
+    )
     parser.add_argument("--seed", type=int, default=7, help="local cluster seed (default 7)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parse_or_explain(parser, sys.argv[1:] if argv is None else argv)
@@ -286,6 +343,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             rate=args.rate,
             history_days=args.history_days,
             scout_rps=args.scout_rps,
+            decode=args.decode,
         )
     except RuntimeError as exc:
         print(f"zapbot bench scout: {exc}", file=sys.stderr)

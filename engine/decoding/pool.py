@@ -42,10 +42,16 @@ def _watch_owner(owner_pid: int) -> None:
 
 
 def _init_child(
-    max_memory_bytes: int | None, venues: dict[str, tuple[str, str]], owner_pid: int | None = None
+    max_memory_bytes: int | None,
+    venues: dict[str, tuple[str, str]],
+    owner_pid: int | None = None,
+    nice: int = 0,
 ) -> None:
     if owner_pid is not None:
         _watch_owner(owner_pid)
+    if nice:
+        # A background pool's children (the scout's) give way to the copy path's processes for the CPU.
+        os.nice(nice)
     if max_memory_bytes is not None:
         import resource
 
@@ -101,12 +107,14 @@ class DecodePool:
         max_memory_bytes: int | None = None,
         mp_context: str = DEFAULT_CONTEXT,
         venues: dict[str, tuple[str, str]] | None = None,
+        nice: int = 0,
     ) -> None:
         if workers < 1:
             raise ValueError("workers must be at least 1")
         self.workers = workers
         self.max_tasks_per_child = max_tasks_per_child
         self.max_memory_bytes = max_memory_bytes
+        self.nice = nice  # added to the children's niceness: a lower-priority pool for background work
         self._context = multiprocessing.get_context(mp_context)
         if mp_context == "forkserver":
             self._context.set_forkserver_preload(["engine.decoding.pool"])
@@ -122,7 +130,7 @@ class DecodePool:
             max_workers=self.workers,
             mp_context=self._context,
             initializer=_init_child,
-            initargs=(self.max_memory_bytes, self._venues, os.getpid()),
+            initargs=(self.max_memory_bytes, self._venues, os.getpid(), self.nice),
             max_tasks_per_child=self.max_tasks_per_child,
         )
 
@@ -203,6 +211,11 @@ class DecodePool:
         with self._lock:
             self.retries += 1
         self._attempt(outer, fn, args, first=False)
+
+    def submit_call(self, fn: Callable[..., Any], *args: Any) -> Future:
+        """Run a module-level pure function fn(*args) in a child, with the same retry-once policy (a
+        background user such as the scout decodes its own batches this way, in a pool of its own)."""
+        return self._submit_fn(fn, *args)
 
     def submit(
         self, raw: bytes, wallet: str | None = None, *, allow_unknown_venue: bool = False

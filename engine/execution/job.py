@@ -43,6 +43,7 @@ class Job:
     fees_paid: int = 0
     signal_at: float | None = None
     recovered: bool = False
+    trigger: str = "leader"  # ExecuteTrade.trigger: what the events and notifications say it was for
 
     @property
     def sort_key(self) -> tuple[int, int]:
@@ -74,6 +75,7 @@ def job_from_trade(trade: ExecuteTrade) -> Job:
         resume=trade.resume,
         signal_at=trade.signal_at if trade.signal_at is not None else trade.detected_at,
         recovered=trade.recovered,
+        trigger=trade.trigger,
     )
 
 

@@ -54,7 +54,9 @@ class Outcomes:
         row = await self.ctx.store.fail_intent(job.intent_id, reason=reason, fee_lamports=job.fees_paid)
         if row["status"] != "failed":
             return  # it had executed after all
-        self.ctx.publish(TradeFailed(job.intent_id, job.trader, job.side, job.mint, reason, signature))
+        self.ctx.publish(
+            TradeFailed(job.intent_id, job.trader, job.side, job.mint, reason, signature, trigger=job.trigger)
+        )
         self.emit_log("warning", f"trade {job.intent_id} ({job.trader} {job.side}) failed: {reason}")
         trader = self.ctx.traders.get(job.trader)
         if job.manual or trader is None or not count_failure:

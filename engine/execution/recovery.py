@@ -40,6 +40,7 @@ def trade_from_row(row: dict[str, Any], traders: TraderBook) -> ExecuteTrade:
         token_decimals=row["token_decimals"],
         leader_token_amount=int(row["leader_token_amount"] or 0),
         leader_quote_amount=int(row["leader_quote_amount"] or 0),
+        trigger=row.get("trigger") or ("manual" if manual else "leader"),
         **fee_fields(settings),
     )
 

@@ -12,15 +12,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from engine.chain.rpc import RpcError, RpcPool
-from engine.decoding import DecodeError, decode_transaction
-from engine.decoding.programs import TOKEN_PROGRAMS
-from engine.decoding.wire import read_wire
+from engine.decoding import DecodeError
 from engine.scout.cache import ScoutCache
 from engine.scout.creation import find_creations
+from engine.scout.decoding import (
+    READ_JOB,
+    Outcome,
+    ScoutDecoder,
+    created_mints,
+    decode_batch,
+    scouted_from_raw,
+    shared_decoder,
+    take_budget,
+)
 from engine.scout.model import ScoutedTransaction, WalletSwap, chronological
+
+__all__ = ["History", "fetch_history", "make_scout_pool", "scout_wallet", "scouted_from_raw"]
 
 # Scouting must never slow copying: a few requests a second, and as a low-priority pool it leaves a quarter
 # of each endpoint's shared burst to the trading calls when it runs inside the engine.
@@ -29,11 +37,10 @@ DEFAULT_SCOUT_RPS = 5.0
 LOCAL_SCOUT_RPS = 50.0
 DEFAULT_CONCURRENCY = 4
 PAGE_SIZE = 1000  # getSignaturesForAddress's own maximum
-CACHE_FLUSH_EVERY = 50  # a cancelled or failed scout keeps what it already fetched
-
-# SPL Token InitializeMint (0) and InitializeMint2 (20): the mint is the first account.
-_INITIALIZE_MINT_TAGS = (0, 20)
-_INITIALIZE_MINT_TYPES = ("initializeMint", "initializeMint2")
+# Transactions are fetched, decoded and cached a batch at a time, so a cancelled or failed scout keeps what it
+# already read, and the scout pauses between batches so its thread gives the GIL back to the copy path.
+BATCH_SIZE = 50
+BATCH_PAUSE_S = 0.01
 
 Progress = Callable[[str, int, int], None]  # (phase "signatures" | "transactions", done, total)
 
@@ -118,81 +125,6 @@ def make_scout_pool(
     )
 
 
-def _holding(meta: dict[str, Any], field_name: str, wallet: str, mint: str) -> int | None:
-    entries = meta.get(field_name)
-    if entries is None:
-        return None
-    total = 0
-    for entry in entries:
-        if entry.get("owner") == wallet and entry.get("mint") == mint:
-            total += int(entry["uiTokenAmount"]["amount"])
-    return total
-
-
-def _created_mints(tx: dict[str, Any]) -> tuple[str, ...]:
-    created: list[str] = []
-    for ix in read_wire(tx, TOKEN_PROGRAMS).instructions:
-        if ix.program_id not in TOKEN_PROGRAMS:
-            continue
-        mint: str | None = None
-        if ix.parsed is not None:
-            if ix.parsed.get("type") in _INITIALIZE_MINT_TYPES:
-                mint = (ix.parsed.get("info") or {}).get("mint")
-        else:
-            data = ix.data()
-            if data and data[0] in _INITIALIZE_MINT_TAGS and ix.accounts:
-                mint = ix.accounts[0]
-        if mint and mint not in created:
-            created.append(mint)
-    return tuple(created)
-
-
-def scouted_from_result(tx: dict[str, Any], wallet: str) -> ScoutedTransaction:
-    """One getTransaction result reduced to the wallet's swaps (every venue; see History.swaps), its holding
-    of each swapped mint before and after, and the mints it created. Raises DecodeError."""
-    decoded = decode_transaction(tx, wallet, allow_unknown_venue=True)
-    meta = tx.get("meta") or {}
-    swaps = tuple(
-        WalletSwap(
-            signature=decoded.signature,
-            slot=decoded.slot,
-            block_time=decoded.block_time,
-            side=swap.side,
-            mint=swap.mint,
-            token_amount=swap.token_amount,
-            token_decimals=swap.token_decimals,
-            quote_mint=swap.quote_mint,
-            quote_amount=swap.quote_amount,
-            venue=swap.venue,
-            router=swap.router,
-            fee_lamports=decoded.fee,
-            leader_pre_amount=_holding(meta, "preTokenBalances", wallet, swap.mint),
-            leader_post_amount=_holding(meta, "postTokenBalances", wallet, swap.mint),
-        )
-        for swap in decoded.swaps
-    )
-    try:
-        created = () if decoded.failed else _created_mints(tx)
-    except (DecodeError, ValueError, KeyError, TypeError):
-        created = ()
-    return ScoutedTransaction(
-        decoded.signature, decoded.slot, decoded.block_time, decoded.failed, decoded.fee, swaps, created
-    )
-
-
-def scouted_from_raw(raw: bytes, wallet: str) -> ScoutedTransaction:
-    """scouted_from_result on getTransaction JSON bytes (a bare result or the JSON-RPC envelope)."""
-    try:
-        document = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        raise DecodeError("not valid JSON") from None
-    if isinstance(document, dict) and "result" in document and "meta" not in document:
-        document = document["result"]
-    if not isinstance(document, dict):
-        raise DecodeError("transaction not found (result is null)")
-    return scouted_from_result(document, wallet)
-
-
 def _cancelled(cancel: Any) -> bool:
     return cancel is not None and cancel.is_set()
 
@@ -246,10 +178,13 @@ async def fetch_history(
     concurrency: int = DEFAULT_CONCURRENCY,
     encoding: str = "json",
     creations: bool = True,
+    decoder: ScoutDecoder | None = None,
 ) -> History:
     """Read the wallet's history. Signatures already in the cache cost no getTransaction call. Cancelling
     (setting `cancel`) returns what was read so far with cancelled=True; the cache keeps it. With
-    `creations`, it then looks up when each bought token was created (engine.scout.creation)."""
+    `creations`, it then looks up when each bought token was created (engine.scout.creation). With a
+    `decoder` (engine.scout.decoding) the transactions are decoded in its child process, a batch at a
+    time; without one, here (the `zapbot scout` command, a process of its own)."""
     history = History(wallet, days=days)
     if days is not None:
         history.since = int((now if now is not None else time.time()) - days * 86_400)
@@ -268,14 +203,13 @@ async def fetch_history(
     done = len(known)
     if progress is not None:
         progress("transactions", done, total)
-    pending: list[ScoutedTransaction] = []
     gate = asyncio.Semaphore(max(1, concurrency))
 
-    async def fetch_one(signature: str) -> None:
+    async def fetch_one(signature: str) -> bytes | None:
         nonlocal done
         async with gate:
             if _cancelled(cancel):
-                return
+                return None
             history.fetched += 1
             try:
                 raw = await pool.get_transaction_raw(signature, encoding)
@@ -285,35 +219,86 @@ async def fetch_history(
             else:
                 if raw is None:
                     history.missing += 1
-            if raw is not None:
-                try:
-                    scouted = scouted_from_raw(raw, wallet)
-                except DecodeError:
-                    # Not readable by this decoder: cached as "no swaps" so it is not fetched again
-                    # (a new decoder bumps CACHE_FORMAT).
-                    history.decode_errors += 1
-                    scouted = ScoutedTransaction(signature, None, None, False, 0)
-                results[signature] = scouted
-                pending.append(scouted)
-                if cache is not None and len(pending) >= CACHE_FLUSH_EVERY:
-                    cache.put_many(wallet, pending)
-                    pending.clear()
             done += 1
             if progress is not None:
                 progress("transactions", done, total)
+            return raw
 
-    try:
-        await asyncio.gather(*(fetch_one(signature) for signature in wanted))
-    finally:
-        if cache is not None and pending:
-            cache.put_many(wallet, pending)
+    def keep(signature: str, item: ScoutedTransaction | DecodeError, batch: list[ScoutedTransaction]) -> None:
+        if isinstance(item, DecodeError):
+            # Not readable by this decoder: cached as "no swaps" so it is not fetched again
+            # (a new decoder bumps CACHE_FORMAT).
+            history.decode_errors += 1
+            item = ScoutedTransaction(signature, None, None, False, 0)
+        results[signature] = item
+        batch.append(item)
+
+    async def read_in_child(chunk: list[str], batch: list[ScoutedTransaction]) -> None:
+        """Fetched and decoded by the decoder's child, READ_JOB at a time; the budget is taken here for
+        the next job while the child works on this one."""
+        assert decoder is not None
+        running: list[asyncio.Future[list[Outcome]]] = []
+        try:
+            for first in range(0, len(chunk), READ_JOB):
+                if _cancelled(cancel):
+                    break
+                job = chunk[first : first + READ_JOB]
+                await take_budget(pool, len(job))
+                read = decoder.read_batch(
+                    pool, wallet, job, encoding=encoding, concurrency=concurrency, paced=False
+                )
+                running.append(asyncio.ensure_future(read))
+                history.fetched += len(job)
+                if len(running) > 1:
+                    take(await running.pop(0), batch)
+            while running:
+                take(await running.pop(0), batch)
+        finally:
+            for future in running:
+                future.cancel()
+
+    def take(outcomes: list[Outcome], batch: list[ScoutedTransaction]) -> None:
+        nonlocal done
+        for signature, outcome, value in outcomes:
+            if outcome == "error":
+                history.fetch_errors += 1
+            elif outcome == "missing":
+                history.missing += 1
+            else:
+                keep(signature, value, batch)
+            done += 1
+        if progress is not None:
+            progress("transactions", done, total)
+
+    for start in range(0, len(wanted), BATCH_SIZE):
+        if _cancelled(cancel):
+            break
+        chunk = wanted[start : start + BATCH_SIZE]
+        batch: list[ScoutedTransaction] = []
+        if decoder is not None:
+            try:
+                await read_in_child(chunk, batch)
+            except DecodeError:
+                # The decode pool failed (closed, or its child died twice on a job): what the failed job
+                # held is neither kept nor cached, so a later scout fetches it again.
+                history.decode_errors += 1
+        else:
+            raws = await asyncio.gather(*(fetch_one(signature) for signature in chunk))
+            got = [(signature, raw) for signature, raw in zip(chunk, raws, strict=True) if raw is not None]
+            items = decode_batch([raw for _, raw in got], wallet)
+            for (signature, _), item in zip(got, items, strict=True):
+                keep(signature, item, batch)
+        if cache is not None and batch:
+            cache.put_many(wallet, batch)
+        if start + BATCH_SIZE < len(wanted):
+            await asyncio.sleep(BATCH_PAUSE_S)
     if _cancelled(cancel):
         history.cancelled = True
     # Oldest first: the chain listed them newest first.
     history.transactions = [results[s] for s in reversed(signatures) if s in results]
     if creations and not history.cancelled:
         history.creations = await find_creations(
-            pool, history, cache, history.own_creations(), read_created=_created_mints, cancel=cancel
+            pool, history, cache, history.own_creations(), read_created=created_mints, cancel=cancel
         )
     return history
 
@@ -331,10 +316,15 @@ async def scout_wallet(
     commitment: str = "confirmed",
     state: Any = None,
     engine_rate: float | None = None,
+    decoder: ScoutDecoder | None = None,
 ) -> History:
     """One scout from start to end: its own low-priority pool and the cache file, both closed afterwards.
     With the engine's `state` (and its per-endpoint `engine_rate`) it draws from the engine's shared budget
-    as a low-priority pool, below the trading calls. `cancel` may be a threading.Event (only is_set())."""
+    as a low-priority pool, below the trading calls, and decodes in the process's scout decode pool
+    (`decoder`, else engine.scout.decoding.shared_decoder()), off the engine's process. `cancel` may be a
+    threading.Event (only is_set())."""
+    if decoder is None and state is not None:
+        decoder = shared_decoder()
     cache = ScoutCache(cache_path)
     try:
         async with make_scout_pool(
@@ -345,7 +335,14 @@ async def scout_wallet(
             engine_rate=engine_rate,
         ) as pool:
             return await fetch_history(
-                pool, wallet, days=days, limit=limit, cache=cache, progress=progress, cancel=cancel
+                pool,
+                wallet,
+                days=days,
+                limit=limit,
+                cache=cache,
+                progress=progress,
+                cancel=cancel,
+                decoder=decoder,
             )
     finally:
         cache.close()

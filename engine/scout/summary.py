@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from engine.scout.decoding import shared_decoder
 from engine.scout.exit_rules import trader_exits
 from engine.scout.history import History, scout_rate_for, scout_wallet
 from engine.scout.replay import DEFAULT_DELAY_MS, ReplayResult, replay
@@ -118,6 +119,7 @@ async def scout_for_engine(
         commitment=settings.rpc.commitment,
         state=ctx.state,
         engine_rate=settings.rpc.requests_per_second,
+        decoder=shared_decoder(settings.engine.max_worker_memory_bytes),
     )
     followed = ctx.traders.by_wallet(wallet)
     trader = followed or TraderConfig(name="scout", wallet=wallet)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine.constants import LAMPORTS_PER_SOL
+from engine.exits import trigger_label
 from engine.observability import REDACTOR
 from engine.state import EngineSnapshot, PositionView, TradeView
 from engine.traders import validate_address
@@ -180,7 +181,7 @@ def trade_executed_text(event: Any, info: TradeContext, explorer_url: str) -> st
     """TradeExecuted → message."""
     side = str(event.side).upper()
     lines = [
-        f"✅ {side} {token_label(event.mint, info.symbol)} copied from {event.trader}",
+        f"✅ {side} {token_label(event.mint, info.symbol)} {_why(event)}",
         f"Size: {token_amount(event.token_amount, info.decimals)} for {sol(event.quote_amount)}",
     ]
     price = price_sol(event.quote_amount, event.token_amount, info.decimals)
@@ -195,10 +196,22 @@ def trade_executed_text(event: Any, info: TradeContext, explorer_url: str) -> st
     return "\n".join(lines)
 
 
+def _why(event: Any) -> str:
+    """What made the trade: a copy of the leader, the operator's sell, or an exit rule of the trader's lot."""
+    trigger = getattr(event, "trigger", "leader")
+    if trigger == "leader":
+        return f"copied from {event.trader}"
+    if trigger == "manual":
+        return "sold by hand"
+    return f"by {trigger_label(trigger)} ({event.trader}'s lot)"
+
+
 def trade_failed_text(event: Any, info: TradeContext, explorer_url: str) -> str:
     side = str(event.side).upper()
+    trigger = getattr(event, "trigger", "leader")
+    why = "" if trigger == "leader" else f" ({trigger_label(trigger)})"
     lines = [
-        f"❌ {side} {token_label(event.mint, info.symbol)} for {event.trader} failed",
+        f"❌ {side} {token_label(event.mint, info.symbol)} for {event.trader}{why} failed",
         f"Reason: {event.reason}",
         f"Token: {event.mint}",
     ]
@@ -309,7 +322,8 @@ def trade_line(trade: TradeView) -> str:
     when = trade.confirmed_at or trade.queued_at or trade.detected_at
     amount = f" {sol(trade.quote_amount)}" if trade.quote_amount else ""
     reason = f": {trade.reason}" if trade.reason and trade.status in {"failed", "skipped"} else ""
-    return f"{trade.status:<8} {trade.side} {label}{amount} ({trade.trader}, {ago(when)}){reason}"
+    why = "" if trade.trigger == "leader" else f", {trigger_label(trade.trigger)}"
+    return f"{trade.status:<8} {trade.side} {label}{amount} ({trade.trader}{why}, {ago(when)}){reason}"
 
 
 def trades_text(snapshot: EngineSnapshot, count: int) -> str:

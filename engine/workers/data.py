@@ -16,6 +16,7 @@ from engine.config import ConfigError
 from engine.messages import DataCall
 from engine.state import lot_view, position_view, trade_view
 from engine.store import Store, StoreError
+from engine.store.base import utc_day
 from engine.worker import BaseWorker, handles
 
 TRADERS_CHECK_S = 0.5  # how often traders.toml is stat()ed; an edit is in force within two checks
@@ -60,6 +61,8 @@ class DataWorker(BaseWorker):
             self.ctx.state.set_position(position_view(row), row["mint"])
         for row in self.store.lots():
             self.ctx.state.set_lot(lot_view(row))
+        day = utc_day()
+        self.ctx.state.set_daily(day, self.store.daily(day))
         self.ctx.state.set(books_chain=chain)
         self._books_open = True
         while self._held:

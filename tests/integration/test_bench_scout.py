@@ -28,6 +28,11 @@ def test_bench_scout_tiny_run(capsys, monkeypatch):
         for key, _ in bench_scout.MEASURES:
             assert set(result["combined"][kind][key]) == {"p50", "p95", "p99"}
     assert result["scout"]["passes"] >= 1 and result["scout"]["error"] is None
+    # The scout decoded every transaction it fetched in its own decode pool, none in the engine's process.
+    assert result["decode"] == "pool"
+    assert result["scout"]["decoded_in_pool"] == result["scout"]["get_transaction"] > 0
+    # One alone phase has no spread to judge a change by.
+    assert result["alone_p50_spread_ms"] is None and result["within_noise"] is None
     assert result["copies"] + result["missed"] == 2 * (3 + 1) and result["duplicated"] == 0
 
 

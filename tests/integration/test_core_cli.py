@@ -8,6 +8,7 @@ import sys
 
 import pytest
 
+from tests.helpers.paths import PROJECT_ROOT
 from zapbot_tui.cli import main
 
 WALLET = "11111111111111111111111111111111"
@@ -146,7 +147,7 @@ def test_headless_run_serves_status_and_metrics(zapbot_home):
 
     from prometheus_client.parser import text_string_to_metric_families
 
-    env = dict(os.environ, ZAPBOT_HTTP_PORT="0", ZAPBOT_HOME=str(zapbot_home))
+    env = dict(os.environ, ZAPBOT_HTTP_PORT="0", ZAPBOT_HOME=str(zapbot_home), PYTHONPATH=str(PROJECT_ROOT))
     proc = subprocess.Popen(
         [sys.executable, "-m", "zapbot_tui.cli", "run", "--headless", "--duration", "60"],
         env=env,

@@ -102,7 +102,8 @@ def run_detection(zapbot_home, threaded: bool, chaos: dict[str, float]) -> None:
             20,
             what=lambda: f"every trader subscribed (health {engine.snapshot().health})",
         )
-        assert engine.snapshot().monitored_wallets == TRADERS
+        # the monitor takes the wallets in on its own thread, so its count may trail the subscriptions
+        wait_until(lambda: engine.snapshot().monitored_wallets == TRADERS, 20, what="every trader monitored")
         cluster.set_chaos(**chaos)
         make_swaps(cluster, SWAPS, spread_s=8.0)
         trades = cluster_trades(cluster)

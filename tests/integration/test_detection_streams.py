@@ -158,6 +158,8 @@ def test_chaos_applies_to_the_streams(sim_cluster):
             # dropped notifications: the first swap's two notifications never come, the second's do
             sim_cluster.set_chaos(drop_notification_ratio=1.0)
             await asyncio.to_thread(swap, sim_cluster, 0)
+            # the drop is decided on the cluster's loop, after the swap lands: let it decide before chaos ends
+            await cluster_loop_caught_up(sim_cluster)
             sim_cluster.set_chaos(drop_notification_ratio=0.0, ws_latency_ms=150)
             landed_at = time.monotonic()
             second = await asyncio.to_thread(swap, sim_cluster, 0)
@@ -178,6 +180,16 @@ def test_chaos_applies_to_the_streams(sim_cluster):
         asyncio.run(run())
     finally:
         sim_cluster.set_chaos(drop_notification_ratio=0.0, ws_latency_ms=0)
+
+
+async def cluster_loop_caught_up(cluster) -> None:
+    """Return once the cluster's loop has run every callback queued before this call (and what they queued)."""
+
+    async def barrier() -> None:
+        for _ in range(3):
+            await asyncio.sleep(0)
+
+    await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(barrier(), cluster._loop))
 
 
 async def sim_cluster_close_all(cluster) -> None:

@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import tomllib
 from concurrent.futures import Future
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from textual.widgets import Input, Label
 
+from engine.commands import SellQuote
 from engine.config import load_settings
 from engine.facade import Engine
+from engine.messages import TradeExecuted
 from engine.traders import TraderConfig, save_traders
 from zapbot_tui.app import ZapBotApp
 from zapbot_tui.palette import ZapBotCommands
 from zapbot_tui.panes.footer import KeyFooter
 from zapbot_tui.screens.details import DetailsScreen
-from zapbot_tui.screens.dialogs import ConfirmScreen, LiveConfirmScreen, SellScreen
+from zapbot_tui.screens.dialogs import ConfirmScreen, LiveConfirmScreen, SellConfirmScreen, SellScreen
 from zapbot_tui.screens.help import HelpScreen
 from zapbot_tui.screens.main import KEYS, MainScreen
 from zapbot_tui.screens.trader_form import TraderFormScreen
@@ -114,6 +117,10 @@ async def test_add_trader_with_validation_errors(paper_engine, zapbot_home) -> N
         await pilot.press(*"carol")
         await pilot.press("tab")
         await pilot.press(*"notawallet")
+        await pilot.pause()
+        # Inline: the error shows as it is typed, before any save.
+        assert "not a valid Solana address" in str(form.query_one("#e-wallet", Label).content)
+        assert str(form.query_one("#e-fixed_sol", Label).content) == ""  # untouched fields stay quiet
         form.query_one("#f-fixed_sol", Input).value = "lots"
         await pilot.press("ctrl+s")
         assert app.screen is form
@@ -129,7 +136,12 @@ async def test_add_trader_with_validation_errors(paper_engine, zapbot_home) -> N
         form.query_one("#f-wallet", Input).value = NEW_WALLET
         form.query_one("#f-min_sol", Input).value = "5"
         await pilot.press("ctrl+s")
-        assert app.screen is form and "min_sol" in str(form.query_one("#form-error", Label).content)
+        assert app.screen is form
+        assert str(form.query_one("#e-min_sol", Label).content) == "minimum 5.0 SOL is above maximum 1.0 SOL"
+        form.query_one("#f-fixed_sol", Input).value = "0"
+        await pilot.pause()
+        assert str(form.query_one("#e-fixed_sol", Label).content) == "must be more than 0 SOL"
+        form.query_one("#f-fixed_sol", Input).value = "0.25"
 
         form.query_one("#f-min_sol", Input).value = "0.01"
         await pilot.press("ctrl+s")
@@ -260,7 +272,11 @@ async def test_enter_details_filter_tabs_log_help(paper_engine) -> None:
 
         await pilot.press("question_mark")
         assert isinstance(app.screen, HelpScreen)
-        assert len(app.screen.keys) == len(KEYS) + 1
+        shown = dict(app.screen.keys)
+        # Every key is listed (the six pane keys as one "1-6" row), with End/G and the palette.
+        for key, action, _, _, what in KEYS:
+            assert action.startswith("show_pane") or what in shown.values(), key
+        assert {"1-6", "End / G", "ctrl+p"} <= set(shown)
         await pilot.press("escape")
         assert isinstance(app.screen, MainScreen)
 
@@ -348,6 +364,9 @@ async def test_sell_modal_asks_percent() -> None:
     calls: list[tuple[str, float]] = []
 
     class Seller(StaticEngine):
+        def quote_sell(self, mint: str, percent: float) -> SellQuote:
+            return SellQuote(mint, 1_230_000 * 10**9, 9, 52_000_000, 50_000_000, Decimal("0.8"))
+
         def sell_position(self, mint: str, percent: float) -> Future:
             calls.append((mint, percent))
             future: Future = Future()
@@ -367,9 +386,19 @@ async def test_sell_modal_asks_percent() -> None:
         assert isinstance(app.screen, SellScreen) and not calls
         field.value = "25"
         await pilot.press("enter")
+        # The quote comes first; nothing is sold before the operator confirms it.
+        assert await until(pilot, lambda: isinstance(app.screen, SellConfirmScreen) and app.screen.quote_text)
+        assert app.screen.quote_text == (
+            "1.23M POPCAT → about 0.0520 SOL (at least 0.0500 SOL), price impact 0.80%"
+        )
+        assert not calls
+        await pilot.press("y")
         assert isinstance(app.screen, MainScreen)
         mint = app.main.panes["positions"].selected_key()
         assert calls == [(mint, 25.0)]
+        # Its fill is said in words once the executor reports it.
+        app.pump(TradeExecuted(7, "manual", "sell", mint, "sig", 1_230_000 * 10**9, 52_000_000, 5000))
+        assert await until(pilot, lambda: app.sell_messages == ["filled: 1.23M POPCAT for 0.052 SOL"])
 
 
 async def test_live_mode_needs_typed_confirmation() -> None:
@@ -389,3 +418,37 @@ async def test_live_mode_needs_typed_confirmation() -> None:
         await pilot.press("enter")
         assert await until(pilot, lambda: app.phase == "running")
         assert engine.started
+
+
+async def test_palette_has_per_trader_and_per_position_commands_with_fuzzy_names() -> None:
+    engine = StaticEngine()
+    app = ZapBotApp(engine, refresh_hz=0.001, cursor_blink=False, persist_theme=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        names = {name for name, _, _ in app.main.palette_commands()}
+        for trader in ("alpha", "bravo", "charlie"):
+            for what in ("Start copying", "Stop copying", "Edit trader", "Exits of", "Details of"):
+                assert f"{what} {trader}" in names
+        assert {"Sell BONK", "Sell WIF", "Sell POPCAT"} <= names
+        # A fuzzy, abbreviated query finds the per-trader command, and running it acts on that trader.
+        assert engine.traders.get("bravo").active
+        await pilot.press("ctrl+p")
+        await pilot.press(*"stp cpy brav")
+        await until(pilot, lambda: False, rounds=10)
+        await pilot.press("enter")
+        assert await until(pilot, lambda: not engine.traders.get("bravo").active)
+        # "Exits of alpha" opens only the exits section of alpha's details.
+        await pilot.press("ctrl+p")
+        await pilot.press(*"exits of alpha")
+        await until(pilot, lambda: False, rounds=10)
+        await pilot.press("enter")
+        assert await until(pilot, lambda: isinstance(app.screen, DetailsScreen))
+        labels = [label for label, _ in app.screen.lines]
+        assert labels[0] == "§Exits" and "Stop loss" in labels and "Size" not in labels
+        await pilot.press("escape")
+        # Enter on a worker shows its state history, restarts and its errors, in sections.
+        app.main.focus_pane("workers")
+        await pilot.press("enter")
+        assert await until(pilot, lambda: isinstance(app.screen, DetailsScreen))
+        labels = [label for label, _ in app.screen.lines]
+        assert {"Restarts", "§State history", "§Errors and warnings"} <= set(labels)

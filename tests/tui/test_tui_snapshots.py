@@ -1,4 +1,5 @@
-"""SVG snapshots of the main screen, the help screen and the add-trader form, at 80x24 and 120x40, per theme.
+"""SVG snapshots of the main screen, the help screen and the add-trader form, at 80x24 and 120x40, per theme,
+and of the main screen at every supported size (80x24, 100x32, 120x40, 160x50).
 
 A fixed EngineSnapshot (zapbot_tui.static) feeds the app, times are shown in UTC, the refresh timer is
 effectively off and the cursor does not blink, so every run draws the same picture.
@@ -15,6 +16,7 @@ from zapbot_tui.app import ZapBotApp
 from zapbot_tui.static import StaticEngine
 
 SIZES = [(80, 24), (120, 40)]
+ALL_SIZES = [(80, 24), (100, 32), (120, 40), (160, 50)]
 SCREENS = {"main": (), "help": ("question_mark",), "add_trader": ("a",)}
 
 
@@ -37,3 +39,8 @@ def make_app(theme: str) -> ZapBotApp:
 @pytest.mark.parametrize("screen", list(SCREENS))
 def test_snapshot(snap_compare, screen: str, size: tuple[int, int], theme: str) -> None:
     assert snap_compare(make_app(theme), press=SCREENS[screen], terminal_size=size)
+
+
+@pytest.mark.parametrize("size", ALL_SIZES, ids=lambda size: f"{size[0]}x{size[1]}")
+def test_main_screen_at_every_size(snap_compare, size: tuple[int, int]) -> None:
+    assert snap_compare(make_app("zapbot-dark"), terminal_size=size)

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from textual.app import App
 
-from zapbot_tui.panes.base import Row, TablePane, cell
+from zapbot_tui.panes.base import Col, Row, TablePane, cell
 
 
 class OrderPane(TablePane):
     pane_id = "order"
     title = "Order"
-    columns = (("What", "what", 10), ("State", "state", 10))
+    columns = (Col("What", "what", 10), Col("State", "state", 10))
 
     def __init__(self) -> None:
         super().__init__()

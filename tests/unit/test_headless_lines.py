@@ -42,6 +42,13 @@ def test_each_event_is_one_human_line():
     assert level == "info" and line.startswith("filled bought 1.23M Zap1…1111 for 0.0520 SOL (alice")
     level, line = event_line(TradeFailed(7, "alice", "sell", MINT, "slippage exceeded"))
     assert level == "error" and line == "failed sell Zap1…1111 for alice: slippage exceeded"
+    # An exit names its trigger; a leader copy (the usual case) does not.
+    _, line = event_line(
+        TradeExecuted(8, "alice", "sell", MINT, "", 10**6, 9 * 10**7, 5000, trigger="take_profit"), decimals
+    )
+    assert "(alice, take profit, fee" in line
+    _, line = event_line(TradeFailed(9, "alice", "sell", MINT, "retries used up", trigger="stop_loss"))
+    assert line == "failed sell Zap1…1111 for alice, stop loss: retries used up"
     assert event_line(LogEvent("info", "executor", "alice buy Zap111: sized down: reserve"))[1] == (
         "[executor] alice buy Zap111: sized down: reserve"
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import calendar
 import time
+from dataclasses import replace
 
 import pytest
 from hypothesis import given
@@ -123,6 +124,14 @@ def test_trade_texts() -> None:
     assert "1,500,000,000 units" in unknown and "Price" not in unknown
     failed = trade_failed_text(TradeFailed(1, "bob", "sell", MINT, "blockhash expired"), TradeContext(), "e/")
     assert "failed" in failed and "Reason: blockhash expired" in failed and "e/" not in failed
+    # Exits and manual sells say what made them; a leader copy says whom it copied.
+    exit_sell = replace(event, side="sell", trigger="stop_loss")
+    first = trade_executed_text(exit_sell, TradeContext(decimals=6, symbol="ZAP"), "https://x/tx/")
+    assert first.splitlines()[0] == f"✅ SELL ZAP ({MINT[:4]}…{MINT[-4:]}) by stop loss (alice's lot)"
+    manual = trade_executed_text(replace(event, side="sell", trigger="manual"), TradeContext(), "e/")
+    assert "sold by hand" in manual.splitlines()[0]
+    failed_tp = TradeFailed(2, "bob", "sell", MINT, "retries used up", trigger="take_profit")
+    assert "for bob (take profit) failed" in trade_failed_text(failed_tp, TradeContext(), "e/")
 
 
 def test_daily_summary_counts_today() -> None:

@@ -75,7 +75,7 @@ def test_build_trader_model_errors_and_success() -> None:
         "copy_sells": False,
     }
     trader, errors = build_trader(values)
-    assert trader is None and "min_sol" in errors["form"]
+    assert trader is None and errors == {"min_sol": "minimum 2.0 SOL is above maximum 1.0 SOL"}
     values["min_sol"] = "0.5"
     trader, errors = build_trader(values)
     assert errors == {} and trader == TraderConfig(
@@ -169,3 +169,12 @@ def test_formatting() -> None:
     assert sol(1_500_000_000, 2) == "1.50" and sol(None) == "—"
     assert token_amount(1_234_567_000, 6) == "1234.57" and token_amount(5_000_000_000_000, 6) == "5.00M"
     assert duration(3725) == "1:02:05" and duration(90000) == "1d 01:00"
+
+
+def test_trades_pane_reason_names_the_trigger() -> None:
+    from zapbot_tui.panes.trades import why
+
+    assert why("leader", "stale") == "stale" and why("leader", "") == ""
+    assert why("take_profit", "") == "take profit"
+    assert why("stop_loss", "retries used up") == "stop loss: retries used up"
+    assert why("manual", "") == "manual"

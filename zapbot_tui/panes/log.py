@@ -1,66 +1,64 @@
-"""The Log pane: engine log lines and copy skips with their reasons, newest at the bottom."""
+"""The Log pane: engine log lines and copy skips with their reasons, newest first and live like the trades."""
 
 from __future__ import annotations
 
-from rich.text import Text
-from textual.widgets import RichLog
-
 from engine.state import EngineSnapshot, LogLine
 from zapbot_tui.format import clock, mint_label
-from zapbot_tui.panes.base import Pane, tones
+from zapbot_tui.panes.base import Col, Row, TablePane, cell, tones
 
-MAX_LINES_PER_REFRESH = 40
 LEVEL_TONE = {"error": "bad", "critical": "bad", "warning": "warn", "info": "plain", "debug": "dim"}
+MAX_LOG_ROWS = 400
 
 
-class LogPane(Pane):
+def line_keys(logs: tuple[LogLine, ...]) -> list[str]:
+    """A stable key per log line: its time, worker and message, numbered when the very same line repeats."""
+    seen: dict[tuple[float, str, str], int] = {}
+    keys = []
+    for line in logs:
+        ident = (line.at, line.worker, line.message)
+        count = seen.get(ident, 0)
+        seen[ident] = count + 1
+        keys.append(f"log:{line.at!r}:{line.worker}:{hash(line.message) & 0xFFFFFFFF:x}:{count}")
+    return keys
+
+
+class LogPane(TablePane):
     title = "Log and skips"
     pane_id = "log"
+    live_tail = True
+    detail_line = True
+    max_rows = MAX_LOG_ROWS
+    columns = (
+        Col("Time", "time", 8),
+        Col("Lvl", "level", 4),
+        Col("Who", "who", 9, drop=1),
+        Col("Message", "message", None, min_width=20),
+    )
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.view = RichLog(id="log-view", max_lines=500, wrap=False, markup=False, auto_scroll=True)
-        self._last_line: LogLine | None = None
-        self._seen_skips: set[int] = set()
-        self.lines_written = 0
+    def describe(self, key: str, cells: tuple) -> str:  # type: ignore[type-arg]
+        time, level, who, message = (c.plain for c in cells)
+        return f"{time} {level} {who}: {message}"
 
-    def compose(self):  # type: ignore[no-untyped-def]
-        yield self.view
-
-    def focus_target(self) -> RichLog:
-        return self.view
-
-    def refresh_from(self, snapshot: EngineSnapshot) -> None:
+    def rows(self, snapshot: EngineSnapshot) -> list[Row]:
         tone = tones(self.app)
-        logs = snapshot.logs
-        start = 0
-        if self._last_line is not None:
-            for index in range(len(logs) - 1, -1, -1):
-                if logs[index] == self._last_line:
-                    start = index + 1
-                    break
-        # In a storm only the newest lines matter: writing hundreds of lines a frame would stall the UI.
-        fresh = logs[start:][-MAX_LINES_PER_REFRESH:]
-        for line in fresh:
-            text = Text(no_wrap=True, overflow="ellipsis")
-            text.append(f"{clock(line.at)} ", style="dim")
-            text.append(f"{line.level[:4]:<4} ", style=tone[LEVEL_TONE.get(line.level, "plain")])
-            text.append(f"{line.worker:<9} ", style="dim")
-            text.append(line.message)
-            self.view.write(text)
-            self.lines_written += 1
-        if logs:
-            self._last_line = logs[-1]
-        for trade in reversed(snapshot.trades):
-            if trade.status != "skipped" or trade.id in self._seen_skips:
+        timed: list[tuple[float, int, Row]] = []
+        for seq, (key, line) in enumerate(zip(line_keys(snapshot.logs), snapshot.logs)):
+            cells = (
+                cell(clock(line.at), "dim"),
+                cell(line.level[:4], tone[LEVEL_TONE.get(line.level, "plain")]),
+                cell(line.worker, "dim"),
+                cell(line.message),
+            )
+            timed.append((line.at, seq, (key, cells)))
+        for seq, trade in enumerate(reversed(snapshot.trades)):
+            if trade.status != "skipped":
                 continue
-            self._seen_skips.add(trade.id)
-            text = Text(no_wrap=True, overflow="ellipsis")
-            text.append(f"{clock(trade.detected_at)} ", style="dim")
-            text.append("skip ", style=tone["warn"])
-            text.append(f"{trade.trader:<9} ", style="dim")
-            text.append(f"{trade.side} {mint_label(trade.mint, trade.symbol)}: {trade.reason}")
-            self.view.write(text)
-            self.lines_written += 1
-        if len(self._seen_skips) > 5000:  # bounded memory on a long run; old ids are long gone
-            self._seen_skips = {trade.id for trade in snapshot.trades}
+            cells = (
+                cell(clock(trade.detected_at), "dim"),
+                cell("skip", tone["warn"]),
+                cell(trade.trader, "dim"),
+                cell(f"{trade.side} {mint_label(trade.mint, trade.symbol)}: {trade.reason}"),
+            )
+            timed.append((trade.detected_at or 0.0, seq, (f"skip:{trade.id}", cells)))
+        timed.sort(key=lambda item: (item[0], item[1]), reverse=True)
+        return [row for _, _, row in timed]

@@ -4,24 +4,39 @@ from __future__ import annotations
 
 from engine.state import EngineSnapshot
 from zapbot_tui.format import mint_label, short_key, signed_sol, sol, token_amount
-from zapbot_tui.panes.base import Row, TablePane, cell, tones
+from zapbot_tui.panes.base import Col, Row, TablePane, cell, tones
 
 
 class PositionsPane(TablePane):
     title = "Positions"
     pane_id = "positions"
     columns = (
-        ("Token", "token", 8),
-        ("Amount", "amount", 7),
-        ("Cost", "cost", 6),
-        ("PnL", "pnl", 7),
-        ("Unreal", "unreal", 7),
-        ("Mint", "mint", 8),
+        Col("Token", "token", 8),
+        Col("Amount", "amount", 7),
+        Col("Cost", "cost", 6),
+        Col("PnL", "pnl", 7, drop=2),
+        Col("Unreal", "unreal", 7, drop=1),
+        Col("Mint", "mint", 8, drop=3),
     )
+
+    def __init__(self) -> None:
+        super().__init__()
+        # The last unrealised PnL seen per mint: a fill re-reads a position from the store without a price
+        # (None until the cache worker values it again), and the cell would flicker to "—" in between.
+        self.last_unrealized: dict[str, int] = {}
+
+    def unrealized(self, mint: str, value: int | None) -> int | None:
+        if value is None:
+            return self.last_unrealized.get(mint)
+        self.last_unrealized[mint] = value
+        return value
 
     def rows(self, snapshot: EngineSnapshot) -> list[Row]:
         tone = tones(self.app)
         rows: list[Row] = []
+        held = {position.mint for position in snapshot.positions}
+        for mint in [m for m in self.last_unrealized if m not in held]:
+            del self.last_unrealized[mint]
 
         def pnl_style(value: int | None) -> str:
             if not value:
@@ -29,6 +44,7 @@ class PositionsPane(TablePane):
             return tone["ok"] if value > 0 else tone["bad"]
 
         for position in sorted(snapshot.positions, key=lambda view: view.cost_lamports, reverse=True):
+            unrealized = self.unrealized(position.mint, position.unrealized_pnl_lamports)
             rows.append(
                 (
                     position.mint,
@@ -41,11 +57,7 @@ class PositionsPane(TablePane):
                             pnl_style(position.realized_pnl_lamports),
                             "right",
                         ),
-                        cell(
-                            signed_sol(position.unrealized_pnl_lamports, 3),
-                            pnl_style(position.unrealized_pnl_lamports),
-                            "right",
-                        ),
+                        cell(signed_sol(unrealized, 3), pnl_style(unrealized), "right"),
                         cell(short_key(position.mint, 4, 3)),
                     ),
                 )

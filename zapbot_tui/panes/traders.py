@@ -4,20 +4,20 @@ from __future__ import annotations
 
 from engine.state import EngineSnapshot
 from zapbot_tui.format import age, short_key, signed_sol
-from zapbot_tui.panes.base import Row, TablePane, cell, tones
+from zapbot_tui.panes.base import Col, Row, TablePane, cell, tones
 
 
 class TradersPane(TablePane):
     title = "Traders"
     pane_id = "traders"
     columns = (
-        ("Name", "name", 10),
-        ("Wallet", "wallet", 8),
-        ("Copy", "active", 4),
-        ("Sizing", "sizing", 12),
-        ("Last", "last", 4),
-        ("Copied", "copied", 6),
-        ("PnL SOL", "pnl", 7),
+        Col("Name", "name", 10),
+        Col("Copy", "active", 6),
+        Col("Sizing", "sizing", 12, drop=2),
+        Col("PnL SOL", "pnl", 7),
+        Col("Copied", "copied", 6, drop=3),
+        Col("Last", "last", 4, drop=4),
+        Col("Wallet", "wallet", 8, drop=5),
     )
 
     def rows(self, snapshot: EngineSnapshot) -> list[Row]:
@@ -39,12 +39,12 @@ class TradersPane(TablePane):
                     trader.name,
                     (
                         cell(trader.name),
-                        cell(short_key(trader.wallet, 4, 3)),
                         active,
                         cell(trader.sizing),
-                        cell(age(last), "", "right"),
-                        cell(trader.trades_copied, "", "right"),
                         cell(signed_sol(trader.pnl_lamports, 3), pnl_tone, "right"),
+                        cell(trader.trades_copied, "", "right"),
+                        cell(age(last), "", "right"),
+                        cell(short_key(trader.wallet, 4, 3)),
                     ),
                 )
             )

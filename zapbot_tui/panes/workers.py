@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from engine.state import EngineSnapshot
 from zapbot_tui.format import age
-from zapbot_tui.panes.base import Row, TablePane, cell, tones
+from zapbot_tui.panes.base import Col, Row, TablePane, cell, tones
 
 STATE_TONE = {
     "ready": "ok",
@@ -22,12 +22,12 @@ class WorkersPane(TablePane):
     title = "Workers"
     pane_id = "workers"
     columns = (
-        ("Worker", "name", 9),
-        ("State", "state", 12),
-        ("Rst", "restarts", 3),
-        ("Inbox", "inbox", 5),
-        ("Beat", "beat", 4),
-        ("Detail", "detail", None),
+        Col("Worker", "name", 9),
+        Col("State", "state", 12),
+        Col("Rst", "restarts", 3),
+        Col("Inbox", "inbox", 5, drop=2),
+        Col("Beat", "beat", 4, drop=1),
+        Col("Detail", "detail", None, drop=3, min_width=16),
     )
 
     def rows(self, snapshot: EngineSnapshot) -> list[Row]:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.text import Text
 from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Label, Static
 
+from engine.exits import trigger_label
 from engine.state import TradeView
-from zapbot_tui.format import clock, latency, sol, token_amount
+from zapbot_tui.format import clock, failure_sentence, latency, sol, token_amount
 from zapbot_tui.screens.base import ZapModal
 
 
@@ -15,7 +18,12 @@ def trade_lines(trade: TradeView) -> list[tuple[str, str]]:
     amount = token_amount(trade.token_amount, trade.token_decimals) if trade.token_amount else "—"
     return [
         ("Status", trade.status),
-        ("Reason", trade.reason or "—"),
+        *(
+            [("Reason", failure_sentence(trade.reason)), ("Raw error", trade.reason)]
+            if trade.status == "failed"
+            else [("Reason", trade.reason or "—")]
+        ),
+        ("Trigger", trigger_label(trade.trigger)),
         ("Trader", trade.trader),
         ("Side", trade.side),
         ("Token", f"{trade.symbol + ' ' if trade.symbol else ''}{trade.mint}"),
@@ -29,6 +37,121 @@ def trade_lines(trade: TradeView) -> list[tuple[str, str]]:
         ("Confirmed", clock(trade.confirmed_at)),
         ("Latency", latency(trade.latency_ms)),
     ]
+
+
+SECTION = "§"  # a line whose label starts with this is a section heading
+
+
+def section(title: str) -> tuple[str, str]:
+    return (f"{SECTION}{title}", "")
+
+
+def section_only(lines: list[tuple[str, str]], title: str) -> list[tuple[str, str]]:
+    """One section of a detail view (the palette's "Exits of alpha")."""
+    out: list[tuple[str, str]] = []
+    inside = False
+    for label, value in lines:
+        if label.startswith(SECTION):
+            inside = label == f"{SECTION}{title}"
+        if inside:
+            out.append((label, value))
+    return out
+
+
+def _rule(own: Any, default: Any, unit: str = "%", off: str = "off") -> str:
+    """A trader's exit rule: its own value, else the [exits] default, said which."""
+    value, where = (own, "this trader") if own is not None else (default, "[exits] default")
+    if value is None or value == 0 or value == []:
+        return f"{off} ({where})"
+    return f"{value:g}{unit} ({where})" if isinstance(value, (int, float)) else f"{value} ({where})"
+
+
+def trader_lines(trader: Any, view: Any, settings: Any) -> list[tuple[str, str]]:
+    """A trader's detail view in sections: sizing, exits, limits, stats."""
+    exits = getattr(settings, "exits", None)
+
+    def default(name: str) -> Any:
+        return getattr(exits, name, None) if exits is not None else None
+
+    if trader.sizing == "fixed":
+        size = f"{trader.fixed_sol:g} SOL per copy"
+    else:
+        size = (
+            f"{trader.percent:g}% of the leader's SOL, between {trader.min_sol:g} and {trader.max_sol:g} SOL"
+        )
+    levels = (
+        trader.take_profit_levels if trader.take_profit_levels is not None else default("take_profit_levels")
+    )
+    follow = (
+        trader.follow_leader_sells
+        if trader.follow_leader_sells is not None
+        else default("follow_leader_sells")
+    )
+    leader_max = f"{trader.max_leader_sol:g} SOL" if trader.max_leader_sol else "none"
+    lines = [
+        ("Wallet", trader.wallet),
+        ("Copying", "on" if trader.active else "off"),
+        section("Sizing"),
+        ("Size", size),
+        (
+            "Copies",
+            ", ".join(w for w, on in (("buys", trader.copy_buys), ("sells", trader.copy_sells)) if on)
+            or "nothing",
+        ),
+        ("Sells", "in proportion to the leader's" if trader.proportional_sells else "all of the lot"),
+        ("Slippage", f"{trader.slippage_bps / 100:g}% ({trader.slippage_bps} bps)"),
+        ("Fee", f"{trader.priority_fee} (cap {trader.priority_fee_cap_lamports / 1e9:g} SOL)"),
+        section("Exits"),
+        ("Take profit", _rule(trader.take_profit_pct, default("take_profit_pct"))),
+        ("TP sells", _rule(trader.take_profit_sell_pct, default("take_profit_sell_pct"))),
+        ("TP levels", ", ".join(f"+{g:g}%: sell {p:g}%" for g, p in levels) if levels else "none"),
+        ("Stop loss", _rule(trader.stop_loss_pct, default("stop_loss_pct"))),
+        ("Trailing", _rule(trader.trailing_stop_pct, default("trailing_stop_pct"))),
+        ("Trail arm", _rule(trader.trailing_arm_pct, default("trailing_arm_pct"))),
+        ("Max hold", _rule(trader.max_hold_minutes, default("max_hold_minutes"), " min")),
+        ("Leader sells", "followed" if follow or follow is None else "ignored"),
+        section("Limits"),
+        ("Leader size", f"at least {trader.min_leader_sol:g} SOL, at most {leader_max}"),
+        ("Buy once", "yes: one buy per token" if trader.buy_once else "no"),
+    ]
+    if view is not None:
+        lines += [
+            section("Stats"),
+            ("Copied", f"{view.trades_copied} trade(s)"),
+            ("PnL", f"{view.pnl_lamports / 1e9:+.4f} SOL realised"),
+            ("Paused", view.paused_reason or "no"),
+        ]
+    return lines
+
+
+def worker_lines(worker: Any, history: list[tuple[float, str, str]], snapshot: Any) -> list[tuple[str, str]]:
+    """A worker's detail view: now, its state history as the console saw it, restarts, and its errors."""
+    lines = [
+        ("State", f"{worker.state}{': ' + worker.detail if worker.detail else ''}"),
+        ("Restarts", str(worker.restarts)),
+        ("Inbox", f"{worker.inbox_depth} message(s) waiting"),
+        (
+            "Heartbeat",
+            "—" if worker.last_heartbeat_age_s is None else f"{worker.last_heartbeat_age_s:.1f}s ago",
+        ),
+        ("Handled", f"{worker.messages_handled} message(s)"),
+        section("State history"),
+    ]
+    lines += [
+        (clock(at), f"{state}{': ' + detail if detail else ''}") for at, state, detail in reversed(history)
+    ]
+    if not history:
+        lines.append(("—", "no change seen yet"))
+    errors = [
+        line
+        for line in reversed(snapshot.logs)
+        if line.worker == worker.name and line.level in ("warning", "error", "critical")
+    ]
+    lines.append(section("Errors and warnings"))
+    lines += [(clock(line.at), f"{line.level}: {line.message}") for line in errors[:15]]
+    if not errors:
+        lines.append(("—", "none in the recent log"))
+    return lines
 
 
 class DetailsScreen(ZapModal[None]):
@@ -52,7 +175,10 @@ class DetailsScreen(ZapModal[None]):
                 for index, (label, value) in enumerate(self.lines):
                     if index:
                         text.append("\n")
-                    text.append(f"{label:>10}  ", style="bold")
+                    if label.startswith(SECTION):
+                        text.append(f"\n{label[1:]}", style="bold underline")
+                        continue
+                    text.append(f"{label:>12}  ", style="bold")
                     text.append(value)
                 yield Static(text, id="details-text")
             yield Label("Esc to close", classes="hint")

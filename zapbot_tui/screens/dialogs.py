@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import ClassVar
 
 from textual.binding import Binding
@@ -99,6 +100,54 @@ class SellScreen(TextPromptScreen):
         if not 0 < percent <= 100:
             return "enter a number between 1 and 100"
         return None
+
+
+class SellConfirmScreen(ZapModal[bool]):
+    """Before a manual sell: its quote (expected SOL, the least it may return, price impact), fetched in a
+    thread while "quoting…" shows; y sells, n or Escape cancels. A failed quote says why and still lets the
+    operator sell at market."""
+
+    BINDINGS: ClassVar = [
+        Binding("y", "answer(True)", "Sell"),
+        Binding("n,escape", "answer(False)", "Cancel"),
+    ]
+
+    def __init__(self, title: str, what: str, fetch: Callable[[], str]) -> None:
+        super().__init__(classes="confirm")
+        self.title_text = title
+        self.what = what
+        self.fetch = fetch
+        self.quote_text: str | None = None
+
+    def compose(self):  # type: ignore[no-untyped-def]
+        with Vertical(classes="dialog"):
+            yield Label(self.title_text, classes="dialog-title")
+            yield Static(f"{self.what}\nquoting…", id="sell-quote")
+            with Horizontal(classes="buttons"):
+                yield Button("Cancel (n)", id="no", compact=True)
+                yield Button("Sell (y)", id="yes", variant="error", compact=True)
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.query_one("#no", Button).focus()
+        self.run_worker(self._quote, thread=True, name="sell-quote", exit_on_error=False)
+
+    def _quote(self) -> None:
+        try:
+            text = self.fetch()
+        except Exception as exc:  # noqa: BLE001 - any failure is one line in the dialog, not a crash
+            text = f"no quote: {exc}; y sells at the market price anyway"
+        self.app.call_from_thread(self._show_quote, text)
+
+    def _show_quote(self, text: str) -> None:
+        self.quote_text = text
+        self.query_one("#sell-quote", Static).update(f"{self.what}\n{text}")
+
+    def action_answer(self, answer: bool) -> None:
+        self.dismiss(answer)
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "yes")
 
 
 class LiveConfirmScreen(TextPromptScreen):

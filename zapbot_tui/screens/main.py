@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from functools import partial
 from typing import Any, ClassVar
 
 from textual.binding import Binding
@@ -21,10 +22,20 @@ from zapbot_tui.panes.queues import QueuesPane
 from zapbot_tui.panes.traders import TradersPane
 from zapbot_tui.panes.trades import TradesPane
 from zapbot_tui.panes.workers import WorkersPane
-from zapbot_tui.screens.details import DetailsScreen, trade_lines
-from zapbot_tui.screens.dialogs import ConfirmScreen, FilterScreen, SellScreen
+from zapbot_tui.screens.details import DetailsScreen, section_only, trade_lines, trader_lines, worker_lines
+from zapbot_tui.screens.dialogs import ConfirmScreen, FilterScreen, SellConfirmScreen, SellScreen
 from zapbot_tui.screens.help import HelpScreen
 from zapbot_tui.screens.trader_form import TraderFormScreen
+
+
+def quote_text(quote: Any, label: str) -> str:
+    """A sell quote in words: what goes out, what should come back, the least it may, and the price impact."""
+    impact = "unknown" if quote.price_impact_pct is None else f"{quote.price_impact_pct:.2f}%"
+    return (
+        f"{token_amount(quote.token_amount, quote.decimals)} {label} → about {sol(quote.expected_lamports)} SOL"
+        f" (at least {sol(quote.min_lamports)} SOL), price impact {impact}"
+    )
+
 
 # (key, action, footer word, command name, what it does). One table feeds the bindings, the footer,
 # the help screen and the command palette, so they can never disagree.
@@ -43,12 +54,30 @@ KEYS: tuple[tuple[str, str, str, str, str], ...] = (
     ("t", "next_theme", "Theme", "Next theme", "Switch to the next theme (remembered)"),
     ("l", "toggle_log", "Log", "Toggle log pane", "Show or hide the log and skips pane"),
     ("question_mark", "help", "Help", "Help", "Show every key"),
+    ("1", "show_pane('traders')", "", "Traders pane", "Go to the Traders pane"),
+    ("2", "show_pane('trades')", "", "Trades pane", "Go to the Trades pane"),
+    ("3", "show_pane('positions')", "", "Positions pane", "Go to the Positions pane"),
+    ("4", "show_pane('workers')", "", "Workers pane", "Go to the Workers pane"),
+    ("5", "show_pane('queues')", "", "Queues pane", "Go to the Queues pane (alone on the screen if hidden)"),
+    ("6", "show_pane('log')", "", "Log pane", "Go to the Log and skips pane"),
+    ("escape", "unzoom", "", "Back to all panes", "Back from one pane to the whole dashboard"),
     ("q", "quit", "Quit", "Quit", "Quit (asks first if trades are in flight)"),
 )
-KEY_DISPLAY = {"enter": "⏎", "slash": "/", "tab": "⇥", "shift+tab": "⇤", "question_mark": "?"}
+KEY_DISPLAY = {
+    "enter": "⏎",
+    "slash": "/",
+    "tab": "⇥",
+    "shift+tab": "⇤",
+    "question_mark": "?",
+    "escape": "Esc",
+}
 # Below this size the panes no longer fit side by side: show one pane at a time with a pane bar.
 COMPACT_WIDTH = 100
-COMPACT_HEIGHT = 32
+COMPACT_HEIGHT = 28
+# Below this height the Queues pane gives its room to Positions (5 shows it; Workers has the inbox depths).
+TALL_HEIGHT = 40
+WIDE_WIDTH = 150
+WORKER_HISTORY = 20  # state changes kept per worker for its detail view
 
 
 class MainScreen(Screen):
@@ -74,18 +103,22 @@ class MainScreen(Screen):
     #body { height: 1fr; }
     #left { width: 1fr; }
     #right { width: 46; }
+    MainScreen.-medium #right { width: 40; }
+    MainScreen.-wide #right { width: 64; }
     .pane { border: round $border-blurred; border-title-color: $text-muted; height: 1fr; }
     .pane:focus-within { border: round $border; border-title-color: $primary; border-title-style: bold; }
-    #traders { height: 2fr; }
-    #trades { height: 3fr; }
-    #workers { height: 11; }
+    #traders { height: 7; }
+    #trades { height: 1fr; }
+    #workers { height: 10; }
     #queues { height: 9; }
     #positions { height: 1fr; }
     #log { height: 9; }
+    MainScreen.-medium #log { height: 7; }
+    MainScreen.-medium #queues { display: none; }
     #log.-hidden { display: none; }
     .pane DataTable { height: 1fr; scrollbar-size-vertical: 1; scrollbar-size-horizontal: 0; }
     #queues-body { height: 1fr; scrollbar-size-vertical: 1; }
-    #log-view { height: 1fr; scrollbar-size-vertical: 1; }
+    .row-detail { height: auto; max-height: 2; padding: 0 1; color: $text-muted; background: $boost; }
 
     MainScreen.-compact #pane-bar { display: block; }
     MainScreen.-compact #right { width: 1fr; min-width: 0; }
@@ -93,7 +126,8 @@ class MainScreen(Screen):
     MainScreen.-compact #left.-current, MainScreen.-compact #right.-current { display: block; }
     MainScreen.-compact .pane { display: none; height: 1fr; }
     MainScreen.-compact .pane.-current { display: block; height: 1fr; }
-    MainScreen.-compact #log.-current { height: 1fr; }
+    MainScreen.-compact #log.-current, MainScreen.-compact #queues.-current,
+    MainScreen.-compact #workers.-current, MainScreen.-compact #traders.-current { height: 1fr; }
     """
 
     PANE_ORDER: ClassVar[tuple[str, ...]] = ("traders", "trades", "positions", "workers", "queues", "log")
@@ -112,6 +146,12 @@ class MainScreen(Screen):
         self.current = "traders"
         self.log_visible = True
         self.compact = False
+        self.medium = False
+        self.zoomed = False  # one pane alone on the screen at a size that shows them all (5 at 100x32)
+        self.term_size = (0, 0)
+        self._traders_height: int | None = None
+        # Each worker's states as the console saw them change: (when, state, detail), the latest last.
+        self.worker_history: dict[str, list[tuple[float, str, str]]] = {}
         self.snapshot: EngineSnapshot | None = None
         self.refreshes = 0
         self._last_refresh = 0.0
@@ -143,12 +183,43 @@ class MainScreen(Screen):
         self._apply_layout(event.size.width, event.size.height)
 
     def _apply_layout(self, width: int, height: int) -> None:
-        self.compact = width < COMPACT_WIDTH or height < COMPACT_HEIGHT
+        self.term_size = (width, height)
+        small = width < COMPACT_WIDTH or height < COMPACT_HEIGHT
+        self.compact = small or self.zoomed
+        self.medium = not small and height < TALL_HEIGHT
         self.set_class(self.compact, "-compact")
+        self.set_class(self.medium and not self.compact, "-medium")  # a pane shown alone is whole
+        self.set_class(not small and width >= WIDE_WIDTH, "-wide")
         footer = self.query(KeyFooter)
         if footer:
             footer.first().wrap = width < 110
+        self._fit_traders()
         self._mark_current()
+
+    def shown_panes(self) -> list[str]:
+        """The panes on the screen at this size (the rest are one key away: 1-6)."""
+        if self.compact:
+            return [self.current]
+        hidden = {"queues"} if self.medium else set()
+        if not self.log_visible:
+            hidden.add("log")
+        return [name for name in self.PANE_ORDER if name not in hidden]
+
+    def _fit_traders(self) -> None:
+        # The Traders pane is as tall as its rows (a border, the header, one line each), up to a third.
+        pane = self.panes["traders"]
+        if self.compact:
+            if self._traders_height is not None:  # shown alone it fills the body: drop the height we set
+                self._traders_height = None
+                pane.styles.height = None
+            return
+        if self.snapshot is None:
+            return
+        rows = max(1, len(self.snapshot.traders))
+        height = max(5, min(rows + 3, max(5, self.term_size[1] // 3)))
+        if self._traders_height != height:
+            self._traders_height = height
+            pane.styles.height = height
 
     def _mark_current(self) -> None:
         for name, pane in self.panes.items():
@@ -161,18 +232,22 @@ class MainScreen(Screen):
             not self.log_visible and not (self.compact and self.current == "log"), "-hidden"
         )
         bar = []
-        for name in self.PANE_ORDER:
-            title = self.panes[name].title.split(" ")[0]
+        for number, name in enumerate(self.PANE_ORDER, 1):
+            title = f"{number} {self.panes[name].title.split(' ')[0]}"
             bar.append(f"[reverse b] {title} [/]" if name == self.current else f" {title} ")
         text = "│".join(bar)
+        if self.zoomed:
+            text += "  [dim]Esc: all panes[/]"
+        self.query_one("#pane-bar").display = self.compact or self.medium
         if text != self._pane_bar:
             self._pane_bar = text
             self.query_one("#pane-bar", Static).update(text)
 
     def visible_panes(self) -> list[str]:
-        if self.compact or self.log_visible:
+        """The panes Tab moves through: all of them one at a time when compact, else those shown."""
+        if self.compact:
             return list(self.PANE_ORDER)
-        return [name for name in self.PANE_ORDER if name != "log"]
+        return self.shown_panes()
 
     def focus_pane(self, name: str) -> None:
         self.current = name
@@ -207,9 +282,18 @@ class MainScreen(Screen):
         self.header.refresh_from(snapshot, phase=app.phase, live_pending=app.live_pending)
         if snapshot is None:
             return
+        self._note_workers(snapshot)
         with app.batch_update():
+            self._fit_traders()
             for pane in self.panes.values():
                 pane.refresh_from(snapshot)
+
+    def _note_workers(self, snapshot: EngineSnapshot) -> None:
+        for worker in snapshot.workers:
+            history = self.worker_history.setdefault(worker.name, [])
+            if not history or history[-1][1:] != (worker.state, worker.detail):
+                history.append((snapshot.taken_at, worker.state, worker.detail))
+                del history[:-WORKER_HISTORY]
 
     # -- helpers --------------------------------------------------------------------------------
     @property
@@ -243,20 +327,33 @@ class MainScreen(Screen):
         return [(name, what, action) for _, action, _, name, what in KEYS]
 
     def key_help(self) -> list[tuple[str, str]]:
-        rows = [(KEY_DISPLAY.get(key, key), what) for key, _, _, _, what in KEYS]
-        rows.append(("ctrl+p", "Command palette: every action above by name"))
+        rows = [
+            (KEY_DISPLAY.get(key, key), what)
+            for key, action, _, _, what in KEYS
+            if not action.startswith("show_pane")
+        ]
+        at = next(i for i, (key, _) in enumerate(rows) if key == "Esc")
+        rows[at:at] = [("1-6", "Go to pane 1-6 (shown in the pane bar); a hidden one shows alone")]
+        rows.append(("End / G", "Trades, Log: back to the newest row and follow it (Home too)"))
+        rows.append(("ctrl+p", "Command palette: every action, per trader and per position"))
         return rows
 
     # -- actions --------------------------------------------------------------------------------
     def action_start_copying(self) -> None:
         if self._engine_ready() and (name := self.selected_trader()):
-            if self._run_command("start copying", self.engine.start_copying, name):
-                self.notify(f"copying {name}")
+            self.start_copying(name)
 
     def action_stop_copying(self) -> None:
         if self._engine_ready() and (name := self.selected_trader()):
-            if self._run_command("stop copying", self.engine.stop_copying, name):
-                self.notify(f"stopped copying {name}")
+            self.stop_copying(name)
+
+    def start_copying(self, name: str) -> None:
+        if self._engine_ready() and self._run_command("start copying", self.engine.start_copying, name):
+            self.notify(f"copying {name}")
+
+    def stop_copying(self, name: str) -> None:
+        if self._engine_ready() and self._run_command("stop copying", self.engine.stop_copying, name):
+            self.notify(f"stopped copying {name}")
 
     def action_toggle_pause(self) -> None:
         if not self._engine_ready():
@@ -280,13 +377,82 @@ class MainScreen(Screen):
         self.app.push_screen(ScoutScreen(self.engine, trader.wallet if trader is not None else ""))
 
     def action_edit_trader(self) -> None:
-        if not (self._engine_ready() and (name := self.selected_trader())):
+        if self._engine_ready() and (name := self.selected_trader()):
+            self.edit_trader(name)
+
+    def edit_trader(self, name: str) -> None:
+        if not self._engine_ready():
             return
         trader = self.engine.traders.get(name)
         if trader is None:
             self.notify(f"no trader named {name!r}", severity="error")
             return
         self.app.push_screen(TraderFormScreen(self.engine, trader), self._trader_saved)
+
+    def show_trader(self, name: str, section: str | None = None) -> None:
+        """The trader's detail view (sizing, exits, limits, stats), or only one of its sections."""
+        trader = self.engine.traders.get(name) if self.app.phase == "running" else None
+        if trader is None:
+            self.notify(f"no trader named {name!r}", severity="error")
+            return
+        view = next((t for t in self.snapshot.traders if t.name == name), None) if self.snapshot else None
+        lines = trader_lines(trader, view, self._settings())
+        if section is not None:
+            lines = section_only(lines, section)
+        title = f"Trader {name}" + (f": {section}" if section else "")
+        self.app.push_screen(DetailsScreen(title, lines))
+
+    def _settings(self) -> Any:
+        return getattr(self.engine, "settings", None)
+
+    def sell(self, mint: str) -> None:
+        if self.snapshot is not None:
+            self._sell(mint, self.snapshot)
+
+    def palette_commands(self) -> list[tuple[str, str, Any]]:
+        """Every action by name for the command palette: the keys, then one per trader and per position."""
+        commands: list[tuple[str, str, Any]] = [
+            (name, what, partial(self.run_action, action)) for name, what, action in self.command_list()
+        ]
+        snapshot = self.snapshot
+        if snapshot is None:
+            return commands
+        for trader in sorted(snapshot.traders, key=lambda view: view.name.casefold()):
+            name = trader.name
+            commands += [
+                (
+                    f"Start copying {name}",
+                    f"Copy {name}'s trades from now on",
+                    partial(self.start_copying, name),
+                ),
+                (f"Stop copying {name}", f"Stop copying {name}", partial(self.stop_copying, name)),
+                (
+                    f"Edit trader {name}",
+                    f"Edit {name}'s sizing, limits and exits",
+                    partial(self.edit_trader, name),
+                ),
+                (
+                    f"Exits of {name}",
+                    f"The exit rules {name}'s positions sell by",
+                    partial(self.show_trader, name, "Exits"),
+                ),
+                (
+                    f"Details of {name}",
+                    f"{name}: sizing, exits, limits and stats",
+                    partial(self.show_trader, name),
+                ),
+            ]
+        for position in snapshot.positions:
+            label = position.symbol or short_key(position.mint)
+            amount = token_amount(position.amount, position.decimals)
+            commands.append(
+                (
+                    f"Sell {label}",
+                    f"Sell some or all of the {amount} {label} held (quote first)",
+                    partial(self.sell, position.mint),
+                )
+            )
+        return commands
 
     def _trader_saved(self, trader: Any) -> None:
         if trader is not None:
@@ -324,40 +490,49 @@ class MainScreen(Screen):
             if trade is not None:
                 self.app.push_screen(DetailsScreen(f"Trade #{trade.id}", trade_lines(trade)))
         elif self.current == "traders":
-            trader = self.engine.traders.get(key) if self.app.phase == "running" else None
-            if trader is not None:
-                lines = [(field, str(value)) for field, value in trader.model_dump().items()]
-                self.app.push_screen(DetailsScreen(f"Trader {key}", lines))
+            self.show_trader(key)
         elif self.current == "positions":
             self._sell(key, snapshot)
         elif self.current == "workers":
             worker = snapshot.worker(key)
-            lines = [(field, str(getattr(worker, field))) for field in worker.__slots__]
+            lines = worker_lines(worker, self.worker_history.get(key, []), snapshot)
             self.app.push_screen(DetailsScreen(f"Worker {key}", lines))
 
     def _sell(self, mint: str, snapshot: EngineSnapshot) -> None:
+        """Enter on a position: how much (percent), then its quote to confirm, then the sell; its fill or its
+        failure comes back as a notification in words (ZapBotApp.track_sell)."""
         position = next((p for p in snapshot.positions if p.mint == mint), None)
         if position is None or not self._engine_ready():
             return
         label = position.symbol or short_key(mint)
         detail = (
-            f"{token_amount(position.amount, position.decimals)} tokens, cost {sol(position.cost_lamports)}"
+            f"{token_amount(position.amount, position.decimals)} {label}, cost {sol(position.cost_lamports)}"
             f" SOL\nmint {mint}"
         )
 
-        def answered(text: str | None) -> None:
+        def asked(text: str | None) -> None:
             if text is None:
                 return
             percent = float(text.strip().rstrip("%"))
+
+            def fetch() -> str:
+                return quote_text(self.engine.quote_sell(mint, percent), label)
+
+            what = f"Sell {percent:g}% of {label}"
+            self.app.push_screen(
+                SellConfirmScreen(f"Sell {label}", what, fetch), lambda yes: yes and confirmed(percent)
+            )
+
+        def confirmed(percent: float) -> None:
             try:
                 future = self.engine.sell_position(mint, percent)
             except (RuntimeError, ValueError) as exc:
                 self.notify(f"sell {label}: {exc}", severity="error")
                 return
             self.notify(f"selling {percent:g}% of {label}…")
-            future.add_done_callback(lambda done: self.app.sell_finished(label, done))
+            self.app.track_sell(label, position.decimals, future)
 
-        self.app.push_screen(SellScreen(label, detail), answered)
+        self.app.push_screen(SellScreen(label, detail), asked)
 
     def action_filter(self) -> None:
         pane = self.panes[self.current]
@@ -394,6 +569,32 @@ class MainScreen(Screen):
             self.current = "traders"
         self._mark_current()
         self.focus_pane(self.current)
+
+    def action_show_pane(self, name: str) -> None:
+        """1-6: go to a pane; one the layout has no room for is shown alone until Esc."""
+        small = self.term_size[0] < COMPACT_WIDTH or self.term_size[1] < COMPACT_HEIGHT
+        if name == "log" and not self.log_visible and not small:
+            self.log_visible = True
+        hidden = name not in self.shown_panes() and not self.compact
+        self.zoomed = (hidden or (self.zoomed and name not in self._shown_unzoomed())) and not small
+        self.current = name
+        self._apply_layout(*self.term_size)
+        self.focus_pane(name)
+
+    def _shown_unzoomed(self) -> list[str]:
+        return [
+            n
+            for n in self.PANE_ORDER
+            if not (self.medium and n == "queues") and (self.log_visible or n != "log")
+        ]
+
+    def action_unzoom(self) -> None:
+        if self.zoomed:
+            self.zoomed = False
+            if self.current not in self._shown_unzoomed():
+                self.current = "workers"
+            self._apply_layout(*self.term_size)
+            self.focus_pane(self.current)
 
     def action_help(self) -> None:
         self.app.push_screen(HelpScreen(self.key_help()))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, ClassVar
 
 from pydantic import ValidationError
@@ -15,26 +16,28 @@ from zapbot_tui.commands.exit_options import ExitOptionError, format_levels, par
 from zapbot_tui.screens.base import ZapModal
 
 # (field, label, placeholder); each gets an Input and an inline error line.
+# Placeholders are examples, never the defaults: a cleared field must not look filled in.
 TEXT_FIELDS: tuple[tuple[str, str, str], ...] = (
-    ("name", "Name", "a short name"),
-    ("wallet", "Wallet", "base58 address"),
-    ("fixed_sol", "Fixed SOL", "0.1"),
-    ("percent", "Percent", "10"),
-    ("min_sol", "Min SOL", "0.01"),
-    ("max_sol", "Max SOL", "1.0"),
-    ("slippage_bps", "Slippage bps", "300"),
-    ("priority_fee", "Priority fee", "auto or µlamports/CU"),
+    ("name", "Name", "e.g. whale-1"),
+    ("wallet", "Wallet", "e.g. 7xKX…AsU (base58)"),
+    ("fixed_sol", "Fixed SOL", "e.g. 0.25"),
+    ("percent", "Percent", "e.g. 5 (% of leader)"),
+    ("min_sol", "Min SOL", "e.g. 0.05"),
+    ("max_sol", "Max SOL", "e.g. 2.5"),
+    ("slippage_bps", "Slippage bps", "e.g. 150 (= 1.5%)"),
+    ("priority_fee", "Priority fee", "e.g. auto or 50000"),
 )
+LABELS = {field: label for field, label, _ in TEXT_FIELDS}
 FLOAT_FIELDS = {"fixed_sol", "percent", "min_sol", "max_sol"}
 # The exit rules a trader may override; empty = the [exits] default, 0 = off for this trader.
 EXIT_TEXT_FIELDS: tuple[tuple[str, str, str], ...] = (
-    ("take_profit_pct", "Take profit %", "default"),
-    ("take_profit_sell_pct", "TP sells %", "default (100)"),
+    ("take_profit_pct", "Take profit %", "e.g. 80 (empty: [exits])"),
+    ("take_profit_sell_pct", "TP sells %", "e.g. 50 (empty: [exits])"),
     ("take_profit_levels", "TP levels", "e.g. 50:50,100:100"),
-    ("stop_loss_pct", "Stop loss %", "default"),
-    ("trailing_stop_pct", "Trailing %", "default"),
-    ("trailing_arm_pct", "Trail arm %", "default"),
-    ("max_hold_minutes", "Max hold min", "default"),
+    ("stop_loss_pct", "Stop loss %", "e.g. 25 (empty: [exits])"),
+    ("trailing_stop_pct", "Trailing %", "e.g. 15 (empty: [exits])"),
+    ("trailing_arm_pct", "Trail arm %", "e.g. 30 (empty: [exits])"),
+    ("max_hold_minutes", "Max hold min", "e.g. 90 (empty: [exits])"),
 )
 EXIT_FLOAT_FIELDS = {field for field, _, _ in EXIT_TEXT_FIELDS} - {"take_profit_levels"}
 FOLLOW_CHOICES = ((Text("[exits] default"), "default"), (Text("follow"), "yes"), (Text("ignore"), "no"))
@@ -95,6 +98,26 @@ def parse_form(values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
     return data, errors
 
 
+def human_error(field: str, message: str) -> str:
+    """A validation message in the operator's words, not pydantic's or the model's field names."""
+    crossed = re.match(r"min_sol \(([^)]*)\) is above max_sol \(([^)]*)\)", message)
+    if crossed:
+        return f"minimum {crossed[1]} SOL is above maximum {crossed[2]} SOL"
+    unit = " SOL" if field.endswith("_sol") else "%" if field.endswith("_pct") or field == "percent" else ""
+    for pattern, words in (
+        (r"Input should be greater than or equal to (\S+)", "must be {0}{unit} or more"),
+        (r"Input should be greater than (\S+)", "must be more than {0}{unit}"),
+        (r"Input should be less than or equal to (\S+)", "must be at most {0}{unit}"),
+        (r"Input should be less than (\S+)", "must be less than {0}{unit}"),
+        (r"String should have at least 1 character", "cannot be empty"),
+        (r"String should have at most (\d+) characters", "must be at most {0} characters"),
+    ):
+        found = re.match(pattern, message)
+        if found:
+            return words.format(found[1], unit=unit)
+    return message
+
+
 def build_trader(
     values: dict[str, Any], base: TraderConfig | None = None
 ) -> tuple[TraderConfig | None, dict[str, str]]:
@@ -109,7 +132,9 @@ def build_trader(
         for error in exc.errors():
             field = str(error["loc"][0]) if error["loc"] else "form"
             message = error["msg"].removeprefix("Value error, ")
-            errors.setdefault(field if field in values else "form", message)
+            if field == "form" and message.startswith("min_sol"):
+                field = "min_sol"  # the cross-field rule shows under the minimum, where it is fixed
+            errors.setdefault(field if field in values else "form", human_error(field, message))
         return None, errors
 
 
@@ -142,6 +167,7 @@ class TraderFormScreen(ZapModal[TraderConfig]):
         self.engine = engine
         self.original = trader
         self.errors: dict[str, str] = {}
+        self.touched: set[str] = set()  # fields the operator typed in: their errors show as they type
 
     def compose(self):  # type: ignore[no-untyped-def]
         trader = self.original
@@ -221,7 +247,20 @@ class TraderFormScreen(ZapModal[TraderConfig]):
             result[field] = self.query_one(f"#f-{field}", Checkbox).value
         return result
 
-    def show_errors(self, errors: dict[str, str]) -> None:
+    def on_input_changed(self, event: Input.Changed) -> None:
+        """Inline validation: each keystroke re-checks the form; a field's error shows once it was typed in
+        (and a rule across fields, such as minimum above maximum, once either was)."""
+        field = (event.input.id or "").removeprefix("f-")
+        if not field or not self.is_mounted:
+            return
+        self.touched.add(field)
+        _, errors = build_trader(self.values(), self.original)
+        shown = {key: message for key, message in errors.items() if key in self.touched}
+        if "min_sol" in errors and "max_sol" in self.touched:
+            shown["min_sol"] = errors["min_sol"]
+        self.show_errors(shown, focus=False)
+
+    def show_errors(self, errors: dict[str, str], focus: bool = True) -> None:
         self.errors = errors
         for field, _, _ in ALL_TEXT_FIELDS:
             label = self.query_one(f"#e-{field}", Label)
@@ -234,7 +273,7 @@ class TraderFormScreen(ZapModal[TraderConfig]):
         general = [message for field, message in errors.items() if field not in shown]
         self.query_one("#form-error", Label).update("; ".join(general))
         for field, _, _ in ALL_TEXT_FIELDS:
-            if field in errors:
+            if focus and field in errors:
                 self.query_one(f"#f-{field}", Input).focus()
                 break
 
