@@ -36,7 +36,12 @@ class EngineSettings(_Table):
     threading_enabled: bool = True
     max_worker_memory: str = "1GB"
     worker_restart_delay_ms: int = Field(5000, ge=0)
-    max_concurrent_trades: int = Field(3, ge=1, le=64)
+    max_concurrent_trades: int = Field(
+        10,
+        ge=1,
+        le=64,
+        description="trades being quoted, built or sent at once (waiting for a confirmation holds none)",
+    )
     max_queue_size: int = Field(1000, ge=1)
     heartbeat_interval_ms: int = Field(30000, ge=10)
     restart_budget: int = Field(5, ge=0, description="restarts allowed per worker within restart_window_s")

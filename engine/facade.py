@@ -24,6 +24,7 @@ from engine.preflight import _embedded_cluster, _rpc_call, _ws_from_http, prefli
 from engine.state import EngineSnapshot, EngineState, LogLine
 from engine.supervisor import Supervisor
 from engine.traders import TraderBook, TraderConfig, load_traders, save_traders, traders_file_lock
+from engine.traders_file import atomic_write_text
 from engine.worker import BaseWorker
 
 log = logging.getLogger("zapbot.engine")
@@ -273,7 +274,8 @@ class Engine:
             "mode": self.settings.mode,
             "started_at": time.time(),
         }
-        self.paths.runtime.write_text(json.dumps(info))
+        # atomically: `zapbot status` and the CLI read it while the engine starts
+        atomic_write_text(self.paths.runtime, json.dumps(info))
         self._wrote_runtime = True
 
     def _log_events(self, event: Any) -> None:

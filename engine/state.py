@@ -152,6 +152,7 @@ class EngineSnapshot:
     traders_file: str = ""  # the traders.toml the engine follows
     traders_digest: str = ""  # sha256 of the version of it in force
     lots: tuple[LotView, ...] = ()  # the open lots, oldest first; a position is the sum of its mint's lots
+    books_chain: str = ""  # the chain whose books are in use (genesis hash, or 'offline'); "" until known
     today: str = ""  # the UTC day the two totals below are of ("" until the data worker read them)
     spent_today_lamports: int = 0  # what buys cost that day, fees included (the daily spend cap counts it)
     realized_pnl_today_lamports: int = 0  # realised PnL of that day's sells
@@ -270,6 +271,7 @@ class EngineState:
         self.counters: dict[str, int] = {}
         self.chain_id = ""
         self.chain_label = ""
+        self.books_chain = ""
         self.traders_file = ""
         self.traders_digest = ""
         self.today = ""
@@ -382,6 +384,7 @@ class EngineState:
                 traders_file=self.traders_file,
                 traders_digest=self.traders_digest,
                 lots=tuple(self.lots[key] for key in sorted(self.lots)),
+                books_chain=self.books_chain,
                 today=self.today,
                 spent_today_lamports=self.spent_today_lamports,
                 realized_pnl_today_lamports=self.realized_pnl_today_lamports,

@@ -333,9 +333,13 @@ class StoreClient:
     async def executed_fills(self) -> list[dict[str, Any]]:
         from engine.store.reports import executed_fills
 
-        return await self._call("executed_fills", lambda store: executed_fills(store.conn))
+        return await self._call(
+            "executed_fills", lambda store: executed_fills(store.conn, store.chain, store.wallet)
+        )
 
     async def daily_totals(self, days: int) -> list[dict[str, Any]]:
         from engine.store.reports import daily_totals
 
-        return await self._call("daily_totals", lambda store: daily_totals(store.conn, days))
+        return await self._call(
+            "daily_totals", lambda store: daily_totals(store.conn, days, store.chain, store.wallet)
+        )

@@ -135,6 +135,11 @@ class DecisionInputs:
                 self._reader = Store.reader(self.ctx.db_path)
             except Exception:  # noqa: BLE001 - the data worker may not have created the file yet
                 return await self.ctx.store.policy_inputs(**query)
+        # The books of the chain the data worker opened (decisions wait for it) and of our wallet.
+        self._reader.chain, self._reader.wallet = (
+            self.ctx.state.books_chain or self._reader.chain,
+            self.wallet,
+        )
         try:
             return self._reader.policy_inputs(**query)
         except sqlite3.Error:

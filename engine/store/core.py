@@ -34,13 +34,14 @@ class Store(IntentStore, PositionStore, JournalStore, ExitStateStore):
         daily = self.daily(day)
         buys = self.conn.execute(
             f"SELECT COALESCE(SUM(amount_in),0) AS lamports, COUNT(*) AS n FROM intents WHERE wallet=?"
-            f" AND side='buy' AND status IN ({marks})",
-            (wallet, *IN_FLIGHT_STATUSES),
+            f" AND chain=? AND side='buy' AND status IN ({marks})",
+            (wallet, self.chain, *IN_FLIGHT_STATUSES),
         ).fetchone()
         new_mints = self.conn.execute(
-            f"SELECT COUNT(DISTINCT mint) FROM intents WHERE wallet=? AND side='buy' AND status IN ({marks})"
+            f"SELECT COUNT(DISTINCT mint) FROM intents WHERE wallet=? AND chain=? AND side='buy'"
+            f" AND status IN ({marks})"
             " AND mint NOT IN (SELECT mint FROM lots WHERE wallet=? AND chain=? AND closed_at IS NULL)",
-            (wallet, *IN_FLIGHT_STATUSES, wallet, self.chain),
+            (wallet, self.chain, *IN_FLIGHT_STATUSES, wallet, self.chain),
         ).fetchone()[0]
         open_positions = self.conn.execute(
             "SELECT COUNT(DISTINCT mint) FROM lots WHERE wallet=? AND chain=? AND closed_at IS NULL AND amount > 0",
@@ -48,9 +49,9 @@ class Store(IntentStore, PositionStore, JournalStore, ExitStateStore):
         ).fetchone()[0]
         position = self.position(mint, wallet=wallet)
         selling = self.conn.execute(
-            f"SELECT COALESCE(SUM(amount_in),0) FROM intents WHERE wallet=? AND side='sell' AND mint=?"
-            f" AND status IN ({marks})",
-            (wallet, mint, *IN_FLIGHT_STATUSES),
+            f"SELECT COALESCE(SUM(amount_in),0) FROM intents WHERE wallet=? AND chain=? AND side='sell'"
+            f" AND mint=? AND status IN ({marks})",
+            (wallet, self.chain, mint, *IN_FLIGHT_STATUSES),
         ).fetchone()[0]
         lot = self.open_lot(leader, mint, wallet=wallet) if leader else None
         return {
@@ -87,8 +88,9 @@ class Store(IntentStore, PositionStore, JournalStore, ExitStateStore):
                 (signature, signed_tx, last_valid_block_height, attempts, now, now, intent_id),
             )
             self._write(
-                "INSERT OR IGNORE INTO trades (intent_id, signature, status, sent_at) VALUES (?,?,?,?)",
-                (intent_id, signature, "sent", now),
+                "INSERT OR IGNORE INTO trades (intent_id, signature, status, sent_at, chain, wallet)"
+                " SELECT id, ?, 'sent', ?, chain, wallet FROM intents WHERE id=?",
+                (signature, now, intent_id),
             )
         return self.get_intent(intent_id)
 

@@ -150,3 +150,22 @@ def test_columns_drop_in_order_and_the_flexible_one_takes_the_rest() -> None:
     assert "latency" not in names and "amount" not in names and "reason" in names and rest >= 16
     shown, _ = fit_columns(columns, 50)
     assert [columns[i].key for i in shown] == ["time", "status", "side", "token", "sol"]
+
+
+async def test_unrealized_pnl_does_not_flicker_when_a_fill_rereads_the_position() -> None:
+    feed = Feed()
+    app = ZapBotApp(feed.engine, refresh_hz=0.001, cursor_blink=False, persist_theme=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        positions = fixed_snapshot().positions
+        feed.engine._snapshot = replace(feed.engine._snapshot, positions=positions)
+        app.main.refresh_view()
+        await pilot.pause()
+        pane = app.main.panes["positions"]
+        mint = positions[0].mint
+        before = pane.table.get_cell(mint, "unreal").plain
+        # The data worker's mirror after a fill: the same position, no price yet.
+        reread = tuple(replace(p, unrealized_pnl_lamports=None) for p in positions)
+        feed.engine._snapshot = replace(feed.engine._snapshot, positions=reread)
+        app.main.refresh_view()
+        await pilot.pause()
+        assert pane.table.get_cell(mint, "unreal").plain == before != "—"

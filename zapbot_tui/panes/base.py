@@ -199,17 +199,21 @@ class TablePane(Pane):
         except Exception:
             return None
 
+    def full_cells(self, key: str) -> tuple[Cell, ...]:
+        """A row's cells before they were fitted to their columns (every column, shown or not)."""
+        return self._full[key]
+
     def shown_columns(self) -> list[str]:
         return [self.columns[i].key for i in (self._layout or ((), 0))[0]]
 
     # -- layout ------------------------------------------------------------------------------------
-    def _table_width(self, pane_width: int | None = None) -> int:
-        # The pane's width less its border (the table fills it) and one column for the vertical scrollbar.
-        width = (self.size.width if pane_width is None else pane_width) - 2 - 1
+    def _table_width(self) -> int:
+        # The pane's content width (inside its border; the table fills it) less one column for the scrollbar.
+        width = self.size.width - 1
         return width if width > 0 else 10_000
 
-    def on_resize(self, event: Any) -> None:
-        if self._apply_layout(self._table_width(event.size.width)) and self._snapshot is not None:
+    def on_resize(self, _event: Any) -> None:
+        if self._apply_layout(self._table_width()) and self._snapshot is not None:
             self.refresh_from(self._snapshot)
 
     def _apply_layout(self, width: int) -> bool:

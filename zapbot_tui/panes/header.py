@@ -90,6 +90,7 @@ class HeaderPane(Static):
         super().__init__(id="header")
         self.badges: list[str] = []
         self.pieces: list[str] = []
+        self.lines: list[str] = []  # the header as shown, line by line (tests and the layout check read it)
         self._shown: Text | None = None
         self._last: tuple[Any, str, bool] | None = None
 
@@ -171,6 +172,7 @@ class HeaderPane(Static):
                 if position:
                     out.append("  ")
                 out.append_text(pieces[index])
+        self.lines = out.plain.splitlines()
         if out != self._shown:  # an unchanged header costs no layout pass
             self._shown = out
             self.update(out)
