@@ -154,7 +154,7 @@ class TraderFormScreen(ZapModal[TraderConfig]):
     TraderFormScreen .field { height: 1; }
     TraderFormScreen .field > Label { width: 14; }
     TraderFormScreen .field > Input, TraderFormScreen .field > Select { width: 1fr; }
-    TraderFormScreen .field-error { color: $error; padding-left: 14; height: auto; display: none; }
+    TraderFormScreen .field-error { color: $error; padding-left: 14; width: 100%; height: auto; display: none; }
     TraderFormScreen .field-error.-shown { display: block; }
     TraderFormScreen .checks { height: 1; margin-top: 1; }
     TraderFormScreen .checks Checkbox { border: none; padding: 0; height: 1; margin-right: 2;
