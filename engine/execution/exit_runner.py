@@ -33,9 +33,11 @@ VALUE_QUOTE_SLIPPAGE_BPS = 50  # a valuation only: the quote is never executed
 EXIT_PRIORITY = 50  # after a manual sell (100), before a copied sell (10): it protects the operator's money
 RETRY_AFTER_FAILURE_S = 5.0  # a lot whose exit failed waits this long, doubling per failure, up to a minute
 MAX_RETRY_WAIT_S = 60.0
-# Sell quotes a second when [exits] max_quotes_per_s is 0 (auto): the local cluster answers at once;
-# Jupiter's keyless tier allows about one a second, a keyed plan more.
-AUTO_QUOTES_PER_S = {"sim": 20.0, "keyed": 5.0, "keyless": 1.0}
+# Sell quotes a second when [exits] max_quotes_per_s is 0 (auto): the local cluster answers at once.
+# Jupiter's documented limits are 0.5 requests a second keyless and 1 on the free keyed plan, shared by every
+# endpoint (our buys' and sells' own quotes and swaps too), so valuations take half of that; a paid plan
+# sets max_quotes_per_s to its share.
+AUTO_QUOTES_PER_S = {"sim": 20.0, "keyed": 0.5, "keyless": 0.25}
 
 
 def quotes_budget(max_quotes_per_s: float, mode: str, has_api_key: bool) -> float:
@@ -97,7 +99,6 @@ class ExitRunner:
         self.accepting = accepting
         self.emit_log = emit_log
         self.log = log
-        self.tick_s = tick_s
         settings = ctx.settings.exits
         self.interval_s = float(settings.check_interval_s)
         self.quotes_per_s = quotes_budget(
@@ -105,6 +106,8 @@ class ExitRunner:
             ctx.settings.mode,
             bool(ctx.endpoints.swap_api_key),
         )
+        # lots_to_quote allows at least one quote a tick, so a budget under one a tick slows the tick instead.
+        self.tick_s = max(tick_s, 1.0 / self.quotes_per_s)
         self.last_quoted: dict[int, float | None] = {}
         self.values: dict[int, _Valued] = {}
         self.peaks: dict[int, int] = {}  # the peak last written to lot_exits, per lot

@@ -87,6 +87,9 @@ def executed_exit(engine, lot_id: int) -> dict:
 
     row = wait_until(done, timeout=30, what=f"an exit of lot {lot_id}")
     assert row["status"] == "executed", row["reason"]
+    # The executor took the exit as it was sent, not by a restart's reconciliation after a crash.
+    snapshot = engine.ctx.state.snapshot()
+    assert snapshot.worker("executor").restarts == 0 and snapshot.worker("cache").restarts == 0
     return row
 
 

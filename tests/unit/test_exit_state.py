@@ -113,7 +113,7 @@ def test_the_peak_only_rises():
 def test_quote_budget_and_retry_wait():
     assert quotes_budget(3.0, "live", False) == 3.0
     assert quotes_budget(0, "sim", False) == 20.0
-    assert quotes_budget(0, "live", True) == 5.0 and quotes_budget(0, "paper", False) == 1.0
+    assert quotes_budget(0, "live", True) == 0.5 and quotes_budget(0, "paper", False) == 0.25
     assert retry_wait_s(0) == 0 and retry_wait_s(1) == 5.0 and retry_wait_s(2) == 10.0
     assert retry_wait_s(30) == 60.0
 
@@ -139,3 +139,29 @@ def test_a_lot_after_a_partial_sale_is_judged_on_what_it_holds():
     assert decision is not None and decision.level == 1 and decision.token_amount == 600
     # The peak stays in whole-lot units, so a partial sale does not look like a fall to the trailing stop.
     assert check_exit(lot, 120, 10.0, rules).peak_lamports == 200
+
+
+@pytest.mark.parametrize("budget", [0.25, 0.5, 3.0, 20.0])
+@pytest.mark.parametrize("lots", [1, 5, 40])
+def test_the_runners_schedule_keeps_the_budget_and_the_interval(budget, lots):
+    """The runner's tick (at least 1 / budget) with lots_to_quote: never more quotes than the budget allows,
+    and every lot checked within the interval whenever the budget can afford it."""
+    from engine.exits import lots_to_quote
+
+    interval = 2.0
+    tick = max(0.25, 1.0 / budget)
+    last: dict[str, float | None] = {f"lot{i}": None for i in range(lots)}
+    gaps: list[float] = []
+    quoted = 0
+    now = 1000.0
+    for _ in range(400):
+        for lot_id in lots_to_quote(last, now, tick, interval, budget):
+            if last[lot_id] is not None:
+                gaps.append(now - last[lot_id])
+            last[lot_id] = now
+            quoted += 1
+        now += tick
+    elapsed = 400 * tick
+    assert quoted <= budget * elapsed + 1
+    if budget * interval >= lots:
+        assert max(gaps) <= interval + 1e-9
