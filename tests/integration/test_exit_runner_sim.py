@@ -5,6 +5,9 @@ and a run where the leader never sells, one token pumped and one dumped, ends wi
 
 from __future__ import annotations
 
+import csv
+import json
+
 import pytest
 
 from engine.sim import SimCluster, SimConfig
@@ -13,6 +16,7 @@ from engine.workers.data import DataWorker
 from engine.workers.executor import ExecutorWorker
 from tests.helpers.copying import SOL, detected, engine_factory, finished, query
 from tests.helpers.waiting import wait_until
+from zapbot_tui.commands.trades import main as trades_main
 
 pytestmark = pytest.mark.slow
 
@@ -171,7 +175,7 @@ def test_max_hold_sells_on_time(engines, cluster):
     assert cluster.token_balance(engine.ctx.state.wallet, "HOLD") == 0
 
 
-def test_pump_and_dump_run_ends_with_neither_token(engines, cluster):
+def test_pump_and_dump_run_ends_with_neither_token(engines, cluster, capsys, tmp_path):
     engine = engines(workers=WORKERS, exits__take_profit_pct=50, exits__stop_loss_pct=30)
     engine.traders.remove("pumper")  # nobody follows the pumper
     assert engine.traders.get("pumper") is None
@@ -196,3 +200,27 @@ def test_pump_and_dump_run_ends_with_neither_token(engines, cluster):
     assert lot_of(engine, pumped["mint"])["realized_pnl_lamports"] > 0
     assert lot_of(engine, dumped["mint"])["realized_pnl_lamports"] < 0
     assert runner(engine).exits_fired == 2
+    # `zapbot trades --json` and its CSV carry each exit's trigger.
+    assert trades_main(["--json"]) == 0
+    listed = {row["signature"]: row for row in json.loads(capsys.readouterr().out) if row["side"] == "sell"}
+    assert {listed[take["signature"]]["trigger"], listed[stop["signature"]]["trigger"]} == {
+        "take_profit",
+        "stop_loss",
+    }
+    assert trades_main(["--csv", str(tmp_path / "trades.csv")]) == 0
+    with open(tmp_path / "trades.csv", newline="") as handle:
+        rows = [row for row in csv.DictReader(handle) if row["side"] == "sell"]
+    assert sorted(row["trigger"] for row in rows) == ["stop_loss", "take_profit"]
+
+
+def test_follow_leader_sells_off_leaves_the_lot_to_its_exits(engines, cluster):
+    engine = engines(exits__follow_leader_sells=False)
+    lot = copy_buy(engine, cluster, "HOLD")
+    sell = cluster.trader_swap("leader", "sell", "HOLD", token_fraction=1.0)
+    assert engine.ctx.send("executor", detected(sell))
+    skip = wait_until(
+        lambda: query(engine, "SELECT * FROM skips WHERE leader_signature=?", sell.signature),
+        what="the leader's sell to be decided",
+    )[0]
+    assert skip["reason"] == "copy sells off" and "follow_leader_sells" in skip["detail"]
+    assert lot_of(engine, lot["mint"])["amount"] == lot["amount"]
