@@ -124,6 +124,9 @@ class PolicyState:
     signal_age_s: float | None = None
     leader_pre_amount: int | None = None  # the leader's holding of this mint before their trade
     leader_post_amount: int | None = None  # ... and after it
+    follow_leader_sells: bool = (
+        True  # the trader's exit setting (else [exits]): false skips the leader's sells
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,6 +263,8 @@ def decide(swap: Any, trader: Any, limits: Any, book: PolicyState) -> Decision:
 def _decide_sell(swap: Any, trader: Any, book: PolicyState) -> Decision:
     if not trader.copy_sells:
         return Skip("copy sells off")
+    if not book.follow_leader_sells:
+        return Skip("copy sells off", "follow_leader_sells = false: the lot's exit rules sell it")
     if book.position_amount <= 0:
         return Skip("no position")
     amount, closes = sell_amount(

@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from engine.exits import effective_exit_values
 from engine.messages import SwapDetected
 from engine.policy import PolicyState
 from engine.store import Store
@@ -186,6 +187,9 @@ class DecisionInputs:
             position_amount=held,
             bought_before=inputs["bought_before"],
             trader_paused_reason=trader_paused_reason(),
+            follow_leader_sells=bool(
+                effective_exit_values(self.ctx.settings.exits, trader)["follow_leader_sells"]
+            ),
             duplicate=inputs["duplicate"],
             current_slot=self.balance.slot,
             leader_pre_amount=pre,

@@ -5,12 +5,13 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from engine.store.exit_state import ExitStateStore
 from engine.store.intents import IN_FLIGHT_STATUSES, IntentStore
 from engine.store.journal import JournalStore
 from engine.store.positions import PositionStore
 
 
-class Store(IntentStore, PositionStore, JournalStore):
+class Store(IntentStore, PositionStore, JournalStore, ExitStateStore):
     """The single writer's view of the database. Every write is one transaction."""
 
     # -- the executor's atomic steps (each is one transaction) -------------------------------------
