@@ -147,6 +147,7 @@ class TablePane(Pane):
     max_rows: ClassVar[int] = 500
     live_tail: ClassVar[bool] = False
     detail_line: ClassVar[bool] = False
+    detail_when_cut: ClassVar[bool] = False  # show the detail line only when the selected row is cut short
 
     def __init__(self) -> None:
         super().__init__()
@@ -300,8 +301,16 @@ class TablePane(Pane):
         key = self.selected_key()
         cells = self._full.get(key) if key is not None else None
         text = self.describe(key, cells) if key is not None and cells is not None else ""
+        if self.detail_when_cut and cells is not None and key in self._cells and self._layout is not None:
+            shown = self._layout[0]
+            whole = len(shown) == len(self.columns) and all(
+                on_screen.plain == cells[i].plain for on_screen, i in zip(self._cells[key], shown)
+            )
+            if whole:
+                text = ""  # the row is whole on screen: the line would only repeat it
         if str(self.detail.content) != text:
             self.detail.update(text)
+        self.detail.display = bool(text)
 
     def on_data_table_row_highlighted(self, _event: DataTable.RowHighlighted) -> None:
         self._show_marker()
