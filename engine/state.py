@@ -334,6 +334,11 @@ class EngineState:
             else:
                 self.lots[view.id] = view
 
+    def open_lots(self) -> tuple[LotView, ...]:
+        """The open lots, oldest first, without the cost of a whole snapshot (the exit runner asks often)."""
+        with self._lock:
+            return tuple(sorted(self.lots.values(), key=lambda lot: lot.id))
+
     def set_health(self, **changes: Any) -> None:
         with self._lock:
             self.health = replace(self.health, **changes)
