@@ -26,6 +26,7 @@ from engine.chain.confirm import SignatureWatcher
 from engine.chain.swap_api import SwapApi, swap_api_from_context
 from engine.execution.admission import TradeSlots
 from engine.execution.buy_checks import BuyChecks
+from engine.execution.chain_books import ChainBooks
 from engine.execution.inputs import Balance, BalanceUnknown, DecisionInputs, LeaderHoldings
 from engine.execution.job import Job, job_from_trade
 from engine.execution.lifecycle import TradeLifecycle
@@ -81,6 +82,9 @@ class ExecutorWorker(BaseWorker):
         self.buy_checks = BuyChecks(
             ctx, rpc=self.rpc, swap_api=self.swap_api, wallet=self.wallet, log=self.log
         )
+        self.chain_books = ChainBooks(
+            ctx, self.rpc, self.wallet, has_wallet=self.keypair is not None, emit_log=self.emit_log
+        )
         self.lifecycle = TradeLifecycle(
             ctx,
             rpc=self.rpc,
@@ -94,6 +98,7 @@ class ExecutorWorker(BaseWorker):
             log=self.log,
             slots=self.slots,
             watcher=self.watcher,
+            after_settle=self._reconcile_after_settle,
         )
         self._tasks: list[asyncio.Task] = []
         ctx.extra_depths["executor"] = self.queued
@@ -167,6 +172,16 @@ class ExecutorWorker(BaseWorker):
             await self.balance.refresh()
         except Exception as exc:  # noqa: BLE001 - the next tick tries again
             self.log.debug("balance refresh failed: %s", exc)
+        if self.chain_books.due():
+            self._background(self.chain_books.run("interval"), "reconciliation")
+
+    def _reconcile_after_settle(self, mint: str) -> None:
+        """Every settle is followed by a reconciliation (in the background: the trade is finished)."""
+        self._background(self.chain_books.run("settle", mint), "reconciliation after settle")
+
+    def _background(self, coro: Any, what: str) -> None:
+        self._tasks = [task for task in self._tasks if not task.done()]
+        self._tasks.append(self.spawn(coro, what))
 
     # -- startup: trader state, balance, reconciliation of what a previous run left in flight -----------
     async def _startup(self) -> None:
@@ -193,6 +208,7 @@ class ExecutorWorker(BaseWorker):
             max_signal_age_s=self.limits.max_signal_age_s,
         )
         await self.outcomes.check_daily_loss()
+        await self.chain_books.run("start")  # the lots against the wallet's token accounts
 
     # -- the queue -----------------------------------------------------------------------------------
     def _take(self, trade: ExecuteTrade) -> None:
