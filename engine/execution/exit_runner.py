@@ -134,7 +134,7 @@ class ExitRunner:
         for intent_id, trade in list(self._unsent.items()):
             if self.ctx.send("executor", trade, force=True):
                 del self._unsent[intent_id]
-        open_lots = tuple(lot for lot in self.ctx.state.snapshot().lots if lot.amount > 0)
+        open_lots = tuple(lot for lot in self.ctx.state.open_lots() if lot.amount > 0)
         lots = {lot.id: lot for lot in open_lots}
         for lot_id in set(self.last_quoted) - set(lots):
             self.last_quoted.pop(lot_id, None)
