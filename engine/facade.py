@@ -331,8 +331,13 @@ class Engine:
         assert self.ctx is not None
         return commands.set_copying(self.ctx, name, False)[0]
 
+    def pause_buys(self) -> bool:
+        """Pause buys; sells and exits of open lots are still copied. True if this changed anything."""
+        assert self.ctx is not None
+        return commands.pause_buys(self.ctx)
+
     def pause_all(self) -> bool:
-        """Pause all copying; returns True if this changed anything."""
+        """Pause all copying, sells and exits too; returns True if this changed anything."""
         assert self.ctx is not None
         return commands.pause_all(self.ctx)
 
@@ -344,6 +349,11 @@ class Engine:
     @property
     def paused(self) -> bool:
         return self.state.paused
+
+    @property
+    def pause_mode(self) -> str:
+        """ "" | "buys" | "all"."""
+        return self.state.pause if self.state.paused else ""
 
     def add_trader(self, trader: TraderConfig) -> TraderConfig:
         self.traders.add(trader)

@@ -153,9 +153,19 @@ class EngineSnapshot:
     traders_digest: str = ""  # sha256 of the version of it in force
     lots: tuple[LotView, ...] = ()  # the open lots, oldest first; a position is the sum of its mint's lots
     books_chain: str = ""  # the chain whose books are in use (genesis hash, or 'offline'); "" until known
+    pause: str = (
+        ""  # "" | "buys" (sells of open lots still copied) | "all" (sells too), as the operator set it
+    )
     today: str = ""  # the UTC day the two totals below are of ("" until the data worker read them)
     spent_today_lamports: int = 0  # what buys cost that day, fees included (the daily spend cap counts it)
     realized_pnl_today_lamports: int = 0  # realised PnL of that day's sells
+
+    @property
+    def pause_mode(self) -> str:
+        """The pause in force: "all", "buys" (the operator's, or the kill switch's) or "" (none)."""
+        if self.pause == "all":
+            return "all"
+        return "buys" if self.pause == "buys" or self.kill_switch else ""
 
     @property
     def uptime_s(self) -> float:
@@ -272,6 +282,7 @@ class EngineState:
         self.chain_id = ""
         self.chain_label = ""
         self.books_chain = ""
+        self.pause = ""
         self.traders_file = ""
         self.traders_digest = ""
         self.today = ""
@@ -390,6 +401,7 @@ class EngineState:
                 traders_digest=self.traders_digest,
                 lots=tuple(self.lots[key] for key in sorted(self.lots)),
                 books_chain=self.books_chain,
+                pause=self.pause,
                 today=self.today,
                 spent_today_lamports=self.spent_today_lamports,
                 realized_pnl_today_lamports=self.realized_pnl_today_lamports,

@@ -175,7 +175,8 @@ class DecisionInputs:
         if msg.side == "sell" and trader.proportional_sells and held > 0:
             pre, post = leader_holding(msg, leader_tracked_before)
         return PolicyState(
-            paused=self.ctx.paused,
+            paused=self.ctx.pause_mode == "all",
+            buys_paused=self.ctx.pause_mode == "buys",
             kill_switch=bool(self.ctx.state.kill_switch),
             balance_lamports=self.balance.lamports if self.balance.has_wallet else None,
             spent_today_lamports=inputs["spent_today_lamports"],

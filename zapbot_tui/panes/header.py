@@ -132,8 +132,10 @@ class HeaderPane(Static):
             badges.append(("LIVE: NOT CONFIRMED", f"bold reverse {tone['bad']}"))
         limit = ""
         if snapshot is not None:
-            if snapshot.paused:
-                badges.append(("PAUSED", f"bold reverse {tone['warn']}"))
+            if snapshot.pause == "all" and snapshot.paused:
+                badges.append(("ALL PAUSED", f"bold reverse {tone['bad']}"))
+            elif snapshot.paused:
+                badges.append(("BUYS PAUSED", f"bold reverse {tone['warn']}"))
             if snapshot.kill_switch:
                 badges.append(
                     (f"KILL SWITCH: {fit(snapshot.kill_switch, DETAIL_WIDTH)}", f"bold reverse {tone['bad']}")

@@ -42,7 +42,8 @@ def quote_text(quote: Any, label: str) -> str:
 KEYS: tuple[tuple[str, str, str, str, str], ...] = (
     ("s", "start_copying", "Start", "Start copying trader", "Start copying the selected trader"),
     ("x", "stop_copying", "Stop", "Stop copying trader", "Stop copying the selected trader"),
-    ("p", "toggle_pause", "Pause", "Pause / resume all", "Pause all copying, or resume it"),
+    ("p", "toggle_pause", "Pause", "Pause buys / resume", "Pause buys (sells still copied), or resume"),
+    ("P", "pause_everything", "", "Pause all", "Pause all copying, sells and exits too"),
     ("a", "add_trader", "Add", "Add trader", "Add a trader to follow"),
     ("S", "scout", "", "Scout a wallet", "Scout a wallet: its trading, and what copying it would make"),
     ("e", "edit_trader", "Edit", "Edit trader", "Edit the selected trader"),
@@ -362,8 +363,13 @@ class MainScreen(Screen):
             self._run_command("resume", self.engine.resume_all)
             self.notify("copying resumed")
         else:
-            self._run_command("pause", self.engine.pause_all)
-            self.notify("all copying PAUSED (p to resume)", severity="warning")
+            self._run_command("pause buys", self.engine.pause_buys)
+            self.notify("buys PAUSED, sells still copied (p to resume)", severity="warning")
+
+    def action_pause_everything(self) -> None:
+        if self._engine_ready():
+            self._run_command("pause all", self.engine.pause_all)
+            self.notify("ALL copying PAUSED, sells too (p to resume)", severity="warning")
 
     def action_add_trader(self) -> None:
         if self._engine_ready():
