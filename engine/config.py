@@ -332,7 +332,7 @@ mode = "sim"
 threading_enabled = true
 max_worker_memory = "1GB"         # address-space limit of each decode process
 worker_restart_delay_ms = 5000    # first restart delay; doubles on each further restart
-max_concurrent_trades = 3
+max_concurrent_trades = 10         # trades quoted, built or sent at once; one only awaiting confirmation holds none
 max_queue_size = 1000
 heartbeat_interval_ms = 30000
 decode_processes = 2
@@ -402,6 +402,7 @@ max_open_exposure_sol = 0         # SOL at cost held in all open lots, at most (
 
 [exits]                           # defaults for every lot; each key can be set per trader. 0 = off
 check_interval_s = 2.0            # every open lot is valued (a sell quote) at least this often
+max_quotes_per_s = 0              # those quotes a second, at most; 0 = auto (sim 20, keyed API 5, keyless 1)
 take_profit_pct = 0               # sell take_profit_sell_pct of the lot at this gain
 take_profit_sell_pct = 100
 take_profit_levels = []           # e.g. [[50, 50], [100, 100]]: (gain %, share %), each fires once

@@ -36,7 +36,12 @@ class EngineSettings(_Table):
     threading_enabled: bool = True
     max_worker_memory: str = "1GB"
     worker_restart_delay_ms: int = Field(5000, ge=0)
-    max_concurrent_trades: int = Field(3, ge=1, le=64)
+    max_concurrent_trades: int = Field(
+        10,
+        ge=1,
+        le=64,
+        description="trades being quoted, built or sent at once (waiting for a confirmation holds none)",
+    )
     max_queue_size: int = Field(1000, ge=1)
     heartbeat_interval_ms: int = Field(30000, ge=10)
     restart_budget: int = Field(5, ge=0, description="restarts allowed per worker within restart_window_s")
@@ -218,6 +223,9 @@ class ExitsSettings(_Table):
     0 (or no value) turns a rule off."""
 
     check_interval_s: float = Field(2.0, gt=0, description="every open lot is valued at least this often")
+    max_quotes_per_s: float = Field(
+        0.0, ge=0, description="sell quotes a second for valuing lots, at most (0 = auto for the swap API)"
+    )
     take_profit_pct: float = Field(0.0, ge=0, description="sell take_profit_sell_pct at this gain")
     take_profit_sell_pct: float = Field(100.0, gt=0, le=100)
     take_profit_levels: list[list[float]] = Field(default_factory=list, description="[[pct, share], ...]")

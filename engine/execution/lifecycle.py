@@ -21,8 +21,10 @@ from tenacity import (
     wait_exponential,
 )
 
+from engine.chain.confirm import SignatureWatcher
 from engine.chain.swap_api import SwapApi, SwapApiError, SwapBuild, sign_swap
 from engine.constants import WSOL_MINT
+from engine.execution.admission import TradeSlots
 from engine.execution.inputs import Balance
 from engine.execution.job import Job, error_text, is_slippage_error, landed, our_fill, paper_fill
 from engine.execution.outcomes import EmitLog, Outcomes
@@ -40,7 +42,8 @@ T = TypeVar("T")
 
 MAX_SIGNED_ROUNDS = 2  # the first transaction plus one re-quote
 RESEND_INTERVAL_S = 1.5  # re-broadcast the same bytes this often until seen or expired
-STATUS_POLL_MAX_S = 0.4  # status polling backs off from 50 ms to this
+STATUS_POLL_MAX_S = 0.4  # status polling backs off from 50 ms to this while no notification can come
+STATUS_POLL_WS_S = 1.0  # ... and is only the fallback, this often, while signatureSubscribe is up
 TX_FETCH_DEADLINE_S = 20.0  # how long to wait for getTransaction of a confirmed signature
 SWAP_API_ATTEMPTS = 3  # a retryable swap API error is tried again after 0.2 s, then 0.4 s
 
@@ -67,6 +70,9 @@ class TradeLifecycle:
         accepting: Callable[[], bool],
         emit_log: EmitLog,
         log: logging.Logger,
+        slots: TradeSlots | None = None,
+        watcher: SignatureWatcher | None = None,
+        on_sent: Callable[[Job], None] | None = None,
     ) -> None:
         self.ctx = ctx
         self.mode = ctx.settings.mode
@@ -80,6 +86,9 @@ class TradeLifecycle:
         self.accepting = accepting
         self.emit_log = emit_log
         self.log = log
+        self.slots = slots
+        self.watcher = watcher
+        self.on_sent = on_sent
 
     async def execute(self, job: Job) -> None:
         if self.mode == "paper":
@@ -103,6 +112,14 @@ class TradeLifecycle:
             if job.rounds_used >= MAX_SIGNED_ROUNDS:
                 await self.outcomes.fail(job, "retries used up")
                 return
+            if self.slots is not None and not self.slots.holds(job):
+                await self.slots.acquire(
+                    job
+                )  # a re-quote (or a resumed trade's) waits its turn like new work
+                stale = None if job.manual else self.stale(job)
+                if stale is not None and job.fees_paid == 0:
+                    await self.outcomes.skip(job, stale.reason, stale.detail)
+                    return
             try:
                 build, quote = await self._build(job)
             except SwapApiError as exc:
@@ -120,7 +137,14 @@ class TradeLifecycle:
                 last_valid_block_height=build.last_valid_block_height,
                 attempts=job.rounds_used,
             )
-            outcome, status = await self._await_landing(signature, raw, build.last_valid_block_height)
+            await self._send(signature, raw)
+            if self.on_sent is not None:
+                self.on_sent(job)
+            if self.slots is not None:
+                self.slots.release(job)  # waiting for the confirmation holds no trade slot
+            outcome, status = await self._await_landing(
+                signature, raw, build.last_valid_block_height, sent=True
+            )
             if await self._conclude(job, signature, outcome, status):
                 return
 
@@ -176,39 +200,67 @@ class TradeLifecycle:
             if health.send_ok is not False:
                 self.emit_log("warning", f"send refused: {refused}")
 
-    async def _await_landing(self, signature: str, raw: bytes, last_valid: int) -> tuple[str, dict | None]:
-        """Re-send the same bytes until the signature is confirmed, or its blockhash has expired."""
+    async def _send(self, signature: str, raw: bytes) -> None:
+        assert self.rpc is not None
+        try:
+            await self.rpc.send_raw_transaction(raw, skip_preflight=True, max_retries=0)
+        except Exception as exc:  # noqa: BLE001 - a refused send is retried with the same bytes
+            self.log.debug("send of %s refused: %s", signature[:8], exc)
+            self._note_send(str(exc) or type(exc).__name__)
+        else:
+            self._note_send(None)
+
+    async def _await_landing(
+        self, signature: str, raw: bytes, last_valid: int, *, sent: bool = False
+    ) -> tuple[str, dict | None]:
+        """Re-send the same bytes until the signature is confirmed, or its blockhash has expired.
+
+        The confirmation comes from signatureSubscribe when the watcher's socket is up; getSignatureStatuses
+        (with the block height, for expiry) is then asked every STATUS_POLL_WS_S as the fallback, and every
+        50-400 ms while the socket is down."""
         assert self.rpc is not None
         loop = asyncio.get_running_loop()
-        next_send = 0.0
+        next_send = loop.time() + RESEND_INTERVAL_S if sent else 0.0
+        next_check = 0.0
         delay = 0.05
-        while True:
-            if loop.time() >= next_send:
-                next_send = loop.time() + RESEND_INTERVAL_S
-                try:
-                    await self.rpc.send_raw_transaction(raw, skip_preflight=True, max_retries=0)
-                except Exception as exc:  # noqa: BLE001 - a refused send is retried with the same bytes
-                    self.log.debug("send of %s refused: %s", signature[:8], exc)
-                    self._note_send(str(exc) or type(exc).__name__)
+        try:
+            while True:
+                if loop.time() >= next_send:
+                    next_send = loop.time() + RESEND_INTERVAL_S
+                    await self._send(signature, raw)
+                watcher = self.watcher
+                subscribed = watcher is not None and watcher.up
+                wait_s = min(STATUS_POLL_WS_S if subscribed else delay, max(0.01, next_send - loop.time()))
+                delay = min(delay * 2, STATUS_POLL_MAX_S)
+                if watcher is not None:
+                    note = await watcher.wait(signature, wait_s)
+                    if note is not None and landed(note):
+                        self.ctx.state.bump("confirmed_by_notification")
+                        return "landed", note
                 else:
-                    self._note_send(None)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, STATUS_POLL_MAX_S)
-            try:
-                status = (await self.rpc.get_signature_statuses([signature]))[0]
-                if landed(status):
-                    return "landed", status
-                height = await self.rpc.get_block_height()
-                if height > last_valid:
-                    # Expired; one last look (it may have landed in the final valid block).
-                    final = (await self.rpc.get_signature_statuses([signature], search_history=True))[0]
-                    if final is not None:
-                        if landed(final):
-                            return "landed", final
-                        continue  # seen but not yet confirmed: wait for it
-                    return "expired", None
-            except Exception as exc:  # noqa: BLE001 - keep following; never conclude without an answer
-                self.log.debug("status of %s unavailable: %s", signature[:8], exc)
+                    await asyncio.sleep(wait_s)
+                if subscribed and loop.time() < next_check:
+                    continue
+                next_check = loop.time() + STATUS_POLL_WS_S
+                try:
+                    status = (await self.rpc.get_signature_statuses([signature]))[0]
+                    if landed(status):
+                        self.ctx.state.bump("confirmed_by_status_poll")
+                        return "landed", status
+                    height = await self.rpc.get_block_height()
+                    if height > last_valid:
+                        # Expired; one last look (it may have landed in the final valid block).
+                        final = (await self.rpc.get_signature_statuses([signature], search_history=True))[0]
+                        if final is not None:
+                            if landed(final):
+                                return "landed", final
+                            continue  # seen but not yet confirmed: wait for it
+                        return "expired", None
+                except Exception as exc:  # noqa: BLE001 - keep following; never conclude without an answer
+                    self.log.debug("status of %s unavailable: %s", signature[:8], exc)
+        finally:
+            if self.watcher is not None:
+                self.watcher.forget(signature)
 
     async def _conclude(self, job: Job, signature: str, outcome: str, status: dict | None) -> bool:
         """Record how one signed transaction ended. True when the trade is finished, False to re-quote."""

@@ -26,6 +26,9 @@ class ChaosSettings:
     ws_latency_ms: float = 0.0  # added before every pubsub frame (replies and notifications, order kept)
     blockhash_ttl_slots: int | None = None  # shortens blockhash validity (blocks) below the 150 default
     pause_slots: bool = False  # stops the slot clock (slot, block height, blockhash freeze)
+    confirm_delay_ms: float = (
+        0.0  # sendTransaction accepted at once, but landed (and confirmed) this much later
+    )
 
     def set(self, key: str, raw_value: Any) -> None:
         """Set one field from a string or a value, converting to the field's type."""

@@ -307,7 +307,20 @@ class RpcServer(AccountMethods):
         chaos = self.chaos
         if chaos.send_fail_ratio > 0 and self.rng.random() < chaos.send_fail_ratio:
             raise RpcError(-32005, "Node is unhealthy", {"numSlotsBehind": None})
+        if chaos.confirm_delay_ms > 0:
+            # Accepted now, in a block only later (a congested leader): its status, its notification and its
+            # effects all wait. A re-send of the same bytes meanwhile lands once.
+            timer = threading.Timer(chaos.confirm_delay_ms / 1000, self._land_late, (tx, raw))
+            timer.daemon = True
+            timer.start()
+            return str(tx.signatures[0])
         return self.ledger.submit(tx, raw, skip_preflight=bool(config.get("skipPreflight")))
+
+    def _land_late(self, tx: Any, raw: bytes) -> None:
+        try:
+            self.ledger.submit(tx, raw, skip_preflight=True)
+        except Exception:  # noqa: BLE001 - a late transaction that cannot land is simply never seen
+            pass
 
     def rpc_simulateTransaction(self, params: list[Any]) -> dict[str, Any]:
         config = config_param(params, 1)

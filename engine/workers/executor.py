@@ -14,33 +14,30 @@ Safety rules this worker and engine/execution keep (docs/COPYING.md explains the
 from __future__ import annotations
 
 import asyncio
-import heapq
-import itertools
 import sqlite3
 import time
-import uuid
 from collections import deque
 from dataclasses import replace
 from typing import Any
 
 from cachetools import LRUCache
 
+from engine.chain.confirm import SignatureWatcher
 from engine.chain.swap_api import SwapApi, swap_api_from_context
+from engine.execution.admission import TradeSlots
 from engine.execution.buy_checks import BuyChecks
 from engine.execution.inputs import Balance, BalanceUnknown, DecisionInputs, LeaderHoldings
-from engine.execution.job import MANUAL_PRIORITY, Job, job_from_trade
+from engine.execution.job import Job, job_from_trade
 from engine.execution.lifecycle import TradeLifecycle
+from engine.execution.manual import record_manual_sell
 from engine.execution.outcomes import Outcomes
 from engine.execution.recovery import reconcile, trade_from_row
 from engine.messages import ExecuteTrade, ManualSell, SentTransaction, SwapDetected, TradeQueued, TradeSkipped
 from engine.policy import (
-    MANUAL_TRADE,
     Copy,
     Skip,
     decide,
-    fee_fields,
     limits_view,
-    manual_fee_budget_lamports,
     sol_to_lamports,
 )
 from engine.store import StoreError
@@ -50,7 +47,8 @@ LRU_SIZE = 20_000  # (leader signature, trader) pairs remembered to drop a swap 
 
 
 class ExecutorWorker(BaseWorker):
-    """Decide, queue, dispatch: at most MAX_CONCURRENT_TRADES at once, sells first."""
+    """Decide, queue, dispatch: at most engine.max_concurrent_trades quoting/building/sending at once, in the
+    order engine/execution/admission.py documents."""
 
     name = "executor"
     tick_interval = 1.0
@@ -66,12 +64,13 @@ class ExecutorWorker(BaseWorker):
         self.wallet = str(self.keypair.pubkey()) if self.keypair is not None else "paper"
         self.rpc: Any = ctx.rpc_pool() if ctx.endpoints.rpc_urls else None
         self.swap_api: SwapApi | None = swap_api_from_context(ctx)
-        self._queue: list[tuple[tuple[int, int], int, Job]] = []
-        self._seq = itertools.count()
-        self._running: dict[int, asyncio.Task] = {}
+        self.slots = TradeSlots(self.max_concurrent)
+        self._jobs: dict[int, Job] = {}  # every trade from EXECUTE_TRADE to its outcome
+        self._running: dict[int, asyncio.Task] = {}  # ... and its task (waiting for a slot, or working)
+        self._admitted: set[int] = set()  # trades past the queue (holding a slot once, or resumed)
         self._buy_fee_budgets: dict[int, int] = {}
-        self._wake = asyncio.Event()
         self._ready = asyncio.Event()
+        self.watcher = SignatureWatcher(ctx.endpoints.ws_url, log=self.log) if ctx.endpoints.ws_url else None
         self._seen: LRUCache[tuple[str, str], None] = LRUCache(maxsize=LRU_SIZE)
         self._parked: deque[tuple[SwapDetected, int]] = deque()
         self._unwritten_skips: deque[tuple[SwapDetected, Skip]] = deque()
@@ -93,31 +92,71 @@ class ExecutorWorker(BaseWorker):
             accepting=lambda: self.accepting,
             emit_log=self.emit_log,
             log=self.log,
+            slots=self.slots,
+            watcher=self.watcher,
         )
         self._tasks: list[asyncio.Task] = []
-        ctx.extra_depths["executor"] = lambda: len(self._queue)
+        ctx.extra_depths["executor"] = self.queued
+        if self.watcher is not None and self.mode != "paper":
+            self.watcher.start()
         self._tasks.append(self.spawn(self._startup(), "executor startup"))
-        self._tasks.append(self.spawn(self._dispatch(), "executor dispatcher"))
 
     async def cleanup(self) -> None:
         if getattr(self, "inputs", None) is not None:
             self.inputs.close()
         if getattr(self, "buy_checks", None) is not None:
             self.buy_checks.close()
+        await self._note_left_open()
         for task in [*getattr(self, "_tasks", []), *getattr(self, "_running", {}).values()]:
             task.cancel()
+        if getattr(self, "watcher", None) is not None:
+            await self.watcher.close()
         if getattr(self, "rpc", None) is not None:
             await self.rpc.close()
         if getattr(self, "swap_api", None) is not None:
             await self.swap_api.close()
         self.ctx.state.set(in_flight=0)
 
+    async def _note_left_open(self) -> None:
+        """Trades still out when the stop deadline ends keep their status with the reason why."""
+        jobs = [job for job in getattr(self, "_jobs", {}).values() if job.rounds_used > 0]
+        if not jobs:
+            return
+        notes = [
+            self.ctx.store.update_intent(
+                job.intent_id, reason="still unconfirmed at stop; followed at the next start"
+            )
+            for job in jobs
+        ]
+        try:
+            await asyncio.wait_for(asyncio.gather(*notes, return_exceptions=True), 2.0)
+        except TimeoutError:
+            self.log.warning("could not note %d unconfirmed trade(s) at stop", len(jobs))
+
     def in_flight(self) -> int:
         return len(getattr(self, "_running", {}))
 
+    def queued(self) -> int:
+        """Trades waiting for their first trade slot."""
+        return len(self._running) - len(self._admitted)
+
     async def on_stop_accepting(self) -> None:
-        # Queued trades that have not started stay 'queued' in the store; the next start reconciles them.
-        self._wake.set()
+        """A clean stop: trades already out are followed (the supervisor drains them within its deadline);
+        queued buys are skipped 'shutting down'; queued sells stay queued, with that reason, for the next
+        start to resume."""
+        waiting = [job for intent_id, job in self._jobs.items() if intent_id not in self._admitted]
+        for job in waiting:
+            task = self._running.get(job.intent_id)
+            if task is not None:
+                task.cancel()
+        for job in waiting:
+            try:
+                if job.side == "buy":
+                    await self.outcomes.skip(job, "shutting down")
+                else:
+                    await self.ctx.store.update_intent(job.intent_id, reason="kept for the next start")
+            except Exception as exc:  # noqa: BLE001 - the next start reconciles it either way
+                self.log.warning("could not record trade %s at shutdown: %s", job.intent_id, exc)
 
     async def tick(self) -> None:
         if not self._ready.is_set():
@@ -131,6 +170,9 @@ class ExecutorWorker(BaseWorker):
 
     # -- startup: trader state, balance, reconciliation of what a previous run left in flight -----------
     async def _startup(self) -> None:
+        # What the previous run left in flight is read before any new intent can exist; it is then
+        # reconciled beside new work (new signals are decided as soon as the balance is known).
+        left = await self.ctx.store.intents_in_flight()
         try:
             await self.outcomes.load()
             await self.balance.refresh(force=True)
@@ -138,20 +180,19 @@ class ExecutorWorker(BaseWorker):
                 await self.balance.airdrop(
                     sol_to_lamports(self.ctx.settings.sim.operator_airdrop_sol), self.emit_log
                 )
-            await reconcile(
-                await self.ctx.store.intents_in_flight(),
-                wallet=self.wallet,
-                paper=self.mode == "paper",
-                traders=self.ctx.traders,
-                outcomes=self.outcomes,
-                take=self._take,
-                emit_log=self.emit_log,
-                max_signal_age_s=self.limits.max_signal_age_s,
-            )
-            await self.outcomes.check_daily_loss()
         finally:
             self._ready.set()
-            self._wake.set()
+        await reconcile(
+            left,
+            wallet=self.wallet,
+            paper=self.mode == "paper",
+            traders=self.ctx.traders,
+            outcomes=self.outcomes,
+            take=self._take,
+            emit_log=self.emit_log,
+            max_signal_age_s=self.limits.max_signal_age_s,
+        )
+        await self.outcomes.check_daily_loss()
 
     # -- the queue -----------------------------------------------------------------------------------
     def _take(self, trade: ExecuteTrade) -> None:
@@ -159,43 +200,41 @@ class ExecutorWorker(BaseWorker):
         self._enqueue(job_from_trade(trade))
 
     def _has_job(self, intent_id: int) -> bool:
-        return intent_id in self._running or any(job.intent_id == intent_id for _, _, job in self._queue)
+        return intent_id in self._running  # every taken job is a task from the start (admission orders them)
 
     def _enqueue(self, job: Job) -> None:
+        if job.intent_id in self._running:
+            return
         if job.side == "buy":
             self._buy_fee_budgets[job.intent_id] = job.fee_budget_lamports
-        heapq.heappush(self._queue, (job.sort_key, next(self._seq), job))
-        self._wake.set()
-
-    async def _dispatch(self) -> None:
-        while True:
-            await self._wake.wait()
-            self._wake.clear()
-            if not self._ready.is_set():
-                continue
-            while (
-                self._queue
-                and len(self._running) < self.max_concurrent
-                and (self.accepting or self._queue[0][2].resume is not None)
-            ):
-                _, _, job = heapq.heappop(self._queue)
-                task = asyncio.ensure_future(self._run_job(job))
-                self._running[job.intent_id] = task
-                task.add_done_callback(lambda _t, intent_id=job.intent_id: self._job_done(intent_id))
-            self.ctx.state.set(in_flight=len(self._running))
+        self._jobs[job.intent_id] = job
+        task = asyncio.ensure_future(self._run_job(job))
+        self._running[job.intent_id] = task
+        task.add_done_callback(lambda _t, intent_id=job.intent_id: self._job_done(intent_id))
+        self.ctx.state.set(in_flight=len(self._running))
 
     def _job_done(self, intent_id: int) -> None:
         self._running.pop(intent_id, None)
+        self._admitted.discard(intent_id)
+        job = self._jobs.pop(intent_id, None)
+        if job is not None:
+            self.slots.release(job)
         self._buy_fee_budgets.pop(intent_id, None)
         self.ctx.state.set(in_flight=len(self._running))
-        self._wake.set()
 
     async def _run_job(self, job: Job) -> None:
         try:
+            await self._ready.wait()
+            if job.resume is None:
+                await self.slots.acquire(job)  # in the order of engine/execution/admission.py
+            self._admitted.add(job.intent_id)
             stale = None if job.resume is not None or job.manual else self.lifecycle.stale(job)
             if stale is not None:
                 # Leaving the queue too old: a buy this late is as bad as a missed one, and never sent.
                 await self.outcomes.skip(job, stale.reason, stale.detail)
+                return
+            if not self.accepting and job.resume is None and job.side == "buy":
+                await self.outcomes.skip(job, "shutting down")
                 return
             await self.lifecycle.execute(job)
         except asyncio.CancelledError:
@@ -210,6 +249,9 @@ class ExecutorWorker(BaseWorker):
                 job.resume = SentTransaction(
                     row["signature"], bytes(row["signed_tx"]), int(row["last_valid_block_height"])
                 )
+                self.slots.release(job)
+                self._running.pop(job.intent_id, None)
+                self._admitted.discard(job.intent_id)
                 self._enqueue(job)
             else:
                 await self.outcomes.fail(job, f"error: {text}"[:200])
@@ -229,7 +271,7 @@ class ExecutorWorker(BaseWorker):
         if not self.accepting:
             await self._skip(msg, Skip("shutting down"))
             return
-        if len(self._queue) >= self.max_queue:
+        if self.queued() >= self.max_queue:
             await self._skip(msg, Skip("queue full"))
             return
         if trader is None:
@@ -426,52 +468,9 @@ class ExecutorWorker(BaseWorker):
         """Sell percent of the whole position (split over its lots pro rata at settle) or of one picked lot."""
         if not self.accepting:
             raise RuntimeError("the engine is shutting down")
-        inputs = await self.inputs.policy_inputs(trader="manual", mint=mint, wallet=self.wallet)
-        if lot_id is not None:
-            lot = await self.ctx.store.lot(lot_id)
-            if lot is None or lot["mint"] != mint or lot["closed_at"] is not None:
-                raise ValueError(f"no open lot {lot_id} in {mint}")
-            available = await self.ctx.store.lot_available(lot_id)
-        else:
-            available = inputs["position_amount"] - inputs["in_flight_sell_amount"]
-        if available <= 0:
-            raise ValueError(f"no open position in {mint}")
-        amount = available if percent >= 100 else int(available * percent) // 100
-        if amount <= 0:
-            raise ValueError(f"{percent:g}% of the position rounds to zero")
-        leader_signature = f"manual-{uuid.uuid4().hex}"
-        now = time.time()
-        intent_id, _ = await self.ctx.store.record_intent(
-            leader_signature=leader_signature,
-            trader="manual",
-            wallet=self.wallet,
-            side="sell",
-            mint=mint,
-            amount_in=amount,
-            token_decimals=inputs["decimals"],
-            detected_at=now,
-            status="queued",
-            queued_at=now,
-            trigger="manual",
-            lot_id=lot_id,
+        trade = await record_manual_sell(self.ctx, self.inputs, self.wallet, mint, percent, lot_id)
+        self._take(trade)
+        self.ctx.publish(
+            TradeQueued(trade.intent_id, "manual", "sell", mint, trade.detected_at or time.time())
         )
-        self._take(
-            ExecuteTrade(
-                intent_id=intent_id,
-                leader_signature=leader_signature,
-                trader="manual",
-                side="sell",
-                mint=mint,
-                amount_in=amount,
-                slippage_bps=MANUAL_TRADE.slippage_bps,
-                priority=MANUAL_PRIORITY,
-                detected_at=now,
-                manual=True,
-                fee_budget_lamports=manual_fee_budget_lamports("sell"),
-                token_decimals=inputs["decimals"],
-                trigger="manual",
-                **fee_fields(MANUAL_TRADE),
-            )
-        )
-        self.ctx.publish(TradeQueued(intent_id, "manual", "sell", mint, now))
-        return intent_id
+        return trade.intent_id

@@ -14,7 +14,13 @@ from engine.execution.job import (
     paper_fill,
 )
 from tests.helpers.copying import SOL, detected, engine_factory, finished, intent_rows, query
+from tests.helpers.gated import gate_swap_builds
 from tests.helpers.waiting import wait_until
+
+
+@pytest.fixture
+def gated(monkeypatch):
+    yield from gate_swap_builds(monkeypatch)
 
 
 @pytest.fixture
@@ -120,26 +126,30 @@ def test_expired_twice_fails_expired_before_landing(hooked, engine_on_cluster, s
     buy = sim_cluster.trader_swap(sim_cluster.traders[0][0], "buy", sim_cluster.mints[0], quote_lamports=SOL)
     engine.ctx.send("executor", detected(buy))
     row = wait_until(lambda: finished(engine, buy.signature), what="our buy")
-    assert row["status"] == "failed" and row["reason"] == "expired before landing"
+    assert row["status"] == "failed" and row["reason"].startswith("expired before landing")
     attempts = query(engine, "SELECT status FROM trades WHERE intent_id=?", row["id"])
     assert [a["status"] for a in attempts] == ["expired", "expired"]
     assert sim_cluster.token_balance(engine.ctx.state.wallet, sim_cluster.mints[0]) == 0
 
 
 @pytest.mark.slow
-def test_full_queue_records_skips_without_blocking(engine_on_cluster, sim_cluster):
+def test_full_queue_records_skips_without_blocking(gated, engine_on_cluster, sim_cluster):
     engine = engine_on_cluster(engine__max_concurrent_trades=1, engine__max_queue_size=1)
-    # The first trade cannot land (sends fail, the clock is paused so it cannot expire): it stays in flight.
+    # The first trade cannot land (sends fail, the clock is paused so it cannot expire): it stays 'sent',
+    # waiting for a confirmation, and so holds no trade slot.
     sim_cluster.set_chaos(send_fail_ratio=1.0, pause_slots=True)
     leader = sim_cluster.traders[0][0]
+    mints = sim_cluster.mints
     trades = [
-        sim_cluster.trader_swap(leader, "buy", sim_cluster.mints[i % 2], quote_lamports=SOL) for i in range(4)
+        sim_cluster.trader_swap(leader, "buy", mints[i % len(mints)], quote_lamports=SOL) for i in range(5)
     ]
     engine.ctx.send("executor", detected(trades[0]))
     wait_until(
         lambda: (rows := intent_rows(engine, trades[0].signature)) and rows[0]["status"] == "sent",
         what="first trade sent",
     )
+    # The second takes the only slot and is held while it is built; the third waits; the rest are refused.
+    gated.held_mint = trades[1].mint
     for count, trade in enumerate(trades[1:], start=1):
         # One at a time: the executor's inbox is bounded too (a refused send is the sender's to record).
         assert engine.ctx.send("executor", detected(trade))
@@ -147,13 +157,16 @@ def test_full_queue_records_skips_without_blocking(engine_on_cluster, sim_cluste
             lambda c=count: len(intent_rows(engine)) + len(query(engine, "SELECT id FROM skips")) == c + 1,
             what="the signal handled",
         )
+        if count == 1:
+            assert gated.holding.wait(20), "the second trade never reached its build"
     skips = query(engine, "SELECT * FROM skips")
     assert {s["reason"] for s in skips} == {"queue full"}
-    assert {s["leader_signature"] for s in skips} == {trades[2].signature, trades[3].signature}
-    assert intent_rows(engine, trades[1].signature)[0]["status"] == "queued"
-    assert engine.snapshot().in_flight == 1
+    assert {s["leader_signature"] for s in skips} == {trades[3].signature, trades[4].signature}
+    assert intent_rows(engine, trades[2].signature)[0]["status"] == "queued"
+    assert engine.snapshot().in_flight == 3  # sent, being built, queued
     sim_cluster.set_chaos(send_fail_ratio=0.0, pause_slots=False)
-    for trade in trades[:2]:
+    gated.gate.set()
+    for trade in trades[:3]:
         assert wait_until(lambda t=trade: finished(engine, t.signature), what="drain")["status"] == "executed"
 
 

@@ -3,15 +3,12 @@
 
 from __future__ import annotations
 
-import asyncio
-import threading
 import time
 
 import pytest
 
-import engine.workers.executor as executor_module
-from engine.chain.swap_api import SwapApi
 from tests.helpers.copying import SOL, detected, engine_factory, intent_rows, query
+from tests.helpers.gated import gate_swap_builds
 from tests.helpers.waiting import wait_until
 
 pytestmark = pytest.mark.slow
@@ -19,32 +16,9 @@ pytestmark = pytest.mark.slow
 MAX_AGE_S = 2.0
 
 
-class GatedSwapApi(SwapApi):
-    """The real client; building a swap of `held_mint` waits until the test opens the gate."""
-
-    held_mint: str | None = None
-    gate = threading.Event()
-    holding = threading.Event()
-
-    async def swap(self, user_pubkey, quote, **options):
-        if quote.get("outputMint") == self.held_mint:
-            GatedSwapApi.holding.set()
-            await asyncio.get_running_loop().run_in_executor(None, self.gate.wait)
-        return await super().swap(user_pubkey, quote, **options)
-
-
 @pytest.fixture
 def gated(monkeypatch):
-    GatedSwapApi.held_mint = None
-    GatedSwapApi.gate = threading.Event()
-    GatedSwapApi.holding = threading.Event()
-
-    def factory(ctx):
-        return GatedSwapApi(ctx.endpoints.swap_api_url, ctx.endpoints.swap_api_key)
-
-    monkeypatch.setattr(executor_module, "swap_api_from_context", factory)
-    yield GatedSwapApi
-    GatedSwapApi.gate.set()
+    yield from gate_swap_builds(monkeypatch)
 
 
 @pytest.fixture

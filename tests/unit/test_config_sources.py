@@ -42,7 +42,7 @@ def test_empty_and_unknown_names_are_ignored(zapbot_home, monkeypatch, tmp_path)
     monkeypatch.setenv("MAX_QUEUE_SIZE", "")
     monkeypatch.setenv("max_concurrent_trades", "9")  # names are case-sensitive
     engine = load_settings().engine
-    assert (engine.max_queue_size, engine.max_concurrent_trades) == (11, 3)
+    assert (engine.max_queue_size, engine.max_concurrent_trades) == (11, 10)
 
 
 def test_environment_hides_dotenv_line_even_when_empty(zapbot_home, monkeypatch, tmp_path):
@@ -71,7 +71,7 @@ def test_without_environment_only_the_file_counts(zapbot_home, monkeypatch, tmp_
     (tmp_path / ".env").write_text("MAX_CONCURRENT_TRADES=5\n")
     monkeypatch.setenv("MAX_QUEUE_SIZE", "33")
     engine = load_settings(use_environment=False).engine
-    assert (engine.max_queue_size, engine.max_concurrent_trades) == (11, 3)
+    assert (engine.max_queue_size, engine.max_concurrent_trades) == (11, 10)
 
 
 def test_settings_built_in_code_read_no_source(zapbot_home, monkeypatch, tmp_path):
@@ -80,7 +80,7 @@ def test_settings_built_in_code_read_no_source(zapbot_home, monkeypatch, tmp_pat
     monkeypatch.setenv("MAX_QUEUE_SIZE", "33")
     settings = Settings(engine={"heartbeat_interval_ms": 50})
     assert settings.mode == "sim"
-    assert (settings.engine.max_queue_size, settings.engine.max_concurrent_trades) == (1000, 3)
+    assert (settings.engine.max_queue_size, settings.engine.max_concurrent_trades) == (1000, 10)
     assert settings.engine.heartbeat_interval_ms == 50
 
 
