@@ -180,6 +180,10 @@ MIGRATIONS: list[str] = [
         updated_at REAL NOT NULL
     );
     """,
+    # 4: a leader swap's skips are looked up by its signature (is it decided already?) at every decision.
+    """
+    CREATE INDEX IF NOT EXISTS skips_leader ON skips(leader_signature, trader);
+    """,
 ]
 
 
