@@ -54,7 +54,7 @@ def set_copying(
     trader = ctx.traders.set_active(name, active)
     show_trader(ctx, trader)
     changed = before.active != active
-    if changed:
+    if changed or not active:  # stopping an auto-paused trader (still watched for its sells) stops that too
         monitor(ctx, [trader.wallet], start=active)
         ctx.publish(LogEvent("info", source, f"copying {name} {'started' if active else 'stopped'}"))
     return trader, changed
@@ -103,14 +103,34 @@ def _what_changed(before: "TraderConfig", after: "TraderConfig") -> str:
     return "; ".join(parts)
 
 
-def pause_all(ctx: "EngineContext", *, source: str = "engine") -> bool:
-    """Pause all copying; True if this changed anything."""
-    changed = not ctx.paused
+PAUSE_BUYS = "buys"  # no new buys; leaders' sells and exits of open lots are still copied
+PAUSE_ALL = "all"  # nothing is copied, sells and exits included
+PAUSE_TEXT = {
+    PAUSE_BUYS: "buying paused; sells and exits of open lots are still copied",
+    PAUSE_ALL: "all copying paused, sells and exits too",
+}
+
+
+def pause(ctx: "EngineContext", mode: str = PAUSE_BUYS, *, source: str = "engine") -> bool:
+    """Pause buys (what `p`, Telegram /pause, auto-pause and the kill switch do) or everything; True if this
+    changed anything. Pausing buys while all is paused narrows the pause to buys."""
+    if mode not in PAUSE_TEXT:
+        raise ValueError(f"pause what? {mode!r} (buys or all)")
+    changed = ctx.state.pause != mode
     ctx.paused_event.set()
-    ctx.state.set(paused=True)
+    ctx.state.set(paused=True, pause=mode)
     if changed:
-        ctx.publish(LogEvent("warning", source, "all copying paused"))
+        ctx.publish(LogEvent("warning", source, PAUSE_TEXT[mode]))
     return changed
+
+
+def pause_buys(ctx: "EngineContext", *, source: str = "engine") -> bool:
+    return pause(ctx, PAUSE_BUYS, source=source)
+
+
+def pause_all(ctx: "EngineContext", *, source: str = "engine") -> bool:
+    """Pause all copying, sells and exits too; True if this changed anything."""
+    return pause(ctx, PAUSE_ALL, source=source)
 
 
 def resume_all(ctx: "EngineContext", *, source: str = "engine") -> tuple[bool, str]:
@@ -118,7 +138,7 @@ def resume_all(ctx: "EngineContext", *, source: str = "engine") -> tuple[bool, s
     changed = ctx.paused or bool(ctx.state.kill_switch)
     cleared = ctx.state.kill_switch
     ctx.paused_event.clear()
-    ctx.state.set(paused=False, kill_switch="")
+    ctx.state.set(paused=False, pause="", kill_switch="")
     if changed:
         ctx.publish(LogEvent("info", source, "copying resumed"))
     return changed, cleared

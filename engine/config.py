@@ -402,6 +402,7 @@ max_open_exposure_sol = 0         # SOL at cost held in all open lots, at most (
 
 [exits]                           # defaults for every lot; each key can be set per trader. 0 = off
 check_interval_s = 2.0            # every open lot is valued (a sell quote) at least this often
+max_quotes_per_s = 0              # those quotes a second, at most; 0 = auto (sim 20, keyed API 5, keyless 1)
 take_profit_pct = 0               # sell take_profit_sell_pct of the lot at this gain
 take_profit_sell_pct = 100
 take_profit_levels = []           # e.g. [[50, 50], [100, 100]]: (gain %, share %), each fires once

@@ -223,6 +223,9 @@ class ExitsSettings(_Table):
     0 (or no value) turns a rule off."""
 
     check_interval_s: float = Field(2.0, gt=0, description="every open lot is valued at least this often")
+    max_quotes_per_s: float = Field(
+        0.0, ge=0, description="sell quotes a second for valuing lots, at most (0 = auto for the swap API)"
+    )
     take_profit_pct: float = Field(0.0, ge=0, description="sell take_profit_sell_pct at this gain")
     take_profit_sell_pct: float = Field(100.0, gt=0, le=100)
     take_profit_levels: list[list[float]] = Field(default_factory=list, description="[[pct, share], ...]")

@@ -138,4 +138,10 @@ class EngineContext:
 
     @property
     def paused(self) -> bool:
+        """Some pause is in force (buys, or all)."""
         return self.paused_event.is_set()
+
+    @property
+    def pause_mode(self) -> str:
+        """ "" | "buys" | "all": what the operator paused (the kill switch stops buys on its own)."""
+        return self.state.pause if self.paused_event.is_set() else ""

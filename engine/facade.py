@@ -24,6 +24,7 @@ from engine.preflight import _embedded_cluster, _rpc_call, _ws_from_http, prefli
 from engine.state import EngineSnapshot, EngineState, LogLine
 from engine.supervisor import Supervisor
 from engine.traders import TraderBook, TraderConfig, load_traders, save_traders, traders_file_lock
+from engine.traders_file import atomic_write_text
 from engine.worker import BaseWorker
 
 log = logging.getLogger("zapbot.engine")
@@ -273,7 +274,8 @@ class Engine:
             "mode": self.settings.mode,
             "started_at": time.time(),
         }
-        self.paths.runtime.write_text(json.dumps(info))
+        # atomically: `zapbot status` and the CLI read it while the engine starts
+        atomic_write_text(self.paths.runtime, json.dumps(info))
         self._wrote_runtime = True
 
     def _log_events(self, event: Any) -> None:
@@ -329,8 +331,13 @@ class Engine:
         assert self.ctx is not None
         return commands.set_copying(self.ctx, name, False)[0]
 
+    def pause_buys(self) -> bool:
+        """Pause buys; sells and exits of open lots are still copied. True if this changed anything."""
+        assert self.ctx is not None
+        return commands.pause_buys(self.ctx)
+
     def pause_all(self) -> bool:
-        """Pause all copying; returns True if this changed anything."""
+        """Pause all copying, sells and exits too; returns True if this changed anything."""
         assert self.ctx is not None
         return commands.pause_all(self.ctx)
 
@@ -342,6 +349,11 @@ class Engine:
     @property
     def paused(self) -> bool:
         return self.state.paused
+
+    @property
+    def pause_mode(self) -> str:
+        """ "" | "buys" | "all"."""
+        return self.state.pause if self.state.paused else ""
 
     def add_trader(self, trader: TraderConfig) -> TraderConfig:
         self.traders.add(trader)

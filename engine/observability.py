@@ -120,6 +120,7 @@ def status_document(snapshot: EngineSnapshot) -> dict[str, Any]:
     return {
         "mode": snapshot.mode,
         "paused": snapshot.paused,
+        "pause": snapshot.pause_mode or None,  # "buys" (sells still copied) | "all" | None
         "uptime_s": round(snapshot.uptime_s, 1),
         "wallet": snapshot.wallet,
         "workers": {
@@ -169,6 +170,7 @@ def health_document(snapshot: EngineSnapshot) -> dict[str, Any]:
         "unhealthy": trading_bad,
         "mode": snapshot.mode,
         "paused": snapshot.paused,
+        "pause": snapshot.pause_mode or None,
         "kill_switch": snapshot.kill_switch or None,
         "rpc_ok": snapshot.health.rpc_ok,
         "ws_ok": snapshot.health.ws_ok,
@@ -211,8 +213,16 @@ class SnapshotCollector:
             trades.add_metric([status], count)
         yield from (depth, state, restarts, handled, heartbeat, trades)
         yield GaugeMetricFamily(
-            "zapbot_paused", "1 when all copying is paused", value=1.0 if snap.paused else 0.0
+            "zapbot_paused",
+            "1 when some pause is in force (buys or all)",
+            value=1.0 if snap.pause_mode else 0.0,
         )
+        pause = GaugeMetricFamily(
+            "zapbot_pause", "1 for the pause in force: buys (sells still copied) or all", labels=["mode"]
+        )
+        for mode in ("buys", "all"):
+            pause.add_metric([mode], 1.0 if snap.pause_mode == mode else 0.0)
+        yield pause
         yield GaugeMetricFamily("zapbot_monitored_wallets", "Followed wallets", value=snap.monitored_wallets)
         yield GaugeMetricFamily(
             "zapbot_subscriptions", "Live logsSubscribe subscriptions", value=snap.subscriptions

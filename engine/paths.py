@@ -37,6 +37,11 @@ class HomePaths:
         return self.home / "zapbot-paper.db"
 
     @property
+    def sim_db(self) -> Path:
+        """Sim's own books: nothing the local cluster does can touch the live file."""
+        return self.home / "zapbot-sim.db"
+
+    @property
     def logs(self) -> Path:
         return self.home / "logs"
 
@@ -67,7 +72,8 @@ class HomePaths:
         return None
 
     def db_for_mode(self, mode: str) -> Path:
-        return self.paper_db if mode == "paper" else self.db
+        """zapbot.db is live's alone; paper and sim each keep their own file beside it."""
+        return {"paper": self.paper_db, "sim": self.sim_db}.get(mode, self.db)
 
     def ensure(self) -> "HomePaths":
         self.home.mkdir(parents=True, exist_ok=True)

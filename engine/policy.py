@@ -34,6 +34,7 @@ MAX_COMPUTE_UNITS = 1_400_000
 # The stable skip vocabulary (tests and the console rely on these exact strings).
 SKIP_REASONS = (
     "paused",
+    "buys paused",
     "kill switch",
     "trader inactive",
     "trader paused",
@@ -104,7 +105,8 @@ Decision = Copy | Skip
 class PolicyState:
     """What the policy needs to know besides the swap and the settings; built by the executor."""
 
-    paused: bool = False
+    paused: bool = False  # "pause all": nothing is copied, sells included
+    buys_paused: bool = False  # "pause buys": no buys; sells of open lots are still copied
     kill_switch: bool = False
     # Our SOL balance; None means there is no wallet (paper mode): balance and reserve checks do not apply.
     balance_lamports: int | None = None
@@ -122,6 +124,9 @@ class PolicyState:
     signal_age_s: float | None = None
     leader_pre_amount: int | None = None  # the leader's holding of this mint before their trade
     leader_post_amount: int | None = None  # ... and after it
+    follow_leader_sells: bool = (
+        True  # the trader's exit setting (else [exits]): false skips the leader's sells
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,7 +248,8 @@ def decide(swap: Any, trader: Any, limits: Any, book: PolicyState) -> Decision:
         return Skip("duplicate")
     if book.paused:
         return Skip("paused")
-    if not trader.active:
+    if not trader.active and not (side == "sell" and book.trader_paused_reason):
+        # An auto-paused trader (failures) has only its buys paused: its sells of open lots are still copied.
         return Skip(
             "trader paused" if book.trader_paused_reason else "trader inactive", book.trader_paused_reason
         )
@@ -257,6 +263,8 @@ def decide(swap: Any, trader: Any, limits: Any, book: PolicyState) -> Decision:
 def _decide_sell(swap: Any, trader: Any, book: PolicyState) -> Decision:
     if not trader.copy_sells:
         return Skip("copy sells off")
+    if not book.follow_leader_sells:
+        return Skip("copy sells off", "follow_leader_sells = false: the lot's exit rules sell it")
     if book.position_amount <= 0:
         return Skip("no position")
     amount, closes = sell_amount(
@@ -281,6 +289,8 @@ def _decide_sell(swap: Any, trader: Any, book: PolicyState) -> Decision:
 
 
 def _decide_buy(swap: Any, trader: Any, view: LimitsView, book: PolicyState) -> Decision:
+    if book.buys_paused:
+        return Skip("buys paused")
     if book.signal_age_s is not None:
         stale = stale_skip("buy", book.signal_age_s, view.max_signal_age_s)
         if stale is not None:

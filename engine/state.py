@@ -152,9 +152,20 @@ class EngineSnapshot:
     traders_file: str = ""  # the traders.toml the engine follows
     traders_digest: str = ""  # sha256 of the version of it in force
     lots: tuple[LotView, ...] = ()  # the open lots, oldest first; a position is the sum of its mint's lots
+    books_chain: str = ""  # the chain whose books are in use (genesis hash, or 'offline'); "" until known
+    pause: str = (
+        ""  # "" | "buys" (sells of open lots still copied) | "all" (sells too), as the operator set it
+    )
     today: str = ""  # the UTC day the two totals below are of ("" until the data worker read them)
     spent_today_lamports: int = 0  # what buys cost that day, fees included (the daily spend cap counts it)
     realized_pnl_today_lamports: int = 0  # realised PnL of that day's sells
+
+    @property
+    def pause_mode(self) -> str:
+        """The pause in force: "all", "buys" (the operator's, or the kill switch's) or "" (none)."""
+        if self.pause == "all":
+            return "all"
+        return "buys" if self.pause == "buys" or self.kill_switch else ""
 
     @property
     def uptime_s(self) -> float:
@@ -270,6 +281,8 @@ class EngineState:
         self.counters: dict[str, int] = {}
         self.chain_id = ""
         self.chain_label = ""
+        self.books_chain = ""
+        self.pause = ""
         self.traders_file = ""
         self.traders_digest = ""
         self.today = ""
@@ -320,6 +333,11 @@ class EngineState:
                 self.lots.pop(view.id, None)
             else:
                 self.lots[view.id] = view
+
+    def open_lots(self) -> tuple[LotView, ...]:
+        """The open lots, oldest first, without the cost of a whole snapshot (the exit runner asks often)."""
+        with self._lock:
+            return tuple(sorted(self.lots.values(), key=lambda lot: lot.id))
 
     def set_health(self, **changes: Any) -> None:
         with self._lock:
@@ -382,6 +400,8 @@ class EngineState:
                 traders_file=self.traders_file,
                 traders_digest=self.traders_digest,
                 lots=tuple(self.lots[key] for key in sorted(self.lots)),
+                books_chain=self.books_chain,
+                pause=self.pause,
                 today=self.today,
                 spent_today_lamports=self.spent_today_lamports,
                 realized_pnl_today_lamports=self.realized_pnl_today_lamports,

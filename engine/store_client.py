@@ -127,6 +127,37 @@ class StoreClient:
         """Per leader: realised PnL, open and closed lots, wins and win rate."""
         return await self._call("trader_books", lambda store: store.trader_books())
 
+    # -- exits of lots (engine/store/exit_state.py) --------------------------------------------------------
+    async def exit_states(self, lot_ids: list[int]) -> dict[int, dict[str, Any]]:
+        return await self._call("exit_states", lambda store: store.exit_states(lot_ids))
+
+    async def note_exit_value(
+        self, lot_id: int, *, value_lamports: int, peak_lamports: int, at: float
+    ) -> None:
+        await self._call(
+            "note_exit_value",
+            lambda store: store.note_exit_value(
+                lot_id, value_lamports=value_lamports, peak_lamports=peak_lamports, at=at
+            ),
+        )
+
+    async def record_exit(
+        self, *, lot_id: int, trigger: str, token_amount: int, exit_level: int | None = None
+    ) -> tuple[int | None, str]:
+        """Persist an exit of a lot (one at a time per lot): (intent id, "") or (None, why not)."""
+
+        def show(store: Store, result: tuple[int | None, str]) -> None:
+            if result[0] is not None:
+                self._state.upsert_trade(trade_view(store.get_intent(result[0])))
+
+        return await self._call(
+            "record_exit",
+            lambda store: store.record_exit(
+                lot_id=lot_id, trigger=trigger, token_amount=token_amount, exit_level=exit_level
+            ),
+            show,
+        )
+
     # -- intents and their outcomes --------------------------------------------------------------------
     async def record_intent(
         self,
@@ -302,9 +333,13 @@ class StoreClient:
     async def executed_fills(self) -> list[dict[str, Any]]:
         from engine.store.reports import executed_fills
 
-        return await self._call("executed_fills", lambda store: executed_fills(store.conn))
+        return await self._call(
+            "executed_fills", lambda store: executed_fills(store.conn, store.chain, store.wallet)
+        )
 
     async def daily_totals(self, days: int) -> list[dict[str, Any]]:
         from engine.store.reports import daily_totals
 
-        return await self._call("daily_totals", lambda store: daily_totals(store.conn, days))
+        return await self._call(
+            "daily_totals", lambda store: daily_totals(store.conn, days, store.chain, store.wallet)
+        )

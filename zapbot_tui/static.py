@@ -170,14 +170,19 @@ class StaticEngine:
     def paused(self) -> bool:
         return self._snapshot.paused
 
+    def pause_buys(self) -> bool:
+        changed = self._snapshot.pause != "buys"
+        self._snapshot = replace(self._snapshot, paused=True, pause="buys")
+        return changed
+
     def pause_all(self) -> bool:
-        changed = not self._snapshot.paused
-        self._snapshot = replace(self._snapshot, paused=True)
+        changed = self._snapshot.pause != "all"
+        self._snapshot = replace(self._snapshot, paused=True, pause="all")
         return changed
 
     def resume_all(self) -> bool:
         changed = self._snapshot.paused
-        self._snapshot = replace(self._snapshot, paused=False)
+        self._snapshot = replace(self._snapshot, paused=False, pause="")
         return changed
 
     def _set_active(self, name: str, active: bool) -> TraderConfig:

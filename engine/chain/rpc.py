@@ -47,6 +47,10 @@ class RpcError(Exception):
         self.retryable = retryable
 
 
+class RpcAnswerError(RpcError):
+    """The endpoint answered, with something unusable: asking again will not help."""
+
+
 @dataclass
 class _Endpoint:
     url: str
@@ -356,7 +360,7 @@ class RpcPool:
         """The chain's identity: base58 of 32 bytes, the same for every node of one cluster."""
         result = await self.call("getGenesisHash", [])
         if not isinstance(result, str) or not 32 <= len(result) <= 44:
-            raise RpcError("getGenesisHash: malformed answer")
+            raise RpcAnswerError("getGenesisHash: malformed answer")
         return result
 
     async def get_balance(self, pubkey: str) -> int:

@@ -85,7 +85,7 @@ class BuyChecks:
         try:
             if self._reader is None:
                 self._reader = Store.reader(self.ctx.db_path)
-            return token_book(self._reader.conn, self.wallet, mint)
+            return token_book(self._reader.conn, self.wallet, mint, self.ctx.state.books_chain or "unknown")
         except sqlite3.Error as exc:
             # A read-only connection can fail while the file is created; the data worker's answer is the same.
             self.log.debug("token book read failed: %s", exc)
@@ -93,28 +93,30 @@ class BuyChecks:
             return TokenBook()
 
 
-def token_book(conn: sqlite3.Connection, wallet: str, mint: str) -> TokenBook:
-    """The TokenBook of one mint for our wallet, in one read."""
+def token_book(conn: sqlite3.Connection, wallet: str, mint: str, chain: str = "unknown") -> TokenBook:
+    """The TokenBook of one mint for our wallet on one chain, in one read."""
     live = (*IN_FLIGHT_STATUSES, "executed")
     marks = ",".join("?" * len(live))
     flight = ",".join("?" * len(IN_FLIGHT_STATUSES))
     first = conn.execute(
         f"SELECT trader, MAX(COALESCE(queued_at, created_at)) AS last_at FROM intents WHERE wallet=?"
-        f" AND side='buy' AND mint=? AND status IN ({marks})",
-        (wallet, mint, *live),
+        f" AND chain=? AND side='buy' AND mint=? AND status IN ({marks})",
+        (wallet, chain, mint, *live),
     ).fetchone()
     in_flight: dict[str, int] = {
         row["mint"]: int(row["lamports"])
         for row in conn.execute(
-            f"SELECT mint, SUM(amount_in) AS lamports FROM intents WHERE wallet=? AND side='buy'"
+            f"SELECT mint, SUM(amount_in) AS lamports FROM intents WHERE wallet=? AND chain=? AND side='buy'"
             f" AND status IN ({flight}) GROUP BY mint",
-            (wallet, *IN_FLIGHT_STATUSES),
+            (wallet, chain, *IN_FLIGHT_STATUSES),
         )
     }
     held: dict[str, int] = {
         row["mint"]: int(row["cost"])
         for row in conn.execute(
-            "SELECT mint, SUM(cost_lamports) AS cost FROM positions WHERE amount > 0 GROUP BY mint"
+            "SELECT mint, SUM(cost_lamports) AS cost FROM positions WHERE amount > 0 AND wallet=? AND chain=?"
+            " GROUP BY mint",
+            (wallet, chain),
         )
     }
     return TokenBook(

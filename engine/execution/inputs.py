@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from engine.exits import effective_exit_values
 from engine.messages import SwapDetected
 from engine.policy import PolicyState
 from engine.store import Store
@@ -134,6 +135,11 @@ class DecisionInputs:
                 self._reader = Store.reader(self.ctx.db_path)
             except Exception:  # noqa: BLE001 - the data worker may not have created the file yet
                 return await self.ctx.store.policy_inputs(**query)
+        # The books of the chain the data worker opened (decisions wait for it) and of our wallet.
+        self._reader.chain, self._reader.wallet = (
+            self.ctx.state.books_chain or self._reader.chain,
+            self.wallet,
+        )
         try:
             return self._reader.policy_inputs(**query)
         except sqlite3.Error:
@@ -169,7 +175,8 @@ class DecisionInputs:
         if msg.side == "sell" and trader.proportional_sells and held > 0:
             pre, post = leader_holding(msg, leader_tracked_before)
         return PolicyState(
-            paused=self.ctx.paused,
+            paused=self.ctx.pause_mode == "all",
+            buys_paused=self.ctx.pause_mode == "buys",
             kill_switch=bool(self.ctx.state.kill_switch),
             balance_lamports=self.balance.lamports if self.balance.has_wallet else None,
             spent_today_lamports=inputs["spent_today_lamports"],
@@ -180,6 +187,9 @@ class DecisionInputs:
             position_amount=held,
             bought_before=inputs["bought_before"],
             trader_paused_reason=trader_paused_reason(),
+            follow_leader_sells=bool(
+                effective_exit_values(self.ctx.settings.exits, trader)["follow_leader_sells"]
+            ),
             duplicate=inputs["duplicate"],
             current_slot=self.balance.slot,
             leader_pre_amount=pre,

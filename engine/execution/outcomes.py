@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from engine.execution.job import Job
-from engine.messages import KillSwitchTripped, LogEvent, StopMonitoring, TradeFailed, TradeSkipped
+from engine.messages import KillSwitchTripped, LogEvent, StartMonitoring, TradeFailed, TradeSkipped
 from engine.policy import LimitsView, kill_switch_tripped
 
 if TYPE_CHECKING:
@@ -28,10 +28,15 @@ class Outcomes:
         self.trader_state: dict[str, dict[str, Any]] = {}
 
     async def load(self) -> None:
-        """Read every trader's runtime state and show it in the console."""
+        """Read every trader's runtime state and show it in the console. An auto-paused trader with open lots
+        is watched again, so its sells are still copied after a restart."""
         self.trader_state = await self.ctx.store.all_trader_state()
+        holding = {lot.leader for lot in self.ctx.state.snapshot().lots}
         for trader in self.ctx.traders.all():
             st = self.trader_state.get(trader.wallet)
+            if st and not trader.active and st["paused_reason"] and trader.wallet in holding:
+                for worker in ("monitor", "websocket"):
+                    self.ctx.send(worker, StartMonitoring((trader.wallet,)), force=True)
             if st:
                 self.ctx.state.update_trader(
                     trader.name,
@@ -66,15 +71,15 @@ class Outcomes:
         changes: dict[str, Any] = {"consecutive_failures": failures}
         limit = self.ctx.settings.limits.auto_pause_after_failures
         if failures >= limit and trader.active:
-            why = f"auto-paused after {failures} failed trades"
+            # Auto-pause is a pause of buys: the trader is set inactive (so `start` resumes it) but stays
+            # watched, and its sells of open lots are still copied (policy.decide).
+            why = f"auto-paused after {failures} failed trades; buys paused, sells still copied"
             changes["paused_reason"] = why
             try:
                 self.ctx.traders.set_active(trader.name, False)
             except KeyError:
                 pass
             self.ctx.state.update_trader(trader.name, active=False, paused_reason=why)
-            for worker in ("monitor", "websocket"):
-                self.ctx.send(worker, StopMonitoring((trader.wallet,)), force=True)
             self.emit_log("warning", f"{trader.name}: {why}")
         await self.save_trader_state(trader.name, trader.wallet, **changes)
 
@@ -119,7 +124,7 @@ class Outcomes:
             return
         reason = (
             f"daily loss cap: realised {realized / 1e9:+.4f} SOL today "
-            f"(cap {self.limits.daily_loss_cap_lamports / 1e9:g} SOL); buying paused"
+            f"(cap {self.limits.daily_loss_cap_lamports / 1e9:g} SOL); buying paused, sells still copied"
         )
         self.ctx.state.set(kill_switch=reason)
         self.ctx.publish(KillSwitchTripped(reason, realized))

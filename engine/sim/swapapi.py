@@ -26,6 +26,7 @@ class SwapApiServer:
         self.market = market
         # Mints (scenario `sell_route = false`) that can be bought but never sold: no quote sells them.
         self.no_sell_route: set[str] = set()
+        self.quotes: dict[str, int] = {}  # /quote requests per input mint (tests see a lot being valued)
 
     def app(self) -> web.Application:
         app = web.Application()
@@ -46,6 +47,7 @@ class SwapApiServer:
             return _bad(f"Query parameter {missing.args[0]} is required")
         except ValueError:
             return _bad("amount and slippageBps must be integers")
+        self.quotes[input_mint] = self.quotes.get(input_mint, 0) + 1
         if input_mint in self.no_sell_route:
             return _bad("No routes found for the input and output mints", "COULD_NOT_FIND_ANY_ROUTE")
         try:

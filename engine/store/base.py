@@ -20,11 +20,39 @@ def utc_day(at: float | None = None) -> str:
     return datetime.fromtimestamp(at if at is not None else time.time(), tz=UTC).strftime("%Y-%m-%d")
 
 
+UNKNOWN_CHAIN = "unknown"  # rows whose chain cannot be known (from before books were kept per chain)
+
+
 class StoreBase:
-    """The connection and its write helpers; the table groups of the Store build on it."""
+    """The connection and its write helpers; the table groups of the Store build on it.
+
+    Books are kept per chain and operator wallet: `chain` (the genesis hash) stamps every money row written,
+    and reads see only rows of `chain` and, when `wallet` is set, of that wallet. The data worker sets both
+    with `use_books` once it knows the chain; a Store opened by a tool or a test keeps 'unknown' and every
+    wallet."""
 
     path: Path | str
     conn: sqlite3.Connection
+    chain: str = UNKNOWN_CHAIN
+    wallet: str | None = None
+
+    def use_books(self, chain: str, wallet: str, *, label: str = "", remember: bool = True) -> None:
+        """Read and write the books of this chain and wallet from now on; `remember` records them as the
+        ones the engine runs on (what `zapbot trades` shows)."""
+        self.chain, self.wallet = chain, wallet
+        if remember:
+            with self._tx():
+                self._write(
+                    "INSERT INTO books (id, chain, wallet, label, at) VALUES (1,?,?,?,?) ON CONFLICT(id) DO UPDATE"
+                    " SET chain=excluded.chain, wallet=excluded.wallet, label=excluded.label, at=excluded.at",
+                    (chain, wallet, label, time.time()),
+                )
+
+    def _scope(self, prefix: str = "") -> tuple[str, tuple[Any, ...]]:
+        """' AND chain=? [AND wallet=?]' and its parameters: the rows of the current books."""
+        if self.wallet is None:
+            return f" AND {prefix}chain=?", (self.chain,)
+        return f" AND {prefix}chain=? AND {prefix}wallet=?", (self.chain, self.wallet)
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path) if str(path) != ":memory:" else path

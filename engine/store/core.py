@@ -5,12 +5,13 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from engine.store.exit_state import ExitStateStore
 from engine.store.intents import IN_FLIGHT_STATUSES, IntentStore
 from engine.store.journal import JournalStore
 from engine.store.positions import PositionStore
 
 
-class Store(IntentStore, PositionStore, JournalStore):
+class Store(IntentStore, PositionStore, JournalStore, ExitStateStore):
     """The single writer's view of the database. Every write is one transaction."""
 
     # -- the executor's atomic steps (each is one transaction) -------------------------------------
@@ -39,13 +40,14 @@ class Store(IntentStore, PositionStore, JournalStore):
         daily = self.daily(day)
         buys = self.conn.execute(
             f"SELECT COALESCE(SUM(amount_in),0) AS lamports, COUNT(*) AS n FROM intents WHERE wallet=?"
-            f" AND side='buy' AND status IN ({marks})",
-            (wallet, *IN_FLIGHT_STATUSES),
+            f" AND chain=? AND side='buy' AND status IN ({marks})",
+            (wallet, self.chain, *IN_FLIGHT_STATUSES),
         ).fetchone()
         new_mints = self.conn.execute(
-            f"SELECT COUNT(DISTINCT mint) FROM intents WHERE wallet=? AND side='buy' AND status IN ({marks})"
+            f"SELECT COUNT(DISTINCT mint) FROM intents WHERE wallet=? AND chain=? AND side='buy'"
+            f" AND status IN ({marks})"
             " AND mint NOT IN (SELECT mint FROM lots WHERE wallet=? AND chain=? AND closed_at IS NULL)",
-            (wallet, *IN_FLIGHT_STATUSES, wallet, self.chain),
+            (wallet, self.chain, *IN_FLIGHT_STATUSES, wallet, self.chain),
         ).fetchone()[0]
         open_positions = self.conn.execute(
             "SELECT COUNT(DISTINCT mint) FROM lots WHERE wallet=? AND chain=? AND closed_at IS NULL AND amount > 0",
@@ -53,9 +55,9 @@ class Store(IntentStore, PositionStore, JournalStore):
         ).fetchone()[0]
         position = self.position(mint, wallet=wallet)
         selling = self.conn.execute(
-            f"SELECT COALESCE(SUM(amount_in),0) FROM intents WHERE wallet=? AND side='sell' AND mint=?"
-            f" AND status IN ({marks})",
-            (wallet, mint, *IN_FLIGHT_STATUSES),
+            f"SELECT COALESCE(SUM(amount_in),0) FROM intents WHERE wallet=? AND chain=? AND side='sell'"
+            f" AND mint=? AND status IN ({marks})",
+            (wallet, self.chain, mint, *IN_FLIGHT_STATUSES),
         ).fetchone()[0]
         lot = self.open_lot(leader, mint, wallet=wallet) if leader else None
         return {
@@ -92,8 +94,9 @@ class Store(IntentStore, PositionStore, JournalStore):
                 (signature, signed_tx, last_valid_block_height, attempts, now, now, intent_id),
             )
             self._write(
-                "INSERT OR IGNORE INTO trades (intent_id, signature, status, sent_at) VALUES (?,?,?,?)",
-                (intent_id, signature, "sent", now),
+                "INSERT OR IGNORE INTO trades (intent_id, signature, status, sent_at, chain, wallet)"
+                " SELECT id, ?, 'sent', ?, chain, wallet FROM intents WHERE id=?",
+                (signature, now, intent_id),
             )
         return self.get_intent(intent_id)
 

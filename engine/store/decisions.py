@@ -21,25 +21,44 @@ DECISION_KEYS = (
     "queued_at",
     "sent_at",
     "confirmed_at",
+    "chain",
+    "wallet",
 )
 
 
-def decisions(conn: sqlite3.Connection, limit: int = 200) -> list[dict[str, Any]]:
-    """Copy decisions (intents and skips), newest first, in the shape `zapbot trades --json` prints."""
+def current_books(conn: sqlite3.Connection) -> dict[str, str] | None:
+    """The chain and wallet the engine last ran on ({chain, wallet, label}); None before any run."""
+    try:
+        row = conn.execute("SELECT chain, wallet, label FROM books WHERE id=1").fetchone()
+    except sqlite3.OperationalError:
+        return None  # a database from before books were kept per chain
+    return dict(row) if row else None
+
+
+def decisions(
+    conn: sqlite3.Connection, limit: int = 200, *, chain: str | None = None, wallet: str | None = None
+) -> list[dict[str, Any]]:
+    """Copy decisions (intents and skips), newest first, in the shape `zapbot trades --json` prints; of one
+    chain and wallet when given, else of every chain (each row says which)."""
+    where, params = "", ()
+    if chain is not None:
+        where, params = " WHERE chain=?", (chain,)
+        if wallet is not None:
+            where, params = where + " AND wallet=?", (chain, wallet)
     rows = conn.execute(
-        """
+        f"""
         SELECT leader_signature, trader, side, mint,
                CASE WHEN status='pending' THEN 'queued' ELSE status END AS status,
                reason, trigger, '' AS detail, signature, token_amount, quote_amount,
-               detected_at, queued_at, sent_at, confirmed_at, created_at AS sort_at
-          FROM intents
+               detected_at, queued_at, sent_at, confirmed_at, chain, wallet, created_at AS sort_at
+          FROM intents{where}
         UNION ALL
         SELECT leader_signature, trader, side, mint, 'skipped', reason, 'leader', detail, NULL, 0, 0,
-               detected_at, NULL, NULL, NULL, at
-          FROM skips
+               detected_at, NULL, NULL, NULL, chain, wallet, at
+          FROM skips{where}
         ORDER BY sort_at DESC LIMIT ?
         """,
-        (limit,),
+        (*params, *params, limit),
     ).fetchall()
     return [{key: row[key] for key in DECISION_KEYS} for row in rows]
 

@@ -30,8 +30,6 @@ INTENT_FIELDS = {
 class IntentStore(StoreBase):
     """Recording, updating and reading copy intents."""
 
-    chain: str = "unknown"  # the chain's genesis hash (LotStore sets the same attribute)
-
     def record_intent(
         self,
         *,
@@ -124,25 +122,30 @@ class IntentStore(StoreBase):
         return dict(row) if row else None
 
     def intents_in_flight(self) -> list[dict[str, Any]]:
+        """Intents of the current books left pending, queued or sent (what a restart resumes)."""
         marks = ",".join("?" * len(IN_FLIGHT_STATUSES))
+        scope, params = self._scope()
         rows = self.conn.execute(
-            f"SELECT * FROM intents WHERE status IN ({marks}) ORDER BY id", IN_FLIGHT_STATUSES
+            f"SELECT * FROM intents WHERE status IN ({marks}){scope} ORDER BY id",
+            (*IN_FLIGHT_STATUSES, *params),
         ).fetchall()
         return [dict(row) for row in rows]
 
     def intents(self, *, limit: int = 500, trader: str | None = None) -> list[dict[str, Any]]:
-        sql = "SELECT * FROM intents"
-        params: tuple[Any, ...] = ()
+        """The newest intents of the current books."""
+        scope, params = self._scope()
+        sql = f"SELECT * FROM intents WHERE 1=1{scope}"
         if trader:
-            sql += " WHERE trader=?"
-            params = (trader,)
+            sql += " AND trader=?"
+            params = (*params, trader)
         rows = self.conn.execute(sql + " ORDER BY id DESC LIMIT ?", (*params, limit)).fetchall()
         return [dict(row) for row in rows]
 
     def bought_before(self, trader: str, mint: str) -> bool:
+        scope, params = self._scope()
         row = self.conn.execute(
             "SELECT 1 FROM intents WHERE trader=? AND mint=? AND side='buy' AND status IN"
-            " ('pending','queued','sent','executed') LIMIT 1",
-            (trader, mint),
+            f" ('pending','queued','sent','executed'){scope} LIMIT 1",
+            (trader, mint, *params),
         ).fetchone()
         return row is not None

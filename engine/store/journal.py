@@ -26,9 +26,20 @@ class JournalStore(StoreBase):
     ) -> int:
         with self._tx():
             cursor = self._write(
-                "INSERT INTO skips (leader_signature, trader, side, mint, reason, detected_at, at, detail)"
-                " VALUES (?,?,?,?,?,?,?,?)",
-                (leader_signature, trader, side, mint, reason, detected_at, at or time.time(), detail[:300]),
+                "INSERT INTO skips (leader_signature, trader, side, mint, reason, detected_at, at, detail, chain,"
+                " wallet) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                (
+                    leader_signature,
+                    trader,
+                    side,
+                    mint,
+                    reason,
+                    detected_at,
+                    at or time.time(),
+                    detail[:300],
+                    self.chain,
+                    self.wallet or "",
+                ),
             )
             return int(cursor.lastrowid)
 
@@ -40,10 +51,14 @@ class JournalStore(StoreBase):
             )
 
     # -- trader runtime state ------------------------------------------------------------------
+    # Keyed by (chain, our wallet, the trader's wallet): a trader's failures, pause, copies and PnL on one
+    # chain and wallet say nothing of another.
     def all_trader_state(self) -> dict[str, dict[str, Any]]:
-        return {
-            row["wallet"]: dict(row) for row in self.conn.execute("SELECT * FROM trader_state").fetchall()
-        }
+        """The trader's wallet → its runtime state, in the current books."""
+        rows = self.conn.execute(
+            "SELECT * FROM trader_state WHERE chain=? AND our_wallet=?", (self.chain, self.wallet or "")
+        ).fetchall()
+        return {row["wallet"]: dict(row) for row in rows}
 
     def set_trader_state(self, wallet: str, name: str, **fields: Any) -> None:
         allowed = {
@@ -58,13 +73,13 @@ class JournalStore(StoreBase):
         if unknown:
             raise ValueError(f"unknown trader state fields {sorted(unknown)}")
         now = time.time()
-        columns = ["wallet", "name", *fields.keys(), "updated_at"]
-        values = [wallet, name, *fields.values(), now]
+        columns = ["chain", "our_wallet", "wallet", "name", *fields.keys(), "updated_at"]
+        values = [self.chain, self.wallet or "", wallet, name, *fields.values(), now]
         updates = ", ".join(f"{key}=excluded.{key}" for key in ["name", *fields.keys(), "updated_at"])
         with self._tx():
             self._write(
                 f"INSERT INTO trader_state ({', '.join(columns)}) VALUES ({','.join('?' * len(values))})"
-                f" ON CONFLICT(wallet) DO UPDATE SET {updates}",
+                f" ON CONFLICT(chain, our_wallet, wallet) DO UPDATE SET {updates}",
                 values,
             )
 
@@ -74,8 +89,8 @@ class JournalStore(StoreBase):
         with self._tx():
             for wallet, (name, signature) in cutoffs.items():
                 self._write(
-                    "INSERT INTO trader_state (wallet, name, cutoff_signature, updated_at) VALUES (?,?,?,?)"
-                    " ON CONFLICT(wallet) DO UPDATE SET cutoff_signature=excluded.cutoff_signature,"
-                    " updated_at=excluded.updated_at",
-                    (wallet, name, signature, now),
+                    "INSERT INTO trader_state (chain, our_wallet, wallet, name, cutoff_signature, updated_at)"
+                    " VALUES (?,?,?,?,?,?) ON CONFLICT(chain, our_wallet, wallet) DO UPDATE SET"
+                    " cutoff_signature=excluded.cutoff_signature, updated_at=excluded.updated_at",
+                    (self.chain, self.wallet or "", wallet, name, signature, now),
                 )

@@ -61,14 +61,6 @@ def split_pro_rata(held: list[tuple[int, int]], tokens: int, proceeds: int, fee:
 class LotStore(StoreBase):
     """The lots table: fills applied to lots (inside settle's transaction) and the reads of lots."""
 
-    chain: str = "unknown"  # the chain's genesis hash, set by the data worker once it is read
-    wallet: str | None = None  # our operator wallet; None (tests, tools) reads every wallet
-
-    def _scope_sql(self, prefix: str = "") -> tuple[str, tuple[Any, ...]]:
-        if self.wallet is None:
-            return "", ()
-        return f" AND {prefix}wallet=?", (self.wallet,)
-
     # -- fills (the caller holds the transaction) -----------------------------------------------------------
     def _lots_buy_in_tx(
         self, intent: dict[str, Any], tokens: int, lamports: int, fee: int, decimals: int | None, now: float
@@ -76,6 +68,7 @@ class LotStore(StoreBase):
         """Open or add to the lot of (chain, wallet, leader, mint) of this buy; returns the lot row."""
         leader = intent.get("leader") or intent["trader"]
         chain = intent.get("chain") or self.chain
+        decimals = decimals if decimals is not None else intent.get("token_decimals")
         row = self.conn.execute(
             "SELECT * FROM lots WHERE chain=? AND wallet=? AND leader=? AND mint=? AND closed_at IS NULL",
             (chain, intent["wallet"], leader, intent["mint"]),
@@ -199,7 +192,7 @@ class LotStore(StoreBase):
         if leader is not None:
             sql += " AND leader=?"
             params.append(leader)
-        scope, scope_params = self._scope_sql()
+        scope, scope_params = self._scope()
         rows = self.conn.execute(sql + scope + " ORDER BY id", (*params, *scope_params)).fetchall()
         return [dict(row) for row in rows]
 
@@ -233,7 +226,7 @@ class LotStore(StoreBase):
 
     def trader_books(self) -> dict[str, dict[str, Any]]:
         """Per leader: realised PnL, open and closed lots, wins (closed lots in profit) and the win rate."""
-        scope, params = self._scope_sql()
+        scope, params = self._scope()
         rows = self.conn.execute(
             "SELECT leader, MAX(trader) AS trader, SUM(realized_pnl_lamports) AS realized,"
             " SUM(CASE WHEN closed_at IS NULL THEN 1 ELSE 0 END) AS open,"

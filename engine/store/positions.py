@@ -47,10 +47,10 @@ class PositionStore(LotStore):
             )
             spent = 0
         self._write(
-            "INSERT INTO daily (day, spent_lamports, realized_pnl_lamports) VALUES (?,?,?) ON CONFLICT(day)"
-            " DO UPDATE SET spent_lamports=spent_lamports+excluded.spent_lamports,"
+            "INSERT INTO daily (chain, wallet, day, spent_lamports, realized_pnl_lamports) VALUES (?,?,?,?,?)"
+            " ON CONFLICT(chain, wallet, day) DO UPDATE SET spent_lamports=spent_lamports+excluded.spent_lamports,"
             " realized_pnl_lamports=realized_pnl_lamports+excluded.realized_pnl_lamports",
-            (utc_day(now), spent, realized_delta),
+            (intent.get("chain") or self.chain, intent["wallet"], utc_day(now), spent, realized_delta),
         )
         position = self.position(intent["mint"], wallet=intent["wallet"]) or {}
         return Fill(
@@ -64,11 +64,10 @@ class PositionStore(LotStore):
 
     def positions(self, *, open_only: bool = True) -> list[dict[str, Any]]:
         """One row per mint of our wallet: the sum of its lots (open ones, unless open_only is False)."""
-        scope, params = self._scope_sql()
+        scope, params = self._scope()
         having = " HAVING SUM(amount) > 0" if open_only else ""
         rows = self.conn.execute(
-            f"{_POSITION_SQL} WHERE chain=?{scope} GROUP BY mint{having} ORDER BY MIN(opened_at)",
-            (self.chain, *params),
+            f"{_POSITION_SQL} WHERE 1=1{scope} GROUP BY mint{having} ORDER BY MIN(opened_at)", params
         ).fetchall()
         return [dict(row) for row in rows]
 
@@ -81,13 +80,14 @@ class PositionStore(LotStore):
         return dict(row) if row else None
 
     def daily(self, day: str | None = None) -> dict[str, int]:
-        row = self.conn.execute("SELECT * FROM daily WHERE day=?", (day or utc_day(),)).fetchone()
-        if row is None:
-            return {"spent_lamports": 0, "realized_pnl_lamports": 0}
-        return {
-            "spent_lamports": int(row["spent_lamports"]),
-            "realized_pnl_lamports": int(row["realized_pnl_lamports"]),
-        }
+        """Today's (or `day`'s) spend and realised PnL of the current books: what the limits count."""
+        scope, params = self._scope()
+        row = self.conn.execute(
+            "SELECT COALESCE(SUM(spent_lamports),0) AS spent, COALESCE(SUM(realized_pnl_lamports),0) AS pnl"
+            f" FROM daily WHERE day=?{scope}",
+            (day or utc_day(), *params),
+        ).fetchone()
+        return {"spent_lamports": int(row["spent"]), "realized_pnl_lamports": int(row["pnl"])}
 
 
 # A position is the sum of its mint's lots: open lots give the amount and cost; realised PnL counts closed

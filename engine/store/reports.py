@@ -1,8 +1,9 @@
-"""Read-only report queries (Telegram /profit, /daily, /performance) and the pure PnL replay behind them.
+"""Read-only report queries (Telegram /profit, /daily, /performance) and the pure PnL tally behind them.
 
-The replay walks executed intents in fill order with the very arithmetic of PositionStore._fill_in_tx
-(average cost per mint, fees in the cost basis and off the proceeds), so its totals agree with the
-positions table while also telling each sell's realised PnL to the trader (or "manual") who sold.
+The fills are the lots' moves (engine/store/lots.py): each piece of a fill on one lot, with the realised PnL
+the lot booked for it. So the tallies agree exactly with the lots and the daily totals, and a sell's PnL
+belongs to the leader whose lot it sold, a manual sell's split over the lots it took from. Fills without a
+booked PnL (rows handed in by a caller) are costed by average cost per mint, as the lots do per lot.
 """
 
 from __future__ import annotations
@@ -12,19 +13,41 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
-def executed_fills(conn: sqlite3.Connection) -> list[dict[str, Any]]:
-    """Every executed copy (and manual sell), oldest fill first."""
+def _books(chain: str | None, wallet: str | None, prefix: str = "") -> tuple[str, tuple[Any, ...]]:
+    sql, params = "", ()
+    if chain is not None:
+        sql, params = f" AND {prefix}chain=?", (chain,)
+    if wallet is not None:
+        sql, params = sql + f" AND {prefix}wallet=?", (*params, wallet)
+    return sql, params
+
+
+def executed_fills(
+    conn: sqlite3.Connection, chain: str | None = None, wallet: str | None = None
+) -> list[dict[str, Any]]:
+    """Every piece of every executed fill on a lot (of one chain and wallet when given), oldest first; the
+    trader is the lot's leader, whoever sold."""
+    scope, params = _books(chain, wallet, "l.")
     rows = conn.execute(
-        "SELECT id, trader, side, mint, token_amount, quote_amount, fee_lamports, token_decimals, confirmed_at"
-        " FROM intents WHERE status='executed' ORDER BY COALESCE(confirmed_at, updated_at), id"
+        "SELECT m.intent_id AS id, l.trader, m.kind AS side, l.mint, m.token_amount, m.quote_amount,"
+        " m.fee_lamports, COALESCE(i.token_decimals, l.decimals) AS token_decimals, m.at AS confirmed_at,"
+        " m.realized_pnl_lamports, m.lot_id FROM lot_moves m JOIN lots l ON l.id = m.lot_id"
+        f" LEFT JOIN intents i ON i.id = m.intent_id WHERE m.kind IN ('buy','sell'){scope}"
+        " ORDER BY m.at, m.id",
+        params,
     ).fetchall()
     return [dict(row) for row in rows]
 
 
-def daily_totals(conn: sqlite3.Connection, days: int) -> list[dict[str, Any]]:
+def daily_totals(
+    conn: sqlite3.Connection, days: int, chain: str | None = None, wallet: str | None = None
+) -> list[dict[str, Any]]:
     """The last `days` UTC days that have totals, newest first: day, spent_lamports, realized_pnl_lamports."""
+    scope, params = _books(chain, wallet)
     rows = conn.execute(
-        "SELECT day, spent_lamports, realized_pnl_lamports FROM daily ORDER BY day DESC LIMIT ?", (days,)
+        "SELECT day, SUM(spent_lamports) AS spent_lamports, SUM(realized_pnl_lamports) AS realized_pnl_lamports"
+        f" FROM daily WHERE 1=1{scope} GROUP BY day ORDER BY day DESC LIMIT ?",
+        (*params, days),
     ).fetchall()
     return [dict(row) for row in rows]
 
@@ -61,9 +84,11 @@ class Performance:
 
 
 def replay(fills: list[dict[str, Any]]) -> Performance:
-    """Per-trader and per-token tallies from executed fills (as executed_fills returns them)."""
+    """Per-trader and per-token tallies from executed fills (as executed_fills returns them). A fill split over
+    several lots counts once in the total and per token, and once for each trader whose lot it sold."""
     perf = Performance()
     holdings: dict[str, tuple[int, int]] = {}  # mint -> (amount, cost_lamports)
+    counted: set[tuple[Any, str]] = set()  # (intent id, tally key) already counted as a trade
     for fill in fills:
         mint, side = fill["mint"], fill["side"]
         tokens, quote, fee = int(fill["token_amount"]), int(fill["quote_amount"]), int(fill["fee_lamports"])
@@ -88,13 +113,17 @@ def replay(fills: list[dict[str, Any]]) -> Performance:
         else:
             sold = min(tokens, amount)
             cost_of_sold = (cost * sold // amount) if amount else 0
-            delta = quote - fee - cost_of_sold
+            booked = fill.get("realized_pnl_lamports")
+            delta = int(booked) if booked is not None else quote - fee - cost_of_sold
             amount -= sold
             cost = 0 if amount == 0 else cost - cost_of_sold
-            for tally in tallies:
-                tally.sells += 1
+            for key, tally in zip(("total", f"t:{fill['trader']}", f"m:{mint}"), tallies, strict=True):
                 tally.realized_pnl_lamports += delta
                 tally.last_at = at
+                if fill.get("id") is not None and (fill["id"], key) in counted:
+                    continue  # another lot's piece of a sell already counted here
+                counted.add((fill.get("id"), key))
+                tally.sells += 1
                 if delta > 0:
                     tally.wins += 1
                 else:

@@ -180,7 +180,57 @@ MIGRATIONS: list[str] = [
         updated_at REAL NOT NULL
     );
     """,
-    # 4: a leader swap's skips are looked up by its signature (is it decided already?) at every decision.
+    # 4: books per chain and wallet. Every row that holds money state says which chain (genesis hash) and
+    # which operator wallet it belongs to: trades, skips, the daily totals and the traders' runtime state
+    # join intents and lots. Rows from before, whose chain cannot be known, are marked 'unknown', which no
+    # engine runs on, so they are left out of every limit. `books` remembers the chain and wallet the engine
+    # last ran on, so `zapbot trades` shows those without asking the chain.
+    """
+    ALTER TABLE trades ADD COLUMN chain TEXT NOT NULL DEFAULT 'unknown';
+    ALTER TABLE trades ADD COLUMN wallet TEXT NOT NULL DEFAULT '';
+    UPDATE trades SET wallet = COALESCE((SELECT wallet FROM intents WHERE intents.id = trades.intent_id), '');
+    ALTER TABLE skips ADD COLUMN chain TEXT NOT NULL DEFAULT 'unknown';
+    ALTER TABLE skips ADD COLUMN wallet TEXT NOT NULL DEFAULT '';
+    CREATE INDEX skips_books ON skips(chain, wallet, at);
+    CREATE INDEX intents_books ON intents(chain, wallet, status);
+    CREATE TABLE daily_books (
+        chain TEXT NOT NULL,
+        wallet TEXT NOT NULL,
+        day TEXT NOT NULL,
+        spent_lamports INTEGER NOT NULL DEFAULT 0,
+        realized_pnl_lamports INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (chain, wallet, day)
+    );
+    INSERT INTO daily_books SELECT 'unknown', '', day, spent_lamports, realized_pnl_lamports FROM daily;
+    DROP TABLE daily;
+    ALTER TABLE daily_books RENAME TO daily;
+    CREATE TABLE trader_books (
+        chain TEXT NOT NULL,
+        our_wallet TEXT NOT NULL,
+        wallet TEXT NOT NULL,
+        name TEXT NOT NULL,
+        cutoff_signature TEXT,
+        consecutive_failures INTEGER NOT NULL DEFAULT 0,
+        paused_reason TEXT NOT NULL DEFAULT '',
+        trades_copied INTEGER NOT NULL DEFAULT 0,
+        last_trade_at REAL,
+        realized_pnl_lamports INTEGER NOT NULL DEFAULT 0,
+        updated_at REAL NOT NULL,
+        PRIMARY KEY (chain, our_wallet, wallet)
+    );
+    INSERT INTO trader_books SELECT 'unknown', '', wallet, name, cutoff_signature, consecutive_failures,
+        paused_reason, trades_copied, last_trade_at, realized_pnl_lamports, updated_at FROM trader_state;
+    DROP TABLE trader_state;
+    ALTER TABLE trader_books RENAME TO trader_state;
+    CREATE TABLE books (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        chain TEXT NOT NULL,
+        wallet TEXT NOT NULL,
+        label TEXT NOT NULL DEFAULT '',
+        at REAL NOT NULL
+    );
+    """,
+    # 5: a leader swap's skips are looked up by its signature (is it decided already?) at every decision.
     """
     CREATE INDEX IF NOT EXISTS skips_leader ON skips(leader_signature, trader);
     """,

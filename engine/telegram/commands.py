@@ -140,6 +140,7 @@ class CommandHandlers:
             ("traders", CommandHandlers.cmd_traders),
             ("copy", CommandHandlers.cmd_copy),
             ("pause", CommandHandlers.cmd_pause),
+            ("pauseall", CommandHandlers.cmd_pauseall),
             ("resume", CommandHandlers.cmd_resume),
             ("trades", CommandHandlers.cmd_trades),
             ("positions", CommandHandlers.cmd_positions),
@@ -204,9 +205,19 @@ class CommandHandlers:
 
     @authorized_only
     async def cmd_pause(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        changed = engine_commands.pause_buys(self.ctx, source=SOURCE)
+        await self.transport.answer(
+            chat_id_of(update),
+            "Paused buying; sells of open lots are still copied (/pauseall stops those too)."
+            if changed
+            else "Buying is already paused.",
+        )
+
+    @authorized_only
+    async def cmd_pauseall(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         changed = engine_commands.pause_all(self.ctx, source=SOURCE)
         await self.transport.answer(
-            chat_id_of(update), "Paused all copying." if changed else "Already paused."
+            chat_id_of(update), "Paused all copying, sells too." if changed else "Already all paused."
         )
 
     @authorized_only
@@ -260,14 +271,10 @@ class CommandHandlers:
 
     @authorized_only
     async def cmd_stopbuy(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        # There is one pause today, and it stops sells as well as buys; a buy-only pause is still to come
-        # (issue 18). Say so rather than pretend the held positions are still being followed out.
-        changed = engine_commands.pause_all(self.ctx, source=SOURCE)
+        changed = engine_commands.pause_buys(self.ctx, source=SOURCE)
         text = "Stopped buying." if changed else "Buying was already stopped."
         await self.transport.answer(
-            chat_id_of(update),
-            f"{text} For now this pauses all copying, sells too (a buy-only pause is not there yet); "
-            "/sell still works and /resume undoes it.",
+            chat_id_of(update), f"{text} Sells of open lots are still copied; /resume undoes it."
         )
 
     @authorized_only

@@ -25,7 +25,8 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("status", "Engine status: mode, pause, workers, trades in flight"),
     ("traders", "Followed traders and whether each is copied"),
     ("copy", "/copy <name> on|off: start or stop copying a trader"),
-    ("pause", "Pause all copying"),
+    ("pause", "Pause buys (sells of open lots are still copied)"),
+    ("pauseall", "Pause all copying, sells too"),
     ("resume", "Resume copying (clears the kill switch)"),
     ("trades", "/trades [n]: the last n copy decisions"),
     ("positions", "Open positions"),
@@ -36,7 +37,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("performance", "PnL and win rate per token and per trader"),
     ("balance", "Wallet SOL and the open positions' value"),
     ("logs", "/logs [n]: the last n log lines"),
-    ("stopbuy", "Stop buying (pauses all copying for now)"),
+    ("stopbuy", "Stop buying (the same as /pause)"),
     ("scout", "/scout <wallet> [days]: a wallet's trading, and what copying it would make"),
     ("help", "This list"),
 )
@@ -263,8 +264,10 @@ def daily_summary_text(day: str, daily: dict[str, int], snapshot: EngineSnapshot
     ]
     if snapshot.kill_switch:
         lines.append(f"Kill switch: {snapshot.kill_switch}")
-    elif snapshot.paused:
-        lines.append("Copying is paused.")
+    elif snapshot.pause_mode == "all":
+        lines.append("All copying is paused, sells too.")
+    elif snapshot.pause_mode == "buys":
+        lines.append("Buying is paused; sells are still copied.")
     return "\n".join(lines)
 
 
@@ -279,10 +282,14 @@ def help_text() -> str:
 
 
 def status_text(snapshot: EngineSnapshot) -> str:
-    if snapshot.kill_switch:
-        copying = f"PAUSED by kill switch: {snapshot.kill_switch}"
+    if snapshot.pause_mode == "all":
+        copying = "ALL PAUSED (sells too)"
+    elif snapshot.kill_switch:
+        copying = f"BUYS PAUSED by kill switch: {snapshot.kill_switch}; sells still copied"
+    elif snapshot.pause_mode == "buys":
+        copying = "BUYS PAUSED (sells of open lots still copied)"
     else:
-        copying = "PAUSED" if snapshot.paused else "running"
+        copying = "running"
     active = sum(1 for t in snapshot.traders if t.active)
     lines = [
         f"ZapBot {snapshot.mode} mode, up {duration(snapshot.uptime_s)}",

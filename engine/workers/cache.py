@@ -1,5 +1,6 @@
 """The cache worker: keeps the latest blockhash and slot in the engine's ChainCache fresh and purges it, and
-prices our open positions (unrealised PnL) one at a time from a sell quote.
+runs the exit runner (engine/execution/exit_runner.py), whose sell quote of each open lot is both its
+unrealised PnL and what its exit rules judge.
 
 Other workers read the cache without a round trip, through `ctx.cache` (engine/caches.py):
 `latest_blockhash()`, `get_decimals()/put_decimals()`, `get_quote()/put_quote()`. Every cache has a TTL
@@ -8,21 +9,15 @@ and a size bound, so nothing grows without limit however many tokens pass throug
 
 from __future__ import annotations
 
-import time
-from dataclasses import replace
-
 from engine.chain.rpc import RpcError, RpcPool
 from engine.chain.swap_api import SwapApi, swap_api_from_context
-from engine.constants import WSOL_MINT
+from engine.execution.exit_runner import ExitRunner
 from engine.worker import BaseWorker, WorkerDisabled
 
 BLOCKHASH_REFRESH_S = 2.0  # a blockhash lives ~60-90 s; refreshing often keeps sends far from expiry
 BLOCKHASH_MAX_AGE_S = 30.0  # older than this is not offered at all
 DECIMALS_TTL_S = 24 * 3600.0  # a mint's decimals never change; the TTL only bounds memory over time
 QUOTE_TTL_S = 2.0
-PNL_REFRESH_S = {"sim": 2.0}  # one position re-priced per this many seconds (default below)
-PNL_REFRESH_DEFAULT_S = 10.0  # Jupiter keyless is 0.5 RPS: stay far below it
-PNL_QUOTE_SLIPPAGE_BPS = 50  # a price probe only: the quote is never executed
 
 
 class CacheWorker(BaseWorker):
@@ -43,15 +38,25 @@ class CacheWorker(BaseWorker):
                 call_deadline_s=10.0,
                 low_priority=True,
             )
-        self.pnl_interval_s = PNL_REFRESH_S.get(self.ctx.settings.mode, PNL_REFRESH_DEFAULT_S)
-        self._pnl_cursor = 0
-        self._pnl_at = 0.0
+        self.exit_runner: ExitRunner | None = None
+        self._runner_task = None
+        if self.swap_api is not None:
+            self.exit_runner = ExitRunner(
+                self.ctx,
+                self.swap_api,
+                accepting=lambda: self.accepting,
+                emit_log=self.emit_log,
+                log=self.log,
+            )
+            self._runner_task = self.spawn(self.exit_runner.run(), "exit runner")
         self.failures = 0
         self.ticks = 0
         if self.rpc is not None:
             self.spawn(self.refresh(), "first blockhash refresh")  # setup must not wait on a slow RPC
 
     async def cleanup(self) -> None:
+        if getattr(self, "_runner_task", None) is not None:
+            self._runner_task.cancel()  # a restarted worker starts its own; two runners must never overlap
         if getattr(self, "rpc", None) is not None:
             await self.rpc.close()
         if getattr(self, "swap_api", None) is not None:
@@ -64,10 +69,6 @@ class CacheWorker(BaseWorker):
         if self.ticks % 30 == 0:
             self.cache.decimals.purge()
             self.cache.quotes.purge()
-        try:
-            await self.price_one_position()
-        except Exception as exc:  # noqa: BLE001 - unrealised PnL is informational
-            self.log.debug("position pricing failed: %s", exc)
 
     async def refresh(self) -> None:
         """Fetch the latest blockhash and slot; report (not raise) failures."""
@@ -87,20 +88,3 @@ class CacheWorker(BaseWorker):
         if self.failures:
             self.failures = 0
             self.set_state("ready", "blockhash fresh")
-
-    async def price_one_position(self) -> None:
-        """Unrealised PnL from a sell quote, one position per interval (bounded API use)."""
-        if self.swap_api is None or time.monotonic() - self._pnl_at < self.pnl_interval_s:
-            return
-        positions = [p for p in self.ctx.state.snapshot().positions if p.amount > 0]
-        if not positions:
-            return
-        self._pnl_at = time.monotonic()
-        view = positions[self._pnl_cursor % len(positions)]
-        self._pnl_cursor += 1
-        quote = await self.swap_api.quote(view.mint, WSOL_MINT, view.amount, PNL_QUOTE_SLIPPAGE_BPS)
-        unrealized = int(quote["outAmount"]) - view.cost_lamports
-        current = self.ctx.state.positions.get(view.mint)
-        if current is not None and current.amount == view.amount:
-            # Only if the position did not change while we asked: a fill since then has its own price.
-            self.ctx.state.set_position(replace(current, unrealized_pnl_lamports=unrealized), view.mint)

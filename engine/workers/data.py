@@ -1,12 +1,17 @@
 """The data worker: the single SQLite writer, which runs the StoreClient's operations for other workers, and
-the owner of traders.toml in a running engine (it notices edits and applies them)."""
+the owner of traders.toml in a running engine (it notices edits and applies them).
+
+The books are kept per chain and operator wallet, so the data worker reads the chain id (getGenesisHash)
+first and holds every call that touches the books until it knows it."""
 
 from __future__ import annotations
 
 import asyncio
+from collections import deque
+from urllib.parse import urlsplit
 
 from engine import commands
-from engine.chain.rpc import RpcError, chain_label
+from engine.chain.rpc import RpcAnswerError, RpcError, chain_label
 from engine.config import ConfigError
 from engine.messages import DataCall
 from engine.state import lot_view, position_view, trade_view
@@ -16,6 +21,9 @@ from engine.worker import BaseWorker, handles
 
 TRADERS_CHECK_S = 0.5  # how often traders.toml is stat()ed; an edit is in force within two checks
 CHAIN_ID_RETRY_S = (1.0, 2.0, 5.0, 10.0, 30.0)
+NO_RPC_CHAIN = "offline"  # the books of an engine with no RPC at all (paper at the leader's price)
+# Calls that do not read or write the books of one chain; every other call waits for the chain id.
+BOOKLESS_CALLS = frozenset({"record_error", "get_intent"})
 
 
 class DataWorker(BaseWorker):
@@ -27,8 +35,26 @@ class DataWorker(BaseWorker):
     async def setup(self) -> None:
         self.store = Store(self.ctx.db_path)
         keypair = self.ctx.keypair
-        self.store.wallet = str(keypair.pubkey()) if keypair is not None else "paper"
-        # Load what the console shows from the database, so a restart keeps history on screen.
+        self._wallet = str(keypair.pubkey()) if keypair is not None else "paper"
+        self._books_open = False
+        self._held: deque[DataCall] = deque()  # calls that arrived before the chain id was known
+        self._traders_error = ""
+        self._settling: object = None  # the file version seen on the last check, not yet read
+        book = self.ctx.traders
+        book.watch()
+        self._show_traders_file()
+        self._chain_task: asyncio.Task | None = None
+        if self.ctx.state.books_chain:  # a restarted data worker: the chain is known
+            self._open_books(self.ctx.state.books_chain, self.ctx.state.chain_label)
+        elif not self.ctx.endpoints.rpc_urls:
+            self._open_books(NO_RPC_CHAIN, NO_RPC_CHAIN)
+        else:
+            self._chain_task = self.spawn(self._read_chain_id(), "reading the chain id")
+
+    def _open_books(self, chain: str, label: str) -> None:
+        """From now on every call reads and writes the books of this chain and our wallet: show them in the
+        console (so a restart keeps history on screen), then run the calls held until now, in order."""
+        self.store.use_books(chain, self._wallet, label=label)
         for row in reversed(self.store.intents(limit=self.ctx.state.max_trades)):
             self.ctx.state.upsert_trade(trade_view(row))
         for row in self.store.positions():
@@ -37,19 +63,18 @@ class DataWorker(BaseWorker):
             self.ctx.state.set_lot(lot_view(row))
         day = utc_day()
         self.ctx.state.set_daily(day, self.store.daily(day))
-        self._traders_error = ""
-        self._settling: object = None  # the file version seen on the last check, not yet read
-        book = self.ctx.traders
-        book.watch()
-        self._show_traders_file()
-        self._chain_task: asyncio.Task | None = None
-        if not self.ctx.state.chain_id and self.ctx.endpoints.rpc_urls:
-            self._chain_task = self.spawn(self._read_chain_id(), "reading the chain id")
+        self.ctx.state.set(books_chain=chain)
+        self._books_open = True
+        while self._held:
+            self._run(self._held.popleft())
 
     async def cleanup(self) -> None:
         task = getattr(self, "_chain_task", None)
         if task is not None:
             task.cancel()
+        for msg in getattr(self, "_held", ()):
+            if msg.future.set_running_or_notify_cancel():
+                msg.future.set_exception(RuntimeError("the engine stopped before the chain was known"))
         store = getattr(self, "store", None)
         if store is not None:
             store.close()
@@ -99,7 +124,9 @@ class DataWorker(BaseWorker):
     # -- the chain's identity ----------------------------------------------------------------------
     async def _read_chain_id(self) -> None:
         """Read getGenesisHash once, retrying while the RPC is unreachable; the books are kept per chain."""
-        pool = self.ctx.rpc_pool(call_deadline_s=10.0)
+        # Paper gives up on the chain id quickly (its books then belong to the endpoint): nothing is sent, and
+        # the workers that read the books at start should not wait on an endpoint that is down.
+        pool = self.ctx.rpc_pool(call_deadline_s=1.0 if self.ctx.settings.mode == "paper" else 10.0)
         attempt = 0
         try:
             while True:
@@ -109,8 +136,14 @@ class DataWorker(BaseWorker):
                 except RpcError as exc:
                     if attempt == 0 or not exc.retryable:
                         self.emit_log("warning", f"cannot read the chain's genesis hash: {exc}")
-                    if not exc.retryable and exc.code is not None:
-                        return  # the node answered and does not serve it: the chain stays unknown
+                    answered = isinstance(exc, RpcAnswerError) or (not exc.retryable and exc.code is not None)
+                    if answered or (self.ctx.settings.mode == "paper" and not self._books_open):
+                        # The node does not serve it (or, on paper, where nothing is ever sent, cannot be
+                        # reached yet): keep the books of this endpoint rather than hold every call.
+                        host = urlsplit(self.ctx.endpoints.rpc_urls[0]).hostname or "rpc"
+                        self.emit_log("warning", f"books kept for endpoint rpc:{host} (chain unknown)")
+                        self._open_books(f"rpc:{host}", f"rpc:{host}")
+                        return
                 await asyncio.sleep(CHAIN_ID_RETRY_S[min(attempt, len(CHAIN_ID_RETRY_S) - 1)])
                 attempt += 1
         finally:
@@ -122,9 +155,16 @@ class DataWorker(BaseWorker):
         )
         self.ctx.state.set(chain_id=genesis, chain_label=label)
         self.emit_log("info", f"chain: {label} (genesis {genesis})")
+        self._open_books(genesis, label)
 
     @handles(DataCall)
     def on_call(self, msg: DataCall) -> None:
+        if not self._books_open and msg.name not in BOOKLESS_CALLS:
+            self._held.append(msg)  # its books are those of a chain not known yet
+            return
+        self._run(msg)
+
+    def _run(self, msg: DataCall) -> None:
         if msg.future.cancelled() or not msg.future.set_running_or_notify_cancel():
             return  # the caller gave up (its worker was restarted); nothing to do
         try:

@@ -200,7 +200,7 @@ class ExecutorWorker(BaseWorker):
         self._enqueue(job_from_trade(trade))
 
     def _has_job(self, intent_id: int) -> bool:
-        return intent_id in self._running or any(job.intent_id == intent_id for _, _, job in self._queue)
+        return intent_id in self._running  # every taken job is a task from the start (admission orders them)
 
     def _enqueue(self, job: Job) -> None:
         if job.intent_id in self._running:

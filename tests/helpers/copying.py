@@ -40,7 +40,7 @@ def detected(trade, decimals: int = 6) -> SwapDetected:
     )
 
 
-def start_engine(cluster, **overrides: Any) -> Engine:
+def start_engine(cluster, *, workers: dict[str, type] | None = None, **overrides: Any) -> Engine:
     settings = load_settings()
     settings.http.enabled = False
     settings.engine.heartbeat_interval_ms = 500
@@ -49,7 +49,10 @@ def start_engine(cluster, **overrides: Any) -> Engine:
         table, name = key.split("__")
         setattr(getattr(settings, table), name, value)
     engine = Engine(
-        settings, cluster=cluster, worker_classes={"data": DataWorker, "executor": ExecutorWorker}, http=False
+        settings,
+        cluster=cluster,
+        worker_classes=workers or {"data": DataWorker, "executor": ExecutorWorker},
+        http=False,
     )
     engine.start(wait_ready=15)
     return engine
@@ -88,8 +91,8 @@ def engine_factory(sim_cluster) -> Iterator[Callable[..., Engine]]:
     """Start engines (data + executor) on the cluster; stopped, with chaos reset, afterwards."""
     engines: list[Engine] = []
 
-    def make(**overrides: Any) -> Engine:
-        engine = start_engine(sim_cluster, **overrides)
+    def make(*, workers: dict[str, type] | None = None, **overrides: Any) -> Engine:
+        engine = start_engine(sim_cluster, workers=workers, **overrides)
         engines.append(engine)
         wallet = engine.ctx.state.wallet
         wait_until(lambda: sim_cluster.balance(wallet) > 0, what="the sim airdrop")

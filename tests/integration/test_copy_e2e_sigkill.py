@@ -84,7 +84,7 @@ def test_sigkill_between_send_and_confirmation_leaves_one_trade(tmp_path, sim_cl
     home.mkdir()
     leader_name, leader_wallet = sim_cluster.traders[0]
     (home / "traders.toml").write_text(f'[[traders]]\nname = "{leader_name}"\nwallet = "{leader_wallet}"\n')
-    db = home / "zapbot.db"
+    db = home / "zapbot-sim.db"
     mint = sim_cluster.mints[0]
 
     # Our transaction will be signed and sent but cannot land: every send fails and the clock is stopped,

@@ -98,6 +98,7 @@ def test_a_leaders_sell_sells_only_that_leaders_lot(engine_on_cluster, sim_clust
     from engine.store import Store
 
     reader = Store.reader(engine.ctx.db_path)
+    reader.use_books(engine.snapshot().books_chain, wallet, remember=False)
     try:
         per_trader = reader.trader_books()
     finally:

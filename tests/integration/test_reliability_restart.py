@@ -101,7 +101,7 @@ def test_sigkill_mid_trade_then_restart(tmp_path):
                 f'[[traders]]\nname = "{name}"\nwallet = "{wallet}"\n' for name, wallet in cluster.traders
             )
         )
-        db = home / "zapbot.db"
+        db = home / "zapbot-sim.db"
         first, wallet = start_engine(home, cluster)
         procs.append(first)
         signatures: list[str] = []

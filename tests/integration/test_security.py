@@ -349,7 +349,7 @@ def test_secret_key_and_bot_token_never_logged_printed_or_served(tmp_path):
         assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
         port = json.loads(runtime.read_text())["port"]
         base = f"http://127.0.0.1:{port}"
-        db = home / "zapbot.db"
+        db = home / "zapbot-sim.db"
 
         def copies() -> int:
             try:
@@ -394,7 +394,7 @@ def test_secret_key_and_bot_token_never_logged_printed_or_served(tmp_path):
     for log_file in sorted((home / "logs").glob("*")):
         texts[f"log {log_file.name}"] = log_file.read_text(errors="replace")
     assert "engine started" in texts["log threading.log"]
-    conn = sqlite3.connect(str(home / "zapbot.db"))
+    conn = sqlite3.connect(str(home / "zapbot-sim.db"))
     texts["database"] = "\n".join(
         str(row)
         for table in ("intents", "trades", "skips", "errors", "trader_state")

@@ -147,9 +147,15 @@ def test_commands_from_an_authorised_chat_answer_and_change_the_engine(running, 
     help_answer = ask(fake, "/help")
     assert "/status" in help_answer and "/sell" in help_answer
 
-    assert ask(fake, "/pause") == "Paused all copying."
+    assert (
+        ask(fake, "/pause")
+        == "Paused buying; sells of open lots are still copied (/pauseall stops those too)."
+    )
     assert engine.paused and engine.ctx.paused and engine.snapshot().paused
-    assert ask(fake, "/pause") == "Already paused."
+    assert ask(fake, "/pause") == "Buying is already paused."
+    assert engine.pause_mode == "buys" and "BUYS PAUSED" in ask(fake, "/status")
+    assert ask(fake, "/pauseall") == "Paused all copying, sells too."
+    assert engine.pause_mode == "all" and "ALL PAUSED (sells too)" in ask(fake, "/status")
     assert ask(fake, "/resume") == "Resumed copying."
     assert not engine.paused and not engine.ctx.paused
     assert ask(fake, "/resume") == "Copying was not paused."
@@ -272,7 +278,10 @@ def test_commands_work_with_all_workers_on_one_loop(zapbot_home: Path, fake_tele
     engine = start_engine(settings)
     try:
         wait_worker(engine, "ready")
-        assert ask(fake_telegram, "/pause") == "Paused all copying."
+        assert (
+            ask(fake_telegram, "/pause")
+            == "Paused buying; sells of open lots are still copied (/pauseall stops those too)."
+        )
         assert engine.paused
         assert ask(fake_telegram, "/resume", chat=OTHER_CHAT) == "Resumed copying."
         engine.ctx.publish(executed(7, "CoopSig"))
@@ -466,7 +475,10 @@ def test_polling_failures_show_degraded_then_ready(running) -> None:
     assert "cannot reach Telegram" in view.detail
     view = wait_worker(engine, "ready")
     assert "@zapbot_test_bot" in view.detail
-    assert ask(fake, "/pause") == "Paused all copying."  # commands flow again
+    assert (
+        ask(fake, "/pause")
+        == "Paused buying; sells of open lots are still copied (/pauseall stops those too)."
+    )  # commands flow again
 
 
 def test_a_long_answer_is_split_at_4096_characters(running) -> None:

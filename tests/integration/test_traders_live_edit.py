@@ -75,7 +75,7 @@ def test_traders_edited_while_the_engine_runs(tmp_path):
         f'[[traders]]\nname = "{bob}"  # the steady one\nwallet = "{bob_wallet}"\n'
     )
     env = environment(home, cluster)
-    db = home / "zapbot.db"
+    db = home / "zapbot-sim.db"
     log_file = home / "logs" / "threading.log"
     proc = subprocess.Popen(
         [sys.executable, "-m", "zapbot_tui.cli", "run", "--headless", "--duration", "150"],

@@ -99,11 +99,16 @@ async def test_pause_shows_badge_and_resumes(paper_engine) -> None:
     async with app.run_test(size=SIZE) as pilot:
         main = await started(pilot)
         await pilot.press("p")
-        assert paper_engine.paused and paper_engine.ctx.paused
-        assert "PAUSED" in main.header.badges
+        assert paper_engine.paused and paper_engine.pause_mode == "buys"
+        assert await until(pilot, lambda: "BUYS PAUSED" in main.header.badges)
         await pilot.press("p")
         assert not paper_engine.paused
-        assert "PAUSED" not in main.header.badges
+        assert await until(pilot, lambda: "BUYS PAUSED" not in main.header.badges)
+        await pilot.press("P")
+        assert paper_engine.pause_mode == "all"
+        assert await until(pilot, lambda: "ALL PAUSED" in main.header.badges)
+        await pilot.press("p")
+        assert not paper_engine.paused
 
 
 @pytest.mark.slow

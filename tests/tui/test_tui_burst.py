@@ -73,7 +73,7 @@ async def test_event_storm_keeps_keys_responsive(zapbot_home: Path) -> None:
             app.main.action_toggle_pause = recording_toggle  # type: ignore[method-assign]
             await pilot.press("p")
             published_when_handled = handled_at[0]
-            assert engine.paused and "PAUSED" in app.main.header.badges
+            assert engine.paused and "BUYS PAUSED" in app.main.header.badges
             while thread.is_alive():
                 max_queue = max(max_queue, app._message_queue.qsize())
                 await pilot.pause(0.02)

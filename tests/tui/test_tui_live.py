@@ -150,3 +150,41 @@ def test_columns_drop_in_order_and_the_flexible_one_takes_the_rest() -> None:
     assert "latency" not in names and "amount" not in names and "reason" in names and rest >= 16
     shown, _ = fit_columns(columns, 50)
     assert [columns[i].key for i in shown] == ["time", "status", "side", "token", "sol"]
+
+
+async def test_unrealized_pnl_does_not_flicker_when_a_fill_rereads_the_position() -> None:
+    feed = Feed()
+    app = ZapBotApp(feed.engine, refresh_hz=0.001, cursor_blink=False, persist_theme=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        positions = fixed_snapshot().positions
+        feed.engine._snapshot = replace(feed.engine._snapshot, positions=positions)
+        app.main.refresh_view()
+        await pilot.pause()
+        pane = app.main.panes["positions"]
+        mint = positions[0].mint
+        before = pane.table.get_cell(mint, "unreal").plain
+        # The data worker's mirror after a fill: the same position, no price yet.
+        reread = tuple(replace(p, unrealized_pnl_lamports=None) for p in positions)
+        feed.engine._snapshot = replace(feed.engine._snapshot, positions=reread)
+        app.main.refresh_view()
+        await pilot.pause()
+        assert pane.table.get_cell(mint, "unreal").plain == before != "—"
+
+
+async def test_a_log_line_cut_short_is_shown_whole_under_the_table() -> None:
+    feed = Feed()
+    app = ZapBotApp(feed.engine, refresh_hz=0.001, cursor_blink=False, persist_theme=False)
+    long = "websocket reconnected after 1.2s; backfilling 3 wallets since slot 281234567 by polling " * 2
+    async with app.run_test(size=(80, 24)) as pilot:
+        feed.logs.append(LogLine(BASE_TIME, "warning", "websocket", "short line"))
+        feed.push()
+        app.main.refresh_view()
+        await pilot.press("6")
+        pane = app.main.panes["log"]
+        assert not pane.detail.display  # whole on screen: no repeat
+        feed.logs.append(LogLine(BASE_TIME + 1, "warning", "websocket", long.strip()))
+        feed.push()
+        app.main.refresh_view()
+        await pilot.pause()
+        shown = pane.table.get_row(pane.selected_key())[3].plain
+        assert shown.endswith("…") and pane.detail.display and long.strip() in str(pane.detail.content)

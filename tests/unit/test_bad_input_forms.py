@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from engine.state import PositionView
@@ -95,6 +95,17 @@ addressish = st.one_of(
     name=st.text(max_size=50),
     sizing=st.sampled_from(["fixed", "percent", "bogus"]),
 )
+@example(
+    wallet="11111111111111111111111111111111",
+    fixed="nan",
+    percent="nan",
+    min_sol="nan",
+    max_sol="nan",
+    slippage="-0",
+    fee="",
+    name="",
+    sizing="fixed",
+).via("discovered failure")
 def test_trader_form_accepts_only_valid_traders(
     wallet, fixed, percent, min_sol, max_sol, slippage, fee, name, sizing
 ):

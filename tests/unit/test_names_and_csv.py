@@ -78,7 +78,7 @@ def seed(db_path, count: int) -> None:
 
 
 def test_csv_writes_every_row_with_human_amounts(zapbot_home, tmp_path, capsys):
-    seed(home_paths().db, 250)
+    seed(home_paths().sim_db, 250)
     target = tmp_path / "all.csv"
     assert cli.main(["trades", "--csv", str(target)]) == 0
     with target.open() as handle:

@@ -162,6 +162,13 @@ def test_copy_carries_trader_fee_settings():
         ({"active": False}, {}, replace(RICH, trader_paused_reason="3 failures"), swap(), "trader paused"),
         ({"copy_buys": False}, {}, RICH, swap(), "copy buys off"),
         ({"copy_sells": False}, {}, replace(RICH, position_amount=10), swap("sell"), "copy sells off"),
+        (
+            {},
+            {},
+            replace(RICH, position_amount=10, follow_leader_sells=False),
+            swap("sell"),
+            "copy sells off",
+        ),
         ({"min_leader_sol": 2}, {}, RICH, swap(quote=SOL), "leader size below min"),
         ({"max_leader_sol": 0.5}, {}, RICH, swap(quote=SOL), "leader size above max"),
         ({}, {"blacklist": [MINT]}, RICH, swap(), "blacklisted"),

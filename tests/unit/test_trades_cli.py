@@ -63,7 +63,7 @@ def test_no_database_is_a_friendly_line(zapbot_home, capsys):
 
 
 def test_json_newest_first_in_the_store_shape(zapbot_home, capsys):
-    seed(home_paths().db)
+    seed(home_paths().sim_db)
     assert main(["--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert [r["leader_signature"] for r in rows] == [SIG_B, SIG_A]
@@ -83,7 +83,7 @@ def test_json_newest_first_in_the_store_shape(zapbot_home, capsys):
 
 
 def test_table_and_csv(zapbot_home, tmp_path, capsys):
-    seed(home_paths().db)
+    seed(home_paths().sim_db)
     assert main([]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[0].split()[:5] == ["detected", "trader", "side", "mint", "status"]
@@ -97,7 +97,7 @@ def test_table_and_csv(zapbot_home, tmp_path, capsys):
 
 
 def test_paper_mode_reads_its_own_database(zapbot_home, monkeypatch, capsys):
-    seed(home_paths().db)
+    seed(home_paths().sim_db)
     monkeypatch.setenv("ZAPBOT_MODE", "paper")
     assert main(["--json"]) == 0
     assert json.loads(capsys.readouterr().out) == []
@@ -110,3 +110,29 @@ def test_bad_limit_is_one_line(zapbot_home, capsys):
         assert exit_.code == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "--limit" in err
+
+
+def test_only_the_current_chain_and_wallet_unless_all(zapbot_home, capsys):
+    path = home_paths().sim_db
+    seed(path)  # rows of chain 'unknown' (from before books were kept per chain)
+    store = Store(path)
+    try:
+        store.use_books("GenesisOfChainTwo1111111111111111111111111", "W", label="embedded")
+        store.record_skip(
+            leader_signature="C" * 87, trader="carol", side="buy", mint="P" * 44, reason="paused"
+        )
+    finally:
+        store.close()
+    assert main(["--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["leader_signature"] for r in rows] == ["C" * 87]
+    assert main([]) == 0
+    out = capsys.readouterr().out
+    assert "carol" in out and "alice" not in out and "on chain embedded" in out
+    assert main(["--all"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].split()[0] == "chain"
+    assert out[1].startswith("embedded") and any(line.startswith("unknown") for line in out[2:])
+    assert main(["--all", "--json"]) == 0
+    chains = [r["chain"] for r in json.loads(capsys.readouterr().out)]
+    assert chains == ["GenesisOfChainTwo1111111111111111111111111", "unknown", "unknown"]

@@ -505,8 +505,10 @@ def status(argv: list[str]) -> int:
     if args.json:
         print(json.dumps(doc, indent=2))
         return 0
+    pause = doc.get("pause") or ("all" if doc.get("paused") else None)
+    paused = {"buys": "BUYS PAUSED (sells still copied)  ", "all": "ALL PAUSED (sells too)  "}.get(pause, "")
     print(
-        f"mode {doc['mode']}  {'PAUSED  ' if doc.get('paused') else ''}uptime {doc['uptime_s']:.0f}s  "
+        f"mode {doc['mode']}  {paused}uptime {doc['uptime_s']:.0f}s  "
         f"traders {doc.get('traders', 0)}  in flight {doc.get('in_flight', 0)}"
     )
     print(f"{'worker':<10} {'state':<12} {'restarts':>8} {'inbox':>6} {'heartbeat':>10}  detail")

@@ -1,4 +1,6 @@
-"""`zapbot trades`: copy decisions (trades and skips), newest first, from this mode's database (read only)."""
+"""`zapbot trades`: copy decisions (trades and skips), newest first, from this mode's database (read only):
+those of the chain and wallet the engine last ran on, or with --all those of every chain, each row saying
+which."""
 
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ import orjson
 from engine.config import ConfigError, load_settings
 from engine.paths import home_paths
 from engine.store import connect, decisions
-from engine.store.decisions import token_decimals
+from engine.store.decisions import current_books, token_decimals
 from zapbot_tui.commands.parsing import OneLineParser
 
 DEFAULT_LIMIT = 200
@@ -44,14 +46,36 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"how many, newest first (default {DEFAULT_LIMIT}; --csv writes every row unless given)",
     )
     parser.add_argument(
+        "--all", action="store_true", help="every chain and wallet in the database, with a chain column"
+    )
+    parser.add_argument(
         "--config", type=Path, help="configuration file (decides the mode and so the database)"
     )
     return parser
 
 
-def load_decisions(db_path: Path, limit: int) -> list[dict[str, Any]]:
-    """Decisions from a read-only connection; [] when there is no database yet."""
-    return _read(db_path, lambda conn: decisions(conn, limit), [])
+def load_books(db_path: Path) -> dict[str, str] | None:
+    """The chain and wallet the engine last ran on with this database; None before any run."""
+    return _read(db_path, current_books, None)
+
+
+def load_decisions(db_path: Path, limit: int, books: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    """Decisions from a read-only connection, of `books` when given; [] when there is no database yet."""
+    if books is None:
+        return _read(db_path, lambda conn: decisions(conn, limit), [])
+    return _read(
+        db_path, lambda conn: decisions(conn, limit, chain=books["chain"], wallet=books["wallet"]), []
+    )
+
+
+def chain_name(chain: str | None, books: dict[str, str] | None = None) -> str:
+    """A chain as a person reads it: the label the engine gave it when it is the current one, else the start
+    of its genesis hash ('unknown' for rows from before books were kept per chain)."""
+    if not chain:
+        return ""
+    if books and chain == books["chain"] and books.get("label"):
+        return books["label"]
+    return chain if len(chain) <= 9 else chain[:8] + "…"
 
 
 def load_token_decimals(db_path: Path) -> dict[str, int]:
@@ -97,7 +121,8 @@ def _reason(row: dict[str, Any]) -> str:
     return f"{reason}: {detail}" if detail else reason
 
 
-def table(rows: list[dict[str, Any]]) -> str:
+def table(rows: list[dict[str, Any]], *, chains: dict[str, str] | None = None) -> str:
+    """The decisions as aligned columns; with `chains` (the --all view) a chain column first."""
     headers = (
         "detected",
         "trader",
@@ -114,6 +139,7 @@ def table(rows: list[dict[str, Any]]) -> str:
     )
     lines = [
         [
+            *([chain_name(row.get("chain"), chains)] if chains is not None else []),
             _when(row.get("detected_at") or row.get("queued_at")),
             _short(row["trader"], 14),
             row["side"],
@@ -129,6 +155,8 @@ def table(rows: list[dict[str, Any]]) -> str:
         ]
         for row in rows
     ]
+    if chains is not None:
+        headers = ("chain", *headers)
     widths = [
         max(len(h), *(len(line[i]) for line in lines)) if lines else len(h) for i, h in enumerate(headers)
     ]
@@ -156,6 +184,7 @@ CSV_FIELDS = (
     "token_units",
     "signature",
     "leader_signature",
+    "chain",
 )
 
 
@@ -198,6 +227,7 @@ def csv_row(row: dict[str, Any], decimals: dict[str, int]) -> dict[str, Any]:
         "token_units": row.get("token_amount") or "",
         "signature": row.get("signature") or "",
         "leader_signature": row["leader_signature"],
+        "chain": row.get("chain") or "",
     }
 
 
@@ -223,7 +253,8 @@ def main(argv: list[str]) -> int:
     else:
         limit = NO_LIMIT if args.csv is not None and not args.json else DEFAULT_LIMIT
     try:
-        rows = load_decisions(db_path, limit)
+        books = load_books(db_path)
+        rows = load_decisions(db_path, limit, None if args.all else books)
         decimals = load_token_decimals(db_path) if args.csv is not None else {}
     except sqlite3.Error as exc:
         print(f"zapbot trades: cannot read {db_path}: {exc}", file=sys.stderr)
@@ -240,9 +271,14 @@ def main(argv: list[str]) -> int:
     if args.json:
         sys.stdout.write(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode() + "\n")
         return 0
+    scope = ""
+    if books is not None and not args.all:
+        scope = f" on chain {chain_name(books['chain'], books)}, wallet {_short(books['wallet'])}"
     if not rows:
         where = "" if db_path.is_file() else f" (no database yet at {db_path})"
-        print(f"No copy decisions yet in {settings.mode} mode{where}.")
+        print(f"No copy decisions yet in {settings.mode} mode{scope}{where}.")
         return 0
-    print(table(rows))
+    print(table(rows, chains=(books or {}) if args.all else None))
+    if scope:
+        print(f"({len(rows)} decision(s){scope}; --all shows every chain and wallet)")
     return 0

@@ -147,6 +147,7 @@ class TablePane(Pane):
     max_rows: ClassVar[int] = 500
     live_tail: ClassVar[bool] = False
     detail_line: ClassVar[bool] = False
+    detail_when_cut: ClassVar[bool] = False  # show the detail line only when the selected row is cut short
 
     def __init__(self) -> None:
         super().__init__()
@@ -199,17 +200,21 @@ class TablePane(Pane):
         except Exception:
             return None
 
+    def full_cells(self, key: str) -> tuple[Cell, ...]:
+        """A row's cells before they were fitted to their columns (every column, shown or not)."""
+        return self._full[key]
+
     def shown_columns(self) -> list[str]:
         return [self.columns[i].key for i in (self._layout or ((), 0))[0]]
 
     # -- layout ------------------------------------------------------------------------------------
-    def _table_width(self, pane_width: int | None = None) -> int:
-        # The pane's width less its border (the table fills it) and one column for the vertical scrollbar.
-        width = (self.size.width if pane_width is None else pane_width) - 2 - 1
+    def _table_width(self) -> int:
+        # The pane's content width (inside its border; the table fills it) less one column for the scrollbar.
+        width = self.size.width - 1
         return width if width > 0 else 10_000
 
-    def on_resize(self, event: Any) -> None:
-        if self._apply_layout(self._table_width(event.size.width)) and self._snapshot is not None:
+    def on_resize(self, _event: Any) -> None:
+        if self._apply_layout(self._table_width()) and self._snapshot is not None:
             self.refresh_from(self._snapshot)
 
     def _apply_layout(self, width: int) -> bool:
@@ -296,8 +301,16 @@ class TablePane(Pane):
         key = self.selected_key()
         cells = self._full.get(key) if key is not None else None
         text = self.describe(key, cells) if key is not None and cells is not None else ""
+        if self.detail_when_cut and cells is not None and key in self._cells and self._layout is not None:
+            shown = self._layout[0]
+            whole = len(shown) == len(self.columns) and all(
+                on_screen.plain == cells[i].plain for on_screen, i in zip(self._cells[key], shown)
+            )
+            if whole:
+                text = ""  # the row is whole on screen: the line would only repeat it
         if str(self.detail.content) != text:
             self.detail.update(text)
+        self.detail.display = bool(text)
 
     def on_data_table_row_highlighted(self, _event: DataTable.RowHighlighted) -> None:
         self._show_marker()

@@ -90,6 +90,7 @@ class HeaderPane(Static):
         super().__init__(id="header")
         self.badges: list[str] = []
         self.pieces: list[str] = []
+        self.lines: list[str] = []  # the header as shown, line by line (tests and the layout check read it)
         self._shown: Text | None = None
         self._last: tuple[Any, str, bool] | None = None
 
@@ -131,8 +132,10 @@ class HeaderPane(Static):
             badges.append(("LIVE: NOT CONFIRMED", f"bold reverse {tone['bad']}"))
         limit = ""
         if snapshot is not None:
-            if snapshot.paused:
-                badges.append(("PAUSED", f"bold reverse {tone['warn']}"))
+            if snapshot.pause == "all" and snapshot.paused:
+                badges.append(("ALL PAUSED", f"bold reverse {tone['bad']}"))
+            elif snapshot.paused:
+                badges.append(("BUYS PAUSED", f"bold reverse {tone['warn']}"))
             if snapshot.kill_switch:
                 badges.append(
                     (f"KILL SWITCH: {fit(snapshot.kill_switch, DETAIL_WIDTH)}", f"bold reverse {tone['bad']}")
@@ -171,6 +174,7 @@ class HeaderPane(Static):
                 if position:
                     out.append("  ")
                 out.append_text(pieces[index])
+        self.lines = out.plain.splitlines()
         if out != self._shown:  # an unchanged header costs no layout pass
             self._shown = out
             self.update(out)

@@ -27,6 +27,7 @@ class LogPane(TablePane):
     pane_id = "log"
     live_tail = True
     detail_line = True
+    detail_when_cut = True
     max_rows = MAX_LOG_ROWS
     columns = (
         Col("Time", "time", 8),

@@ -19,9 +19,24 @@ class PositionsPane(TablePane):
         Col("Mint", "mint", 8, drop=3),
     )
 
+    def __init__(self) -> None:
+        super().__init__()
+        # The last unrealised PnL seen per mint: a fill re-reads a position from the store without a price
+        # (None until the cache worker values it again), and the cell would flicker to "—" in between.
+        self.last_unrealized: dict[str, int] = {}
+
+    def unrealized(self, mint: str, value: int | None) -> int | None:
+        if value is None:
+            return self.last_unrealized.get(mint)
+        self.last_unrealized[mint] = value
+        return value
+
     def rows(self, snapshot: EngineSnapshot) -> list[Row]:
         tone = tones(self.app)
         rows: list[Row] = []
+        held = {position.mint for position in snapshot.positions}
+        for mint in [m for m in self.last_unrealized if m not in held]:
+            del self.last_unrealized[mint]
 
         def pnl_style(value: int | None) -> str:
             if not value:
@@ -29,6 +44,7 @@ class PositionsPane(TablePane):
             return tone["ok"] if value > 0 else tone["bad"]
 
         for position in sorted(snapshot.positions, key=lambda view: view.cost_lamports, reverse=True):
+            unrealized = self.unrealized(position.mint, position.unrealized_pnl_lamports)
             rows.append(
                 (
                     position.mint,
@@ -41,11 +57,7 @@ class PositionsPane(TablePane):
                             pnl_style(position.realized_pnl_lamports),
                             "right",
                         ),
-                        cell(
-                            signed_sol(position.unrealized_pnl_lamports, 3),
-                            pnl_style(position.unrealized_pnl_lamports),
-                            "right",
-                        ),
+                        cell(signed_sol(unrealized, 3), pnl_style(unrealized), "right"),
                         cell(short_key(position.mint, 4, 3)),
                     ),
                 )

@@ -42,7 +42,8 @@ def quote_text(quote: Any, label: str) -> str:
 KEYS: tuple[tuple[str, str, str, str, str], ...] = (
     ("s", "start_copying", "Start", "Start copying trader", "Start copying the selected trader"),
     ("x", "stop_copying", "Stop", "Stop copying trader", "Stop copying the selected trader"),
-    ("p", "toggle_pause", "Pause", "Pause / resume all", "Pause all copying, or resume it"),
+    ("p", "toggle_pause", "Pause", "Pause buys / resume", "Pause buys (sells still copied), or resume"),
+    ("P", "pause_everything", "", "Pause all", "Pause all copying, sells and exits too"),
     ("a", "add_trader", "Add", "Add trader", "Add a trader to follow"),
     ("S", "scout", "", "Scout a wallet", "Scout a wallet: its trading, and what copying it would make"),
     ("e", "edit_trader", "Edit", "Edit trader", "Edit the selected trader"),
@@ -126,7 +127,8 @@ class MainScreen(Screen):
     MainScreen.-compact #left.-current, MainScreen.-compact #right.-current { display: block; }
     MainScreen.-compact .pane { display: none; height: 1fr; }
     MainScreen.-compact .pane.-current { display: block; height: 1fr; }
-    MainScreen.-compact #log.-current { height: 1fr; }
+    MainScreen.-compact #log.-current, MainScreen.-compact #queues.-current,
+    MainScreen.-compact #workers.-current, MainScreen.-compact #traders.-current { height: 1fr; }
     """
 
     PANE_ORDER: ClassVar[tuple[str, ...]] = ("traders", "trades", "positions", "workers", "queues", "log")
@@ -148,6 +150,7 @@ class MainScreen(Screen):
         self.medium = False
         self.zoomed = False  # one pane alone on the screen at a size that shows them all (5 at 100x32)
         self.term_size = (0, 0)
+        self._traders_height: int | None = None
         # Each worker's states as the console saw them change: (when, state, detail), the latest last.
         self.worker_history: dict[str, list[tuple[float, str, str]]] = {}
         self.snapshot: EngineSnapshot | None = None
@@ -186,11 +189,12 @@ class MainScreen(Screen):
         self.compact = small or self.zoomed
         self.medium = not small and height < TALL_HEIGHT
         self.set_class(self.compact, "-compact")
-        self.set_class(self.medium, "-medium")
+        self.set_class(self.medium and not self.compact, "-medium")  # a pane shown alone is whole
         self.set_class(not small and width >= WIDE_WIDTH, "-wide")
         footer = self.query(KeyFooter)
         if footer:
             footer.first().wrap = width < 110
+        self._fit_traders()
         self._mark_current()
 
     def shown_panes(self) -> list[str]:
@@ -204,12 +208,18 @@ class MainScreen(Screen):
 
     def _fit_traders(self) -> None:
         # The Traders pane is as tall as its rows (a border, the header, one line each), up to a third.
-        if self.compact or self.snapshot is None:
+        pane = self.panes["traders"]
+        if self.compact:
+            if self._traders_height is not None:  # shown alone it fills the body: drop the height we set
+                self._traders_height = None
+                pane.styles.height = None
+            return
+        if self.snapshot is None:
             return
         rows = max(1, len(self.snapshot.traders))
         height = max(5, min(rows + 3, max(5, self.term_size[1] // 3)))
-        pane = self.panes["traders"]
-        if pane.styles.height is None or pane.styles.height.value != height:
+        if self._traders_height != height:
+            self._traders_height = height
             pane.styles.height = height
 
     def _mark_current(self) -> None:
@@ -353,8 +363,13 @@ class MainScreen(Screen):
             self._run_command("resume", self.engine.resume_all)
             self.notify("copying resumed")
         else:
-            self._run_command("pause", self.engine.pause_all)
-            self.notify("all copying PAUSED (p to resume)", severity="warning")
+            self._run_command("pause buys", self.engine.pause_buys)
+            self.notify("buys PAUSED, sells still copied (p to resume)", severity="warning")
+
+    def action_pause_everything(self) -> None:
+        if self._engine_ready():
+            self._run_command("pause all", self.engine.pause_all)
+            self.notify("ALL copying PAUSED, sells too (p to resume)", severity="warning")
 
     def action_add_trader(self) -> None:
         if self._engine_ready():

@@ -110,11 +110,12 @@ def human_error(field: str, message: str) -> str:
         (r"Input should be less than or equal to (\S+)", "must be at most {0}{unit}"),
         (r"Input should be less than (\S+)", "must be less than {0}{unit}"),
         (r"String should have at least 1 character", "cannot be empty"),
+        (r"Input should be a finite number", "must be a number"),
         (r"String should have at most (\d+) characters", "must be at most {0} characters"),
     ):
         found = re.match(pattern, message)
         if found:
-            return words.format(found[1], unit=unit)
+            return words.format(*found.groups(), unit=unit)
     return message
 
 
@@ -154,7 +155,7 @@ class TraderFormScreen(ZapModal[TraderConfig]):
     TraderFormScreen .field { height: 1; }
     TraderFormScreen .field > Label { width: 14; }
     TraderFormScreen .field > Input, TraderFormScreen .field > Select { width: 1fr; }
-    TraderFormScreen .field-error { color: $error; padding-left: 14; height: auto; display: none; }
+    TraderFormScreen .field-error { color: $error; padding-left: 14; width: 100%; height: auto; display: none; }
     TraderFormScreen .field-error.-shown { display: block; }
     TraderFormScreen .checks { height: 1; margin-top: 1; }
     TraderFormScreen .checks Checkbox { border: none; padding: 0; height: 1; margin-right: 2;
