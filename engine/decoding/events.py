@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
-from dataclasses import dataclass
+import struct
+
+import msgspec
 
 from engine.decoding.model import SwapEvent
 from engine.decoding.programs import PUMPFUN_PROGRAM, PUMPSWAP_PROGRAM, STABLE_QUOTE_MINTS, WSOL_MINT
@@ -21,8 +23,7 @@ _EVENT_MIN_LEN = 97
 EVENT_PROGRAMS = frozenset({PUMPFUN_PROGRAM, PUMPSWAP_PROGRAM})
 
 
-@dataclass(frozen=True, slots=True)
-class EventTrade:
+class EventTrade(msgspec.Struct, frozen=True, gc=False):
     """A fill read from a program's own event: exact amounts for one user."""
 
     user: str
@@ -36,6 +37,10 @@ class EventTrade:
 
 def u64(data: bytes, offset: int) -> int:
     return int.from_bytes(data[offset : offset + _U64], "little")
+
+
+# Pump.fun TradeEvent after the mint: sol_amount, token_amount (u64 LE), is_buy (u8), read in one call.
+_PUMP_AMOUNTS = struct.Struct("<QQB")
 
 
 PUMP_CREATE_EVENT = bytes.fromhex("1b72a94ddeeb6376")
@@ -86,14 +91,14 @@ def pump_trade_events(datas: list[bytes]) -> list[EventTrade]:
     for data in datas:
         if len(data) < 97 or data[:8] != EVENT_CPI_TAG or data[8:16] != PUMP_TRADE_EVENT:
             continue
-        sol_amount, token_amount = u64(data, 48), u64(data, 56)
+        sol_amount, token_amount, is_buy = _PUMP_AMOUNTS.unpack_from(data, 48)
         if sol_amount <= 0 or token_amount <= 0:
             continue  # a quote-paired (USDC) v2 trade leaves sol_amount at 0: let balance deltas read it
         trades.append(
             EventTrade(
                 user=pubkey_str(data[65:97]),
                 mint=pubkey_str(data[16:48]),
-                is_buy=data[64] == 1,
+                is_buy=is_buy == 1,
                 token_amount=token_amount,
                 quote_mint=WSOL_MINT,
                 quote_amount=sol_amount,

@@ -5,17 +5,19 @@ from __future__ import annotations
 import base64
 import operator
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
+import msgspec
 from solders.pubkey import Pubkey
 from solders.transaction import VersionedTransaction
 
-from engine.decoding.document import AccountKey, Meta, RawInstruction, Transaction, from_dict
+from engine.decoding.document import AccountKey, Meta, RawInstruction, Transaction, from_dict, parsed_form
 from engine.decoding.model import DecodeError
 
 _PROGRAM_INDEX = operator.attrgetter("programIdIndex")
 _PROGRAM_ID = operator.attrgetter("programId")
+_PUBKEY = operator.attrgetter("pubkey")
+_SIGNER = operator.attrgetter("signer")
 
 _B58_ALPHABET = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 
@@ -46,8 +48,7 @@ def pubkey_str(raw: bytes) -> str:
     return str(Pubkey.from_bytes(raw))
 
 
-@dataclass(slots=True)
-class Instruction:
+class Instruction(msgspec.Struct, gc=False):
     """One instruction of a program the decoder reads; data stays undecoded until someone asks for it."""
 
     program_id: str
@@ -73,8 +74,19 @@ class Instruction:
         return 0 if raw is None else len(raw)
 
 
-@dataclass(slots=True)
-class WireTransaction:
+class MessageKeys(msgspec.Struct, gc=False):
+    """What every decode needs before any instruction is read: signature, keys, signers, the top level."""
+
+    signature: str
+    keys: list[str]  # static keys, then lookup-table addresses (writable, readonly)
+    signer_count: int
+    # Top-level instructions as the encoding holds them: RawInstruction (json, jsonParsed) or solders
+    # CompiledInstruction (base64/base58 wire); `compiled` is False only for jsonParsed.
+    top: list[Any]
+    compiled: bool
+
+
+class WireTransaction(msgspec.Struct, gc=False):
     signature: str
     keys: list[str]
     signer_count: int
@@ -87,9 +99,97 @@ def _loaded_addresses(meta: Meta) -> list[str]:
     return loaded.writable + loaded.readonly if loaded is not None else []
 
 
+def read_message(tx: Transaction) -> MessageKeys:
+    """Signature, account keys (with lookup-table addresses), signer count and the top-level instructions."""
+    meta = tx.meta
+    if meta is None:
+        raise DecodeError("transaction has no meta")
+    body = tx.transaction
+    if isinstance(body, list):
+        if len(body) != 2 or body[1] not in ("base64", "base58"):
+            raise DecodeError("transaction must be [data, 'base64'|'base58']")
+        wire = base64.b64decode(body[0], validate=True) if body[1] == "base64" else b58decode(body[0])
+        try:
+            versioned = VersionedTransaction.from_bytes(wire)
+        except Exception as exc:
+            raise DecodeError("transaction bytes do not parse") from exc
+        message = versioned.message
+        keys = list(map(str, message.account_keys)) + _loaded_addresses(meta)
+        signatures = versioned.signatures
+        return MessageKeys(
+            str(signatures[0]) if signatures else "",
+            keys,
+            message.header.num_required_signatures,
+            message.instructions,
+            True,
+        )
+    if body is None:
+        raise DecodeError("transaction field missing")
+    message = body.message
+    raw_keys = message.accountKeys
+    signature = body.signatures[0] if body.signatures else ""
+    # One type throughout is the RPC's shape (checked in C); a list mixing both is read entry by entry.
+    uniform = len(set(map(type, raw_keys))) <= 1
+    if raw_keys and isinstance(raw_keys[0], AccountKey):  # jsonParsed: {pubkey, signer, source, ...}
+        if uniform:
+            keys = list(map(_PUBKEY, raw_keys))
+            signer_count = sum(map(_SIGNER, raw_keys))
+        else:
+            keys = [k.pubkey if isinstance(k, AccountKey) else k for k in raw_keys]
+            signer_count = sum(1 for k in raw_keys if isinstance(k, AccountKey) and k.signer)
+    else:
+        if uniform:
+            keys = raw_keys + _loaded_addresses(meta)  # type: ignore[operator] - all str
+        else:
+            keys = [k if isinstance(k, str) else k.pubkey for k in raw_keys] + _loaded_addresses(meta)
+        signer_count = message.header.numRequiredSignatures if message.header is not None else 1
+    top = message.instructions
+    return MessageKeys(signature, keys, signer_count, top, not top or top[0].programIdIndex is not None)
+
+
+def _compiled_top(message: MessageKeys) -> list[tuple[int, Any, bytes | str]]:
+    """(program index, account indexes, data) per top-level instruction of a compiled message."""
+    if message.top and isinstance(message.top[0], RawInstruction):
+        return [(raw.programIdIndex, raw.accounts, raw.data or "") for raw in message.top]
+    return [(ix.program_id_index, bytes(ix.accounts), bytes(ix.data)) for ix in message.top]
+
+
+def _top_program_indexes(message: MessageKeys) -> list[int]:
+    top = message.top
+    if top and isinstance(top[0], RawInstruction):
+        return list(map(_PROGRAM_INDEX, top))
+    return [ix.program_id_index for ix in top]
+
+
+def _invoked_only(message: MessageKeys, meta: Meta) -> dict[str, bool] | None:
+    """Every invoked program -> ran as a CPI, for a compiled message none of whose instructions are kept:
+    no Instruction is built. None when the inner groups are not the RPC's usual one group per top-level
+    index in ascending order (then _walk reads them, merging groups as it always did)."""
+    keys = message.keys
+    top_indexes = _top_program_indexes(message)
+    invoked = dict.fromkeys([keys[index] for index in top_indexes], False)
+    count = len(top_indexes)
+    inner_programs: set[int] = set()
+    last = -1
+    for group in meta.innerInstructions or ():
+        index = group.index
+        if index <= last:
+            return None
+        last = index
+        instructions = group.instructions
+        if not instructions or index >= count:
+            continue
+        if instructions[0].programIdIndex is None:
+            return None
+        inner_programs |= set(map(_PROGRAM_INDEX, instructions))
+    for program in inner_programs:
+        invoked[keys[program]] = True
+    return invoked
+
+
 def _parsed_ix(raw: RawInstruction, top_level: bool) -> Instruction:
     # jsonParsed: either {"programId", "parsed"} or {"programId", "accounts": [pubkey...], "data"}.
-    parsed = raw.parsed
+    parsed = parsed_form(raw)
     return Instruction(
         str(raw.programId),
         [str(a) for a in raw.accounts],
@@ -100,19 +200,24 @@ def _parsed_ix(raw: RawInstruction, top_level: bool) -> Instruction:
 
 
 def _walk(
-    top: list[Any], meta: Meta, keys: list[str], keep: frozenset[str]
+    message: MessageKeys, meta: Meta, keep: frozenset[str]
 ) -> tuple[list[Instruction], dict[str, bool]]:
-    """Kept instructions in execution order and every invoked program -> ran as a CPI. `top` holds, per
-    top-level instruction, (program index, account indexes, data) for wire forms or the RawInstruction for
-    jsonParsed; inner instructions are read straight from meta in bulk (most belong to no kept program)."""
+    """Kept instructions in execution order and every invoked program -> ran as a CPI. Inner instructions
+    are read straight from meta in bulk (most belong to no kept program)."""
+    keys = message.keys
     keep_index = {i: key for i, key in enumerate(keys) if key in keep}
-    invoked: dict[str, bool] = {}
+    if message.compiled and not keep_index:
+        invoked = _invoked_only(message, meta)
+        if invoked is not None:
+            return [], invoked
+    top = _compiled_top(message) if message.compiled else message.top
+    invoked = {}
     instructions: list[Instruction] = []
     inner: dict[int, list[RawInstruction]] = {}
     for group in meta.innerInstructions or ():
         inner.setdefault(group.index, []).extend(group.instructions)
     inner_programs: set[Any] = set()
-    parsed_form = bool(top) and isinstance(top[0], RawInstruction)
+    parsed_form = not message.compiled
     for index, ix in enumerate(top):
         if parsed_form:
             program_id = str(ix.programId)
@@ -150,6 +255,12 @@ def _walk(
     return instructions, invoked
 
 
+def walk(message: MessageKeys, meta: Meta, keep: frozenset[str]) -> tuple[list[Instruction], dict[str, bool]]:
+    """The instructions (top level and inner, in execution order) of the programs in `keep`, and every
+    invoked program -> whether it ran as a CPI."""
+    return _walk(message, meta, keep)
+
+
 def read_wire(
     tx: Transaction | dict[str, Any],
     keep: frozenset[str] | Callable[[list[str], int], frozenset[str]] = frozenset(),
@@ -159,45 +270,8 @@ def read_wire(
     `keep(keys, signer_count)` returns, to choose once the keys are known)."""
     if isinstance(tx, dict):
         tx = from_dict(tx)
-    meta = tx.meta
-    if meta is None:
-        raise DecodeError("transaction has no meta")
-    body = tx.transaction
-    if isinstance(body, list):
-        if len(body) != 2 or body[1] not in ("base64", "base58"):
-            raise DecodeError("transaction must be [data, 'base64'|'base58']")
-        wire = base64.b64decode(body[0], validate=True) if body[1] == "base64" else b58decode(body[0])
-        try:
-            versioned = VersionedTransaction.from_bytes(wire)
-        except Exception as exc:
-            raise DecodeError("transaction bytes do not parse") from exc
-        message = versioned.message
-        keys = list(map(str, message.account_keys)) + _loaded_addresses(meta)
-        top = [(ix.program_id_index, bytes(ix.accounts), bytes(ix.data)) for ix in message.instructions]
-        signer_count = message.header.num_required_signatures
-        if callable(keep):
-            keep = keep(keys, signer_count)
-        instructions, invoked = _walk(top, meta, keys, keep)
-        signature = str(versioned.signatures[0]) if versioned.signatures else ""
-        return WireTransaction(signature, keys, signer_count, instructions, invoked)
-    if body is None:
-        raise DecodeError("transaction field missing")
-    message = body.message
-    raw_keys = message.accountKeys
-    raw_top = message.instructions
-    if raw_keys and isinstance(raw_keys[0], AccountKey):
-        keys = [k.pubkey if isinstance(k, AccountKey) else k for k in raw_keys]
-        signer_count = sum(1 for k in raw_keys if isinstance(k, AccountKey) and k.signer)
-    else:
-        keys = [k if isinstance(k, str) else k.pubkey for k in raw_keys] + _loaded_addresses(meta)
-        signer_count = message.header.numRequiredSignatures if message.header is not None else 1
-    if raw_top and raw_top[0].programIdIndex is not None:
-        top = [(raw.programIdIndex, raw.accounts, raw.data or "") for raw in raw_top]
-    else:
-        top = raw_top
+    message = read_message(tx)
     if callable(keep):
-        keep = keep(keys, signer_count)
-    instructions, invoked = _walk(top, meta, keys, keep)
-    return WireTransaction(
-        body.signatures[0] if body.signatures else "", keys, signer_count, instructions, invoked
-    )
+        keep = keep(message.keys, message.signer_count)
+    instructions, invoked = _walk(message, tx.meta, keep)  # type: ignore[arg-type] - read_message checked meta
+    return WireTransaction(message.signature, message.keys, message.signer_count, instructions, invoked)
