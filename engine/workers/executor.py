@@ -354,6 +354,7 @@ class ExecutorWorker(BaseWorker):
         if not created:
             await self._skip(msg, Skip("duplicate"))
             return
+        self.ctx.detections.closed(msg.wallet, msg.leader_signature)  # its record is on disk
         # EXECUTE_TRADE, now that the intent is on disk.
         self._take(
             ExecuteTrade(
@@ -386,6 +387,7 @@ class ExecutorWorker(BaseWorker):
         """The one path of a skip: written by the store client (which shows it) and announced."""
         try:
             await self._record_skip(msg, skip)
+            self.ctx.detections.closed(msg.wallet, msg.leader_signature)
         except StoreError as exc:
             # The database refused the write (disk full, locked): keep the skip and write it when it recovers.
             self._unwritten_skips.append((msg, skip))
@@ -423,6 +425,7 @@ class ExecutorWorker(BaseWorker):
                 await self._record_skip(msg, skip)
             except StoreError:
                 return
+            self.ctx.detections.closed(msg.wallet, msg.leader_signature)
             self._unwritten_skips.popleft()
         for _ in range(len(self._parked)):
             msg, held_before = self._parked.popleft()
