@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+
+import msgspec
 
 from engine.decoding import programs
 from engine.decoding.document import Meta
@@ -12,8 +13,7 @@ from engine.decoding.model import Side, SwapEvent
 from engine.decoding.programs import TIP_AND_FEE_ACCOUNTS, WSOL_MINT
 
 
-@dataclass(slots=True)
-class TokenAccount:
+class TokenAccount(msgspec.Struct, gc=False):
     index: int
     mint: str
     owner: str | None
@@ -58,8 +58,7 @@ def _quote_value(mint: str, delta: int, decimals: dict[str, int]) -> float:
     return abs(delta) / 10 ** decimals.get(mint, 6)
 
 
-@dataclass(slots=True)
-class TxBalances:
+class TxBalances(msgspec.Struct, gc=False):
     """What every trader of one transaction shares: keys, balances, token accounts and flows."""
 
     keys: list[str]
@@ -138,7 +137,9 @@ def balance_swap(
     """The wallet's net change as one swap: the token it gained or lost against the quote it paid or got."""
     decimals = tx.decimals
     tokens = {mint: delta for mint, delta in legs.items() if delta and mint not in _STABLE_MINTS}
-    quotes = {mint: legs[mint] for mint in _STABLE_MINTS if legs.get(mint)}
+    quotes = (
+        {} if _STABLE_MINTS.keys().isdisjoint(legs) else {m: legs[m] for m in _STABLE_MINTS if legs.get(m)}
+    )
     if sol_delta:
         quotes[WSOL_MINT] = sol_delta
     side: Side

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Callable
 from itertools import compress
 from operator import gt
-from typing import Any
+
+from msgspec.structs import replace
 
 from engine.decoding.balances import TokenAccount, TxBalances, balance_swap, net_legs, token_accounts
-from engine.decoding.document import Transaction, from_dict, log_lines, parse_raw
+from engine.decoding.document import Meta, Transaction, from_dict, log_lines, parse_raw
 from engine.decoding.events import (
     EVENT_PROGRAMS,
     PUMP_LOGGED_EVENTS,
@@ -18,10 +17,11 @@ from engine.decoding.events import (
     event_datas,
     event_swaps,
     logged_events,
+    logged_events_raw,
     pump_trade_events,
     pumpswap_events,
 )
-from engine.decoding.flows import read_flows
+from engine.decoding.flows import NO_FLOWS, read_flows
 from engine.decoding.model import DecodedTransaction, DecodeError, SwapEvent
 from engine.decoding.programs import (
     PUMPFUN_PROGRAM,
@@ -32,7 +32,7 @@ from engine.decoding.programs import (
     WSOL_MINT,
 )
 from engine.decoding.venue import invoked_programs, pick_venue, venue_and_router
-from engine.decoding.wire import read_wire
+from engine.decoding.wire import Instruction, read_message, walk
 
 _KEPT_PROGRAMS = frozenset({SYSTEM_PROGRAM, *TOKEN_PROGRAMS, *EVENT_PROGRAMS})
 _WITH_SYSTEM = frozenset({SYSTEM_PROGRAM, *EVENT_PROGRAMS})
@@ -40,18 +40,18 @@ _WITH_TOKEN = frozenset({*TOKEN_PROGRAMS, *EVENT_PROGRAMS})
 
 
 def _wallet_swaps(
-    wallet: str, events: list[SwapEvent], tx: TxBalances, venue: str, router: str | None
+    wallet: str,
+    wallet_index: int | None,
+    events: list[SwapEvent],
+    tx: TxBalances,
+    venue: str,
+    router: str | None,
 ) -> list[SwapEvent]:
     """The wallet's swaps: its net balance change, read from the program's own event when that event
-    describes the whole trade (same token, quote and direction), else from the balances."""
-    wallet_index = tx.key_index.get(wallet)
+    describes the whole trade (same token, quote and direction), else from the balances. The caller has
+    already left out a wallet with no event whose own tokens did not move (no swap, whatever its SOL did)."""
     if wallet_index is None:
         return events
-    if not events and not any(
-        acct.owner == wallet and acct.post != acct.pre and acct.mint != WSOL_MINT
-        for acct in tx.token_accounts.values()
-    ):
-        return []  # no token or stablecoin of its own moved: whatever its SOL did, it is no swap
     sol_delta, legs, held = net_legs(wallet, wallet_index, tx)
     balance = balance_swap(wallet, sol_delta, legs, tx, venue, router)
     if not events:
@@ -71,38 +71,37 @@ def _wallet_swaps(
 
 
 def _programs_to_read(
-    pre: Any, post: Any, token_accounts: dict[int, TokenAccount], wallet: str | None
-) -> Callable[[list[str], int], frozenset[str]]:
-    """Which instructions are worth reading, decided from the balances once the keys are known: System
-    only if a tip/fee account gained lamports or an account was created, Token only if a mint's amounts do
-    not net to zero (MintTo / Burn), a fee account gained tokens, or a token account of someone else was
-    closed. Most swaps need neither: their amounts are all in the balances."""
-
-    def choose(keys: list[str], signer_count: int) -> frozenset[str]:
-        if len(pre) != len(keys) or len(post) != len(keys):
-            return _KEPT_PROGRAMS  # the caller raises on this; read everything meanwhile
-        traders = set(keys[:signer_count])
-        if wallet is not None:
-            traders.add(wallet)
-        tip_and_fee = TIP_AND_FEE_ACCOUNTS
-        # Indexes whose lamports grew, found in C; only those are looked at one by one.
-        grown = compress(range(len(keys)), map(gt, post, pre))
-        need_system = any(pre[i] == 0 or keys[i] in tip_and_fee for i in grown)
-        need_token = False
-        net_by_mint: dict[str, int] = {}
-        for acct in token_accounts.values():
-            delta = acct.post - acct.pre
-            if delta and acct.mint != WSOL_MINT:  # wrapping changes WSOL amounts; its legs are lamports
-                net_by_mint[acct.mint] = net_by_mint.get(acct.mint, 0) + delta
-                if delta > 0 and (acct.owner in tip_and_fee or keys[acct.index] in tip_and_fee):
-                    need_token = True
-            if acct.owner not in traders and pre[acct.index] and not post[acct.index]:
-                need_token = True  # closed; its rent may go to a trader
-        if need_token or any(net_by_mint.values()):
-            return _KEPT_PROGRAMS if need_system else _WITH_TOKEN
-        return _WITH_SYSTEM if need_system else EVENT_PROGRAMS
-
-    return choose
+    keys: list[str],
+    signer_count: int,
+    wallet: str | None,
+    pre: list[int],
+    post: list[int],
+    token_accounts: dict[int, TokenAccount],
+) -> frozenset[str]:
+    """Which instructions are worth reading, decided from the balances: System only if a tip/fee account
+    gained lamports or an account was created, Token only if a mint's amounts do not net to zero (MintTo /
+    Burn), a fee account gained tokens, or a token account of someone else was closed. Most swaps need
+    neither: their amounts are all in the balances."""
+    traders = set(keys[:signer_count])
+    if wallet is not None:
+        traders.add(wallet)
+    tip_and_fee = TIP_AND_FEE_ACCOUNTS
+    # Indexes whose lamports grew, found in C; only those are looked at one by one.
+    grown = compress(range(len(keys)), map(gt, post, pre))
+    need_system = any(pre[i] == 0 or keys[i] in tip_and_fee for i in grown)
+    need_token = False
+    net_by_mint: dict[str, int] = {}
+    for acct in token_accounts.values():
+        delta = acct.post - acct.pre
+        if delta and acct.mint != WSOL_MINT:  # wrapping changes WSOL amounts; its legs are lamports
+            net_by_mint[acct.mint] = net_by_mint.get(acct.mint, 0) + delta
+            if delta > 0 and (acct.owner in tip_and_fee or keys[acct.index] in tip_and_fee):
+                need_token = True
+        if acct.owner not in traders and pre[acct.index] and not post[acct.index]:
+            need_token = True  # closed; its rent may go to a trader
+    if need_token or any(net_by_mint.values()):
+        return _KEPT_PROGRAMS if need_system else _WITH_TOKEN
+    return _WITH_SYSTEM if need_system else EVENT_PROGRAMS
 
 
 def _holdings(wallet: str, wallet_index: int, mint: str, tx: TxBalances) -> tuple[int, int]:
@@ -118,6 +117,34 @@ def _holdings(wallet: str, wallet_index: int, mint: str, tx: TxBalances) -> tupl
     return before, after
 
 
+def _event_trades(
+    instructions: list[Instruction], meta: Meta, keys: list[str], accounts: dict[int, TokenAccount]
+) -> list[EventTrade]:
+    """The Pump.fun and PumpSwap fills of this transaction; the log is read only when an event
+    instruction holds base58 data (json encoding), since its base64 copy decodes in C."""
+    pump = [ix for ix in instructions if ix.program_id == PUMPFUN_PROGRAM]
+    pumpswap = [ix for ix in instructions if ix.program_id == PUMPSWAP_PROGRAM]
+    logs = None
+    if any(isinstance(ix.raw_data, str) and not ix.top_level for ix in pump + pumpswap):
+        logs = logged_events_raw(bytes(meta.logMessages))
+        if logs is None:
+            lines = log_lines(meta)
+            logs = logged_events(lines) if lines else None
+    trades = pump_trade_events(event_datas(pump, PUMPFUN_PROGRAM, PUMP_LOGGED_EVENTS, logs)) if pump else []
+    if pumpswap:
+        datas = event_datas(pumpswap, PUMPSWAP_PROGRAM, PUMPSWAP_LOGGED_EVENTS, logs)
+        if datas:
+            trades += pumpswap_events(datas, {keys[a.index]: (a.mint, a.owner) for a in accounts.values()})
+    return trades
+
+
+def _index_of(keys: list[str], wallet: str) -> int | None:
+    try:
+        return keys.index(wallet)
+    except ValueError:
+        return None
+
+
 def _decode(tx: Transaction, wallet: str | None, allow_unknown_venue: bool) -> DecodedTransaction:
     meta = tx.meta
     if meta is None:
@@ -126,60 +153,54 @@ def _decode(tx: Transaction, wallet: str | None, allow_unknown_venue: bool) -> D
         raise DecodeError("wallet must be a base58 string")
     fee = meta.fee
     slot, block_time = tx.slot, tx.blockTime
+    message = read_message(tx)
     if meta.err is not None:
-        return DecodedTransaction(read_wire(tx).signature, slot, block_time, True, fee, ())
+        return DecodedTransaction(message.signature, slot, block_time, True, fee, ())
+    keys = message.keys
     pre, post = meta.preBalances, meta.postBalances
-    accounts, decimals = token_accounts(meta)
-    wire = read_wire(tx, _programs_to_read(pre, post, accounts, wallet))
-    if len(pre) != len(wire.keys) or len(post) != len(wire.keys):
+    if len(pre) != len(keys) or len(post) != len(keys):
         raise DecodeError("account keys and balances differ in length (lookup tables missing?)")
+    accounts, decimals = token_accounts(meta)
+    candidates = keys[: message.signer_count] if wallet is None else [wallet]
+    # Fast exit, before any instruction is read: a trader with no program event whose own tokens did not
+    # move has no swap, whatever its SOL did; only Pump.fun and PumpSwap write such events.
+    movers = {a.owner for a in accounts.values() if a.post != a.pre and a.mint != WSOL_MINT}
+    events_possible = PUMPFUN_PROGRAM in keys or PUMPSWAP_PROGRAM in keys
+    if not events_possible and movers.isdisjoint(candidates):
+        return DecodedTransaction(message.signature, slot, block_time, False, fee, ())
 
-    amms, routers, unknown, unknown_inner = venue_and_router(invoked_programs(wire, meta))
+    keep = _programs_to_read(keys, message.signer_count, wallet, pre, post, accounts)
+    instructions, invoked = walk(message, meta, keep)
+    amms, routers, unknown, unknown_inner = venue_and_router(invoked_programs(invoked, meta))
     if not amms and not routers and not unknown and not allow_unknown_venue:
         # Only System / Token programs: transfers, not a swap (unless the caller trades like that, e.g. sim).
-        return DecodedTransaction(wire.signature, slot, block_time, False, fee, ())
+        return DecodedTransaction(message.signature, slot, block_time, False, fee, ())
     venue, router = pick_venue(amms, routers, unknown_inner), (routers[0] if routers else None)
     unknown_programs = tuple(unknown) if venue == "unknown" else ()
 
-    keys = wire.keys
-    owner_of = {keys[a.index]: a.owner for a in accounts.values()}
-    instructions = wire.instructions
     trades: list[EventTrade] = []
-    if PUMPFUN_PROGRAM in wire.invoked or PUMPSWAP_PROGRAM in wire.invoked:
-        lines = log_lines(meta)
-        logs = logged_events(lines) if lines else None
-        trades = pump_trade_events(
-            event_datas(instructions, PUMPFUN_PROGRAM, PUMP_LOGGED_EVENTS, logs)
-        ) + pumpswap_events(
-            event_datas(instructions, PUMPSWAP_PROGRAM, PUMPSWAP_LOGGED_EVENTS, logs),
-            {keys[a.index]: (a.mint, a.owner) for a in accounts.values()},
-        )
-    candidates = keys[: wire.signer_count] if wallet is None else [wallet]
-    key_index = {key: i for i, key in enumerate(keys)}
-    shared = TxBalances(
-        keys,
-        key_index,
-        fee,
-        pre,
-        post,
-        accounts,
-        decimals,
-        read_flows(instructions, owner_of, key_index, post),
-        owner_of,
-        {a.mint for a in accounts.values()},
-    )
+    if instructions and (PUMPFUN_PROGRAM in invoked or PUMPSWAP_PROGRAM in invoked):
+        trades = _event_trades(instructions, meta, keys, accounts)
+    if keep is EVENT_PROGRAMS:  # no System or Token instruction was read: nothing flowed aside
+        shared = TxBalances(keys, {}, fee, pre, post, accounts, decimals, NO_FLOWS, {}, set())
+    else:
+        key_index = dict(zip(keys, range(len(keys))))
+        owner_of = {keys[a.index]: a.owner for a in accounts.values()}
+        flows = read_flows(instructions, owner_of, key_index, post)
+        mints = {a.mint for a in accounts.values()}
+        shared = TxBalances(keys, key_index, fee, pre, post, accounts, decimals, flows, owner_of, mints)
     swaps: list[SwapEvent] = []
     for candidate in dict.fromkeys(candidates):
         events = event_swaps(trades, candidate, decimals, router) if trades else []
-        for swap in _wallet_swaps(candidate, events, shared, venue, router):
-            index = key_index.get(candidate)
+        if not events and candidate not in movers:
+            continue
+        index = _index_of(keys, candidate)
+        for swap in _wallet_swaps(candidate, index, events, shared, venue, router):
             before, after = (
                 _holdings(candidate, index, swap.mint, shared) if index is not None else (None, None)
             )
-            swaps.append(
-                dataclasses.replace(swap, programs=unknown_programs, owner_pre=before, owner_post=after)
-            )
-    return DecodedTransaction(wire.signature, slot, block_time, False, fee, tuple(swaps))
+            swaps.append(replace(swap, programs=unknown_programs, owner_pre=before, owner_post=after))
+    return DecodedTransaction(message.signature, slot, block_time, False, fee, tuple(swaps))
 
 
 def _guarded(tx: Transaction, wallet: str | None, allow_unknown_venue: bool) -> DecodedTransaction:

@@ -2,8 +2,10 @@
 
 Parsing straight into these structs is about twice as fast as building the whole JSON as dicts: fields
 nobody reads (uiAmount, rewards, computeUnitsConsumed, ...) are skipped in C, balances arrive as ints
-(`strict=False` turns the RPC's "amount" strings into ints), and the log lines stay raw bytes until
-someone needs them (pump events, invoke logs when inner instructions are missing).
+(`strict=False` turns the RPC's "amount" strings into ints), and the log lines and jsonParsed `parsed`
+values stay raw bytes until someone needs them (pump events, invoke logs when inner instructions are
+missing, System and Token instructions). JSON holds no reference cycles, so no struct is tracked by the
+garbage collector (gc=False).
 """
 
 from __future__ import annotations
@@ -30,18 +32,19 @@ class TokenBalance(msgspec.Struct, gc=False):
     owner: str | None = None
 
 
-class RawInstruction(msgspec.Struct):
+class RawInstruction(msgspec.Struct, gc=False):
     """A compiled (json: programIdIndex, account indexes, base58 data) or parsed (jsonParsed: programId,
-    and `parsed` or account keys and data) instruction."""
+    and `parsed` or account keys and data) instruction. `parsed` stays raw JSON until a System or Token
+    instruction is read (most parsed instructions belong to programs the decoder never reads)."""
 
     programIdIndex: int | None = None  # noqa: N815
     accounts: list[int | str] = []
     data: str | None = None
     programId: str | None = None  # noqa: N815
-    parsed: Any = None
+    parsed: msgspec.Raw = _NULL
 
 
-class InnerGroup(msgspec.Struct):
+class InnerGroup(msgspec.Struct, gc=False):
     index: int
     instructions: list[RawInstruction] = []
 
@@ -51,7 +54,7 @@ class LoadedAddresses(msgspec.Struct, gc=False):
     readonly: list[str] = []
 
 
-class Meta(msgspec.Struct):
+class Meta(msgspec.Struct, gc=False):
     err: Any = None
     fee: int = 0
     preBalances: list[int] = []  # noqa: N815
@@ -72,18 +75,18 @@ class Header(msgspec.Struct, gc=False):
     numRequiredSignatures: int = 1  # noqa: N815
 
 
-class Message(msgspec.Struct):
+class Message(msgspec.Struct, gc=False):
     accountKeys: list[str | AccountKey] = []  # noqa: N815
     header: Header | None = None
     instructions: list[RawInstruction] = []
 
 
-class Body(msgspec.Struct):
+class Body(msgspec.Struct, gc=False):
     message: Message
     signatures: list[str] = []
 
 
-class Transaction(msgspec.Struct):
+class Transaction(msgspec.Struct, gc=False):
     """One getTransaction `result`; `transaction` is [data, encoding] for base64/base58, else a Body."""
 
     meta: Meta | None = None
@@ -92,7 +95,7 @@ class Transaction(msgspec.Struct):
     blockTime: int | None = None  # noqa: N815
 
 
-class Envelope(Transaction):
+class Envelope(Transaction, gc=False):
     """A bare `result` (meta present) or a {jsonrpc, id, result | error} response."""
 
     result: Transaction | None | msgspec.UnsetType = msgspec.UNSET
@@ -102,6 +105,7 @@ class Envelope(Transaction):
 _ENVELOPE = msgspec.json.Decoder(Envelope, strict=False)
 _TRANSACTION = msgspec.json.Decoder(Transaction, strict=False)
 _LINES = msgspec.json.Decoder(list[str] | None)
+_ANY = msgspec.json.Decoder()
 
 
 def _malformed(exc: Exception) -> DecodeError:
@@ -136,6 +140,11 @@ def from_dict(tx: Any) -> Transaction:
         raise _malformed(exc) from None
     except (msgspec.DecodeError, TypeError) as exc:  # orjson.JSONEncodeError is a TypeError
         raise DecodeError(f"malformed transaction ({type(exc).__name__})") from None
+
+
+def parsed_form(raw: RawInstruction) -> Any:
+    """A jsonParsed instruction's `parsed` value (a dict for System and Token), decoded on first use."""
+    return _ANY.decode(raw.parsed)
 
 
 def log_lines(meta: Meta) -> list[str] | None:

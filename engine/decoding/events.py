@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import base64
-from dataclasses import dataclass
+import re
+import struct
+
+import msgspec
 
 from engine.decoding.model import SwapEvent
 from engine.decoding.programs import PUMPFUN_PROGRAM, PUMPSWAP_PROGRAM, STABLE_QUOTE_MINTS, WSOL_MINT
@@ -21,8 +24,7 @@ _EVENT_MIN_LEN = 97
 EVENT_PROGRAMS = frozenset({PUMPFUN_PROGRAM, PUMPSWAP_PROGRAM})
 
 
-@dataclass(frozen=True, slots=True)
-class EventTrade:
+class EventTrade(msgspec.Struct, frozen=True, gc=False):
     """A fill read from a program's own event: exact amounts for one user."""
 
     user: str
@@ -36,6 +38,10 @@ class EventTrade:
 
 def u64(data: bytes, offset: int) -> int:
     return int.from_bytes(data[offset : offset + _U64], "little")
+
+
+# Pump.fun TradeEvent after the mint: sol_amount, token_amount (u64 LE), is_buy (u8), read in one call.
+_PUMP_AMOUNTS = struct.Struct("<QQB")
 
 
 PUMP_CREATE_EVENT = bytes.fromhex("1b72a94ddeeb6376")
@@ -53,6 +59,25 @@ def logged_events(lines: list[str]) -> list[bytes]:
                 payloads.append(base64.b64decode(line[14:]))
             except ValueError:
                 continue
+    return payloads
+
+
+# A log line "Program data: <base64>" found straight in the raw JSON array of log lines. Without a backslash
+# in the array no string holds an escape or a quote, so every match is one whole line of that form.
+_PROGRAM_DATA = re.compile(rb'"Program data: ([^"]*)"')
+
+
+def logged_events_raw(raw_lines: bytes) -> list[bytes] | None:
+    """logged_events on the raw JSON log array (msgspec.Raw), without building a string per line; None
+    when the array holds escapes (then it is decoded as usual)."""
+    if b"\\" in raw_lines:
+        return None
+    payloads = []
+    for match in _PROGRAM_DATA.findall(raw_lines):
+        try:
+            payloads.append(base64.b64decode(match))
+        except ValueError:
+            continue
     return payloads
 
 
@@ -86,14 +111,14 @@ def pump_trade_events(datas: list[bytes]) -> list[EventTrade]:
     for data in datas:
         if len(data) < 97 or data[:8] != EVENT_CPI_TAG or data[8:16] != PUMP_TRADE_EVENT:
             continue
-        sol_amount, token_amount = u64(data, 48), u64(data, 56)
+        sol_amount, token_amount, is_buy = _PUMP_AMOUNTS.unpack_from(data, 48)
         if sol_amount <= 0 or token_amount <= 0:
             continue  # a quote-paired (USDC) v2 trade leaves sol_amount at 0: let balance deltas read it
         trades.append(
             EventTrade(
                 user=pubkey_str(data[65:97]),
                 mint=pubkey_str(data[16:48]),
-                is_buy=data[64] == 1,
+                is_buy=is_buy == 1,
                 token_amount=token_amount,
                 quote_mint=WSOL_MINT,
                 quote_amount=sol_amount,

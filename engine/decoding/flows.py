@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+
+import msgspec
 
 from engine.decoding.events import u64
 from engine.decoding.programs import SYSTEM_PROGRAM, TIP_AND_FEE_ACCOUNTS, TOKEN_PROGRAMS
 from engine.decoding.wire import Instruction
 
 
-@dataclass(slots=True)
-class Flows:
+class Flows(msgspec.Struct, gc=False):
     """Value that left a wallet but is not part of its swap, read from System and Token instructions.
 
     Token instructions in wire form are kept undecoded: each wallet decodes only the few that touch its
@@ -24,6 +24,9 @@ class Flows:
     lp_accounts: set[str]  # jsonParsed: token accounts that received a MintTo or lost a Burn
     token_ixs: list[Instruction]  # wire form, undecoded
 
+
+# A transaction none of whose System or Token instructions were read: nothing flowed aside (never mutated).
+NO_FLOWS = Flows({}, [], [], [], set(), [])
 
 # Data length as stored (base58 characters in json, bytes in base64) from which a System instruction can
 # be an account creation (52+ bytes); a transfer is 12 bytes (at most 17 base58 characters).

@@ -7,15 +7,13 @@ import re
 from engine.decoding import programs
 from engine.decoding.document import Meta, log_lines
 from engine.decoding.programs import INFRASTRUCTURE_PROGRAMS
-from engine.decoding.wire import WireTransaction
 
 _INVOKE_LOG = re.compile(r"Program (\w+) invoke \[(\d+)\]")
 
 
-def invoked_programs(wire: WireTransaction, meta: Meta) -> dict[str, bool]:
-    """Every program invoked -> whether it ran as a CPI (inner) anywhere; from the invoke logs when inner
-    instructions were not recorded."""
-    seen = wire.invoked
+def invoked_programs(seen: dict[str, bool], meta: Meta) -> dict[str, bool]:
+    """Every program invoked -> whether it ran as a CPI (inner) anywhere (`seen`, from the instructions,
+    updated in place); from the invoke logs too when inner instructions were not recorded."""
     if meta.innerInstructions is None:
         for line in log_lines(meta) or ():
             match = _INVOKE_LOG.match(line)

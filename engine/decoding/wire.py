@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
-import base64
+import binascii
 import operator
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
+import msgspec
 from solders.pubkey import Pubkey
 from solders.transaction import VersionedTransaction
 
-from engine.decoding.document import AccountKey, Meta, RawInstruction, Transaction, from_dict
+from engine.decoding.document import AccountKey, Meta, RawInstruction, Transaction, from_dict, parsed_form
 from engine.decoding.model import DecodeError
+from engine.decoding.programs import PUMPFUN_PROGRAM, PUMPSWAP_PROGRAM
 
 _PROGRAM_INDEX = operator.attrgetter("programIdIndex")
 _PROGRAM_ID = operator.attrgetter("programId")
+_PUBKEY = operator.attrgetter("pubkey")
+# Programs whose instructions are read only for their self-CPI events (see walk).
+EVENT_PROGRAMS = frozenset({PUMPFUN_PROGRAM, PUMPSWAP_PROGRAM})
+_SIGNER = operator.attrgetter("signer")
 
 _B58_ALPHABET = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 
@@ -46,8 +51,7 @@ def pubkey_str(raw: bytes) -> str:
     return str(Pubkey.from_bytes(raw))
 
 
-@dataclass(slots=True)
-class Instruction:
+class Instruction(msgspec.Struct, gc=False):
     """One instruction of a program the decoder reads; data stays undecoded until someone asks for it."""
 
     program_id: str
@@ -73,8 +77,19 @@ class Instruction:
         return 0 if raw is None else len(raw)
 
 
-@dataclass(slots=True)
-class WireTransaction:
+class MessageKeys(msgspec.Struct, gc=False):
+    """What every decode needs before any instruction is read: signature, keys, signers, the top level."""
+
+    signature: str
+    keys: list[str]  # static keys, then lookup-table addresses (writable, readonly)
+    signer_count: int
+    # Top-level instructions as the encoding holds them: RawInstruction (json, jsonParsed) or solders
+    # CompiledInstruction (base64/base58 wire); `compiled` is False only for jsonParsed.
+    top: list[Any]
+    compiled: bool
+
+
+class WireTransaction(msgspec.Struct, gc=False):
     signature: str
     keys: list[str]
     signer_count: int
@@ -87,9 +102,91 @@ def _loaded_addresses(meta: Meta) -> list[str]:
     return loaded.writable + loaded.readonly if loaded is not None else []
 
 
+def read_message(tx: Transaction) -> MessageKeys:
+    """Signature, account keys (with lookup-table addresses), signer count and the top-level instructions."""
+    meta = tx.meta
+    if meta is None:
+        raise DecodeError("transaction has no meta")
+    body = tx.transaction
+    if isinstance(body, list):
+        if len(body) != 2 or body[1] not in ("base64", "base58"):
+            raise DecodeError("transaction must be [data, 'base64'|'base58']")
+        # binascii's strict mode checks the alphabet and padding in C (b64decode's validate=True runs a regex)
+        wire = binascii.a2b_base64(body[0], strict_mode=True) if body[1] == "base64" else b58decode(body[0])
+        try:
+            versioned = VersionedTransaction.from_bytes(wire)
+        except Exception as exc:
+            raise DecodeError("transaction bytes do not parse") from exc
+        message = versioned.message
+        keys = list(map(str, message.account_keys)) + _loaded_addresses(meta)
+        signatures = versioned.signatures
+        return MessageKeys(
+            str(signatures[0]) if signatures else "",
+            keys,
+            message.header.num_required_signatures,
+            message.instructions,
+            True,
+        )
+    if body is None:
+        raise DecodeError("transaction field missing")
+    message = body.message
+    raw_keys = message.accountKeys
+    signature = body.signatures[0] if body.signatures else ""
+    # One type throughout is the RPC's shape (checked in C); a list mixing both is read entry by entry.
+    uniform = len(set(map(type, raw_keys))) <= 1
+    if raw_keys and isinstance(raw_keys[0], AccountKey):  # jsonParsed: {pubkey, signer, source, ...}
+        if uniform:
+            keys = list(map(_PUBKEY, raw_keys))
+            signer_count = sum(map(_SIGNER, raw_keys))
+        else:
+            keys = [k.pubkey if isinstance(k, AccountKey) else k for k in raw_keys]
+            signer_count = sum(1 for k in raw_keys if isinstance(k, AccountKey) and k.signer)
+    else:
+        if uniform:
+            keys = raw_keys + _loaded_addresses(meta)  # type: ignore[operator] - all str
+        else:
+            keys = [k if isinstance(k, str) else k.pubkey for k in raw_keys] + _loaded_addresses(meta)
+        signer_count = message.header.numRequiredSignatures if message.header is not None else 1
+    top = message.instructions
+    return MessageKeys(signature, keys, signer_count, top, not top or top[0].programIdIndex is not None)
+
+
+def _top_program_indexes(message: MessageKeys) -> list[int]:
+    top = message.top
+    if top and isinstance(top[0], RawInstruction):
+        return list(map(_PROGRAM_INDEX, top))
+    return [ix.program_id_index for ix in top]
+
+
+def _invoked_only(message: MessageKeys, meta: Meta) -> dict[str, bool] | None:
+    """Every invoked program -> ran as a CPI, for a compiled message none of whose instructions are kept:
+    no Instruction is built. None when the inner groups are not the RPC's usual one group per top-level
+    index in ascending order (then _walk reads them, merging groups as it always did)."""
+    keys = message.keys
+    top_indexes = _top_program_indexes(message)
+    invoked = dict.fromkeys([keys[index] for index in top_indexes], False)
+    count = len(top_indexes)
+    inner_programs: set[int] = set()
+    last = -1
+    for group in meta.innerInstructions or ():
+        index = group.index
+        if index <= last:
+            return None
+        last = index
+        instructions = group.instructions
+        if not instructions or index >= count:
+            continue
+        if instructions[0].programIdIndex is None:
+            return None
+        inner_programs |= set(map(_PROGRAM_INDEX, instructions))
+    for program in inner_programs:
+        invoked[keys[program]] = True
+    return invoked
+
+
 def _parsed_ix(raw: RawInstruction, top_level: bool) -> Instruction:
     # jsonParsed: either {"programId", "parsed"} or {"programId", "accounts": [pubkey...], "data"}.
-    parsed = raw.parsed
+    parsed = parsed_form(raw)
     return Instruction(
         str(raw.programId),
         [str(a) for a in raw.accounts],
@@ -99,33 +196,75 @@ def _parsed_ix(raw: RawInstruction, top_level: bool) -> Instruction:
     )
 
 
-def _walk(
-    top: list[Any], meta: Meta, keys: list[str], keep: frozenset[str]
+def _walk_compiled(
+    message: MessageKeys, meta: Meta, keys: list[str], keep_index: dict[int, str]
 ) -> tuple[list[Instruction], dict[str, bool]]:
-    """Kept instructions in execution order and every invoked program -> ran as a CPI. `top` holds, per
-    top-level instruction, (program index, account indexes, data) for wire forms or the RawInstruction for
-    jsonParsed; inner instructions are read straight from meta in bulk (most belong to no kept program)."""
+    """_walk for json and wire messages: top-level instructions are read in the form the encoding holds
+    them (solders objects are converted only when kept)."""
+    top = message.top
+    wire_form = bool(top) and not isinstance(top[0], RawInstruction)
+    top_indexes = _top_program_indexes(message)
+    invoked = dict.fromkeys([keys[index] for index in top_indexes], False)
+    instructions: list[Instruction] = []
+    inner: dict[int, list[RawInstruction]] = {}
+    for group in meta.innerInstructions or ():
+        inner.setdefault(group.index, []).extend(group.instructions)
+    inner_programs: set[Any] = set()
+    for index, program_index in enumerate(top_indexes):
+        kept = keep_index.get(program_index)
+        if kept is not None and kept not in EVENT_PROGRAMS:
+            ix = top[index]
+            accounts, data = (
+                (bytes(ix.accounts), bytes(ix.data)) if wire_form else (ix.accounts, ix.data or "")
+            )
+            instructions.append(Instruction(kept, [keys[i] for i in accounts], data, None, True))
+        group = inner.get(index)
+        if not group:
+            continue
+        if group[0].programIdIndex is None:  # a jsonParsed group inside a compiled message
+            programs = set(map(_PROGRAM_ID, group))
+            inner_programs |= programs
+            kept_ids = set(keep_index.values())
+            instructions.extend(_parsed_ix(raw, False) for raw in group if raw.programId in kept_ids)
+            continue
+        programs = set(map(_PROGRAM_INDEX, group))
+        inner_programs |= programs
+        if programs.isdisjoint(keep_index):
+            continue
+        for raw in group:
+            kept = keep_index.get(raw.programIdIndex)
+            if kept is not None:
+                accounts_of = [] if kept in EVENT_PROGRAMS else [keys[i] for i in raw.accounts]
+                instructions.append(Instruction(kept, accounts_of, raw.data, None, False))
+    for program in inner_programs:
+        invoked[keys[program] if isinstance(program, int) else program] = True
+    return instructions, invoked
+
+
+def _walk(
+    message: MessageKeys, meta: Meta, keep: frozenset[str]
+) -> tuple[list[Instruction], dict[str, bool]]:
+    """Kept instructions in execution order and every invoked program -> ran as a CPI. Inner instructions
+    are read straight from meta in bulk (most belong to no kept program)."""
+    keys = message.keys
     keep_index = {i: key for i, key in enumerate(keys) if key in keep}
+    if message.compiled:
+        if not keep_index:
+            invoked = _invoked_only(message, meta)
+            if invoked is not None:
+                return [], invoked
+        return _walk_compiled(message, meta, keys, keep_index)
     invoked: dict[str, bool] = {}
     instructions: list[Instruction] = []
     inner: dict[int, list[RawInstruction]] = {}
     for group in meta.innerInstructions or ():
         inner.setdefault(group.index, []).extend(group.instructions)
     inner_programs: set[Any] = set()
-    parsed_form = bool(top) and isinstance(top[0], RawInstruction)
-    for index, ix in enumerate(top):
-        if parsed_form:
-            program_id = str(ix.programId)
-            invoked.setdefault(program_id, False)
-            if program_id in keep:
-                instructions.append(_parsed_ix(ix, True))
-        else:
-            program_index, accounts, data = ix
-            invoked.setdefault(keys[program_index], False)
-            if program_index in keep_index:
-                instructions.append(
-                    Instruction(keep_index[program_index], [keys[i] for i in accounts], data, None, True)
-                )
+    for index, ix in enumerate(message.top):  # jsonParsed
+        program_id = str(ix.programId)
+        invoked.setdefault(program_id, False)
+        if program_id in keep and program_id not in EVENT_PROGRAMS:
+            instructions.append(_parsed_ix(ix, True))
         group = inner.get(index)
         if not group:
             continue
@@ -140,7 +279,7 @@ def _walk(
                     for raw in group
                     if raw.programIdIndex in keep_index
                 )
-        else:  # jsonParsed
+        else:
             programs = set(map(_PROGRAM_ID, group))
             inner_programs |= programs
             if not programs.isdisjoint(keep):
@@ -148,6 +287,12 @@ def _walk(
     for program in inner_programs:
         invoked[keys[program] if isinstance(program, int) else program] = True
     return instructions, invoked
+
+
+def walk(message: MessageKeys, meta: Meta, keep: frozenset[str]) -> tuple[list[Instruction], dict[str, bool]]:
+    """The instructions (top level and inner, in execution order) of the programs in `keep`, and every
+    invoked program -> whether it ran as a CPI."""
+    return _walk(message, meta, keep)
 
 
 def read_wire(
@@ -159,45 +304,8 @@ def read_wire(
     `keep(keys, signer_count)` returns, to choose once the keys are known)."""
     if isinstance(tx, dict):
         tx = from_dict(tx)
-    meta = tx.meta
-    if meta is None:
-        raise DecodeError("transaction has no meta")
-    body = tx.transaction
-    if isinstance(body, list):
-        if len(body) != 2 or body[1] not in ("base64", "base58"):
-            raise DecodeError("transaction must be [data, 'base64'|'base58']")
-        wire = base64.b64decode(body[0], validate=True) if body[1] == "base64" else b58decode(body[0])
-        try:
-            versioned = VersionedTransaction.from_bytes(wire)
-        except Exception as exc:
-            raise DecodeError("transaction bytes do not parse") from exc
-        message = versioned.message
-        keys = list(map(str, message.account_keys)) + _loaded_addresses(meta)
-        top = [(ix.program_id_index, bytes(ix.accounts), bytes(ix.data)) for ix in message.instructions]
-        signer_count = message.header.num_required_signatures
-        if callable(keep):
-            keep = keep(keys, signer_count)
-        instructions, invoked = _walk(top, meta, keys, keep)
-        signature = str(versioned.signatures[0]) if versioned.signatures else ""
-        return WireTransaction(signature, keys, signer_count, instructions, invoked)
-    if body is None:
-        raise DecodeError("transaction field missing")
-    message = body.message
-    raw_keys = message.accountKeys
-    raw_top = message.instructions
-    if raw_keys and isinstance(raw_keys[0], AccountKey):
-        keys = [k.pubkey if isinstance(k, AccountKey) else k for k in raw_keys]
-        signer_count = sum(1 for k in raw_keys if isinstance(k, AccountKey) and k.signer)
-    else:
-        keys = [k if isinstance(k, str) else k.pubkey for k in raw_keys] + _loaded_addresses(meta)
-        signer_count = message.header.numRequiredSignatures if message.header is not None else 1
-    if raw_top and raw_top[0].programIdIndex is not None:
-        top = [(raw.programIdIndex, raw.accounts, raw.data or "") for raw in raw_top]
-    else:
-        top = raw_top
+    message = read_message(tx)
     if callable(keep):
-        keep = keep(keys, signer_count)
-    instructions, invoked = _walk(top, meta, keys, keep)
-    return WireTransaction(
-        body.signatures[0] if body.signatures else "", keys, signer_count, instructions, invoked
-    )
+        keep = keep(message.keys, message.signer_count)
+    instructions, invoked = _walk(message, tx.meta, keep)  # type: ignore[arg-type] - read_message checked meta
+    return WireTransaction(message.signature, message.keys, message.signer_count, instructions, invoked)

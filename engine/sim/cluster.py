@@ -14,6 +14,7 @@ from aiohttp import web
 from solders.pubkey import Pubkey
 
 from engine.constants import TOKEN_2022_PROGRAM, TOKEN_PROGRAM, USDC_MINT, WSOL_MINT
+from engine.sim.block_engine import BlockEngine
 from engine.sim.config import ChaosSettings, SimConfig
 from engine.sim.history import HistorySummary, generate_history
 from engine.sim.ledger import Ledger
@@ -93,6 +94,7 @@ class SimCluster:
         if cfg.history_days > 0:
             self.history = generate_history(self.ledger, self.market, cfg.history_days, cfg.seed)
         self.rpc = RpcServer(self.ledger, self.airdrop, random.Random(cfg.seed + 1))
+        self.block_engine = BlockEngine(self.rpc)
         self.pubsub = PubsubServer(self.ledger, random.Random(cfg.seed + 2))
         self.swap_api = SwapApiServer(self.market)
         for token in scenario.tokens if scenario is not None else []:
@@ -163,7 +165,7 @@ class SimCluster:
         try:
             ports = []
             for app, port in (
-                (self.rpc.app(), cfg.rpc_port),
+                (self.rpc.app(self.block_engine.add_routes), cfg.rpc_port),
                 (self.pubsub.app(), cfg.ws_port),
                 (self.swap_api.app(), cfg.swap_port),
             ):
@@ -263,6 +265,11 @@ class SimCluster:
     @property
     def rpc_url(self) -> str:
         return f"http://{self.config.host}:{self.rpc_port}"
+
+    @property
+    def block_engine_url(self) -> str:
+        """The Jito-compatible block engine (a `jito` sender's url; it adds /api/v1/... itself)."""
+        return self.rpc_url
 
     @property
     def ws_url(self) -> str:

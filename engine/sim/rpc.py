@@ -63,9 +63,11 @@ class RpcServer(AccountMethods):
         with self._counts_lock:
             self.request_counts[method] += 1
 
-    def app(self) -> web.Application:
+    def app(self, *extra_routes: Callable[[web.Application], None]) -> web.Application:
         app = web.Application(client_max_size=16 * 1024 * 1024)
         app.router.add_post("/", self.handle)
+        for add_routes in extra_routes:
+            add_routes(app)
         app.router.add_get("/health", self.health)
         app.router.add_get("/sim/v1/stats", self.stats)
         return app
@@ -77,6 +79,12 @@ class RpcServer(AccountMethods):
         return web.Response(text="ok")
 
     async def handle(self, request: web.Request) -> web.Response:
+        return await self.serve(request, self.methods)
+
+    async def serve(
+        self, request: web.Request, methods: dict[str, Callable[[list[Any]], Any]]
+    ) -> web.Response:
+        """One HTTP JSON-RPC request (single or batch) answered from these methods, chaos applied."""
         body = await request.read()
         chaos = self.chaos
         if chaos.rpc_latency_ms > 0:
@@ -106,14 +114,16 @@ class RpcServer(AccountMethods):
                 return self._reply(
                     {"jsonrpc": "2.0", "error": {"code": -32600, "message": "Invalid request"}, "id": None}
                 )
-            return self._reply([self.dispatch(item) for item in payload])
-        return self._reply(self.dispatch(payload))
+            return self._reply([self.dispatch(item, methods) for item in payload])
+        return self._reply(self.dispatch(payload, methods))
 
     @staticmethod
     def _reply(payload: Any) -> web.Response:
         return web.Response(body=orjson.dumps(payload), content_type="application/json")
 
-    def dispatch(self, request: Any) -> dict[str, Any]:
+    def dispatch(
+        self, request: Any, methods: dict[str, Callable[[list[Any]], Any]] | None = None
+    ) -> dict[str, Any]:
         if (
             not isinstance(request, dict)
             or request.get("jsonrpc") != "2.0"
@@ -125,8 +135,9 @@ class RpcServer(AccountMethods):
                 "id": request.get("id") if isinstance(request, dict) else None,
             }
         request_id = request.get("id")
-        self._count(request["method"])
-        method = self.methods.get(request["method"])
+        table = self.methods if methods is None else methods
+        self._count(request["method"] if table is self.methods else f"jito:{request['method']}")
+        method = table.get(request["method"])
         if method is None:
             return {
                 "jsonrpc": "2.0",

@@ -15,12 +15,14 @@ from solders.token.associated import get_associated_token_address
 from solders.transaction import VersionedTransaction
 
 from engine.sim.amm import BPS, Pool, SwapError, amount_out
+from engine.sim.block_engine import JITO_TIP_ACCOUNTS
 from engine.sim.ledger import SyntheticFailure
 from engine.sim.swap_tx import (
     MEMO_PREFIX,
     SwapTerms,
     cosign_user_slot_empty,
     create_idempotent_ata_ix,
+    jito_tip_lamports,
     memo_ix,
     priority_fee_lamports,
     slippage_failure,
@@ -145,6 +147,11 @@ class SwapBuilder:
             legs.append(
                 transfer(TransferParams(from_pubkey=mm.pubkey(), to_pubkey=user, lamports=out_amount))
             )
+        tip = jito_tip_lamports(prioritization_fee)
+        if tip > 0:
+            # As Jupiter does for {"jitoTipLamports": N}: a transfer to a Jito tip account, no priority fee.
+            tip_account = Pubkey.from_string(JITO_TIP_ACCOUNTS[quote_id % len(JITO_TIP_ACCOUNTS)])
+            legs.append(transfer(TransferParams(from_pubkey=user, to_pubkey=tip_account, lamports=tip)))
         legs.append(memo_ix(f"{MEMO_PREFIX}{quote_id}"))
 
         fee_lamports = priority_fee_lamports(prioritization_fee)

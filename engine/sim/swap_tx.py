@@ -129,6 +129,16 @@ def priority_fee_lamports(value: Any) -> int:
     raise SwapError("prioritizationFeeLamports must be an integer, 'auto' or an object", "INVALID_REQUEST")
 
 
+def jito_tip_lamports(value: Any) -> int:
+    """The tip of a {"jitoTipLamports": N} prioritization (0 for any other kind)."""
+    if isinstance(value, dict) and "jitoTipLamports" in value:
+        try:
+            return max(0, int(value["jitoTipLamports"]))
+        except (TypeError, ValueError):
+            raise SwapError("jitoTipLamports must be an integer", "INVALID_REQUEST") from None
+    return 0
+
+
 def slippage_failure(terms: SwapTerms, programs: list[str], current_out: int) -> SyntheticFailure:
     """A swap re-priced past its slippage, failing as Jupiter's route does (6001), with the logs of the
     instructions before its leg; programs is the program id of each instruction."""
