@@ -79,6 +79,29 @@ class ChainBooks:
         self.last_run = 0.0
         self.untracked: dict[str, int] = {}
         self._lock = asyncio.Lock()
+        self._tasks: set[asyncio.Task] = set()
+
+    def schedule(self, trigger: str, mint: str | None = None) -> None:
+        """Run one in the background (after a settle the trade is finished; nothing waits for it)."""
+        self._tasks = {task for task in self._tasks if not task.done()}
+        self._tasks.add(asyncio.ensure_future(self._run_logged(trigger, mint)))
+
+    async def _run_logged(self, trigger: str, mint: str | None) -> None:
+        try:
+            await self.run(trigger, mint)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - one failed check must not end the next ones
+            self.emit_log("warning", f"reconcile ({trigger}) failed: {exc}")
+
+    def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+
+    def tick(self) -> None:
+        """The executor's tick: start the periodic reconciliation when it is due."""
+        if self.due():
+            self.schedule("interval")
 
     def due(self) -> bool:
         return self.enabled and self.interval > 0 and time.monotonic() - self.last_run >= self.interval

@@ -108,7 +108,7 @@ class ExecutorWorker(BaseWorker):
             log=self.log,
             slots=self.slots,
             watcher=self.watcher,
-            after_settle=self._reconcile_after_settle,
+            after_settle=lambda mint: self.chain_books.schedule("settle", mint),
             senders=self.senders,
         )
         self._tasks: list[asyncio.Task] = []
@@ -122,6 +122,7 @@ class ExecutorWorker(BaseWorker):
             self.inputs.close()
         if getattr(self, "buy_checks", None) is not None:
             self.buy_checks.close()
+        getattr(self, "chain_books", None) and self.chain_books.close()
         await self._note_left_open()
         for task in [*getattr(self, "_tasks", []), *getattr(self, "_running", {}).values()]:
             task.cancel()
@@ -185,16 +186,7 @@ class ExecutorWorker(BaseWorker):
             await self.balance.refresh()
         except Exception as exc:  # noqa: BLE001 - the next tick tries again
             self.log.debug("balance refresh failed: %s", exc)
-        if self.chain_books.due():
-            self._background(self.chain_books.run("interval"), "reconciliation")
-
-    def _reconcile_after_settle(self, mint: str) -> None:
-        """Every settle is followed by a reconciliation (in the background: the trade is finished)."""
-        self._background(self.chain_books.run("settle", mint), "reconciliation after settle")
-
-    def _background(self, coro: Any, what: str) -> None:
-        self._tasks = [task for task in self._tasks if not task.done()]
-        self._tasks.append(self.spawn(coro, what))
+        self.chain_books.tick()
 
     # -- startup: trader state, balance, reconciliation of what a previous run left in flight -----------
     async def _startup(self) -> None:
