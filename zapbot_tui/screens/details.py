@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich.table import Table
 from rich.text import Text
 from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Label, Static
@@ -154,6 +155,21 @@ def worker_lines(worker: Any, history: list[tuple[float, str, str]], snapshot: A
     return lines
 
 
+def details_grid(lines: list[tuple[str, str]]) -> Table:
+    """Labels in a right-aligned column and values beside them, so a long value (a signature, a reason)
+    wraps inside its own column at word boundaries (a signature folds) instead of under the labels."""
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(justify="right", style="bold", no_wrap=True, width=12)
+    grid.add_column(ratio=1, overflow="fold")
+    for label, value in lines:
+        if label.startswith(SECTION):
+            grid.add_row("", "")
+            grid.add_row(Text(label[1:], style="bold underline"), "")
+        else:
+            grid.add_row(label, Text(value))
+    return grid
+
+
 class DetailsScreen(ZapModal[None]):
     """A titled list of label: value lines; long values (signatures) wrap rather than being cut."""
 
@@ -171,14 +187,5 @@ class DetailsScreen(ZapModal[None]):
         with Vertical(classes="dialog"):
             yield Label(self.title_text, classes="dialog-title")
             with VerticalScroll(id="details-body"):
-                text = Text()
-                for index, (label, value) in enumerate(self.lines):
-                    if index:
-                        text.append("\n")
-                    if label.startswith(SECTION):
-                        text.append(f"\n{label[1:]}", style="bold underline")
-                        continue
-                    text.append(f"{label:>12}  ", style="bold")
-                    text.append(value)
-                yield Static(text, id="details-text")
+                yield Static(details_grid(self.lines), id="details-text")
             yield Label("Esc to close", classes="hint")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from rich.text import Text
+from rich.table import Table
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Label, Static
@@ -25,12 +25,12 @@ class HelpScreen(ZapModal[None]):
         self.keys = keys
 
     def compose(self):  # type: ignore[no-untyped-def]
-        text = Text()
-        for index, (key, what) in enumerate(self.keys):
-            if index:
-                text.append("\n")
-            text.append(f"{key:>9}  ", style="bold")
-            text.append(what)
+        # Keys in their own column, so a long description wraps beside its key, not under it.
+        text = Table.grid(padding=(0, 2))
+        text.add_column(justify="right", style="bold", no_wrap=True, width=9)
+        text.add_column(ratio=1)
+        for key, what in self.keys:
+            text.add_row(key, what)
         with Vertical(classes="dialog"):
             yield Label("ZapBot keys  (ctrl+p: command palette)", classes="dialog-title")
             with VerticalScroll(id="help-body"):
