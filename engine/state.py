@@ -63,6 +63,7 @@ class TradeView:
     trigger: str = (
         "leader"  # leader | manual | take_profit | stop_loss | trailing_stop | max_hold | reconcile
     )
+    fee_lamports: int = 0  # the network fee actually paid (base + priority, every attempt), from the chain
 
     @property
     def latency_ms(self) -> float | None:
@@ -103,6 +104,19 @@ class LotView:
 
 
 @dataclass(frozen=True, slots=True)
+class SenderView:
+    """One [[senders]] path as its last real send left it (engine/chain/senders.py SenderHealth)."""
+
+    name: str
+    kind: str  # rpc | jito
+    up: bool
+    reason: str = ""  # why its last send was refused or timed out; "" when it accepted
+    accepted: int = 0
+    failed: int = 0
+    last_ms: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class HealthView:
     """Connectivity and chain position."""
 
@@ -114,6 +128,7 @@ class HealthView:
     rpc_calls: int = 0
     send_ok: bool | None = None  # the last send of a signed transaction: accepted, refused, or none yet
     send_detail: str = ""  # why the last send was refused
+    senders: tuple[SenderView, ...] = ()  # per [[senders]] entry, after its last send; () without [[senders]]
     rpc_429s: int = 0
 
 
@@ -184,6 +199,14 @@ class EngineSnapshot:
 # -- store rows to views (the one place a row becomes what the console shows) --------------------
 
 
+def sender_views(health: Any) -> tuple[SenderView, ...]:
+    """SenderSet.health() (engine/chain/senders.py SenderHealth items) as the state's frozen views."""
+    return tuple(
+        SenderView(h.name, h.kind, bool(h.up), h.reason, int(h.accepted), int(h.failed), h.last_ms)
+        for h in health
+    )
+
+
 def trade_view(row: dict[str, Any]) -> TradeView:
     status = row["status"]
     return TradeView(
@@ -203,6 +226,7 @@ def trade_view(row: dict[str, Any]) -> TradeView:
         sent_at=row.get("sent_at"),
         confirmed_at=row.get("confirmed_at"),
         trigger=row.get("trigger") or ("manual" if row["trader"] == "manual" else "leader"),
+        fee_lamports=int(row.get("fee_lamports") or 0),
     )
 
 
