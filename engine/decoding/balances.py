@@ -137,7 +137,9 @@ def balance_swap(
     """The wallet's net change as one swap: the token it gained or lost against the quote it paid or got."""
     decimals = tx.decimals
     tokens = {mint: delta for mint, delta in legs.items() if delta and mint not in _STABLE_MINTS}
-    quotes = {mint: legs[mint] for mint in _STABLE_MINTS if legs.get(mint)}
+    quotes = (
+        {} if _STABLE_MINTS.keys().isdisjoint(legs) else {m: legs[m] for m in _STABLE_MINTS if legs.get(m)}
+    )
     if sol_delta:
         quotes[WSOL_MINT] = sol_delta
     side: Side

@@ -17,6 +17,7 @@ from engine.decoding.events import (
     event_datas,
     event_swaps,
     logged_events,
+    logged_events_raw,
     pump_trade_events,
     pumpswap_events,
 )
@@ -125,8 +126,10 @@ def _event_trades(
     pumpswap = [ix for ix in instructions if ix.program_id == PUMPSWAP_PROGRAM]
     logs = None
     if any(isinstance(ix.raw_data, str) and not ix.top_level for ix in pump + pumpswap):
-        lines = log_lines(meta)
-        logs = logged_events(lines) if lines else None
+        logs = logged_events_raw(bytes(meta.logMessages))
+        if logs is None:
+            lines = log_lines(meta)
+            logs = logged_events(lines) if lines else None
     trades = pump_trade_events(event_datas(pump, PUMPFUN_PROGRAM, PUMP_LOGGED_EVENTS, logs)) if pump else []
     if pumpswap:
         datas = event_datas(pumpswap, PUMPSWAP_PROGRAM, PUMPSWAP_LOGGED_EVENTS, logs)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import re
 import struct
 
 import msgspec
@@ -58,6 +59,25 @@ def logged_events(lines: list[str]) -> list[bytes]:
                 payloads.append(base64.b64decode(line[14:]))
             except ValueError:
                 continue
+    return payloads
+
+
+# A log line "Program data: <base64>" found straight in the raw JSON array of log lines. Without a backslash
+# in the array no string holds an escape or a quote, so every match is one whole line of that form.
+_PROGRAM_DATA = re.compile(rb'"Program data: ([^"]*)"')
+
+
+def logged_events_raw(raw_lines: bytes) -> list[bytes] | None:
+    """logged_events on the raw JSON log array (msgspec.Raw), without building a string per line; None
+    when the array holds escapes (then it is decoded as usual)."""
+    if b"\\" in raw_lines:
+        return None
+    payloads = []
+    for match in _PROGRAM_DATA.findall(raw_lines):
+        try:
+            payloads.append(base64.b64decode(match))
+        except ValueError:
+            continue
     return payloads
 
 

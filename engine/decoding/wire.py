@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import base64
+import binascii
 import operator
 from collections.abc import Callable
 from typing import Any
@@ -13,10 +13,13 @@ from solders.transaction import VersionedTransaction
 
 from engine.decoding.document import AccountKey, Meta, RawInstruction, Transaction, from_dict, parsed_form
 from engine.decoding.model import DecodeError
+from engine.decoding.programs import PUMPFUN_PROGRAM, PUMPSWAP_PROGRAM
 
 _PROGRAM_INDEX = operator.attrgetter("programIdIndex")
 _PROGRAM_ID = operator.attrgetter("programId")
 _PUBKEY = operator.attrgetter("pubkey")
+# Programs whose instructions are read only for their self-CPI events (see walk).
+EVENT_PROGRAMS = frozenset({PUMPFUN_PROGRAM, PUMPSWAP_PROGRAM})
 _SIGNER = operator.attrgetter("signer")
 
 _B58_ALPHABET = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
@@ -108,7 +111,8 @@ def read_message(tx: Transaction) -> MessageKeys:
     if isinstance(body, list):
         if len(body) != 2 or body[1] not in ("base64", "base58"):
             raise DecodeError("transaction must be [data, 'base64'|'base58']")
-        wire = base64.b64decode(body[0], validate=True) if body[1] == "base64" else b58decode(body[0])
+        # binascii's strict mode checks the alphabet and padding in C (b64decode's validate=True runs a regex)
+        wire = binascii.a2b_base64(body[0], strict_mode=True) if body[1] == "base64" else b58decode(body[0])
         try:
             versioned = VersionedTransaction.from_bytes(wire)
         except Exception as exc:
@@ -145,13 +149,6 @@ def read_message(tx: Transaction) -> MessageKeys:
         signer_count = message.header.numRequiredSignatures if message.header is not None else 1
     top = message.instructions
     return MessageKeys(signature, keys, signer_count, top, not top or top[0].programIdIndex is not None)
-
-
-def _compiled_top(message: MessageKeys) -> list[tuple[int, Any, bytes | str]]:
-    """(program index, account indexes, data) per top-level instruction of a compiled message."""
-    if message.top and isinstance(message.top[0], RawInstruction):
-        return [(raw.programIdIndex, raw.accounts, raw.data or "") for raw in message.top]
-    return [(ix.program_id_index, bytes(ix.accounts), bytes(ix.data)) for ix in message.top]
 
 
 def _top_program_indexes(message: MessageKeys) -> list[int]:
@@ -199,6 +196,51 @@ def _parsed_ix(raw: RawInstruction, top_level: bool) -> Instruction:
     )
 
 
+def _walk_compiled(
+    message: MessageKeys, meta: Meta, keys: list[str], keep_index: dict[int, str]
+) -> tuple[list[Instruction], dict[str, bool]]:
+    """_walk for json and wire messages: top-level instructions are read in the form the encoding holds
+    them (solders objects are converted only when kept)."""
+    top = message.top
+    wire_form = bool(top) and not isinstance(top[0], RawInstruction)
+    top_indexes = _top_program_indexes(message)
+    invoked = dict.fromkeys([keys[index] for index in top_indexes], False)
+    instructions: list[Instruction] = []
+    inner: dict[int, list[RawInstruction]] = {}
+    for group in meta.innerInstructions or ():
+        inner.setdefault(group.index, []).extend(group.instructions)
+    inner_programs: set[Any] = set()
+    for index, program_index in enumerate(top_indexes):
+        kept = keep_index.get(program_index)
+        if kept is not None and kept not in EVENT_PROGRAMS:
+            ix = top[index]
+            accounts, data = (
+                (bytes(ix.accounts), bytes(ix.data)) if wire_form else (ix.accounts, ix.data or "")
+            )
+            instructions.append(Instruction(kept, [keys[i] for i in accounts], data, None, True))
+        group = inner.get(index)
+        if not group:
+            continue
+        if group[0].programIdIndex is None:  # a jsonParsed group inside a compiled message
+            programs = set(map(_PROGRAM_ID, group))
+            inner_programs |= programs
+            kept_ids = set(keep_index.values())
+            instructions.extend(_parsed_ix(raw, False) for raw in group if raw.programId in kept_ids)
+            continue
+        programs = set(map(_PROGRAM_INDEX, group))
+        inner_programs |= programs
+        if programs.isdisjoint(keep_index):
+            continue
+        for raw in group:
+            kept = keep_index.get(raw.programIdIndex)
+            if kept is not None:
+                accounts_of = [] if kept in EVENT_PROGRAMS else [keys[i] for i in raw.accounts]
+                instructions.append(Instruction(kept, accounts_of, raw.data, None, False))
+    for program in inner_programs:
+        invoked[keys[program] if isinstance(program, int) else program] = True
+    return instructions, invoked
+
+
 def _walk(
     message: MessageKeys, meta: Meta, keep: frozenset[str]
 ) -> tuple[list[Instruction], dict[str, bool]]:
@@ -206,31 +248,23 @@ def _walk(
     are read straight from meta in bulk (most belong to no kept program)."""
     keys = message.keys
     keep_index = {i: key for i, key in enumerate(keys) if key in keep}
-    if message.compiled and not keep_index:
-        invoked = _invoked_only(message, meta)
-        if invoked is not None:
-            return [], invoked
-    top = _compiled_top(message) if message.compiled else message.top
-    invoked = {}
+    if message.compiled:
+        if not keep_index:
+            invoked = _invoked_only(message, meta)
+            if invoked is not None:
+                return [], invoked
+        return _walk_compiled(message, meta, keys, keep_index)
+    invoked: dict[str, bool] = {}
     instructions: list[Instruction] = []
     inner: dict[int, list[RawInstruction]] = {}
     for group in meta.innerInstructions or ():
         inner.setdefault(group.index, []).extend(group.instructions)
     inner_programs: set[Any] = set()
-    parsed_form = not message.compiled
-    for index, ix in enumerate(top):
-        if parsed_form:
-            program_id = str(ix.programId)
-            invoked.setdefault(program_id, False)
-            if program_id in keep:
-                instructions.append(_parsed_ix(ix, True))
-        else:
-            program_index, accounts, data = ix
-            invoked.setdefault(keys[program_index], False)
-            if program_index in keep_index:
-                instructions.append(
-                    Instruction(keep_index[program_index], [keys[i] for i in accounts], data, None, True)
-                )
+    for index, ix in enumerate(message.top):  # jsonParsed
+        program_id = str(ix.programId)
+        invoked.setdefault(program_id, False)
+        if program_id in keep and program_id not in EVENT_PROGRAMS:
+            instructions.append(_parsed_ix(ix, True))
         group = inner.get(index)
         if not group:
             continue
@@ -245,7 +279,7 @@ def _walk(
                     for raw in group
                     if raw.programIdIndex in keep_index
                 )
-        else:  # jsonParsed
+        else:
             programs = set(map(_PROGRAM_ID, group))
             inner_programs |= programs
             if not programs.isdisjoint(keep):

@@ -192,7 +192,8 @@ class ExitRunner:
                 view.id, value_lamports=value, peak_lamports=check.peak_lamports, at=now
             )
         decision = check.decision
-        if decision is None or state.get("in_flight") or not self.accepting() or self.ctx.paused:
+        paused_all = self.ctx.pause_mode == "all"  # a pause of buys (or the kill switch) keeps exits going
+        if decision is None or state.get("in_flight") or not self.accepting() or paused_all:
             return
         last_failed = state.get("last_failed_at")
         if last_failed is not None and now - last_failed < retry_wait_s(int(state.get("failures") or 0)):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import json
+import time
 
 import pytest
 
@@ -137,6 +138,7 @@ def test_stop_loss_sells_the_lot(engines, cluster):
     engine = engines(workers=WORKERS, exits__stop_loss_pct=30)
     cluster.move_price("pumper", "SLOW", 60)  # the pumper holds SLOW, to dump it later
     lot = copy_buy(engine, cluster, "SLOW")
+    assert engine.pause_buys()  # a pause of buys keeps the exits of open lots
     cluster.move_price("pumper", "SLOW", -55)
     sold = executed_exit(engine, lot["id"])
     assert sold["trigger"] == "stop_loss" and sold["amount_in"] == lot["amount"]
@@ -168,6 +170,13 @@ def test_trailing_stop_fires_after_a_peak(engines, cluster):
 def test_max_hold_sells_on_time(engines, cluster):
     engine = engines(workers=WORKERS, exits__max_hold_minutes=0.05)  # 3 s
     lot = copy_buy(engine, cluster, "HOLD")
+    # Paused all: the lot is past its max hold and checked again and again, and nothing is sold.
+    assert engine.pause_all()
+    wait_until(lambda: time.time() - lot["opened_at"] >= 3.5, what="the lot to pass its max hold")
+    seen = quotes_of(cluster, lot["mint"])
+    wait_until(lambda: quotes_of(cluster, lot["mint"]) >= seen + 3, what="checks of the lot while paused")
+    assert exits_of(engine, lot["id"]) == []
+    assert engine.resume_all()
     sold = executed_exit(engine, lot["id"])
     assert sold["trigger"] == "max_hold" and sold["amount_in"] == lot["amount"]
     assert sold["created_at"] - lot["opened_at"] >= 3.0  # not before the lot was that old
