@@ -32,6 +32,7 @@ from engine.config_tables import (  # noqa: F401  (re-exported: callers import t
     NotificationSettings,
     RpcSettings,
     SafetySettings,
+    SenderSettings,
     SimSettings,
     SwapApiSettings,
     TelegramSettings,
@@ -58,6 +59,8 @@ class Settings(BaseSettings):
     mode: Mode = "sim"
     engine: EngineSettings = Field(default_factory=EngineSettings)
     rpc: RpcSettings = Field(default_factory=RpcSettings)
+    # Empty: every send goes to the RPC pool. Set: the same signed bytes go to each of these at once.
+    senders: list[SenderSettings] = Field(default_factory=list)
     swap_api: SwapApiSettings = Field(default_factory=SwapApiSettings)
     wallet: WalletSettings = Field(default_factory=WalletSettings)
     telegram: TelegramSettings = Field(default_factory=TelegramSettings)
@@ -346,6 +349,15 @@ requests_per_second = 20.0        # token bucket per endpoint
 stream = "logs"                   # logs | block (blockSubscribe) | helius (transactionSubscribe); docs/DETECTION.md
 # helius_api_key = "..."          # for stream = "helius" (or HELIUS_API_KEY)
 # helius_ws_url = "wss://mainnet.helius-rpc.com"
+
+# Send the same signed bytes through several paths at once (first acceptance frees the trade; a sender that
+# refuses or times out is skipped for 5 s). Without [[senders]] every send goes to the [rpc] urls.
+# [[senders]]
+# url = "https://mainnet.helius-rpc.com/?api-key=..."
+# kind = "rpc"                    # sendTransaction
+# [[senders]]
+# url = "https://mainnet.block-engine.jito.wtf"
+# kind = "jito"                   # block engine sendTransaction; set jito_tip_lamports per trader to tip
 
 [swap_api]
 # url = "https://api.jup.ag/swap/v1"   # default outside sim mode

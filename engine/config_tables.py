@@ -97,6 +97,22 @@ class RpcSettings(_Table):
         return value
 
 
+class SenderSettings(_Table):
+    """One [[senders]] entry: where the same signed bytes also go (engine/chain/senders.py)."""
+
+    url: str
+    kind: Literal["rpc", "jito"] = "rpc"  # rpc: sendTransaction; jito: a block engine (adds /api/v1/...)
+    name: str = ""
+    timeout_s: float = Field(2.0, gt=0, le=30)
+
+    @field_validator("url")
+    @classmethod
+    def _check_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(f"{value!r} is not an http(s) URL")
+        return value
+
+
 class SwapApiSettings(_Table):
     url: str | None = None
     api_key: SecretStr | None = None

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from engine.caches import ChainCache, SeenSignatures
 from engine.chain.rpc import RpcPool
 from engine.config import Settings
+from engine.detections import DetectionLedger
 from engine.inbox import Inbox, InboxFull
 from engine.paths import HomePaths
 from engine.state import EngineState
@@ -81,6 +82,7 @@ class EngineContext:
     # Shared by workers; each outlives worker restarts.
     cache: ChainCache = field(default_factory=ChainCache)
     seen_signatures: SeenSignatures = field(default_factory=SeenSignatures)
+    detections: DetectionLedger = field(default_factory=DetectionLedger)  # what the cut-offs may pass
     notifier: Notifier | None = None  # set by the telegram worker while Telegram is configured
     store: StoreClient = field(init=False)
 

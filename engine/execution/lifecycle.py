@@ -22,6 +22,7 @@ from tenacity import (
 )
 
 from engine.chain.confirm import SignatureWatcher
+from engine.chain.senders import SendError, SenderSet
 from engine.chain.swap_api import SwapApi, SwapApiError, SwapBuild, sign_swap
 from engine.constants import WSOL_MINT
 from engine.execution.admission import TradeSlots
@@ -73,6 +74,7 @@ class TradeLifecycle:
         slots: TradeSlots | None = None,
         watcher: SignatureWatcher | None = None,
         on_sent: Callable[[Job], None] | None = None,
+        senders: SenderSet | None = None,
     ) -> None:
         self.ctx = ctx
         self.mode = ctx.settings.mode
@@ -89,6 +91,7 @@ class TradeLifecycle:
         self.slots = slots
         self.watcher = watcher
         self.on_sent = on_sent
+        self.senders = senders  # [[senders]]: the same bytes to each at once; None = the RPC pool
 
     async def execute(self, job: Job) -> None:
         if self.mode == "paper":
@@ -202,6 +205,15 @@ class TradeLifecycle:
 
     async def _send(self, signature: str, raw: bytes) -> None:
         assert self.rpc is not None
+        if self.senders is not None:
+            try:
+                await self.senders.send(raw)  # returns at the first acceptance; the rest finish behind
+            except SendError as exc:
+                self.log.debug("send of %s refused: %s", signature[:8], exc)
+                self._note_send(str(exc))
+            else:
+                self._note_send(None)
+            return
         try:
             await self.rpc.send_raw_transaction(raw, skip_preflight=True, max_retries=0)
         except Exception as exc:  # noqa: BLE001 - a refused send is retried with the same bytes

@@ -27,8 +27,14 @@ class Store(IntentStore, PositionStore, JournalStore, ExitStateStore):
     ) -> dict[str, Any]:
         """Everything the copy policy reads from the database, in one consistent read. With `leader`, also that
         leader's open lot of the mint and what a new sell may take from it (a copied sell sells that lot)."""
-        exists = (
-            leader_signature is not None and self.find_intent(leader_signature, trader, wallet) is not None
+        # Decided already: an intent, or a skip (a swap fetched again after a restart must not be decided twice).
+        exists = leader_signature is not None and (
+            self.find_intent(leader_signature, trader, wallet) is not None
+            or self.conn.execute(
+                "SELECT 1 FROM skips WHERE leader_signature=? AND trader=? AND reason!='duplicate' LIMIT 1",
+                (leader_signature, trader),
+            ).fetchone()
+            is not None
         )
         marks = ",".join("?" * len(IN_FLIGHT_STATUSES))
         daily = self.daily(day)

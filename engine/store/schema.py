@@ -230,6 +230,10 @@ MIGRATIONS: list[str] = [
         at REAL NOT NULL
     );
     """,
+    # 5: a leader swap's skips are looked up by its signature (is it decided already?) at every decision.
+    """
+    CREATE INDEX IF NOT EXISTS skips_leader ON skips(leader_signature, trader);
+    """,
 ]
 
 

@@ -87,7 +87,7 @@ class AnalyzerWorker(BaseWorker):
         self.ready_detail = mode
         self.set_state("ready", mode)
 
-    async def _record_skip(self, skip: TradeSkipped, detected_at: float) -> None:
+    async def _record_skip(self, skip: TradeSkipped, detected_at: float, wallet: str) -> None:
         """The same path as the executor's skips: written by the data worker, then announced."""
         await self.ctx.store.record_skip(
             leader_signature=skip.leader_signature,
@@ -97,6 +97,7 @@ class AnalyzerWorker(BaseWorker):
             reason=skip.reason,
             detected_at=detected_at,
         )
+        self.ctx.detections.closed(wallet, skip.leader_signature)
         self.ctx.publish(skip)
 
     async def cleanup(self) -> None:
@@ -154,6 +155,7 @@ class AnalyzerWorker(BaseWorker):
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - one bad transaction must not stop the fetcher
+                self.seen.discard(job.signature, job.wallet)  # not done: the next poll offers it again
                 self.ctx.state.bump("analyzer_errors")
                 self.emit_log(
                     "warning", f"analysing {job.signature[:12]}… failed: {type(exc).__name__}: {exc}"
@@ -220,14 +222,18 @@ class AnalyzerWorker(BaseWorker):
         except DecodeError as exc:
             self.ctx.state.bump("decode_errors")
             self.emit_log("warning", f"could not decode {job.signature[:12]}…: {exc}")
+            self.ctx.detections.opened(job.wallet, job.signature, 0)  # fetching it again cannot help
             return
         self.ctx.state.bump("transactions_analyzed")
         if decoded.failed:
+            self.ctx.detections.opened(job.wallet, job.signature, 0)
             return
         trader = self.ctx.traders.by_wallet(job.wallet)
         trader_name = trader.name if trader is not None else ""
         cache = self.ctx.cache
         own_swaps = [swap for swap in decoded.swaps if swap.wallet == job.wallet]
+        # Done once each swap has its record (the executor's intent or skip, or a skip recorded here).
+        self.ctx.detections.opened(job.wallet, job.signature, len(own_swaps))
         if not own_swaps:
             self._no_swaps_found()
         elif self.reported_no_swaps and not self.ctx.state.counters.get("swaps_detected", 0):
@@ -262,14 +268,14 @@ class AnalyzerWorker(BaseWorker):
             skipped = venue_skip(swap.venue, self.ctx.settings.limits)
             if skipped is not None:
                 skip = TradeSkipped(job.signature, trader_name, swap.side, swap.mint, skipped.reason)
-                self.spawn(self._record_skip(skip, event.detected_at), "record skip")
+                self.spawn(self._record_skip(skip, event.detected_at, job.wallet), "record skip")
                 self.ctx.publish(event)
                 continue
             if not self.ctx.send("executor", event):
                 # Detection never blocks on a full executor: the swap is recorded as a skip with its reason.
                 self.ctx.state.bump("swaps_dropped")
                 skip = TradeSkipped(job.signature, trader_name, swap.side, swap.mint, "queue full")
-                self.spawn(self._record_skip(skip, event.detected_at), "record skip")
+                self.spawn(self._record_skip(skip, event.detected_at, job.wallet), "record skip")
                 self.emit_log("warning", f"executor queue full: swap {job.signature[:12]}… not copied")
             self.ctx.publish(event)
         if time.time() - job.seen_at > 60:

@@ -23,6 +23,7 @@ from typing import Any
 from cachetools import LRUCache
 
 from engine.chain.confirm import SignatureWatcher
+from engine.chain.senders import sender_set
 from engine.chain.swap_api import SwapApi, swap_api_from_context
 from engine.execution.admission import TradeSlots
 from engine.execution.buy_checks import BuyChecks
@@ -40,6 +41,7 @@ from engine.policy import (
     limits_view,
     sol_to_lamports,
 )
+from engine.state import sender_views
 from engine.store import StoreError
 from engine.worker import BaseWorker, handles
 
@@ -71,6 +73,14 @@ class ExecutorWorker(BaseWorker):
         self._buy_fee_budgets: dict[int, int] = {}
         self._ready = asyncio.Event()
         self.watcher = SignatureWatcher(ctx.endpoints.ws_url, log=self.log) if ctx.endpoints.ws_url else None
+        self.senders = (
+            sender_set(
+                [entry.model_dump() for entry in settings.senders],
+                on_change=lambda health: ctx.state.set_health(senders=sender_views(health)),
+            )
+            if self.mode != "paper"
+            else None
+        )
         self._seen: LRUCache[tuple[str, str], None] = LRUCache(maxsize=LRU_SIZE)
         self._parked: deque[tuple[SwapDetected, int]] = deque()
         self._unwritten_skips: deque[tuple[SwapDetected, Skip]] = deque()
@@ -94,6 +104,7 @@ class ExecutorWorker(BaseWorker):
             log=self.log,
             slots=self.slots,
             watcher=self.watcher,
+            senders=self.senders,
         )
         self._tasks: list[asyncio.Task] = []
         ctx.extra_depths["executor"] = self.queued
@@ -111,6 +122,8 @@ class ExecutorWorker(BaseWorker):
             task.cancel()
         if getattr(self, "watcher", None) is not None:
             await self.watcher.close()
+        if getattr(self, "senders", None) is not None:
+            await self.senders.close()
         if getattr(self, "rpc", None) is not None:
             await self.rpc.close()
         if getattr(self, "swap_api", None) is not None:
@@ -341,6 +354,7 @@ class ExecutorWorker(BaseWorker):
         if not created:
             await self._skip(msg, Skip("duplicate"))
             return
+        self.ctx.detections.closed(msg.wallet, msg.leader_signature)  # its record is on disk
         # EXECUTE_TRADE, now that the intent is on disk.
         self._take(
             ExecuteTrade(
@@ -373,6 +387,7 @@ class ExecutorWorker(BaseWorker):
         """The one path of a skip: written by the store client (which shows it) and announced."""
         try:
             await self._record_skip(msg, skip)
+            self.ctx.detections.closed(msg.wallet, msg.leader_signature)
         except StoreError as exc:
             # The database refused the write (disk full, locked): keep the skip and write it when it recovers.
             self._unwritten_skips.append((msg, skip))
@@ -410,6 +425,7 @@ class ExecutorWorker(BaseWorker):
                 await self._record_skip(msg, skip)
             except StoreError:
                 return
+            self.ctx.detections.closed(msg.wallet, msg.leader_signature)
             self._unwritten_skips.popleft()
         for _ in range(len(self._parked)):
             msg, held_before = self._parked.popleft()

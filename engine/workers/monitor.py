@@ -6,8 +6,10 @@ websocket) or does not cover the wallet, and for a short while after a reconnect
 each change of coverage in one CoverageChanged message: uncovered wallets are polled soon, and a gap (covered
 again after a drop) is backfilled at once. Polls are spread over time by a due-time heap, bounded in concurrency and rate limited by
 the RPC pool's token bucket, so 10,000 wallets never turn into a burst. New successful signatures go to
-the analyzer oldest first (it dedups them against the websocket); the cut-off only advances once the
-analyzer accepted them, and cut-offs are persisted in batches through the data worker.
+the analyzer oldest first (it dedups them against the websocket). The cut-off only advances past signatures
+whose swaps all have their record on disk (engine/detections.py), so a crash, a failed fetch or a full queue
+never loses one: everything newer than the stored cut-off is offered again. Cut-offs are persisted in batches
+through the data worker.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import heapq
 import itertools
 import random
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from engine.chain.rpc import RpcError, RpcPool
@@ -46,6 +48,9 @@ class _Wallet:
     hurry: bool = False  # asked to poll again as soon as the running poll ends
     polls: int = 0
     started_at: float = 0.0  # wall-clock time following began
+    # The last poll's signatures newer than the cut-off, oldest first, as (signature, failed on chain):
+    # the cut-off advances over its leading run of done ones (engine/detections.py).
+    listing: list[tuple[str, bool]] = field(default_factory=list)
 
 
 class MonitorWorker(BaseWorker):
@@ -100,6 +105,9 @@ class MonitorWorker(BaseWorker):
             await self.rpc.close()
 
     async def tick(self) -> None:
+        for state in list(self.wallets.values()):
+            if state.listing:
+                self._advance(state)
         if self.dirty and time.monotonic() - self.last_flush >= CUTOFF_FLUSH_S:
             self._flush_cutoffs()
 
@@ -234,6 +242,8 @@ class MonitorWorker(BaseWorker):
                     return
                 if len(entries) < len(recent):
                     state.cutoff = recent[len(entries)]["signature"]
+                    self.dirty[wallet] = state.cutoff
+                    self._flush_cutoffs()  # as above: what is newer is fetched again after a crash
             else:
                 entries = await self._since_cutoff(state)
         except RpcError as exc:
@@ -246,20 +256,39 @@ class MonitorWorker(BaseWorker):
         if not entries:
             return
         entries.reverse()  # oldest first
-        good = [e for e in entries if e["err"] is None]
+        ledger = self.ctx.detections
+        # Everything newer than the cut-off that is not done yet is offered (again): a signature whose fetch
+        # failed, or that a crash interrupted, is analysed again; one in progress is dropped by the dedup.
+        good = [e for e in entries if e["err"] is None and not ledger.done(wallet, e["signature"])]
         if good:
             message = NewTransactions(
                 wallet, tuple(e["signature"] for e in good), "poll", tuple(e["slot"] for e in good)
             )
             if not self.ctx.send("analyzer", message):
-                # The analyzer is saturated; keep the cut-off so the next poll offers these again.
+                # The analyzer is saturated; the cut-off stays, so the next poll offers these again.
                 self.ctx.state.bump("poll_deferred")
                 return
             self.ctx.state.bump("poll_signatures", len(good))
-        first = wallet not in self.stored and not self.saved_once.get(wallet)
-        state.cutoff = entries[-1]["signature"]
+        state.listing = [(e["signature"], e["err"] is not None) for e in entries]
+        self._advance(state)
+
+    def _advance(self, state: _Wallet) -> None:
+        """Move the cut-off over the oldest-first run of signatures whose swaps are all recorded (or that
+        failed on chain): never past one still being fetched, decoded or decided."""
+        ledger = self.ctx.detections
+        passed: list[str] = []
+        for signature, failed in state.listing:
+            if not (failed or ledger.done(state.wallet, signature)):
+                break
+            passed.append(signature)
+        if not passed:
+            return
+        wallet = state.wallet
+        state.listing = state.listing[len(passed) :]
+        state.cutoff = passed[-1]
+        ledger.forget(wallet, passed)
         self.dirty[wallet] = state.cutoff
-        if first:
+        if wallet not in self.stored and not self.saved_once.get(wallet):
             self.saved_once[wallet] = True
             self._flush_cutoffs()
 
