@@ -168,9 +168,10 @@ class EngineSnapshot:
     traders_digest: str = ""  # sha256 of the version of it in force
     lots: tuple[LotView, ...] = ()  # the open lots, oldest first; a position is the sum of its mint's lots
     books_chain: str = ""  # the chain whose books are in use (genesis hash, or 'offline'); "" until known
-    pause: str = (
-        ""  # "" | "buys" (sells of open lots still copied) | "all" (sells too), as the operator set it
-    )
+    pause: str = ""  # "" | "buys" (sells of open lots still copied) | "all" (sells too): the operator's
+    untracked: dict[str, int] = field(
+        default_factory=dict
+    )  # mint → raw units on chain no lot knows (never sold)
     today: str = ""  # the UTC day the two totals below are of ("" until the data worker read them)
     spent_today_lamports: int = 0  # what buys cost that day, fees included (the daily spend cap counts it)
     realized_pnl_today_lamports: int = 0  # realised PnL of that day's sells
@@ -322,6 +323,7 @@ class EngineState:
         self.chain_label = ""
         self.books_chain = ""
         self.pause = ""
+        self.untracked: dict[str, int] = {}
         self.traders_file = ""
         self.traders_digest = ""
         self.today = ""
@@ -451,6 +453,7 @@ class EngineState:
                 lots=tuple(self.lots[key] for key in sorted(self.lots)),
                 books_chain=self.books_chain,
                 pause=self.pause,
+                untracked=dict(self.untracked),
                 today=self.today,
                 spent_today_lamports=self.spent_today_lamports,
                 realized_pnl_today_lamports=self.realized_pnl_today_lamports,
