@@ -339,6 +339,7 @@ max_worker_memory = "1GB"         # address-space limit of each decode process
 worker_restart_delay_ms = 5000    # first restart delay; doubles on each further restart
 max_concurrent_trades = 10         # trades quoted, built or sent at once; one only awaiting confirmation holds none
 max_queue_size = 1000
+reconcile_interval_s = 60.0       # lots compared with the wallet's token accounts (also at start, after settles)
 heartbeat_interval_ms = 30000
 decode_processes = 2
 poll_interval_s = 25.0            # polling fallback; faster while WebSocket is down

@@ -43,6 +43,11 @@ class EngineSettings(_Table):
         description="trades being quoted, built or sent at once (waiting for a confirmation holds none)",
     )
     max_queue_size: int = Field(1000, ge=1)
+    reconcile_interval_s: float = Field(
+        60.0,
+        ge=0,
+        description="compare the lots with the wallet's token accounts this often (0: start and settles only)",
+    )
     heartbeat_interval_ms: int = Field(30000, ge=10)
     restart_budget: int = Field(5, ge=0, description="restarts allowed per worker within restart_window_s")
     restart_window_s: float = Field(600.0, gt=0)

@@ -172,6 +172,7 @@ def health_document(snapshot: EngineSnapshot) -> dict[str, Any]:
         "paused": snapshot.paused,
         "pause": snapshot.pause_mode or None,
         "kill_switch": snapshot.kill_switch or None,
+        "buys_stopped": snapshot.buys_stopped or None,  # a limit stopping every buy: the engine runs on
         "rpc_ok": snapshot.health.rpc_ok,
         "ws_ok": snapshot.health.ws_ok,
         "optional": optional,

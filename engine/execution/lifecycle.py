@@ -75,6 +75,7 @@ class TradeLifecycle:
         slots: TradeSlots | None = None,
         watcher: SignatureWatcher | None = None,
         on_sent: Callable[[Job], None] | None = None,
+        after_settle: Callable[[str], None] | None = None,
         senders: SenderSet | None = None,
         fees: FeeCache | None = None,
     ) -> None:
@@ -90,6 +91,7 @@ class TradeLifecycle:
         self.accepting = accepting
         self.emit_log = emit_log
         self.log = log
+        self.after_settle = after_settle  # the reconciliation that follows every settle
         self.slots = slots
         self.watcher = watcher
         self.on_sent = on_sent
@@ -415,6 +417,8 @@ class TradeLifecycle:
         )
         if result["applied"]:
             await self.outcomes.succeeded(job, int(result["realized_delta_lamports"]))
+            if self.after_settle is not None and signature is not None:
+                self.after_settle(job.mint)
 
     async def _paper(self, job: Job) -> None:
         """Paper mode never sends: fill at a fresh quote, or at the leader's price plus full slippage."""

@@ -26,6 +26,7 @@ from engine.chain.confirm import SignatureWatcher
 from engine.chain.swap_api import SwapApi, swap_api_from_context
 from engine.execution.admission import TradeSlots
 from engine.execution.buy_checks import BuyChecks
+from engine.execution.chain_books import ChainBooks
 from engine.execution.inputs import Balance, BalanceUnknown, DecisionInputs, LeaderHoldings
 from engine.execution.job import Job, job_from_trade
 from engine.execution.lifecycle import TradeLifecycle
@@ -83,6 +84,9 @@ class ExecutorWorker(BaseWorker):
         self.buy_checks = BuyChecks(
             ctx, rpc=self.rpc, swap_api=self.swap_api, wallet=self.wallet, log=self.log
         )
+        self.chain_books = ChainBooks(
+            ctx, self.rpc, self.wallet, has_wallet=self.keypair is not None, emit_log=self.emit_log
+        )
         self.lifecycle = TradeLifecycle(
             ctx,
             rpc=self.rpc,
@@ -96,6 +100,7 @@ class ExecutorWorker(BaseWorker):
             log=self.log,
             slots=self.slots,
             watcher=self.watcher,
+            after_settle=lambda mint: self.chain_books.schedule("settle", mint),
             senders=self.senders,
             fees=self.fees,
         )
@@ -113,6 +118,7 @@ class ExecutorWorker(BaseWorker):
             self.inputs.close()
         if getattr(self, "buy_checks", None) is not None:
             self.buy_checks.close()
+        getattr(self, "chain_books", None) and self.chain_books.close()
         await self._note_left_open()
         for task in [*getattr(self, "_tasks", []), *getattr(self, "_running", {}).values()]:
             task.cancel()
@@ -176,6 +182,7 @@ class ExecutorWorker(BaseWorker):
             await self.balance.refresh()
         except Exception as exc:  # noqa: BLE001 - the next tick tries again
             self.log.debug("balance refresh failed: %s", exc)
+        self.chain_books.tick()
 
     # -- startup: trader state, balance, reconciliation of what a previous run left in flight -----------
     async def _startup(self) -> None:
@@ -202,6 +209,7 @@ class ExecutorWorker(BaseWorker):
             max_signal_age_s=self.limits.max_signal_age_s,
         )
         await self.outcomes.check_daily_loss()
+        await self.chain_books.run("start")  # the lots against the wallet's token accounts
 
     # -- the queue -----------------------------------------------------------------------------------
     def _take(self, trade: ExecuteTrade) -> None:
