@@ -27,6 +27,7 @@ from engine.config_tables import (  # noqa: F401  (re-exported: callers import t
     TELEGRAM_FILE_API,
     EngineSettings,
     ExitsSettings,
+    FeesSettings,
     HttpSettings,
     LimitsSettings,
     NotificationSettings,
@@ -61,6 +62,7 @@ class Settings(BaseSettings):
     rpc: RpcSettings = Field(default_factory=RpcSettings)
     # Empty: every send goes to the RPC pool. Set: the same signed bytes go to each of these at once.
     senders: list[SenderSettings] = Field(default_factory=list)
+    fees: FeesSettings = Field(default_factory=FeesSettings)
     swap_api: SwapApiSettings = Field(default_factory=SwapApiSettings)
     wallet: WalletSettings = Field(default_factory=WalletSettings)
     telegram: TelegramSettings = Field(default_factory=TelegramSettings)
@@ -350,6 +352,10 @@ requests_per_second = 20.0        # token bucket per endpoint
 stream = "logs"                   # logs | block (blockSubscribe) | helius (transactionSubscribe); docs/DETECTION.md
 # helius_api_key = "..."          # for stream = "helius" (or HELIUS_API_KEY)
 # helius_ws_url = "wss://mainnet.helius-rpc.com"
+
+[fees]
+auto_percentile = 75              # priority_fee = "auto": this percentile of getRecentPrioritizationFees
+refresh_s = 3.0                   # over the swap's writable accounts, refreshed this often, capped per trader
 
 # Send the same signed bytes through several paths at once (first acceptance frees the trade; a sender that
 # refuses or times out is skipped for 5 s). Without [[senders]] every send goes to the [rpc] urls.

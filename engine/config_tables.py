@@ -102,6 +102,13 @@ class RpcSettings(_Table):
         return value
 
 
+class FeesSettings(_Table):
+    """How priority_fee = "auto" prices from the chain (engine/chain/fees.py)."""
+
+    auto_percentile: int = Field(75, ge=0, le=100)  # of getRecentPrioritizationFees over the swap's accounts
+    refresh_s: float = Field(3.0, ge=0.5, le=60)  # off the copy's path: the copy reads the cached price
+
+
 class SenderSettings(_Table):
     """One [[senders]] entry: where the same signed bytes also go (engine/chain/senders.py)."""
 

@@ -23,7 +23,6 @@ from typing import Any
 from cachetools import LRUCache
 
 from engine.chain.confirm import SignatureWatcher
-from engine.chain.senders import sender_set
 from engine.chain.swap_api import SwapApi, swap_api_from_context
 from engine.execution.admission import TradeSlots
 from engine.execution.buy_checks import BuyChecks
@@ -34,6 +33,7 @@ from engine.execution.lifecycle import TradeLifecycle
 from engine.execution.manual import record_manual_sell
 from engine.execution.outcomes import Outcomes
 from engine.execution.recovery import reconcile, trade_from_row
+from engine.execution.send_paths import send_paths
 from engine.messages import ExecuteTrade, ManualSell, SentTransaction, SwapDetected, TradeQueued, TradeSkipped
 from engine.policy import (
     Copy,
@@ -42,7 +42,6 @@ from engine.policy import (
     limits_view,
     sol_to_lamports,
 )
-from engine.state import sender_views
 from engine.store import StoreError
 from engine.worker import BaseWorker, handles
 
@@ -74,14 +73,7 @@ class ExecutorWorker(BaseWorker):
         self._buy_fee_budgets: dict[int, int] = {}
         self._ready = asyncio.Event()
         self.watcher = SignatureWatcher(ctx.endpoints.ws_url, log=self.log) if ctx.endpoints.ws_url else None
-        self.senders = (
-            sender_set(
-                [entry.model_dump() for entry in settings.senders],
-                on_change=lambda health: ctx.state.set_health(senders=sender_views(health)),
-            )
-            if self.mode != "paper"
-            else None
-        )
+        self.senders, self.fees = send_paths(ctx, self.rpc)
         self._seen: LRUCache[tuple[str, str], None] = LRUCache(maxsize=LRU_SIZE)
         self._parked: deque[tuple[SwapDetected, int]] = deque()
         self._unwritten_skips: deque[tuple[SwapDetected, Skip]] = deque()
@@ -110,12 +102,16 @@ class ExecutorWorker(BaseWorker):
             watcher=self.watcher,
             after_settle=lambda mint: self.chain_books.schedule("settle", mint),
             senders=self.senders,
+            fees=self.fees,
         )
         self._tasks: list[asyncio.Task] = []
         ctx.extra_depths["executor"] = self.queued
         if self.watcher is not None and self.mode != "paper":
             self.watcher.start()
         self._tasks.append(self.spawn(self._startup(), "executor startup"))
+        if self.fees is not None:
+            self._fees_stop = asyncio.Event()
+            self._tasks.append(self.spawn(self.fees.run(self._fees_stop), "priority fee refresh"))
 
     async def cleanup(self) -> None:
         if getattr(self, "inputs", None) is not None:
