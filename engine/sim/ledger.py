@@ -4,6 +4,7 @@ transactions (preflight, execution, balances) and the per-address signature inde
 from __future__ import annotations
 
 import bisect
+import hashlib
 import threading
 import time
 from collections import deque
@@ -99,7 +100,11 @@ class Ledger:
 
     def _rotate_blockhash(self) -> None:
         self.svm.expire_blockhash()
-        blockhash = str(self.svm.latest_blockhash())
+        # LiteSVM's blockhashes follow one fixed sequence on every cluster, so a seeded trade would be signed
+        # alike (one signature) on two chains; mixed with this chain's faucet key (random per cluster), each
+        # blockhash belongs to one chain, as on a real cluster. LiteSVM checks none (the ledger does).
+        digest = hashlib.sha256(bytes(self.faucet.pubkey()) + bytes(self.svm.latest_blockhash())).digest()
+        blockhash = str(Hash(digest))
         self.latest_blockhash = blockhash
         self.blockhashes[blockhash] = self.block_height
         self._blockhash_order.append(blockhash)

@@ -36,6 +36,22 @@ async def test_each_cluster_has_its_own_stable_genesis_hash():
             each.stop()
 
 
+def test_the_same_seeded_trade_has_another_signature_on_another_chain():
+    """A new chain is a new book: the seeded traders' first trade, the same on both clusters, must not carry
+    the same signature (else an engine on the second chain skips it as a duplicate of the first's)."""
+    first, second = cluster(7), cluster(7)
+    try:
+        trades = [each.market.random_trade() for each in (first, second)]
+        assert all(trade is not None for trade in trades)
+        a, b = trades
+        assert (a.trader, a.side, a.mint, a.quote_amount) == (b.trader, b.side, b.mint, b.quote_amount)
+        assert a.signature != b.signature
+        assert first.ledger.latest_blockhash != second.ledger.latest_blockhash
+    finally:
+        first.stop()
+        second.stop()
+
+
 def test_the_engine_reads_the_chain_id_into_its_snapshot(tmp_path):
     local = cluster(9)
     settings = Settings(mode="sim")
