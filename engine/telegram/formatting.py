@@ -298,6 +298,8 @@ def status_text(snapshot: EngineSnapshot) -> str:
         copying = f"BUYS PAUSED by kill switch: {snapshot.kill_switch}; sells still copied"
     elif snapshot.pause_mode == "buys":
         copying = "BUYS PAUSED (sells of open lots still copied)"
+    elif snapshot.buys_stopped:
+        copying = f"BUYS STOPPED by a limit: {snapshot.buys_stopped}; sells still copied"
     else:
         copying = "running"
     active = sum(1 for t in snapshot.traders if t.active)

@@ -6,6 +6,7 @@ from engine.config import Settings, load_settings
 from engine.observability import health_document
 from engine.preflight import EMBEDDED_LIMITS, apply_embedded_defaults
 from engine.state import EngineState, TradeView, skip_view
+from engine.telegram.formatting import status_text
 
 
 def _buy(view_id: int, status: str, at: float, reason: str = "") -> TradeView:
@@ -55,6 +56,7 @@ def test_a_limit_that_stops_buys_is_in_the_state_until_a_later_buy_goes():
     snap = state.snapshot()
     assert snap.buys_stopped == "daily spend cap: 10.00 SOL spent today"
     assert health_document(snap)["buys_stopped"] == snap.buys_stopped
+    assert "Copying: BUYS STOPPED by a limit: daily spend cap: 10.00 SOL spent today" in status_text(snap)
     # the older buy filling late does not clear it; a skip for another reason does not either
     state.upsert_trade(_buy(1, "executed", 100.0))
     state.upsert_trade(
@@ -66,3 +68,4 @@ def test_a_limit_that_stops_buys_is_in_the_state_until_a_later_buy_goes():
     state.upsert_trade(_buy(2, "queued", 103.0))  # a newer buy went through: nothing stops buys now
     assert state.snapshot().buys_stopped == ""
     assert health_document(state.snapshot())["buys_stopped"] is None
+    assert "Copying: running" in status_text(state.snapshot())
