@@ -27,11 +27,13 @@ from engine.config_tables import (  # noqa: F401  (re-exported: callers import t
     TELEGRAM_FILE_API,
     EngineSettings,
     ExitsSettings,
+    FeesSettings,
     HttpSettings,
     LimitsSettings,
     NotificationSettings,
     RpcSettings,
     SafetySettings,
+    SenderSettings,
     SimSettings,
     SwapApiSettings,
     TelegramSettings,
@@ -58,6 +60,9 @@ class Settings(BaseSettings):
     mode: Mode = "sim"
     engine: EngineSettings = Field(default_factory=EngineSettings)
     rpc: RpcSettings = Field(default_factory=RpcSettings)
+    # Empty: every send goes to the RPC pool. Set: the same signed bytes go to each of these at once.
+    senders: list[SenderSettings] = Field(default_factory=list)
+    fees: FeesSettings = Field(default_factory=FeesSettings)
     swap_api: SwapApiSettings = Field(default_factory=SwapApiSettings)
     wallet: WalletSettings = Field(default_factory=WalletSettings)
     telegram: TelegramSettings = Field(default_factory=TelegramSettings)
@@ -334,6 +339,7 @@ max_worker_memory = "1GB"         # address-space limit of each decode process
 worker_restart_delay_ms = 5000    # first restart delay; doubles on each further restart
 max_concurrent_trades = 10         # trades quoted, built or sent at once; one only awaiting confirmation holds none
 max_queue_size = 1000
+reconcile_interval_s = 60.0       # lots compared with the wallet's token accounts (also at start, after settles)
 heartbeat_interval_ms = 30000
 decode_processes = 2
 poll_interval_s = 25.0            # polling fallback; faster while WebSocket is down
@@ -346,6 +352,19 @@ requests_per_second = 20.0        # token bucket per endpoint
 stream = "logs"                   # logs | block (blockSubscribe) | helius (transactionSubscribe); docs/DETECTION.md
 # helius_api_key = "..."          # for stream = "helius" (or HELIUS_API_KEY)
 # helius_ws_url = "wss://mainnet.helius-rpc.com"
+
+[fees]
+auto_percentile = 75              # priority_fee = "auto": this percentile of getRecentPrioritizationFees
+refresh_s = 3.0                   # over the swap's writable accounts, refreshed this often, capped per trader
+
+# Send the same signed bytes through several paths at once (first acceptance frees the trade; a sender that
+# refuses or times out is skipped for 5 s). Without [[senders]] every send goes to the [rpc] urls.
+# [[senders]]
+# url = "https://mainnet.helius-rpc.com/?api-key=..."
+# kind = "rpc"                    # sendTransaction
+# [[senders]]
+# url = "https://mainnet.block-engine.jito.wtf"
+# kind = "jito"                   # block engine sendTransaction; set jito_tip_lamports per trader to tip
 
 [swap_api]
 # url = "https://api.jup.ag/swap/v1"   # default outside sim mode

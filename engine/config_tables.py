@@ -43,6 +43,11 @@ class EngineSettings(_Table):
         description="trades being quoted, built or sent at once (waiting for a confirmation holds none)",
     )
     max_queue_size: int = Field(1000, ge=1)
+    reconcile_interval_s: float = Field(
+        60.0,
+        ge=0,
+        description="compare the lots with the wallet's token accounts this often (0: start and settles only)",
+    )
     heartbeat_interval_ms: int = Field(30000, ge=10)
     restart_budget: int = Field(5, ge=0, description="restarts allowed per worker within restart_window_s")
     restart_window_s: float = Field(600.0, gt=0)
@@ -94,6 +99,29 @@ class RpcSettings(_Table):
     def _check_ws(cls, value: str | None) -> str | None:
         if value and not value.startswith(("ws://", "wss://")):
             raise ValueError(f"{value!r} is not a ws(s) URL")
+        return value
+
+
+class FeesSettings(_Table):
+    """How priority_fee = "auto" prices from the chain (engine/chain/fees.py)."""
+
+    auto_percentile: int = Field(75, ge=0, le=100)  # of getRecentPrioritizationFees over the swap's accounts
+    refresh_s: float = Field(3.0, ge=0.5, le=60)  # off the copy's path: the copy reads the cached price
+
+
+class SenderSettings(_Table):
+    """One [[senders]] entry: where the same signed bytes also go (engine/chain/senders.py)."""
+
+    url: str
+    kind: Literal["rpc", "jito"] = "rpc"  # rpc: sendTransaction; jito: a block engine (adds /api/v1/...)
+    name: str = ""
+    timeout_s: float = Field(2.0, gt=0, le=30)
+
+    @field_validator("url")
+    @classmethod
+    def _check_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(f"{value!r} is not an http(s) URL")
         return value
 
 

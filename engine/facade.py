@@ -20,7 +20,7 @@ from engine.inbox import Inbox
 from engine.messages import LogEvent
 from engine.observability import REDACTOR, HttpServer, log_event_line, setup_logging
 from engine.paths import HomePaths, home_paths
-from engine.preflight import _embedded_cluster, _rpc_call, _ws_from_http, preflight  # noqa: F401 (re-exported)
+from engine.preflight import _embedded_cluster, _rpc_call, _ws_from_http, apply_embedded_defaults, preflight  # noqa: F401 (re-exported)
 from engine.state import EngineSnapshot, EngineState, LogLine
 from engine.supervisor import Supervisor
 from engine.traders import TraderBook, TraderConfig, load_traders, save_traders, traders_file_lock
@@ -232,6 +232,7 @@ class Engine:
             if "requests_per_second" not in s.rpc.model_fields_set:
                 # The in-process cluster has no rate limit to respect; the default budget is for real RPCs.
                 s.rpc.requests_per_second = EMBEDDED_RPC_RATE
+            apply_embedded_defaults(s)  # the demo's spend and loss caps, unless the user set them
             # The embedded cluster's traders are followed from the start; their file is kept apart
             # from the real traders.toml so sim wallets never leak into paper or live runs.
             traders_path = self.traders_path or traders_path_for(s, self.paths)

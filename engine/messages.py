@@ -307,6 +307,20 @@ class ManualSell:
 
 
 @dataclass(frozen=True, slots=True)
+class BooksAdjusted:
+    """Reconciliation found the wallet holding another amount of a token than its lots: the lots were
+    brought to the chain's amount (an adjustment intent with trigger 'reconcile')."""
+
+    intent_id: int
+    mint: str
+    reason: str  # external sell | external deposit | settle mismatch
+    books_amount: int
+    chain_amount: int
+    decimals: int | None = None
+    at: float = field(default_factory=time.time)
+
+
+@dataclass(frozen=True, slots=True)
 class KillSwitchTripped:
     """The daily realised loss reached its cap: buying is paused until the operator resumes."""
 

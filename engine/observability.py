@@ -172,6 +172,7 @@ def health_document(snapshot: EngineSnapshot) -> dict[str, Any]:
         "paused": snapshot.paused,
         "pause": snapshot.pause_mode or None,
         "kill_switch": snapshot.kill_switch or None,
+        "buys_stopped": snapshot.buys_stopped or None,  # a limit stopping every buy: the engine runs on
         "rpc_ok": snapshot.health.rpc_ok,
         "ws_ok": snapshot.health.ws_ok,
         "optional": optional,
@@ -317,7 +318,10 @@ class HttpServer:
             sockets = getattr(site._server, "sockets", None) or []  # noqa: SLF001 - aiohttp exposes no port getter
             self.bound_port = sockets[0].getsockname()[1] if sockets else self.port
         except OSError as exc:
-            self.error = f"cannot listen on {self.host}:{self.port}: {exc.strerror}"
+            # aiohttp's strerror repeats the address ("error while attempting to bind on address (...): address
+            # already in use"): keep the OS's reason only, for one short line.
+            reason = str(exc.strerror or exc).rsplit("): ", 1)[-1]
+            self.error = f"cannot listen on {self.host}:{self.port}: {reason}"
             log.error(self.error)
             self._ready.set()
             loop.close()

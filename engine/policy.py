@@ -160,7 +160,7 @@ def limits_view(limits: Any) -> LimitsView:
 
 def fee_budget_lamports(trader: Any, side: str) -> int:
     """Worst-case lamports a trade can cost on top of amount_in (what the reserve must also cover)."""
-    if trader.priority_fee == "auto":
+    if trader.priority_fee in ("auto", "jupiter"):
         priority = int(trader.priority_fee_cap_lamports)
     else:
         priority = -(-int(trader.priority_fee) * MAX_COMPUTE_UNITS // 1_000_000)
@@ -193,10 +193,11 @@ def manual_fee_budget_lamports(side: str) -> int:
 
 
 def fee_fields(trader: Any) -> dict[str, Any]:
-    """The trade's fee settings as a Copy carries them (priority fee None means "auto")."""
+    """The trade's fee settings as a Copy carries them (priority fee None: "auto" or "jupiter", which the
+    executor tells apart by the trader's setting when it builds the swap)."""
     fee = trader.priority_fee
     return {
-        "priority_fee_micro_lamports": None if fee == "auto" else int(fee),
+        "priority_fee_micro_lamports": None if fee in ("auto", "jupiter") else int(fee),
         "priority_fee_cap_lamports": int(trader.priority_fee_cap_lamports),
         "jito_tip_lamports": int(trader.jito_tip_lamports),
     }

@@ -31,6 +31,22 @@ def _embedded_cluster(settings: Settings) -> Any:
     return SimCluster(config)
 
 
+# The embedded cluster's demo: its traders trade about 0.25 copied buys a second at 0.1 SOL each, so the
+# real-money defaults (10 SOL a day spent, 5 SOL lost) would stop buys after a few minutes. On this play
+# chain (100 SOL airdropped) the caps are set so the demo copies for hours; a value the user set stays.
+EMBEDDED_LIMITS = {"daily_spend_cap_sol": 1000.0, "daily_loss_cap_sol": 50.0}
+
+
+def apply_embedded_defaults(settings: Settings) -> dict[str, float]:
+    """Sim mode on the embedded cluster: raise the limits the user left at their defaults to the demo's
+    (EMBEDDED_LIMITS); returns what it changed."""
+    limits = settings.limits
+    changed = {k: v for k, v in EMBEDDED_LIMITS.items() if k not in limits.model_fields_set}
+    for key, value in changed.items():
+        setattr(limits, key, value)
+    return changed
+
+
 def preflight(settings: Settings) -> list[str]:
     """Every configuration problem `Engine.start` would refuse, one line each (empty when it can start).
 

@@ -63,6 +63,7 @@ class TradeView:
     trigger: str = (
         "leader"  # leader | manual | take_profit | stop_loss | trailing_stop | max_hold | reconcile
     )
+    fee_lamports: int = 0  # the network fee actually paid (base + priority, every attempt), from the chain
 
     @property
     def latency_ms(self) -> float | None:
@@ -103,6 +104,19 @@ class LotView:
 
 
 @dataclass(frozen=True, slots=True)
+class SenderView:
+    """One [[senders]] path as its last real send left it (engine/chain/senders.py SenderHealth)."""
+
+    name: str
+    kind: str  # rpc | jito
+    up: bool
+    reason: str = ""  # why its last send was refused or timed out; "" when it accepted
+    accepted: int = 0
+    failed: int = 0
+    last_ms: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class HealthView:
     """Connectivity and chain position."""
 
@@ -114,6 +128,7 @@ class HealthView:
     rpc_calls: int = 0
     send_ok: bool | None = None  # the last send of a signed transaction: accepted, refused, or none yet
     send_detail: str = ""  # why the last send was refused
+    senders: tuple[SenderView, ...] = ()  # per [[senders]] entry, after its last send; () without [[senders]]
     rpc_429s: int = 0
 
 
@@ -153,12 +168,16 @@ class EngineSnapshot:
     traders_digest: str = ""  # sha256 of the version of it in force
     lots: tuple[LotView, ...] = ()  # the open lots, oldest first; a position is the sum of its mint's lots
     books_chain: str = ""  # the chain whose books are in use (genesis hash, or 'offline'); "" until known
-    pause: str = (
-        ""  # "" | "buys" (sells of open lots still copied) | "all" (sells too), as the operator set it
-    )
+    pause: str = ""  # "" | "buys" (sells of open lots still copied) | "all" (sells too): the operator's
+    untracked: dict[str, int] = field(
+        default_factory=dict
+    )  # mint → raw units on chain no lot knows (never sold)
     today: str = ""  # the UTC day the two totals below are of ("" until the data worker read them)
     spent_today_lamports: int = 0  # what buys cost that day, fees included (the daily spend cap counts it)
     realized_pnl_today_lamports: int = 0  # realised PnL of that day's sells
+    buys_stopped: str = (
+        ""  # the reason of the latest buy skipped by a limit that stops every buy, until one goes
+    )
 
     @property
     def pause_mode(self) -> str:
@@ -181,6 +200,14 @@ class EngineSnapshot:
 # -- store rows to views (the one place a row becomes what the console shows) --------------------
 
 
+def sender_views(health: Any) -> tuple[SenderView, ...]:
+    """SenderSet.health() (engine/chain/senders.py SenderHealth items) as the state's frozen views."""
+    return tuple(
+        SenderView(h.name, h.kind, bool(h.up), h.reason, int(h.accepted), int(h.failed), h.last_ms)
+        for h in health
+    )
+
+
 def trade_view(row: dict[str, Any]) -> TradeView:
     status = row["status"]
     return TradeView(
@@ -200,6 +227,7 @@ def trade_view(row: dict[str, Any]) -> TradeView:
         sent_at=row.get("sent_at"),
         confirmed_at=row.get("confirmed_at"),
         trigger=row.get("trigger") or ("manual" if row["trader"] == "manual" else "leader"),
+        fee_lamports=int(row.get("fee_lamports") or 0),
     )
 
 
@@ -255,6 +283,18 @@ def skip_view(
     )
 
 
+# Skip reasons of a limit that stops every buy, not just this one (a cap, the reserve, the balance).
+BUY_STOPPING_REASONS = (
+    "daily spend cap",
+    "daily loss cap",
+    "max open positions",
+    "exposure cap",
+    "reserve",
+    "insufficient balance",
+    "balance unknown",
+)
+
+
 class EngineState:
     """Mutable state shared by the workers, guarded by one lock; snapshot() copies it out."""
 
@@ -283,11 +323,14 @@ class EngineState:
         self.chain_label = ""
         self.books_chain = ""
         self.pause = ""
+        self.untracked: dict[str, int] = {}
         self.traders_file = ""
         self.traders_digest = ""
         self.today = ""
         self.spent_today_lamports = 0
         self.realized_pnl_today_lamports = 0
+        self.buys_stopped = ""
+        self._buy_stop_at = 0.0  # detection time of the buy that set or cleared buys_stopped
         self.queue_depth_fn: Any = None  # set by the supervisor: () -> dict[str, int]
 
     # -- writers ------------------------------------------------------------------------
@@ -318,6 +361,14 @@ class EngineState:
                 while len(self._trade_order) > self.max_trades:
                     self.trades.pop(self._trade_order.popleft(), None)
             self.trades[view.id] = view
+            at = view.detected_at if view.detected_at is not None else time.time()
+            if view.side == "buy" and at >= self._buy_stop_at:
+                # The header, /health and Telegram read why buys stop from here. By detection time, so an
+                # older buy that fills late does not clear a newer stop.
+                if view.status == "skipped" and view.reason.startswith(BUY_STOPPING_REASONS):
+                    self.buys_stopped, self._buy_stop_at = view.reason, at
+                elif view.status in ("queued", "sent", "executed"):
+                    self.buys_stopped, self._buy_stop_at = "", at
 
     def set_position(self, view: PositionView | None, mint: str) -> None:
         with self._lock:
@@ -402,7 +453,9 @@ class EngineState:
                 lots=tuple(self.lots[key] for key in sorted(self.lots)),
                 books_chain=self.books_chain,
                 pause=self.pause,
+                untracked=dict(self.untracked),
                 today=self.today,
                 spent_today_lamports=self.spent_today_lamports,
                 realized_pnl_today_lamports=self.realized_pnl_today_lamports,
+                buys_stopped=self.buys_stopped,
             )

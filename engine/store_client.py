@@ -123,6 +123,22 @@ class StoreClient:
     async def lot_moves(self, lot_id: int) -> list[dict[str, Any]]:
         return await self._call("lot_moves", lambda store: store.lot_moves(lot_id))
 
+    async def adjust_lots(self, mint: str, chain_amount: int, *, reason: str) -> dict[str, Any]:
+        """Bring the mint's lots to what the chain holds (reconciliation); shown like a trade."""
+
+        def show(_store: Store, result: dict[str, Any]) -> None:
+            if result["intent"] is None:
+                return
+            self._state.upsert_trade(trade_view(result["intent"]))
+            position = result["position"]
+            self._state.set_position(position_view(position) if position else None, mint)
+            for lot in result["lots"]:
+                self._state.set_lot(lot_view(lot))
+
+        return await self._call(
+            "adjust_lots", lambda store: store.adjust_lots(mint, chain_amount, reason=reason), show
+        )
+
     async def trader_books(self) -> dict[str, dict[str, Any]]:
         """Per leader: realised PnL, open and closed lots, wins and win rate."""
         return await self._call("trader_books", lambda store: store.trader_books())

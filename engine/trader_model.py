@@ -42,7 +42,9 @@ class TraderConfig(BaseModel):
     max_leader_sol: float | None = Field(None, gt=0)
     buy_once: bool = False
     slippage_bps: int = Field(300, ge=1, le=5000)
-    priority_fee: int | Literal["auto"] = "auto"
+    # "auto": a percentile of getRecentPrioritizationFees over the swap's writable accounts ([fees]);
+    # "jupiter": the swap API's own priority level; a number: micro-lamports per compute unit.
+    priority_fee: int | Literal["auto", "jupiter"] = "auto"
     priority_fee_cap_lamports: int = Field(200_000, ge=0)
     jito_tip_lamports: int = Field(0, ge=0)
     # Exit rules of this trader's lots; None = use [exits] (0 = off for this trader).
@@ -77,14 +79,14 @@ class TraderConfig(BaseModel):
     @classmethod
     def _fee_type(cls, value: Any) -> Any:
         if isinstance(value, bool):  # TOML true/false would otherwise pass as 1/0
-            raise ValueError('use micro-lamports per CU (a whole number) or "auto"')
+            raise ValueError('use micro-lamports per CU (a whole number), "auto" or "jupiter"')
         return value
 
     @field_validator("priority_fee")
     @classmethod
     def _fee(cls, value: Any) -> Any:
         if isinstance(value, int) and value < 0:
-            raise ValueError('use a non-negative micro-lamports per CU, or "auto"')
+            raise ValueError('use a non-negative micro-lamports per CU, "auto" or "jupiter"')
         return value
 
     @model_validator(mode="after")

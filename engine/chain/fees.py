@@ -46,6 +46,7 @@ class FeeCache:
         self.refresh_s = refresh_s
         self._prices: dict[tuple[str, ...], tuple[int, float]] = {}
         self._wanted: set[tuple[str, ...]] = {()}
+        self._by_mint: dict[str, tuple[str, ...]] = {}  # the writable accounts of the last swap of a mint
         self.refreshes = 0
         self.log = logging.getLogger("zapbot.fees")
 
@@ -62,6 +63,19 @@ class FeeCache:
             cached = self._prices.get(())
             return cached[0] if cached else None
         return self._prices[key][0]
+
+    def learn(self, mint: str, writable: Sequence[str]) -> None:
+        """The writable accounts a swap of this mint locked (read from the built transaction), so the next
+        refresh prices exactly them and the next swap of the mint pays their percentile."""
+        key = self._key(writable)
+        if key and self._by_mint.get(mint) != key:
+            self._by_mint[mint] = key
+            self._wanted.add(key)
+
+    def price_for_mint(self, mint: str) -> int | None:
+        """The cached price over the writable accounts of this mint's last swap (the global price before the
+        first swap of it, or before they were priced); never a request."""
+        return self.price(self._by_mint.get(mint, ()))
 
     async def refresh(self) -> None:
         """One getRecentPrioritizationFees per wanted account set."""
@@ -81,3 +95,9 @@ class FeeCache:
                 await asyncio.wait_for(stop.wait(), self.refresh_s)
             except TimeoutError:
                 pass
+
+
+def writable_accounts(transaction: Any) -> list[str]:
+    """The static writable account keys of a VersionedTransaction's message (what the fee market prices)."""
+    msg = transaction.message
+    return [str(key) for index, key in enumerate(msg.account_keys) if msg.is_maybe_writable(index)]

@@ -134,11 +134,19 @@ class Sender:
 class SenderSet:
     """The same signed bytes to every sender that is up, at once; the first acceptance frees the caller."""
 
-    def __init__(self, senders: Sequence[Sender], *, down_for_s: float = DOWN_FOR_S) -> None:
+    def __init__(
+        self,
+        senders: Sequence[Sender],
+        *,
+        down_for_s: float = DOWN_FOR_S,
+        on_change: Callable[[list[SenderHealth]], Any] | None = None,
+    ) -> None:
         if not senders:
             raise ValueError("SenderSet needs at least one sender")
         self.senders = list(senders)
         self.down_for_s = down_for_s
+        # Called after every sender's result (the slow ones' too, from the background): the console's light.
+        self.on_change = on_change
         self._tasks: set[asyncio.Task[Any]] = set()
 
     def health(self) -> list[SenderHealth]:
@@ -161,12 +169,19 @@ class SenderSet:
             h = sender.health
             h.failed += 1
             h.up, h.reason, h.down_until = False, str(exc), time.monotonic() + self.down_for_s
+            h.last_ms = (time.monotonic() - started) * 1000
+            self._changed()
             raise
         h = sender.health
         h.accepted += 1
         h.up, h.reason = True, ""
         h.last_ms = (time.monotonic() - started) * 1000
+        self._changed()
         return sig
+
+    def _changed(self) -> None:
+        if self.on_change is not None:
+            self.on_change(self.health())
 
     async def send(self, raw: bytes, on_accepted: Callable[[Sender, str], Any] | None = None) -> str:
         """Send to all; return (and call on_accepted) at the first acceptance. The others finish in the
@@ -223,3 +238,12 @@ def senders_from_config(entries: Sequence[dict[str, Any]]) -> list[Sender]:
             )
         )
     return out
+
+
+def sender_set(
+    entries: Sequence[dict[str, Any]], on_change: Callable[[list[SenderHealth]], Any] | None = None
+) -> SenderSet | None:
+    """The SenderSet of the [[senders]] entries, or None without any (every send then goes to the RPC pool)."""
+    if not entries:
+        return None
+    return SenderSet(senders_from_config(entries), on_change=on_change)

@@ -22,6 +22,8 @@ from tenacity import (
 )
 
 from engine.chain.confirm import SignatureWatcher
+from engine.chain.fees import FeeCache, capped_micro_lamports, writable_accounts
+from engine.chain.senders import SendError, SenderSet
 from engine.chain.swap_api import SwapApi, SwapApiError, SwapBuild, sign_swap
 from engine.constants import WSOL_MINT
 from engine.execution.admission import TradeSlots
@@ -30,7 +32,7 @@ from engine.execution.job import Job, error_text, is_slippage_error, landed, our
 from engine.execution.outcomes import EmitLog, Outcomes
 from engine.execution.safety_gate import buy_quote_key
 from engine.messages import TradeExecuted
-from engine.policy import Skip, stale_skip
+from engine.policy import MANUAL_TRADE, MAX_COMPUTE_UNITS, Skip, stale_skip
 
 if TYPE_CHECKING:
     from solders.keypair import Keypair
@@ -73,6 +75,9 @@ class TradeLifecycle:
         slots: TradeSlots | None = None,
         watcher: SignatureWatcher | None = None,
         on_sent: Callable[[Job], None] | None = None,
+        after_settle: Callable[[str], None] | None = None,
+        senders: SenderSet | None = None,
+        fees: FeeCache | None = None,
     ) -> None:
         self.ctx = ctx
         self.mode = ctx.settings.mode
@@ -86,9 +91,12 @@ class TradeLifecycle:
         self.accepting = accepting
         self.emit_log = emit_log
         self.log = log
+        self.after_settle = after_settle  # the reconciliation that follows every settle
         self.slots = slots
         self.watcher = watcher
         self.on_sent = on_sent
+        self.senders = senders  # [[senders]]: the same bytes to each at once; None = the RPC pool
+        self.fees = fees  # priority_fee = "auto": the chain's recent fees, refreshed by the executor
 
     async def execute(self, job: Job) -> None:
         if self.mode == "paper":
@@ -126,6 +134,8 @@ class TradeLifecycle:
                 await self.outcomes.fail(job, str(exc))
                 return
             signed = sign_swap(build.transaction, self.keypair)
+            if self.fees is not None:
+                self.fees.learn(job.mint, writable_accounts(signed))
             signature = str(signed.signatures[0])
             raw = bytes(signed)
             job.rounds_used += 1
@@ -167,12 +177,27 @@ class TradeLifecycle:
             lambda: swap_api.swap(
                 self.wallet,
                 quote,
-                priority_fee_micro_lamports=job.fee_micro_lamports,
+                priority_fee_micro_lamports=self._priority_fee(job),
                 priority_fee_cap_lamports=job.fee_cap_lamports,
                 jito_tip_lamports=job.jito_tip_lamports,
             )
         )
         return build, quote
+
+    def _priority_fee(self, job: Job) -> int | None:
+        """The micro-lamport price to ask the swap API for: the trade's fixed one; for "auto" the chain's
+        cached percentile over this mint's swap accounts, within the trader's cap; None lets the swap API
+        pick ("jupiter", or "auto" before the first refresh)."""
+        if job.fee_micro_lamports is not None or self.fees is None:
+            return job.fee_micro_lamports
+        trader = self.ctx.traders.get(job.trader) if job.trader else None
+        setting = trader.priority_fee if trader is not None else MANUAL_TRADE.priority_fee
+        if setting != "auto":
+            return None
+        price = self.fees.price_for_mint(job.mint)
+        if price is None:
+            return None
+        return capped_micro_lamports(price, MAX_COMPUTE_UNITS, job.fee_cap_lamports)
 
     @staticmethod
     async def _retry(call: Callable[[], Awaitable[T]]) -> T:
@@ -202,6 +227,15 @@ class TradeLifecycle:
 
     async def _send(self, signature: str, raw: bytes) -> None:
         assert self.rpc is not None
+        if self.senders is not None:
+            try:
+                await self.senders.send(raw)  # returns at the first acceptance; the rest finish behind
+            except SendError as exc:
+                self.log.debug("send of %s refused: %s", signature[:8], exc)
+                self._note_send(str(exc))
+            else:
+                self._note_send(None)
+            return
         try:
             await self.rpc.send_raw_transaction(raw, skip_preflight=True, max_retries=0)
         except Exception as exc:  # noqa: BLE001 - a refused send is retried with the same bytes
@@ -383,6 +417,8 @@ class TradeLifecycle:
         )
         if result["applied"]:
             await self.outcomes.succeeded(job, int(result["realized_delta_lamports"]))
+            if self.after_settle is not None and signature is not None:
+                self.after_settle(job.mint)
 
     async def _paper(self, job: Job) -> None:
         """Paper mode never sends: fill at a fresh quote, or at the leader's price plus full slippage."""

@@ -101,6 +101,7 @@ class SwapBuilder:
         quote: dict[str, Any],
         prioritization_fee: Any = "auto",
         dynamic_compute_unit_limit: bool = False,
+        compute_unit_price: Any = None,
     ) -> dict[str, Any]:
         """POST /swap/v1/swap: a v0 transaction, user = fee payer at signature 0 (left empty), MM co-signed."""
         try:
@@ -158,8 +159,24 @@ class SwapBuilder:
         blockhash, last_valid = self.ledger.latest_blockhash_info()
         recent = Hash.from_string(blockhash)
 
+        if compute_unit_price is not None:
+            # Jupiter's computeUnitPriceMicroLamports: this exact price, whatever the compute unit limit.
+            if (
+                isinstance(compute_unit_price, bool)
+                or not isinstance(compute_unit_price, int)
+                or compute_unit_price < 0
+            ):
+                raise SwapError(
+                    "computeUnitPriceMicroLamports must be a non-negative integer", "INVALID_REQUEST"
+                )
+
+        def unit_price(limit: int) -> int:
+            if compute_unit_price is not None:
+                return int(compute_unit_price)
+            return fee_lamports * 1_000_000 // limit if limit else 0
+
         def compile_with(limit: int) -> MessageV0:
-            price = fee_lamports * 1_000_000 // limit if limit else 0
+            price = unit_price(limit)
             ixs = [set_compute_unit_limit(limit), set_compute_unit_price(price)] + legs
             return MessageV0.try_compile(user, ixs, [], recent)
 
@@ -170,7 +187,7 @@ class SwapBuilder:
             units = value.get("unitsConsumed") or 0
             cu_limit = max(10_000, int(units * 1.2) + 1_000) if units else 200_000
         msg = compile_with(cu_limit)
-        price = fee_lamports * 1_000_000 // cu_limit
+        price = unit_price(cu_limit)
         tx = cosign_user_slot_empty(msg, mm)
         self._terms[f"{MEMO_PREFIX}{quote_id}"] = SwapTerms(
             pool.mint_str, is_buy, in_amount, out_amount, threshold, leg_index, pool.quote_mint

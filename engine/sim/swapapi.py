@@ -79,6 +79,7 @@ class SwapApiServer:
                     body["quoteResponse"],
                     body.get("prioritizationFeeLamports", "auto"),
                     bool(body.get("dynamicComputeUnitLimit", False)),
+                    body.get("computeUnitPriceMicroLamports"),
                 )
             )
         except SwapError as error:

@@ -10,6 +10,8 @@ gives; the last lot takes the remainders, so the pieces add up exactly to the fi
 
 from __future__ import annotations
 
+import time
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -250,3 +252,89 @@ class LotStore(StoreBase):
                 "fees_lamports": int(row["fees"]),
             }
         return books
+
+
+def spread_pro_rata(held: list[tuple[int, int]], tokens: int) -> list[tuple[int, int]]:
+    """Spread tokens that came in (a deposit) over lots [(lot_id, held)] by what each holds; the last lot takes
+    the remainder. Pure."""
+    live = [(lot_id, amount) for lot_id, amount in held if amount > 0] or held[-1:]
+    total = sum(amount for _, amount in live)
+    if not live or tokens <= 0:
+        return []
+    parts = [tokens * amount // total if total else 0 for _, amount in live]
+    parts[-1] += tokens - sum(parts)
+    return [(lot_id, part) for (lot_id, _), part in zip(live, parts, strict=True) if part > 0]
+
+
+class AdjustStore(LotStore):
+    """Reconciliation's writes: the lots of a mint brought to what the chain says, as one adjustment."""
+
+    def adjust_lots(
+        self, mint: str, chain_amount: int, *, reason: str, at: float | None = None
+    ) -> dict[str, Any]:
+        """Bring the open lots of `mint` (current books) to `chain_amount`, pro rata, in one transaction.
+
+        A shortfall (tokens gone: an external sell, a settle that booked too much) takes tokens and the
+        same share of cost basis off each lot, and realises nothing (no SOL was received that we know of); a
+        surplus adds tokens at no cost. The adjustment is an executed intent with trigger 'reconcile' (so
+        the trades pane, `zapbot trades` and the CSV show it) and one `lot_moves` row per lot.
+        Returns {"intent", "position", "lots", "delta"}; delta 0 (nothing written) when the books agree."""
+        now = at or time.time()
+        wallet = self.wallet or ""
+        with self._tx():
+            rows = self.conn.execute(
+                "SELECT * FROM lots WHERE chain=? AND wallet=? AND mint=? AND closed_at IS NULL ORDER BY id",
+                (self.chain, wallet, mint),
+            ).fetchall()
+            books = sum(int(r["amount"]) for r in rows)
+            delta = chain_amount - books
+            if delta == 0 or not rows:
+                return {"intent": None, "position": None, "lots": [], "delta": 0}
+            decimals = next((r["decimals"] for r in rows if r["decimals"] is not None), None)
+            cursor = self._write(
+                "INSERT INTO intents (leader_signature, trader, wallet, side, mint, status, reason, token_amount,"
+                " token_decimals, detected_at, queued_at, confirmed_at, created_at, updated_at, trigger, chain)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    f"reconcile-{uuid.uuid4().hex}",
+                    "reconcile",
+                    wallet,
+                    "adjust",
+                    mint,
+                    "executed",
+                    f"{reason}: books {books}, chain {chain_amount}",
+                    abs(delta),
+                    decimals,
+                    now,
+                    now,
+                    now,
+                    now,
+                    now,
+                    "reconcile",
+                    self.chain,
+                ),
+            )
+            intent_id = int(cursor.lastrowid)
+            by_id = {int(r["id"]): r for r in rows}
+            held = [(int(r["id"]), int(r["amount"])) for r in rows]
+            if delta < 0:
+                changes = [(p.lot_id, -p.tokens) for p in split_pro_rata(held, -delta, 0, 0)]
+            else:
+                changes = spread_pro_rata(held, delta)
+            touched = []
+            for lot_id, change in changes:
+                lot = by_id[lot_id]
+                amount, cost = int(lot["amount"]), int(lot["cost_lamports"])
+                left = amount + change
+                removed_cost = 0
+                if change < 0:
+                    removed_cost = cost if left <= 0 else cost * -change // amount
+                self._write(
+                    "UPDATE lots SET amount=?, cost_lamports=?, closed_at=CASE WHEN ?<=0 THEN ? ELSE closed_at END,"
+                    " updated_at=? WHERE id=?",
+                    (left, cost - removed_cost, left, now, now, lot_id),
+                )
+                self._move(lot_id, intent_id, "adjust", change, 0, 0, removed_cost, 0, now, reason)
+                touched.append(self._lot_row(lot_id))
+            intent = dict(self.conn.execute("SELECT * FROM intents WHERE id=?", (intent_id,)).fetchone())
+        return {"intent": intent, "position": self.position(mint), "lots": touched, "delta": delta}

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.store.base import utc_day
-from engine.store.lots import LotStore
+from engine.store.lots import AdjustStore
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,7 +21,7 @@ class Fill:
     lots: list[dict[str, Any]] = field(default_factory=list)
 
 
-class PositionStore(LotStore):
+class PositionStore(AdjustStore):
     """The arithmetic of fills on lots and daily totals, and the position reads (sums of lots)."""
 
     def _fill_in_tx(

@@ -246,7 +246,8 @@ class CommandHandlers:
     @authorized_only
     async def cmd_profit(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         perf = replay(await self.ctx.store.executed_fills())
-        await self.transport.answer(chat_id_of(update), profit_text(perf, self.ctx.state.snapshot()))
+        books = await self.ctx.store.trader_books()
+        await self.transport.answer(chat_id_of(update), profit_text(perf, self.ctx.state.snapshot(), books))
 
     @authorized_only
     async def cmd_daily(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -258,7 +259,9 @@ class CommandHandlers:
     @authorized_only
     async def cmd_performance(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         perf = replay(await self.ctx.store.executed_fills())
-        await self.transport.answer(chat_id_of(update), performance_text(perf, self.ctx.state.snapshot()))
+        books = await self.ctx.store.trader_books()
+        text = performance_text(perf, self.ctx.state.snapshot(), books=books)
+        await self.transport.answer(chat_id_of(update), text)
 
     @authorized_only
     async def cmd_balance(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -271,6 +271,16 @@ def daily_summary_text(day: str, daily: dict[str, int], snapshot: EngineSnapshot
     return "\n".join(lines)
 
 
+def books_adjusted_text(event: Any) -> str:
+    """The notice of a reconciliation adjustment: which token, why, and what the books now hold."""
+    label = token_label(event.mint, "")
+    return (
+        f"⚖️ Books adjusted ({event.reason}): {label} held {token_amount(event.books_amount, event.decimals)}"
+        f" in the lots, {token_amount(event.chain_amount, event.decimals)} on chain; the lots now match the"
+        " chain. Nothing was sold."
+    )
+
+
 # -- command answers -----------------------------------------------------------------------------------
 
 
@@ -288,6 +298,8 @@ def status_text(snapshot: EngineSnapshot) -> str:
         copying = f"BUYS PAUSED by kill switch: {snapshot.kill_switch}; sells still copied"
     elif snapshot.pause_mode == "buys":
         copying = "BUYS PAUSED (sells of open lots still copied)"
+    elif snapshot.buys_stopped:
+        copying = f"BUYS STOPPED by a limit: {snapshot.buys_stopped}; sells still copied"
     else:
         copying = "running"
     active = sum(1 for t in snapshot.traders if t.active)

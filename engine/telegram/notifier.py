@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from engine.inbox import Inbox
 from engine.messages import (
+    BooksAdjusted,
     KillSwitchTripped,
     LogEvent,
     TradeExecuted,
@@ -21,6 +22,7 @@ from engine.messages import (
 from engine.observability import REDACTOR
 from engine.telegram.formatting import (
     TradeContext,
+    books_adjusted_text,
     kill_switch_text,
     skip_text,
     trade_executed_text,
@@ -132,6 +134,8 @@ class Notifier:
             and not event.message.startswith("kill switch")
         ):  # the kill-switch notice covers that one
             self._notify_worker(worker_error_text(event.worker, REDACTOR(event.message)))
+        elif isinstance(event, BooksAdjusted):
+            self._notify_worker(books_adjusted_text(event))
         elif isinstance(event, KillSwitchTripped) and event.reason:
             self.kill_switch(str(event.reason))
 

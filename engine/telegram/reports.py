@@ -26,6 +26,29 @@ def win_rate(tally: Any) -> str:
     )
 
 
+def by_trader_name(books: dict[str, dict[str, Any]] | None) -> dict[str, dict[str, Any]]:
+    """The store's per-leader books (trader_books) keyed by the trader's name, lower-cased (names match
+    case-insensitively everywhere)."""
+    return {
+        str(book["trader"]).lower(): book
+        for leader, book in (books or {}).items()
+        if leader and book.get("trader")  # lots of no leader (manual, or older rows) belong to no trader
+    }
+
+
+def trader_win_rate(name: str, tally: Any, books: dict[str, dict[str, Any]]) -> str:
+    """A trader's win rate as freqtrade counts it, per closed trade: here a closed lot (all its copies of
+    one leader's buys of a mint, sold) in profit. Without lots in the books, the sells' win rate."""
+    book = books.get(name.lower())
+    if book is None:
+        return win_rate(tally)
+    closed, wins = int(book.get("closed_lots") or 0), int(book.get("wins") or 0)
+    open_lots = int(book.get("open_lots") or 0)
+    if not closed:
+        return f"no closed lots yet ({open_lots} open)"
+    return f"win rate {wins / closed:.0%} ({wins}/{closed} closed lots)"
+
+
 def _unrealized(snapshot: EngineSnapshot) -> tuple[int, int, int]:
     """(open cost, unrealised PnL of the priced positions, positions without a price)."""
     cost = sum(p.cost_lamports for p in snapshot.positions)
@@ -33,9 +56,11 @@ def _unrealized(snapshot: EngineSnapshot) -> tuple[int, int, int]:
     return cost, sum(priced), len(snapshot.positions) - len(priced)
 
 
-def profit_text(perf: Any, snapshot: EngineSnapshot) -> str:
-    """/profit: realised PnL and its trades in total and per trader, and the open positions' PnL."""
+def profit_text(perf: Any, snapshot: EngineSnapshot, books: dict[str, dict[str, Any]] | None = None) -> str:
+    """/profit: realised PnL and its trades in total and per trader, and the open positions' PnL; a
+    trader's win rate is per closed lot when the store's books (trader_books) are given."""
     total = perf.total
+    named = by_trader_name(books)
     if not total.trades:
         return "No executed trades yet, so no profit to report."
     cost, unrealized, unpriced = _unrealized(snapshot)
@@ -53,7 +78,7 @@ def profit_text(perf: Any, snapshot: EngineSnapshot) -> str:
     for name, tally in ranked:
         lines.append(
             f"  {name}: {signed_sol(tally.realized_pnl_lamports)}, {tally.buys} buy(s) {tally.sells} sell(s), "
-            f"{win_rate(tally)}"
+            f"{trader_win_rate(name, tally, named)}"
         )
     return "\n".join(lines)
 
@@ -82,8 +107,12 @@ def daily_text(
     return "\n".join(lines)
 
 
-def performance_text(perf: Any, snapshot: EngineSnapshot, limit: int = 15) -> str:
-    """/performance: realised PnL, trades and win rate per token and per trader, best first."""
+def performance_text(
+    perf: Any, snapshot: EngineSnapshot, limit: int = 15, books: dict[str, dict[str, Any]] | None = None
+) -> str:
+    """/performance: realised PnL, trades and win rate per token (per sell) and per trader (per closed lot
+    when the store's books are given), best first."""
+    named = by_trader_name(books)
     if not perf.total.trades:
         return "No executed trades yet."
     symbols = symbols_of(snapshot)
@@ -100,7 +129,8 @@ def performance_text(perf: Any, snapshot: EngineSnapshot, limit: int = 15) -> st
     traders = sorted(perf.by_trader.items(), key=lambda item: item[1].realized_pnl_lamports, reverse=True)
     for name, tally in traders:
         lines.append(
-            f"  {name}: {signed_sol(tally.realized_pnl_lamports)}, {tally.trades} trade(s), {win_rate(tally)}"
+            f"  {name}: {signed_sol(tally.realized_pnl_lamports)}, {tally.trades} trade(s), "
+            f"{trader_win_rate(name, tally, named)}"
         )
     return "\n".join(lines)
 

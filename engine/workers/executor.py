@@ -26,12 +26,14 @@ from engine.chain.confirm import SignatureWatcher
 from engine.chain.swap_api import SwapApi, swap_api_from_context
 from engine.execution.admission import TradeSlots
 from engine.execution.buy_checks import BuyChecks
+from engine.execution.chain_books import ChainBooks
 from engine.execution.inputs import Balance, BalanceUnknown, DecisionInputs, LeaderHoldings
 from engine.execution.job import Job, job_from_trade
 from engine.execution.lifecycle import TradeLifecycle
 from engine.execution.manual import record_manual_sell
 from engine.execution.outcomes import Outcomes
 from engine.execution.recovery import reconcile, trade_from_row
+from engine.execution.send_paths import send_paths
 from engine.messages import ExecuteTrade, ManualSell, SentTransaction, SwapDetected, TradeQueued, TradeSkipped
 from engine.policy import (
     Copy,
@@ -71,6 +73,7 @@ class ExecutorWorker(BaseWorker):
         self._buy_fee_budgets: dict[int, int] = {}
         self._ready = asyncio.Event()
         self.watcher = SignatureWatcher(ctx.endpoints.ws_url, log=self.log) if ctx.endpoints.ws_url else None
+        self.senders, self.fees = send_paths(ctx, self.rpc)
         self._seen: LRUCache[tuple[str, str], None] = LRUCache(maxsize=LRU_SIZE)
         self._parked: deque[tuple[SwapDetected, int]] = deque()
         self._unwritten_skips: deque[tuple[SwapDetected, Skip]] = deque()
@@ -80,6 +83,9 @@ class ExecutorWorker(BaseWorker):
         self.outcomes = Outcomes(ctx, self.limits, self.emit_log, self.name)
         self.buy_checks = BuyChecks(
             ctx, rpc=self.rpc, swap_api=self.swap_api, wallet=self.wallet, log=self.log
+        )
+        self.chain_books = ChainBooks(
+            ctx, self.rpc, self.wallet, has_wallet=self.keypair is not None, emit_log=self.emit_log
         )
         self.lifecycle = TradeLifecycle(
             ctx,
@@ -94,23 +100,32 @@ class ExecutorWorker(BaseWorker):
             log=self.log,
             slots=self.slots,
             watcher=self.watcher,
+            after_settle=lambda mint: self.chain_books.schedule("settle", mint),
+            senders=self.senders,
+            fees=self.fees,
         )
         self._tasks: list[asyncio.Task] = []
         ctx.extra_depths["executor"] = self.queued
         if self.watcher is not None and self.mode != "paper":
             self.watcher.start()
         self._tasks.append(self.spawn(self._startup(), "executor startup"))
+        if self.fees is not None:
+            self._fees_stop = asyncio.Event()
+            self._tasks.append(self.spawn(self.fees.run(self._fees_stop), "priority fee refresh"))
 
     async def cleanup(self) -> None:
         if getattr(self, "inputs", None) is not None:
             self.inputs.close()
         if getattr(self, "buy_checks", None) is not None:
             self.buy_checks.close()
+        getattr(self, "chain_books", None) and self.chain_books.close()
         await self._note_left_open()
         for task in [*getattr(self, "_tasks", []), *getattr(self, "_running", {}).values()]:
             task.cancel()
         if getattr(self, "watcher", None) is not None:
             await self.watcher.close()
+        if getattr(self, "senders", None) is not None:
+            await self.senders.close()
         if getattr(self, "rpc", None) is not None:
             await self.rpc.close()
         if getattr(self, "swap_api", None) is not None:
@@ -167,6 +182,7 @@ class ExecutorWorker(BaseWorker):
             await self.balance.refresh()
         except Exception as exc:  # noqa: BLE001 - the next tick tries again
             self.log.debug("balance refresh failed: %s", exc)
+        self.chain_books.tick()
 
     # -- startup: trader state, balance, reconciliation of what a previous run left in flight -----------
     async def _startup(self) -> None:
@@ -193,6 +209,7 @@ class ExecutorWorker(BaseWorker):
             max_signal_age_s=self.limits.max_signal_age_s,
         )
         await self.outcomes.check_daily_loss()
+        await self.chain_books.run("start")  # the lots against the wallet's token accounts
 
     # -- the queue -----------------------------------------------------------------------------------
     def _take(self, trade: ExecuteTrade) -> None:

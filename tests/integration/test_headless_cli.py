@@ -87,6 +87,9 @@ def test_busy_http_port_is_one_line_and_exit_2_unless_no_http(tmp_path):
         assert result.returncode == 2, result.stdout + result.stderr
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1 and f"127.0.0.1:{port}" in lines[0] and "--no-http" in lines[0], result.stderr
+        assert lines[0].count(str(port)) == 1 and "in use" in lines[0], lines[
+            0
+        ]  # the address once, the reason
         assert "engine running" not in result.stdout
         assert not (tmp_path / "engine.lock").exists()
         result = zapbot(["run", "--headless", "--duration", "1", "--no-http"], env)

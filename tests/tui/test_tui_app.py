@@ -457,3 +457,53 @@ async def test_palette_has_per_trader_and_per_position_commands_with_fuzzy_names
         assert await until(pilot, lambda: isinstance(app.screen, DetailsScreen))
         labels = [label for label, _ in app.screen.lines]
         assert {"Restarts", "§State history", "§Errors and warnings"} <= set(labels)
+
+
+async def test_palette_sells_one_lot_of_a_position_held_for_two_leaders() -> None:
+    from dataclasses import replace as copy_with
+
+    from engine.state import LotView
+
+    calls: list[tuple] = []
+
+    class LotSeller(StaticEngine):
+        def quote_sell(self, mint: str, percent: float, lot_id: int | None = None) -> SellQuote:
+            calls.append(("quote", mint, percent, lot_id))
+            return SellQuote(mint, 10**9, 9, 1_000_000, 900_000, Decimal("0.1"))
+
+        def sell_position(self, mint: str, percent: float, lot_id: int | None = None) -> Future:
+            calls.append(("sell", mint, percent, lot_id))
+            future: Future = Future()
+            future.set_result(8)
+            return future
+
+    engine = LotSeller()
+    position = engine._snapshot.positions[0]
+    lots = tuple(
+        LotView(
+            id=n,
+            trader=name,
+            leader=name,
+            mint=position.mint,
+            amount=position.amount // 2,
+            bought_amount=position.amount // 2,
+            cost_lamports=position.cost_lamports // 2,
+            decimals=position.decimals,
+        )
+        for n, name in ((1, "alpha"), (2, "bravo"))
+    )
+    engine._snapshot = copy_with(engine._snapshot, lots=lots)
+    app = ZapBotApp(engine, refresh_hz=0.001, cursor_blink=False, persist_theme=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        commands = {name: run for name, _, run in app.main.palette_commands()}
+        label = position.symbol
+        assert {f"Sell {label} lot #1 (alpha)", f"Sell {label} lot #2 (bravo)"} <= set(commands)
+        commands[f"Sell {label} lot #2 (bravo)"]()
+        assert await until(pilot, lambda: isinstance(app.screen, SellScreen))
+        assert "lot #2 (bravo)" in app.screen.title_text
+        await pilot.press("enter")  # 100 % of that lot
+        assert await until(pilot, lambda: isinstance(app.screen, SellConfirmScreen) and app.screen.quote_text)
+        await pilot.press("y")
+        assert await until(pilot, lambda: ("sell", position.mint, 100.0, 2) in calls)
+        assert ("quote", position.mint, 100.0, 2) in calls

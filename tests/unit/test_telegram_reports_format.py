@@ -93,3 +93,48 @@ def test_report_texts_read_well(tmp_path):
     state.add_log(LogLine(now, "warning", "executor", "slow RPC"))
     assert logs_text(state.snapshot(), 5).splitlines()[1].endswith("WARN executor: slow RPC")
     assert profit_text(replay([]), snap).startswith("No executed trades yet")
+
+
+def test_a_traders_win_rate_is_per_closed_lot_from_the_books(tmp_path):
+    """Like freqtrade's per closed trade: alice's lot of M1 closed in profit, bob's lot of M2 is still open
+    (half sold at a loss), carol's two lots closed, one in profit."""
+    store = Store(tmp_path / "t.db")
+    now = time.time()
+    fills = [
+        ("alice", "LeaderA", "buy", M1, 1_000_000, SOL),
+        ("alice", "LeaderA", "sell", M1, 1_000_000, 3 * SOL // 2),
+        ("bob", "LeaderB", "buy", M2, 2_000_000, SOL // 2),
+        ("bob", "LeaderB", "sell", M2, 1_000_000, SOL // 5),
+        ("carol", "LeaderC", "buy", M1, 1_000_000, SOL),
+        ("carol", "LeaderC", "sell", M1, 1_000_000, 2 * SOL),
+        ("carol", "LeaderC", "buy", M2, 1_000_000, SOL),
+        ("carol", "LeaderC", "sell", M2, 1_000_000, SOL // 2),
+    ]
+    try:
+        for n, (trader, leader, side, mint, tokens, quote) in enumerate(fills):
+            intent_id, _ = store.record_intent(
+                leader_signature=f"L{n}",
+                trader=trader,
+                wallet="W",
+                side=side,
+                mint=mint,
+                amount_in=quote if side == "buy" else tokens,
+                token_decimals=6,
+                status="queued",
+                leader=leader,
+            )
+            store.settle_intent(
+                intent_id, token_amount=tokens, quote_amount=quote, fee_lamports=5_000, confirmed_at=now + n
+            )
+        perf = replay(executed_fills(store.conn))
+        books = store.trader_books()
+    finally:
+        store.close()
+    snap = EngineState("paper").snapshot()
+    profit = profit_text(perf, snap, books)
+    assert "  alice: +0.5000 SOL, 1 buy(s) 1 sell(s), win rate 100% (1/1 closed lots)" in profit, profit
+    assert "  bob: " in profit and "no closed lots yet (1 open)" in profit
+    assert "win rate 50% (1/2 closed lots)" in profit  # carol
+    performance = performance_text(perf, snap, books=books)
+    assert "  carol: +0.5000 SOL, 4 trade(s), win rate 50% (1/2 closed lots)" in performance, performance
+    assert profit_text(perf, snap) != profit  # without the books: the sells' win rate, as before

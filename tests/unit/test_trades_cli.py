@@ -136,3 +136,29 @@ def test_only_the_current_chain_and_wallet_unless_all(zapbot_home, capsys):
     assert main(["--all", "--json"]) == 0
     chains = [r["chain"] for r in json.loads(capsys.readouterr().out)]
     assert chains == ["GenesisOfChainTwo1111111111111111111111111", "unknown", "unknown"]
+
+
+def test_the_table_shows_token_amounts_with_their_decimals(zapbot_home, capsys):
+    store = Store(home_paths().sim_db)
+    try:
+        intent_id, _ = store.record_intent(
+            leader_signature="D" * 87,
+            trader="dave",
+            wallet="W",
+            side="buy",
+            mint="Q" * 44,
+            amount_in=SOL_TENTH,
+            token_decimals=6,
+            status="queued",
+        )
+        store.settle_intent(intent_id, token_amount=1_234_567_890, quote_amount=SOL_TENTH)
+    finally:
+        store.close()
+    assert main([]) == 0
+    out = capsys.readouterr().out
+    assert "1,234.56789" in out and "1234567890" not in out
+    assert main(["--json"]) == 0  # --json keeps the raw base units
+    assert json.loads(capsys.readouterr().out)[0]["token_amount"] == 1_234_567_890
+
+
+SOL_TENTH = 100_000_000

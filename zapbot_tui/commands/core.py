@@ -312,7 +312,10 @@ def traders(argv: list[str]) -> int:
     add.add_argument("--buy-once", action="store_true", help="copy at most one buy of each token")
     add.add_argument("--no-buys", action="store_true", help="do not copy buys")
     add.add_argument("--no-sells", action="store_true", help="do not copy sells")
-    add.add_argument("--priority-fee", help='micro-lamports per CU, or "auto"')
+    add.add_argument(
+        "--priority-fee",
+        help='micro-lamports per CU, "auto" (priced from the chain) or "jupiter" (the swap API\'s)',
+    )
     add.add_argument("--jito-tip", type=int, metavar="LAMPORTS", help="Jito tip per trade, in lamports")
     add.add_argument("--inactive", action="store_true", help="add without copying yet")
     add_exit_options(add)
@@ -366,12 +369,14 @@ def traders(argv: list[str]) -> int:
             return _err(f"zapbot traders add: {exc}")
         if args.priority_fee is not None:
             fee = args.priority_fee.strip()
-            if fee != "auto":
+            if fee == "jupiter":
+                fields["priority_fee"] = "jupiter"
+            elif fee != "auto":
                 try:
                     fields["priority_fee"] = int(fee)
                 except ValueError:
                     return _err(
-                        f'zapbot traders add: --priority-fee {fee!r}: use micro-lamports per CU or "auto"'
+                        f'zapbot traders add: --priority-fee {fee!r}: use micro-lamports per CU, "auto" or "jupiter"'
                     )
         try:
             trader = TraderConfig(**fields)

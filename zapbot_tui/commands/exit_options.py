@@ -8,16 +8,16 @@ from typing import Any
 
 DEFAULT_WORD = "default"
 
-# option → (TraderConfig field, help)
+# option → (TraderConfig field, help); argparse formats help with %, so a percent sign is written %%
 _NUMBER_OPTIONS = {
-    "--take-profit-pct": ("take_profit_pct", "sell --take-profit-sell-pct of a lot at this gain %"),
+    "--take-profit-pct": ("take_profit_pct", "sell --take-profit-sell-pct of a lot at this gain %%"),
     "--take-profit-sell-pct": (
         "take_profit_sell_pct",
         "share of the lot the take profit sells (default 100)",
     ),
-    "--stop-loss-pct": ("stop_loss_pct", "sell the whole lot at this loss %"),
-    "--trailing-stop-pct": ("trailing_stop_pct", "sell the lot this % below its highest value"),
-    "--trailing-arm-pct": ("trailing_arm_pct", "arm the trailing stop after this rise %"),
+    "--stop-loss-pct": ("stop_loss_pct", "sell the whole lot at this loss %%"),
+    "--trailing-stop-pct": ("trailing_stop_pct", "sell the lot this %% below its highest value"),
+    "--trailing-arm-pct": ("trailing_arm_pct", "arm the trailing stop after this rise %%"),
     "--max-hold-minutes": ("max_hold_minutes", "sell the whole lot after this long"),
 }
 _SUFFIX = f"; 0 = off, {DEFAULT_WORD!r} = use [exits]"

@@ -121,8 +121,26 @@ def _reason(row: dict[str, Any]) -> str:
     return f"{reason}: {detail}" if detail else reason
 
 
-def table(rows: list[dict[str, Any]], *, chains: dict[str, str] | None = None) -> str:
-    """The decisions as aligned columns; with `chains` (the --all view) a chain column first."""
+def human_tokens(units: int | None, decimals: int | None) -> str:
+    """Token units as a person reads them: decimals applied, thousands grouped, trailing zeros dropped; the
+    raw units only when the decimals are unknown."""
+    if not units:
+        return ""
+    if decimals is None:
+        return f"{units} units"
+    text = f"{Decimal(units).scaleb(-decimals):,.{decimals}f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def table(
+    rows: list[dict[str, Any]],
+    *,
+    chains: dict[str, str] | None = None,
+    decimals: dict[str, int] | None = None,
+) -> str:
+    """The decisions as aligned columns (token amounts with their decimals applied); with `chains` (the --all
+    view) a chain column first."""
+    decimals = decimals or {}
     headers = (
         "detected",
         "trader",
@@ -147,7 +165,7 @@ def table(rows: list[dict[str, Any]], *, chains: dict[str, str] | None = None) -
             row["status"],
             row.get("trigger") or "",
             _sol(row.get("quote_amount")),
-            str(row.get("token_amount") or "") if row.get("token_amount") else "",
+            human_tokens(row.get("token_amount"), decimals.get(row["mint"])),
             _latency(row),
             _short(row.get("signature")),
             _short(row["leader_signature"]),
@@ -255,7 +273,7 @@ def main(argv: list[str]) -> int:
     try:
         books = load_books(db_path)
         rows = load_decisions(db_path, limit, None if args.all else books)
-        decimals = load_token_decimals(db_path) if args.csv is not None else {}
+        decimals = load_token_decimals(db_path) if not args.json else {}
     except sqlite3.Error as exc:
         print(f"zapbot trades: cannot read {db_path}: {exc}", file=sys.stderr)
         return 1
@@ -278,7 +296,7 @@ def main(argv: list[str]) -> int:
         where = "" if db_path.is_file() else f" (no database yet at {db_path})"
         print(f"No copy decisions yet in {settings.mode} mode{scope}{where}.")
         return 0
-    print(table(rows, chains=(books or {}) if args.all else None))
+    print(table(rows, chains=(books or {}) if args.all else None, decimals=decimals))
     if scope:
         print(f"({len(rows)} decision(s){scope}; --all shows every chain and wallet)")
     return 0

@@ -61,6 +61,8 @@ def buy_limit(snapshot: EngineSnapshot, limits: Any = None) -> str:
         max_positions = int(getattr(limits, "max_open_positions", 0) or 0)
         if max_positions and len(snapshot.positions) >= max_positions:
             return f"max open positions ({max_positions}) reached"
+    if snapshot.buys_stopped:  # the engine's own record of it (engine/state.py), else the recent trades
+        return snapshot.buys_stopped
     for trade in snapshot.trades:
         if trade.side != "buy" or trade.detected_at is None:
             continue

@@ -30,6 +30,7 @@ def trade_lines(trade: TradeView) -> list[tuple[str, str]]:
         ("Token", f"{trade.symbol + ' ' if trade.symbol else ''}{trade.mint}"),
         ("Amount", amount),
         ("SOL", sol(trade.quote_amount) if trade.quote_amount else "—"),
+        ("Fee paid", f"{sol(trade.fee_lamports, 9)} SOL" if trade.fee_lamports else "—"),
         ("Leader tx", trade.leader_signature),
         ("Our tx", trade.signature or "—"),
         ("Detected", clock(trade.detected_at)),

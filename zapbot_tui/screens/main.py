@@ -411,9 +411,9 @@ class MainScreen(Screen):
     def _settings(self) -> Any:
         return getattr(self.engine, "settings", None)
 
-    def sell(self, mint: str) -> None:
+    def sell(self, mint: str, lot_id: int | None = None) -> None:
         if self.snapshot is not None:
-            self._sell(mint, self.snapshot)
+            self._sell(mint, self.snapshot, lot_id)
 
     def palette_commands(self) -> list[tuple[str, str, Any]]:
         """Every action by name for the command palette: the keys, then one per trader and per position."""
@@ -458,6 +458,16 @@ class MainScreen(Screen):
                     partial(self.sell, position.mint),
                 )
             )
+            lots = [lot for lot in snapshot.lots if lot.mint == position.mint]
+            if len(lots) > 1:  # one leader's lot alone (a copied sell would sell only that one too)
+                for lot in lots:
+                    commands.append(
+                        (
+                            f"Sell {label} lot #{lot.id} ({lot.trader})",
+                            f"Sell from the {token_amount(lot.amount, lot.decimals)} {label} bought copying {lot.trader}",
+                            partial(self.sell, position.mint, lot.id),
+                        )
+                    )
         return commands
 
     def _trader_saved(self, trader: Any) -> None:
@@ -504,17 +514,21 @@ class MainScreen(Screen):
             lines = worker_lines(worker, self.worker_history.get(key, []), snapshot)
             self.app.push_screen(DetailsScreen(f"Worker {key}", lines))
 
-    def _sell(self, mint: str, snapshot: EngineSnapshot) -> None:
+    def _sell(self, mint: str, snapshot: EngineSnapshot, lot_id: int | None = None) -> None:
         """Enter on a position: how much (percent), then its quote to confirm, then the sell; its fill or its
-        failure comes back as a notification in words (ZapBotApp.track_sell)."""
+        failure comes back as a notification in words (ZapBotApp.track_sell). With lot_id (the palette's
+        "Sell BONK lot #3"), only that lot is sold; else the position, pro rata over its lots."""
         position = next((p for p in snapshot.positions if p.mint == mint), None)
-        if position is None or not self._engine_ready():
+        lot = next((x for x in snapshot.lots if x.id == lot_id and x.mint == mint), None)
+        if position is None or (lot_id is not None and lot is None) or not self._engine_ready():
             return
         label = position.symbol or short_key(mint)
-        detail = (
-            f"{token_amount(position.amount, position.decimals)} {label}, cost {sol(position.cost_lamports)}"
-            f" SOL\nmint {mint}"
+        held, cost = (
+            (lot.amount, lot.cost_lamports) if lot is not None else (position.amount, position.cost_lamports)
         )
+        where = f" in lot #{lot.id} ({lot.trader})" if lot is not None else ""
+        detail = f"{token_amount(held, position.decimals)} {label}{where}, cost {sol(cost)} SOL\nmint {mint}"
+        extra = () if lot_id is None else (lot_id,)
 
         def asked(text: str | None) -> None:
             if text is None:
@@ -522,23 +536,23 @@ class MainScreen(Screen):
             percent = float(text.strip().rstrip("%"))
 
             def fetch() -> str:
-                return quote_text(self.engine.quote_sell(mint, percent), label)
+                return quote_text(self.engine.quote_sell(mint, percent, *extra), label)
 
-            what = f"Sell {percent:g}% of {label}"
+            what = f"Sell {percent:g}% of {label}{where}"
             self.app.push_screen(
                 SellConfirmScreen(f"Sell {label}", what, fetch), lambda yes: yes and confirmed(percent)
             )
 
         def confirmed(percent: float) -> None:
             try:
-                future = self.engine.sell_position(mint, percent)
+                future = self.engine.sell_position(mint, percent, *extra)
             except (RuntimeError, ValueError) as exc:
                 self.notify(f"sell {label}: {exc}", severity="error")
                 return
             self.notify(f"selling {percent:g}% of {label}…")
             self.app.track_sell(label, position.decimals, future)
 
-        self.app.push_screen(SellScreen(label, detail), asked)
+        self.app.push_screen(SellScreen(label + where, detail), asked)
 
     def action_filter(self) -> None:
         pane = self.panes[self.current]
