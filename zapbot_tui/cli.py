@@ -21,12 +21,13 @@ BENCHMARKS: dict[str, str] = {
     "decode": "engine.bench.decode:main",
     "pipeline": "engine.bench.pipeline:main",
     "scale": "engine.bench.scale:main",
+    "soak": "engine.bench.soak:main",
     "scout": "engine.bench.scout:main",
     "sim": "engine.bench.sim:main",
 }
 
 BENCH_HELP = """\
-usage: zapbot bench {decode,pipeline,scale,scout,sim} [options]
+usage: zapbot bench {decode,pipeline,scale,soak,scout,sim} [options]
 
 Benchmarks; each prints a table, or one JSON object with --json.
 
@@ -34,6 +35,7 @@ subcommands:
   decode    decode throughput of the mainnet fixtures, one process versus the decode pool
   pipeline  the copy path's latency: leader swap landed -> detected -> sent -> confirmed
   scale     following many wallets: time to subscribe, memory, RPC calls per minute at rest
+  soak      leaders trading under chaos (and a SIGKILL): missed, doubled, left open, landed -> send
   scout     the copy path's latency alone and with a scout reading histories, side by side
   sim       transactions per second the local cluster lands and notifies
 

@@ -151,11 +151,11 @@ class RequestCounter:
         rpc = cluster.rpc
         original = rpc.dispatch
 
-        def counting(request: Any) -> Any:
+        def counting(request: Any, *args: Any, **kwargs: Any) -> Any:
             method = request.get("method") if isinstance(request, dict) else None
             with self._lock:
                 self.by_method[str(method)] += 1
-            return original(request)
+            return original(request, *args, **kwargs)
 
         rpc.dispatch = counting
 

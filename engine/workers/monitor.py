@@ -33,6 +33,7 @@ POLL_CONCURRENCY = 8
 POLL_RATE_SHARE = 0.5  # of rpc.requests_per_second: the analyzer's getTransaction calls come first
 CUTOFF_FLUSH_S = 3.0
 GAP_GRACE_POLLS = 2  # fast polls kept after the websocket covers a wallet again
+SINCE = "since:"  # a stored cut-off of this form: followed since that unix time, no signature passed yet
 
 
 @dataclass(slots=True)
@@ -51,6 +52,7 @@ class _Wallet:
     # The last poll's signatures newer than the cut-off, oldest first, as (signature, failed on chain):
     # the cut-off advances over its leading run of done ones (engine/detections.py).
     listing: list[tuple[str, bool]] = field(default_factory=list)
+    resumed: bool = False  # started_at came from a stored "since" marker (a previous run)
 
 
 class MonitorWorker(BaseWorker):
@@ -121,11 +123,20 @@ class MonitorWorker(BaseWorker):
                 continue
             state = _Wallet(wallet, covered=False, started_at=time.time())
             cutoff = cutoffs.get(wallet) or self.stored.get(wallet)
-            if cutoff:
+            if cutoff and cutoff.startswith(SINCE):
+                # Followed since then, and no signature was passed yet: start from that time, not now.
+                state.started_at, state.resumed = float(cutoff[len(SINCE) :]), True
+            elif cutoff:
                 state.cutoff, state.initialized = cutoff, True
+            else:
+                # Saved before the first poll: an engine killed before it polls (or before the wallet has any
+                # signature to hold as a cut-off) still starts from this moment after a restart.
+                self.dirty[wallet] = f"{SINCE}{state.started_at:.3f}"
             self.wallets[wallet] = state
             # First polls are spread a little so a big batch starts smoothly; the bucket does the rest.
             self._schedule(state, now + self.rng.uniform(0, min(1.0, self.fast_interval)))
+        if self.dirty:
+            self._flush_cutoffs()
         self._show_status()
 
     @handles(StopMonitoring)
@@ -230,7 +241,8 @@ class MonitorWorker(BaseWorker):
             if not state.initialized:
                 # Following starts now: the newest signature becomes the cut-off, except that whatever
                 # landed since START_MONITORING (by block time, second resolution) still counts as new.
-                recent = await self.rpc.get_signatures_for_address(wallet, limit=FIRST_POLL_LIMIT)
+                limit = PAGE_LIMIT if state.resumed else FIRST_POLL_LIMIT
+                recent = await self.rpc.get_signatures_for_address(wallet, limit=limit)
                 state.initialized = True
                 entries = [e for e in recent if (e["block_time"] or 0) >= state.started_at - 1]
                 if recent and not entries:

@@ -21,6 +21,7 @@ from tests.integration.test_detection_streams import executed, swap
 
 pytestmark = pytest.mark.slow
 SOL = 1_000_000_000
+TIP = 10_000
 
 
 def _closed_port() -> int:
@@ -46,6 +47,10 @@ def test_a_copy_through_three_senders_lands_once_and_shows_each_senders_health(z
         wait_until(lambda: (engine.snapshot().sol_balance_lamports or 0) > 0, what="the operator's airdrop")
         wait_until(lambda: engine.snapshot().subscriptions >= leaders, what="every leader subscribed")
         wait_until(lambda: engine.snapshot().counters.get("polls", 0) >= leaders, what="every first poll")
+        name, _wallet = sim_cluster.traders[0]
+        trader = engine.ctx.traders.get(name)
+        engine.ctx.traders.replace(name, trader.model_copy(update={"jito_tip_lamports": TIP}))
+        tips_before = sim_cluster.block_engine.tips_received()
         before = sim_cluster.rpc.counts()
         trade = swap(sim_cluster, 0)
         row = wait_until(lambda: executed(engine, trade.signature), what="our copy")
@@ -58,6 +63,8 @@ def test_a_copy_through_three_senders_lands_once_and_shows_each_senders_health(z
         assert landed is not None and landed.err is None
         ours = [s for s in sim_cluster.ledger.txs if s == row["signature"]]
         assert len(ours) == 1
+        # The tip the swap API put in (jitoTipLamports) landed in one of the block engine's tip accounts.
+        assert sim_cluster.block_engine.tips_received() - tips_before == TIP
 
         def senders_seen():
             by = {s.name: s for s in engine.snapshot().health.senders}
