@@ -365,6 +365,7 @@ async def test_footer_shows_every_key(size) -> None:
             assert key_widget.region.right <= size[0]
 
 
+@pytest.mark.slow
 async def test_sell_modal_asks_percent() -> None:
     calls: list[tuple[str, float]] = []
 
@@ -406,6 +407,7 @@ async def test_sell_modal_asks_percent() -> None:
         assert await until(pilot, lambda: app.sell_messages == ["filled: 1.23M POPCAT for 0.052 SOL"])
 
 
+@pytest.mark.slow
 async def test_live_mode_needs_typed_confirmation() -> None:
     settings = load_settings(use_environment=False)
     settings.mode = "live"
@@ -425,6 +427,7 @@ async def test_live_mode_needs_typed_confirmation() -> None:
         assert engine.started
 
 
+@pytest.mark.slow
 async def test_palette_has_per_trader_and_per_position_commands_with_fuzzy_names() -> None:
     engine = StaticEngine()
     app = ZapBotApp(engine, refresh_hz=0.001, cursor_blink=False, persist_theme=False)
@@ -459,6 +462,7 @@ async def test_palette_has_per_trader_and_per_position_commands_with_fuzzy_names
         assert {"Restarts", "§State history", "§Errors and warnings"} <= set(labels)
 
 
+@pytest.mark.slow
 async def test_palette_sells_one_lot_of_a_position_held_for_two_leaders() -> None:
     from dataclasses import replace as copy_with
 

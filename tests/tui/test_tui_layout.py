@@ -12,6 +12,8 @@ from zapbot_tui.app import ZapBotApp
 from zapbot_tui.panes.base import CELL_PADDING, TablePane
 from zapbot_tui.static import StaticEngine
 
+pytestmark = pytest.mark.slow  # Pilot runs of a second or more each; the fast loop keeps the quick ones
+
 SIZES = [(80, 24), (100, 32), (120, 40), (160, 50)]
 BOUNDARY = " ,;/:"
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pytest
+
 from engine.state import LogLine, TradeView
 from zapbot_tui.app import ZapBotApp
 from zapbot_tui.panes.base import fit_columns
@@ -53,6 +55,7 @@ def top_keys(pane, n: int = 5) -> list[str]:
     return [row.key.value for row in pane.table.ordered_rows[:n]]
 
 
+@pytest.mark.slow
 async def test_three_hundred_trades_newest_on_top_then_marker_and_end_back_to_live() -> None:
     feed = Feed()
     app = ZapBotApp(feed.engine, refresh_hz=0.001, cursor_blink=False, persist_theme=False)
@@ -99,6 +102,7 @@ async def test_three_hundred_trades_newest_on_top_then_marker_and_end_back_to_li
         assert pane.selected_key() == "10309" and not pane.border_subtitle
 
 
+@pytest.mark.slow
 async def test_log_pane_is_live_the_same_way() -> None:
     feed = Feed()
     app = ZapBotApp(feed.engine, refresh_hz=0.001, cursor_blink=False, persist_theme=False)

@@ -65,6 +65,7 @@ def test_hold_histogram_buckets():
     ]
 
 
+@pytest.mark.slow
 def test_scout_screen_snapshot(snap_compare):
     engine = StaticEngine()
     trader = TraderConfig(name="scout", wallet=WALLET)
@@ -209,6 +210,7 @@ async def test_scout_screen_in_sim_mode_reads_the_engines_cluster_within_its_bud
             engine.stop()
 
 
+@pytest.mark.slow
 async def test_scout_screen_opens_on_the_selected_trader_and_explains_bad_input():
     engine = StaticEngine()
     app = ZapBotApp(engine, refresh_hz=0.001, cursor_blink=False, persist_theme=False)

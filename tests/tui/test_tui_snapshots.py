@@ -15,6 +15,8 @@ from themes import THEME_NAMES
 from zapbot_tui.app import ZapBotApp
 from zapbot_tui.static import StaticEngine
 
+pytestmark = pytest.mark.slow  # Pilot runs of a second or more each; the fast loop keeps the quick ones
+
 SIZES = [(80, 24), (120, 40)]
 ALL_SIZES = [(80, 24), (100, 32), (120, 40), (160, 50)]
 SCREENS = {"main": (), "help": ("question_mark",), "add_trader": ("a",)}
