@@ -11,6 +11,7 @@ from engine.config import load_settings
 from engine.facade import Engine
 from engine.messages import SwapDetected
 from engine.policy import WSOL_MINT
+from engine.sim.cluster import SimCluster, SimConfig
 from engine.store import connect
 from engine.workers.data import DataWorker
 from engine.workers.executor import ExecutorWorker
@@ -102,3 +103,14 @@ def engine_factory(sim_cluster) -> Iterator[Callable[..., Engine]]:
     sim_cluster.set_chaos(send_fail_ratio=0.0, pause_slots=False, blockhash_ttl_slots=None)
     for engine in engines:
         engine.stop()
+
+
+def scenario_cluster(tmp_path_factory, scenario: str, name: str) -> Iterator[SimCluster]:
+    """A local cluster started from a scenario TOML text (written under a temp dir as NAME.toml), stopped after."""
+    path = tmp_path_factory.mktemp("scenario") / f"{name}.toml"
+    path.write_text(scenario)
+    cluster = SimCluster(SimConfig(rpc_port=0, ws_port=0, swap_port=0, slot_ms=100, scenario=path)).start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()

@@ -9,8 +9,7 @@ import pytest
 
 from engine.constants import USDC_MINT
 from engine.policy import sol_to_lamports
-from engine.sim import SimCluster, SimConfig
-from tests.helpers.copying import SOL, detected, engine_factory, finished, query
+from tests.helpers.copying import SOL, detected, engine_factory, finished, query, scenario_cluster
 from tests.helpers.waiting import wait_until
 
 pytestmark = pytest.mark.slow
@@ -47,13 +46,7 @@ sol = 500
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
-    path = tmp_path_factory.mktemp("scenario") / "buys.toml"
-    path.write_text(SCENARIO)
-    cluster = SimCluster(SimConfig(rpc_port=0, ws_port=0, swap_port=0, slot_ms=100, scenario=path)).start()
-    try:
-        yield cluster
-    finally:
-        cluster.stop()
+    yield from scenario_cluster(tmp_path_factory, SCENARIO, "buys")
 
 
 @pytest.fixture

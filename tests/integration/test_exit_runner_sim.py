@@ -11,11 +11,10 @@ import time
 
 import pytest
 
-from engine.sim import SimCluster, SimConfig
 from engine.workers.cache import CacheWorker
 from engine.workers.data import DataWorker
 from engine.workers.executor import ExecutorWorker
-from tests.helpers.copying import SOL, detected, engine_factory, finished, query
+from tests.helpers.copying import SOL, detected, engine_factory, finished, query, scenario_cluster
 from tests.helpers.waiting import wait_until
 from zapbot_tui.commands.trades import main as trades_main
 
@@ -47,13 +46,7 @@ sol = 2000
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
-    path = tmp_path_factory.mktemp("scenario") / "exits.toml"
-    path.write_text(SCENARIO)
-    cluster = SimCluster(SimConfig(rpc_port=0, ws_port=0, swap_port=0, slot_ms=100, scenario=path)).start()
-    try:
-        yield cluster
-    finally:
-        cluster.stop()
+    yield from scenario_cluster(tmp_path_factory, SCENARIO, "exits")
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from engine.constants import TOKEN_2022_PROGRAM, TOKEN_PROGRAM, USDC_MINT, WSOL_
 from engine.safety import SafetyRules, check_mint, parse_mint_account
 from engine.sim import SimCluster, SimConfig
 from engine.sim.scenario import ScenarioError, load_scenario
+from tests.helpers.copying import scenario_cluster
 
 pytestmark = pytest.mark.slow
 
@@ -48,13 +49,7 @@ sol = 500
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
-    path = tmp_path_factory.mktemp("scenario") / "safety.toml"
-    path.write_text(SCENARIO)
-    cluster = SimCluster(SimConfig(rpc_port=0, ws_port=0, swap_port=0, slot_ms=100, scenario=path)).start()
-    try:
-        yield cluster
-    finally:
-        cluster.stop()
+    yield from scenario_cluster(tmp_path_factory, SCENARIO, "safety")
 
 
 async def rpc(cluster: SimCluster, method: str, params: list) -> dict:
