@@ -194,9 +194,12 @@ class StoreClient:
         exit_level: int | None = None,
         leader: str = "",
         lot_id: int | None = None,
+        signal_at: float | None = None,
+        leader_slot: int | None = None,
     ) -> tuple[int, bool]:
         """Persist a copy intent before anything is sent: (id, created); created is False for a repeat.
-        `leader` is the leader's wallet (whose lot a buy adds to); a sell with `lot_id` sells that lot only."""
+        `leader` is the leader's wallet (whose lot a buy adds to); a sell with `lot_id` sells that lot only;
+        `signal_at` / `leader_slot`: when the leader's swap landed, kept so a restart knows the signal's age."""
         return await self._call(
             "record_intent",
             lambda store: store.record_intent(
@@ -216,6 +219,8 @@ class StoreClient:
                 exit_level=exit_level,
                 leader=leader,
                 lot_id=lot_id,
+                signal_at=signal_at,
+                leader_slot=leader_slot,
             ),
             self._show_new_intent,
         )
@@ -302,10 +307,14 @@ class StoreClient:
         reason: str,
         detected_at: float | None = None,
         detail: str = "",
-    ) -> int:
-        """The one path of every skip: written here, shown in the trades pane by the mirror."""
+    ) -> int | None:
+        """The one path of every skip: written here, shown in the trades pane by the mirror; None (nothing
+        written or shown) when the leader swap has its record already."""
 
-        def show(_store: Store, skip_id: int) -> None:
+        def show(_store: Store, skip_id: int | None) -> None:
+            if skip_id is None:
+                self._state.bump("skips_already_decided")
+                return
             self._state.upsert_trade(
                 skip_view(
                     skip_id,

@@ -22,7 +22,13 @@ from tenacity import (
 )
 
 from engine.chain.confirm import SignatureWatcher
-from engine.chain.fees import FeeCache, capped_micro_lamports, writable_accounts
+from engine.chain.fees import (
+    PAPER_COMPUTE_UNITS,
+    FeeCache,
+    capped_micro_lamports,
+    swap_fee_lamports,
+    writable_accounts,
+)
 from engine.chain.senders import SendError, SenderSet
 from engine.chain.swap_api import SwapApi, SwapApiError, SwapBuild, sign_swap
 from engine.constants import WSOL_MINT
@@ -420,8 +426,20 @@ class TradeLifecycle:
             if self.after_settle is not None and signature is not None:
                 self.after_settle(job.mint)
 
+    def paper_fee(self, job: Job) -> int:
+        """The network fee the live trade would pay: one signature, plus the Jito tip or the priority fee
+        the live path would ask the swap API for (engine/chain/fees.swap_fee_lamports)."""
+        return swap_fee_lamports(
+            micro_lamports_per_cu=self._priority_fee(job),
+            compute_units=PAPER_COMPUTE_UNITS,
+            cap_lamports=job.fee_cap_lamports,
+            tip_lamports=job.jito_tip_lamports,
+        )
+
     async def _paper(self, job: Job) -> None:
-        """Paper mode never sends: fill at a fresh quote, or at the leader's price plus full slippage."""
+        """Paper mode never sends: fill at a fresh quote, or at the leader's price plus full slippage; either
+        way it books the fee the live trade would pay."""
+        fee = self.paper_fee(job)
         fill: Fill | None = None
         reason = "paper: at quote"
         if self.swap_api is not None:
@@ -433,7 +451,7 @@ class TradeLifecycle:
                     if job.side == "buy"
                     else (int(quote["inAmount"]), int(quote["outAmount"]))
                 )
-                fill = (tokens, lamports, 0, job.decimals)
+                fill = (tokens, lamports, fee, job.decimals)
             except SwapApiError as exc:
                 self.log.info("paper quote unavailable: %s", exc)
         if fill is None:
@@ -443,6 +461,6 @@ class TradeLifecycle:
             if priced is None:
                 await self.outcomes.fail(job, "paper: no quote and no leader price")
                 return
-            fill = (priced[0], priced[1], 0, job.decimals)
+            fill = (priced[0], priced[1], fee, job.decimals)
             reason = "paper: leader price + slippage"
         await self._settle(job, None, None, fill, reason)

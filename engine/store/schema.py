@@ -234,6 +234,12 @@ MIGRATIONS: list[str] = [
     """
     CREATE INDEX IF NOT EXISTS skips_leader ON skips(leader_signature, trader);
     """,
+    # 6: an intent keeps its leader's time, the block time (else estimated from the slot) and the slot of the
+    # signal, so after a restart its age (limits.max_signal_age_s) and the detection lag are still known.
+    """
+    ALTER TABLE intents ADD COLUMN signal_at REAL;
+    ALTER TABLE intents ADD COLUMN leader_slot INTEGER;
+    """,
 ]
 
 
