@@ -38,7 +38,7 @@ class CacheWorker(BaseWorker):
 
     async def setup(self) -> None:
         self.cache = self.ctx.cache
-        self.swap_api: SwapApi | None = swap_api_from_context(self.ctx)
+        self.swap_api: SwapApi | None = swap_api_from_context(self.ctx, low_priority=True)  # valuation
         self.rpc: RpcPool | None = None
         if not self.ctx.endpoints.rpc_urls:
             if self.swap_api is None:
