@@ -41,6 +41,7 @@ def trade_from_row(row: dict[str, Any], traders: TraderBook) -> ExecuteTrade:
         leader_token_amount=int(row["leader_token_amount"] or 0),
         leader_quote_amount=int(row["leader_quote_amount"] or 0),
         trigger=row.get("trigger") or ("manual" if manual else "leader"),
+        signal_at=row.get("signal_at"),
         **fee_fields(settings),
     )
 
@@ -62,9 +63,11 @@ async def reconcile(
         if row["wallet"] != wallet:
             continue
         trade = replace(trade_from_row(row, traders), recovered=True)
-        # No leader time is stored with an intent: its detection time stands for it (younger by the
-        # detection lag, the lenient side). Sells and manual sells are resumed at any age.
-        age = None if row["detected_at"] is None else now - row["detected_at"]
+        # Measured from the leader's time stored with the intent; an intent from before it was stored has its
+        # detection time stand for it (younger by the detection lag, the lenient side). Sells and manual
+        # sells are resumed at any age.
+        since = row.get("signal_at") or row["detected_at"]
+        age = None if since is None else now - since
         stale = stale_skip(row["side"], age, max_signal_age_s)
         fresh = row["side"] == "sell" or (age is not None and stale is None)
         if row["status"] == "sent" and row["signature"] and row["signed_tx"] and not paper:

@@ -87,18 +87,24 @@ class AnalyzerWorker(BaseWorker):
         self.ready_detail = mode
         self.set_state("ready", mode)
 
-    async def _record_skip(self, skip: TradeSkipped, detected_at: float, wallet: str) -> None:
-        """The same path as the executor's skips: written by the data worker, then announced."""
-        await self.ctx.store.record_skip(
+    async def _record_skip(
+        self, skip: TradeSkipped, detected_at: float, wallet: str, detail: str = ""
+    ) -> None:
+        """The same path as the executor's skips: written by the data worker, then announced. A swap fetched
+        again (after a restart, before its cut-off moved) has its record already: nothing is written or
+        announced twice (the store keys skips like intents, decisions.already_decided)."""
+        skip_id = await self.ctx.store.record_skip(
             leader_signature=skip.leader_signature,
             trader=skip.trader,
             side=skip.side,
             mint=skip.mint,
             reason=skip.reason,
             detected_at=detected_at,
+            detail=detail,
         )
         self.ctx.detections.closed(wallet, skip.leader_signature)
-        self.ctx.publish(skip)
+        if skip_id is not None:
+            self.ctx.publish(skip)
 
     async def cleanup(self) -> None:
         for task in getattr(self, "fetchers", []):
@@ -268,7 +274,8 @@ class AnalyzerWorker(BaseWorker):
             skipped = venue_skip(swap.venue, self.ctx.settings.limits)
             if skipped is not None:
                 skip = TradeSkipped(job.signature, trader_name, swap.side, swap.mint, skipped.reason)
-                self.spawn(self._record_skip(skip, event.detected_at, job.wallet), "record skip")
+                record = self._record_skip(skip, event.detected_at, job.wallet, skipped.detail)
+                self.spawn(record, "record skip")
                 self.ctx.publish(event)
                 continue
             if not self.ctx.send("executor", event):

@@ -351,6 +351,8 @@ class ExecutorWorker(BaseWorker):
                 status="queued",
                 queued_at=queued_at,
                 leader=trader.wallet,
+                signal_at=msg.signal_at,
+                leader_slot=msg.slot,
             )
         except StoreError as exc:
             self._park(msg, leader_held_before, exc)
