@@ -18,6 +18,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from engine.exits import trigger_label
+from engine.latency import latency_families
 from engine.state import WORKER_STATES, EngineSnapshot
 
 if TYPE_CHECKING:
@@ -238,6 +239,7 @@ class SnapshotCollector:
         for name, value in sorted(snap.counters.items()):
             counters.add_metric([name], value)
         yield counters
+        yield from latency_families(snap.latency)
 
 
 def is_loopback(host: str) -> bool:

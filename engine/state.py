@@ -8,6 +8,8 @@ from collections import deque
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from engine.latency import LatencyBook, LatencyView
+
 WORKER_NAMES = ("telegram", "monitor", "executor", "data", "websocket", "cache", "analyzer")
 WORKER_STATES = ("initializing", "ready", "busy", "degraded", "failed", "restarting", "stopped", "disabled")
 
@@ -178,6 +180,7 @@ class EngineSnapshot:
     buys_stopped: str = (
         ""  # the reason of the latest buy skipped by a limit that stops every buy, until one goes
     )
+    latency: LatencyView = LatencyView()  # per trader detection lag and detect → send (engine/latency.py)
 
     @property
     def pause_mode(self) -> str:
@@ -332,6 +335,7 @@ class EngineState:
         self.buys_stopped = ""
         self._buy_stop_at = 0.0  # detection time of the buy that set or cleared buys_stopped
         self.queue_depth_fn: Any = None  # set by the supervisor: () -> dict[str, int]
+        self.latency = LatencyBook()  # the analyzer, trade lifecycle and admission report into it
 
     # -- writers ------------------------------------------------------------------------
     def set_worker(self, name: str, **changes: Any) -> WorkerView:
@@ -458,4 +462,5 @@ class EngineState:
                 spent_today_lamports=self.spent_today_lamports,
                 realized_pnl_today_lamports=self.realized_pnl_today_lamports,
                 buys_stopped=self.buys_stopped,
+                latency=self.latency.view(self.traders, now),
             )

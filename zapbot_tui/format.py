@@ -85,6 +85,20 @@ def latency(ms: float | None) -> str:
     return f"{ms / 1000:.1f}s"
 
 
+def lag(seconds: float | None) -> str:
+    """A copy's lag in at most five columns with its unit: 40ms, 850ms, 1.2s, 12s, 3m."""
+    if seconds is None:
+        return "—"
+    seconds = max(0.0, seconds)
+    if seconds < 0.9995:
+        return f"{seconds * 1000:.0f}ms"
+    if seconds < 9.95:
+        return f"{seconds:.1f}s"
+    if seconds < 100:
+        return f"{seconds:.0f}s"
+    return age(seconds)
+
+
 def mint_label(mint: str, symbol: str = "") -> str:
     return symbol or short_key(mint, 3, 3)
 
