@@ -197,7 +197,9 @@ class SnapshotCollector:
             "zapbot_messages_handled", "Messages handled per worker", labels=["worker"]
         )
         heartbeat = GaugeMetricFamily(
-            "zapbot_worker_heartbeat_age_seconds", "Seconds since the last PONG", labels=["worker"]
+            "zapbot_worker_heartbeat_age_seconds",
+            "Seconds since the worker's own last heartbeat",
+            labels=["worker"],
         )
         for view in snap.workers:
             depth.add_metric([view.name], snap.queues.get(view.name, view.inbox_depth))

@@ -19,6 +19,7 @@ from engine.messages import DataCall
 from engine.state import EngineState, lot_view, position_view, skip_view, trade_view
 from engine.store import Store
 from engine.store.base import utc_day
+from engine.token_names import TokenView
 
 T = TypeVar("T")
 
@@ -367,4 +368,22 @@ class StoreClient:
 
         return await self._call(
             "daily_totals", lambda store: daily_totals(store.conn, days, store.chain, store.wallet)
+        )
+
+    # -- token names (the cache worker reads each mint's metadata once) -------------------------------------
+    async def all_token_meta(self) -> list[dict[str, Any]]:
+        return await self._call("all_token_meta", lambda store: store.all_token_meta())
+
+    async def put_token_meta(
+        self, mint: str, *, symbol: str, name: str, decimals: int | None, source: str
+    ) -> dict[str, Any]:
+        def show(_store: Store, row: dict[str, Any]) -> None:
+            self._state.set_token(mint, TokenView(row["symbol"], row["name"], row["decimals"]))
+
+        return await self._call(
+            "put_token_meta",
+            lambda store: store.put_token_meta(
+                mint, symbol=symbol, name=name, decimals=decimals, source=source
+            ),
+            show,
         )

@@ -240,6 +240,20 @@ MIGRATIONS: list[str] = [
     ALTER TABLE intents ADD COLUMN signal_at REAL;
     ALTER TABLE intents ADD COLUMN leader_slot INTEGER;
     """,
+    # 7: token names. What the cache worker read of each mint's metadata (Metaplex account or Token-2022
+    # extension), once per chain and mint; source 'none' remembers a mint that has none (not asked again).
+    """
+    CREATE TABLE IF NOT EXISTS token_meta (
+        chain TEXT NOT NULL,
+        mint TEXT NOT NULL,
+        symbol TEXT NOT NULL DEFAULT '',
+        name TEXT NOT NULL DEFAULT '',
+        decimals INTEGER,
+        source TEXT NOT NULL DEFAULT 'none',
+        fetched_at REAL NOT NULL,
+        PRIMARY KEY (chain, mint)
+    );
+    """,
 ]
 
 
