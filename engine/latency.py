@@ -186,6 +186,44 @@ class LatencyBook:
             return LatencyView(self._signal_age.view(), self._queue_wait.view(), traders)
 
 
+def lag_text(seconds: float | None) -> str:
+    """A lag in at most five characters with its unit, for people: 40ms, 850ms, 1.2s, 12s, 3m; "—" for none."""
+    if seconds is None:
+        return "—"
+    seconds = max(0.0, seconds)
+    if seconds < 0.9995:
+        return f"{seconds * 1000:.0f}ms"
+    if seconds < 9.95:
+        return f"{seconds:.1f}s"
+    if seconds < 99.5:
+        return f"{seconds:.0f}s"
+    if seconds < 3600:
+        return f"{int(seconds // 60)}m"
+    return f"{int(seconds // 3600)}h"
+
+
+def status_figures(latency: LatencyView) -> dict[str, Any]:
+    """The latency part of /workers/status and `zapbot status --json`: the medians per trader, and how many
+    sends and queue waits the histograms counted."""
+    return {
+        "traders": {
+            name: {
+                "detection_lag_p50_s": _rounded(figures.detection_lag_p50_s),
+                "detect_to_send_p50_s": _rounded(figures.detect_to_send_p50_s),
+                "detections": figures.detections,
+                "sends": figures.sends,
+            }
+            for name, figures in sorted(latency.traders.items())
+        },
+        "signal_age": {"count": latency.signal_age.count, "sum_s": round(latency.signal_age.sum, 3)},
+        "queue_wait": {"count": latency.queue_wait.count, "sum_s": round(latency.queue_wait.sum, 3)},
+    }
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)
+
+
 # -- /metrics ----------------------------------------------------------------------------------------------
 
 

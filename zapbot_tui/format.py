@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 
+from engine.latency import lag_text
+
 LAMPORTS_PER_SOL = 1_000_000_000
 
 
@@ -86,17 +88,8 @@ def latency(ms: float | None) -> str:
 
 
 def lag(seconds: float | None) -> str:
-    """A copy's lag in at most five columns with its unit: 40ms, 850ms, 1.2s, 12s, 3m."""
-    if seconds is None:
-        return "—"
-    seconds = max(0.0, seconds)
-    if seconds < 0.9995:
-        return f"{seconds * 1000:.0f}ms"
-    if seconds < 9.95:
-        return f"{seconds:.1f}s"
-    if seconds < 100:
-        return f"{seconds:.0f}s"
-    return age(seconds)
+    """A copy's lag in at most five columns with its unit: 40ms, 850ms, 1.2s, 12s, 3m (engine/latency.py)."""
+    return lag_text(seconds)
 
 
 def mint_label(mint: str, symbol: str = "") -> str:

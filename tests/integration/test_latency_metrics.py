@@ -18,6 +18,7 @@ from engine.workers.data import DataWorker
 from engine.workers.executor import ExecutorWorker
 from tests.helpers.copying import SOL, finished, query
 from tests.helpers.waiting import wait_until
+from zapbot_tui.commands.core import status
 
 pytestmark = pytest.mark.slow  # a local cluster and an engine
 
@@ -60,7 +61,7 @@ def value(samples: list, name: str, **labels: str) -> float | None:
     return found[0] if found else None
 
 
-def test_metrics_show_signal_age_queue_wait_and_the_traders_lag(engine, sim_cluster):
+def test_metrics_show_signal_age_queue_wait_and_the_traders_lag(engine, sim_cluster, capsys):
     name, wallet = sim_cluster.traders[0]
     assert engine.ctx.traders.by_wallet(wallet) is not None
     signatures = []
@@ -99,3 +100,8 @@ def test_metrics_show_signal_age_queue_wait_and_the_traders_lag(engine, sim_clus
     # The console reads the same figures from the snapshot.
     figures = engine.snapshot().latency.trader(name)
     assert figures is not None and figures.detections == COPIES and figures.sends == COPIES
+    # `zapbot status` prints each trader's medians with their units.
+    capsys.readouterr()
+    assert status(["--url", f"http://127.0.0.1:{engine.http.bound_port}/workers/status"]) == 0
+    line = next(line for line in capsys.readouterr().out.splitlines() if line.startswith(name))
+    assert line.split()[1].endswith(("ms", "s")) and line.split()[2].endswith(("ms", "s")), line

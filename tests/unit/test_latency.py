@@ -81,3 +81,21 @@ def test_lag_is_shown_with_its_unit_in_five_columns():
         "99s",
         "6m",
     ]
+
+
+def test_status_document_and_telegram_status_show_the_traders_lag():
+    from engine.observability import status_document
+    from engine.telegram.formatting import status_text
+    from zapbot_tui.static import fixed_snapshot
+
+    snapshot = fixed_snapshot()  # alpha: 420 ms lag, 85 ms to send; bravo 1.3 s, 210 ms; charlie none
+    figures = status_document(snapshot)["latency"]["traders"]
+    assert figures["alpha"] == {
+        "detection_lag_p50_s": 0.42,
+        "detect_to_send_p50_s": 0.085,
+        "detections": 12,
+        "sends": 12,
+    }
+    assert "charlie" not in figures
+    text = status_text(snapshot)
+    assert "  alpha: 420ms / 85ms" in text and "  bravo: 1.3s / 210ms" in text
