@@ -18,6 +18,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from engine.exits import trigger_label
+from engine.latency import latency_families, status_figures
 from engine.state import WORKER_STATES, EngineSnapshot
 
 if TYPE_CHECKING:
@@ -141,6 +142,7 @@ def status_document(snapshot: EngineSnapshot) -> dict[str, Any]:
         "monitored_wallets": snapshot.monitored_wallets,
         "subscriptions": snapshot.subscriptions,
         "in_flight": snapshot.in_flight,
+        "latency": status_figures(snapshot.latency),  # per trader medians (engine/latency.py)
         "health": {
             "rpc_ok": snapshot.health.rpc_ok,
             "ws_ok": snapshot.health.ws_ok,
@@ -240,6 +242,7 @@ class SnapshotCollector:
         for name, value in sorted(snap.counters.items()):
             counters.add_metric([name], value)
         yield counters
+        yield from latency_families(snap.latency)
 
 
 def is_loopback(host: str) -> bool:

@@ -155,6 +155,14 @@ class TradeLifecycle:
                 attempts=job.rounds_used,
             )
             await self._send(signature, raw)
+            if job.trigger == "leader" and not job.manual:  # a leader copy's lag (engine/latency.py)
+                self.ctx.state.latency.sent(
+                    job.trader,
+                    detected_at=job.detected_at,
+                    signal_at=job.signal_at,
+                    sent_at=time.time(),
+                    first=job.rounds_used == 1,
+                )
             if self.on_sent is not None:
                 self.on_sent(job)
             if self.slots is not None:

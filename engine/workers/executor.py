@@ -72,7 +72,7 @@ class ExecutorWorker(BaseWorker):
         self.wallet = str(self.keypair.pubkey()) if self.keypair is not None else "paper"
         self.rpc: Any = ctx.rpc_pool() if ctx.endpoints.rpc_urls else None
         self.swap_api: SwapApi | None = swap_api_from_context(ctx)
-        self.slots = TradeSlots(self.max_concurrent)
+        self.slots = TradeSlots(self.max_concurrent, on_admit=ctx.state.latency.queue_waited)
         self._jobs: dict[int, Job] = {}  # every trade from EXECUTE_TRADE to its outcome
         self._running: dict[int, asyncio.Task] = {}  # ... and its task (waiting for a slot, or working)
         self._admitted: set[int] = set()  # trades past the queue (holding a slot once, or resumed)
