@@ -19,6 +19,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from engine.exits import trigger_label
+from engine.latency import latency_families, status_figures
 from engine.state import WORKER_STATES, EngineSnapshot
 
 if TYPE_CHECKING:
@@ -142,6 +143,7 @@ def status_document(snapshot: EngineSnapshot) -> dict[str, Any]:
         "monitored_wallets": snapshot.monitored_wallets,
         "subscriptions": snapshot.subscriptions,
         "in_flight": snapshot.in_flight,
+        "latency": status_figures(snapshot.latency),  # per trader medians (engine/latency.py)
         "health": {
             "rpc_ok": snapshot.health.rpc_ok,
             "ws_ok": snapshot.health.ws_ok,
@@ -197,7 +199,9 @@ class SnapshotCollector:
             "zapbot_messages_handled", "Messages handled per worker", labels=["worker"]
         )
         heartbeat = GaugeMetricFamily(
-            "zapbot_worker_heartbeat_age_seconds", "Seconds since the last PONG", labels=["worker"]
+            "zapbot_worker_heartbeat_age_seconds",
+            "Seconds since the worker's own last heartbeat",
+            labels=["worker"],
         )
         for view in snap.workers:
             depth.add_metric([view.name], snap.queues.get(view.name, view.inbox_depth))
@@ -239,6 +243,7 @@ class SnapshotCollector:
         for name, value in sorted(snap.counters.items()):
             counters.add_metric([name], value)
         yield counters
+        yield from latency_families(snap.latency)
 
 
 def is_loopback(host: str) -> bool:

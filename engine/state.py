@@ -8,6 +8,7 @@ from collections import deque
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from engine.latency import LatencyBook, LatencyView
 from engine.token_names import MAX_TOKENS, TokenView, named
 
 WORKER_NAMES = ("telegram", "monitor", "executor", "data", "websocket", "cache", "analyzer")
@@ -180,6 +181,7 @@ class EngineSnapshot:
     buys_stopped: str = (
         ""  # the reason of the latest buy skipped by a limit that stops every buy, until one goes
     )
+    latency: LatencyView = LatencyView()  # per trader detection lag and detect → send (engine/latency.py)
     tokens: dict[str, TokenView] = field(default_factory=dict)  # mint → its name, once the cache read it
 
     @property
@@ -336,6 +338,7 @@ class EngineState:
         self.tokens: dict[str, TokenView] = {}  # what the cache worker read of each mint's metadata
         self._buy_stop_at = 0.0  # detection time of the buy that set or cleared buys_stopped
         self.queue_depth_fn: Any = None  # set by the supervisor: () -> dict[str, int]
+        self.latency = LatencyBook()  # the analyzer, trade lifecycle and admission report into it
 
     # -- writers ------------------------------------------------------------------------
     def set_worker(self, name: str, **changes: Any) -> WorkerView:
@@ -491,5 +494,6 @@ class EngineState:
                 spent_today_lamports=self.spent_today_lamports,
                 realized_pnl_today_lamports=self.realized_pnl_today_lamports,
                 buys_stopped=self.buys_stopped,
+                latency=self.latency.view(self.traders, now),
                 tokens=dict(self.tokens),
             )

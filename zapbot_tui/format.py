@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 from decimal import Decimal
 
+from engine.latency import lag_text
+
 LAMPORTS_PER_SOL = 1_000_000_000
 
 
@@ -87,6 +89,11 @@ def latency(ms: float | None) -> str:
     if ms < 1000:
         return f"{ms:.0f}ms"
     return f"{ms / 1000:.1f}s"
+
+
+def lag(seconds: float | None) -> str:
+    """A copy's lag in at most five columns with its unit: 40ms, 850ms, 1.2s, 12s, 3m (engine/latency.py)."""
+    return lag_text(seconds)
 
 
 def mint_label(mint: str, symbol: str = "") -> str:

@@ -36,7 +36,7 @@ from engine.execution.admission import TradeSlots
 from engine.execution.inputs import Balance
 from engine.execution.job import Job, error_text, is_slippage_error, landed, our_fill, paper_fill
 from engine.execution.outcomes import EmitLog, Outcomes
-from engine.execution.safety_gate import buy_quote_key
+from engine.execution.safety_gate import buy_quote_key, reusable_quote
 from engine.messages import TradeExecuted
 from engine.policy import MANUAL_TRADE, MAX_COMPUTE_UNITS, Skip, stale_skip
 
@@ -103,6 +103,7 @@ class TradeLifecycle:
         self.on_sent = on_sent
         self.senders = senders  # [[senders]]: the same bytes to each at once; None = the RPC pool
         self.fees = fees  # priority_fee = "auto": the chain's recent fees, refreshed by the executor
+        self.quote_clock = time.monotonic  # what the gate's quote's age is read by (tests move it on)
 
     async def execute(self, job: Job) -> None:
         if self.mode == "paper":
@@ -154,6 +155,14 @@ class TradeLifecycle:
                 attempts=job.rounds_used,
             )
             await self._send(signature, raw)
+            if job.trigger == "leader" and not job.manual:  # a leader copy's lag (engine/latency.py)
+                self.ctx.state.latency.sent(
+                    job.trader,
+                    detected_at=job.detected_at,
+                    signal_at=job.signal_at,
+                    sent_at=time.time(),
+                    first=job.rounds_used == 1,
+                )
             if self.on_sent is not None:
                 self.on_sent(job)
             if self.slots is not None:
@@ -169,9 +178,17 @@ class TradeLifecycle:
         if swap_api is None:
             raise SwapApiError("no swap API configured (SWAP_API_URL)")
         input_mint, output_mint = (WSOL_MINT, job.mint) if job.side == "buy" else (job.mint, WSOL_MINT)
-        # The safety gate's buy quote, seconds old, when this is the trade's first round.
+        # The safety gate's buy quote when this is the trade's first round and it is still fresh.
         quote = (
-            self.ctx.cache.get_quote(buy_quote_key(job.mint, job.amount_in, job.slippage_bps))
+            reusable_quote(
+                self.ctx.cache.get_quote(buy_quote_key(job.mint, job.amount_in, job.slippage_bps)),
+                mint=job.mint,
+                lamports=job.amount_in,
+                slippage_bps=job.slippage_bps,
+                now=self.quote_clock(),
+                signal_age_s=None if job.signal_at is None else time.time() - job.signal_at,
+                max_signal_age_s=self.max_signal_age_s,
+            )
             if job.side == "buy" and job.rounds_used == 0
             else None
         )

@@ -10,6 +10,7 @@ from typing import Any
 
 from engine.constants import LAMPORTS_PER_SOL
 from engine.exits import trigger_label
+from engine.latency import lag_text
 from engine.observability import REDACTOR
 from engine.state import EngineSnapshot, PositionView, TradeView
 from engine.traders import validate_address
@@ -320,6 +321,12 @@ def status_text(snapshot: EngineSnapshot) -> str:
         detail = f" ({view.detail})" if view.detail else ""
         restarts = f", {view.restarts} restarts" if view.restarts else ""
         lines.append(f"  {view.name}: {view.state}{detail}{restarts}")
+    if snapshot.latency.traders:
+        lines.append("Copy lag (medians, detected after the leader / sent after detection):")
+        for name, figures in sorted(snapshot.latency.traders.items()):
+            lines.append(
+                f"  {name}: {lag_text(figures.detection_lag_p50_s)} / {lag_text(figures.detect_to_send_p50_s)}"
+            )
     return "\n".join(lines)
 
 

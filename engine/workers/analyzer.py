@@ -247,6 +247,9 @@ class AnalyzerWorker(BaseWorker):
         slot = decoded.slot if decoded.slot is not None else job.slot
         detected_at = now()
         signal_at = signal_time(decoded.block_time, slot, cache.slot, detected_at)
+        if own_swaps and (decoded.block_time is not None or (slot is not None and cache.slot is not None)):
+            # The detection lag, once per transaction; without a leader time there is nothing to measure.
+            self.ctx.state.latency.detected(trader_name, signal_at, detected_at)
         for swap in own_swaps:
             event = SwapDetected(
                 leader_signature=job.signature,
