@@ -8,6 +8,9 @@ from collections import deque
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from engine.latency import LatencyBook, LatencyView
+from engine.token_names import MAX_TOKENS, TokenView, named
+
 WORKER_NAMES = ("telegram", "monitor", "executor", "data", "websocket", "cache", "analyzer")
 WORKER_STATES = ("initializing", "ready", "busy", "degraded", "failed", "restarting", "stopped", "disabled")
 
@@ -178,6 +181,8 @@ class EngineSnapshot:
     buys_stopped: str = (
         ""  # the reason of the latest buy skipped by a limit that stops every buy, until one goes
     )
+    latency: LatencyView = LatencyView()  # per trader detection lag and detect → send (engine/latency.py)
+    tokens: dict[str, TokenView] = field(default_factory=dict)  # mint → its name, once the cache read it
 
     @property
     def pause_mode(self) -> str:
@@ -330,8 +335,10 @@ class EngineState:
         self.spent_today_lamports = 0
         self.realized_pnl_today_lamports = 0
         self.buys_stopped = ""
+        self.tokens: dict[str, TokenView] = {}  # what the cache worker read of each mint's metadata
         self._buy_stop_at = 0.0  # detection time of the buy that set or cleared buys_stopped
         self.queue_depth_fn: Any = None  # set by the supervisor: () -> dict[str, int]
+        self.latency = LatencyBook()  # the analyzer, trade lifecycle and admission report into it
 
     # -- writers ------------------------------------------------------------------------
     def set_worker(self, name: str, **changes: Any) -> WorkerView:
@@ -354,8 +361,37 @@ class EngineState:
         with self._lock:
             self.traders.pop(name, None)
 
+    def set_token(self, mint: str, view: TokenView) -> None:
+        """A mint's name, read from its metadata: shown from now on, and on what is shown already."""
+        with self._lock:
+            self.tokens[mint] = view
+            while len(self.tokens) > MAX_TOKENS:  # the oldest go first; the store keeps them all
+                self.tokens.pop(next(iter(self.tokens)))
+            for key, trade in self.trades.items():
+                if trade.mint == mint:
+                    self.trades[key] = named(trade, view)
+            if mint in self.positions:
+                self.positions[mint] = named(self.positions[mint], view)
+
+    def token(self, mint: str) -> TokenView | None:
+        with self._lock:
+            return self.tokens.get(mint)
+
+    def symbol(self, mint: str) -> str:
+        """The mint's symbol, "" until (or unless) its metadata names it."""
+        token = self.token(mint)
+        return token.symbol if token is not None else ""
+
+    def unnamed_mints(self) -> set[str]:
+        """Mints shown (trades, positions, lots, untracked holdings) whose metadata is not read yet."""
+        with self._lock:
+            mints = {trade.mint for trade in self.trades.values()}
+            mints.update(self.positions, self.untracked, (lot.mint for lot in self.lots.values()))
+            return {mint for mint in mints if mint and mint not in self.tokens}
+
     def upsert_trade(self, view: TradeView) -> None:
         with self._lock:
+            view = named(view, self.tokens.get(view.mint))
             if view.id not in self.trades:
                 self._trade_order.append(view.id)
                 while len(self._trade_order) > self.max_trades:
@@ -375,7 +411,7 @@ class EngineState:
             if view is None or view.amount <= 0:
                 self.positions.pop(mint, None)
             else:
-                self.positions[mint] = view
+                self.positions[mint] = named(view, self.tokens.get(mint))
 
     def set_lot(self, view: LotView) -> None:
         """Show a lot as the store has it now; a sold-out (closed) lot leaves the open lots."""
@@ -458,4 +494,6 @@ class EngineState:
                 spent_today_lamports=self.spent_today_lamports,
                 realized_pnl_today_lamports=self.realized_pnl_today_lamports,
                 buys_stopped=self.buys_stopped,
+                latency=self.latency.view(self.traders, now),
+                tokens=dict(self.tokens),
             )

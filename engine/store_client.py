@@ -19,6 +19,7 @@ from engine.messages import DataCall
 from engine.state import EngineState, lot_view, position_view, skip_view, trade_view
 from engine.store import Store
 from engine.store.base import utc_day
+from engine.token_names import TokenView
 
 T = TypeVar("T")
 
@@ -194,9 +195,12 @@ class StoreClient:
         exit_level: int | None = None,
         leader: str = "",
         lot_id: int | None = None,
+        signal_at: float | None = None,
+        leader_slot: int | None = None,
     ) -> tuple[int, bool]:
         """Persist a copy intent before anything is sent: (id, created); created is False for a repeat.
-        `leader` is the leader's wallet (whose lot a buy adds to); a sell with `lot_id` sells that lot only."""
+        `leader` is the leader's wallet (whose lot a buy adds to); a sell with `lot_id` sells that lot only;
+        `signal_at` / `leader_slot`: when the leader's swap landed, kept so a restart knows the signal's age."""
         return await self._call(
             "record_intent",
             lambda store: store.record_intent(
@@ -216,6 +220,8 @@ class StoreClient:
                 exit_level=exit_level,
                 leader=leader,
                 lot_id=lot_id,
+                signal_at=signal_at,
+                leader_slot=leader_slot,
             ),
             self._show_new_intent,
         )
@@ -302,10 +308,14 @@ class StoreClient:
         reason: str,
         detected_at: float | None = None,
         detail: str = "",
-    ) -> int:
-        """The one path of every skip: written here, shown in the trades pane by the mirror."""
+    ) -> int | None:
+        """The one path of every skip: written here, shown in the trades pane by the mirror; None (nothing
+        written or shown) when the leader swap has its record already."""
 
-        def show(_store: Store, skip_id: int) -> None:
+        def show(_store: Store, skip_id: int | None) -> None:
+            if skip_id is None:
+                self._state.bump("skips_already_decided")
+                return
             self._state.upsert_trade(
                 skip_view(
                     skip_id,
@@ -358,4 +368,22 @@ class StoreClient:
 
         return await self._call(
             "daily_totals", lambda store: daily_totals(store.conn, days, store.chain, store.wallet)
+        )
+
+    # -- token names (the cache worker reads each mint's metadata once) -------------------------------------
+    async def all_token_meta(self) -> list[dict[str, Any]]:
+        return await self._call("all_token_meta", lambda store: store.all_token_meta())
+
+    async def put_token_meta(
+        self, mint: str, *, symbol: str, name: str, decimals: int | None, source: str
+    ) -> dict[str, Any]:
+        def show(_store: Store, row: dict[str, Any]) -> None:
+            self._state.set_token(mint, TokenView(row["symbol"], row["name"], row["decimals"]))
+
+        return await self._call(
+            "put_token_meta",
+            lambda store: store.put_token_meta(
+                mint, symbol=symbol, name=name, decimals=decimals, source=source
+            ),
+            show,
         )

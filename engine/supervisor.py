@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.context import EngineContext
+from engine.heartbeat import Silence, check_period, credited, silence_deadline
 from engine.inbox import Inbox
 from engine.messages import (
     LogEvent,
@@ -45,8 +46,7 @@ class _Slot:
     state: str = "initializing"
     restarts: int = 0
     restart_times: deque = field(default_factory=lambda: deque(maxlen=64))
-    last_pong: float | None = None
-    first_unanswered_ping: float | None = None
+    silence: Silence | None = None  # the current instance's silence, from its own beats (engine/heartbeat.py)
     restart_at: float | None = None
     last_error: str = ""
     exited: bool = False
@@ -82,7 +82,6 @@ class Supervisor:
         self._done = threading.Event()
         self._stopping = False
         self._shutdown_requested: asyncio.Event | None = None
-        self._ping_seq = 0
         self.ctx.state.queue_depth_fn = self.ctx.queue_depths
 
     # -- public, any thread ----------------------------------------------------------------
@@ -145,10 +144,9 @@ class Supervisor:
     def _launch(self, slot: _Slot) -> None:
         slot.instance += 1
         slot.exited = False
-        slot.first_unanswered_ping = None
-        slot.last_pong = time.monotonic()
         worker = slot.cls(self.ctx, slot.inbox, slot.instance)
         slot.worker = worker
+        slot.silence = Silence(worker.beat_at)
         self._set_state(slot, "initializing" if slot.restarts == 0 else "restarting")
         if self.threaded:
             thread = threading.Thread(
@@ -205,11 +203,7 @@ class Supervisor:
 
     def _handle(self, msg: Any) -> None:
         if isinstance(msg, Pong):
-            slot = self._current(msg.worker, msg.instance)
-            if slot:
-                slot.last_pong = time.monotonic()
-                slot.first_unanswered_ping = None
-                self.ctx.state.set_worker(slot.name, last_heartbeat_age_s=0.0)
+            return  # an answer to a PING someone sent by hand; liveness comes from each worker's own beat
         elif isinstance(msg, WorkerReady):
             slot = self._current(msg.worker, msg.instance)
             # A worker that said during setup that it is still busy (e.g. Telegram connecting) says
@@ -282,40 +276,35 @@ class Supervisor:
 
     # -- heartbeats ---------------------------------------------------------------------------
     async def _heartbeat_loop(self) -> None:
-        check_every = min(self.heartbeat_s / 2.0, 1.0)
-        last_ping = 0.0
+        """Read every worker's own beat each check: the age the console shows, and the silence that retires a
+        worker (engine/heartbeat.py: a late check is not counted against the workers)."""
+        period = check_period(self.heartbeat_s)
+        deadline = silence_deadline(self.heartbeat_s)
+        last = time.monotonic()
         while True:
-            await asyncio.sleep(check_every)
+            await asyncio.sleep(period)
             now = time.monotonic()
-            if now - last_ping >= self.heartbeat_s:
-                last_ping = now
-                self._ping_seq += 1
-                for slot in self.slots.values():
-                    if slot.exited or slot.state in {"failed", "degraded", "stopped"}:
-                        continue
-                    if slot.first_unanswered_ping is None:
-                        slot.first_unanswered_ping = now
-                    slot.inbox.put(Ping(self._ping_seq), force=True)
+            credit, last = credited(now - last, period), now
             for slot in self.slots.values():
-                if slot.last_pong is not None and not slot.exited:
-                    self.ctx.state.set_worker(
-                        slot.name,
-                        last_heartbeat_age_s=round(now - slot.last_pong, 3),
-                        messages_handled=slot.inbox.handled,
-                    )
-                if (
-                    slot.first_unanswered_ping is not None
-                    and not slot.exited
-                    and slot.state not in {"failed", "degraded", "stopped"}
-                    and now - slot.first_unanswered_ping > 2 * self.heartbeat_s
-                ):
-                    self._abandon(slot)
+                worker, silence = slot.worker, slot.silence
+                if worker is None or silence is None or slot.exited:
+                    continue
+                beat_at = worker.beat_at
+                self.ctx.state.set_worker(
+                    slot.name,
+                    last_heartbeat_age_s=round(max(0.0, now - beat_at), 3),
+                    messages_handled=slot.inbox.handled,
+                )
+                if slot.state in {"failed", "degraded", "stopped"}:
+                    continue
+                if silence.observe(beat_at, credit) > deadline:
+                    self._abandon(slot, silence.silent_s)
 
-    def _abandon(self, slot: _Slot) -> None:
-        """The worker stopped answering: retire this instance and start another on the same inbox."""
+    def _abandon(self, slot: _Slot, silent_s: float) -> None:
+        """The worker stopped beating: retire this instance and start another on the same inbox."""
         worker = slot.worker
-        reason = f"missed heartbeats for {2 * self.heartbeat_s:.1f}s"
-        log.error("%s is not answering heartbeats; restarting", slot.name)
+        reason = f"no heartbeat for {silent_s:.1f}s"
+        log.error("%s stopped beating (blocked or stuck on one message); restarting", slot.name)
         self._record_error(slot.name, reason)
         if worker is not None:
             worker.retired = True
@@ -342,7 +331,7 @@ class Supervisor:
                 except RuntimeError:
                     pass
         slot.exited = True
-        slot.first_unanswered_ping = None
+        slot.silence = None
         slot.retired_instance = slot.instance  # ignore whatever the hung instance says from now on
         self._schedule_restart(slot, reason)
 

@@ -1,4 +1,4 @@
-"""The worker base: a bounded thread-safe inbox, a handler registry, READY/PING/PONG/SHUTDOWN and error reporting."""
+"""The worker base: a handler registry, its own heartbeat, READY/PING/PONG/SHUTDOWN and error reporting."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from engine.heartbeat import beat_interval
 from engine.inbox import Inbox
 from engine.messages import (
     LogEvent,
@@ -65,6 +66,10 @@ class BaseWorker:
         self.loop: asyncio.AbstractEventLoop | None = None
         self._disabled_reason = ""
         self.current: Any = None  # the message being handled; handed to the next instance if this one hangs
+        # The worker's own heartbeat (engine/heartbeat.py): stamped by this worker's loop while it makes
+        # progress, read by the supervisor's thread (a float store: atomic under the GIL).
+        self.beat_at = time.monotonic()
+        self._beat_handled = -1
         self.log = logging.getLogger(f"zapbot.{self.name}")
 
     # -- hooks for subclasses ------------------------------------------------------------
@@ -132,6 +137,17 @@ class BaseWorker:
         await self.on_stop_accepting()
 
     # -- the run loop --------------------------------------------------------------------------
+    async def _beater(self) -> None:
+        """Stamp the beat every beat interval while the loop turns, unless one message has been in hand since
+        the last stamp (a handler stuck on an await stops the beat as a blocked loop does)."""
+        every = beat_interval(self.ctx.settings.engine.heartbeat_interval_ms / 1000.0)
+        while not self._stop and not self.retired:
+            handled = self.inbox.handled
+            if self.current is None or handled != self._beat_handled:
+                self._beat_handled = handled
+                self.beat_at = time.monotonic()
+            await asyncio.sleep(every)
+
     async def _ticker(self) -> None:
         assert self.tick_interval is not None
         while not self._stop and not self.retired:
@@ -151,6 +167,13 @@ class BaseWorker:
         """Set up, announce READY, then handle messages until SHUTDOWN. Returns True on a clean exit."""
         self.loop = asyncio.get_running_loop()
         self.inbox.bind(self.loop)
+        beater = asyncio.ensure_future(self._beater())  # beats through setup too: a slow setup is not a hang
+        try:
+            return await self._lifecycle()
+        finally:
+            beater.cancel()
+
+    async def _lifecycle(self) -> bool:
         try:
             await self.setup()
         except WorkerDisabled as why:
@@ -192,6 +215,7 @@ class BaseWorker:
                     clean = False
                     break
                 self.inbox.handled += 1
+                self.beat_at = time.monotonic()  # a run of quick messages never yields to the beater
         finally:
             if ticker is not None:
                 ticker.cancel()

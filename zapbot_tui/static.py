@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
+from engine.latency import LatencyView, TraderLatency
 from engine.state import (
     WORKER_NAMES,
     EngineSnapshot,
@@ -135,6 +136,10 @@ def fixed_snapshot(*, paused: bool = False, mode: str = "sim", kill_switch: str 
         today=time.strftime("%Y-%m-%d", time.gmtime(BASE_TIME)),
         spent_today_lamports=2_350_000_000,
         realized_pnl_today_lamports=12_345_678,
+        # charlie (not copied) has no figures: its Lag and Send show "—".
+        latency=LatencyView(
+            traders={"alpha": TraderLatency(0.42, 0.085, 12, 12), "bravo": TraderLatency(1.3, 0.21, 8, 8)}
+        ),
     )
 
 

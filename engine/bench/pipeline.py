@@ -66,6 +66,7 @@ class PhaseResult:
     stream: str | None = None  # the websocket worker's [rpc] stream; None in the polling-only phase
     # per timed copy: method → requests made for it from its landing to its send (the send included)
     critical_path: list[Counter[str]] = field(default_factory=list)
+    critical_sides: list[str] = field(default_factory=list)  # ... and the copy's side, in the same order
 
     def critical_path_requests(self) -> dict[str, float]:
         """Mean requests per copy on the critical path (landed → sent), by method, and their total."""
@@ -77,6 +78,15 @@ class PhaseResult:
         means = {method: round(count / len(self.critical_path), 2) for method, count in sorted(total.items())}
         means["total"] = round(sum(total.values()) / len(self.critical_path), 2)
         return means
+
+    def quotes_per_copy(self) -> dict[str, float]:
+        """Mean swap-API /quote calls per copy on the critical path, for buys, sells and all copies."""
+        by_side: dict[str, list[int]] = defaultdict(list)
+        for side, calls in zip(self.critical_sides, self.critical_path):
+            count = calls.get("swap-api /quote", 0)
+            by_side[side].append(count)
+            by_side["all"].append(count)
+        return {side: round(sum(counts) / len(counts), 2) for side, counts in sorted(by_side.items())}
 
     def as_json(self, detail: bool = False) -> dict[str, Any]:
         out = {
@@ -99,6 +109,7 @@ class PhaseResult:
             "detected_by": dict(Counter(t["source"] for t in self.trades if t["source"])),
             "stream": self.stream,
             "critical_path_requests": self.critical_path_requests(),
+            "quotes_per_copy": self.quotes_per_copy(),
         }
         if detail:
             out["trades"] = self.trades
@@ -314,6 +325,7 @@ def _analyse(
             # Nothing is asked about a leader swap before it lands: this is every request from its landing
             # to our send (getTransaction for logs, the quote and swap requests, the send itself).
             result.critical_path.append(Counter(what for s, _, what in calls if landed <= s <= sent))
+            result.critical_sides.append(row["side"])
         seen = timings.detections.get(signature)
         result.trades.append(
             {

@@ -44,6 +44,10 @@ def render(result: dict[str, Any]) -> str:
         if requests:
             by_method = ", ".join(f"{k} {v:g}" for k, v in requests.items() if k != "total")
             lines.append(f"{phase}: requests per copy, landed → sent: {requests['total']:g} ({by_method})")
+        quotes = data.get("quotes_per_copy") or {}
+        if quotes:
+            sides = ", ".join(f"{side} {quotes[side]:g}" for side in ("buy", "sell") if side in quotes)
+            lines.append(f"{phase}: swap-api /quote calls per copy: {quotes['all']:g} ({sides})")
     for name, delta in result["comparison"].items():
         lines.append(
             f"{name.replace('_', ' ')}: landed → sent p50 {delta['land_to_send_p50_ms']} ms against "

@@ -8,9 +8,14 @@ import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from engine.constants import SIGNATURE_FEE_LAMPORTS
+
 DEFAULT_PERCENTILE = 75
 REFRESH_S = 3.0  # the chain's fee window is 150 slots (~60 s); a few seconds keeps the price fresh
 MAX_ADDRESSES = 128  # the RPC method's documented limit
+# The compute unit limit a paper fill's priority fee is priced at. Live swaps ask for dynamicComputeUnitLimit
+# (the swap API simulates and sets it); paper never builds, so it takes a typical aggregator swap's limit.
+PAPER_COMPUTE_UNITS = 200_000
 
 
 def percentile_fee(entries: Iterable[dict[str, Any]], percentile: int = DEFAULT_PERCENTILE) -> int:
@@ -32,6 +37,27 @@ def capped_micro_lamports(micro_per_cu: int, compute_units: int, cap_lamports: i
     if cap_lamports is None or cap_lamports <= 0 or compute_units <= 0:
         return micro_per_cu
     return min(micro_per_cu, cap_lamports * 1_000_000 // compute_units)
+
+
+def swap_fee_lamports(
+    *,
+    micro_lamports_per_cu: int | None,
+    compute_units: int,
+    cap_lamports: int | None,
+    tip_lamports: int = 0,
+    signatures: int = 1,
+) -> int:
+    """The network fee a swap built with these settings pays, as engine/chain/swap_api.swap_request_body asks
+    for it: the base fee per signature, plus either the Jito tip (in v1 a tip replaces the priority fee) or
+    the priority fee. A fixed price pays ceil(price * compute units / 1e6); no price means the swap API's
+    own level capped at cap_lamports, booked at the cap (what the local cluster charges, and the most
+    Jupiter would)."""
+    base = SIGNATURE_FEE_LAMPORTS * max(1, int(signatures))
+    if tip_lamports > 0:
+        return base + int(tip_lamports)
+    if micro_lamports_per_cu is None:
+        return base + max(0, int(cap_lamports or 0))
+    return base + -(-int(micro_lamports_per_cu) * int(compute_units) // 1_000_000)
 
 
 class FeeCache:

@@ -105,7 +105,6 @@ class RpcPool:
             )
             for u in urls
         ]
-        self._preferred = 0
         self._ids = itertools.count(1)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._totals = totals_for(state) if state is not None else Totals()
@@ -137,20 +136,48 @@ class RpcPool:
         return endpoint.client
 
     def _pick(self, tried: set[int]) -> tuple[int, float]:
-        """The endpoint to try next and how long to wait before using it."""
+        """The endpoint to try next and how long to wait before using it.
+
+        The configured order is the preference: the first endpoint not rate limited or down (one not yet
+        tried by this call, if any) whose budget has a token now, else the first that is not blocked. So a
+        429'd endpoint is skipped for its Retry-After while the others serve, and is first again after it.
+        When every endpoint is blocked, the call waits for the one whose Retry-After ends soonest."""
         now = time.monotonic()
-        order = [(self._preferred + i) % len(self.endpoints) for i in range(len(self.endpoints))]
-        fresh = [i for i in order if i not in tried] or order
-        ready = [i for i in fresh if self._blocked_until(self.endpoints[i]) <= now]
+        order = range(len(self.endpoints))
+        fresh = [i for i in order if i not in tried]
+        ready = [i for i in fresh if self._blocked_until(self.endpoints[i]) <= now] or [
+            i for i in order if self._blocked_until(self.endpoints[i]) <= now
+        ]
         if ready:
-            return ready[0], 0.0
-        soonest = min(fresh, key=lambda i: self._blocked_until(self.endpoints[i]))
+            return min(ready, key=lambda i: (self._token_wait(self.endpoints[i]) > 0, i)), 0.0
+        soonest = min(order, key=lambda i: self._blocked_until(self.endpoints[i]))
         return soonest, self._blocked_until(self.endpoints[soonest]) - now
+
+    def _token_wait(self, endpoint: _Endpoint) -> float:
+        shared = endpoint.shared.wait_time(self.low_priority) if endpoint.shared is not None else 0.0
+        return max(endpoint.bucket.wait_time(), shared)
 
     @staticmethod
     def _blocked_until(endpoint: _Endpoint) -> float:
         shared = endpoint.shared.blocked_until if endpoint.shared is not None else 0.0
         return max(endpoint.blocked_until, shared)
+
+    async def _turn(self, endpoint: _Endpoint, wait: float) -> None:
+        """Wait for the endpoint (its Retry-After, then a token of this pool's and of the engine's budget).
+        A trading call holds the endpoint's trading turn meanwhile, so background calls queue behind it."""
+        shared = endpoint.shared
+        if shared is None or self.low_priority:
+            if wait > 0:
+                await asyncio.sleep(wait)
+            await endpoint.bucket.acquire()
+            if shared is not None:
+                await shared.acquire(low_priority=True)
+            return
+        with shared.trading_turn():
+            if wait > 0:
+                await asyncio.sleep(wait)
+            await endpoint.bucket.acquire()
+            await shared.acquire()
 
     # -- the call --------------------------------------------------------------------------------
     async def request(self, method: str, params: list[Any] | None = None) -> tuple[Any, bytes]:
@@ -166,19 +193,15 @@ class RpcPool:
         attempts = 0
         max_attempts = max(4, 3 * len(self.endpoints))
         while attempts < max_attempts:
-            index, wait = self._pick(tried)
             if len(tried) >= len(self.endpoints):
                 tried.clear()  # every endpoint had its turn: go round again
-            if wait > 0:
-                if time.monotonic() + wait > deadline:
-                    break
-                await asyncio.sleep(wait)
+            index, wait = self._pick(tried)
+            if wait > 0 and time.monotonic() + wait > deadline:
+                break
             endpoint = self.endpoints[index]
             tried.add(index)
             attempts += 1
-            await endpoint.bucket.acquire()
-            if endpoint.shared is not None:
-                await endpoint.shared.acquire(self.low_priority)
+            await self._turn(endpoint, wait)
             try:
                 result, raw = await self._post(endpoint, method, body)
             except RpcError as exc:
@@ -186,13 +209,10 @@ class RpcPool:
                 if not exc.retryable:
                     self._report(True)  # the endpoint answered; the request itself was refused
                     raise
-                if len(self.endpoints) > 1:
-                    self._preferred = (index + 1) % len(self.endpoints)
                 if time.monotonic() >= deadline:
                     break
                 continue
             endpoint.failures = 0
-            self._preferred = index
             self._report(True)
             return result, raw
         self._report(False, last)
@@ -210,9 +230,7 @@ class RpcPool:
                     pause = parse_retry_after(response.headers.get("retry-after"))
                     endpoint.blocked_until = time.monotonic() + pause
                     if endpoint.shared is not None:
-                        endpoint.shared.blocked_until = max(
-                            endpoint.shared.blocked_until, endpoint.blocked_until
-                        )
+                        endpoint.shared.block(pause)
                     raise RpcError(
                         f"rate limited by {self._host(endpoint)} (retry after {pause:.1f}s)",
                         code=429,

@@ -2,11 +2,16 @@
 
 The same code talks to https://api.jup.ag/swap/v1 (paper, live) and to the local cluster's market maker (sim).
 The API key travels only in the x-api-key header and never appears in an error or a log line.
+With the engine's state, every client of one base URL shares its Retry-After and serves trading calls first
+(engine/chain/rate_limit.py `shared_gate`): a trading quote or swap answered 429 waits out the Retry-After
+and asks again; a background client's call (exit valuation) waits behind the trading calls.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,8 +20,11 @@ import orjson
 from solders.message import to_bytes_versioned
 from solders.transaction import VersionedTransaction
 
+from engine.chain.rate_limit import SharedBucket, parse_retry_after, shared_gate
+
 MAX_ANSWER_BYTES = 4 * 1024 * 1024
 DEFAULT_PRIORITY_LEVEL = "veryHigh"
+MAX_RATE_LIMITED_ATTEMPTS = 3  # a trading call answered 429 asks again after each Retry-After, this often
 
 
 class SwapApiError(Exception):
@@ -29,6 +37,7 @@ class SwapApiError(Exception):
         self.status = status
         self.code = code
         self.retryable = retryable
+        self.retry_after: float | None = None  # seconds, from a 429's Retry-After
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,12 +107,27 @@ def sign_swap(transaction: bytes, keypair: Any) -> VersionedTransaction:
 
 
 class SwapApi:
-    """One client per asyncio loop (the aiohttp session belongs to the loop that made it)."""
+    """One client per asyncio loop (the aiohttp session belongs to the loop that made it).
 
-    def __init__(self, base_url: str, api_key: str | None = None, *, timeout: float = 10.0) -> None:
+    state: the engine's state object; its clients of one base URL share a Retry-After and the trading-first
+    order. low_priority: this client's calls are background work (exit valuation), served after trading."""
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str | None = None,
+        *,
+        timeout: float = 10.0,
+        state: Any = None,
+        low_priority: bool = False,
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self._api_key = api_key
         self.timeout = timeout
+        self.low_priority = low_priority
+        self._gate: SharedBucket | None = (
+            shared_gate(state, f"swap-api {self.base_url}") if state is not None else None
+        )
         self._session: aiohttp.ClientSession | None = None
 
     def _headers(self) -> dict[str, str]:
@@ -131,6 +155,51 @@ class SwapApi:
         params: dict[str, str] | None = None,
         body: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
+        gate = self._gate
+        if gate is None:
+            return await self._send(method, path, params, body)
+        deadline = time.monotonic() + self.timeout
+        attempt = 0
+        while True:
+            attempt += 1
+            await self._turn(gate, path, deadline)
+            try:
+                return await self._send(method, path, params, body)
+            except SwapApiError as exc:
+                if exc.status != 429:
+                    raise
+                pause = exc.retry_after if exc.retry_after is not None else parse_retry_after(None)
+                gate.block(pause)
+                # A trading call asks again after the Retry-After, while that fits in its timeout; a
+                # background call gives up now (the exit runner values the lot on a later tick).
+                if self.low_priority or attempt >= MAX_RATE_LIMITED_ATTEMPTS:
+                    raise
+                if time.monotonic() + pause > deadline:
+                    raise
+
+    async def _turn(self, gate: SharedBucket, path: str, deadline: float) -> None:
+        """Wait for the swap API's Retry-After to end; a background call also for every waiting trading call."""
+        pause = gate.blocked_for()
+        if time.monotonic() + pause > deadline:
+            error = SwapApiError(
+                f"swap API {path}: rate limited (retry after {pause:.1f}s)", status=429, retryable=True
+            )
+            error.retry_after = pause
+            raise error
+        if self.low_priority:
+            try:
+                await asyncio.wait_for(gate.acquire(low_priority=True), max(0.0, deadline - time.monotonic()))
+            except TimeoutError:
+                raise SwapApiError(
+                    f"swap API {path}: waited {self.timeout:g}s behind trading calls", retryable=True
+                ) from None
+            return
+        with gate.trading_turn():
+            await gate.acquire(honour_block=True)
+
+    async def _send(
+        self, method: str, path: str, params: dict[str, str] | None, body: dict[str, Any] | None
+    ) -> dict[str, Any]:
         url = f"{self.base_url}{path}"
         what = f"swap API {path}"
         try:
@@ -143,6 +212,7 @@ class SwapApi:
             ) as response:
                 raw = await response.content.read(MAX_ANSWER_BYTES + 1)
                 status = response.status
+                retry_after = response.headers.get("Retry-After")
         except TimeoutError:
             raise SwapApiError(f"{what}: timed out after {self.timeout:g}s", retryable=True) from None
         except aiohttp.ClientError as exc:
@@ -157,7 +227,10 @@ class SwapApi:
             message, code = _error_text(document)
             retryable = status == 429 or status >= 500
             label = f"HTTP {status}" + (f" {code}" if code else "")
-            raise SwapApiError(f"{what}: {label}: {message}", status=status, code=code, retryable=retryable)
+            error = SwapApiError(f"{what}: {label}: {message}", status=status, code=code, retryable=retryable)
+            if status == 429:
+                error.retry_after = parse_retry_after(retry_after)
+            raise error
         if not isinstance(document, dict):
             raise SwapApiError(f"{what}: answer is not a JSON object")
         return document
@@ -220,9 +293,10 @@ def _error_text(document: Any) -> tuple[str, str | None]:
     return "no error message", None
 
 
-def swap_api_from_context(ctx: Any) -> SwapApi | None:
-    """The client for this engine's configured swap API, or None when there is none."""
+def swap_api_from_context(ctx: Any, *, low_priority: bool = False) -> SwapApi | None:
+    """The client for this engine's configured swap API, or None when there is none. low_priority: for
+    background work (exit valuation), served after the trading calls of the engine's other clients."""
     url = ctx.endpoints.swap_api_url
     if not url:
         return None
-    return SwapApi(url, ctx.endpoints.swap_api_key)
+    return SwapApi(url, ctx.endpoints.swap_api_key, state=ctx.state, low_priority=low_priority)

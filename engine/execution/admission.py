@@ -19,6 +19,8 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
+import time
+from collections.abc import Callable
 
 from engine.execution.job import Job
 
@@ -35,8 +37,9 @@ def queue_class(job: Job) -> int:
 class TradeSlots:
     """A priority gate: `acquire` waits for one of `limit` slots, best queue_class first, then FIFO."""
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, on_admit: Callable[[float], None] | None = None) -> None:
         self.limit = max(1, int(limit))
+        self.on_admit = on_admit  # told how long each trade waited for its first slot (the queue wait)
         self.holders: set[int] = set()  # intent ids holding a slot
         self._waiters: list[tuple[tuple[int, int], int, int, asyncio.Future[None]]] = []
         self._seq = itertools.count()
@@ -52,7 +55,9 @@ class TradeSlots:
             return
         if len(self.holders) < self.limit and not self.waiting():
             self.holders.add(job.intent_id)
+            self._admitted(job, 0.0)
             return
+        started = time.monotonic()
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         heapq.heappush(
             self._waiters, ((queue_class(job), -job.priority), next(self._seq), job.intent_id, future)
@@ -63,6 +68,12 @@ class TradeSlots:
             if future.done() and not future.cancelled():
                 self.release(job)  # granted just as it was cancelled: hand the slot on
             raise
+        self._admitted(job, time.monotonic() - started)
+
+    def _admitted(self, job: Job, waited_s: float) -> None:
+        # A trade's first slot ends its time in the queue; a re-quote's slot (rounds used) is not queue time.
+        if self.on_admit is not None and job.rounds_used == 0:
+            self.on_admit(waited_s)
 
     def release(self, job: Job) -> None:
         if job.intent_id not in self.holders:

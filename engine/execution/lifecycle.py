@@ -22,7 +22,13 @@ from tenacity import (
 )
 
 from engine.chain.confirm import SignatureWatcher
-from engine.chain.fees import FeeCache, capped_micro_lamports, writable_accounts
+from engine.chain.fees import (
+    PAPER_COMPUTE_UNITS,
+    FeeCache,
+    capped_micro_lamports,
+    swap_fee_lamports,
+    writable_accounts,
+)
 from engine.chain.senders import SendError, SenderSet
 from engine.chain.swap_api import SwapApi, SwapApiError, SwapBuild, sign_swap
 from engine.constants import WSOL_MINT
@@ -30,7 +36,7 @@ from engine.execution.admission import TradeSlots
 from engine.execution.inputs import Balance
 from engine.execution.job import Job, error_text, is_slippage_error, landed, our_fill, paper_fill
 from engine.execution.outcomes import EmitLog, Outcomes
-from engine.execution.safety_gate import buy_quote_key
+from engine.execution.safety_gate import buy_quote_key, reusable_quote
 from engine.messages import TradeExecuted
 from engine.policy import MANUAL_TRADE, MAX_COMPUTE_UNITS, Skip, stale_skip
 
@@ -97,6 +103,7 @@ class TradeLifecycle:
         self.on_sent = on_sent
         self.senders = senders  # [[senders]]: the same bytes to each at once; None = the RPC pool
         self.fees = fees  # priority_fee = "auto": the chain's recent fees, refreshed by the executor
+        self.quote_clock = time.monotonic  # what the gate's quote's age is read by (tests move it on)
 
     async def execute(self, job: Job) -> None:
         if self.mode == "paper":
@@ -148,6 +155,14 @@ class TradeLifecycle:
                 attempts=job.rounds_used,
             )
             await self._send(signature, raw)
+            if job.trigger == "leader" and not job.manual:  # a leader copy's lag (engine/latency.py)
+                self.ctx.state.latency.sent(
+                    job.trader,
+                    detected_at=job.detected_at,
+                    signal_at=job.signal_at,
+                    sent_at=time.time(),
+                    first=job.rounds_used == 1,
+                )
             if self.on_sent is not None:
                 self.on_sent(job)
             if self.slots is not None:
@@ -163,9 +178,17 @@ class TradeLifecycle:
         if swap_api is None:
             raise SwapApiError("no swap API configured (SWAP_API_URL)")
         input_mint, output_mint = (WSOL_MINT, job.mint) if job.side == "buy" else (job.mint, WSOL_MINT)
-        # The safety gate's buy quote, seconds old, when this is the trade's first round.
+        # The safety gate's buy quote when this is the trade's first round and it is still fresh.
         quote = (
-            self.ctx.cache.get_quote(buy_quote_key(job.mint, job.amount_in, job.slippage_bps))
+            reusable_quote(
+                self.ctx.cache.get_quote(buy_quote_key(job.mint, job.amount_in, job.slippage_bps)),
+                mint=job.mint,
+                lamports=job.amount_in,
+                slippage_bps=job.slippage_bps,
+                now=self.quote_clock(),
+                signal_age_s=None if job.signal_at is None else time.time() - job.signal_at,
+                max_signal_age_s=self.max_signal_age_s,
+            )
             if job.side == "buy" and job.rounds_used == 0
             else None
         )
@@ -420,8 +443,20 @@ class TradeLifecycle:
             if self.after_settle is not None and signature is not None:
                 self.after_settle(job.mint)
 
+    def paper_fee(self, job: Job) -> int:
+        """The network fee the live trade would pay: one signature, plus the Jito tip or the priority fee
+        the live path would ask the swap API for (engine/chain/fees.swap_fee_lamports)."""
+        return swap_fee_lamports(
+            micro_lamports_per_cu=self._priority_fee(job),
+            compute_units=PAPER_COMPUTE_UNITS,
+            cap_lamports=job.fee_cap_lamports,
+            tip_lamports=job.jito_tip_lamports,
+        )
+
     async def _paper(self, job: Job) -> None:
-        """Paper mode never sends: fill at a fresh quote, or at the leader's price plus full slippage."""
+        """Paper mode never sends: fill at a fresh quote, or at the leader's price plus full slippage; either
+        way it books the fee the live trade would pay."""
+        fee = self.paper_fee(job)
         fill: Fill | None = None
         reason = "paper: at quote"
         if self.swap_api is not None:
@@ -433,7 +468,7 @@ class TradeLifecycle:
                     if job.side == "buy"
                     else (int(quote["inAmount"]), int(quote["outAmount"]))
                 )
-                fill = (tokens, lamports, 0, job.decimals)
+                fill = (tokens, lamports, fee, job.decimals)
             except SwapApiError as exc:
                 self.log.info("paper quote unavailable: %s", exc)
         if fill is None:
@@ -443,6 +478,6 @@ class TradeLifecycle:
             if priced is None:
                 await self.outcomes.fail(job, "paper: no quote and no leader price")
                 return
-            fill = (priced[0], priced[1], 0, job.decimals)
+            fill = (priced[0], priced[1], fee, job.decimals)
             reason = "paper: leader price + slippage"
         await self._settle(job, None, None, fill, reason)

@@ -1,14 +1,19 @@
 """The safety gate before a buy: a mint's facts read once (getAccountInfo jsonParsed) and cached, the buy's
-own quote and a sell quote for what it would buy, judged by engine/safety.py; a refusal becomes a skip."""
+own quote and a sell quote for what it would buy, judged by engine/safety.py; a refusal becomes a skip.
+
+The gate's buy quote is left in the ChainCache for the trade's swap (reusable_quote decides whether it still
+may be used), and a mint's sell route is asked once per SELL_ROUTE_TTL_S, so a copied buy of a mint seen
+recently makes one /quote call on its critical path, not two or three."""
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from cachetools import LRUCache
+from cachetools import LRUCache, TTLCache
 
 from engine.chain.swap_api import SwapApi, SwapApiError
 from engine.constants import WSOL_MINT
@@ -28,11 +33,60 @@ if TYPE_CHECKING:
 
 FACTS_CACHE_SIZE = 10_000  # mints; a mint's authorities and extensions are re-read only after eviction
 BUY_QUOTE_TTL_S = 2.0  # the gate's buy quote is reused by the trade itself when it is this fresh
+# A mint's sell route (a pool that buys it back) is a fact of the market, not of one price: asked again after
+# this long. A pool that disappears within it is the exit rules' to meet, as it would be a second later.
+SELL_ROUTE_TTL_S = 60.0
+SELL_ROUTE_CACHE_SIZE = 10_000
 
 
 def buy_quote_key(mint: str, lamports: int, slippage_bps: int) -> Hashable:
     """The ChainCache key under which the gate leaves the buy's quote for the trade to reuse."""
     return ("safety-buy-quote", mint, int(lamports), int(slippage_bps))
+
+
+@dataclass(frozen=True, slots=True)
+class GateQuote:
+    """The buy quote the gate judged, as it leaves it for the trade: what was asked, and when (monotonic)."""
+
+    quote: dict[str, Any]
+    mint: str
+    lamports: int
+    slippage_bps: int
+    quoted_at: float
+
+
+def reusable_quote(
+    entry: Any,
+    *,
+    mint: str,
+    lamports: int,
+    slippage_bps: int,
+    now: float,
+    signal_age_s: float | None,
+    max_signal_age_s: float,
+    ttl_s: float = BUY_QUOTE_TTL_S,
+) -> dict[str, Any] | None:
+    """The gate's quote when the buy's swap may be built on it: the same input (SOL), output, amount and
+    slippage, quoted at most ttl_s ago, for a signal still inside limits.max_signal_age_s. None: quote again."""
+    if not isinstance(entry, GateQuote):
+        return None
+    if (entry.mint, entry.lamports, entry.slippage_bps) != (mint, int(lamports), int(slippage_bps)):
+        return None
+    quote = entry.quote
+    try:
+        same = (
+            quote.get("inputMint") == WSOL_MINT
+            and quote.get("outputMint") == mint
+            and int(quote.get("inAmount")) == int(lamports)
+            and int(quote.get("slippageBps", slippage_bps)) == int(slippage_bps)
+        )
+    except (TypeError, ValueError):
+        return None
+    if not same or not 0.0 <= now - entry.quoted_at <= ttl_s:
+        return None
+    if signal_age_s is not None and signal_age_s > max_signal_age_s:
+        return None
+    return quote
 
 
 @dataclass(frozen=True)
@@ -55,7 +109,9 @@ class SafetyGate:
         self.log = log
         self.rules = SafetyRules.from_settings(ctx.settings.safety)
         self._facts: LRUCache[str, MintFacts] = LRUCache(maxsize=FACTS_CACHE_SIZE)
+        self._sell_routes: TTLCache[str, bool] = TTLCache(SELL_ROUTE_CACHE_SIZE, SELL_ROUTE_TTL_S)
         self.fact_reads = 0
+        self.sell_route_reads = 0
 
     @property
     def needs_quotes(self) -> bool:
@@ -104,7 +160,11 @@ class SafetyGate:
             # No buy route at all is the trade's own failure to report, not a safety verdict.
             self.log.info("safety: no buy quote for %s: %s", mint[:8], exc)
             return GateResult(None)
-        self.ctx.cache.put_quote(buy_quote_key(mint, lamports, slippage_bps), quote, BUY_QUOTE_TTL_S)
+        self.ctx.cache.put_quote(
+            buy_quote_key(mint, lamports, slippage_bps),
+            GateQuote(quote, mint, int(lamports), int(slippage_bps), time.monotonic()),
+            BUY_QUOTE_TTL_S,
+        )
         sell_route: bool | None = None
         if self.rules.require_sell_route:
             sell_route = await self._sell_route(mint, int(quote.get("outAmount") or 0), slippage_bps)
@@ -114,13 +174,23 @@ class SafetyGate:
         return GateResult(skip, quote)
 
     async def _sell_route(self, mint: str, tokens: int, slippage_bps: int) -> bool | None:
+        """Whether a quote sells the tokens back to SOL: asked once per mint per SELL_ROUTE_TTL_S (a
+        verdict, yes or no, is kept; an API that could not answer is asked again next time)."""
         assert self.swap_api is not None
+        known = self._sell_routes.get(mint)
+        if known is not None:
+            return known
         if tokens <= 0:
             return None
+        self.sell_route_reads += 1
         try:
             await self.swap_api.quote(mint, WSOL_MINT, tokens, slippage_bps)
         except SwapApiError as exc:
-            return None if exc.retryable else False
+            if exc.retryable:
+                return None
+            self._sell_routes[mint] = False
+            return False
+        self._sell_routes[mint] = True
         return True
 
 

@@ -15,10 +15,12 @@ from solders.system_program import CreateAccountParams, TransferParams, create_a
 from solders.token.associated import get_associated_token_address
 from solders.transaction import VersionedTransaction
 
+from engine.chain.token_meta import MAX_METADATA_LEN
 from engine.constants import SYSTEM_PROGRAM, TOKEN_PROGRAM
 from engine.sim.amm import TOKEN_DECIMALS, Pool
 from engine.sim.market import Market
 from engine.sim.swap_tx import create_idempotent_ata_ix
+from engine.sim.token_ext import metaplex_account, token_name
 
 MINT_SIZE = 82
 _INITIALIZE_MINT2, _MINT_TO, _SET_AUTHORITY = 20, 7, 6
@@ -91,6 +93,12 @@ def launch_token(
     if landed is None or landed.err is not None:
         raise RuntimeError(f"the launch of {symbol} did not land: {landed.err if landed else 'dropped'}")
     pool = Pool(symbol, mint_key, TOKEN_DECIMALS, program, authority, vault, market.fee_bps)
+    # Its Metaplex metadata, as a pump-style launch's CreateMetadataAccountV3 leaves it (the metadata
+    # program is not loaded in the local cluster, so the account is written with its exact bytes).
+    address, metadata = metaplex_account(
+        mint_key, creator, symbol, token_name(symbol), ledger.rent_exempt_minimum(MAX_METADATA_LEN)
+    )
     with ledger.lock:
+        ledger.set_account(address, metadata)
         market.pools[str(mint_key)] = pool
     return pool

@@ -17,6 +17,7 @@ from solders.pubkey import Pubkey
 from solders.token.associated import get_associated_token_address
 from solders.transaction import VersionedTransaction
 
+from engine.chain.token_meta import MAX_METADATA_LEN
 from engine.constants import SYSTEM_PROGRAM, TOKEN_2022_PROGRAM, TOKEN_PROGRAM, USDC_MINT, WSOL_MINT
 from engine.sim.amm import BPS, TOKEN_DECIMALS, Pool, SwapError, mint_data, token_account_data
 from engine.sim.ledger import Ledger
@@ -27,7 +28,10 @@ from engine.sim.swap_tx import (
 )
 from engine.sim.token_ext import (
     account_extensions_for_mint,
+    metadata_extensions,
+    metaplex_account,
     permanent_delegate_config,
+    token_name,
     transfer_fee_config,
     with_account_extensions,
     with_mint_extensions,
@@ -155,6 +159,16 @@ class Market(SwapBuilder):
         authority = self._keypair()
         vault = get_associated_token_address(authority.pubkey(), mint, program)
         creator = self.mint_authority.pubkey()
+        # Real metadata, where mainnet keeps it: a Token-2022 mint in its own extensions (the creator its
+        # update authority), an SPL Token mint in its Metaplex account.
+        metaplex = None
+        if token_program == TOKEN_2022_PROGRAM:
+            pointer, metadata = metadata_extensions(mint, creator, symbol, token_name(symbol))
+            extensions = [*extensions, pointer, metadata]
+        else:
+            metaplex = metaplex_account(
+                mint, creator, symbol, token_name(symbol), self.ledger.rent_exempt_minimum(MAX_METADATA_LEN)
+            )
         mint_bytes = with_mint_extensions(
             mint_data(
                 creator if mint_authority else None,
@@ -170,6 +184,8 @@ class Market(SwapBuilder):
                 mint,
                 Account(ledger.rent_exempt_minimum(len(mint_bytes)), mint_bytes, program, False, 0),
             )
+            if metaplex is not None:
+                ledger.set_account(*metaplex)
             self._put_token_account(vault, mint_bytes, mint, authority.pubkey(), token_raw, program)
             ledger.set_account(
                 authority.pubkey(),

@@ -12,7 +12,20 @@ from __future__ import annotations
 import struct
 from typing import Any
 
+from solders.account import Account
 from solders.pubkey import Pubkey
+
+from engine.chain.token_meta import (
+    EXT_TOKEN_METADATA,
+    METADATA_PROGRAM,
+    MetadataFields,
+    TokenMetaError,
+    metadata_pda,
+    metadata_pointer_value,
+    metaplex_metadata_bytes,
+    parse_token_metadata,
+    token_metadata_value,
+)
 
 BASE_MINT_LEN = 82
 BASE_ACCOUNT_LEN = 165
@@ -30,6 +43,7 @@ EXT_NON_TRANSFERABLE_ACCOUNT = 13
 EXT_TRANSFER_HOOK = 14
 EXT_TRANSFER_HOOK_ACCOUNT = 15
 EXT_METADATA_POINTER = 18
+# EXT_TOKEN_METADATA = 19 (engine/chain/token_meta.py, with the layouts of both kinds of metadata)
 
 U64_MAX = 2**64 - 1
 
@@ -124,6 +138,49 @@ def iter_tlv(data: bytes) -> list[tuple[int, bytes]]:
     return entries
 
 
+def token_name(symbol: str) -> str:
+    """The name the local cluster gives a token of this symbol (its metadata's `name`)."""
+    return f"{symbol.title()} Token"
+
+
+def metadata_extensions(mint: Pubkey, authority: Pubkey, symbol: str, name: str) -> tuple[bytes, bytes]:
+    """(MetadataPointer, TokenMetadata) TLV entries of a Token-2022 mint that keeps its metadata in itself,
+    as InitializeMetadataPointer (before InitializeMint) and the interface's Initialize (after) leave them;
+    the pointer goes with the mint's other extensions, the metadata last (it is appended by a realloc)."""
+    pointer = tlv(EXT_METADATA_POINTER, metadata_pointer_value(str(authority), str(mint)))
+    metadata = tlv(EXT_TOKEN_METADATA, token_metadata_value(str(mint), str(authority), name, symbol, ""))
+    return pointer, metadata
+
+
+def metaplex_account(
+    mint: Pubkey, authority: Pubkey, symbol: str, name: str, rent_exempt: int
+) -> tuple[Pubkey, Account]:
+    """An SPL Token mint's Metaplex metadata account (address, account) as CreateMetadataAccountV3 leaves
+    it: at the PDA of ["metadata", program, mint], owned by the metadata program, 679 bytes, fungible,
+    its edition nonce the bump of the mint's edition PDA."""
+    program = Pubkey.from_string(METADATA_PROGRAM)
+    _edition, edition_bump = Pubkey.find_program_address(
+        [b"metadata", bytes(program), bytes(mint), b"edition"], program
+    )
+    data = metaplex_metadata_bytes(str(mint), str(authority), name, symbol, "", edition_nonce=edition_bump)
+    return Pubkey.from_string(metadata_pda(str(mint))), Account(rent_exempt, data, program, False, 0)
+
+
+def _token_metadata_state(value: bytes) -> dict[str, Any] | None:
+    try:
+        fields: MetadataFields = parse_token_metadata(value)
+    except TokenMetaError:
+        return None
+    return {
+        "updateAuthority": fields.update_authority,
+        "mint": fields.mint,
+        "name": fields.name,
+        "symbol": fields.symbol,
+        "uri": fields.uri,
+        "additionalMetadata": [list(pair) for pair in fields.additional],
+    }
+
+
 def _transfer_fee(raw: bytes) -> dict[str, int]:
     epoch, maximum_fee, bps = struct.unpack("<QQH", raw)
     return {"epoch": epoch, "maximumFee": maximum_fee, "transferFeeBasisPoints": bps}
@@ -166,6 +223,10 @@ def _ui_extension(extension_type: int, value: bytes) -> dict[str, Any]:
                 "metadataAddress": _read_optional_key(value[32:64]),
             },
         }
+    if extension_type == EXT_TOKEN_METADATA:
+        state = _token_metadata_state(value)
+        if state is not None:
+            return {"extension": "tokenMetadata", "state": state}
     unit = {
         EXT_IMMUTABLE_OWNER: "immutableOwner",
         EXT_NON_TRANSFERABLE: "nonTransferable",

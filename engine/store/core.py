@@ -9,9 +9,10 @@ from engine.store.exit_state import ExitStateStore
 from engine.store.intents import IN_FLIGHT_STATUSES, IntentStore
 from engine.store.journal import JournalStore
 from engine.store.positions import PositionStore
+from engine.store.token_meta import TokenMetaStore
 
 
-class Store(IntentStore, PositionStore, JournalStore, ExitStateStore):
+class Store(IntentStore, PositionStore, JournalStore, ExitStateStore, TokenMetaStore):
     """The single writer's view of the database. Every write is one transaction."""
 
     # -- the executor's atomic steps (each is one transaction) -------------------------------------

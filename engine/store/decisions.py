@@ -1,4 +1,4 @@
-"""Copy decisions (intents and skips) read for `zapbot trades`."""
+"""Copy decisions (intents and skips): whether a leader swap is decided already, and the reads of `zapbot trades`."""
 
 from __future__ import annotations
 
@@ -24,6 +24,24 @@ DECISION_KEYS = (
     "chain",
     "wallet",
 )
+
+
+def already_decided(
+    conn: sqlite3.Connection, leader_signature: str, trader: str, chain: str, wallet: str | None
+) -> bool:
+    """Whether this leader swap has its record for this trader in these books already: an intent, or a skip
+    other than a "duplicate" refusal. The key is the intents' (leader signature, trader, our wallet), so a
+    swap fetched again after a restart is never decided (nor skipped) twice."""
+    scope, params = " AND chain=?", (chain,)
+    if wallet is not None:
+        scope, params = scope + " AND wallet=?", (chain, wallet)
+    row = conn.execute(
+        f"SELECT 1 FROM intents WHERE leader_signature=? AND trader=?{scope}"
+        f" UNION ALL SELECT 1 FROM skips WHERE leader_signature=? AND trader=? AND reason!='duplicate'{scope}"
+        " LIMIT 1",
+        (leader_signature, trader, *params, leader_signature, trader, *params),
+    ).fetchone()
+    return row is not None
 
 
 def current_books(conn: sqlite3.Connection) -> dict[str, str] | None:

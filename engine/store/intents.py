@@ -49,12 +49,15 @@ class IntentStore(StoreBase):
         exit_level: int | None = None,
         leader: str = "",
         lot_id: int | None = None,
+        signal_at: float | None = None,
+        leader_slot: int | None = None,
     ) -> tuple[int, bool]:
         """Persist a copy intent before anything is sent. Returns (id, created); created is False for a repeat.
 
         `leader` is the leader's wallet (a buy opens or adds to that leader's lot). A sell sells `lot_id`
         only; a leader's copied sell without one sells that leader's open lot of the mint; a manual sell
-        without one is split over all the mint's lots pro rata."""
+        without one is split over all the mint's lots pro rata. `signal_at` and `leader_slot` are when the
+        leader's swap landed (SwapDetected.signal_at, .slot): a restart measures the signal's age from them."""
         now = time.time()
         with self._tx():
             if lot_id is None and side == "sell" and trigger == "leader" and leader:
@@ -66,8 +69,8 @@ class IntentStore(StoreBase):
             cursor = self._write(
                 "INSERT OR IGNORE INTO intents (leader_signature, trader, wallet, side, mint, status, amount_in,"
                 " leader_token_amount, leader_quote_amount, token_decimals, detected_at, queued_at, created_at,"
-                " updated_at, trigger, exit_level, chain, leader, lot_id)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                " updated_at, trigger, exit_level, chain, leader, lot_id, signal_at, leader_slot)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     leader_signature,
                     trader,
@@ -88,6 +91,8 @@ class IntentStore(StoreBase):
                     self.chain,
                     leader,
                     lot_id,
+                    signal_at,
+                    leader_slot,
                 ),
             )
             if cursor.rowcount == 1:

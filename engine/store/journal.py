@@ -6,6 +6,7 @@ import time
 from typing import Any
 
 from engine.store.base import StoreBase
+from engine.store.decisions import already_decided
 
 
 class JournalStore(StoreBase):
@@ -23,8 +24,15 @@ class JournalStore(StoreBase):
         detected_at: float | None = None,
         at: float | None = None,
         detail: str = "",
-    ) -> int:
+    ) -> int | None:
+        """Record a skip: its id, or None when the leader swap has its record already (an intent or another
+        skip, decisions.already_decided), so a swap fetched again after a restart is skipped once. A
+        "duplicate" refusal is always recorded: it says a repeated signal was refused."""
         with self._tx():
+            if reason != "duplicate" and already_decided(
+                self.conn, leader_signature, trader, self.chain, self.wallet
+            ):
+                return None
             cursor = self._write(
                 "INSERT INTO skips (leader_signature, trader, side, mint, reason, detected_at, at, detail, chain,"
                 " wallet) VALUES (?,?,?,?,?,?,?,?,?,?)",

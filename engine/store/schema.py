@@ -234,6 +234,26 @@ MIGRATIONS: list[str] = [
     """
     CREATE INDEX IF NOT EXISTS skips_leader ON skips(leader_signature, trader);
     """,
+    # 6: an intent keeps its leader's time, the block time (else estimated from the slot) and the slot of the
+    # signal, so after a restart its age (limits.max_signal_age_s) and the detection lag are still known.
+    """
+    ALTER TABLE intents ADD COLUMN signal_at REAL;
+    ALTER TABLE intents ADD COLUMN leader_slot INTEGER;
+    """,
+    # 7: token names. What the cache worker read of each mint's metadata (Metaplex account or Token-2022
+    # extension), once per chain and mint; source 'none' remembers a mint that has none (not asked again).
+    """
+    CREATE TABLE IF NOT EXISTS token_meta (
+        chain TEXT NOT NULL,
+        mint TEXT NOT NULL,
+        symbol TEXT NOT NULL DEFAULT '',
+        name TEXT NOT NULL DEFAULT '',
+        decimals INTEGER,
+        source TEXT NOT NULL DEFAULT 'none',
+        fetched_at REAL NOT NULL,
+        PRIMARY KEY (chain, mint)
+    );
+    """,
 ]
 
 

@@ -87,18 +87,24 @@ class AnalyzerWorker(BaseWorker):
         self.ready_detail = mode
         self.set_state("ready", mode)
 
-    async def _record_skip(self, skip: TradeSkipped, detected_at: float, wallet: str) -> None:
-        """The same path as the executor's skips: written by the data worker, then announced."""
-        await self.ctx.store.record_skip(
+    async def _record_skip(
+        self, skip: TradeSkipped, detected_at: float, wallet: str, detail: str = ""
+    ) -> None:
+        """The same path as the executor's skips: written by the data worker, then announced. A swap fetched
+        again (after a restart, before its cut-off moved) has its record already: nothing is written or
+        announced twice (the store keys skips like intents, decisions.already_decided)."""
+        skip_id = await self.ctx.store.record_skip(
             leader_signature=skip.leader_signature,
             trader=skip.trader,
             side=skip.side,
             mint=skip.mint,
             reason=skip.reason,
             detected_at=detected_at,
+            detail=detail,
         )
         self.ctx.detections.closed(wallet, skip.leader_signature)
-        self.ctx.publish(skip)
+        if skip_id is not None:
+            self.ctx.publish(skip)
 
     async def cleanup(self) -> None:
         for task in getattr(self, "fetchers", []):
@@ -241,6 +247,9 @@ class AnalyzerWorker(BaseWorker):
         slot = decoded.slot if decoded.slot is not None else job.slot
         detected_at = now()
         signal_at = signal_time(decoded.block_time, slot, cache.slot, detected_at)
+        if own_swaps and (decoded.block_time is not None or (slot is not None and cache.slot is not None)):
+            # The detection lag, once per transaction; without a leader time there is nothing to measure.
+            self.ctx.state.latency.detected(trader_name, signal_at, detected_at)
         for swap in own_swaps:
             event = SwapDetected(
                 leader_signature=job.signature,
@@ -268,7 +277,8 @@ class AnalyzerWorker(BaseWorker):
             skipped = venue_skip(swap.venue, self.ctx.settings.limits)
             if skipped is not None:
                 skip = TradeSkipped(job.signature, trader_name, swap.side, swap.mint, skipped.reason)
-                self.spawn(self._record_skip(skip, event.detected_at, job.wallet), "record skip")
+                record = self._record_skip(skip, event.detected_at, job.wallet, skipped.detail)
+                self.spawn(record, "record skip")
                 self.ctx.publish(event)
                 continue
             if not self.ctx.send("executor", event):

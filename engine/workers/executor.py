@@ -32,7 +32,13 @@ from engine.execution.job import Job, job_from_trade
 from engine.execution.lifecycle import TradeLifecycle
 from engine.execution.manual import record_manual_sell
 from engine.execution.outcomes import Outcomes
-from engine.execution.recovery import reconcile, trade_from_row
+from engine.execution.recovery import (
+    KEPT_FOR_NEXT_START,
+    SHUTTING_DOWN,
+    close_left_open,
+    reconcile,
+    trade_from_row,
+)
 from engine.execution.send_paths import send_paths
 from engine.messages import ExecuteTrade, ManualSell, SentTransaction, SwapDetected, TradeQueued, TradeSkipped
 from engine.policy import (
@@ -66,7 +72,7 @@ class ExecutorWorker(BaseWorker):
         self.wallet = str(self.keypair.pubkey()) if self.keypair is not None else "paper"
         self.rpc: Any = ctx.rpc_pool() if ctx.endpoints.rpc_urls else None
         self.swap_api: SwapApi | None = swap_api_from_context(ctx)
-        self.slots = TradeSlots(self.max_concurrent)
+        self.slots = TradeSlots(self.max_concurrent, on_admit=ctx.state.latency.queue_waited)
         self._jobs: dict[int, Job] = {}  # every trade from EXECUTE_TRADE to its outcome
         self._running: dict[int, asyncio.Task] = {}  # ... and its task (waiting for a slot, or working)
         self._admitted: set[int] = set()  # trades past the queue (holding a slot once, or resumed)
@@ -119,8 +125,10 @@ class ExecutorWorker(BaseWorker):
         if getattr(self, "buy_checks", None) is not None:
             self.buy_checks.close()
         getattr(self, "chain_books", None) and self.chain_books.close()
-        await self._note_left_open()
-        for task in [*getattr(self, "_tasks", []), *getattr(self, "_running", {}).values()]:
+        jobs, running = getattr(self, "_jobs", {}).values(), getattr(self, "_running", {}).values()
+        if not self.accepting and getattr(self, "outcomes", None) is not None:  # a stop, not a restart
+            await close_left_open(jobs, running, store=self.ctx.store, outcomes=self.outcomes, log=self.log)
+        for task in [*getattr(self, "_tasks", []), *running]:
             task.cancel()
         if getattr(self, "watcher", None) is not None:
             await self.watcher.close()
@@ -131,22 +139,6 @@ class ExecutorWorker(BaseWorker):
         if getattr(self, "swap_api", None) is not None:
             await self.swap_api.close()
         self.ctx.state.set(in_flight=0)
-
-    async def _note_left_open(self) -> None:
-        """Trades still out when the stop deadline ends keep their status with the reason why."""
-        jobs = [job for job in getattr(self, "_jobs", {}).values() if job.rounds_used > 0]
-        if not jobs:
-            return
-        notes = [
-            self.ctx.store.update_intent(
-                job.intent_id, reason="still unconfirmed at stop; followed at the next start"
-            )
-            for job in jobs
-        ]
-        try:
-            await asyncio.wait_for(asyncio.gather(*notes, return_exceptions=True), 2.0)
-        except TimeoutError:
-            self.log.warning("could not note %d unconfirmed trade(s) at stop", len(jobs))
 
     def in_flight(self) -> int:
         return len(getattr(self, "_running", {}))
@@ -167,9 +159,9 @@ class ExecutorWorker(BaseWorker):
         for job in waiting:
             try:
                 if job.side == "buy":
-                    await self.outcomes.skip(job, "shutting down")
+                    await self.outcomes.skip(job, SHUTTING_DOWN)
                 else:
-                    await self.ctx.store.update_intent(job.intent_id, reason="kept for the next start")
+                    await self.ctx.store.update_intent(job.intent_id, reason=KEPT_FOR_NEXT_START)
             except Exception as exc:  # noqa: BLE001 - the next start reconciles it either way
                 self.log.warning("could not record trade %s at shutdown: %s", job.intent_id, exc)
 
@@ -351,6 +343,8 @@ class ExecutorWorker(BaseWorker):
                 status="queued",
                 queued_at=queued_at,
                 leader=trader.wallet,
+                signal_at=msg.signal_at,
+                leader_slot=msg.slot,
             )
         except StoreError as exc:
             self._park(msg, leader_held_before, exc)

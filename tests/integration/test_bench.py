@@ -51,6 +51,12 @@ def test_pipeline_tiny_run_prints_every_key(capsys, monkeypatch):
             assert set(PERCENTILES) <= set(result[phase][key]), (phase, key)
         assert result[phase]["detected_by"], phase
     assert result["ws"]["detected_by"].get("ws", 0) > 0
+    for phase in ("ws", "polling"):
+        quotes = result[phase]["quotes_per_copy"]
+        assert set(quotes) >= {"all", "buy"}, quotes
+        # The gate's buy quote is the swap's, and a mint's sell route is asked once: most buys (the mint
+        # seen by the warm-up swap) make one /quote, where each made two (quote + sell route) before.
+        assert 1.0 <= quotes["buy"] < 2.0, (phase, quotes)
     assert set(result["polling"]["detected_by"]) == {"poll"}  # no websocket in that phase
     for key in ("leader_swaps", "copies", "missed", "duplicated"):
         assert isinstance(result[key], int)

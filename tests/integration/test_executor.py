@@ -182,8 +182,11 @@ def test_paper_mode_never_sends_and_fills_at_the_quote(zapbot_home, sim_cluster,
     settings.http.enabled = False
     settings.rpc.urls = [sim_cluster.rpc_url]
     settings.swap_api.url = sim_cluster.swap_api_url
+    # A fixed priority fee, so the fee a live trade would pay is known exactly: 5,000 lamports for our
+    # signature plus ceil(1,000 micro-lamports x 200,000 compute units / 1e6) = 200.
     (zapbot_home / "traders.toml").write_text(
         f'[[traders]]\nname = "{sim_cluster.traders[0][0]}"\nwallet = "{sim_cluster.traders[0][1]}"\n'
+        "priority_fee = 1000\n"
     )
     engine = Engine(settings, worker_classes={"data": DataWorker, "executor": ExecutorWorker}, http=False)
     engine.start(wait_ready=15)
@@ -197,7 +200,10 @@ def test_paper_mode_never_sends_and_fills_at_the_quote(zapbot_home, sim_cluster,
         row = wait_until(lambda: finished(engine, buy.signature), what="paper buy")
         assert row["status"] == "executed" and row["reason"] == "paper: at quote"
         assert row["signature"] is None and row["quote_amount"] == SOL // 10 and row["token_amount"] > 0
+        assert row["fee_lamports"] == 5_200  # the fee the live trade would pay, not 0
         assert sim_cluster.ledger.landed_count() == landed_before + 1  # only the leader's trade
+        cost = query(engine, "SELECT cost_lamports FROM positions")[0]["cost_lamports"]
+        assert cost == SOL // 10 + 5_200  # the buy's cost basis carries its fee
         # without a reachable swap API, paper fills at the leader's price plus slippage
         engine.stop()
         settings.swap_api.url = "http://127.0.0.1:9/swap/v1"
@@ -215,6 +221,9 @@ def test_paper_mode_never_sends_and_fills_at_the_quote(zapbot_home, sim_cluster,
             row["quote_amount"]
             == paper_fill("sell", row["token_amount"], sell.token_amount, sell.quote_amount, 300)[1]
         )
+        assert row["fee_lamports"] == 5_200
+        # Paper PnL leaves no network fee out: proceeds less the sell's fee, less the buy's cost and fee.
+        assert held["realized_pnl_lamports"] == row["quote_amount"] - 5_200 - (SOL // 10 + 5_200)
     finally:
         engine.stop()
 

@@ -109,3 +109,39 @@ def test_unknown_venue_is_a_skip_when_copy_unknown_venues_is_off(tmp_path, clust
         assert sum("no swap" in e.message for e in logs) == 1
     finally:
         sup.stop()
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(90)
+def test_an_unknown_venue_skip_is_recorded_once_across_a_restart(tmp_path, cluster):
+    """The same leader signature fetched again after a restart (its cut-off had not moved yet) keeps its one
+    skip: no second row, no second announcement."""
+    from engine.store import connect
+
+    name, wallet = cluster.traders[0]
+    trade = cluster.trader_swap(name, "buy", cluster.mints[2], quote_lamports=10**8)
+    announced: list[TradeSkipped] = []
+    for run in range(2):
+        ctx = paper_ctx(tmp_path, cluster, copy_unknown=False)  # the same database each run
+        ctx.bus.subscribe(lambda e: announced.append(e) if isinstance(e, TradeSkipped) else None)
+        sup = Supervisor(ctx, {"data": DataWorker, "analyzer": AnalyzerWorker, "executor": executor_sink()})
+        sup.start()
+        try:
+            assert sup.wait_ready(15)
+            ctx.send("analyzer", NewTransactions(wallet, (trade.signature,), "poll"))
+            counter = "skips" if run == 0 else "skips_already_decided"
+            counts = ctx.state.counters
+            wait_until(lambda c=counts, k=counter: c.get(k, 0) == 1, what=f"run {run + 1}: the skip")
+            # Fetched and decoded again in the second run: the swap was seen, its record already there.
+            assert ctx.state.counters.get("swaps_detected") == 1
+        finally:
+            sup.stop()
+    conn = connect(tmp_path / "paper.db", readonly=True)
+    try:
+        rows = conn.execute(
+            "SELECT reason FROM skips WHERE leader_signature=?", (trade.signature,)
+        ).fetchall()
+    finally:
+        conn.close()
+    assert [row["reason"] for row in rows] == ["unknown venue"]
+    assert [e.reason for e in announced] == ["unknown venue"]

@@ -69,7 +69,11 @@ async def test_default_tokens_have_no_authorities(sim_cluster):
     for mint in sim_cluster.mints:
         info = (await mint_account(sim_cluster, mint))["data"]["parsed"]["info"]
         assert info["mintAuthority"] is None and info["freezeAuthority"] is None
-        assert "extensions" not in info  # mainnet leaves the key out when a mint has none
+        account = await mint_account(sim_cluster, mint)
+        if account["owner"] == TOKEN_PROGRAM:
+            assert "extensions" not in info  # mainnet leaves the key out when a mint has none
+        else:  # a Token-2022 mint keeps its name in itself: the metadata pointer and the metadata
+            assert [e["extension"] for e in info["extensions"]] == ["metadataPointer", "tokenMetadata"]
         facts = parse_mint_account(mint, await mint_account(sim_cluster, mint))
         assert check_mint(facts, SafetyRules()) is None
 
@@ -98,9 +102,12 @@ async def test_token_2022_extensions_show_as_mainnet_does(cluster):
     creator = str(cluster.market.mint_authority.pubkey())
     fee = await mint_account(cluster, "FEE")
     assert fee["owner"] == TOKEN_2022_PROGRAM
-    # 82-byte base, padding to 165, account type, TransferFeeConfig TLV (4 + 108 bytes).
-    assert fee["space"] == 278 and fee["data"]["program"] == "spl-token-2022"
-    (extension,) = fee["data"]["parsed"]["info"]["extensions"]
+    # 82-byte base, padding to 165, account type, TransferFeeConfig TLV (4 + 108 bytes), then its name:
+    # MetadataPointer (4 + 64) and TokenMetadata (4 + 64 + name, symbol, uri and an empty list: 4+9, 4+3, 4, 4).
+    assert fee["space"] == 278 + 68 + 4 + 64 + 13 + 7 + 4 + 4 and fee["data"]["program"] == "spl-token-2022"
+    extension, pointer, metadata = fee["data"]["parsed"]["info"]["extensions"]
+    assert (pointer["extension"], metadata["extension"]) == ("metadataPointer", "tokenMetadata")
+    assert metadata["state"]["symbol"] == "FEE" and metadata["state"]["name"] == "Fee Token"
     transfer_fee = {"epoch": 0, "maximumFee": 2**64 - 1, "transferFeeBasisPoints": 250}
     assert extension == {
         "extension": "transferFeeConfig",
@@ -113,9 +120,10 @@ async def test_token_2022_extensions_show_as_mainnet_does(cluster):
         },
     }
     deleg = await mint_account(cluster, "DELEG")
-    assert deleg["data"]["parsed"]["info"]["extensions"] == [
-        {"extension": "permanentDelegate", "state": {"delegate": creator}}
-    ]
+    assert deleg["data"]["parsed"]["info"]["extensions"][0] == {
+        "extension": "permanentDelegate",
+        "state": {"delegate": creator},
+    }
     skip = check_mint(parse_mint_account(cluster.resolve_mint("FEE"), fee), SafetyRules())
     assert skip is not None and skip.reason == "token extension" and "250 bps" in skip.detail
     skip = check_mint(parse_mint_account(cluster.resolve_mint("DELEG"), deleg), SafetyRules())

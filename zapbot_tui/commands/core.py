@@ -18,6 +18,7 @@ from engine.config import STARTER_CONFIG, ConfigError, Settings, load_settings, 
 from engine.paths import HomePaths, home_paths
 from zapbot_tui.commands.exit_options import ExitOptionError, add_exit_options, exit_fields
 from zapbot_tui.commands.parsing import OneLineParser
+from zapbot_tui.format import lag
 
 
 def _err(message: str, code: int = 2) -> int:
@@ -108,7 +109,9 @@ def run_headless(
 
     def on_event(event: Any) -> None:
         cache = engine.ctx.cache if engine.ctx is not None else None
-        formatted = event_line(event, cache.get_decimals if cache is not None else (lambda _mint: None))
+        formatted = event_line(
+            event, cache.get_decimals if cache is not None else (lambda _mint: None), engine.state.symbol
+        )
         if formatted is None:
             return
         level, line = formatted
@@ -524,7 +527,20 @@ def status(argv: list[str]) -> int:
             f"{name:<10} {worker['state']:<12} {worker['restarts']:>8} {worker['inbox_depth']:>6} {beat:>10}  "
             f"{worker.get('detail', '')}"
         )
+    _print_lag((doc.get("latency") or {}).get("traders") or {})
     return 0
+
+
+def _print_lag(traders: dict[str, Any]) -> None:
+    """Per trader, the medians of the recent copies: leader's block time → detected, detected → sent."""
+    if not traders:
+        return
+    print(f"{'trader':<16} {'lag':>6} {'send':>6}  (medians: block time → detected, detected → sent)")
+    for name, figures in traders.items():
+        print(
+            f"{name:<16} {lag(figures.get('detection_lag_p50_s')):>6} "
+            f"{lag(figures.get('detect_to_send_p50_s')):>6}"
+        )
 
 
 def _status_url(paths: HomePaths) -> str | None:

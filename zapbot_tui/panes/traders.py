@@ -1,9 +1,10 @@
-"""The Traders pane: followed wallets, whether they are copied, sizing, last trade, copies and PnL."""
+"""The Traders pane: followed wallets, whether they are copied, sizing, how late their copies are (the median
+detection lag and detect → send over the recent window, engine/latency.py), last trade, copies and PnL."""
 
 from __future__ import annotations
 
 from engine.state import EngineSnapshot
-from zapbot_tui.format import age, short_key, signed_sol
+from zapbot_tui.format import age, lag, short_key, signed_sol
 from zapbot_tui.panes.base import Col, Row, TablePane, cell, tones
 
 
@@ -15,6 +16,9 @@ class TradersPane(TablePane):
         Col("Copy", "active", 6),
         Col("Sizing", "sizing", 12, drop=2),
         Col("PnL SOL", "pnl", 7),
+        # Medians over the recent window: leader's block time → detected, and detected → our first send.
+        Col("Lag", "lag", 5, drop=1),
+        Col("Send", "send", 5, drop=1),
         Col("Copied", "copied", 6, drop=3),
         Col("Last", "last", 4, drop=4),
         Col("Wallet", "wallet", 8, drop=5),
@@ -34,6 +38,9 @@ class TradersPane(TablePane):
             pnl_tone = (
                 tone["ok"] if trader.pnl_lamports > 0 else tone["bad"] if trader.pnl_lamports < 0 else ""
             )
+            figures = snapshot.latency.trader(trader.name)
+            detection = figures.detection_lag_p50_s if figures else None
+            to_send = figures.detect_to_send_p50_s if figures else None
             rows.append(
                 (
                     trader.name,
@@ -42,6 +49,8 @@ class TradersPane(TablePane):
                         active,
                         cell(trader.sizing),
                         cell(signed_sol(trader.pnl_lamports, 3), pnl_tone, "right"),
+                        cell(lag(detection), "", "right"),
+                        cell(lag(to_send), "", "right"),
                         cell(trader.trades_copied, "", "right"),
                         cell(age(last), "", "right"),
                         cell(short_key(trader.wallet, 4, 3)),
