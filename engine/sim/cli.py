@@ -16,6 +16,10 @@ from engine.sim.cluster import SimCluster
 from engine.sim.config import ChaosKeyError, SimConfig, parse_chaos_args
 from engine.sim.scenario import ScenarioError
 
+# Synthetic trades a second when --trade-rate is not given, as the embedded cluster's [sim] trade_rate: a
+# user who starts `zapbot sim` and points paper or sim mode at it sees its traders trade, and copies.
+DEFAULT_TRADE_RATE = 0.5
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="zapbot sim", description="Run the embedded local Solana cluster.")
@@ -26,7 +30,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--slot-ms", type=float, default=400.0, help="slot time in ms (default 400)")
     parser.add_argument("--traders", type=int, default=3, help="synthetic traders (default 3)")
     parser.add_argument("--tokens", type=int, default=3, help="tokens with a pool (default 3)")
-    parser.add_argument("--trade-rate", type=float, default=0.0, help="synthetic trades per second")
+    parser.add_argument(
+        "--trade-rate",
+        type=float,
+        default=None,
+        metavar="PER_S",
+        help=f"synthetic trades per second, all traders together (default {DEFAULT_TRADE_RATE:g}; "
+        "0 with --scenario, whose timeline trades; 0 = none on a schedule)",
+    )
     parser.add_argument("--trade-duration", type=float, default=0.0, help="seconds of trading (0 = forever)")
     parser.add_argument(
         "--history-days",
@@ -70,9 +81,24 @@ def write_traders_file(path: Path, traders: list[tuple[str, str]]) -> None:
         raise
 
 
+def trading_line(rate: float, duration: float, scenario: bool) -> str:
+    """What the traders do on their own, and how to change it (one line at start)."""
+    if rate > 0:
+        span = f"for {duration:g} s" if duration > 0 else "until stopped"
+        return f"{rate:g} synthetic trades a second, buys and sells, {span} (--trade-rate 0 for none)"
+    told = "the scenario's timeline or " if scenario else ""
+    return f"no synthetic trades: traders trade only by {told}the market API (--trade-rate 0.5 for some)"
+
+
 def main(argv: list[str] | None = None, *, stop_event: threading.Event | None = None) -> int:
     """Run until Ctrl-C/SIGTERM (or until stop_event is set, for tests). Returns the exit code."""
     args = build_parser().parse_args(argv)
+    trade_rate = args.trade_rate
+    if trade_rate is None:
+        trade_rate = 0.0 if args.scenario is not None else DEFAULT_TRADE_RATE
+    if not trade_rate >= 0:  # also refuses nan
+        print("zapbot sim: --trade-rate must be 0 or more trades a second", file=sys.stderr)
+        return 2
     try:
         chaos = parse_chaos_args(args.chaos)
     except ChaosKeyError as error:
@@ -86,7 +112,7 @@ def main(argv: list[str] | None = None, *, stop_event: threading.Event | None = 
         slot_ms=args.slot_ms,
         traders=args.traders,
         tokens=args.tokens,
-        trade_rate=args.trade_rate,
+        trade_rate=trade_rate,
         trade_duration=args.trade_duration,
         scenario=args.scenario,
         chaos=chaos,
@@ -113,6 +139,7 @@ def main(argv: list[str] | None = None, *, stop_event: threading.Event | None = 
         print(f"market   {cluster.market_url}")
         for name, wallet in cluster.traders:
             print(f"trader   {name} {wallet}")
+        print(f"trading  {trading_line(trade_rate, args.trade_duration, args.scenario is not None)}")
         if cluster.history is not None:
             made = cluster.history
             print(

@@ -152,7 +152,7 @@ def test_zapbot_scout_json_against_zapbot_sim_history(tmp_path):
     zapbot = [sys.executable, "-m", "zapbot_tui.cli"]
     ports = ["--rpc-port", "0", "--ws-port", "0", "--swap-port", "0"]
     sim = subprocess.Popen(
-        [*zapbot, "sim", *ports, "--history-days", str(DAYS)],
+        [*zapbot, "sim", *ports, "--history-days", str(DAYS), "--trade-rate", "0"],
         cwd=PROJECT_ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

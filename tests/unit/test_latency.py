@@ -99,3 +99,34 @@ def test_status_document_and_telegram_status_show_the_traders_lag():
     assert "charlie" not in figures
     text = status_text(snapshot)
     assert "  alpha: 420ms / 85ms" in text and "  bravo: 1.3s / 210ms" in text
+
+
+def test_the_admission_gate_reports_each_trades_first_slot_wait_only():
+    import asyncio
+
+    from engine.execution.admission import TradeSlots
+    from engine.execution.job import Job
+
+    def job(intent_id: int, rounds_used: int = 0) -> Job:
+        return Job(
+            intent_id, f"sig{intent_id}", "alpha", "", "buy", "Mint1", 1000, 100, rounds_used=rounds_used
+        )
+
+    waits: list[float] = []
+
+    async def scenario() -> None:
+        slots = TradeSlots(1, on_admit=waits.append)
+        first, second = job(1), job(2)
+        await slots.acquire(first)
+        assert waits == [0.0]  # a free slot: no wait
+        waiting = asyncio.ensure_future(slots.acquire(second))
+        await asyncio.sleep(0)
+        assert not waiting.done() and waits == [0.0]  # still queued: nothing reported yet
+        slots.release(first)
+        await waiting
+        assert len(waits) == 2 and waits[1] >= 0.0
+        slots.release(second)
+        await slots.acquire(job(1, rounds_used=1))  # a re-quote's slot is not queue time
+        assert len(waits) == 2
+
+    asyncio.run(scenario())
