@@ -286,7 +286,9 @@ class Engine:
     def _log_event_line(self, event: Any) -> None:
         """Every decision, fill, failure and restart as one line in threading.log (console or headless)."""
         cache = self.ctx.cache if self.ctx is not None else None
-        log_event_line(event, cache.get_decimals if cache is not None else (lambda _mint: None))
+        log_event_line(
+            event, cache.get_decimals if cache is not None else (lambda _mint: None), self.state.symbol
+        )
 
     def _log(self, level: str, worker: str, message: str) -> None:
         getattr(log, level, log.info)(message)

@@ -9,6 +9,7 @@ import logging.handlers
 import re
 import threading
 from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -357,7 +358,7 @@ def _sol(lamports: int | None) -> str:
 def _tokens(amount: int, decimals: int | None) -> str:
     if decimals is None:
         return f"{amount:,} units"
-    value = amount / 10**decimals
+    value = Decimal(amount).scaleb(-decimals)  # exact at the edge
     if value >= 1_000_000:
         return f"{value / 1_000_000:.2f}M"
     if value >= 1000:
@@ -371,12 +372,16 @@ def _why(event: Any) -> str:
     return "" if trigger == "leader" else f", {trigger_label(trigger)}"
 
 
-def _mint(mint: str) -> str:
-    return mint if len(mint) <= 12 else f"{mint[:4]}…{mint[-4:]}"
+def _mint(mint: str, symbol: str = "") -> str:
+    """'ZAP (7xKX…s9fQ)' once the token's metadata is read, else the short mint."""
+    short = mint if len(mint) <= 12 else f"{mint[:4]}…{mint[-4:]}"
+    return f"{symbol} ({short})" if symbol else short
 
 
 def event_line(
-    event: Any, decimals_of: Callable[[str], int | None] = lambda _mint: None
+    event: Any,
+    decimals_of: Callable[[str], int | None] = lambda _mint: None,
+    symbol_of: Callable[[str], str] = lambda _mint: "",
 ) -> tuple[str, str] | None:
     """(level, one human line) for an engine bus event, or None for plumbing events.
 
@@ -392,11 +397,14 @@ def event_line(
             return None
         return event.level, REDACTOR(f"[{event.worker}] {event.message}")
     if kind == "TradeSkipped":
-        return "info", f"skip   {event.side} {_mint(event.mint)} from {event.trader or '?'}: {event.reason}"
+        return (
+            "info",
+            f"skip   {event.side} {_mint(event.mint, symbol_of(event.mint))} from {event.trader or '?'}: {event.reason}",
+        )
     if kind == "TradeQueued":
         return (
             "info",
-            f"copy   {event.side} {_mint(event.mint)} for {event.trader} (intent #{event.intent_id})",
+            f"copy   {event.side} {_mint(event.mint, symbol_of(event.mint))} for {event.trader} (intent #{event.intent_id})",
         )
     if kind == "TradeExecuted":
         tokens = _tokens(event.token_amount, decimals_of(event.mint))
@@ -404,12 +412,12 @@ def event_line(
         tx = f", tx {event.signature[:12]}…" if event.signature else ""  # paper fills have no transaction
         why = _why(event)
         return "info", (
-            f"filled {verb} {tokens} {_mint(event.mint)} for {_sol(event.quote_amount)} "
+            f"filled {verb} {tokens} {_mint(event.mint, symbol_of(event.mint))} for {_sol(event.quote_amount)} "
             f"({event.trader}{why}, fee {event.fee_lamports / LAMPORTS:.6f} SOL{tx})"
         )
     if kind == "TradeFailed":
         return "error", REDACTOR(
-            f"failed {event.side} {_mint(event.mint)} for {event.trader}{_why(event)}: {event.reason}"
+            f"failed {event.side} {_mint(event.mint, symbol_of(event.mint))} for {event.trader}{_why(event)}: {event.reason}"
         )
     if kind == "KillSwitchTripped":
         return None  # the executor logs "kill switch: …" as an error line at the same moment
@@ -445,11 +453,15 @@ def event_record(event: Any, level: str, line: str) -> dict[str, Any]:
 trade_log = logging.getLogger("zapbot.events")
 
 
-def log_event_line(event: Any, decimals_of: Callable[[str], int | None] = lambda _mint: None) -> None:
+def log_event_line(
+    event: Any,
+    decimals_of: Callable[[str], int | None] = lambda _mint: None,
+    symbol_of: Callable[[str], str] = lambda _mint: "",
+) -> None:
     """Write the event's line to threading.log; LogEvents are there already (their worker logged them)."""
     if type(event).__name__ == "LogEvent":
         return
-    formatted = event_line(event, decimals_of)
+    formatted = event_line(event, decimals_of, symbol_of)
     if formatted is not None:
         level, line = formatted
         getattr(trade_log, level, trade_log.info)(line)

@@ -377,6 +377,11 @@ class EngineState:
         with self._lock:
             return self.tokens.get(mint)
 
+    def symbol(self, mint: str) -> str:
+        """The mint's symbol, "" until (or unless) its metadata names it."""
+        token = self.token(mint)
+        return token.symbol if token is not None else ""
+
     def unnamed_mints(self) -> set[str]:
         """Mints shown (trades, positions, lots, untracked holdings) whose metadata is not read yet."""
         with self._lock:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from decimal import Decimal
 
 from engine.latency import lag_text
 
@@ -31,18 +32,21 @@ def signed_sol(lamports: int | None, digits: int = 4) -> str:
 
 
 def token_amount(amount: int, decimals: int | None) -> str:
-    """Base units to a compact human amount (1.23M, 45.6K, 12.345)."""
-    value = amount / (10**decimals) if decimals is not None else float(amount)
+    """Base units to a compact human amount (1.23M, 45.6K, 12.35, 0.000005): decimals applied exactly (a
+    Decimal), rounded only for what is shown."""
+    if not amount:
+        return "0"
+    value = Decimal(amount).scaleb(-decimals) if decimals is not None else Decimal(amount)
     magnitude = abs(value)
-    if magnitude >= 1e9:
-        return f"{value / 1e9:.2f}B"
-    if magnitude >= 1e6:
-        return f"{value / 1e6:.2f}M"
-    if magnitude >= 1e4:
-        return f"{value / 1e3:.1f}K"
+    if magnitude >= 10**9:
+        return f"{value / 10**9:.2f}B"
+    if magnitude >= 10**6:
+        return f"{value / 10**6:.2f}M"
+    if magnitude >= 10**4:
+        return f"{value / 10**3:.1f}K"
     if magnitude >= 1:
         return f"{value:.2f}"
-    return f"{value:.4g}"
+    return f"{value.normalize():.4g}"
 
 
 def duration(seconds: float | None) -> str:

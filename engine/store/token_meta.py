@@ -48,3 +48,12 @@ class TokenMetaStore(StoreBase):
                 "SELECT mint, symbol FROM token_meta WHERE chain=? AND symbol != ''", (self.chain,)
             )
         }
+
+
+def token_names(conn: Any) -> dict[str, tuple[str, int | None]]:
+    """mint → (symbol, decimals) over every chain of a database, for tools that read the file (`zapbot
+    trades`); a mint known on several chains keeps a symbol it has on one of them."""
+    names: dict[str, tuple[str, int | None]] = {}
+    for row in conn.execute("SELECT mint, symbol, decimals FROM token_meta ORDER BY symbol = ''"):
+        names.setdefault(row["mint"], (row["symbol"], row["decimals"]))
+    return names

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from engine.constants import LAMPORTS_PER_SOL
@@ -86,7 +87,7 @@ def token_amount(amount: int, decimals: int | None) -> str:
     """Base units → a readable amount; raw units when the decimals are unknown."""
     if decimals is None:
         return f"{amount:,} units"
-    value = amount / (10**decimals)
+    value = Decimal(amount).scaleb(-decimals)  # exact: base units are integers, the edge is a Decimal
     if value >= 1000:
         return f"{value:,.0f}"
     if value >= 1:
@@ -272,12 +273,13 @@ def daily_summary_text(day: str, daily: dict[str, int], snapshot: EngineSnapshot
     return "\n".join(lines)
 
 
-def books_adjusted_text(event: Any) -> str:
+def books_adjusted_text(event: Any, symbol: str = "", decimals: int | None = None) -> str:
     """The notice of a reconciliation adjustment: which token, why, and what the books now hold."""
-    label = token_label(event.mint, "")
+    label = token_label(event.mint, symbol)
+    decimals = event.decimals if event.decimals is not None else decimals
     return (
-        f"⚖️ Books adjusted ({event.reason}): {label} held {token_amount(event.books_amount, event.decimals)}"
-        f" in the lots, {token_amount(event.chain_amount, event.decimals)} on chain; the lots now match the"
+        f"⚖️ Books adjusted ({event.reason}): {label} held {token_amount(event.books_amount, decimals)}"
+        f" in the lots, {token_amount(event.chain_amount, decimals)} on chain; the lots now match the"
         " chain. Nothing was sold."
     )
 
@@ -373,9 +375,14 @@ def position_line(position: PositionView) -> str:
 
 
 def positions_text(snapshot: EngineSnapshot) -> str:
-    if not snapshot.positions:
-        return "No open positions."
-    return "\n".join(["Open positions:", *(position_line(p) for p in snapshot.positions)])
+    lines = ["Open positions:", *(position_line(p) for p in snapshot.positions)] if snapshot.positions else []
+    if snapshot.untracked:
+        lines.append("Untracked holdings (on chain, in no lot; never sold automatically):")
+        for mint, amount in sorted(snapshot.untracked.items()):
+            token = snapshot.tokens.get(mint)
+            symbol, decimals = (token.symbol, token.decimals) if token is not None else ("", None)
+            lines.append(f"{token_label(mint, symbol)}: {token_amount(amount, decimals)}\n  {mint}")
+    return "\n".join(lines) if lines else "No open positions."
 
 
 # -- argument parsing ----------------------------------------------------------------------------------

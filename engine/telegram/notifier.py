@@ -135,7 +135,9 @@ class Notifier:
         ):  # the kill-switch notice covers that one
             self._notify_worker(worker_error_text(event.worker, REDACTOR(event.message)))
         elif isinstance(event, BooksAdjusted):
-            self._notify_worker(books_adjusted_text(event))
+            token = self.ctx.state.token(event.mint)
+            symbol, decimals = (token.symbol, token.decimals) if token is not None else ("", None)
+            self._notify_worker(books_adjusted_text(event, symbol, decimals))
         elif isinstance(event, KillSwitchTripped) and event.reason:
             self.kill_switch(str(event.reason))
 
@@ -187,17 +189,21 @@ class Notifier:
         if isinstance(event, TradeFailed):
             return trade_failed_text(event, self._trade_context(event), explorer)
         if isinstance(event, TradeSkipped):
-            return skip_text(event, "")
+            token = self.ctx.state.token(event.mint)
+            return skip_text(event, token.symbol if token is not None else "")
         return None
 
     def _trade_context(self, event: Any) -> TradeContext:
         state = self.ctx.state
         trade = state.trades.get(event.intent_id)
         position = state.positions.get(event.mint)
+        token = state.token(event.mint)  # the mint's metadata, as the cache worker read it
         decimals = trade.token_decimals if trade is not None else None
         if decimals is None and position is not None:
             decimals = position.decimals
-        symbol = trade.symbol if trade is not None else ""
+        if decimals is None and token is not None:
+            decimals = token.decimals
+        symbol = (trade.symbol if trade is not None else "") or (token.symbol if token is not None else "")
         return TradeContext(
             decimals=decimals,
             symbol=symbol,

@@ -4,7 +4,7 @@ the exit runner (engine/execution/exit_runner.py), whose sell quote of each open
 unrealised PnL and what its exit rules judge.
 
 Token names are read off the copy path: a mint shown in the state (a trade, a skip, a position, an
-untracked holding) and not named yet is asked for on the next tick, with its Metaplex PDA, in one
+untracked holding) and not named yet is asked for within half a second, with its Metaplex PDA, in one
 getMultipleAccounts of the low-priority budget; the answer is stored (token_meta, per chain) and put in the
 state, so the console and Telegram read it without a round trip and a restart does not ask again.
 
@@ -15,6 +15,7 @@ and a size bound, so nothing grows without limit however many tokens pass throug
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 from engine.chain.rpc import RpcError, RpcPool
@@ -29,6 +30,7 @@ BLOCKHASH_MAX_AGE_S = 30.0  # older than this is not offered at all
 DECIMALS_TTL_S = 24 * 3600.0  # a mint's decimals never change; the TTL only bounds memory over time
 QUOTE_TTL_S = 2.0
 META_BATCH = 50  # mints per getMultipleAccounts: each mint and its Metaplex PDA, at the method's 100 keys
+NAMES_CHECK_S = 0.5  # how soon a mint first shown is asked for (a set difference over the state; cheap)
 META_RETRY_S = 30.0  # a batch the RPC did not answer is asked again after this
 
 
@@ -63,14 +65,16 @@ class CacheWorker(BaseWorker):
             self._runner_task = self.spawn(self.exit_runner.run(), "exit runner")
         self.failures = 0
         self.ticks = 0
-        self._names_loaded = False
         self._names_task = None
+        self._names_failing = False
         self._names_retry_at: dict[str, float] = {}  # mint → when to ask again (its batch went unanswered)
         if self.rpc is not None:
             self.spawn(self.refresh(), "first blockhash refresh")  # setup must not wait on a slow RPC
-            self.spawn(self.load_token_names(), "stored token names")
+            self._names_task = self.spawn(self.name_tokens(), "token names")
 
     async def cleanup(self) -> None:
+        if getattr(self, "_names_task", None) is not None:
+            self._names_task.cancel()
         if getattr(self, "_runner_task", None) is not None:
             self._runner_task.cancel()  # a restarted worker starts its own; two runners must never overlap
         if getattr(self, "rpc", None) is not None:
@@ -81,8 +85,6 @@ class CacheWorker(BaseWorker):
     async def tick(self) -> None:
         if self.rpc is not None:
             await self.refresh()
-            if self._names_loaded and (self._names_task is None or self._names_task.done()):
-                self._names_task = self.spawn(self.fetch_token_names(), "token names")
         self.ticks += 1
         if self.ticks % 30 == 0:
             self.cache.decimals.purge()
@@ -108,11 +110,20 @@ class CacheWorker(BaseWorker):
             self.set_state("ready", "blockhash fresh")
 
     # -- token names ---------------------------------------------------------------------------------
-    async def load_token_names(self) -> None:
-        """The names stored by an earlier run on this chain, into the state (waits for the books)."""
+    async def name_tokens(self) -> None:
+        """Show the names stored by an earlier run on this chain (this waits for the books), then name each
+        new mint soon after it is first shown."""
         for row in await self.ctx.store.all_token_meta():
             self._show_name(row)
-        self._names_loaded = True
+        while True:
+            try:
+                await self.fetch_token_names()
+                await asyncio.sleep(NAMES_CHECK_S)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - a failed write must not end the naming of later mints
+                self.emit_log("warning", f"token names: {exc}")
+                await asyncio.sleep(META_RETRY_S)
 
     def _show_name(self, row: dict) -> None:
         self.ctx.state.set_token(row["mint"], TokenView(row["symbol"], row["name"], row["decimals"]))
@@ -138,8 +149,11 @@ class CacheWorker(BaseWorker):
             except RpcError as exc:
                 for mint in batch:
                     self._names_retry_at[mint] = now + META_RETRY_S
-                self.emit_log("warning", f"token names unavailable for {len(batch)} mint(s): {exc}")
+                if not self._names_failing:  # once per outage, not every retry
+                    self.emit_log("warning", f"token names unavailable for {len(batch)} mint(s): {exc}")
+                self._names_failing = True
                 return named
+            self._names_failing = False
             for index, mint in enumerate(batch):
                 meta, why = token_meta_from_accounts(mint, values[2 * index], values[2 * index + 1])
                 if meta is None:

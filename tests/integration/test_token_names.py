@@ -102,7 +102,7 @@ def test_a_launched_token_has_its_metaplex_account(sim_cluster):
 
 
 @pytest.fixture
-def make_engine(sim_cluster):
+def make_engine(zapbot_home, sim_cluster):
     yield from engine_factory(sim_cluster)
 
 

@@ -67,7 +67,8 @@ def test_json_newest_first_in_the_store_shape(zapbot_home, capsys):
     assert main(["--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert [r["leader_signature"] for r in rows] == [SIG_B, SIG_A]
-    assert all(tuple(r) == DECISION_KEYS for r in rows)
+    # the store's shape (raw base units), then the symbol and the human amounts beside them
+    assert all(tuple(r) == (*DECISION_KEYS, "symbol", "tokens", "sol") for r in rows)
     skip, trade = rows
     assert skip["status"] == "skipped" and skip["reason"] == "blacklisted"
     assert trade["status"] == "executed" and trade["signature"] == "S" * 88
@@ -86,7 +87,7 @@ def test_table_and_csv(zapbot_home, tmp_path, capsys):
     seed(home_paths().sim_db)
     assert main([]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[0].split()[:5] == ["detected", "trader", "side", "mint", "status"]
+    assert out[0].split()[:6] == ["detected", "trader", "side", "token", "mint", "status"]
     assert "skipped" in out[1] and "blacklisted" in out[1]
     assert "executed" in out[2] and "0.1000" in out[2] and "500" in out[2]  # 500 ms detected → confirmed
     target = tmp_path / "out.csv"
@@ -157,8 +158,52 @@ def test_the_table_shows_token_amounts_with_their_decimals(zapbot_home, capsys):
     assert main([]) == 0
     out = capsys.readouterr().out
     assert "1,234.56789" in out and "1234567890" not in out
-    assert main(["--json"]) == 0  # --json keeps the raw base units
-    assert json.loads(capsys.readouterr().out)[0]["token_amount"] == 1_234_567_890
+    assert main(["--json"]) == 0  # --json keeps the raw base units, the human amount beside them
+    row = json.loads(capsys.readouterr().out)[0]
+    assert row["token_amount"] == 1_234_567_890 and row["tokens"] == "1234.567890"
+
+
+def test_symbols_from_the_token_metadata_in_the_table_csv_and_json(zapbot_home, tmp_path, capsys):
+    path = home_paths().sim_db
+    store = Store(path)
+    try:
+        store.use_books("GenesisOfChainTwo1111111111111111111111111", "W", label="embedded")
+        intent_id, _ = store.record_intent(
+            leader_signature="E" * 87,
+            trader="erin",
+            wallet="W",
+            side="buy",
+            mint="R" * 44,
+            amount_in=SOL_TENTH,
+            status="queued",
+        )
+        store.settle_intent(intent_id, token_amount=2_500_000_000, quote_amount=SOL_TENTH)  # no decimals
+        store.put_token_meta("R" * 44, symbol="ZAP", name="Zap Token", decimals=6, source="metaplex")
+    finally:
+        store.close()
+    assert main([]) == 0
+    header, line = capsys.readouterr().out.splitlines()[:2]
+    cells = line.split()
+    assert header.split()[3] == "token" and cells[cells.index("ZAP") + 1] == "RRRRRRRR…"  # symbol, then mint
+    assert "2,500" in line and "2500000000" not in line  # decimals from the metadata
+    target = tmp_path / "named.csv"
+    assert main(["--csv", str(target)]) == 0
+    capsys.readouterr()
+    with target.open() as handle:
+        (row,) = list(csv.DictReader(handle))
+    assert (row["symbol"], row["tokens"], row["token_units"], row["token_decimals"]) == (
+        "ZAP",
+        "2500.000000",
+        "2500000000",
+        "6",
+    )
+    assert main(["--json"]) == 0
+    (decision,) = json.loads(capsys.readouterr().out)
+    assert (decision["symbol"], decision["tokens"], decision["token_amount"]) == (
+        "ZAP",
+        "2500.000000",
+        2_500_000_000,
+    )
 
 
 SOL_TENTH = 100_000_000

@@ -109,7 +109,9 @@ def run_headless(
 
     def on_event(event: Any) -> None:
         cache = engine.ctx.cache if engine.ctx is not None else None
-        formatted = event_line(event, cache.get_decimals if cache is not None else (lambda _mint: None))
+        formatted = event_line(
+            event, cache.get_decimals if cache is not None else (lambda _mint: None), engine.state.symbol
+        )
         if formatted is None:
             return
         level, line = formatted

@@ -19,6 +19,7 @@ from engine.config import ConfigError, load_settings
 from engine.paths import home_paths
 from engine.store import connect, decisions
 from engine.store.decisions import current_books, token_decimals
+from engine.store.token_meta import token_names
 from zapbot_tui.commands.parsing import OneLineParser
 
 DEFAULT_LIMIT = 200
@@ -79,7 +80,21 @@ def chain_name(chain: str | None, books: dict[str, str] | None = None) -> str:
 
 
 def load_token_decimals(db_path: Path) -> dict[str, int]:
-    return _read(db_path, token_decimals, {})
+    """Decimals per mint: from the fills, else from the token's metadata as the cache worker read it."""
+    known = _read(db_path, token_decimals, {})
+    for mint, (_symbol, decimals) in load_token_names(db_path).items():
+        if decimals is not None:
+            known.setdefault(mint, decimals)
+    return known
+
+
+def load_token_names(db_path: Path) -> dict[str, tuple[str, int | None]]:
+    """mint → (symbol, decimals) from the token_meta table; {} for a database from before it."""
+    return _read(db_path, token_names, {})
+
+
+def load_symbols(db_path: Path) -> dict[str, str]:
+    return {mint: symbol for mint, (symbol, _decimals) in load_token_names(db_path).items() if symbol}
 
 
 def _read(db_path: Path, query: Any, empty: Any) -> Any:
@@ -137,14 +152,17 @@ def table(
     *,
     chains: dict[str, str] | None = None,
     decimals: dict[str, int] | None = None,
+    symbols: dict[str, str] | None = None,
 ) -> str:
-    """The decisions as aligned columns (token amounts with their decimals applied); with `chains` (the --all
-    view) a chain column first."""
+    """The decisions as aligned columns (the token's symbol, token amounts with their decimals applied); with
+    `chains` (the --all view) a chain column first."""
     decimals = decimals or {}
+    symbols = symbols or {}
     headers = (
         "detected",
         "trader",
         "side",
+        "token",
         "mint",
         "status",
         "trigger",
@@ -161,6 +179,7 @@ def table(
             _when(row.get("detected_at") or row.get("queued_at")),
             _short(row["trader"], 14),
             row["side"],
+            symbols.get(row["mint"], ""),
             _short(row["mint"]),
             row["status"],
             row.get("trigger") or "",
@@ -191,6 +210,7 @@ CSV_FIELDS = (
     "trader",
     "side",
     "trigger",
+    "symbol",
     "mint",
     "status",
     "reason",
@@ -222,7 +242,9 @@ def decimal_amount(units: int | None, decimals: int | None) -> str:
     return f"{Decimal(units).scaleb(-decimals):.{decimals}f}"
 
 
-def csv_row(row: dict[str, Any], decimals: dict[str, int]) -> dict[str, Any]:
+def csv_row(
+    row: dict[str, Any], decimals: dict[str, int], symbols: dict[str, str] | None = None
+) -> dict[str, Any]:
     token_decimals = decimals.get(row["mint"])
     return {
         "detected_at": iso_time(row.get("detected_at")),
@@ -232,6 +254,7 @@ def csv_row(row: dict[str, Any], decimals: dict[str, int]) -> dict[str, Any]:
         "trader": row["trader"],
         "side": row["side"],
         "trigger": row.get("trigger") or "",
+        "symbol": (symbols or {}).get(row["mint"], ""),
         "mint": row["mint"],
         "status": row["status"],
         "reason": row.get("reason") or "",
@@ -249,13 +272,33 @@ def csv_row(row: dict[str, Any], decimals: dict[str, int]) -> dict[str, Any]:
     }
 
 
-def write_csv(path: Path, rows: list[dict[str, Any]], decimals: dict[str, int] | None = None) -> None:
-    """ISO times, SOL and token amounts as decimals (raw lamports and base units alongside)."""
+def write_csv(
+    path: Path,
+    rows: list[dict[str, Any]],
+    decimals: dict[str, int] | None = None,
+    symbols: dict[str, str] | None = None,
+) -> None:
+    """ISO times, the token's symbol, SOL and token amounts as decimals (raw lamports and base units
+    alongside)."""
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(CSV_FIELDS))
         writer.writeheader()
         for row in rows:
-            writer.writerow(csv_row(row, decimals or {}))
+            writer.writerow(csv_row(row, decimals or {}, symbols))
+
+
+def json_row(row: dict[str, Any], decimals: dict[str, int], symbols: dict[str, str]) -> dict[str, Any]:
+    """A decision as the store has it (raw base units), with the token's symbol and its human amount beside
+    them: `tokens` is the exact decimal string of `token_amount` ("" when the decimals are unknown)."""
+    token_decimals = decimals.get(row["mint"])
+    return {
+        **row,
+        "symbol": symbols.get(row["mint"], ""),
+        "tokens": decimal_amount(row.get("token_amount"), token_decimals)
+        if token_decimals is not None
+        else "",
+        "sol": decimal_amount(row.get("quote_amount"), 9),
+    }
 
 
 def main(argv: list[str]) -> int:
@@ -273,13 +316,14 @@ def main(argv: list[str]) -> int:
     try:
         books = load_books(db_path)
         rows = load_decisions(db_path, limit, None if args.all else books)
-        decimals = load_token_decimals(db_path) if not args.json else {}
+        decimals = load_token_decimals(db_path)
+        symbols = load_symbols(db_path)
     except sqlite3.Error as exc:
         print(f"zapbot trades: cannot read {db_path}: {exc}", file=sys.stderr)
         return 1
     if args.csv is not None:
         try:
-            write_csv(args.csv, rows, decimals)
+            write_csv(args.csv, rows, decimals, symbols)
         except OSError as exc:
             print(f"zapbot trades: cannot write {args.csv}: {exc.strerror}", file=sys.stderr)
             return 1
@@ -287,7 +331,8 @@ def main(argv: list[str]) -> int:
             print(f"{len(rows)} decision(s) written to {args.csv}")
             return 0
     if args.json:
-        sys.stdout.write(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode() + "\n")
+        shown = [json_row(row, decimals, symbols) for row in rows]
+        sys.stdout.write(orjson.dumps(shown, option=orjson.OPT_INDENT_2).decode() + "\n")
         return 0
     scope = ""
     if books is not None and not args.all:
@@ -296,7 +341,7 @@ def main(argv: list[str]) -> int:
         where = "" if db_path.is_file() else f" (no database yet at {db_path})"
         print(f"No copy decisions yet in {settings.mode} mode{scope}{where}.")
         return 0
-    print(table(rows, chains=(books or {}) if args.all else None, decimals=decimals))
+    print(table(rows, chains=(books or {}) if args.all else None, decimals=decimals, symbols=symbols))
     if scope:
         print(f"({len(rows)} decision(s){scope}; --all shows every chain and wallet)")
     return 0

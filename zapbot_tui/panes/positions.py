@@ -1,10 +1,14 @@
-"""The Positions pane: our holdings with cost and PnL; Enter opens the sell prompt."""
+"""The Positions pane: our holdings with cost and PnL; Enter opens the sell prompt. Tokens the wallet holds
+that no lot knows (found by reconciliation) follow as untracked holdings: cost "no lot", never sold
+automatically, and Enter on one says so instead of offering a sell."""
 
 from __future__ import annotations
 
 from engine.state import EngineSnapshot
 from zapbot_tui.format import mint_label, short_key, signed_sol, sol, token_amount
 from zapbot_tui.panes.base import Col, Row, TablePane, cell, tones
+
+UNTRACKED_KEY = "untracked:"  # the row key of an untracked holding: "untracked:<mint>"
 
 
 class PositionsPane(TablePane):
@@ -59,6 +63,23 @@ class PositionsPane(TablePane):
                         ),
                         cell(signed_sol(unrealized, 3), pnl_style(unrealized), "right"),
                         cell(short_key(position.mint, 4, 3)),
+                    ),
+                )
+            )
+        for mint, amount in sorted(snapshot.untracked.items()):
+            if mint in held:
+                continue
+            token = snapshot.tokens.get(mint)
+            rows.append(
+                (
+                    UNTRACKED_KEY + mint,
+                    (
+                        cell(mint_label(mint, token.symbol if token else ""), "dim"),
+                        cell(token_amount(amount, token.decimals if token else None), "dim", "right"),
+                        cell("no lot", tone["warn"], "right"),
+                        cell("—", "dim", "right"),
+                        cell("—", "dim", "right"),
+                        cell(short_key(mint, 4, 3), "dim"),
                     ),
                 )
             )

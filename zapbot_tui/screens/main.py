@@ -17,7 +17,7 @@ from zapbot_tui.panes.base import Pane, TablePane
 from zapbot_tui.panes.footer import KeyFooter
 from zapbot_tui.panes.header import HeaderPane
 from zapbot_tui.panes.log import LogPane
-from zapbot_tui.panes.positions import PositionsPane
+from zapbot_tui.panes.positions import UNTRACKED_KEY, PositionsPane
 from zapbot_tui.panes.queues import QueuesPane
 from zapbot_tui.panes.traders import TradersPane
 from zapbot_tui.panes.trades import TradesPane
@@ -507,6 +507,11 @@ class MainScreen(Screen):
                 self.app.push_screen(DetailsScreen(f"Trade #{trade.id}", trade_lines(trade)))
         elif self.current == "traders":
             self.show_trader(key)
+        elif self.current == "positions" and key.startswith(UNTRACKED_KEY):
+            self.notify(
+                "an untracked holding (in no lot) is never sold by ZapBot; sell it in your wallet app",
+                severity="warning",
+            )
         elif self.current == "positions":
             self._sell(key, snapshot)
         elif self.current == "workers":
