@@ -11,6 +11,7 @@ import msgspec
 from solders.pubkey import Pubkey
 from solders.transaction import VersionedTransaction
 
+from engine.decoding.base58 import b58decode
 from engine.decoding.document import AccountKey, Meta, RawInstruction, Transaction, from_dict, parsed_form
 from engine.decoding.model import DecodeError
 from engine.decoding.programs import PUMPFUN_PROGRAM, PUMPSWAP_PROGRAM
@@ -22,27 +23,15 @@ _PUBKEY = operator.attrgetter("pubkey")
 EVENT_PROGRAMS = frozenset({PUMPFUN_PROGRAM, PUMPSWAP_PROGRAM})
 _SIGNER = operator.attrgetter("signer")
 
-_B58_ALPHABET = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 
-
-# Digit value by ASCII code, -1 for characters outside the alphabet.
-_B58_DIGITS = [-1] * 128
-for _value, _char in enumerate(_B58_ALPHABET):
-    _B58_DIGITS[ord(_char)] = _value
-
-
-def b58decode(text: str) -> bytes:
-    """Decode base58 (instruction data in json encoding); raises ValueError on a bad character."""
-    number = 0
-    digits = _B58_DIGITS
-    for code in text.encode("ascii"):  # a non-ASCII character raises UnicodeEncodeError, a ValueError
-        digit = digits[code]
-        if digit < 0:
-            raise ValueError("not base58")
-        number = number * 58 + digit
-    leading_zeros = len(text) - len(text.lstrip("1"))
-    body = number.to_bytes((number.bit_length() + 7) // 8, "big") if number else b""
-    return b"\x00" * leading_zeros + body
+def _base64(text: str) -> bytes:
+    """binascii's strict mode checks the alphabet and padding in C (b64decode's validate=True runs a regex
+    first); it is twice as fast on bytes as on a str. A non-ASCII str keeps a2b_base64's own error."""
+    try:
+        data = text.encode("ascii")
+    except UnicodeEncodeError:
+        return binascii.a2b_base64(text, strict_mode=True)
+    return binascii.a2b_base64(data, strict_mode=True)
 
 
 def pubkey_str(raw: bytes) -> str:
@@ -111,8 +100,7 @@ def read_message(tx: Transaction) -> MessageKeys:
     if isinstance(body, list):
         if len(body) != 2 or body[1] not in ("base64", "base58"):
             raise DecodeError("transaction must be [data, 'base64'|'base58']")
-        # binascii's strict mode checks the alphabet and padding in C (b64decode's validate=True runs a regex)
-        wire = binascii.a2b_base64(body[0], strict_mode=True) if body[1] == "base64" else b58decode(body[0])
+        wire = _base64(body[0]) if body[1] == "base64" else b58decode(body[0])
         try:
             versioned = VersionedTransaction.from_bytes(wire)
         except Exception as exc:
