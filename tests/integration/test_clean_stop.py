@@ -15,8 +15,8 @@ from tests.helpers.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 
-CONFIRM_DELAY_MS = 2500  # the send that is out when the stop begins lands this long after it was sent
-SHUTDOWN_DEADLINE_S = 6.0
+CONFIRM_DELAY_MS = 4000  # the send that is out when the stop begins lands this long after it was sent
+SHUTDOWN_DEADLINE_S = 7.0
 
 
 @pytest.fixture
