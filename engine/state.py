@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from engine.latency import LatencyBook, LatencyView
-from engine.token_names import MAX_TOKENS, TokenView, named
+from engine.token_names import MAX_TOKENS, TokenView, held_tokens, named
 
 WORKER_NAMES = ("telegram", "monitor", "executor", "data", "websocket", "cache", "analyzer")
 WORKER_STATES = ("initializing", "ready", "busy", "degraded", "failed", "restarting", "stopped", "disabled")
@@ -182,7 +182,7 @@ class EngineSnapshot:
         ""  # the reason of the latest buy skipped by a limit that stops every buy, until one goes
     )
     latency: LatencyView = LatencyView()  # per trader detection lag and detect → send (engine/latency.py)
-    tokens: dict[str, TokenView] = field(default_factory=dict)  # mint → its name, once the cache read it
+    tokens: dict[str, TokenView] = field(default_factory=dict)  # held mint → its name, once the cache read it
 
     @property
     def pause_mode(self) -> str:
@@ -379,8 +379,7 @@ class EngineState:
 
     def symbol(self, mint: str) -> str:
         """The mint's symbol, "" until (or unless) its metadata names it."""
-        token = self.token(mint)
-        return token.symbol if token is not None else ""
+        return getattr(self.token(mint), "symbol", "")
 
     def unnamed_mints(self) -> set[str]:
         """Mints shown (trades, positions, lots, untracked holdings) whose metadata is not read yet."""
@@ -495,5 +494,5 @@ class EngineState:
                 realized_pnl_today_lamports=self.realized_pnl_today_lamports,
                 buys_stopped=self.buys_stopped,
                 latency=self.latency.view(self.traders, now),
-                tokens=dict(self.tokens),
+                tokens=held_tokens(self.tokens, self.positions, self.untracked, self.lots.values()),
             )

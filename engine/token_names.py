@@ -3,6 +3,7 @@ worker, engine/chain/token_meta.py) put on the trade and position views that hav
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
@@ -39,3 +40,12 @@ def label(mint: str, token: TokenView | None) -> str:
     if token is not None and token.symbol:
         return token.symbol
     return f"{mint[:4]}…{mint[-4:]}" if len(mint) > 9 else mint
+
+
+def held_tokens(
+    tokens: dict[str, TokenView], positions: Iterable[str], untracked: Iterable[str], lots: Iterable[Any]
+) -> dict[str, TokenView]:
+    """The names a snapshot carries: those of what is held (an untracked holding has no view of its own to
+    carry its symbol), not of every mint ever seen; trades and positions carry theirs already."""
+    held = {*positions, *untracked, *(lot.mint for lot in lots)}
+    return {mint: tokens[mint] for mint in held if mint in tokens}

@@ -3,10 +3,11 @@ reads each new mint's metadata once (its symbol, name and decimals: engine/chain
 the exit runner (engine/execution/exit_runner.py), whose sell quote of each open lot is both its
 unrealised PnL and what its exit rules judge.
 
-Token names are read off the copy path: a mint shown in the state (a trade, a skip, a position, an
-untracked holding) and not named yet is asked for within half a second, with its Metaplex PDA, in one
-getMultipleAccounts of the low-priority budget; the answer is stored (token_meta, per chain) and put in the
-state, so the console and Telegram read it without a round trip and a restart does not ask again.
+Token names are read off the copy path: a mint not named yet is asked for as soon as a bus event names it
+(a detected swap, a queued copy) or the state shows it (a trade, a skip, a position, an untracked holding),
+with its Metaplex PDA, in one getMultipleAccounts of the low-priority budget; the answer is stored
+(token_meta, per chain) and put in the state, so the console and Telegram read it without a round trip and
+a restart does not ask again.
 
 Other workers read the cache without a round trip, through `ctx.cache` (engine/caches.py):
 `latest_blockhash()`, `get_decimals()/put_decimals()`, `get_quote()/put_quote()`. Every cache has a TTL
@@ -30,7 +31,7 @@ BLOCKHASH_MAX_AGE_S = 30.0  # older than this is not offered at all
 DECIMALS_TTL_S = 24 * 3600.0  # a mint's decimals never change; the TTL only bounds memory over time
 QUOTE_TTL_S = 2.0
 META_BATCH = 50  # mints per getMultipleAccounts: each mint and its Metaplex PDA, at the method's 100 keys
-NAMES_CHECK_S = 0.5  # how soon a mint first shown is asked for (a set difference over the state; cheap)
+NAMES_CHECK_S = 0.5  # how often the state is looked over for mints not named yet (a set difference; cheap)
 META_RETRY_S = 30.0  # a batch the RPC did not answer is asked again after this
 
 
@@ -68,11 +69,18 @@ class CacheWorker(BaseWorker):
         self._names_task = None
         self._names_failing = False
         self._names_retry_at: dict[str, float] = {}  # mint → when to ask again (its batch went unanswered)
+        self._names_wake = asyncio.Event()
+        self._names_asked: set[str] = set()  # mints of bus events, before the state shows them
+        self._unsubscribe = None
         if self.rpc is not None:
             self.spawn(self.refresh(), "first blockhash refresh")  # setup must not wait on a slow RPC
             self._names_task = self.spawn(self.name_tokens(), "token names")
+            self._loop = asyncio.get_running_loop()
+            self._unsubscribe = self.ctx.bus.subscribe(self._on_event)
 
     async def cleanup(self) -> None:
+        if getattr(self, "_unsubscribe", None) is not None:
+            self._unsubscribe()
         if getattr(self, "_names_task", None) is not None:
             self._names_task.cancel()
         if getattr(self, "_runner_task", None) is not None:
@@ -118,12 +126,32 @@ class CacheWorker(BaseWorker):
         while True:
             try:
                 await self.fetch_token_names()
-                await asyncio.sleep(NAMES_CHECK_S)
+                try:  # a new mint on the bus wakes the loop at once; else it looks again after a while
+                    await asyncio.wait_for(self._names_wake.wait(), NAMES_CHECK_S)
+                except TimeoutError:
+                    pass
+                self._names_wake.clear()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - a failed write must not end the naming of later mints
                 self.emit_log("warning", f"token names: {exc}")
                 await asyncio.sleep(META_RETRY_S)
+
+    def _on_event(self, event: object) -> None:
+        """Any bus event about a mint not named yet (a swap detected, a copy queued) wakes the naming loop,
+        so a new token's name is usually in before its first fill is shown. Runs in the publisher's thread."""
+        mint = getattr(event, "mint", None)
+        if not isinstance(mint, str) or not mint or self.ctx.state.token(mint) is not None:
+            return
+
+        def ask() -> None:
+            self._names_asked.add(mint)
+            self._names_wake.set()
+
+        try:
+            self._loop.call_soon_threadsafe(ask)
+        except RuntimeError:  # the worker's loop has closed (shutdown)
+            pass
 
     def _show_name(self, row: dict) -> None:
         self.ctx.state.set_token(row["mint"], TokenView(row["symbol"], row["name"], row["decimals"]))
@@ -134,7 +162,9 @@ class CacheWorker(BaseWorker):
         """Read the metadata of the mints shown but not named yet; returns how many were named."""
         assert self.rpc is not None
         now = time.monotonic()
-        mints = sorted(m for m in self.ctx.state.unnamed_mints() if self._names_retry_at.get(m, 0.0) <= now)
+        asked, self._names_asked = self._names_asked, set()
+        wanted = self.ctx.state.unnamed_mints() | {m for m in asked if self.ctx.state.token(m) is None}
+        mints = sorted(m for m in wanted if self._names_retry_at.get(m, 0.0) <= now)
         named = 0
         for start in range(0, len(mints), META_BATCH):
             batch = mints[start : start + META_BATCH]

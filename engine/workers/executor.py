@@ -71,6 +71,8 @@ class ExecutorWorker(BaseWorker):
         self.keypair = ctx.keypair
         self.wallet = str(self.keypair.pubkey()) if self.keypair is not None else "paper"
         self.rpc: Any = ctx.rpc_pool() if ctx.endpoints.rpc_urls else None
+        # Fee refreshes and chain reconciliations are background work: served after every trading call.
+        self.background_rpc: Any = ctx.rpc_pool(low_priority=True) if ctx.endpoints.rpc_urls else None
         self.swap_api: SwapApi | None = swap_api_from_context(ctx)
         self.slots = TradeSlots(self.max_concurrent, on_admit=ctx.state.latency.queue_waited)
         self._jobs: dict[int, Job] = {}  # every trade from EXECUTE_TRADE to its outcome
@@ -79,7 +81,7 @@ class ExecutorWorker(BaseWorker):
         self._buy_fee_budgets: dict[int, int] = {}
         self._ready = asyncio.Event()
         self.watcher = SignatureWatcher(ctx.endpoints.ws_url, log=self.log) if ctx.endpoints.ws_url else None
-        self.senders, self.fees = send_paths(ctx, self.rpc)
+        self.senders, self.fees = send_paths(ctx, self.background_rpc)
         self._seen: LRUCache[tuple[str, str], None] = LRUCache(maxsize=LRU_SIZE)
         self._parked: deque[tuple[SwapDetected, int]] = deque()
         self._unwritten_skips: deque[tuple[SwapDetected, Skip]] = deque()
@@ -91,7 +93,7 @@ class ExecutorWorker(BaseWorker):
             ctx, rpc=self.rpc, swap_api=self.swap_api, wallet=self.wallet, log=self.log
         )
         self.chain_books = ChainBooks(
-            ctx, self.rpc, self.wallet, has_wallet=self.keypair is not None, emit_log=self.emit_log
+            ctx, self.background_rpc, self.wallet, has_wallet=self.keypair is not None, emit_log=self.emit_log
         )
         self.lifecycle = TradeLifecycle(
             ctx,
@@ -134,8 +136,8 @@ class ExecutorWorker(BaseWorker):
             await self.watcher.close()
         if getattr(self, "senders", None) is not None:
             await self.senders.close()
-        if getattr(self, "rpc", None) is not None:
-            await self.rpc.close()
+        for pool in (getattr(self, "rpc", None), getattr(self, "background_rpc", None)):
+            pool is not None and await pool.close()
         if getattr(self, "swap_api", None) is not None:
             await self.swap_api.close()
         self.ctx.state.set(in_flight=0)

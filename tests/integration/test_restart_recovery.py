@@ -32,7 +32,7 @@ from tests.helpers.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 
-MAX_AGE_S = 4.0
+MAX_AGE_S = 6.0
 CONFIRM_DELAY_MS = 4000  # after the restart, each of our transactions lands this long after it was sent
 
 CONFIG = f"""

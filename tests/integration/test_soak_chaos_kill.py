@@ -16,7 +16,8 @@ pytestmark = pytest.mark.slow
 def test_chaos_and_sigkill_lose_nothing_and_double_nothing():
     result = run_soak(leaders=3, rate=2.0, seconds=14.0, chaos=ALL_CHAOS, kill_at=6.0)
     print(f"\nSOAK chaos + SIGKILL: {result}")
-    assert result["killed_at_s"] == 6.0 and result["leader_swaps"] >= 20
+    # The kill happens once 6 s have passed (a busy machine makes it later, never earlier).
+    assert result["killed_at_s"] is not None and result["killed_at_s"] >= 6.0 and result["leader_swaps"] >= 20
     assert result["missed"] == 0, result
     assert result["doubled"] == 0, result
     assert result["left_open_after_stop"] == 0 and result["left_open"] == 0, result

@@ -24,9 +24,29 @@ from engine.messages import (
 )
 from engine.observability import event_line, event_record, health_document
 from engine.state import EngineState
+from engine.token_names import TokenView
 
 MINT = "Zap1111111111111111111111111111111111111111"
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_lines_name_the_token_by_its_symbol_once_its_metadata_is_read():
+    state = EngineState("sim")
+    decimals = {MINT: 6}.get
+    assert "Zap1…1111" in event_line(TradeQueued(7, "alice", "buy", MINT), decimals, state.symbol)[1]
+    state.set_token(MINT, TokenView("ZAP", "Zap Token", 6))
+    assert event_line(TradeQueued(7, "alice", "buy", MINT), decimals, state.symbol)[1] == (
+        "copy   buy ZAP (Zap1…1111) for alice (intent #7)"
+    )
+    _, line = event_line(
+        TradeExecuted(7, "alice", "buy", MINT, "5" * 64, 1_234_560_000, 52_000_000, 5000),
+        decimals,
+        state.symbol,
+    )
+    assert line.startswith("filled bought 1,235 ZAP (Zap1…1111) for 0.0520 SOL")  # decimals applied
+    assert "1234560000" not in line
+    skip = event_line(TradeSkipped("sig", "bob", "buy", MINT, "paused"), decimals, state.symbol)[1]
+    assert skip == "skip   buy ZAP (Zap1…1111) from bob: paused"
 
 
 def test_each_event_is_one_human_line():
