@@ -197,16 +197,23 @@ def balance_swap(
 ) -> SwapEvent | None:
     """The wallet's net change as one swap: the token it gained or lost against the quote it paid or got."""
     decimals = tx.decimals
-    tokens = {mint: delta for mint, delta in legs.items() if delta and mint not in _STABLE_MINTS}
-    quotes = (
-        {} if _STABLE_MINTS.keys().isdisjoint(legs) else {m: legs[m] for m in _STABLE_MINTS if legs.get(m)}
-    )
+    tokens: dict[str, int] = {}
+    stables = 0
+    for mint, delta in legs.items():
+        if delta:
+            if mint in _STABLE_MINTS:
+                stables += 1
+            else:
+                tokens[mint] = delta
+    # Quotes in the order of the stablecoin table, then SOL.
+    quotes = {m: legs[m] for m in _STABLE_MINTS if legs.get(m)} if stables else {}
     if sol_delta:
         quotes[WSOL_MINT] = sol_delta
     side: Side
     if len(tokens) == 1:
-        mint, token_delta = next(iter(tokens.items()))
-        opposite = [(m, d) for m, d in quotes.items() if (d > 0) != (token_delta > 0)]
+        ((mint, token_delta),) = tokens.items()
+        bought = token_delta > 0
+        opposite = [(m, d) for m, d in quotes.items() if (d > 0) != bought]
         if not opposite:
             return None
         # Stables come first in `quotes`; a larger-valued SOL leg still wins over a stable hop's dust.
@@ -215,7 +222,7 @@ def balance_swap(
             if len(opposite) == 1
             else max(opposite, key=lambda leg: _quote_value(leg[0], leg[1], decimals))
         )
-        side = "buy" if token_delta > 0 else "sell"
+        side = "buy" if bought else "sell"
     elif not tokens:
         received = [(m, d) for m, d in quotes.items() if d > 0]
         given = [(m, d) for m, d in quotes.items() if d < 0]
