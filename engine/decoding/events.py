@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import binascii
 import re
 import struct
 
@@ -65,6 +66,9 @@ def logged_events(lines: list[str]) -> list[bytes]:
 # A log line "Program data: <base64>" found straight in the raw JSON array of log lines. Without a backslash
 # in the array no string holds an escape or a quote, so every match is one whole line of that form.
 _PROGRAM_DATA = re.compile(rb'"Program data: ([^"]*)"')
+_LOGGED_EVENT_PREFIXES = tuple(
+    base64.b64encode(tag)[:10] for tag in (*PUMP_LOGGED_EVENTS, *PUMPSWAP_LOGGED_EVENTS)
+)
 
 
 def logged_events_raw(raw_lines: bytes) -> list[bytes] | None:
@@ -74,8 +78,11 @@ def logged_events_raw(raw_lines: bytes) -> list[bytes] | None:
         return None
     payloads = []
     for match in _PROGRAM_DATA.findall(raw_lines):
+        # Only the four events read here are decoded: their 8-byte tags fix the first 10 base64 characters.
+        if not match.startswith(_LOGGED_EVENT_PREFIXES):
+            continue
         try:
-            payloads.append(base64.b64decode(match))
+            payloads.append(binascii.a2b_base64(match))
         except ValueError:
             continue
     return payloads
