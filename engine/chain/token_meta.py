@@ -109,10 +109,14 @@ class _Reader:
         return raw.rstrip(b"\0").decode("utf-8", errors="replace")
 
 
+MARKUP_SAFE = str.maketrans("[]", "()")  # the console reads "[...]" as markup: a name must not style it
+
+
 def clean_text(text: str, limit: int) -> str:
-    """Printable text only (control characters and NULs dropped, runs of space collapsed), at most `limit`
-    characters: a token's creator chooses these bytes, and they end up in the console and in Telegram."""
-    kept = "".join(ch for ch in text if unicodedata.category(ch)[0] != "C")
+    """Printable text only (control characters and NULs dropped, runs of space collapsed, square brackets
+    made round), at most `limit` characters: a token's creator chooses these bytes, and they end up in the
+    console, its notifications and Telegram."""
+    kept = "".join(ch for ch in text if unicodedata.category(ch)[0] != "C").translate(MARKUP_SAFE)
     return " ".join(kept.split())[:limit]
 
 

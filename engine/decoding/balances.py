@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
-
 import msgspec
 
 from engine.decoding import programs
 from engine.decoding.document import Meta
-from engine.decoding.flows import Flows, read_token_ixs
+from engine.decoding.flows import NO_FLOWS, Flows, read_token_ixs
 from engine.decoding.model import Side, SwapEvent
 from engine.decoding.programs import TIP_AND_FEE_ACCOUNTS, WSOL_MINT
 
@@ -21,29 +19,78 @@ class TokenAccount(msgspec.Struct, gc=False):
     post: int = 0
 
 
-def token_accounts(meta: Meta) -> tuple[dict[int, TokenAccount], dict[str, int]]:
-    """Token accounts by accountIndex with pre/post raw amounts (a missing side counts as 0), and decimals."""
+class TokenTable(msgspec.Struct, gc=False):
+    """The token balances of one transaction, read once for every trader."""
+
+    accounts: dict[int, TokenAccount]  # by accountIndex
+    decimals: dict[str, int]
+    movers: set[str | None]  # owners of a non-WSOL token account whose amount changed
+    unbalanced: bool  # a non-WSOL mint's amounts do not net to zero over all accounts (MintTo / Burn)
+    fee_gain: bool  # a tip or fee account (or an account one owns) gained tokens
+    emptied: list[TokenAccount]  # token accounts whose lamports went to zero (closed)
+
+
+def token_table(meta: Meta, keys: list[str], pre: list[int], post: list[int]) -> TokenTable:
+    """Token accounts by accountIndex with pre/post raw amounts (a missing side counts as 0), decimals, and
+    what the early exit and the choice of instructions to read need from them, in one pass."""
     accounts: dict[int, TokenAccount] = {}
-    decimals: dict[str, int] = {}
+    decimals: dict[str, int | None] = {}
     for entry in meta.preTokenBalances or ():
         ui = entry.uiTokenAmount
-        account = accounts.get(entry.accountIndex)
-        if account is None:
-            account = accounts[entry.accountIndex] = TokenAccount(entry.accountIndex, entry.mint, entry.owner)
-            if ui.decimals is not None:
-                decimals.setdefault(entry.mint, ui.decimals)
-        account.pre = ui.amount
+        index, mint = entry.accountIndex, entry.mint
+        accounts[index] = TokenAccount(index, mint, entry.owner, ui.amount)
+        decimals[mint] = ui.decimals
+    find = accounts.get
     for entry in meta.postTokenBalances or ():
         ui = entry.uiTokenAmount
-        account = accounts.get(entry.accountIndex)
+        index = entry.accountIndex
+        account = find(index)
         if account is None:
-            account = accounts[entry.accountIndex] = TokenAccount(entry.accountIndex, entry.mint, entry.owner)
-            if ui.decimals is not None:
-                decimals.setdefault(entry.mint, ui.decimals)
-        elif account.owner is None:
-            account.owner = entry.owner
-        account.post = ui.amount
-    return accounts, decimals
+            mint = entry.mint
+            accounts[index] = TokenAccount(index, mint, entry.owner, 0, ui.amount)
+            if mint not in decimals:
+                decimals[mint] = ui.decimals
+        else:
+            account.post = ui.amount
+            if account.owner is None:
+                account.owner = entry.owner
+    if None in decimals.values():  # an entry without decimals: take them from another entry of the mint
+        decimals = _stated_decimals(meta)
+    movers: set[str | None] = set()
+    net_by_mint: dict[str, int] = {}
+    fee_gain = False
+    emptied: list[TokenAccount] = []
+    tip_and_fee = TIP_AND_FEE_ACCOUNTS
+    for account in accounts.values():
+        index = account.index
+        if not post[index] and pre[index]:
+            emptied.append(account)  # closed; its rent may go to a trader
+        delta = account.post - account.pre
+        if delta:
+            mint = account.mint
+            if mint == WSOL_MINT:  # wrapping changes WSOL amounts; its legs are lamports
+                continue
+            owner = account.owner
+            movers.add(owner)
+            net_by_mint[mint] = net_by_mint.get(mint, 0) + delta
+            if delta > 0 and (owner in tip_and_fee or keys[index] in tip_and_fee):
+                fee_gain = True
+    return TokenTable(
+        accounts,
+        decimals,  # type: ignore[arg-type] - no None left
+        movers,
+        any(net_by_mint.values()),
+        fee_gain,
+        emptied,
+    )
+
+
+def _stated_decimals(meta: Meta) -> dict[str, int]:
+    decimals: dict[str, int] = {}
+    for entry in [*(meta.preTokenBalances or ()), *(meta.postTokenBalances or ())]:
+        if entry.uiTokenAmount.decimals is not None:
+            decimals.setdefault(entry.mint, entry.uiTokenAmount.decimals)
+    return decimals
 
 
 # Only to rank two quote legs of one trade against each other (a real leg against the dust of a hop):
@@ -73,37 +120,51 @@ class TxBalances(msgspec.Struct, gc=False):
     mints: set[str]  # every mint with a token balance in the transaction
 
 
-def net_legs(wallet: str, wallet_index: int, tx: TxBalances) -> tuple[int, dict[str, int], set[str]]:
+def owned_accounts(wallet: str, tx: TxBalances) -> list[TokenAccount]:
+    """The wallet's token accounts, in the order of the balance tables."""
+    return [acct for acct in tx.token_accounts.values() if acct.owner == wallet]
+
+
+def net_legs(
+    wallet: str, wallet_index: int, tx: TxBalances, owned: list[TokenAccount]
+) -> tuple[int, dict[str, int], set[str]]:
     """The wallet's net SOL (lamports, wrapped included) and per-mint token changes with fees, tips and rent
-    left out; also the mints it holds an account of."""
-    keys, pre, post = tx.keys, tx.pre, tx.post
+    left out; also the mints it holds an account of. `owned` is owned_accounts(wallet, tx)."""
+    pre, post = tx.pre, tx.post
     flows = tx.flows
     # Lamports of the wallet plus lamports of every token account it owns: WSOL balance, wrap/unwrap and
     # ATA rent moved between the wallet and its own accounts all cancel out here.
     sol_delta = post[wallet_index] - pre[wallet_index]
     if wallet_index == 0:
         sol_delta += tx.fee
-    owned: list[TokenAccount] = []
-    owned_keys: dict[str, str] = {}
-    for acct in tx.token_accounts.values():
-        if acct.owner == wallet:
+    legs: dict[str, int] = {}
+    held: set[str] = set()
+    if flows is NO_FLOWS:  # no System or Token instruction was read: the balances are the whole story
+        for acct in owned:
             index = acct.index
             sol_delta += post[index] - pre[index]
-            owned_keys[keys[index]] = acct.mint
-            owned.append(acct)
+            mint = acct.mint
+            if mint != WSOL_MINT:
+                held.add(mint)
+                legs[mint] = legs.get(mint, 0) + acct.post - acct.pre
+        return sol_delta, legs, held
+    keys = tx.keys
+    owned_keys: dict[str, str] = {}
+    for acct in owned:
+        index = acct.index
+        sol_delta += post[index] - pre[index]
+        owned_keys[keys[index]] = acct.mint
     tokens_out, closes, lp_accounts = flows.tokens_out, flows.closes, flows.lp_accounts
     if flows.token_ixs:
         more_out, more_closes, more_lp = read_token_ixs(
             wallet, owned_keys, flows.token_ixs, tx.owner_of, tx.mints
         )
         tokens_out, closes, lp_accounts = tokens_out + more_out, closes + more_closes, lp_accounts | more_lp
-    legs: dict[str, int] = defaultdict(int)
-    held: set[str] = set()
     for acct in owned:
         if acct.mint == WSOL_MINT or keys[acct.index] in lp_accounts:
             continue
         held.add(acct.mint)
-        legs[acct.mint] += acct.post - acct.pre
+        legs[acct.mint] = legs.get(acct.mint, 0) + acct.post - acct.pre
     sol_delta += flows.lamports_out.get(wallet, 0)
     if tokens_out:
         tip_and_fee = TIP_AND_FEE_ACCOUNTS
@@ -115,7 +176,7 @@ def net_legs(wallet: str, wallet_index: int, tx: TxBalances) -> tuple[int, dict[
             if mint == WSOL_MINT:
                 sol_delta += amount
             else:
-                legs[mint] += amount
+                legs[mint] = legs.get(mint, 0) + amount
     for payer, new_account, lamports in flows.creates:
         if payer != wallet or new_account in owned_keys:
             continue
@@ -136,21 +197,32 @@ def balance_swap(
 ) -> SwapEvent | None:
     """The wallet's net change as one swap: the token it gained or lost against the quote it paid or got."""
     decimals = tx.decimals
-    tokens = {mint: delta for mint, delta in legs.items() if delta and mint not in _STABLE_MINTS}
-    quotes = (
-        {} if _STABLE_MINTS.keys().isdisjoint(legs) else {m: legs[m] for m in _STABLE_MINTS if legs.get(m)}
-    )
+    tokens: dict[str, int] = {}
+    stables = 0
+    for mint, delta in legs.items():
+        if delta:
+            if mint in _STABLE_MINTS:
+                stables += 1
+            else:
+                tokens[mint] = delta
+    # Quotes in the order of the stablecoin table, then SOL.
+    quotes = {m: legs[m] for m in _STABLE_MINTS if legs.get(m)} if stables else {}
     if sol_delta:
         quotes[WSOL_MINT] = sol_delta
     side: Side
     if len(tokens) == 1:
-        mint, token_delta = next(iter(tokens.items()))
-        opposite = [(m, d) for m, d in quotes.items() if (d > 0) != (token_delta > 0)]
+        ((mint, token_delta),) = tokens.items()
+        bought = token_delta > 0
+        opposite = [(m, d) for m, d in quotes.items() if (d > 0) != bought]
         if not opposite:
             return None
         # Stables come first in `quotes`; a larger-valued SOL leg still wins over a stable hop's dust.
-        quote_mint, quote_delta = max(opposite, key=lambda leg: _quote_value(leg[0], leg[1], decimals))
-        side = "buy" if token_delta > 0 else "sell"
+        quote_mint, quote_delta = (
+            opposite[0]
+            if len(opposite) == 1
+            else max(opposite, key=lambda leg: _quote_value(leg[0], leg[1], decimals))
+        )
+        side = "buy" if bought else "sell"
     elif not tokens:
         received = [(m, d) for m, d in quotes.items() if d > 0]
         given = [(m, d) for m, d in quotes.items() if d < 0]

@@ -7,7 +7,15 @@ from operator import gt
 
 from msgspec.structs import replace
 
-from engine.decoding.balances import TokenAccount, TxBalances, balance_swap, net_legs, token_accounts
+from engine.decoding.balances import (
+    TokenAccount,
+    TokenTable,
+    TxBalances,
+    balance_swap,
+    net_legs,
+    owned_accounts,
+    token_table,
+)
 from engine.decoding.document import Meta, Transaction, from_dict, log_lines, parse_raw
 from engine.decoding.events import (
     EVENT_PROGRAMS,
@@ -44,6 +52,7 @@ def _wallet_swaps(
     wallet_index: int | None,
     events: list[SwapEvent],
     tx: TxBalances,
+    owned: list[TokenAccount],
     venue: str,
     router: str | None,
 ) -> list[SwapEvent]:
@@ -52,7 +61,7 @@ def _wallet_swaps(
     already left out a wallet with no event whose own tokens did not move (no swap, whatever its SOL did)."""
     if wallet_index is None:
         return events
-    sol_delta, legs, held = net_legs(wallet, wallet_index, tx)
+    sol_delta, legs, held = net_legs(wallet, wallet_index, tx, owned)
     balance = balance_swap(wallet, sol_delta, legs, tx, venue, router)
     if not events:
         return [balance] if balance is not None else []
@@ -71,47 +80,35 @@ def _wallet_swaps(
 
 
 def _programs_to_read(
-    keys: list[str],
-    signer_count: int,
-    wallet: str | None,
-    pre: list[int],
-    post: list[int],
-    token_accounts: dict[int, TokenAccount],
+    keys: list[str], signer_count: int, wallet: str | None, pre: list[int], post: list[int], table: TokenTable
 ) -> frozenset[str]:
     """Which instructions are worth reading, decided from the balances: System only if a tip/fee account
     gained lamports or an account was created, Token only if a mint's amounts do not net to zero (MintTo /
     Burn), a fee account gained tokens, or a token account of someone else was closed. Most swaps need
     neither: their amounts are all in the balances."""
-    traders = set(keys[:signer_count])
-    if wallet is not None:
-        traders.add(wallet)
-    tip_and_fee = TIP_AND_FEE_ACCOUNTS
     # Indexes whose lamports grew, found in C; only those are looked at one by one.
+    tip_and_fee = TIP_AND_FEE_ACCOUNTS
     grown = compress(range(len(keys)), map(gt, post, pre))
     need_system = any(pre[i] == 0 or keys[i] in tip_and_fee for i in grown)
-    need_token = False
-    net_by_mint: dict[str, int] = {}
-    for acct in token_accounts.values():
-        delta = acct.post - acct.pre
-        if delta and acct.mint != WSOL_MINT:  # wrapping changes WSOL amounts; its legs are lamports
-            net_by_mint[acct.mint] = net_by_mint.get(acct.mint, 0) + delta
-            if delta > 0 and (acct.owner in tip_and_fee or keys[acct.index] in tip_and_fee):
-                need_token = True
-        if acct.owner not in traders and pre[acct.index] and not post[acct.index]:
-            need_token = True  # closed; its rent may go to a trader
-    if need_token or any(net_by_mint.values()):
+    need_token = table.unbalanced or table.fee_gain
+    if not need_token and table.emptied:
+        traders = set(keys[:signer_count])
+        if wallet is not None:
+            traders.add(wallet)
+        need_token = any(account.owner not in traders for account in table.emptied)
+    if need_token:
         return _KEPT_PROGRAMS if need_system else _WITH_TOKEN
     return _WITH_SYSTEM if need_system else EVENT_PROGRAMS
 
 
-def _holdings(wallet: str, wallet_index: int, mint: str, tx: TxBalances) -> tuple[int, int]:
+def _holdings(wallet_index: int, mint: str, tx: TxBalances, owned: list[TokenAccount]) -> tuple[int, int]:
     """The wallet's own balance of `mint` before and after (all its token accounts of that mint; for SOL,
     its lamports plus its wrapped SOL): what a sell fraction is computed from."""
     before = after = 0
     if mint == WSOL_MINT:
         before, after = tx.pre[wallet_index], tx.post[wallet_index]
-    for acct in tx.token_accounts.values():
-        if acct.owner == wallet and acct.mint == mint:
+    for acct in owned:
+        if acct.mint == mint:
             before += acct.pre
             after += acct.post
     return before, after
@@ -160,16 +157,16 @@ def _decode(tx: Transaction, wallet: str | None, allow_unknown_venue: bool) -> D
     pre, post = meta.preBalances, meta.postBalances
     if len(pre) != len(keys) or len(post) != len(keys):
         raise DecodeError("account keys and balances differ in length (lookup tables missing?)")
-    accounts, decimals = token_accounts(meta)
+    table = token_table(meta, keys, pre, post)
+    accounts, decimals, movers = table.accounts, table.decimals, table.movers
     candidates = keys[: message.signer_count] if wallet is None else [wallet]
     # Fast exit, before any instruction is read: a trader with no program event whose own tokens did not
     # move has no swap, whatever its SOL did; only Pump.fun and PumpSwap write such events.
-    movers = {a.owner for a in accounts.values() if a.post != a.pre and a.mint != WSOL_MINT}
     events_possible = PUMPFUN_PROGRAM in keys or PUMPSWAP_PROGRAM in keys
     if not events_possible and movers.isdisjoint(candidates):
         return DecodedTransaction(message.signature, slot, block_time, False, fee, ())
 
-    keep = _programs_to_read(keys, message.signer_count, wallet, pre, post, accounts)
+    keep = _programs_to_read(keys, message.signer_count, wallet, pre, post, table)
     instructions, invoked = walk(message, meta, keep)
     amms, routers, unknown, unknown_inner = venue_and_router(invoked_programs(invoked, meta))
     if not amms and not routers and not unknown and not allow_unknown_venue:
@@ -195,10 +192,12 @@ def _decode(tx: Transaction, wallet: str | None, allow_unknown_venue: bool) -> D
         if not events and candidate not in movers:
             continue
         index = _index_of(keys, candidate)
-        for swap in _wallet_swaps(candidate, index, events, shared, venue, router):
-            before, after = (
-                _holdings(candidate, index, swap.mint, shared) if index is not None else (None, None)
-            )
+        if index is None:
+            swaps.extend(replace(swap, programs=unknown_programs) for swap in events)
+            continue
+        owned = owned_accounts(candidate, shared)
+        for swap in _wallet_swaps(candidate, index, events, shared, owned, venue, router):
+            before, after = _holdings(index, swap.mint, shared, owned)
             swaps.append(replace(swap, programs=unknown_programs, owner_pre=before, owner_post=after))
     return DecodedTransaction(message.signature, slot, block_time, False, fee, tuple(swaps))
 

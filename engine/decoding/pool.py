@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import multiprocessing
 import os
 import threading
@@ -58,6 +59,11 @@ def _init_child(
 
         resource.setrlimit(resource.RLIMIT_AS, (max_memory_bytes, max_memory_bytes))
     programs.VENUE_PROGRAMS.update(venues)  # type: ignore[arg-type]
+    # A child only decodes: what it imported is moved out of the collector's reach (frozen), and young
+    # collections run ten times less often. Decoding makes few reference cycles (the msgspec structs are
+    # untracked); the collections measured 1-3 % of a decode.
+    gc.freeze()
+    gc.set_threshold(7000, 10, 10)
 
 
 def _decode_job(raw: bytes, wallet: str | None, allow_unknown_venue: bool) -> DecodedTransaction:

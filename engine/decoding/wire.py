@@ -5,6 +5,7 @@ from __future__ import annotations
 import binascii
 import operator
 from collections.abc import Callable
+from itertools import compress
 from typing import Any
 
 import msgspec
@@ -146,32 +147,6 @@ def _top_program_indexes(message: MessageKeys) -> list[int]:
     return [ix.program_id_index for ix in top]
 
 
-def _invoked_only(message: MessageKeys, meta: Meta) -> dict[str, bool] | None:
-    """Every invoked program -> ran as a CPI, for a compiled message none of whose instructions are kept:
-    no Instruction is built. None when the inner groups are not the RPC's usual one group per top-level
-    index in ascending order (then _walk reads them, merging groups as it always did)."""
-    keys = message.keys
-    top_indexes = _top_program_indexes(message)
-    invoked = dict.fromkeys([keys[index] for index in top_indexes], False)
-    count = len(top_indexes)
-    inner_programs: set[int] = set()
-    last = -1
-    for group in meta.innerInstructions or ():
-        index = group.index
-        if index <= last:
-            return None
-        last = index
-        instructions = group.instructions
-        if not instructions or index >= count:
-            continue
-        if instructions[0].programIdIndex is None:
-            return None
-        inner_programs |= set(map(_PROGRAM_INDEX, instructions))
-    for program in inner_programs:
-        invoked[keys[program]] = True
-    return invoked
-
-
 def _parsed_ix(raw: RawInstruction, top_level: bool) -> Instruction:
     # jsonParsed: either {"programId", "parsed"} or {"programId", "accounts": [pubkey...], "data"}.
     parsed = parsed_form(raw)
@@ -187,8 +162,71 @@ def _parsed_ix(raw: RawInstruction, top_level: bool) -> Instruction:
 def _walk_compiled(
     message: MessageKeys, meta: Meta, keys: list[str], keep_index: dict[int, str]
 ) -> tuple[list[Instruction], dict[str, bool]]:
-    """_walk for json and wire messages: top-level instructions are read in the form the encoding holds
-    them (solders objects are converted only when kept)."""
+    """_walk for json and wire messages whose inner groups have the RPC's usual shape (one per top-level
+    index, ascending; else _walk_merged): top-level instructions are read in the form the encoding holds
+    them (solders objects are converted only when kept), and a group's kept instructions are picked out
+    in C."""
+    top = message.top
+    top_indexes = _top_program_indexes(message)
+    count = len(top_indexes)
+    key_of = keys.__getitem__
+    kept = keep_index.__contains__
+    top_kept = list(compress(range(count), map(kept, top_indexes)))
+    wire_form = bool(top_kept) and not isinstance(top[0], RawInstruction)
+    instructions: list[Instruction] = []
+    inner_programs: set[int] = set()
+    position = 0  # next entry of top_kept
+    last = -1
+    for group in meta.innerInstructions or ():
+        index = group.index
+        if not last < index < count:
+            return _walk_merged(message, meta, keys, keep_index)
+        last = index
+        raws = group.instructions
+        if not raws:
+            continue
+        program_indexes = list(map(_PROGRAM_INDEX, raws))
+        if None in program_indexes:  # a jsonParsed group inside a compiled message
+            return _walk_merged(message, meta, keys, keep_index)
+        while position < len(top_kept) and top_kept[position] <= index:
+            _keep_top(
+                instructions,
+                top[top_kept[position]],
+                keep_index[top_indexes[top_kept[position]]],
+                keys,
+                wire_form,
+            )
+            position += 1
+        programs = set(program_indexes)
+        inner_programs |= programs
+        if programs.isdisjoint(keep_index):
+            continue
+        for raw in compress(raws, map(kept, program_indexes)):
+            program = keep_index[raw.programIdIndex]
+            accounts_of = [] if program in EVENT_PROGRAMS else list(map(key_of, raw.accounts))
+            instructions.append(Instruction(program, accounts_of, raw.data, None, False))
+    for index in top_kept[position:]:
+        _keep_top(instructions, top[index], keep_index[top_indexes[index]], keys, wire_form)
+    invoked = dict.fromkeys(map(key_of, top_indexes), False)
+    invoked.update(dict.fromkeys(map(key_of, inner_programs), True))
+    return instructions, invoked
+
+
+def _keep_top(
+    instructions: list[Instruction], ix: Any, program: str, keys: list[str], wire_form: bool
+) -> None:
+    """A kept top-level instruction (the pump programs' own top-level buys and sells are never read)."""
+    if program in EVENT_PROGRAMS:
+        return
+    accounts, data = (bytes(ix.accounts), bytes(ix.data)) if wire_form else (ix.accounts, ix.data or "")
+    instructions.append(Instruction(program, list(map(keys.__getitem__, accounts)), data, None, True))
+
+
+def _walk_merged(
+    message: MessageKeys, meta: Meta, keys: list[str], keep_index: dict[int, str]
+) -> tuple[list[Instruction], dict[str, bool]]:
+    """_walk_compiled for any shape of inner groups: groups of one index are merged, groups outside the top
+    level are ignored, and a jsonParsed group is read as such."""
     top = message.top
     wire_form = bool(top) and not isinstance(top[0], RawInstruction)
     top_indexes = _top_program_indexes(message)
@@ -199,13 +237,8 @@ def _walk_compiled(
         inner.setdefault(group.index, []).extend(group.instructions)
     inner_programs: set[Any] = set()
     for index, program_index in enumerate(top_indexes):
-        kept = keep_index.get(program_index)
-        if kept is not None and kept not in EVENT_PROGRAMS:
-            ix = top[index]
-            accounts, data = (
-                (bytes(ix.accounts), bytes(ix.data)) if wire_form else (ix.accounts, ix.data or "")
-            )
-            instructions.append(Instruction(kept, [keys[i] for i in accounts], data, None, True))
+        if program_index in keep_index:
+            _keep_top(instructions, top[index], keep_index[program_index], keys, wire_form)
         group = inner.get(index)
         if not group:
             continue
@@ -229,18 +262,23 @@ def _walk_compiled(
     return instructions, invoked
 
 
+def _keep_index(keys: list[str], keep: frozenset[str]) -> dict[int, str]:
+    """Index -> program id of the kept programs among the keys, found in C (keys are unique in a valid
+    transaction; the runtime rejects a message that repeats one)."""
+    present = keep.intersection(keys)
+    if not present:
+        return {}
+    return {keys.index(key): key for key in present}
+
+
 def _walk(
     message: MessageKeys, meta: Meta, keep: frozenset[str]
 ) -> tuple[list[Instruction], dict[str, bool]]:
     """Kept instructions in execution order and every invoked program -> ran as a CPI. Inner instructions
     are read straight from meta in bulk (most belong to no kept program)."""
     keys = message.keys
-    keep_index = {i: key for i, key in enumerate(keys) if key in keep}
+    keep_index = _keep_index(keys, keep)
     if message.compiled:
-        if not keep_index:
-            invoked = _invoked_only(message, meta)
-            if invoked is not None:
-                return [], invoked
         return _walk_compiled(message, meta, keys, keep_index)
     invoked: dict[str, bool] = {}
     instructions: list[Instruction] = []

@@ -5,14 +5,25 @@ shape, and the cache worker reads each copied mint's metadata once, stores it an
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
+import struct
 import urllib.request
 
 import pytest
+from solders.instruction import AccountMeta, Instruction
+from solders.keypair import Keypair
+from solders.litesvm import LiteSVM
+from solders.message import Message
+from solders.pubkey import Pubkey
+from solders.system_program import CreateAccountParams, create_account
+from solders.transaction import Transaction
 
 from engine.chain.token_meta import MAX_METADATA_LEN, METADATA_PROGRAM, metadata_pda, read_token_meta
 from engine.constants import TOKEN_2022_PROGRAM, TOKEN_PROGRAM
+from engine.sim.amm import mint_data
 from engine.sim.launch import launch_token, new_launcher
+from engine.sim.token_ext import metadata_extensions, token_name, with_mint_extensions
 from engine.workers.cache import CacheWorker
 from engine.workers.data import DataWorker
 from engine.workers.executor import ExecutorWorker
@@ -89,8 +100,6 @@ def test_token_2022_mints_carry_the_metadata_extensions(sim_cluster):
 def test_a_launched_token_has_its_metaplex_account(sim_cluster):
     market = sim_cluster.market
     launcher = new_launcher(market, bytes(range(32)))
-    from solders.keypair import Keypair
-
     pool = launch_token(market, launcher, Keypair(), Keypair(), "NEWT")
     account = rpc(
         sim_cluster.rpc_url, "getAccountInfo", [metadata_pda(pool.mint_str), {"encoding": "base64"}]
@@ -99,6 +108,63 @@ def test_a_launched_token_has_its_metaplex_account(sim_cluster):
     assert fields.symbol == "NEWT" and fields.source == "metaplex"
     data = base64.b64decode(account["value"]["data"][0])
     assert data[33:65] == bytes(pool.mint) and data[1:33] == bytes(launcher.pubkey())
+
+
+def test_the_token_2022_bytes_are_what_the_real_program_writes():
+    """The cluster writes its Token-2022 mints' metadata into genesis state; the same mint made by the real
+    instructions (InitializeMetadataPointer, InitializeMint2, the interface's Initialize, which reallocs
+    the mint) in LiteSVM's Token-2022 program has exactly those bytes."""
+    program = Pubkey.from_string(TOKEN_2022_PROGRAM)
+    svm = LiteSVM()
+    payer, mint, authority = Keypair(), Keypair(), Keypair()
+    svm.airdrop(payer.pubkey(), 10**10)
+    symbol = "ZAP"
+    name = token_name(symbol)
+
+    def string(text: str) -> bytes:
+        return struct.pack("<I", len(text)) + text.encode()
+
+    initialize = hashlib.sha256(b"spl_token_metadata_interface:initialize_account").digest()[:8]
+    pointer_space = 82 + 83 + 1 + 4 + 64
+    final_space = pointer_space + 4 + 64 + len(string(name)) + len(string(symbol)) + len(string("")) + 4
+    instructions = [
+        create_account(
+            CreateAccountParams(
+                from_pubkey=payer.pubkey(),
+                to_pubkey=mint.pubkey(),
+                lamports=svm.minimum_balance_for_rent_exemption(final_space),
+                space=pointer_space,
+                owner=program,
+            )
+        ),
+        Instruction(
+            program,
+            bytes([39, 0]) + bytes(authority.pubkey()) + bytes(mint.pubkey()),  # MetadataPointer Initialize
+            [AccountMeta(mint.pubkey(), False, True)],
+        ),
+        Instruction(
+            program,
+            bytes([20, 6]) + bytes(authority.pubkey()) + b"\x00",
+            [AccountMeta(mint.pubkey(), False, True)],
+        ),
+        Instruction(
+            program,
+            initialize + string(name) + string(symbol) + string(""),
+            [
+                AccountMeta(mint.pubkey(), False, True),
+                AccountMeta(authority.pubkey(), False, False),
+                AccountMeta(mint.pubkey(), False, False),
+                AccountMeta(authority.pubkey(), True, False),
+            ],
+        ),
+    ]
+    message = Message.new_with_blockhash(instructions, payer.pubkey(), svm.latest_blockhash())
+    result = svm.send_transaction(Transaction([payer, mint, authority], message, svm.latest_blockhash()))
+    assert "TokenMetadataInstruction: Initialize" in " ".join(result.logs())
+    real = bytes(svm.get_account(mint.pubkey()).data)
+    pointer, metadata = metadata_extensions(mint.pubkey(), authority.pubkey(), symbol, name)
+    written = with_mint_extensions(mint_data(authority.pubkey(), 0, 6, None), [pointer, metadata])
+    assert len(real) == final_space and real == written
 
 
 @pytest.fixture

@@ -121,7 +121,12 @@ def test_symbols_are_cleaned_of_control_characters_and_capped():
     meta = read_token_meta(
         GOOBERG_MINT, b64_account(spl_mint(), TOKEN_PROGRAM), b64_account(evil, METADATA_PROGRAM)
     )
-    assert meta.symbol == "ZP" and meta.name == "A[31mB"  # the escape and bell are gone
+    assert meta.symbol == "ZP" and meta.name == "A(31mB"  # the escape and bell are gone, no markup left
+    markup = metaplex_metadata_bytes(GOOBERG_MINT, GOOBERG_METADATA, "[/]", "[b]X", "")
+    meta = read_token_meta(
+        GOOBERG_MINT, b64_account(spl_mint(), TOKEN_PROGRAM), b64_account(markup, METADATA_PROGRAM)
+    )
+    assert (meta.symbol, meta.name) == ("(b)X", "(/)")
     long_symbol = token_metadata_value(MEGA_MINT, None, "n", "S" * 300, "")
     fields = parse_token_metadata(long_symbol)
     assert len(fields.symbol) == 300  # the parser keeps it; what is shown is capped
