@@ -162,9 +162,11 @@ class RpcPool:
         shared = endpoint.shared.blocked_until if endpoint.shared is not None else 0.0
         return max(endpoint.blocked_until, shared)
 
-    async def _turn(self, endpoint: _Endpoint, wait: float) -> None:
-        """Wait for the endpoint (its Retry-After, then a token of this pool's and of the engine's budget).
-        A trading call holds the endpoint's trading turn meanwhile, so background calls queue behind it."""
+    async def _attempt(self, endpoint: _Endpoint, wait: float, method: str, body: bytes) -> tuple[Any, bytes]:
+        """One request: wait for the endpoint (its Retry-After, then a token of this pool's and of the
+        engine's budget), then post. A trading call holds the endpoint's trading turn while it waits, so
+        background calls queue behind it; the first request after a Retry-After holds it until answered,
+        so no background call reaches the endpoint before it (nor provokes the next 429 ahead of it)."""
         shared = endpoint.shared
         if shared is None or self.low_priority:
             if wait > 0:
@@ -172,12 +174,15 @@ class RpcPool:
             await endpoint.bucket.acquire()
             if shared is not None:
                 await shared.acquire(low_priority=True)
-            return
+            return await self._post(endpoint, method, body)
         with shared.trading_turn():
             if wait > 0:
                 await asyncio.sleep(wait)
             await endpoint.bucket.acquire()
             await shared.acquire()
+            if wait > 0:
+                return await self._post(endpoint, method, body)
+        return await self._post(endpoint, method, body)
 
     # -- the call --------------------------------------------------------------------------------
     async def request(self, method: str, params: list[Any] | None = None) -> tuple[Any, bytes]:
@@ -201,9 +206,8 @@ class RpcPool:
             endpoint = self.endpoints[index]
             tried.add(index)
             attempts += 1
-            await self._turn(endpoint, wait)
             try:
-                result, raw = await self._post(endpoint, method, body)
+                result, raw = await self._attempt(endpoint, wait, method, body)
             except RpcError as exc:
                 last = str(exc)
                 if not exc.retryable:

@@ -162,9 +162,8 @@ class SwapApi:
         attempt = 0
         while True:
             attempt += 1
-            await self._turn(gate, path, deadline)
             try:
-                return await self._send(method, path, params, body)
+                return await self._attempt(gate, method, path, params, body, deadline)
             except SwapApiError as exc:
                 if exc.status != 429:
                     raise
@@ -177,8 +176,18 @@ class SwapApi:
                 if time.monotonic() + pause > deadline:
                     raise
 
-    async def _turn(self, gate: SharedBucket, path: str, deadline: float) -> None:
-        """Wait for the swap API's Retry-After to end; a background call also for every waiting trading call."""
+    async def _attempt(
+        self,
+        gate: SharedBucket,
+        method: str,
+        path: str,
+        params: dict[str, str] | None,
+        body: dict[str, Any] | None,
+        deadline: float,
+    ) -> dict[str, Any]:
+        """Wait for the swap API's Retry-After to end (a background call also for every waiting trading call),
+        then send. A trading call that waited holds the trading turn until it is answered, so the first request
+        after a Retry-After is a trading one and no background call reaches the API before its answer."""
         pause = gate.blocked_for()
         if time.monotonic() + pause > deadline:
             error = SwapApiError(
@@ -193,9 +202,12 @@ class SwapApi:
                 raise SwapApiError(
                     f"swap API {path}: waited {self.timeout:g}s behind trading calls", retryable=True
                 ) from None
-            return
+            return await self._send(method, path, params, body)
         with gate.trading_turn():
             await gate.acquire(honour_block=True)
+            if pause > 0:
+                return await self._send(method, path, params, body)
+        return await self._send(method, path, params, body)
 
     async def _send(
         self, method: str, path: str, params: dict[str, str] | None, body: dict[str, Any] | None

@@ -71,7 +71,7 @@ engine.stop()
 """
 
 
-def run_engine(home: Path, cluster, folder: Path) -> subprocess.Popen:
+def run_engine(home: Path, cluster, folder: Path, log: Path) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ZAPBOT_", "RPC_", "WS_", "SWAP_API"))}
     env.update(
         ZAPBOT_HOME=str(home),
@@ -86,7 +86,7 @@ def run_engine(home: Path, cluster, folder: Path) -> subprocess.Popen:
         env=env,
         cwd=str(home),
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=log.open("wb"),  # read when an assertion fails
     )
 
 
@@ -150,7 +150,7 @@ def test_trades_left_in_flight_by_a_crash_finish_beside_a_new_signal(tmp_path, s
     before.mkdir()
     after.mkdir()
 
-    first = run_engine(home, sim_cluster, before)
+    first = run_engine(home, sim_cluster, before, tmp_path / "engine-1.log")
     try:
         # A position to sell later, bought while everything works.
         position = sim_cluster.trader_swap(leader, "buy", held_mint, quote_lamports=SOL)
@@ -204,7 +204,7 @@ def test_trades_left_in_flight_by_a_crash_finish_beside_a_new_signal(tmp_path, s
     sim_cluster.set_chaos(confirm_delay_ms=CONFIRM_DELAY_MS)
     fresh = sim_cluster.trader_swap(other, "buy", landed_mint, quote_lamports=SOL // 2)
     write_signal(after, 0, fresh, other)
-    second = run_engine(home, sim_cluster, after)
+    second = run_engine(home, sim_cluster, after, tmp_path / "engine-2.log")
     try:
         wait_until(
             lambda: all(
@@ -226,10 +226,19 @@ def test_trades_left_in_flight_by_a_crash_finish_beside_a_new_signal(tmp_path, s
         assert skipped["status"] == "skipped" and skipped["reason"].startswith("stale"), skipped
         assert sim_cluster.token_balance(wallet, stale_mint) == 0
         assert sim_cluster.ledger.get_tx(sent[stale.signature]["signature"]) is None
-        # Expired sell: re-quoted once and executed with new bytes.
+        # Expired sell: re-quoted once and executed with new bytes. Should its first bytes have landed after
+        # all, it is executed with them, once: the chain decides which. (One run on a busy machine ended
+        # `executed` after 1 attempt, not yet explained; this tells the two cases apart.)
         resold = rows[sell.signature]
-        assert resold["status"] == "executed" and resold["attempts"] == 2, resold
-        assert resold["signature"] != sent[sell.signature]["signature"]
+        attempts = db_rows(db, "SELECT * FROM trades WHERE intent_id=? ORDER BY id", resold["id"])
+        original = sent[sell.signature]["signature"]
+        first_bytes_landed = sim_cluster.ledger.get_tx(original) is not None
+        expected = (1, original) if first_bytes_landed else (2, resold["signature"])
+        assert resold["status"] == "executed", (resold, attempts)
+        assert (resold["attempts"], resold["signature"]) == expected, (resold, attempts, sent[sell.signature])
+        if not first_bytes_landed:
+            assert resold["signature"] != original
+            assert [a["status"] for a in attempts] == ["expired", "executed"], attempts
         assert sim_cluster.token_balance(wallet, held_mint) == 0
         # The new buy was not held back by recovery: it went out while the recovered sell was still
         # waiting for its confirmation.
