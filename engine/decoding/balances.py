@@ -120,16 +120,11 @@ class TxBalances(msgspec.Struct, gc=False):
     mints: set[str]  # every mint with a token balance in the transaction
 
 
-def owned_accounts(wallet: str, tx: TxBalances) -> list[TokenAccount]:
-    """The wallet's token accounts, in the order of the balance tables."""
-    return [acct for acct in tx.token_accounts.values() if acct.owner == wallet]
-
-
 def net_legs(
     wallet: str, wallet_index: int, tx: TxBalances, owned: list[TokenAccount]
 ) -> tuple[int, dict[str, int], set[str]]:
     """The wallet's net SOL (lamports, wrapped included) and per-mint token changes with fees, tips and rent
-    left out; also the mints it holds an account of. `owned` is owned_accounts(wallet, tx)."""
+    left out; also the mints it holds an account of. `owned`: its token accounts, in table order."""
     pre, post = tx.pre, tx.post
     flows = tx.flows
     # Lamports of the wallet plus lamports of every token account it owns: WSOL balance, wrap/unwrap and

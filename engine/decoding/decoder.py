@@ -13,7 +13,6 @@ from engine.decoding.balances import (
     TxBalances,
     balance_swap,
     net_legs,
-    owned_accounts,
     token_table,
 )
 from engine.decoding.document import Meta, Transaction, from_dict, log_lines, parse_raw
@@ -135,13 +134,6 @@ def _event_trades(
     return trades
 
 
-def _index_of(keys: list[str], wallet: str) -> int | None:
-    try:
-        return keys.index(wallet)
-    except ValueError:
-        return None
-
-
 def _decode(tx: Transaction, wallet: str | None, allow_unknown_venue: bool) -> DecodedTransaction:
     meta = tx.meta
     if meta is None:
@@ -168,7 +160,9 @@ def _decode(tx: Transaction, wallet: str | None, allow_unknown_venue: bool) -> D
 
     keep = _programs_to_read(keys, message.signer_count, wallet, pre, post, table)
     instructions, invoked = walk(message, meta, keep)
-    amms, routers, unknown, unknown_inner = venue_and_router(invoked_programs(invoked, meta))
+    if meta.innerInstructions is None:  # not recorded: the invoke log lines name the inner programs
+        invoked = invoked_programs(invoked, meta)
+    amms, routers, unknown, unknown_inner = venue_and_router(invoked)
     if not amms and not routers and not unknown and not allow_unknown_venue:
         # Only System / Token programs: transfers, not a swap (unless the caller trades like that, e.g. sim).
         return DecodedTransaction(message.signature, slot, block_time, False, fee, ())
@@ -191,11 +185,12 @@ def _decode(tx: Transaction, wallet: str | None, allow_unknown_venue: bool) -> D
         events = event_swaps(trades, candidate, decimals, router) if trades else []
         if not events and candidate not in movers:
             continue
-        index = _index_of(keys, candidate)
-        if index is None:
+        try:
+            index = keys.index(candidate)
+        except ValueError:  # a wallet that is not a key: only its events (and no holdings) are known
             swaps.extend(replace(swap, programs=unknown_programs) for swap in events)
             continue
-        owned = owned_accounts(candidate, shared)
+        owned = [acct for acct in accounts.values() if acct.owner == candidate]
         for swap in _wallet_swaps(candidate, index, events, shared, owned, venue, router):
             before, after = _holdings(index, swap.mint, shared, owned)
             swaps.append(replace(swap, programs=unknown_programs, owner_pre=before, owner_post=after))

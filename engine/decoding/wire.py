@@ -315,10 +315,9 @@ def _walk(
     return instructions, invoked
 
 
-def walk(message: MessageKeys, meta: Meta, keep: frozenset[str]) -> tuple[list[Instruction], dict[str, bool]]:
-    """The instructions (top level and inner, in execution order) of the programs in `keep`, and every
-    invoked program -> whether it ran as a CPI."""
-    return _walk(message, meta, keep)
+# The instructions (top level and inner, in execution order) of the programs in `keep`, and every invoked
+# program -> whether it ran as a CPI.
+walk = _walk
 
 
 def read_wire(
