@@ -385,8 +385,9 @@ class ExecutorWorker(BaseWorker):
     # -- skips and held signals ------------------------------------------------------------------------
     async def _skip(self, msg: SwapDetected, skip: Skip) -> None:
         """The one path of a skip: written by the store client (which shows it) and announced."""
+        written = True
         try:
-            await self._record_skip(msg, skip)
+            written = await self._record_skip(msg, skip) is not None
             self.ctx.detections.closed(msg.wallet, msg.leader_signature)
         except StoreError as exc:
             # The database refused the write (disk full, locked): keep the skip and write it when it recovers.
@@ -394,10 +395,11 @@ class ExecutorWorker(BaseWorker):
             self.log.warning("could not record skip yet (%s); will retry", exc)
         except Exception as exc:  # noqa: BLE001 - the data worker reported it already
             self.log.warning("could not record skip: %s", exc)
-        self.ctx.publish(TradeSkipped(msg.leader_signature, msg.trader, msg.side, msg.mint, skip.reason))
+        if written:  # a swap fetched again after a restart keeps its one record and its one announcement
+            self.ctx.publish(TradeSkipped(msg.leader_signature, msg.trader, msg.side, msg.mint, skip.reason))
 
-    async def _record_skip(self, msg: SwapDetected, skip: Skip) -> None:
-        await self.ctx.store.record_skip(
+    async def _record_skip(self, msg: SwapDetected, skip: Skip) -> int | None:
+        return await self.ctx.store.record_skip(
             leader_signature=msg.leader_signature,
             trader=msg.trader,
             side=msg.side,

@@ -131,7 +131,7 @@ def test_an_unknown_venue_skip_is_recorded_once_across_a_restart(tmp_path, clust
             ctx.send("analyzer", NewTransactions(wallet, (trade.signature,), "poll"))
             counter = "skips" if run == 0 else "skips_already_decided"
             counts = ctx.state.counters
-            wait_until(lambda c=counts, k=counter: c.get(k, 0) == 1, what=f"run {run + 1}: the skip")
+            wait_until(lambda c=counts, k=counter: c.get(k, 0) == 1, what=lambda c=counts: dict(c))
             # Fetched and decoded again in the second run: the swap was seen, its record already there.
             assert ctx.state.counters.get("swaps_detected") == 1
         finally:
@@ -145,3 +145,55 @@ def test_an_unknown_venue_skip_is_recorded_once_across_a_restart(tmp_path, clust
         conn.close()
     assert [row["reason"] for row in rows] == ["unknown venue"]
     assert [e.reason for e in announced] == ["unknown venue"]
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(90)
+def test_an_executor_skip_is_announced_once_across_a_restart(tmp_path, cluster):
+    """The executor's own skips follow the analyzer's rule: a swap that has its record already (here "copy
+    buys off", then after a restart the trader is no longer followed) gets no second row and no second
+    announcement."""
+    from engine.store import connect
+    from engine.workers.executor import ExecutorWorker
+
+    class RecordingExecutor(ExecutorWorker):
+        received: list[SwapDetected] = []
+
+        @handles(SwapDetected)
+        async def on_swap(self, msg: SwapDetected) -> None:
+            type(self).received.append(msg)
+            await super().on_swap(msg)
+
+    name, wallet = cluster.traders[1]
+    trade = cluster.trader_swap(name, "buy", cluster.mints[0], quote_lamports=10**8)
+    announced: list[TradeSkipped] = []
+    for run in range(2):
+        ctx = paper_ctx(tmp_path, cluster, copy_unknown=True)
+        followed = [TraderConfig(name=name, wallet=wallet, copy_buys=False)] if run == 0 else []
+        ctx.traders = TraderBook(None, followed)
+        ctx.endpoints = Endpoints([cluster.rpc_url], cluster.ws_url, cluster.swap_api_url)
+        ctx.bus.subscribe(lambda e: announced.append(e) if isinstance(e, TradeSkipped) else None)
+        sup = Supervisor(ctx, {"data": DataWorker, "analyzer": AnalyzerWorker, "executor": RecordingExecutor})
+        sup.start()
+        try:
+            assert sup.wait_ready(15)
+            counts = ctx.state.counters
+            if run == 0:
+                ctx.send("analyzer", NewTransactions(wallet, (trade.signature,), "poll"))
+                wait_until(lambda c=counts: c.get("skips", 0) == 1, what=lambda c=counts: dict(c))
+            else:  # the same signal again, to an executor that no longer follows its trader
+                ctx.send("executor", RecordingExecutor.received[0])
+                wait_until(
+                    lambda c=counts: c.get("skips_already_decided", 0) == 1, what=lambda c=counts: dict(c)
+                )
+        finally:
+            sup.stop()
+    conn = connect(tmp_path / "paper.db", readonly=True)
+    try:
+        rows = conn.execute(
+            "SELECT reason FROM skips WHERE leader_signature=?", (trade.signature,)
+        ).fetchall()
+    finally:
+        conn.close()
+    assert [row["reason"] for row in rows] == ["copy buys off"]
+    assert [e.reason for e in announced] == ["copy buys off"]
