@@ -6,6 +6,7 @@ import asyncio
 import gc
 import multiprocessing
 import os
+import signal
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -49,6 +50,9 @@ def _init_child(
     owner_pid: int | None = None,
     nice: int = 0,
 ) -> None:
+    # Ctrl-C in a terminal reaches the whole process group: the owner stops the pool; a child that took the
+    # KeyboardInterrupt itself would print a traceback and could drop the batch it holds.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     if owner_pid is not None:
         _watch_owner(owner_pid)
     if nice:

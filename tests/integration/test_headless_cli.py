@@ -127,3 +127,34 @@ def test_second_engine_on_the_same_home_refuses(tmp_path):
     assert not (tmp_path / "engine.lock").exists()
     again = zapbot(["run", "--headless", "--duration", "1", "--no-http"], env)
     assert again.returncode == 0, again.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+def test_ctrl_c_to_the_process_group_stops_cleanly_without_tracebacks(tmp_path):
+    """Ctrl-C in a terminal signals the whole process group, the decode pool's children included: the engine
+    stops cleanly (exit 0) and no child prints a KeyboardInterrupt traceback."""
+    import signal
+
+    write_config(tmp_path, FAST_SIM)
+    engine = subprocess.Popen(
+        [sys.executable, "-m", "zapbot_tui.cli", "run", "--headless", "--duration", "60"],
+        env=env_for(tmp_path),
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its own process group, as a terminal's foreground job
+    )
+    try:
+        assert engine.stdout.readline().startswith("zapbot: engine running")
+        for line in engine.stdout:  # a copy was decided, so the decode pool's children are up and working
+            if "filled" in line or "skipped" in line:
+                break
+        os.killpg(engine.pid, signal.SIGINT)
+        _, stderr = engine.communicate(timeout=60)
+        assert engine.returncode == 0, stderr
+    finally:
+        if engine.poll() is None:
+            os.killpg(engine.pid, signal.SIGKILL)
+    assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr, stderr
