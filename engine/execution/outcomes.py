@@ -75,6 +75,10 @@ class Outcomes:
             # watched, and its sells of open lots are still copied (policy.decide).
             why = f"auto-paused after {failures} failed trades; buys paused, sells still copied"
             changes["paused_reason"] = why
+            # The reason is known before the trader turns inactive, so no signal in between reads a plain stop.
+            self.trader_state.setdefault(trader.wallet, {"wallet": trader.wallet, "name": trader.name})[
+                "paused_reason"
+            ] = why
             try:
                 self.ctx.traders.set_active(trader.name, False)
             except KeyError:
@@ -133,6 +137,8 @@ class Outcomes:
     async def save_trader_state(self, name: str, wallet: str, **fields_: Any) -> None:
         if not wallet:
             return
-        await self.ctx.store.set_trader_state(wallet, name, **fields_)
+        # Memory first: a signal decided while the write is in flight must already see the new state
+        # (an auto-pause's reason, or it would read the trader as merely inactive).
         state = self.trader_state.setdefault(wallet, {"wallet": wallet, "name": name})
         state.update(fields_)
+        await self.ctx.store.set_trader_state(wallet, name, **fields_)
