@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from concurrent.futures import Future
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from engine.messages import LogEvent, ManualSell, StartMonitoring, StopMonitoring
-from engine.state import TraderView
+from engine.state import PositionView, TraderView
+from engine.trader_model import validate_address
 
 if TYPE_CHECKING:
     from engine.context import EngineContext
@@ -203,3 +205,21 @@ async def quote_manual_sell(
         min_lamports=int(quote["otherAmountThreshold"]),
         price_impact_pct=price_impact_pct(quote),
     )
+
+
+def resolve_position(positions: Iterable[PositionView], token: str) -> PositionView:
+    """The open position a mint address or symbol names; ValueError with one line otherwise."""
+    held = [p for p in positions if p.amount > 0]
+    by_symbol = [p for p in held if p.symbol and p.symbol.lower() == token.lower()]
+    if len(by_symbol) == 1:
+        return by_symbol[0]
+    if len(by_symbol) > 1:
+        raise ValueError(f"several positions are called {token}; use the mint address")
+    try:
+        mint = validate_address(token)
+    except ValueError:
+        raise ValueError(f"{token!r} is not a mint address or the symbol of an open position") from None
+    for position in held:
+        if position.mint == mint:
+            return position
+    raise ValueError(f"no open position in {mint[:4]}…{mint[-4:]}")

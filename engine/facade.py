@@ -15,6 +15,7 @@ from typing import Any
 from engine import commands
 from engine.config import ConfigError, Settings
 from engine.context import Endpoints, EngineContext
+from engine.control import ControlRoutes, remove_control_token, write_control_token
 from engine.home_lock import LOCK_FILE, EngineLocked, HomeLock  # noqa: F401 (re-exported)
 from engine.inbox import Inbox
 from engine.messages import LogEvent
@@ -79,6 +80,7 @@ class Engine:
         self.ctx: EngineContext | None = None
         self.supervisor: Supervisor | None = None
         self.http: HttpServer | None = None
+        self.control_token = ""  # this start's secret for the control routes (ZAPBOT_HOME/control.token)
         self.started = False
         self._unsubscribe_log: Callable[[], None] | None = None
 
@@ -156,7 +158,12 @@ class Engine:
     def _start_http(self) -> None:
         settings = self.settings
         token = settings.http.bearer_token.get_secret_value() if settings.http.bearer_token else None
-        self.http = HttpServer(self.snapshot, settings.http.host, settings.http.port, token)
+        self.control_token = write_control_token(self.paths.home)
+        REDACTOR.add(self.control_token)
+        control = ControlRoutes(lambda: self.ctx if self.started else None, self.control_token)
+        self.http = HttpServer(
+            self.snapshot, settings.http.host, settings.http.port, token, extra_routes=control.register
+        )
         self.http.start()
         if not self.http.error:
             return
@@ -171,6 +178,9 @@ class Engine:
     def _stop_http(self) -> None:
         if self.http is not None:
             self.http.stop()
+        if self.control_token:
+            remove_control_token(self.paths.home, self.control_token)
+            self.control_token = ""
         if self._wrote_runtime:  # only our own runtime.json: a busy port's may be another engine's
             self._wrote_runtime = False
             try:

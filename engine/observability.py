@@ -144,6 +144,22 @@ def status_document(snapshot: EngineSnapshot) -> dict[str, Any]:
         "subscriptions": snapshot.subscriptions,
         "in_flight": snapshot.in_flight,
         "latency": status_figures(snapshot.latency),  # per trader medians (engine/latency.py)
+        "positions": [  # raw base units beside decimals; each position is the sum of its lots
+            {
+                "mint": position.mint,
+                "symbol": position.symbol,
+                "decimals": position.decimals,
+                "amount": position.amount,
+                "cost_lamports": position.cost_lamports,
+                "lots": [
+                    {"id": lot.id, "trader": lot.trader, "amount": lot.amount}
+                    for lot in snapshot.lots
+                    if lot.mint == position.mint and lot.amount > 0
+                ],
+            }
+            for position in snapshot.positions
+            if position.amount > 0
+        ],
         "health": {
             "rpc_ok": snapshot.health.rpc_ok,
             "ws_ok": snapshot.health.ws_ok,
@@ -259,9 +275,15 @@ class HttpServer:
     """aiohttp on its own thread, so the endpoint answers even when workers are busy."""
 
     def __init__(
-        self, snapshot_fn: Callable[[], EngineSnapshot], host: str, port: int, bearer_token: str | None = None
+        self,
+        snapshot_fn: Callable[[], EngineSnapshot],
+        host: str,
+        port: int,
+        bearer_token: str | None = None,
+        extra_routes: Callable[[web.Application], None] | None = None,
     ) -> None:
         self.snapshot_fn = snapshot_fn
+        self.extra_routes = extra_routes  # the control routes: they carry their own token
         self.host = host
         self.port = port
         self.bearer_token = bearer_token
@@ -315,6 +337,8 @@ class HttpServer:
         app.router.add_get("/workers/status", self._status)
         app.router.add_get("/metrics", self._metrics)
         app.router.add_get("/health", self._health)
+        if self.extra_routes is not None:
+            self.extra_routes(app)
         runner = web.AppRunner(app, access_log=None)
         self._runner = runner
         try:

@@ -1,4 +1,5 @@
-"""The `zapbot` command line: the console by default, plus run, config, traders, trades, status, sim, decode, bench."""
+"""The `zapbot` command line: the console by default, plus run, config, traders, trades, status, sell,
+pause, resume, sim, decode, scout and bench."""
 
 from __future__ import annotations
 
@@ -48,7 +49,9 @@ zapbot run --headless [--duration S] [--config FILE]  run the engine without the
 zapbot config init|show|check [--config FILE]         write, show (secrets masked) or validate the configuration
 zapbot traders list|add|remove|start|stop ...         manage followed traders
 zapbot trades [--json] [--csv FILE]                   copy decisions, newest first
-zapbot status [--json]                                status of a running engine
+zapbot status [--json]                                status of a running engine, its positions and lots
+zapbot sell TOKEN PERCENT [--lot ID] [--yes]          sell part of a position of the running engine
+zapbot pause [buys|all] | zapbot resume               pause buys (sells still copied) or all; resume
 zapbot sim [options]                                  run the local cluster standalone
 zapbot decode FILE... [--wallet W]                    decode getTransaction JSON files
 zapbot scout WALLET [--days N | --limit N] [--json]   a wallet's trading, and what copying it would make
@@ -108,9 +111,17 @@ def _dispatch(args: list[str]) -> int:
             )
             return 2
         return int(_load(BENCHMARKS[rest[0]])(rest[1:]) or 0)
-    from zapbot_tui.commands import core
+    from zapbot_tui.commands import control, core
 
-    handlers = {"run": core.run, "config": core.config, "traders": core.traders, "status": core.status}
+    handlers = {
+        "run": core.run,
+        "config": core.config,
+        "traders": core.traders,
+        "status": core.status,
+        "sell": control.sell,
+        "pause": control.pause,
+        "resume": control.resume,
+    }
     if command not in handlers:
         print(f"zapbot: unknown command {command!r}; see `zapbot --help`", file=sys.stderr)
         return 2

@@ -8,12 +8,12 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from engine.commands import resolve_position
 from engine.constants import LAMPORTS_PER_SOL
 from engine.exits import trigger_label
 from engine.latency import lag_text
 from engine.observability import REDACTOR
 from engine.state import EngineSnapshot, PositionView, TradeView
-from engine.traders import validate_address
 
 TELEGRAM_MAX_CHARS = 4096
 DEFAULT_TRADES_SHOWN = 10
@@ -438,21 +438,14 @@ def parse_sell_args(args: list[str], positions: Iterable[PositionView]) -> tuple
         raise UsageError(USAGE["sell"])
     token, percent_text = args
     percent = parse_percent(percent_text)
-    held = list(positions)
-    by_symbol = [p for p in held if p.symbol and p.symbol.lower() == token.lower()]
-    if len(by_symbol) == 1:
-        return by_symbol[0].mint, percent
-    if len(by_symbol) > 1:
-        raise UsageError(f"Several positions are called {token}; use the mint address. {USAGE['sell']}")
     try:
-        mint = validate_address(token)
-    except ValueError:
-        raise UsageError(
-            f"{token!r} is not a mint address or the symbol of an open position. {USAGE['sell']}"
-        ) from None
-    if all(p.mint != mint for p in held):
-        raise UsageError(f"No open position in {short_mint(mint)}. /positions lists them.")
-    return mint, percent
+        return resolve_position(positions, token).mint, percent
+    except ValueError as exc:
+        text = str(exc)
+        sentence = text[0].upper() + text[1:]
+        if text.startswith("no open position"):
+            raise UsageError(f"{sentence}. /positions lists them.") from None
+        raise UsageError(f"{sentence}. {USAGE['sell']}") from None
 
 
 # -- reports (/profit, /daily, /performance, /balance, /logs), after freqtrade's ------------------------------

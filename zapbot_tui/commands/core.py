@@ -18,7 +18,7 @@ from engine.config import STARTER_CONFIG, ConfigError, Settings, load_settings, 
 from engine.paths import HomePaths, home_paths
 from zapbot_tui.commands.exit_options import ExitOptionError, add_exit_options, exit_fields
 from zapbot_tui.commands.parsing import OneLineParser
-from zapbot_tui.format import lag
+from zapbot_tui.format import lag, mint_label, sol, token_amount
 
 
 def _err(message: str, code: int = 2) -> int:
@@ -528,7 +528,26 @@ def status(argv: list[str]) -> int:
             f"{worker.get('detail', '')}"
         )
     _print_lag((doc.get("latency") or {}).get("traders") or {})
+    _print_positions(doc.get("positions") or [])
     return 0
+
+
+def _print_positions(positions: list[dict[str, Any]]) -> None:
+    """Open positions with their lots, whose ids `zapbot sell --lot` takes."""
+    if not positions:
+        return
+    print(f"{'position':<16} {'amount':>16} {'cost SOL':>10}  lots (id trader amount)")
+    for position in positions:
+        label = mint_label(position["mint"], position.get("symbol") or "")
+        decimals = position.get("decimals")
+        lots = ", ".join(
+            f"#{lot['id']} {lot['trader']} {token_amount(lot['amount'], decimals)}"
+            for lot in position["lots"]
+        )
+        print(
+            f"{label:<16} {token_amount(position['amount'], decimals):>16} "
+            f"{sol(position['cost_lamports']):>10}  {lots}"
+        )
 
 
 def _print_lag(traders: dict[str, Any]) -> None:
