@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from engine.messages import LogEvent, ManualSell, StartMonitoring, StopMonitoring
 from engine.state import PositionView, TraderView
+from engine.token_names import label
 from engine.trader_model import validate_address
 
 if TYPE_CHECKING:
@@ -222,4 +223,4 @@ def resolve_position(positions: Iterable[PositionView], token: str) -> PositionV
     for position in held:
         if position.mint == mint:
             return position
-    raise ValueError(f"no open position in {mint[:4]}…{mint[-4:]}")
+    raise ValueError(f"no open position in {label(mint, None)}")

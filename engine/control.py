@@ -8,10 +8,11 @@ the HTTP bind address or the status bearer token.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hmac
 import os
 import secrets
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +21,7 @@ from aiohttp import web
 
 from engine import commands
 from engine.messages import LogEvent
+from engine.token_names import label
 
 if TYPE_CHECKING:
     from engine.context import EngineContext
@@ -59,6 +61,25 @@ def remove_control_token(home: Path, token: str) -> None:
             pass
 
 
+Handler = Callable[["ControlRoutes", web.Request, "EngineContext"], Awaitable[web.Response]]
+
+
+def _guarded(handler: Handler) -> Callable[["ControlRoutes", web.Request], Awaitable[web.Response]]:
+    """The token check and the started engine every control route needs, in one place."""
+
+    @functools.wraps(handler)
+    async def checked(self: "ControlRoutes", request: web.Request) -> web.Response:
+        sent = request.headers.get(TOKEN_HEADER, "")
+        if not hmac.compare_digest(sent.encode(), self.token.encode()):
+            return _error(401, f"unauthorised: send the token in ZAPBOT_HOME/{CONTROL_TOKEN_FILE}")
+        ctx = self.ctx_fn()
+        if ctx is None:
+            return _error(503, "the engine is still starting; try again in a moment")
+        return await handler(self, request, ctx)
+
+    return checked
+
+
 class ControlRoutes:
     """POST /control/sell, /control/pause, /control/resume and GET /control/trades/{id}, for one engine."""
 
@@ -72,14 +93,6 @@ class ControlRoutes:
         app.router.add_post("/control/resume", self._resume)
         app.router.add_get("/control/trades/{intent_id}", self._trade)
 
-    def _refusal(self, request: web.Request) -> web.Response | None:
-        sent = request.headers.get(TOKEN_HEADER, "")
-        if not hmac.compare_digest(sent.encode(), self.token.encode()):
-            return _error(401, f"unauthorised: send the token in ZAPBOT_HOME/{CONTROL_TOKEN_FILE}")
-        if self.ctx_fn() is None:
-            return _error(503, "the engine is still starting; try again in a moment")
-        return None
-
     async def _body(self, request: web.Request) -> dict[str, Any]:
         try:
             body = orjson.loads(await request.read() or b"{}")
@@ -89,13 +102,9 @@ class ControlRoutes:
             raise ValueError("the request body must be a JSON object")
         return body
 
-    async def _sell(self, request: web.Request) -> web.Response:
+    @_guarded
+    async def _sell(self, request: web.Request, ctx: "EngineContext") -> web.Response:
         """{"token", "percent", "lot_id"?, "confirm"?}: without confirm, the quote only; with it, the sell."""
-        refusal = self._refusal(request)
-        if refusal is not None:
-            return refusal
-        ctx = self.ctx_fn()
-        assert ctx is not None
         try:
             body = await self._body(request)
             percent = float(body.get("percent", 0))
@@ -103,9 +112,10 @@ class ControlRoutes:
                 raise ValueError("percent must be above 0 and at most 100")
             lot_id = body.get("lot_id")
             lot_id = None if lot_id is None else int(lot_id)
-            position = commands.resolve_position(ctx.state.snapshot().positions, str(body.get("token", "")))
+            snapshot = ctx.state.snapshot()
+            position = commands.resolve_position(snapshot.positions, str(body.get("token", "")))
             if lot_id is not None and all(
-                lot.id != lot_id or lot.mint != position.mint for lot in ctx.state.snapshot().lots
+                lot.id != lot_id or lot.mint != position.mint for lot in snapshot.lots
             ):
                 raise ValueError(f"lot {lot_id} is not an open lot of {position.symbol or position.mint}")
         except (TypeError, ValueError) as exc:
@@ -144,12 +154,8 @@ class ControlRoutes:
         answer["intent_id"] = intent_id
         return web.json_response(answer)
 
-    async def _pause(self, request: web.Request) -> web.Response:
-        refusal = self._refusal(request)
-        if refusal is not None:
-            return refusal
-        ctx = self.ctx_fn()
-        assert ctx is not None
+    @_guarded
+    async def _pause(self, request: web.Request, ctx: "EngineContext") -> web.Response:
         try:
             mode = str((await self._body(request)).get("mode") or commands.PAUSE_BUYS)
             changed = commands.pause(ctx, mode, source="cli")
@@ -157,22 +163,14 @@ class ControlRoutes:
             return _error(400, str(exc))
         return web.json_response({"pause": mode, "changed": changed, "text": commands.PAUSE_TEXT[mode]})
 
-    async def _resume(self, request: web.Request) -> web.Response:
-        refusal = self._refusal(request)
-        if refusal is not None:
-            return refusal
-        ctx = self.ctx_fn()
-        assert ctx is not None
+    @_guarded
+    async def _resume(self, request: web.Request, ctx: "EngineContext") -> web.Response:
         changed, cleared = commands.resume_all(ctx, source="cli")
         return web.json_response({"changed": changed, "kill_switch_cleared": cleared})
 
-    async def _trade(self, request: web.Request) -> web.Response:
+    @_guarded
+    async def _trade(self, request: web.Request, ctx: "EngineContext") -> web.Response:
         """What became of one intent (a manual sell the CLI waits on), from the engine's snapshot."""
-        refusal = self._refusal(request)
-        if refusal is not None:
-            return refusal
-        ctx = self.ctx_fn()
-        assert ctx is not None
         try:
             intent_id = int(request.match_info["intent_id"])
         except ValueError:
@@ -197,7 +195,7 @@ class ControlRoutes:
 
 
 def _label(position: "PositionView") -> str:
-    return position.symbol or f"{position.mint[:4]}…{position.mint[-4:]}"
+    return position.symbol or label(position.mint, None)
 
 
 def _error(status: int, message: str) -> web.Response:

@@ -71,6 +71,22 @@ class HomePaths:
                 return pid
         return None
 
+    def http_base_url(self) -> str | None:
+        """The running engine's HTTP endpoint (http://host:port), from runtime.json; None without one. A
+        wildcard bind is reached on loopback."""
+        try:
+            info = json.loads(self.runtime.read_text())
+        except (OSError, ValueError):
+            return None
+        if not isinstance(info, dict) or "port" not in info:
+            return None
+        host = info.get("host") or "127.0.0.1"
+        if host in {"0.0.0.0", "::"}:
+            host = "127.0.0.1"
+        if ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{info['port']}"
+
     def db_for_mode(self, mode: str) -> Path:
         """zapbot.db is live's alone; paper and sim each keep their own file beside it."""
         return {"paper": self.paper_db, "sim": self.sim_db}.get(mode, self.db)

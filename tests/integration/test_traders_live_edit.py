@@ -6,7 +6,6 @@ while the traders in force stay."""
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -18,46 +17,13 @@ import pytest
 import tomlkit
 
 from engine.sim import SimCluster, SimConfig
-from tests.helpers.paths import PROJECT_ROOT
+from tests.helpers.headless import CONFIG, environment, headless_engine
 from tests.helpers.reliability import SOL, db_rows
 from tests.helpers.waiting import wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 
-CONFIG = """
-[engine]
-heartbeat_interval_ms = 500
-decode_processes = 1
-poll_interval_s = 2.0
-shutdown_deadline_s = 5.0
-[rpc]
-requests_per_second = 500.0
-[limits]
-auto_pause_after_failures = 10000
-daily_spend_cap_sol = 1000.0
-daily_loss_cap_sol = 1000.0
-max_open_positions = 1000
-max_signal_age_s = 100000
-"""
 APPLIED_WITHIN_S = 5.0
-
-
-def environment(home: Path, cluster: SimCluster) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("ZAPBOT_", "RPC_", "WS_", "SWAP_API", "TELEGRAM_", "KEYPAIR_"))
-    }
-    env.update(
-        ZAPBOT_HOME=str(home),
-        ZAPBOT_MODE="sim",
-        RPC_URL=cluster.rpc_url,
-        WS_URL=cluster.ws_url,
-        SWAP_API_URL=cluster.swap_api_url,
-        ZAPBOT_HTTP_PORT="0",
-        PYTHONPATH=str(PROJECT_ROOT),
-    )
-    return env
 
 
 def test_traders_edited_while_the_engine_runs(tmp_path):
@@ -77,103 +43,92 @@ def test_traders_edited_while_the_engine_runs(tmp_path):
     env = environment(home, cluster)
     db = home / "zapbot-sim.db"
     log_file = home / "logs" / "threading.log"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "zapbot_tui.cli", "run", "--headless", "--duration", "150"],
-        env=env,
-        cwd=str(home),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
     try:
-        runtime = home / "runtime.json"
-        wait_until(lambda: runtime.exists() or proc.poll() is not None, 40, what="the engine to start")
-        assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
-        url = f"http://127.0.0.1:{json.loads(runtime.read_text())['port']}/workers/status"
+        with headless_engine(home, env) as (proc, base):
+            url = f"{base}/workers/status"
 
-        def status() -> dict:
-            with urllib.request.urlopen(url, timeout=5) as response:
-                return json.loads(response.read())
+            def status() -> dict:
+                with urllib.request.urlopen(url, timeout=5) as response:
+                    return json.loads(response.read())
 
-        wait_until(lambda: status()["subscriptions"] == 2, 30, what="two traders subscribed")
-        doc = wait_until(lambda: status()["chain"]["genesis_hash"] and status(), 10, what="the chain id")
-        assert doc["chain"] == {"genesis_hash": cluster.rpc.genesis_hash, "label": "local"}
+            wait_until(lambda: status()["subscriptions"] == 2, 30, what="two traders subscribed")
+            doc = wait_until(lambda: status()["chain"]["genesis_hash"] and status(), 10, what="the chain id")
+            assert doc["chain"] == {"genesis_hash": cluster.rpc.genesis_hash, "label": "local"}
 
-        def cli(*args: str) -> str:
-            done = subprocess.run(
-                [sys.executable, "-m", "zapbot_tui.cli", "traders", *args],
-                env=env,
-                cwd=str(home),
-                capture_output=True,
-                text=True,
-                timeout=30,
+            def cli(*args: str) -> str:
+                done = subprocess.run(
+                    [sys.executable, "-m", "zapbot_tui.cli", "traders", *args],
+                    env=env,
+                    cwd=str(home),
+                    capture_output=True,
+                    text=True,
+                    timeout=30,
+                )
+                assert done.returncode == 0, done.stderr
+                return done.stdout
+
+            def copied(signature: str) -> list[dict]:
+                return db_rows(
+                    db, "SELECT * FROM intents WHERE leader_signature=? AND status='executed'", signature
+                )
+
+            def buy(name: str, mint_index: int = 0) -> str:
+                mint = cluster.mints[mint_index % len(cluster.mints)]
+                return cluster.trader_swap(name, "buy", mint, quote_lamports=3 * SOL // 10).signature
+
+            # add: subscribed and copied. "applied" means the engine showed this version of the file in force
+            # within the CLI's 5 s wait.
+            assert "applied to the running engine" in cli("add", carol, carol_wallet, "--fixed-sol", "0.02")
+            wait_until(
+                lambda: status()["subscriptions"] == 3, APPLIED_WITHIN_S, what="the added trader subscribed"
             )
-            assert done.returncode == 0, done.stderr
-            return done.stdout
+            signature = buy(carol)
+            (row,) = wait_until(lambda: copied(signature), 30, what="the added trader's buy copied")
+            assert row["trader"] == carol and row["amount_in"] == 2 * SOL // 100
 
-        def copied(signature: str) -> list[dict]:
-            return db_rows(
-                db, "SELECT * FROM intents WHERE leader_signature=? AND status='executed'", signature
+            # stop: unsubscribed at once, and a buy made after it is not copied
+            assert "applied to the running engine" in cli("stop", alice)
+            wait_until(
+                lambda: status()["subscriptions"] == 2,
+                APPLIED_WITHIN_S,
+                what="the stopped trader unsubscribed",
             )
+            ignored = buy(alice, 1)
 
-        def buy(name: str, mint_index: int = 0) -> str:
-            mint = cluster.mints[mint_index % len(cluster.mints)]
-            return cluster.trader_swap(name, "buy", mint, quote_lamports=3 * SOL // 10).signature
+            # an editor changes bob's sizing (no lock, a plain rewrite keeping the comments)
+            document = tomlkit.parse(traders_file.read_text())
+            document["traders"][1]["fixed_sol"] = 0.03
+            traders_file.write_text(tomlkit.dumps(document))
+            wait_until(
+                lambda: any(f"trader {bob} updated: fixed_sol" in line for line in log_lines(log_file)),
+                APPLIED_WITHIN_S,
+                what="the sizing edit applied",
+            )
+            signature = buy(bob, 2)
+            (row,) = wait_until(lambda: copied(signature), 30, what="bob's buy copied at the new size")
+            assert row["amount_in"] == 3 * SOL // 100
+            assert not db_rows(db, "SELECT id FROM intents WHERE leader_signature=?", ignored)
 
-        # add: subscribed and copied. "applied" means the engine showed this version of the file in force
-        # within the CLI's 5 s wait.
-        assert "applied to the running engine" in cli("add", carol, carol_wallet, "--fixed-sol", "0.02")
-        wait_until(
-            lambda: status()["subscriptions"] == 3, APPLIED_WITHIN_S, what="the added trader subscribed"
-        )
-        signature = buy(carol)
-        (row,) = wait_until(lambda: copied(signature), 30, what="the added trader's buy copied")
-        assert row["trader"] == carol and row["amount_in"] == 2 * SOL // 100
+            # remove
+            assert "applied to the running engine" in cli("remove", carol)
+            wait_until(lambda: status()["traders"] == 2, APPLIED_WITHIN_S, what="the removed trader gone")
+            assert status()["subscriptions"] == 1
 
-        # stop: unsubscribed at once, and a buy made after it is not copied
-        assert "applied to the running engine" in cli("stop", alice)
-        wait_until(
-            lambda: status()["subscriptions"] == 2, APPLIED_WITHIN_S, what="the stopped trader unsubscribed"
-        )
-        ignored = buy(alice, 1)
+            # a malformed edit: one line in the log, the traders in force stay (bob is still copied)
+            good = traders_file.read_text()
+            traders_file.write_text(good + "\n[[traders]\nname = \n")
+            wait_until(lambda: syntax_errors(log_file), APPLIED_WITHIN_S, what="the malformed file reported")
+            traders_file.write_text(good + "\n[[traders]\nname = \n")  # saved again, unchanged
+            signature = buy(bob, 3)
+            wait_until(lambda: copied(signature), 30, what="bob still copied while the file is broken")
+            assert len(syntax_errors(log_file)) == 1
+            assert status()["traders"] == 2 and status()["subscriptions"] == 1
+            traders_file.write_text(good)
+            wait_until(lambda: any("reads again" in line for line in log_lines(log_file)), APPLIED_WITHIN_S)
 
-        # an editor changes bob's sizing (no lock, a plain rewrite keeping the comments)
-        document = tomlkit.parse(traders_file.read_text())
-        document["traders"][1]["fixed_sol"] = 0.03
-        traders_file.write_text(tomlkit.dumps(document))
-        wait_until(
-            lambda: any(f"trader {bob} updated: fixed_sol" in line for line in log_lines(log_file)),
-            APPLIED_WITHIN_S,
-            what="the sizing edit applied",
-        )
-        signature = buy(bob, 2)
-        (row,) = wait_until(lambda: copied(signature), 30, what="bob's buy copied at the new size")
-        assert row["amount_in"] == 3 * SOL // 100
-        assert not db_rows(db, "SELECT id FROM intents WHERE leader_signature=?", ignored)
-
-        # remove
-        assert "applied to the running engine" in cli("remove", carol)
-        wait_until(lambda: status()["traders"] == 2, APPLIED_WITHIN_S, what="the removed trader gone")
-        assert status()["subscriptions"] == 1
-
-        # a malformed edit: one line in the log, the traders in force stay (bob is still copied)
-        good = traders_file.read_text()
-        traders_file.write_text(good + "\n[[traders]\nname = \n")
-        wait_until(lambda: syntax_errors(log_file), APPLIED_WITHIN_S, what="the malformed file reported")
-        traders_file.write_text(good + "\n[[traders]\nname = \n")  # saved again, unchanged
-        signature = buy(bob, 3)
-        wait_until(lambda: copied(signature), 30, what="bob still copied while the file is broken")
-        assert len(syntax_errors(log_file)) == 1
-        assert status()["traders"] == 2 and status()["subscriptions"] == 1
-        traders_file.write_text(good)
-        wait_until(lambda: any("reads again" in line for line in log_lines(log_file)), APPLIED_WITHIN_S)
-
-        proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=30) == 0
+            proc.send_signal(signal.SIGINT)
+            assert proc.wait(timeout=30) == 0
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
         cluster.stop()
     held = {t["name"]: t for t in tomllib.loads(traders_file.read_text())["traders"]}
     assert set(held) == {alice, bob}

@@ -31,18 +31,10 @@ class ControlError(Exception):
 def _engine_base(paths: HomePaths) -> str:
     if paths.running_engine_pid() is None:
         raise ControlError(NO_ENGINE)
-    try:
-        info = orjson.loads(paths.runtime.read_bytes())
-    except (OSError, orjson.JSONDecodeError):
-        raise ControlError(
-            "the running engine serves no HTTP endpoint (it was started with --no-http)"
-        ) from None
-    host = info.get("host") or "127.0.0.1"
-    if host in {"0.0.0.0", "::"}:
-        host = "127.0.0.1"
-    if ":" in host:
-        host = f"[{host}]"
-    return f"http://{host}:{info['port']}"
+    base = paths.http_base_url()
+    if base is None:
+        raise ControlError("the running engine serves no HTTP endpoint (it was started with --no-http)")
+    return base
 
 
 def call(path: str, body: dict[str, Any] | None = None, *, paths: HomePaths | None = None) -> dict[str, Any]:

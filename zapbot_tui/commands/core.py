@@ -563,11 +563,5 @@ def _print_lag(traders: dict[str, Any]) -> None:
 
 
 def _status_url(paths: HomePaths) -> str | None:
-    try:
-        info = json.loads(paths.runtime.read_text())
-    except (FileNotFoundError, ValueError):
-        return None
-    host = info.get("host") or "127.0.0.1"
-    if host in {"0.0.0.0", "::"}:
-        host = "127.0.0.1"
-    return f"http://{host}:{info['port']}/workers/status"
+    base = paths.http_base_url()
+    return None if base is None else f"{base}/workers/status"
