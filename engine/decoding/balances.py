@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import msgspec
+from typing import Any
 
 from engine.decoding import programs
 from engine.decoding.document import Meta
@@ -10,31 +10,51 @@ from engine.decoding.flows import NO_FLOWS, Flows, read_token_ixs
 from engine.decoding.model import Side, SwapEvent
 from engine.decoding.programs import TIP_AND_FEE_ACCOUNTS, WSOL_MINT
 
-
-class TokenAccount(msgspec.Struct, gc=False):
-    index: int
-    mint: str
-    owner: str | None
-    pre: int = 0
-    post: int = 0
+# The records below are plain classes with __slots__ rather than msgspec structs: compiled (see
+# docs/DECODER.md, "Compiled"), a plain class becomes a C struct whose fields are read directly, while a
+# msgspec struct's fields are looked up by name like any Python object's.
 
 
-class TokenTable(msgspec.Struct, gc=False):
+class TokenAccount:
+    """One token account of the transaction: its key's index, mint, owner and raw amounts before and after."""
+
+    __slots__ = ("index", "mint", "owner", "pre", "post")
+
+    def __init__(self, index: int, mint: str, owner: str | None, pre: int = 0, post: int = 0) -> None:
+        self.index = index
+        self.mint = mint
+        self.owner = owner
+        self.pre = pre
+        self.post = post
+
+
+class TokenTable:
     """The token balances of one transaction, read once for every trader."""
 
-    accounts: dict[int, TokenAccount]  # by accountIndex
-    decimals: dict[str, int]
-    movers: set[str | None]  # owners of a non-WSOL token account whose amount changed
-    unbalanced: bool  # a non-WSOL mint's amounts do not net to zero over all accounts (MintTo / Burn)
-    fee_gain: bool  # a tip or fee account (or an account one owns) gained tokens
-    emptied: list[TokenAccount]  # token accounts whose lamports went to zero (closed)
+    __slots__ = ("accounts", "decimals", "movers", "unbalanced", "fee_gain", "emptied")
+
+    def __init__(
+        self,
+        accounts: dict[int, TokenAccount],
+        decimals: dict[str, int],
+        movers: set[str | None],
+        unbalanced: bool,
+        fee_gain: bool,
+        emptied: list[TokenAccount],
+    ) -> None:
+        self.accounts = accounts  # by accountIndex
+        self.decimals = decimals
+        self.movers = movers  # owners of a non-WSOL token account whose amount changed
+        self.unbalanced = unbalanced  # a non-WSOL mint's amounts do not net to zero (MintTo / Burn)
+        self.fee_gain = fee_gain  # a tip or fee account (or an account one owns) gained tokens
+        self.emptied = emptied  # token accounts whose lamports went to zero (closed)
 
 
 def token_table(meta: Meta, keys: list[str], pre: list[int], post: list[int]) -> TokenTable:
     """Token accounts by accountIndex with pre/post raw amounts (a missing side counts as 0), decimals, and
     what the early exit and the choice of instructions to read need from them, in one pass."""
     accounts: dict[int, TokenAccount] = {}
-    decimals: dict[str, int | None] = {}
+    decimals: dict[str, Any] = {}
     for entry in meta.preTokenBalances or ():
         ui = entry.uiTokenAmount
         index, mint = entry.accountIndex, entry.mint
@@ -77,7 +97,7 @@ def token_table(meta: Meta, keys: list[str], pre: list[int], post: list[int]) ->
                 fee_gain = True
     return TokenTable(
         accounts,
-        decimals,  # type: ignore[arg-type] - no None left
+        decimals,  # no None left
         movers,
         any(net_by_mint.values()),
         fee_gain,
@@ -105,19 +125,45 @@ def _quote_value(mint: str, delta: int, decimals: dict[str, int]) -> float:
     return abs(delta) / 10 ** decimals.get(mint, 6)
 
 
-class TxBalances(msgspec.Struct, gc=False):
+class TxBalances:
     """What every trader of one transaction shares: keys, balances, token accounts and flows."""
 
-    keys: list[str]
-    key_index: dict[str, int]
-    fee: int
-    pre: list[int]
-    post: list[int]
-    token_accounts: dict[int, TokenAccount]
-    decimals: dict[str, int]
-    flows: Flows
-    owner_of: dict[str, str | None]  # token account key -> owner
-    mints: set[str]  # every mint with a token balance in the transaction
+    __slots__ = (
+        "keys",
+        "key_index",
+        "fee",
+        "pre",
+        "post",
+        "token_accounts",
+        "decimals",
+        "flows",
+        "owner_of",
+        "mints",
+    )
+
+    def __init__(
+        self,
+        keys: list[str],
+        key_index: dict[str, int],
+        fee: int,
+        pre: list[int],
+        post: list[int],
+        token_accounts: dict[int, TokenAccount],
+        decimals: dict[str, int],
+        flows: Flows,
+        owner_of: dict[str, str | None],
+        mints: set[str],
+    ) -> None:
+        self.keys = keys
+        self.key_index = key_index
+        self.fee = fee
+        self.pre = pre
+        self.post = post
+        self.token_accounts = token_accounts
+        self.decimals = decimals
+        self.flows = flows
+        self.owner_of = owner_of  # token account key -> owner
+        self.mints = mints  # every mint with a token balance in the transaction
 
 
 def net_legs(
@@ -165,13 +211,15 @@ def net_legs(
         tip_and_fee = TIP_AND_FEE_ACCOUNTS
         owner_of = tx.owner_of
         for source, destination, amount in tokens_out:
-            mint = owned_keys.get(source)
-            if mint is None or not (destination in tip_and_fee or owner_of.get(destination) in tip_and_fee):
+            source_mint = owned_keys.get(source)
+            if source_mint is None or not (
+                destination in tip_and_fee or owner_of.get(destination) in tip_and_fee
+            ):
                 continue
-            if mint == WSOL_MINT:
+            if source_mint == WSOL_MINT:
                 sol_delta += amount
             else:
-                legs[mint] = legs.get(mint, 0) + amount
+                legs[source_mint] = legs.get(source_mint, 0) + amount
     for payer, new_account, lamports in flows.creates:
         if payer != wallet or new_account in owned_keys:
             continue

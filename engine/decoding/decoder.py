@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from itertools import compress
 from operator import gt
+from typing import Any
 
 from msgspec.structs import replace
 
@@ -134,7 +135,7 @@ def _event_trades(
     return trades
 
 
-def _decode(tx: Transaction, wallet: str | None, allow_unknown_venue: bool) -> DecodedTransaction:
+def _decode(tx: Transaction, wallet: Any, allow_unknown_venue: bool) -> DecodedTransaction:
     meta = tx.meta
     if meta is None:
         raise DecodeError("transaction has no meta")
@@ -197,9 +198,11 @@ def _decode(tx: Transaction, wallet: str | None, allow_unknown_venue: bool) -> D
     return DecodedTransaction(message.signature, slot, block_time, False, fee, tuple(swaps))
 
 
-def _guarded(tx: Transaction, wallet: str | None, allow_unknown_venue: bool) -> DecodedTransaction:
+# The public entry points take `Any` for what a caller passes: compiled (docs/DECODER.md), a declared type is
+# checked on entry and a wrong one would raise TypeError, where the decoder answers DecodeError.
+def _guarded(tx: Transaction, wallet: Any, allow_unknown_venue: Any) -> DecodedTransaction:
     try:
-        return _decode(tx, wallet, allow_unknown_venue)
+        return _decode(tx, wallet, bool(allow_unknown_venue))
     except DecodeError:
         raise
     except Exception as exc:  # noqa: BLE001 - garbage in must give one short DecodeError, never a traceback
@@ -207,19 +210,19 @@ def _guarded(tx: Transaction, wallet: str | None, allow_unknown_venue: bool) -> 
 
 
 def decode_transaction(
-    tx: dict, wallet: str | None = None, *, allow_unknown_venue: bool = False
+    tx: Any, wallet: Any = None, *, allow_unknown_venue: Any = False
 ) -> DecodedTransaction:
     """Decode one getTransaction `result` (json, jsonParsed or base64 encoding).
 
-    Without `wallet`, every signer's swaps (and every Pump trader's); with it, only that wallet's.
+    `tx` is a dict, `wallet` a base58 string or None, `allow_unknown_venue` a bool; anything else is a
+    DecodeError. Without `wallet`, every signer's swaps (and every Pump trader's); with it, only that wallet's.
     `allow_unknown_venue` lets balance deltas report swaps in txs with no known DEX program (venue
     "unknown"), e.g. the local simulator's plain SOL + SPL transfer trades. Raises only DecodeError.
     """
     return _guarded(from_dict(tx), wallet, allow_unknown_venue)
 
 
-def decode_raw(
-    raw: bytes, wallet: str | None = None, *, allow_unknown_venue: bool = False
-) -> DecodedTransaction:
-    """Decode getTransaction JSON bytes: a bare `result` or a {jsonrpc, id, result} envelope."""
+def decode_raw(raw: Any, wallet: Any = None, *, allow_unknown_venue: Any = False) -> DecodedTransaction:
+    """Decode getTransaction JSON bytes (bytes, or a str of JSON): a bare `result` or a {jsonrpc, id, result}
+    envelope; as decode_transaction otherwise."""
     return _guarded(parse_raw(raw), wallet, allow_unknown_venue)

@@ -18,6 +18,7 @@ import orjson
 from engine.decoding.model import DecodeError
 
 _NULL = msgspec.Raw(b"null")
+_EMPTY_LIST = msgspec.Raw(b"[]")
 
 
 class UiAmount(msgspec.Struct, gc=False):
@@ -34,12 +35,13 @@ class TokenBalance(msgspec.Struct, gc=False):
 
 class RawInstruction(msgspec.Struct, gc=False):
     """A compiled (json: programIdIndex, account indexes, base58 data) or parsed (jsonParsed: programId,
-    and `parsed` or account keys and data) instruction. `parsed` stays raw JSON until a System or Token
-    instruction is read (most parsed instructions belong to programs the decoder never reads)."""
+    and `parsed` or account keys and data) instruction. `accounts`, `data` and `parsed` stay raw JSON
+    until the instruction is read (instruction_accounts, instruction_data, parsed_form): only System, Token
+    and pump instructions ever are, and most of a routed swap's dozens of inner instructions are neither."""
 
     programIdIndex: int | None = None  # noqa: N815
-    accounts: list[int | str] = []
-    data: str | None = None
+    accounts: msgspec.Raw = _EMPTY_LIST
+    data: msgspec.Raw = _NULL
     programId: str | None = None  # noqa: N815
     parsed: msgspec.Raw = _NULL
 
@@ -106,6 +108,8 @@ _ENVELOPE = msgspec.json.Decoder(Envelope, strict=False)
 _TRANSACTION = msgspec.json.Decoder(Transaction, strict=False)
 _LINES = msgspec.json.Decoder(list[str] | None)
 _ANY = msgspec.json.Decoder()
+_ACCOUNTS = msgspec.json.Decoder(list[int | str])
+_DATA = msgspec.json.Decoder(str | None)
 
 
 def _malformed(exc: Exception) -> DecodeError:
@@ -140,6 +144,16 @@ def from_dict(tx: Any) -> Transaction:
         raise _malformed(exc) from None
     except (msgspec.DecodeError, TypeError) as exc:  # orjson.JSONEncodeError is a TypeError
         raise DecodeError(f"malformed transaction ({type(exc).__name__})") from None
+
+
+def instruction_accounts(raw: RawInstruction) -> list[int | str]:
+    """The instruction's accounts: key indexes (json) or keys (jsonParsed), decoded on first use."""
+    return _ACCOUNTS.decode(raw.accounts)
+
+
+def instruction_data(raw: RawInstruction) -> str | None:
+    """The instruction's base58 data, decoded on first use."""
+    return _DATA.decode(raw.data)
 
 
 def parsed_form(raw: RawInstruction) -> Any:

@@ -7,8 +7,6 @@ import binascii
 import re
 import struct
 
-import msgspec
-
 from engine.decoding.model import SwapEvent
 from engine.decoding.programs import PUMPFUN_PROGRAM, PUMPSWAP_PROGRAM, STABLE_QUOTE_MINTS, WSOL_MINT
 from engine.decoding.wire import Instruction, pubkey_str
@@ -25,16 +23,28 @@ _EVENT_MIN_LEN = 97
 EVENT_PROGRAMS = frozenset({PUMPFUN_PROGRAM, PUMPSWAP_PROGRAM})
 
 
-class EventTrade(msgspec.Struct, frozen=True, gc=False):
-    """A fill read from a program's own event: exact amounts for one user."""
+class EventTrade:
+    """A fill read from a program's own event: exact amounts for one user (a plain class, see balances.py)."""
 
-    user: str
-    mint: str
-    is_buy: bool
-    token_amount: int
-    quote_mint: str
-    quote_amount: int
-    venue: str
+    __slots__ = ("user", "mint", "is_buy", "token_amount", "quote_mint", "quote_amount", "venue")
+
+    def __init__(
+        self,
+        user: str,
+        mint: str,
+        is_buy: bool,
+        token_amount: int,
+        quote_mint: str,
+        quote_amount: int,
+        venue: str,
+    ) -> None:
+        self.user = user
+        self.mint = mint
+        self.is_buy = is_buy
+        self.token_amount = token_amount
+        self.quote_mint = quote_mint
+        self.quote_amount = quote_amount
+        self.venue = venue
 
 
 def u64(data: bytes, offset: int) -> int:

@@ -3,26 +3,37 @@
 from __future__ import annotations
 
 from collections import defaultdict
-
-import msgspec
+from typing import Any
 
 from engine.decoding.events import u64
 from engine.decoding.programs import SYSTEM_PROGRAM, TIP_AND_FEE_ACCOUNTS, TOKEN_PROGRAMS
 from engine.decoding.wire import Instruction
 
 
-class Flows(msgspec.Struct, gc=False):
+class Flows:
     """Value that left a wallet but is not part of its swap, read from System and Token instructions.
 
     Token instructions in wire form are kept undecoded: each wallet decodes only the few that touch its
-    own accounts (base58 decoding is most of the cost of reading a json transaction)."""
+    own accounts (base58 decoding is most of the cost of reading a json transaction). Account keys read
+    from jsonParsed `info` may be missing (None): such a flow matches no wallet."""
 
-    lamports_out: dict[str, int]  # wallet -> lamports sent to tip and fee accounts
-    creates: list[tuple[str, str, int]]  # (payer, new account, lamports)
-    tokens_out: list[tuple[str, str, int]]  # jsonParsed: (source, destination token account, amount)
-    closes: list[tuple[str, str]]  # jsonParsed: (closed token account, rent destination)
-    lp_accounts: set[str]  # jsonParsed: token accounts that received a MintTo or lost a Burn
-    token_ixs: list[Instruction]  # wire form, undecoded
+    __slots__ = ("lamports_out", "creates", "tokens_out", "closes", "lp_accounts", "token_ixs")
+
+    def __init__(
+        self,
+        lamports_out: dict[Any, int],
+        creates: list[tuple[Any, Any, int]],
+        tokens_out: list[tuple[Any, Any, int]],
+        closes: list[tuple[Any, Any]],
+        lp_accounts: set[str],
+        token_ixs: list[Instruction],
+    ) -> None:
+        self.lamports_out = lamports_out  # wallet -> lamports sent to tip and fee accounts
+        self.creates = creates  # (payer, new account, lamports)
+        self.tokens_out = tokens_out  # jsonParsed: (source, destination token account, amount)
+        self.closes = closes  # jsonParsed: (closed token account, rent destination)
+        self.lp_accounts = lp_accounts  # jsonParsed: token accounts that received a MintTo or lost a Burn
+        self.token_ixs = token_ixs  # wire form, undecoded
 
 
 # A transaction none of whose System or Token instructions were read: nothing flowed aside (never mutated).
@@ -40,10 +51,10 @@ def read_flows(
     post: list[int],
 ) -> Flows:
     """Tips and fees paid in SOL, account-creation rent; token instructions for the wallets to read."""
-    lamports_out: dict[str, int] = defaultdict(int)
-    creates: list[tuple[str, str, int]] = []
-    tokens_out: list[tuple[str, str, int]] = []
-    closes: list[tuple[str, str]] = []
+    lamports_out: dict[Any, int] = defaultdict(int)
+    creates: list[tuple[Any, Any, int]] = []
+    tokens_out: list[tuple[Any, Any, int]] = []
+    closes: list[tuple[Any, Any]] = []
     lp_accounts: set[str] = set()
     token_ixs: list[Instruction] = []
     tip_and_fee = TIP_AND_FEE_ACCOUNTS
@@ -107,8 +118,8 @@ def read_token_ixs(
 ) -> tuple[list[tuple[str, str, int]], list[tuple[str, str]], set[str]]:
     """This wallet's fee transfers, closes of accounts that pay it rent, and LP mints/burns, decoding
     only the token instructions that touch its own accounts (or pay it)."""
-    tokens_out: list[tuple[str, str, int]] = []
-    closes: list[tuple[str, str]] = []
+    tokens_out: list[tuple[Any, Any, int]] = []
+    closes: list[tuple[Any, Any]] = []
     lp_accounts: set[str] = set()
     tip_and_fee = TIP_AND_FEE_ACCOUNTS
     for ix in token_ixs:

@@ -6,14 +6,22 @@ import binascii
 import operator
 from collections.abc import Callable
 from itertools import compress
-from typing import Any
+from typing import Any, cast
 
-import msgspec
 from solders.pubkey import Pubkey
 from solders.transaction import VersionedTransaction
 
 from engine.decoding.base58 import b58decode
-from engine.decoding.document import AccountKey, Meta, RawInstruction, Transaction, from_dict, parsed_form
+from engine.decoding.document import (
+    AccountKey,
+    Meta,
+    RawInstruction,
+    Transaction,
+    from_dict,
+    instruction_accounts,
+    instruction_data,
+    parsed_form,
+)
 from engine.decoding.model import DecodeError
 from engine.decoding.programs import PUMPFUN_PROGRAM, PUMPSWAP_PROGRAM
 
@@ -23,6 +31,8 @@ _PUBKEY = operator.attrgetter("pubkey")
 # Programs whose instructions are read only for their self-CPI events (see walk).
 EVENT_PROGRAMS = frozenset({PUMPFUN_PROGRAM, PUMPSWAP_PROGRAM})
 _SIGNER = operator.attrgetter("signer")
+# An inner instruction that names no program (neither programIdIndex nor programId) is malformed.
+_NO_PROGRAM = "malformed transaction (an inner instruction names no program)"
 
 
 def _base64(text: str) -> bytes:
@@ -41,14 +51,25 @@ def pubkey_str(raw: bytes) -> str:
     return str(Pubkey.from_bytes(raw))
 
 
-class Instruction(msgspec.Struct, gc=False):
+# Plain classes with __slots__, not msgspec structs: compiled, their fields are read directly (balances.py).
+class Instruction:
     """One instruction of a program the decoder reads; data stays undecoded until someone asks for it."""
 
-    program_id: str
-    accounts: list[str]
-    raw_data: bytes | str | None  # bytes (base64 wire), base58 str (json), None (jsonParsed parsed form)
-    parsed: dict[str, Any] | None
-    top_level: bool
+    __slots__ = ("program_id", "accounts", "raw_data", "parsed", "top_level")
+
+    def __init__(
+        self,
+        program_id: str,
+        accounts: list[str],
+        raw_data: bytes | str | None,
+        parsed: dict[str, Any] | None,
+        top_level: bool,
+    ) -> None:
+        self.program_id = program_id
+        self.accounts = accounts
+        self.raw_data = raw_data  # bytes (base64 wire), base58 str (json), None (jsonParsed parsed form)
+        self.parsed = parsed
+        self.top_level = top_level
 
     def data(self) -> bytes:
         raw = self.raw_data
@@ -67,24 +88,41 @@ class Instruction(msgspec.Struct, gc=False):
         return 0 if raw is None else len(raw)
 
 
-class MessageKeys(msgspec.Struct, gc=False):
+class MessageKeys:
     """What every decode needs before any instruction is read: signature, keys, signers, the top level."""
 
-    signature: str
-    keys: list[str]  # static keys, then lookup-table addresses (writable, readonly)
-    signer_count: int
-    # Top-level instructions as the encoding holds them: RawInstruction (json, jsonParsed) or solders
-    # CompiledInstruction (base64/base58 wire); `compiled` is False only for jsonParsed.
-    top: list[Any]
-    compiled: bool
+    __slots__ = ("signature", "keys", "signer_count", "top", "compiled")
+
+    def __init__(
+        self, signature: str, keys: list[str], signer_count: int, top: list[Any], compiled: bool
+    ) -> None:
+        self.signature = signature
+        self.keys = keys  # static keys, then lookup-table addresses (writable, readonly)
+        self.signer_count = signer_count
+        # Top-level instructions as the encoding holds them: RawInstruction (json, jsonParsed) or solders
+        # CompiledInstruction (base64/base58 wire); `compiled` is False only for jsonParsed.
+        self.top = top
+        self.compiled = compiled
 
 
-class WireTransaction(msgspec.Struct, gc=False):
-    signature: str
-    keys: list[str]
-    signer_count: int
-    instructions: list[Instruction]  # only those of the programs read_wire was asked to keep, in order
-    invoked: dict[str, bool]  # every program invoked -> whether it ran as a CPI (inner instruction)
+class WireTransaction:
+    """read_wire's answer: the message's keys and signers, the kept instructions and the invoked programs."""
+
+    __slots__ = ("signature", "keys", "signer_count", "instructions", "invoked")
+
+    def __init__(
+        self,
+        signature: str,
+        keys: list[str],
+        signer_count: int,
+        instructions: list[Instruction],
+        invoked: dict[str, bool],
+    ) -> None:
+        self.signature = signature
+        self.keys = keys
+        self.signer_count = signer_count
+        self.instructions = instructions  # only those of the programs read_wire was asked to keep, in order
+        self.invoked = invoked  # every program invoked -> whether it ran as a CPI (inner instruction)
 
 
 def _loaded_addresses(meta: Meta) -> list[str]:
@@ -106,14 +144,14 @@ def read_message(tx: Transaction) -> MessageKeys:
             versioned = VersionedTransaction.from_bytes(wire)
         except Exception as exc:
             raise DecodeError("transaction bytes do not parse") from exc
-        message = versioned.message
-        keys = list(map(str, message.account_keys)) + _loaded_addresses(meta)
+        wire_message = versioned.message
+        keys = list(map(str, wire_message.account_keys)) + _loaded_addresses(meta)
         signatures = versioned.signatures
         return MessageKeys(
             str(signatures[0]) if signatures else "",
             keys,
-            message.header.num_required_signatures,
-            message.instructions,
+            wire_message.header.num_required_signatures,
+            list(wire_message.instructions),
             True,
         )
     if body is None:
@@ -132,7 +170,7 @@ def read_message(tx: Transaction) -> MessageKeys:
             signer_count = sum(1 for k in raw_keys if isinstance(k, AccountKey) and k.signer)
     else:
         if uniform:
-            keys = raw_keys + _loaded_addresses(meta)  # type: ignore[operator] - all str
+            keys = cast(list[str], raw_keys) + _loaded_addresses(meta)  # all str
         else:
             keys = [k if isinstance(k, str) else k.pubkey for k in raw_keys] + _loaded_addresses(meta)
         signer_count = message.header.numRequiredSignatures if message.header is not None else 1
@@ -152,8 +190,8 @@ def _parsed_ix(raw: RawInstruction, top_level: bool) -> Instruction:
     parsed = parsed_form(raw)
     return Instruction(
         str(raw.programId),
-        [str(a) for a in raw.accounts],
-        None if parsed is not None else (raw.data or ""),
+        [str(a) for a in instruction_accounts(raw)],
+        None if parsed is not None else (instruction_data(raw) or ""),
         parsed if isinstance(parsed, dict) else None,
         top_level,
     )
@@ -202,9 +240,13 @@ def _walk_compiled(
         if programs.isdisjoint(keep_index):
             continue
         for raw in compress(raws, map(kept, program_indexes)):
-            program = keep_index[raw.programIdIndex]
-            accounts_of = [] if program in EVENT_PROGRAMS else list(map(key_of, raw.accounts))
-            instructions.append(Instruction(program, accounts_of, raw.data, None, False))
+            program = keep_index[cast(int, raw.programIdIndex)]
+            accounts_of = (
+                []
+                if program in EVENT_PROGRAMS
+                else list(map(key_of, cast(list[int], instruction_accounts(raw))))
+            )
+            instructions.append(Instruction(program, accounts_of, instruction_data(raw), None, False))
     for index in top_kept[position:]:
         _keep_top(instructions, top[index], keep_index[top_indexes[index]], keys, wire_form)
     invoked = dict.fromkeys(map(key_of, top_indexes), False)
@@ -218,7 +260,12 @@ def _keep_top(
     """A kept top-level instruction (the pump programs' own top-level buys and sells are never read)."""
     if program in EVENT_PROGRAMS:
         return
-    accounts, data = (bytes(ix.accounts), bytes(ix.data)) if wire_form else (ix.accounts, ix.data or "")
+    accounts: Any
+    data: bytes | str
+    if wire_form:
+        accounts, data = bytes(ix.accounts), bytes(ix.data)
+    else:
+        accounts, data = instruction_accounts(ix), instruction_data(ix) or ""
     instructions.append(Instruction(program, list(map(keys.__getitem__, accounts)), data, None, True))
 
 
@@ -233,8 +280,8 @@ def _walk_merged(
     invoked = dict.fromkeys([keys[index] for index in top_indexes], False)
     instructions: list[Instruction] = []
     inner: dict[int, list[RawInstruction]] = {}
-    for group in meta.innerInstructions or ():
-        inner.setdefault(group.index, []).extend(group.instructions)
+    for recorded in meta.innerInstructions or ():
+        inner.setdefault(recorded.index, []).extend(recorded.instructions)
     inner_programs: set[Any] = set()
     for index, program_index in enumerate(top_indexes):
         if program_index in keep_index:
@@ -244,19 +291,27 @@ def _walk_merged(
             continue
         if group[0].programIdIndex is None:  # a jsonParsed group inside a compiled message
             programs = set(map(_PROGRAM_ID, group))
+            if None in programs:
+                raise DecodeError(_NO_PROGRAM)
             inner_programs |= programs
             kept_ids = set(keep_index.values())
             instructions.extend(_parsed_ix(raw, False) for raw in group if raw.programId in kept_ids)
             continue
         programs = set(map(_PROGRAM_INDEX, group))
+        if None in programs:
+            raise DecodeError(_NO_PROGRAM)
         inner_programs |= programs
         if programs.isdisjoint(keep_index):
             continue
         for raw in group:
-            kept = keep_index.get(raw.programIdIndex)
+            kept = keep_index.get(cast(int, raw.programIdIndex))
             if kept is not None:
-                accounts_of = [] if kept in EVENT_PROGRAMS else [keys[i] for i in raw.accounts]
-                instructions.append(Instruction(kept, accounts_of, raw.data, None, False))
+                accounts_of = (
+                    []
+                    if kept in EVENT_PROGRAMS
+                    else [keys[i] for i in cast(list[int], instruction_accounts(raw))]
+                )
+                instructions.append(Instruction(kept, accounts_of, instruction_data(raw), None, False))
     for program in inner_programs:
         invoked[keys[program] if isinstance(program, int) else program] = True
     return instructions, invoked
@@ -283,8 +338,8 @@ def _walk(
     invoked: dict[str, bool] = {}
     instructions: list[Instruction] = []
     inner: dict[int, list[RawInstruction]] = {}
-    for group in meta.innerInstructions or ():
-        inner.setdefault(group.index, []).extend(group.instructions)
+    for recorded in meta.innerInstructions or ():
+        inner.setdefault(recorded.index, []).extend(recorded.instructions)
     inner_programs: set[Any] = set()
     for index, ix in enumerate(message.top):  # jsonParsed
         program_id = str(ix.programId)
@@ -296,17 +351,25 @@ def _walk(
             continue
         if group[0].programIdIndex is not None:
             programs = set(map(_PROGRAM_INDEX, group))
+            if None in programs:
+                raise DecodeError(_NO_PROGRAM)
             inner_programs |= programs
             if not programs.isdisjoint(keep_index):
                 instructions.extend(
                     Instruction(
-                        keep_index[raw.programIdIndex], [keys[i] for i in raw.accounts], raw.data, None, False
+                        keep_index[cast(int, raw.programIdIndex)],
+                        [keys[i] for i in cast(list[int], instruction_accounts(raw))],
+                        instruction_data(raw),
+                        None,
+                        False,
                     )
                     for raw in group
                     if raw.programIdIndex in keep_index
                 )
         else:
             programs = set(map(_PROGRAM_ID, group))
+            if None in programs:
+                raise DecodeError(_NO_PROGRAM)
             inner_programs |= programs
             if not programs.isdisjoint(keep):
                 instructions.extend(_parsed_ix(raw, False) for raw in group if raw.programId in keep)
@@ -332,5 +395,5 @@ def read_wire(
     message = read_message(tx)
     if callable(keep):
         keep = keep(message.keys, message.signer_count)
-    instructions, invoked = _walk(message, tx.meta, keep)  # type: ignore[arg-type] - read_message checked meta
+    instructions, invoked = _walk(message, cast(Meta, tx.meta), keep)  # read_message checked meta
     return WireTransaction(message.signature, message.keys, message.signer_count, instructions, invoked)
