@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from itertools import compress
-from operator import gt
 from typing import Any
 
 from msgspec.structs import replace
@@ -86,10 +84,14 @@ def _programs_to_read(
     gained lamports or an account was created, Token only if a mint's amounts do not net to zero (MintTo /
     Burn), a fee account gained tokens, or a token account of someone else was closed. Most swaps need
     neither: their amounts are all in the balances."""
-    # Indexes whose lamports grew, found in C; only those are looked at one by one.
+    # A plain loop: compiled (setup.py), it runs on unboxed ints, several times faster than map/compress.
     tip_and_fee = TIP_AND_FEE_ACCOUNTS
-    grown = compress(range(len(keys)), map(gt, post, pre))
-    need_system = any(pre[i] == 0 or keys[i] in tip_and_fee for i in grown)
+    need_system = False
+    for index in range(len(keys)):  # the caller checked that pre, post and keys have one length
+        before = pre[index]
+        if post[index] > before and (before == 0 or keys[index] in tip_and_fee):
+            need_system = True
+            break
     need_token = table.unbalanced or table.fee_gain
     if not need_token and table.emptied:
         traders = set(keys[:signer_count])

@@ -5,7 +5,6 @@ from __future__ import annotations
 import binascii
 import operator
 from collections.abc import Callable
-from itertools import compress
 from typing import Any, cast
 
 from solders.pubkey import Pubkey
@@ -33,6 +32,7 @@ EVENT_PROGRAMS = frozenset({PUMPFUN_PROGRAM, PUMPSWAP_PROGRAM})
 _SIGNER = operator.attrgetter("signer")
 # An inner instruction that names no program (neither programIdIndex nor programId) is malformed.
 _NO_PROGRAM = "malformed transaction (an inner instruction names no program)"
+_BAD_PROGRAM_INDEX = "malformed transaction (a program index outside the account keys)"
 
 
 def _base64(text: str) -> bytes:
@@ -180,9 +180,17 @@ def read_message(tx: Transaction) -> MessageKeys:
 
 def _top_program_indexes(message: MessageKeys) -> list[int]:
     top = message.top
+    indexes: list[int] = []
     if top and isinstance(top[0], RawInstruction):
-        return list(map(_PROGRAM_INDEX, top))
-    return [ix.program_id_index for ix in top]
+        for raw in top:
+            program_index = raw.programIdIndex
+            if program_index is None:  # json instructions mixed with jsonParsed ones
+                raise DecodeError(_NO_PROGRAM)
+            indexes.append(program_index)
+        return indexes
+    for ix in top:
+        indexes.append(ix.program_id_index)
+    return indexes
 
 
 def _parsed_ix(raw: RawInstruction, top_level: bool) -> Instruction:
@@ -197,19 +205,34 @@ def _parsed_ix(raw: RawInstruction, top_level: bool) -> Instruction:
     )
 
 
+def _kept_program(program_index: int, keys: list[str], keep: frozenset[str], seen: dict[int, str]) -> str:
+    """The program id at this key index if it is kept, else "": each index is looked up once, so only the
+    keys of invoked programs are hashed, not every key of the message."""
+    program = seen.get(program_index)
+    if program is None:
+        if not 0 <= program_index < len(keys):
+            raise DecodeError(_BAD_PROGRAM_INDEX)
+        key = keys[program_index]
+        program = key if key in keep else ""
+        seen[program_index] = program
+    return program
+
+
 def _walk_compiled(
-    message: MessageKeys, meta: Meta, keys: list[str], keep_index: dict[int, str]
+    message: MessageKeys, meta: Meta, keys: list[str], keep: frozenset[str]
 ) -> tuple[list[Instruction], dict[str, bool]]:
     """_walk for json and wire messages whose inner groups have the RPC's usual shape (one per top-level
     index, ascending; else _walk_merged): top-level instructions are read in the form the encoding holds
-    them (solders objects are converted only when kept), and a group's kept instructions are picked out
-    in C."""
+    them (solders objects are converted only when kept), and only a group with a kept program is read
+    instruction by instruction. Plain loops, not map/compress: compiled, they are several times faster."""
     top = message.top
     top_indexes = _top_program_indexes(message)
     count = len(top_indexes)
-    key_of = keys.__getitem__
-    kept = keep_index.__contains__
-    top_kept = list(compress(range(count), map(kept, top_indexes)))
+    seen: dict[int, str] = {}  # program index -> its id if kept, else ""
+    top_kept: list[int] = []
+    for index in range(count):
+        if _kept_program(top_indexes[index], keys, keep, seen):
+            top_kept.append(index)
     wire_form = bool(top_kept) and not isinstance(top[0], RawInstruction)
     instructions: list[Instruction] = []
     inner_programs: set[int] = set()
@@ -218,39 +241,44 @@ def _walk_compiled(
     for group in meta.innerInstructions or ():
         index = group.index
         if not last < index < count:
-            return _walk_merged(message, meta, keys, keep_index)
+            return _walk_merged(message, meta, keys, _keep_index(keys, keep))
         last = index
         raws = group.instructions
         if not raws:
             continue
-        program_indexes = list(map(_PROGRAM_INDEX, raws))
-        if None in program_indexes:  # a jsonParsed group inside a compiled message
-            return _walk_merged(message, meta, keys, keep_index)
+        program_indexes: list[int] = []
+        kept_here = False
+        for raw in raws:
+            program_index = raw.programIdIndex
+            if program_index is None:  # a jsonParsed group inside a compiled message
+                return _walk_merged(message, meta, keys, _keep_index(keys, keep))
+            program_indexes.append(program_index)
+            if _kept_program(program_index, keys, keep, seen):
+                kept_here = True
         while position < len(top_kept) and top_kept[position] <= index:
-            _keep_top(
-                instructions,
-                top[top_kept[position]],
-                keep_index[top_indexes[top_kept[position]]],
-                keys,
-                wire_form,
-            )
+            at = top_kept[position]
+            _keep_top(instructions, top[at], seen[top_indexes[at]], keys, wire_form)
             position += 1
-        programs = set(program_indexes)
-        inner_programs |= programs
-        if programs.isdisjoint(keep_index):
+        inner_programs |= set(program_indexes)
+        if not kept_here:
             continue
-        for raw in compress(raws, map(kept, program_indexes)):
-            program = keep_index[cast(int, raw.programIdIndex)]
-            accounts_of = (
-                []
-                if program in EVENT_PROGRAMS
-                else list(map(key_of, cast(list[int], instruction_accounts(raw))))
-            )
+        for at in range(len(raws)):
+            program = seen[program_indexes[at]]
+            if not program:
+                continue
+            raw = raws[at]
+            accounts_of: list[str] = []
+            if program not in EVENT_PROGRAMS:
+                for account in instruction_accounts(raw):
+                    accounts_of.append(keys[cast(int, account)])
             instructions.append(Instruction(program, accounts_of, instruction_data(raw), None, False))
-    for index in top_kept[position:]:
-        _keep_top(instructions, top[index], keep_index[top_indexes[index]], keys, wire_form)
-    invoked = dict.fromkeys(map(key_of, top_indexes), False)
-    invoked.update(dict.fromkeys(map(key_of, inner_programs), True))
+    for at in top_kept[position:]:
+        _keep_top(instructions, top[at], seen[top_indexes[at]], keys, wire_form)
+    invoked: dict[str, bool] = {}
+    for program_index in top_indexes:
+        invoked[keys[program_index]] = False
+    for program_index in inner_programs:
+        invoked[keys[program_index]] = True
     return instructions, invoked
 
 
@@ -266,7 +294,10 @@ def _keep_top(
         accounts, data = bytes(ix.accounts), bytes(ix.data)
     else:
         accounts, data = instruction_accounts(ix), instruction_data(ix) or ""
-    instructions.append(Instruction(program, list(map(keys.__getitem__, accounts)), data, None, True))
+    accounts_of: list[str] = []
+    for account in accounts:
+        accounts_of.append(keys[account])
+    instructions.append(Instruction(program, accounts_of, data, None, True))
 
 
 def _walk_merged(
@@ -332,9 +363,9 @@ def _walk(
     """Kept instructions in execution order and every invoked program -> ran as a CPI. Inner instructions
     are read straight from meta in bulk (most belong to no kept program)."""
     keys = message.keys
-    keep_index = _keep_index(keys, keep)
     if message.compiled:
-        return _walk_compiled(message, meta, keys, keep_index)
+        return _walk_compiled(message, meta, keys, keep)
+    keep_index = _keep_index(keys, keep)
     invoked: dict[str, bool] = {}
     instructions: list[Instruction] = []
     inner: dict[int, list[RawInstruction]] = {}
