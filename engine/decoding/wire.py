@@ -300,6 +300,15 @@ def _keep_top(
     instructions.append(Instruction(program, accounts_of, data, None, True))
 
 
+def _group_programs(group: list[RawInstruction], program_of: Callable[[RawInstruction], Any]) -> set[Any]:
+    """The programs (indexes or ids, as `program_of` reads them) an inner group invokes; one that names
+    no program makes the transaction malformed."""
+    programs = set(map(program_of, group))
+    if None in programs:
+        raise DecodeError(_NO_PROGRAM)
+    return programs
+
+
 def _walk_merged(
     message: MessageKeys, meta: Meta, keys: list[str], keep_index: dict[int, str]
 ) -> tuple[list[Instruction], dict[str, bool]]:
@@ -321,16 +330,12 @@ def _walk_merged(
         if not group:
             continue
         if group[0].programIdIndex is None:  # a jsonParsed group inside a compiled message
-            programs = set(map(_PROGRAM_ID, group))
-            if None in programs:
-                raise DecodeError(_NO_PROGRAM)
+            programs = _group_programs(group, _PROGRAM_ID)
             inner_programs |= programs
             kept_ids = set(keep_index.values())
             instructions.extend(_parsed_ix(raw, False) for raw in group if raw.programId in kept_ids)
             continue
-        programs = set(map(_PROGRAM_INDEX, group))
-        if None in programs:
-            raise DecodeError(_NO_PROGRAM)
+        programs = _group_programs(group, _PROGRAM_INDEX)
         inner_programs |= programs
         if programs.isdisjoint(keep_index):
             continue
@@ -381,9 +386,7 @@ def _walk(
         if not group:
             continue
         if group[0].programIdIndex is not None:
-            programs = set(map(_PROGRAM_INDEX, group))
-            if None in programs:
-                raise DecodeError(_NO_PROGRAM)
+            programs = _group_programs(group, _PROGRAM_INDEX)
             inner_programs |= programs
             if not programs.isdisjoint(keep_index):
                 instructions.extend(
@@ -398,9 +401,7 @@ def _walk(
                     if raw.programIdIndex in keep_index
                 )
         else:
-            programs = set(map(_PROGRAM_ID, group))
-            if None in programs:
-                raise DecodeError(_NO_PROGRAM)
+            programs = _group_programs(group, _PROGRAM_ID)
             inner_programs |= programs
             if not programs.isdisjoint(keep):
                 instructions.extend(_parsed_ix(raw, False) for raw in group if raw.programId in keep)
