@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import mmap
 import multiprocessing
 import os
 import signal
 import threading
 import time
-from collections.abc import Callable, Sequence
+from array import array
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from multiprocessing import shared_memory
 from typing import Any, Self
 
 import msgspec
@@ -77,26 +80,143 @@ def _decode_job(raw: bytes, wallet: str | None, allow_unknown_venue: bool) -> De
         raise DecodeError("decoder ran out of memory (MAX_WORKER_MEMORY)") from None
 
 
-# A batch's results go back to the parent as one msgpack message: each entry a DecodedTransaction or the
+# A batch's results go back to the parent as one msgpack array: each entry a DecodedTransaction or the
 # DecodeError's message. Encoding and decoding structs is done in C and is several times cheaper than
 # pickling the result objects one by one, which on 2 cores ate much of what the second process gained.
+# Each result is appended to the message as soon as it is decoded, so a child's memory stays flat over a
+# batch instead of holding a thousand results until the end.
 _BATCH_ENCODER = msgspec.msgpack.Encoder()
 _BATCH_DECODER = msgspec.msgpack.Decoder(list[DecodedTransaction | str])
 
 
-def _decode_batch(raws: Sequence[bytes], wallet: str | None, allow_unknown_venue: bool) -> bytes:
-    """Child side of decode_many: decode a chunk in order; a bad input yields its error message in place."""
-    out: list[DecodedTransaction | str] = []
+def _batch_message(raws: Iterable[Any], count: int, wallet: str | None, allow_unknown_venue: bool) -> bytes:
+    message = bytearray(b"\xdd" + count.to_bytes(4, "big"))  # a msgpack array 32 header
     for raw in raws:
         try:
-            out.append(_decode_job(raw, wallet, allow_unknown_venue))
+            item: DecodedTransaction | str = _decode_job(raw, wallet, allow_unknown_venue)
         except DecodeError as exc:
-            out.append(str(exc))
-    return _BATCH_ENCODER.encode(out)
+            item = str(exc)
+        _BATCH_ENCODER.encode_into(item, message, -1)
+    return bytes(message)
+
+
+def _decode_batch(raws: Sequence[bytes], wallet: str | None, allow_unknown_venue: bool) -> bytes:
+    """Child side of decode_many without the arena: decode a pickled chunk in order; a bad input yields its
+    error message in place."""
+    return _batch_message(raws, len(raws), wallet, allow_unknown_venue)
+
+
+# The child's read-only maps of the parent's input arena, by segment name (see _InputArena).
+_ARENA_MAPS: dict[str, mmap.mmap] = {}
+
+
+def _arena_view(name: str) -> memoryview:
+    mapped = _ARENA_MAPS.get(name)
+    if mapped is None:
+        for stale in list(_ARENA_MAPS):  # the parent replaced its arena with a bigger one
+            try:
+                _ARENA_MAPS.pop(stale).close()
+            except BufferError:
+                pass
+        # Opened by path rather than as a SharedMemory, which would register the segment with the
+        # resource tracker a second time: the parent alone owns the segment and unlinks it.
+        fd = os.open(f"/dev/shm/{name.lstrip('/')}", os.O_RDONLY)
+        try:
+            mapped = _ARENA_MAPS[name] = mmap.mmap(fd, 0, access=mmap.ACCESS_READ)
+        finally:
+            os.close(fd)
+    return memoryview(mapped)
+
+
+def _decode_arena_batch(name: str, spans: bytes, wallet: str | None, allow_unknown_venue: bool) -> bytes:
+    """Child side of decode_many with the arena: spans holds (offset, length) pairs into the parent's
+    arena, and each transaction is decoded straight from the shared pages, with no copy."""
+    view = _arena_view(name)
+    pairs = memoryview(spans).cast("q")
+    count = len(pairs) // 2
+    raws = (view[pairs[2 * i] : pairs[2 * i] + pairs[2 * i + 1]] for i in range(count))
+    return _batch_message(raws, count, wallet, allow_unknown_venue)
 
 
 def _unpack_batch(message: bytes) -> list[DecodedTransaction | DecodeError]:
     return [DecodeError(item) if isinstance(item, str) else item for item in _BATCH_DECODER.decode(message)]
+
+
+class _InputArena:
+    """Shared memory the parent copies a batch's transactions into, so that a chunk goes to a child as a few
+    bytes of offsets instead of being pickled, piped and unpickled: on 2 cores that transfer sat on the
+    critical path of every chunk, and the parent's share of it came out of the children's CPU.
+
+    One decode_many uses the arena at a time; one that finds it busy pickles its chunks as before. So does
+    a batch larger than MAX_BYTES, and every batch on a machine without room in /dev/shm."""
+
+    MAX_BYTES = 64 << 20  # mapped in every child, inside its max_memory_bytes
+    _MIN_BYTES = 4 << 20
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self._segment: shared_memory.SharedMemory | None = None
+        self._unavailable = False
+
+    def fill(self, raws: Sequence[bytes]) -> tuple[str, array[int]] | None:
+        """Copy raws into the arena, each distinct object once -> (segment name, offset and length pairs),
+        or None when the batch does not fit. The caller holds self.lock until the children are done."""
+        placed: dict[int, int] = {}
+        distinct: list[bytes] = []
+        needed = 0
+        spans = array("q")
+        for raw in raws:
+            offset = placed.get(id(raw))
+            if offset is None:
+                offset = placed[id(raw)] = needed
+                distinct.append(raw)
+                needed += len(raw)
+            spans.append(offset)
+            spans.append(len(raw))
+        segment = self._segment_for(needed)
+        if segment is None:
+            return None
+        buffer = segment.buf
+        assert buffer is not None  # None only after close()
+        offset = 0
+        for raw in distinct:
+            buffer[offset : offset + len(raw)] = raw
+            offset += len(raw)
+        return segment.name, spans
+
+    def _segment_for(self, needed: int) -> shared_memory.SharedMemory | None:
+        if self._unavailable or needed > self.MAX_BYTES:
+            return None
+        if self._segment is not None and self._segment.size >= needed:
+            return self._segment
+        size = max(self._MIN_BYTES, 1 << (needed - 1).bit_length())
+        try:
+            segment = shared_memory.SharedMemory(create=True, size=size)
+        except OSError:
+            self._unavailable = True
+            return None
+        try:
+            if not os.path.exists(
+                f"/dev/shm/{segment.name.lstrip('/')}"
+            ):  # the children open it by that path
+                raise OSError("no /dev/shm")
+            # Reserve the pages now: tmpfs grants a sparse segment it may not be able to back, and a write
+            # to such a page kills the process with SIGBUS instead of raising.
+            os.posix_fallocate(segment._fd, 0, size)  # type: ignore[attr-defined]
+        except OSError:
+            segment.close()
+            segment.unlink()
+            self._unavailable = True
+            return None
+        self.close()
+        self._segment = segment
+        return segment
+
+    def close(self) -> None:
+        if self._segment is not None:
+            self._segment.close()
+            self._segment.unlink()
+            self._segment = None
 
 
 def diagnostic_sleep_job(seconds: float, pid_path: str) -> int:
@@ -147,6 +267,7 @@ class DecodePool:
         self._closed = False
         self.restarts = 0
         self.retries = 0
+        self._arena = _InputArena()
         self._executor = self._new_executor()
 
     def _new_executor(self) -> ProcessPoolExecutor:
@@ -266,16 +387,34 @@ class DecodePool:
             return []
         if chunksize is None:
             chunksize = max(1, len(raws) // (self.workers * 4))
-        chunks = [raws[start : start + chunksize] for start in range(0, len(raws), chunksize)]
+        starts = range(0, len(raws), chunksize)
+        pickled = [(raws[at : at + chunksize],) for at in starts]
+        if not self._arena.lock.acquire(blocking=False):
+            return self._decode_chunks(_decode_batch, pickled, wallet, allow_unknown_venue)
+        try:
+            filled = self._arena.fill(raws)
+            if filled is None:
+                return self._decode_chunks(_decode_batch, pickled, wallet, allow_unknown_venue)
+            name, spans = filled
+            jobs = [(name, spans[2 * at : 2 * (at + chunksize)].tobytes()) for at in starts]
+            return self._decode_chunks(_decode_arena_batch, jobs, wallet, allow_unknown_venue)
+        finally:
+            self._arena.lock.release()
+
+    def _decode_chunks(
+        self,
+        fn: Callable[..., bytes],
+        jobs: list[tuple[Any, ...]],
+        wallet: str | None,
+        allow_unknown_venue: bool,
+    ) -> list[DecodedTransaction | DecodeError]:
         for first in (True, False):
             with self._lock:
                 if self._closed:
                     raise DecodeError("decode pool is closed")
                 executor = self._executor
             try:
-                futures = [
-                    executor.submit(_decode_batch, chunk, wallet, allow_unknown_venue) for chunk in chunks
-                ]
+                futures = [executor.submit(fn, *job, wallet, allow_unknown_venue) for job in jobs]
                 results: list[DecodedTransaction | DecodeError] = []
                 for future in futures:
                     results.extend(_unpack_batch(future.result()))
@@ -292,6 +431,8 @@ class DecodePool:
             self._closed = True
             executor = self._executor
         executor.shutdown(wait=True, cancel_futures=True)
+        with self._arena.lock:
+            self._arena.close()
 
     def __enter__(self) -> Self:
         return self

@@ -39,6 +39,54 @@ def test_pool_matches_in_process_decoding(pool: DecodePool, mainnet: Path) -> No
         pool.submit(b"{").result(timeout=60)
 
 
+def _shm_path(pool: DecodePool) -> Path:
+    segment = pool._arena._segment
+    assert segment is not None, "decode_many did not use the shared input arena"
+    return Path("/dev/shm") / segment.name.lstrip("/")
+
+
+def test_decode_many_through_the_arena_and_without_it_gives_the_same_answers(
+    pool: DecodePool, mainnet: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    raws = _raws(mainnet)
+    batch = raws * 3 + [b"not json", raws[0][:-5]]  # repeats, bad JSON and a cut-off document
+    wallet = "4DdrfiDHpmx55i4SPssxVzS9ZaKLb8qr45NKY9Er9nNh"
+    expected: list[object] = []
+    for raw in batch:
+        try:
+            expected.append(decode_raw(raw, wallet))
+        except DecodeError as exc:
+            expected.append(str(exc))
+
+    def answers(results: list) -> list[object]:
+        return [str(r) if isinstance(r, DecodeError) else r for r in results]
+
+    assert answers(pool.decode_many(batch, wallet, chunksize=37)) == expected
+    first_segment = _shm_path(pool)
+    assert first_segment.exists()
+
+    # The arena busy (another thread's batch): the chunks are pickled instead, with the same answers.
+    with pool._arena.lock:
+        assert answers(pool.decode_many(batch, wallet, chunksize=50)) == expected
+
+    # A batch bigger than the arena may grow to: pickled as well.
+    monkeypatch.setattr(type(pool._arena), "MAX_BYTES", 1000)
+    assert answers(pool.decode_many(batch, wallet)) == expected
+    monkeypatch.undo()
+
+    # A batch bigger than the arena: a new, larger segment replaces it, the old one is unlinked, and the
+    # children map the new one.
+    big = [bytes(bytearray(raw)) for raw in raws for _ in range(3)]  # distinct objects, each copied
+    assert sum(map(len, big)) > first_segment.stat().st_size
+    assert answers(pool.decode_many(big, wallet)) == [e for e in expected[: len(raws)] for _ in range(3)]
+    assert not first_segment.exists()
+    second_segment = _shm_path(pool)
+    assert second_segment.stat().st_size >= sum(map(len, big))
+
+    pool.close()
+    assert not second_segment.exists()
+
+
 async def test_async_decode(pool: DecodePool, mainnet: Path) -> None:
     raw = (mainnet / "pumpfun/JBnrBbgq_buy_x3_bundle.json").read_bytes()
     decoded = await asyncio.wait_for(pool.decode(raw), 60)
