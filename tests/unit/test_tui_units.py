@@ -178,3 +178,27 @@ def test_trades_pane_reason_names_the_trigger() -> None:
     assert why("take_profit", "") == "take profit"
     assert why("stop_loss", "retries used up") == "stop loss: retries used up"
     assert why("manual", "") == "manual"
+
+
+def test_trader_details_show_the_copy_latency_in_people_units() -> None:
+    from engine.latency import LatencyBook
+    from engine.state import TraderView
+    from zapbot_tui.screens.details import trader_lines
+
+    trader = TraderConfig(name="alpha", wallet=WALLET)
+    view = TraderView(name="alpha", wallet=WALLET, active=True, sizing="fixed 0.1 SOL", trades_copied=3)
+    before = dict(trader_lines(trader, view, None))
+    assert before["Detection lag"] == before["Detect → send"] == "— (nothing copied yet)"
+
+    book = LatencyBook()
+    now = 1_000_000.0
+    for detection_lag_s, to_send_s in ((0.040, 0.010), (0.060, 0.012), (1.5, 0.014)):
+        book.detected("alpha", now - detection_lag_s, now)
+        book.sent(
+            "alpha", detected_at=now, signal_at=now - detection_lag_s, sent_at=now + to_send_s, first=True
+        )
+    figures = book.view(["alpha"], now + 1).trader("alpha")
+    shown = dict(trader_lines(trader, view, None, figures))
+    # Medians 60 ms and 12 ms over the three copies; means 533 ms and 12 ms since start.
+    assert shown["Detection lag"] == "60ms median of the last 3; 533ms mean of 3 since start"
+    assert shown["Detect → send"] == "12ms median of the last 3; 12ms mean of 3 since start"

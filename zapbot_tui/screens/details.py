@@ -11,7 +11,7 @@ from textual.widgets import Label, Static
 
 from engine.exits import trigger_label
 from engine.state import TradeView
-from zapbot_tui.format import clock, failure_sentence, latency, sol, token_amount
+from zapbot_tui.format import clock, failure_sentence, lag, latency, sol, token_amount
 from zapbot_tui.screens.base import ZapModal
 
 
@@ -68,8 +68,21 @@ def _rule(own: Any, default: Any, unit: str = "%", off: str = "off") -> str:
     return f"{value:g}{unit} ({where})" if isinstance(value, (int, float)) else f"{value} ({where})"
 
 
-def trader_lines(trader: Any, view: Any, settings: Any) -> list[tuple[str, str]]:
-    """A trader's detail view in sections: sizing, exits, limits, stats."""
+def _latency_line(p50_s: float | None, recent: int, since_start: Any) -> str:
+    """A median over the recent window and the mean since start, each with how many copies it is over."""
+    if not recent and not since_start.count:
+        return "— (nothing copied yet)"
+    parts = []
+    if recent:
+        parts.append(f"{lag(p50_s)} median of the last {recent}")
+    if since_start.count:
+        parts.append(f"{lag(since_start.sum / since_start.count)} mean of {since_start.count} since start")
+    return "; ".join(parts)
+
+
+def trader_lines(trader: Any, view: Any, settings: Any, copy_latency: Any = None) -> list[tuple[str, str]]:
+    """A trader's detail view in sections: sizing, exits, limits, stats (with its copy latency, a
+    TraderLatency from the snapshot, when it has any)."""
     exits = getattr(settings, "exits", None)
 
     def default(name: str) -> Any:
@@ -123,6 +136,26 @@ def trader_lines(trader: Any, view: Any, settings: Any) -> list[tuple[str, str]]
             ("PnL", f"{view.pnl_lamports / 1e9:+.4f} SOL realised"),
             ("Paused", view.paused_reason or "no"),
         ]
+        if copy_latency is None:
+            lines += [
+                ("Detection lag", "— (nothing copied yet)"),
+                ("Detect → send", "— (nothing copied yet)"),
+            ]
+        else:
+            lines += [
+                (
+                    "Detection lag",
+                    _latency_line(
+                        copy_latency.detection_lag_p50_s, copy_latency.detections, copy_latency.detection_lag
+                    ),
+                ),
+                (
+                    "Detect → send",
+                    _latency_line(
+                        copy_latency.detect_to_send_p50_s, copy_latency.sends, copy_latency.detect_to_send
+                    ),
+                ),
+            ]
     return lines
 
 

@@ -402,7 +402,8 @@ class MainScreen(Screen):
             self.notify(f"no trader named {name!r}", severity="error")
             return
         view = next((t for t in self.snapshot.traders if t.name == name), None) if self.snapshot else None
-        lines = trader_lines(trader, view, self._settings())
+        latency = self.snapshot.latency.trader(name) if self.snapshot else None
+        lines = trader_lines(trader, view, self._settings(), latency)
         if section is not None:
             lines = section_only(lines, section)
         title = f"Trader {name}" + (f": {section}" if section else "")
