@@ -75,6 +75,7 @@ class Engine:
         self.lock = HomeLock(self.paths.home)
         self._wrote_runtime = False
         self._listeners: list[Callable[[Any], None]] = []
+        self._line_listeners: list[Callable[[Any, str, str], None]] = []
         self.traders_path = traders_path
         self.state = EngineState(settings.mode)
         self.ctx: EngineContext | None = None
@@ -296,9 +297,12 @@ class Engine:
     def _log_event_line(self, event: Any) -> None:
         """Every decision, fill, failure and restart as one line in threading.log (console or headless)."""
         cache = self.ctx.cache if self.ctx is not None else None
-        log_event_line(
+        formatted = log_event_line(
             event, cache.get_decimals if cache is not None else (lambda _mint: None), self.state.symbol
         )
+        if formatted is not None:
+            for listener in self._line_listeners:
+                listener(event, *formatted)
 
     def _log(self, level: str, worker: str, message: str) -> None:
         getattr(log, level, log.info)(message)
@@ -321,6 +325,14 @@ class Engine:
         if self.ctx is None:
             raise RuntimeError("engine not started")
         return self.ctx.bus.subscribe(callback)
+
+    def listen_to_lines_from_start(self, callback: Callable[[Any, str, str], None]) -> None:
+        """Before start(): call callback(event, level, line) with each line written to threading.log, the
+        same string (formatted once: a token's symbol or decimals that arrive in between cannot make the
+        two differ). It runs on engine threads: never block."""
+        if self.ctx is not None:
+            raise RuntimeError("listen_to_lines_from_start() is for before start()")
+        self._line_listeners.append(callback)
 
     def listen_from_start(self, callback: Callable[[Any], None]) -> None:
         """Before start(): call callback(event) for every engine event from the very first one (headless

@@ -481,11 +481,13 @@ def log_event_line(
     event: Any,
     decimals_of: Callable[[str], int | None] = lambda _mint: None,
     symbol_of: Callable[[str], str] = lambda _mint: "",
-) -> None:
-    """Write the event's line to threading.log; LogEvents are there already (their worker logged them)."""
+) -> tuple[str, str] | None:
+    """Write the event's line to threading.log and return its (level, line); LogEvents are there already
+    (their worker logged them), and give None like the events that have no line."""
     if type(event).__name__ == "LogEvent":
-        return
+        return None
     formatted = event_line(event, decimals_of, symbol_of)
     if formatted is not None:
         level, line = formatted
         getattr(trade_log, level, trade_log.info)(line)
+    return formatted

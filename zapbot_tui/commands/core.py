@@ -94,7 +94,7 @@ def run_headless(
     import queue
 
     from engine.facade import Engine
-    from engine.observability import event_line, event_record
+    from engine.observability import event_record
 
     stop = threading.Event()
 
@@ -107,14 +107,8 @@ def run_headless(
     # Bus callbacks run on engine threads and must not block: lines are queued and printed here.
     lines: queue.SimpleQueue[str] = queue.SimpleQueue()
 
-    def on_event(event: Any) -> None:
-        cache = engine.ctx.cache if engine.ctx is not None else None
-        formatted = event_line(
-            event, cache.get_decimals if cache is not None else (lambda _mint: None), engine.state.symbol
-        )
-        if formatted is None:
-            return
-        level, line = formatted
+    def on_line(event: Any, level: str, line: str) -> None:
+        # The line threading.log got, not a second formatting of the event.
         lines.put(orjson.dumps(event_record(event, level, line)).decode() if json_log else line)
 
     def say(text: str, **fields: Any) -> None:
@@ -137,7 +131,7 @@ def run_headless(
             except queue.Empty:
                 return
 
-    engine.listen_from_start(on_event)
+    engine.listen_to_lines_from_start(on_line)
     try:
         engine.start()
         snap = engine.snapshot()
