@@ -7,7 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from engine.policy import Copy, Skip, sol_to_lamports
+from engine.amounts import sol_to_lamports
+from engine.policy import Copy, Skip
 
 SKIP_TOKEN_BOUGHT = "already bought"  # the policy's reason, with a detail naming the rule
 SKIP_TOKEN_COOLDOWN = "token cooldown"

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from decimal import ROUND_FLOOR, Decimal
 from typing import Any
 
+from engine.amounts import sol_to_lamports
 from engine.constants import (
-    LAMPORTS_PER_SOL,
     SIGNATURE_FEE_LAMPORTS,
     TOKEN_ACCOUNT_RENT_LAMPORTS,
     WSOL_MINT,
@@ -67,11 +67,6 @@ SKIP_REASONS = (
     # engine/safety.py, the token safety checks before a buy
     *SAFETY_SKIP_REASONS,
 )
-
-
-def sol_to_lamports(sol: float | int | str) -> int:
-    """Exact decimal conversion (0.1 SOL is 100_000_000 lamports, not 99_999_999)."""
-    return int((Decimal(str(sol)) * LAMPORTS_PER_SOL).to_integral_value(rounding=ROUND_FLOOR))
 
 
 @dataclass(frozen=True, slots=True)

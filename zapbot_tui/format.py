@@ -5,9 +5,8 @@ from __future__ import annotations
 import time
 from decimal import Decimal
 
+from engine.amounts import sol_text
 from engine.latency import lag_text
-
-LAMPORTS_PER_SOL = 1_000_000_000
 
 
 def short_key(key: str | None, head: int = 4, tail: int = 4) -> str:
@@ -22,13 +21,13 @@ def short_key(key: str | None, head: int = 4, tail: int = 4) -> str:
 def sol(lamports: int | None, digits: int = 4) -> str:
     if lamports is None:
         return "—"
-    return f"{lamports / LAMPORTS_PER_SOL:.{digits}f}"
+    return sol_text(lamports, digits)
 
 
 def signed_sol(lamports: int | None, digits: int = 4) -> str:
     if lamports is None:
         return "—"
-    return f"{lamports / LAMPORTS_PER_SOL:+.{digits}f}"
+    return sol_text(lamports, digits, signed=True)
 
 
 def token_amount(amount: int, decimals: int | None) -> str:

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
+from engine.amounts import sol_text
 from engine.chain.swap_api import SwapApi, SwapApiError
 from engine.constants import WSOL_MINT
 from engine.exits import Lot, check_exit, effective_exit_rules, lots_to_quote, trigger_label
@@ -226,11 +227,11 @@ class ExitRunner:
             trigger=decision.trigger,
             **fee_fields(settings),
         )
-        worth = f"{value / 1e9:.4f} SOL" if value is not None else "no quote"
+        worth = f"{sol_text(value)} SOL" if value is not None else "no quote"
         self.emit_log(
             "info",
             f"{trigger_label(decision.trigger)}: selling {decision.share_bps / 100:g}% of {view.trader}'s"
-            f" {view.mint[:6]} lot #{view.id} (worth {worth}, cost {view.cost_lamports / 1e9:.4f} SOL)",
+            f" {view.mint[:6]} lot #{view.id} (worth {worth}, cost {sol_text(view.cost_lamports)} SOL)",
         )
         if not self.ctx.send("executor", trade, force=True):
             self._unsent[intent_id] = trade  # persisted: sent on the next tick (or resumed after a restart)

@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from engine.amounts import sol_plain
 from engine.exits import effective_exit_values
 from engine.messages import SwapDetected
 from engine.policy import PolicyState
@@ -81,7 +82,7 @@ class Balance:
         try:
             await self.rpc.call("requestAirdrop", [self.wallet, lamports])
             await self.refresh(force=True)
-            emit_log("info", f"sim wallet funded with {lamports / 1e9:g} SOL")
+            emit_log("info", f"sim wallet funded with {sol_plain(lamports)} SOL")
         except Exception as exc:  # noqa: BLE001 - an unfunded sim wallet only means skips
             emit_log("warning", f"sim airdrop failed: {exc}")
 

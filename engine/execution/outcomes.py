@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from engine.amounts import sol_plain, sol_text
 from engine.execution.job import Job
 from engine.messages import KillSwitchTripped, LogEvent, StartMonitoring, TradeFailed, TradeSkipped
 from engine.policy import LimitsView, kill_switch_tripped
@@ -127,8 +128,8 @@ class Outcomes:
         if self.ctx.state.kill_switch:
             return
         reason = (
-            f"daily loss cap: realised {realized / 1e9:+.4f} SOL today "
-            f"(cap {self.limits.daily_loss_cap_lamports / 1e9:g} SOL); buying paused, sells still copied"
+            f"daily loss cap: realised {sol_text(realized, signed=True)} SOL today "
+            f"(cap {sol_plain(self.limits.daily_loss_cap_lamports)} SOL); buying paused, sells still copied"
         )
         self.ctx.state.set(kill_switch=reason)
         self.ctx.publish(KillSwitchTripped(reason, realized))

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from engine.amounts import sol_text
 from engine.scout.decoding import shared_decoder
 from engine.scout.exit_rules import trader_exits
 from engine.scout.history import History, scout_rate_for, scout_wallet
@@ -49,7 +50,7 @@ def analyse(
 def _sol(lamports: int | None, signed: bool = True) -> str:
     if lamports is None:
         return "-"
-    return f"{lamports / 1e9:+.4f} SOL" if signed else f"{lamports / 1e9:.4f} SOL"
+    return f"{sol_text(lamports, signed=signed)} SOL"
 
 
 def _share(value: float | None) -> str:

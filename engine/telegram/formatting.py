@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from engine.amounts import lamports_to_sol, sol_text
 from engine.commands import resolve_position
-from engine.constants import LAMPORTS_PER_SOL
 from engine.exits import trigger_label
 from engine.latency import lag_text
 from engine.observability import REDACTOR
@@ -74,13 +74,13 @@ def redact(exc: BaseException | str) -> str:
 def sol(lamports: int | float | None, digits: int = 4) -> str:
     if lamports is None:
         return "?"
-    return f"{lamports / LAMPORTS_PER_SOL:.{digits}f} SOL"
+    return f"{sol_text(int(lamports), digits)} SOL"
 
 
 def signed_sol(lamports: int | None, digits: int = 4) -> str:
     if lamports is None:
         return "?"
-    return f"{lamports / LAMPORTS_PER_SOL:+.{digits}f} SOL"
+    return f"{sol_text(lamports, digits, signed=True)} SOL"
 
 
 def token_amount(amount: int, decimals: int | None) -> str:
@@ -99,8 +99,9 @@ def price_sol(quote_lamports: int, amount: int, decimals: int | None) -> str | N
     """SOL per whole token, or None when it cannot be known."""
     if amount <= 0 or decimals is None:
         return None
-    per_token = (quote_lamports / LAMPORTS_PER_SOL) / (amount / 10**decimals)
-    return f"{per_token:.6g} SOL"
+    # A ratio, not an amount of money: six significant digits of it are what a person reads.
+    per_token = lamports_to_sol(quote_lamports) / Decimal(amount).scaleb(-decimals)
+    return f"{float(per_token):.6g} SOL"
 
 
 def short_mint(mint: str) -> str:

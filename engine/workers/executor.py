@@ -22,6 +22,7 @@ from typing import Any
 
 from cachetools import LRUCache
 
+from engine.amounts import sol_to_lamports
 from engine.chain.confirm import SignatureWatcher
 from engine.chain.swap_api import SwapApi, swap_api_from_context
 from engine.execution.admission import TradeSlots
@@ -46,7 +47,6 @@ from engine.policy import (
     Skip,
     decide,
     limits_view,
-    sol_to_lamports,
 )
 from engine.store import StoreError
 from engine.worker import BaseWorker, handles

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import pytest
 
+from engine.amounts import sol_to_lamports
 from engine.constants import USDC_MINT
-from engine.policy import sol_to_lamports
 from tests.helpers.copying import SOL, detected, engine_factory, finished, query, scenario_cluster
 from tests.helpers.waiting import wait_until
 

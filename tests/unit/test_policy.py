@@ -8,6 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from engine.amounts import sol_to_lamports
 from engine.config import LimitsSettings
 from engine.messages import SwapDetected
 from engine.policy import (
@@ -21,7 +22,6 @@ from engine.policy import (
     limits_view,
     sell_amount,
     signal_time,
-    sol_to_lamports,
     stale_skip,
     target_buy_lamports,
 )

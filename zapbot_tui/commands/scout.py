@@ -11,10 +11,10 @@ from typing import Any, TextIO
 
 import orjson
 
+from engine.amounts import sol_text, sol_to_lamports
 from engine.chain.rpc import RpcError
 from engine.config import ConfigError, Settings, load_settings
 from engine.paths import home_paths
-from engine.policy import sol_to_lamports
 from engine.scout.exit_rules import trader_exits
 from engine.scout.history import (
     DEFAULT_SCOUT_RPS,
@@ -193,7 +193,7 @@ def progress_bar(stream: TextIO, width: int = 30) -> Progress:
 def sol(lamports: int | None, signed: bool = False, places: int = 4) -> str:
     if lamports is None:
         return "-"
-    return f"{lamports / 1e9:+.{places}f} SOL" if signed else f"{lamports / 1e9:.{places}f} SOL"
+    return f"{sol_text(lamports, places, signed=signed)} SOL"
 
 
 def tokens(amount: int, decimals: int | None) -> str:

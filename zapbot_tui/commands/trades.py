@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 
+from engine.amounts import sol_text
 from engine.config import ConfigError, load_settings
 from engine.paths import home_paths
 from engine.store import connect, decisions
@@ -122,7 +123,7 @@ def _short(text: str | None, keep: int = 8) -> str:
 
 
 def _sol(lamports: int | None) -> str:
-    return f"{(lamports or 0) / 1e9:.4f}" if lamports else ""
+    return sol_text(lamports) if lamports else ""
 
 
 def _latency(row: dict[str, Any]) -> str:

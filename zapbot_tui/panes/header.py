@@ -8,12 +8,12 @@ from typing import Any
 from rich.text import Text
 from textual.widgets import Static
 
+from engine.amounts import sol_to_lamports
 from engine.config_tables import LimitsSettings
 from engine.state import EngineSnapshot
 from zapbot_tui.format import duration, fit, rpc_reason, short_key, signed_sol, sol, wrap_chunks
 from zapbot_tui.panes.base import tones
 
-LAMPORTS_PER_SOL = 1_000_000_000
 # Skip reasons that stop every buy (not just one token's or one trader's): the header names them as a badge.
 BUY_STOPPING_REASONS = (
     "daily spend cap",
@@ -52,10 +52,10 @@ def buy_limit(snapshot: EngineSnapshot, limits: Any = None) -> str:
     """Why buys are stopped right now, or "": a cap reached by the numbers, else the latest buy skipped for a
     reason that stops every buy within the last two minutes."""
     if limits is not None:
-        cap = int(round(float(limits.daily_spend_cap_sol) * LAMPORTS_PER_SOL))
+        cap = sol_to_lamports(limits.daily_spend_cap_sol)
         if cap and spent_today(snapshot) >= cap:
             return f"daily spend cap reached ({sol(cap, 2)} SOL)"
-        max_exposure = int(round(float(getattr(limits, "max_open_exposure_sol", 0) or 0) * LAMPORTS_PER_SOL))
+        max_exposure = sol_to_lamports(getattr(limits, "max_open_exposure_sol", 0) or 0)
         if max_exposure and exposure(snapshot) >= max_exposure:
             return f"exposure cap reached ({sol(max_exposure, 2)} SOL)"
         max_positions = int(getattr(limits, "max_open_positions", 0) or 0)
@@ -203,7 +203,7 @@ class HeaderPane(Static):
         limits = self._limits()
         spent = spent_today(snapshot)
         if limits is not None:
-            cap = int(round(float(limits.daily_spend_cap_sol) * LAMPORTS_PER_SOL))
+            cap = sol_to_lamports(limits.daily_spend_cap_sol)
             used = spent / cap if cap else 0.0
             style = tone["bad"] if used >= 1 else tone["warn"] if used >= 0.8 else ""
             piece(("spent ", "dim"), (f"{sol(spent, 2)}/{sol(cap, 2)}", style), (" SOL today", "dim"))

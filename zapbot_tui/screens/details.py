@@ -9,9 +9,10 @@ from rich.text import Text
 from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Label, Static
 
+from engine.amounts import sol_plain
 from engine.exits import trigger_label
 from engine.state import TradeView
-from zapbot_tui.format import clock, failure_sentence, lag, latency, sol, token_amount
+from zapbot_tui.format import clock, failure_sentence, lag, latency, signed_sol, sol, token_amount
 from zapbot_tui.screens.base import ZapModal
 
 
@@ -115,7 +116,7 @@ def trader_lines(trader: Any, view: Any, settings: Any, copy_latency: Any = None
         ),
         ("Sells", "in proportion to the leader's" if trader.proportional_sells else "all of the lot"),
         ("Slippage", f"{trader.slippage_bps / 100:g}% ({trader.slippage_bps} bps)"),
-        ("Fee", f"{trader.priority_fee} (cap {trader.priority_fee_cap_lamports / 1e9:g} SOL)"),
+        ("Fee", f"{trader.priority_fee} (cap {sol_plain(trader.priority_fee_cap_lamports)} SOL)"),
         section("Exits"),
         ("Take profit", _rule(trader.take_profit_pct, default("take_profit_pct"))),
         ("TP sells", _rule(trader.take_profit_sell_pct, default("take_profit_sell_pct"))),
@@ -133,7 +134,7 @@ def trader_lines(trader: Any, view: Any, settings: Any, copy_latency: Any = None
         lines += [
             section("Stats"),
             ("Copied", f"{view.trades_copied} trade(s)"),
-            ("PnL", f"{view.pnl_lamports / 1e9:+.4f} SOL realised"),
+            ("PnL", f"{signed_sol(view.pnl_lamports)} SOL realised"),
             ("Paused", view.paused_reason or "no"),
         ]
         if copy_latency is None:
